@@ -1,0 +1,130 @@
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Aedes, type Client, type PublishPacket } from 'aedes';
+import { decodeTelemetryJson } from '../../ingest/point.js';
+import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
+import type { EmbeddedBrokerConfig } from './config.js';
+import { compileDeviceTopic } from './topic.js';
+
+export const EMBEDDED_BROKER_ID = 'mqtt-embedded';
+
+/**
+ * The embedded MQTT broker (aedes). Telemetry published to it is decoded and made durable inside
+ * `authorizePublish`, which aedes runs before it writes the PUBACK: a QoS 1 reading is
+ * acknowledged only once it is in the telemetry log. A malformed payload is dead-lettered and still
+ * acknowledged, so that a poison message cannot block its device.
+ */
+export class EmbeddedBroker implements Adapter {
+  readonly id = EMBEDDED_BROKER_ID;
+  readonly protocol = 'mqtt' as const;
+  private aedes: Aedes | undefined;
+  private server: Server | undefined;
+  private ctx: AdapterContext | undefined;
+  private port: number | undefined;
+  private stopping = false;
+  private inFlight = new Set<Promise<void>>();
+  private readonly deviceOf: (topic: string) => string | undefined;
+  private readonly counters = { publishes: 0, readings: 0, rejected: 0, refusedWhileStopping: 0 };
+
+  constructor(private readonly cfg: EmbeddedBrokerConfig) {
+    this.deviceOf = compileDeviceTopic(cfg.telemetryTopic);
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    this.ctx = ctx;
+    this.stopping = false;
+    this.aedes = await Aedes.createBroker({
+      maxTopicLevels: this.cfg.maxTopicLevels,
+      drainTimeout: this.cfg.drainTimeoutMs,
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+    });
+    this.aedes.on('clientError', (client, err) => {
+      ctx.logger.debug({ clientId: client.id, err: err.message }, 'mqtt client error');
+    });
+    const server = createServer(this.aedes.handle);
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.cfg.port, this.cfg.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.port = (server.address() as AddressInfo).port;
+  }
+
+  /** The URL devices connect to (the loopback address when listening on every interface). */
+  url(): string {
+    const host = this.cfg.host === '0.0.0.0' || this.cfg.host === '::' ? '127.0.0.1' : this.cfg.host;
+    return `mqtt://${host.includes(':') ? `[${host}]` : host}:${this.port ?? this.cfg.port}`;
+  }
+
+  async stop(): Promise<void> {
+    if (!this.aedes || this.stopping) return;
+    this.stopping = true;
+    const server = this.server;
+    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    // Readings already being made durable finish and are acknowledged before clients are dropped.
+    await Promise.allSettled([...this.inFlight]);
+    const aedes = this.aedes;
+    await new Promise<void>((r) => aedes.close(() => r()));
+    await closed;
+    this.aedes = undefined;
+    this.server = undefined;
+  }
+
+  status(): AdapterStatus {
+    return {
+      id: this.id,
+      protocol: this.protocol,
+      state: this.aedes && !this.stopping ? 'running' : 'stopped',
+      details: { url: this.url(), connectedClients: this.aedes?.connectedClients ?? 0, ...this.counters },
+    };
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    // Publishes from the broker itself (client null) and $SYS traffic are not telemetry.
+    if (client === null || packet.topic.startsWith('$')) return done(null);
+    const deviceId = this.deviceOf(packet.topic);
+    if (deviceId === undefined) return done(null);
+    const ctx = this.ctx as AdapterContext;
+    if (this.stopping) {
+      // No PUBACK: the device keeps the message and sends it again after reconnecting.
+      this.counters.refusedWhileStopping++;
+      return done(new Error('gateway is stopping'));
+    }
+    this.counters.publishes++;
+    const receivedAt = ctx.now();
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const decoded = decodeTelemetryJson(payload, deviceId, receivedAt, this.id);
+    if (!decoded.ok) {
+      this.counters.rejected++;
+      ctx.sink.reject({ at: receivedAt, source: this.id, deviceId, origin: packet.topic, reason: decoded.reason, payload });
+      return done(null);
+    }
+    if (decoded.rejected.length) {
+      ctx.sink.reject(
+        {
+          at: receivedAt,
+          source: this.id,
+          deviceId,
+          origin: packet.topic,
+          reason: decoded.rejected.map((r) => `${r.key}: ${r.reason}`).join('; '),
+          payload,
+        },
+        true,
+      );
+    }
+    const p = ctx.sink.accept([decoded.point]).then(
+      () => {
+        this.counters.readings++;
+        done(null);
+      },
+      (err: unknown) => {
+        ctx.logger.error({ err, deviceId }, 'reading could not be made durable; not acknowledged');
+        done(err instanceof Error ? err : new Error(String(err)));
+      },
+    );
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+}

@@ -1,0 +1,27 @@
+import { z } from 'zod';
+
+/** The embedded broker (aedes). Devices publish to it with the telemetry convention. */
+export const embeddedBrokerSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    /** Interface to listen on; devices on the plant network need 0.0.0.0. */
+    host: z.string().default('0.0.0.0'),
+    /** 0 = any free port. */
+    port: z.number().int().min(0).max(65535).default(1883),
+    /** Topic filter of telemetry; `+` at the device id. */
+    telemetryTopic: z.string().default('devices/+/telemetry'),
+    /** Deepest topic accepted ([MQTT-4.7.1] has no limit; aedes caps at 100). */
+    maxTopicLevels: z.number().int().min(1).max(100).default(16),
+    /** How long a write to a stalled subscriber may block delivery before it is dropped (ms). */
+    drainTimeoutMs: z.number().int().min(0).default(60_000),
+  })
+  .strict();
+
+export const mqttSectionSchema = z
+  .object({
+    embedded: embeddedBrokerSchema.prefault({}),
+  })
+  .strict();
+
+export type EmbeddedBrokerConfig = z.output<typeof embeddedBrokerSchema>;
+export type MqttSection = z.output<typeof mqttSectionSchema>;

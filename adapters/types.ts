@@ -1,0 +1,28 @@
+import type { ReadingSink } from '../ingest/ingest.js';
+import type { Logger } from '../lib/log.js';
+
+export interface AdapterContext {
+  sink: ReadingSink;
+  logger: Logger;
+  now: () => number;
+}
+
+export interface AdapterStatus {
+  id: string;
+  protocol: string;
+  state: 'stopped' | 'starting' | 'running' | 'degraded';
+  /** Protocol-specific facts: bound URL, connected clients, counters. */
+  details: Record<string, unknown>;
+}
+
+/**
+ * One protocol source. `create()` opens nothing; `start()` connects or listens; `stop()` stops
+ * reading, hands off what is in flight, and may be called twice.
+ */
+export interface Adapter {
+  readonly id: string;
+  readonly protocol: 'mqtt' | 'opcua' | 'modbus';
+  start(ctx: AdapterContext): Promise<void>;
+  stop(): Promise<void>;
+  status(): AdapterStatus;
+}

@@ -1,0 +1,47 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { DeviceRegistry } from '../ingest/devices.js';
+import type { Logger } from '../lib/log.js';
+import type { AlertStore } from '../rules/alerts.js';
+import type { TicketService } from '../tickets/service.js';
+import { installProblemHandlers } from './problem.js';
+import { alertRoutes } from './routes/alerts.js';
+import { deviceRoutes } from './routes/devices.js';
+import { ticketRoutes } from './routes/tickets.js';
+
+export interface ApiDeps {
+  tickets: TicketService;
+  alerts: AlertStore;
+  devices: DeviceRegistry;
+  logger: Logger;
+  version: string;
+  /** Whether stores are open and adapters started (for `/ready`). */
+  ready: () => boolean;
+}
+
+/** The Fastify app: one plugin per resource under `/api/v1`, health outside it. */
+export function buildApi(deps: ApiDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
+    // Requests are counted, not logged one by one.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: 1_048_576, // 1 MiB
+  });
+  installProblemHandlers(app);
+
+  app.get('/health', async () => ({ status: 'ok', version: deps.version }));
+  app.get('/ready', async (_req, reply) => {
+    const ready = deps.ready();
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'starting' };
+  });
+
+  app.register(
+    async (v1) => {
+      v1.register(ticketRoutes(deps.tickets));
+      v1.register(alertRoutes(deps.alerts));
+      v1.register(deviceRoutes(deps.devices));
+    },
+    { prefix: '/api/v1' },
+  );
+  return app;
+}

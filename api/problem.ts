@@ -1,0 +1,89 @@
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { ERRORS, FaultlineError, isFaultlineError } from '../lib/errors.js';
+
+/** RFC 9457 problem details. `code` is the Faultline error code. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  instance?: string;
+  errors?: unknown;
+}
+
+export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
+  return reply.code(p.status).type('application/problem+json').send(p);
+}
+
+function typeUri(code: string): string {
+  return `https://faultline.dev/errors#${code.toLowerCase()}`;
+}
+
+/** Parses a request part with zod, or throws a 400 that lists every problem. */
+export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const errors = r.error.issues.map((i) => ({
+    path: i.path.join('.'),
+    message: i.code === 'unrecognized_keys' ? `unknown ${where} parameter(s): ${i.keys.join(', ')}` : i.message,
+  }));
+  throw new FaultlineError(
+    'FL_ERR_API_VALIDATION',
+    errors.map((e) => (e.path ? `${where} ${e.path}: ${e.message}` : `${where}: ${e.message}`)).join('; '),
+    { details: errors },
+  );
+}
+
+/** Every error leaves as problem+json; stack traces never do. */
+export function installProblemHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError | FaultlineError | Error, req, reply) => {
+    if (isFaultlineError(err)) {
+      if (err.status >= 500) req.log.error({ err }, err.message);
+      const p: Problem = { type: typeUri(err.code), title: err.title, status: err.status, detail: err.message, code: err.code, instance: req.url };
+      if (err.details !== undefined) p.errors = err.details;
+      return sendProblem(reply, p);
+    }
+    const fe = err as FastifyError;
+    if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      // Fastify's own client errors: bad JSON body, body too large, unsupported media type.
+      return sendProblem(reply, {
+        type: typeUri('FL_ERR_API_VALIDATION'),
+        title: ERRORS.FL_ERR_API_VALIDATION.title,
+        status: fe.statusCode,
+        detail: fe.message,
+        code: fe.code ?? 'FL_ERR_API_VALIDATION',
+        instance: req.url,
+      });
+    }
+    req.log.error({ err }, 'unhandled error');
+    return sendProblem(reply, {
+      type: typeUri('FL_ERR_INTERNAL'),
+      title: ERRORS.FL_ERR_INTERNAL.title,
+      status: 500,
+      detail: 'internal error; see the gateway log',
+      code: 'FL_ERR_INTERNAL',
+      instance: req.url,
+    });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    sendProblem(reply, {
+      type: typeUri('FL_ERR_API_NOT_FOUND'),
+      title: ERRORS.FL_ERR_API_NOT_FOUND.title,
+      status: 404,
+      detail: `no route ${req.method} ${req.url.split('?')[0]}`,
+      code: 'FL_ERR_API_NOT_FOUND',
+      instance: req.url,
+    }),
+  );
+}
+
+/** `a,b` or repeated `?x=a&x=b`, as a list of non-empty strings. */
+export const listParam = <const T extends readonly [string, ...string[]]>(values: T) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(values)));
+
+export const limitParam = z.coerce.number().int().min(1).max(500).default(50);

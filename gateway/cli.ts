@@ -1,0 +1,168 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isFaultlineError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import { packageRoot, packageVersion } from '../lib/package-root.js';
+import { formatIssue } from '../lib/source-errors.js';
+import { loadRuleFiles } from '../rules/load.js';
+import { loadConfig, type Overrides } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { runDemo } from './demo.js';
+import { type RunningGateway, startGateway } from './gateway.js';
+import { createLogger } from './logger.js';
+
+interface CommonOptions {
+  config?: string;
+  dataDir?: string;
+  apiPort?: number;
+  mqttPort?: number;
+  logLevel?: string;
+}
+
+function portArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port 0-65535 (0 = any free port)');
+  return n;
+}
+
+function withCommonOptions(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--config <file>', 'configuration file (default: ./faultline.yaml if present, else built-in defaults)').env('FAULTLINE_CONFIG'))
+    .addOption(new Option('--data-dir <dir>', 'where SQLite state lives (default: ./data)').env('FAULTLINE_DATA_DIR'))
+    .addOption(new Option('--api-port <n>', 'HTTP API port, 0 = any free port (default: 8080)').env('FAULTLINE_API_PORT').argParser(portArg))
+    .addOption(new Option('--mqtt-port <n>', 'embedded MQTT broker port, 0 = any free port (default: 1883)').env('FAULTLINE_MQTT_PORT').argParser(portArg))
+    .addOption(new Option('--log-level <level>', 'trace | debug | info | warn | error').env('FAULTLINE_LOG_LEVEL'));
+}
+
+/** flag > environment (commander reads FAULTLINE_*) > file > default. */
+function overridesFrom(o: CommonOptions): Overrides {
+  const out: Overrides = {};
+  if (o.dataDir !== undefined) out.dataDir = o.dataDir;
+  if (o.apiPort !== undefined) out.apiPort = o.apiPort;
+  if (o.mqttPort !== undefined) out.mqttPort = o.mqttPort;
+  if (o.logLevel !== undefined) out.logLevel = o.logLevel;
+  if (process.env.FAULTLINE_API_HOST) out.apiHost = process.env.FAULTLINE_API_HOST;
+  if (process.env.FAULTLINE_MQTT_HOST) out.mqttHost = process.env.FAULTLINE_MQTT_HOST;
+  return out;
+}
+
+function configFile(o: CommonOptions, fallback: string | null): string | null {
+  if (o.config) return o.config;
+  if (existsSync('faultline.yaml')) return 'faultline.yaml';
+  return fallback;
+}
+
+async function loadOrExit(file: string | null, o: CommonOptions): Promise<Config> {
+  const loaded = await loadConfig(file, overridesFrom(o));
+  if (loaded.issues.length) {
+    for (const i of loaded.issues) process.stderr.write(`${formatIssue(i)}\n`);
+    process.stderr.write(`faultline: configuration has ${loaded.issues.length} error(s)\n`);
+    process.exit(1);
+  }
+  return loaded.config;
+}
+
+/** Runs until SIGINT/SIGTERM, then stops cleanly; a second signal exits at once. */
+function stopOnSignals(gw: RunningGateway, logger: Logger, extra?: () => Promise<void>): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'stopping');
+    void (async () => {
+      try {
+        if (extra) await extra();
+        await gw.stop();
+        process.exit(0);
+      } catch (err) {
+        logger.error({ err }, 'stop failed');
+        process.exit(1);
+      }
+    })();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+async function run(file: string | null, o: CommonOptions, demo: boolean): Promise<void> {
+  const config = await loadOrExit(file, o);
+  const logger = createLogger(config.log.level);
+  let gw: RunningGateway;
+  try {
+    gw = await startGateway(config, logger);
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    if (e.code === 'EADDRINUSE') {
+      logger.fatal(`address in use (${e.message}); choose other ports with --api-port / --mqtt-port (0 = any free port)`);
+    } else if (isFaultlineError(err)) {
+      logger.fatal({ code: err.code }, err.message);
+    } else {
+      logger.fatal({ err }, 'gateway failed to start');
+    }
+    // Let the log drain before exiting.
+    setTimeout(() => process.exit(1), 100);
+    return;
+  }
+  if (!demo) {
+    stopOnSignals(gw, logger);
+    return;
+  }
+  const sim = await runDemo(gw, logger);
+  stopOnSignals(gw, logger, () => sim.close());
+}
+
+async function validate(o: CommonOptions, ruleFiles: string[]): Promise<void> {
+  const file = configFile(o, null);
+  const loaded = await loadConfig(file, overridesFrom(o));
+  const issues = [...loaded.issues];
+  const patterns = ruleFiles.length ? ruleFiles : loaded.config.rules.files;
+  const rules = loaded.issues.length && !ruleFiles.length ? { rules: [], files: [], issues: [] } : await loadRuleFiles(patterns, process.cwd());
+  issues.push(...rules.issues);
+  for (const i of issues) process.stdout.write(`${formatIssue(i)}\n`);
+  if (issues.length) {
+    process.stdout.write(`${issues.length} error(s)\n`);
+    process.exitCode = 1;
+    return;
+  }
+  process.stdout.write(
+    `ok: ${file ?? 'built-in defaults'}; ${rules.rules.length} rule(s) in ${rules.files.length} file(s); ` +
+      `${loaded.config.devices.length} device(s), ${loaded.config.sites.length} site(s)\n`,
+  );
+}
+
+const program = new Command('faultline')
+  .description('IoT telemetry ingestion and auto-ticketing gateway for equipment maintenance')
+  .version(packageVersion())
+  .showHelpAfterError();
+
+withCommonOptions(program.command('start').description('run the gateway (embedded MQTT broker, rules, tickets, API)')).action(
+  async (o: CommonOptions) => run(configFile(o, null), o, false),
+);
+
+withCommonOptions(
+  program
+    .command('demo')
+    .description('run the gateway with simulated equipment that develops faults; tickets appear within a minute'),
+).action(async (o: CommonOptions) => {
+  const opts = { ...o };
+  // The demo keeps its state apart from a real gateway's.
+  opts.dataDir ??= join('data', 'demo');
+  await run(o.config ?? join(packageRoot(), 'examples', 'demo.yaml'), opts, true);
+});
+
+withCommonOptions(
+  program
+    .command('validate')
+    .description('check the configuration and rule files; prints every error as file:line:col and exits 1 if any')
+    .argument('[rule-files...]', 'rule files to check instead of those the configuration names'),
+).action(async (ruleFiles: string[], o: CommonOptions) => validate(o, ruleFiles));
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  process.stderr.write(`faultline: ${(err as Error).message}\n`);
+  process.exit(1);
+});

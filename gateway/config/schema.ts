@@ -1,0 +1,84 @@
+import { z } from 'zod';
+import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
+import { deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
+import { slaSchema } from '../../tickets/sla-policy.js';
+
+export const apiSchema = z
+  .object({
+    /** Until API keys exist (issue 9) the API listens on loopback by default. */
+    host: z.string().default('127.0.0.1'),
+    /** 0 = any free port. */
+    port: z.number().int().min(0).max(65535).default(8080),
+  })
+  .strict();
+
+export const logSchema = z
+  .object({
+    level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  })
+  .strict();
+
+export const rulesSectionSchema = z
+  .object({
+    /** Globs of rule files, relative to the config file. */
+    files: z.array(z.string().min(1)).default([]),
+  })
+  .strict();
+
+/**
+ * The whole configuration file. Each section's schema belongs to the folder that uses it; this is
+ * where they meet. Unknown keys are errors everywhere.
+ */
+export const configSchema = z
+  .object({
+    api: apiSchema.prefault({}),
+    log: logSchema.prefault({}),
+    storage: storageSchema.prefault({}),
+    mqtt: mqttSectionSchema.prefault({}),
+    sites: z.array(siteSchema).default([]),
+    devices: z.array(deviceSchema).default([]),
+    rules: rulesSectionSchema.prefault({}),
+    sla: slaSchema.prefault({}),
+  })
+  .strict();
+
+/** Raw shape of the cross-referenced parts, checked even when other parts are invalid. */
+interface RawRefs {
+  sites?: unknown;
+  devices?: unknown;
+}
+
+/**
+ * Cross-references (duplicate ids, devices at unknown sites). Works on the raw input so that these
+ * errors are reported together with every other one.
+ */
+export function crossCheck(raw: unknown): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const r = (raw && typeof raw === 'object' ? raw : {}) as RawRefs;
+  const idOf = (x: unknown, key: 'id' | 'site') =>
+    x && typeof x === 'object' && typeof (x as Record<string, unknown>)[key] === 'string'
+      ? ((x as Record<string, unknown>)[key] as string)
+      : undefined;
+  const siteIds = new Set<string>(['default']);
+  (Array.isArray(r.sites) ? r.sites : []).forEach((s, i) => {
+    const id = idOf(s, 'id');
+    if (id === undefined) return;
+    if (siteIds.has(id) && id !== 'default') out.push({ path: ['sites', i, 'id'], message: `duplicate site id "${id}"` });
+    siteIds.add(id);
+  });
+  const deviceIds = new Set<string>();
+  (Array.isArray(r.devices) ? r.devices : []).forEach((d, i) => {
+    const id = idOf(d, 'id');
+    if (id !== undefined) {
+      if (deviceIds.has(id)) out.push({ path: ['devices', i, 'id'], message: `duplicate device id "${id}"` });
+      deviceIds.add(id);
+    }
+    const site = idOf(d, 'site');
+    if (site !== undefined && !siteIds.has(site)) {
+      out.push({ path: ['devices', i, 'site'], message: `unknown site "${site}" (sites: ${[...siteIds].join(', ')})` });
+    }
+  });
+  return out;
+}
+
+export type Config = z.output<typeof configSchema>;

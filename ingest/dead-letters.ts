@@ -1,0 +1,92 @@
+import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+
+export interface DeadLetterInput {
+  at: number;
+  source: string;
+  deviceId: string | null;
+  /** Where it came from: the MQTT topic, a Modbus address, an OPC UA node. */
+  origin: string;
+  reason: string;
+  payload: Buffer;
+}
+
+export interface DeadLetter extends DeadLetterInput {
+  id: number;
+}
+
+/** Rejected input, kept with its reason so that an integrator can see what a device sent. */
+export interface DeadLetterStore {
+  add(entry: DeadLetterInput): Promise<void>;
+  /** Newest first. */
+  list(limit: number): Promise<DeadLetter[]>;
+  count(): Promise<number>;
+}
+
+const MIGRATIONS = [
+  {
+    version: 1,
+    description: 'dead letters',
+    up: `CREATE TABLE dead_letters (
+      id INTEGER PRIMARY KEY,
+      at INTEGER NOT NULL,
+      source TEXT NOT NULL,
+      device_id TEXT,
+      origin TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      payload BLOB NOT NULL
+    )`,
+  },
+];
+
+const MAX_PAYLOAD_BYTES = 64 * 1024; // keep at most 64 KiB of each rejected payload
+
+/** Bounded: past `maxEntries` the oldest entries are deleted. */
+export class SqliteDeadLetterStore implements DeadLetterStore {
+  private readonly insert;
+  private added = 0;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly maxEntries = 10_000,
+  ) {
+    migrate(db, 'dead-letters', MIGRATIONS);
+    this.insert = db.prepare(
+      'INSERT INTO dead_letters (at, source, device_id, origin, reason, payload) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+  }
+
+  async add(e: DeadLetterInput): Promise<void> {
+    this.insert.run(e.at, e.source, e.deviceId, e.origin, e.reason, e.payload.subarray(0, MAX_PAYLOAD_BYTES));
+    // Trim in steps rather than on every insert.
+    if (++this.added % 100 === 0) {
+      this.db
+        .prepare('DELETE FROM dead_letters WHERE id <= (SELECT MAX(id) FROM dead_letters) - ?')
+        .run(this.maxEntries);
+    }
+  }
+
+  async list(limit: number): Promise<DeadLetter[]> {
+    const rows = this.db.prepare('SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit) as {
+      id: number;
+      at: number;
+      source: string;
+      device_id: string | null;
+      origin: string;
+      reason: string;
+      payload: Buffer;
+    }[];
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      source: r.source,
+      deviceId: r.device_id,
+      origin: r.origin,
+      reason: r.reason,
+      payload: r.payload,
+    }));
+  }
+
+  async count(): Promise<number> {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM dead_letters').get() as { n: number }).n;
+  }
+}

@@ -1,0 +1,136 @@
+import type { DeviceConfig, SiteConfig } from './config.js';
+import { DEFAULT_SITE } from './config.js';
+import type { FieldValue, Point } from './point.js';
+
+export interface LastValue {
+  value: FieldValue;
+  ts: number;
+}
+
+export interface Device {
+  id: string;
+  name: string;
+  model: string | null;
+  site: string;
+  customer: string | null;
+  tags: Record<string, string>;
+  /** False for a device registered on first sight (not in the configuration). */
+  configured: boolean;
+  firstSeenAt: number | null;
+  lastSeenAt: number | null;
+  lastValues: Record<string, LastValue>;
+  /** Codes active in the last reading that reported codes. */
+  activeErrorCodes: string[];
+}
+
+/** Persistence of the device registry (identity, last seen, last values). */
+export interface DeviceStore {
+  loadAll(): Promise<Device[]>;
+  saveMany(devices: readonly Device[]): Promise<void>;
+}
+
+/**
+ * Devices by id with the last value of every series, in memory. Configured devices come from the
+ * config; others are registered on first sight with the default site. Persisted in the background.
+ */
+export class DeviceRegistry {
+  private readonly devices = new Map<string, Device>();
+  private readonly sites = new Map<string, SiteConfig>();
+  private readonly dirty = new Set<string>();
+  private readonly defaultSite: SiteConfig;
+
+  constructor(
+    private readonly store: DeviceStore,
+    sites: readonly SiteConfig[],
+    private readonly configured: readonly DeviceConfig[],
+  ) {
+    for (const s of sites) this.sites.set(s.id, s);
+    this.defaultSite = this.sites.get('default') ?? sites[0] ?? DEFAULT_SITE;
+    if (!this.sites.has(this.defaultSite.id)) this.sites.set(this.defaultSite.id, this.defaultSite);
+  }
+
+  /** Loads persisted devices, then applies the configuration (config wins for identity). */
+  async load(): Promise<void> {
+    for (const d of await this.store.loadAll()) this.devices.set(d.id, { ...d, configured: false });
+    for (const c of this.configured) {
+      const prev = this.devices.get(c.id);
+      this.devices.set(c.id, {
+        id: c.id,
+        name: c.name ?? c.id,
+        model: c.model ?? null,
+        site: c.site ?? this.defaultSite.id,
+        customer: c.customer ?? null,
+        tags: c.tags,
+        configured: true,
+        firstSeenAt: prev?.firstSeenAt ?? null,
+        lastSeenAt: prev?.lastSeenAt ?? null,
+        lastValues: prev?.lastValues ?? {},
+        activeErrorCodes: prev?.activeErrorCodes ?? [],
+      });
+      this.dirty.add(c.id);
+    }
+  }
+
+  get(id: string): Device | undefined {
+    return this.devices.get(id);
+  }
+
+  list(): Device[] {
+    return [...this.devices.values()];
+  }
+
+  site(id: string): SiteConfig {
+    return this.sites.get(id) ?? this.defaultSite;
+  }
+
+  /** The device a reading belongs to, registering it on first sight. */
+  resolve(id: string): Device {
+    let d = this.devices.get(id);
+    if (!d) {
+      d = {
+        id,
+        name: id,
+        model: null,
+        site: this.defaultSite.id,
+        customer: null,
+        tags: {},
+        configured: false,
+        firstSeenAt: null,
+        lastSeenAt: null,
+        lastValues: {},
+        activeErrorCodes: [],
+      };
+      this.devices.set(id, d);
+    }
+    return d;
+  }
+
+  /**
+   * Records a durable reading. A late reading (older than what is known) does not move last values
+   * or last seen backwards.
+   */
+  observe(point: Point): Device {
+    const d = this.resolve(point.deviceId);
+    d.firstSeenAt ??= point.receivedAt;
+    if (d.lastSeenAt === null || point.receivedAt > d.lastSeenAt) d.lastSeenAt = point.receivedAt;
+    for (const key in point.fields) {
+      const prev = d.lastValues[key];
+      if (!prev || point.ts >= prev.ts) d.lastValues[key] = { value: point.fields[key] as FieldValue, ts: point.ts };
+    }
+    if (point.errorCodes) d.activeErrorCodes = point.errorCodes;
+    this.dirty.add(d.id);
+    return d;
+  }
+
+  /** Writes changed devices to the store. */
+  async flush(): Promise<void> {
+    if (this.dirty.size === 0) return;
+    const batch: Device[] = [];
+    for (const id of this.dirty) {
+      const d = this.devices.get(id);
+      if (d) batch.push(d);
+    }
+    this.dirty.clear();
+    await this.store.saveMany(batch);
+  }
+}

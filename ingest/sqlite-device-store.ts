@@ -1,0 +1,85 @@
+import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import type { Device, DeviceStore } from './devices.js';
+
+const MIGRATIONS = [
+  {
+    version: 1,
+    description: 'devices',
+    up: `CREATE TABLE devices (
+      id TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      model TEXT,
+      site TEXT NOT NULL,
+      customer TEXT,
+      tags TEXT NOT NULL,
+      first_seen_at INTEGER,
+      last_seen_at INTEGER,
+      last_values TEXT NOT NULL,
+      active_error_codes TEXT NOT NULL
+    )`,
+  },
+];
+
+interface Row {
+  id: string;
+  name: string;
+  model: string | null;
+  site: string;
+  customer: string | null;
+  tags: string;
+  first_seen_at: number | null;
+  last_seen_at: number | null;
+  last_values: string;
+  active_error_codes: string;
+}
+
+export class SqliteDeviceStore implements DeviceStore {
+  private readonly upsert;
+
+  constructor(private readonly db: SqliteDatabase) {
+    migrate(db, 'devices', MIGRATIONS);
+    this.upsert = db.prepare(`INSERT INTO devices
+      (id, name, model, site, customer, tags, first_seen_at, last_seen_at, last_values, active_error_codes)
+      VALUES (@id, @name, @model, @site, @customer, @tags, @first_seen_at, @last_seen_at, @last_values, @active_error_codes)
+      ON CONFLICT(id) DO UPDATE SET name = excluded.name, model = excluded.model, site = excluded.site,
+        customer = excluded.customer, tags = excluded.tags, first_seen_at = excluded.first_seen_at,
+        last_seen_at = excluded.last_seen_at, last_values = excluded.last_values,
+        active_error_codes = excluded.active_error_codes`);
+  }
+
+  async loadAll(): Promise<Device[]> {
+    const rows = this.db.prepare('SELECT * FROM devices').all() as Row[];
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      model: r.model,
+      site: r.site,
+      customer: r.customer,
+      tags: JSON.parse(r.tags) as Record<string, string>,
+      configured: false,
+      firstSeenAt: r.first_seen_at,
+      lastSeenAt: r.last_seen_at,
+      lastValues: JSON.parse(r.last_values) as Device['lastValues'],
+      activeErrorCodes: JSON.parse(r.active_error_codes) as string[],
+    }));
+  }
+
+  async saveMany(devices: readonly Device[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const d of devices) {
+        this.upsert.run({
+          id: d.id,
+          name: d.name,
+          model: d.model,
+          site: d.site,
+          customer: d.customer,
+          tags: JSON.stringify(d.tags),
+          first_seen_at: d.firstSeenAt,
+          last_seen_at: d.lastSeenAt,
+          last_values: JSON.stringify(d.lastValues),
+          active_error_codes: JSON.stringify(d.activeErrorCodes),
+        });
+      }
+    })();
+  }
+}

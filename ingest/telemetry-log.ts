@@ -1,0 +1,135 @@
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+
+/** A batch of line protocol as held in the log. */
+export interface LogBatch {
+  id: number;
+  createdAt: number;
+  points: number;
+  lines: string;
+}
+
+/**
+ * The durable telemetry log: accepted readings, as line protocol, in arrival order.
+ * A reading counts as accepted — and may be acknowledged to its source — once `append` resolved.
+ */
+export interface TelemetryLog {
+  /** Makes `lines` (newline-separated, `points` readings) durable; resolves after the commit. */
+  append(lines: string, points: number): Promise<void>;
+  /** Oldest batches first, at most `limit`, with an id above `afterId`. */
+  read(afterId: number, limit: number): Promise<LogBatch[]>;
+  /** Deletes batches up to and including `id` (after they were shipped). */
+  deleteThrough(id: number): Promise<void>;
+  /** Deletes batches older than `cutoff`; returns how many points were dropped. */
+  pruneOlderThan(cutoff: number): Promise<number>;
+  stats(): Promise<{ batches: number; points: number; bytes: number }>;
+  close(): Promise<void>;
+}
+
+const MIGRATIONS = [
+  {
+    version: 1,
+    description: 'telemetry batches',
+    up: `CREATE TABLE telemetry_batches (
+      id INTEGER PRIMARY KEY,
+      created_at INTEGER NOT NULL,
+      points INTEGER NOT NULL,
+      body BLOB NOT NULL
+    )`,
+  },
+];
+
+interface Pending {
+  lines: string[];
+  points: number;
+  waiters: { resolve: () => void; reject: (err: Error) => void }[];
+}
+
+/**
+ * SQLite implementation. It lives in its own database file so that its write rate never contends
+ * with tickets. Appends within one event-loop turn are committed together as one batch row
+ * (group commit): one transaction per turn, never one per reading.
+ */
+export class SqliteTelemetryLog implements TelemetryLog {
+  private pending: Pending | undefined;
+  private closed = false;
+  private readonly insert;
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly now: () => number = Date.now,
+  ) {
+    migrate(db, 'telemetry-log', MIGRATIONS);
+    this.insert = db.prepare('INSERT INTO telemetry_batches (created_at, points, body) VALUES (?, ?, ?)');
+  }
+
+  append(lines: string, points: number): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('telemetry log is closed'));
+    if (!this.pending) {
+      this.pending = { lines: [], points: 0, waiters: [] };
+      setImmediate(() => this.flush());
+    }
+    const p = this.pending;
+    p.lines.push(lines);
+    p.points += points;
+    return new Promise((resolve, reject) => p.waiters.push({ resolve, reject }));
+  }
+
+  /** Commits what is pending now; called once per event-loop turn and on close. */
+  flush(): void {
+    const p = this.pending;
+    if (!p) return;
+    this.pending = undefined;
+    try {
+      const body = deflateRawSync(Buffer.from(p.lines.join('\n')), { level: 1 });
+      this.insert.run(this.now(), p.points, body);
+    } catch (err) {
+      for (const w of p.waiters) w.reject(err as Error);
+      return;
+    }
+    for (const w of p.waiters) w.resolve();
+  }
+
+  async read(afterId: number, limit: number): Promise<LogBatch[]> {
+    const rows = this.db
+      .prepare(
+        'SELECT id, created_at, points, body FROM telemetry_batches WHERE id > ? ORDER BY id LIMIT ?',
+      )
+      .all(afterId, limit) as { id: number; created_at: number; points: number; body: Buffer }[];
+    return rows.map((r) => ({
+      id: r.id,
+      createdAt: r.created_at,
+      points: r.points,
+      lines: inflateRawSync(r.body).toString('utf8'),
+    }));
+  }
+
+  async deleteThrough(id: number): Promise<void> {
+    this.db.prepare('DELETE FROM telemetry_batches WHERE id <= ?').run(id);
+  }
+
+  async pruneOlderThan(cutoff: number): Promise<number> {
+    return this.db.transaction(() => {
+      const row = this.db
+        .prepare('SELECT COALESCE(SUM(points), 0) AS n FROM telemetry_batches WHERE created_at < ?')
+        .get(cutoff) as { n: number };
+      this.db.prepare('DELETE FROM telemetry_batches WHERE created_at < ?').run(cutoff);
+      return row.n;
+    })();
+  }
+
+  async stats(): Promise<{ batches: number; points: number; bytes: number }> {
+    const row = this.db
+      .prepare(
+        'SELECT COUNT(*) AS batches, COALESCE(SUM(points), 0) AS points, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM telemetry_batches',
+      )
+      .get() as { batches: number; points: number; bytes: number };
+    return row;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+  }
+}

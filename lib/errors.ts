@@ -1,0 +1,43 @@
+/**
+ * The one catalogue of Faultline's coded errors (`FL_ERR_<AREA>_<WHAT>`).
+ * `status` is the HTTP status used when the error reaches the API. docs/errors.md lists the same
+ * table; errors.test.ts keeps the two in step.
+ */
+export const ERRORS = {
+  FL_ERR_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
+  FL_ERR_CONFIG_READ: { status: 500, title: 'Configuration file could not be read' },
+  FL_ERR_RULES_INVALID: { status: 400, title: 'Invalid rule file' },
+  FL_ERR_API_VALIDATION: { status: 400, title: 'Invalid request' },
+  FL_ERR_API_NOT_FOUND: { status: 404, title: 'Not found' },
+  FL_ERR_API_BAD_CURSOR: { status: 400, title: 'Invalid pagination cursor' },
+  FL_ERR_TICKET_NOT_FOUND: { status: 404, title: 'Ticket not found' },
+  FL_ERR_TICKET_TRANSITION: { status: 409, title: 'Ticket transition not allowed' },
+  FL_ERR_ALERT_NOT_FOUND: { status: 404, title: 'Alert not found' },
+  FL_ERR_DEVICE_NOT_FOUND: { status: 404, title: 'Device not found' },
+  FL_ERR_INGEST_PAYLOAD: { status: 400, title: 'Telemetry payload rejected' },
+  FL_ERR_STORE_CLOSED: { status: 503, title: 'Store is closed' },
+  FL_ERR_INTERNAL: { status: 500, title: 'Internal error' },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class FaultlineError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly title: string;
+  /** Machine-readable detail carried to the API's problem+json body (e.g. validation issues). */
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FaultlineError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.title = ERRORS[code].title;
+    this.details = options.details;
+  }
+}
+
+export function isFaultlineError(err: unknown): err is FaultlineError {
+  return err instanceof FaultlineError;
+}

@@ -1,0 +1,124 @@
+import type { Logger } from '../lib/log.js';
+import type { FieldValue } from '../ingest/point.js';
+import type { AlertTransition } from './engine.js';
+
+export type AlertState = 'pending' | 'firing' | 'resolved' | 'inactive';
+
+/** The state of one rule for one device, as stored and served. */
+export interface Alert {
+  id: string;
+  ruleId: string;
+  deviceId: string;
+  state: AlertState;
+  priority: 'emergency' | 'general';
+  faultType: string;
+  value: FieldValue | null;
+  /** When the current episode began (pending or firing). */
+  activeAt: number | null;
+  firedAt: number | null;
+  resolvedAt: number | null;
+  /** How many times this alert has fired. */
+  fireCount: number;
+  updatedAt: number;
+}
+
+export interface AlertFilter {
+  state?: AlertState[];
+  deviceId?: string;
+  ruleId?: string;
+}
+
+export interface AlertStore {
+  get(id: string): Promise<Alert | undefined>;
+  upsert(alert: Alert): Promise<void>;
+  /** Firing first, then pending, resolved, inactive; newest change first within each. */
+  list(filter: AlertFilter, limit: number, cursor?: string): Promise<{ items: Alert[]; nextCursor: string | null }>;
+}
+
+export type AlertListener = (alert: Alert, t: AlertTransition) => Promise<void> | void;
+
+/**
+ * Applies the engine's transitions to the stored alerts, one at a time in order, then tells the
+ * listeners (the ticket service) about alerts that fired or resolved.
+ */
+export class AlertTracker {
+  private chain: Promise<void> = Promise.resolve();
+  private readonly firing: AlertListener[] = [];
+  private readonly resolved: AlertListener[] = [];
+
+  constructor(
+    private readonly store: AlertStore,
+    private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  onFiring(l: AlertListener): void {
+    this.firing.push(l);
+  }
+
+  onResolved(l: AlertListener): void {
+    this.resolved.push(l);
+  }
+
+  handle(t: AlertTransition): void {
+    this.chain = this.chain.then(
+      () => this.apply(t),
+    ).catch((err: unknown) => {
+      this.logger.error({ err, alertId: t.alertId, event: t.event.type }, 'alert transition failed');
+    });
+  }
+
+  /** Resolves when every transition handed in so far has been applied. */
+  idle(): Promise<void> {
+    return this.chain;
+  }
+
+  private async apply(t: AlertTransition): Promise<void> {
+    const prev = await this.store.get(t.alertId);
+    const { event, rule } = t;
+    const alert: Alert = prev
+      ? { ...prev }
+      : {
+          id: t.alertId,
+          ruleId: rule.id,
+          deviceId: t.device.id,
+          state: 'inactive',
+          priority: rule.ticket.priority,
+          faultType: rule.ticket.faultType,
+          value: null,
+          activeAt: null,
+          firedAt: null,
+          resolvedAt: null,
+          fireCount: 0,
+          updatedAt: 0,
+        };
+    alert.priority = rule.ticket.priority;
+    alert.faultType = rule.ticket.faultType;
+    alert.value = event.value;
+    alert.updatedAt = this.now();
+    switch (event.type) {
+      case 'pending':
+        alert.state = 'pending';
+        alert.activeAt = event.at;
+        break;
+      case 'firing':
+        if (alert.state !== 'pending') alert.activeAt = event.at;
+        alert.state = 'firing';
+        alert.firedAt = event.at;
+        alert.resolvedAt = null;
+        alert.fireCount++;
+        break;
+      case 'resolved':
+        alert.state = 'resolved';
+        alert.resolvedAt = event.at;
+        break;
+      case 'inactive':
+        alert.state = 'inactive';
+        alert.activeAt = null;
+        break;
+    }
+    await this.store.upsert(alert);
+    const listeners = event.type === 'firing' ? this.firing : event.type === 'resolved' ? this.resolved : [];
+    for (const l of listeners) await l(alert, t);
+  }
+}

@@ -1,0 +1,131 @@
+import { decodeCursor, encodeCursor } from '../lib/cursor.js';
+import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import type { Alert, AlertFilter, AlertState, AlertStore } from './alerts.js';
+
+const STATE_RANK: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
+
+const MIGRATIONS = [
+  {
+    version: 1,
+    description: 'alerts',
+    up: `CREATE TABLE alerts (
+      id TEXT PRIMARY KEY,
+      rule_id TEXT NOT NULL,
+      device_id TEXT NOT NULL,
+      state TEXT NOT NULL,
+      state_rank INTEGER NOT NULL,
+      priority TEXT NOT NULL,
+      fault_type TEXT NOT NULL,
+      value TEXT,
+      active_at INTEGER,
+      fired_at INTEGER,
+      resolved_at INTEGER,
+      fire_count INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX alerts_order ON alerts (state_rank, updated_at DESC, id);
+    CREATE INDEX alerts_device ON alerts (device_id);`,
+  },
+];
+
+interface Row {
+  id: string;
+  rule_id: string;
+  device_id: string;
+  state: AlertState;
+  priority: Alert['priority'];
+  fault_type: string;
+  value: string | null;
+  active_at: number | null;
+  fired_at: number | null;
+  resolved_at: number | null;
+  fire_count: number;
+  updated_at: number;
+}
+
+function fromRow(r: Row): Alert {
+  return {
+    id: r.id,
+    ruleId: r.rule_id,
+    deviceId: r.device_id,
+    state: r.state,
+    priority: r.priority,
+    faultType: r.fault_type,
+    value: r.value === null ? null : (JSON.parse(r.value) as Alert['value']),
+    activeAt: r.active_at,
+    firedAt: r.fired_at,
+    resolvedAt: r.resolved_at,
+    fireCount: r.fire_count,
+    updatedAt: r.updated_at,
+  };
+}
+
+export class SqliteAlertStore implements AlertStore {
+  private readonly upsertStmt;
+  private readonly getStmt;
+
+  constructor(private readonly db: SqliteDatabase) {
+    migrate(db, 'alerts', MIGRATIONS);
+    this.getStmt = db.prepare('SELECT * FROM alerts WHERE id = ?');
+    this.upsertStmt = db.prepare(`INSERT INTO alerts
+      (id, rule_id, device_id, state, state_rank, priority, fault_type, value, active_at, fired_at, resolved_at, fire_count, updated_at)
+      VALUES (@id, @rule_id, @device_id, @state, @state_rank, @priority, @fault_type, @value, @active_at, @fired_at, @resolved_at, @fire_count, @updated_at)
+      ON CONFLICT(id) DO UPDATE SET state = excluded.state, state_rank = excluded.state_rank,
+        priority = excluded.priority, fault_type = excluded.fault_type, value = excluded.value,
+        active_at = excluded.active_at, fired_at = excluded.fired_at, resolved_at = excluded.resolved_at,
+        fire_count = excluded.fire_count, updated_at = excluded.updated_at`);
+  }
+
+  async get(id: string): Promise<Alert | undefined> {
+    const r = this.getStmt.get(id) as Row | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+
+  async upsert(a: Alert): Promise<void> {
+    this.upsertStmt.run({
+      id: a.id,
+      rule_id: a.ruleId,
+      device_id: a.deviceId,
+      state: a.state,
+      state_rank: STATE_RANK[a.state],
+      priority: a.priority,
+      fault_type: a.faultType,
+      value: a.value === null ? null : JSON.stringify(a.value),
+      active_at: a.activeAt,
+      fired_at: a.firedAt,
+      resolved_at: a.resolvedAt,
+      fire_count: a.fireCount,
+      updated_at: a.updatedAt,
+    });
+  }
+
+  async list(filter: AlertFilter, limit: number, cursor?: string) {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (filter.state?.length) {
+      where.push(`state IN (${filter.state.map(() => '?').join(',')})`);
+      params.push(...filter.state);
+    }
+    if (filter.deviceId) {
+      where.push('device_id = ?');
+      params.push(filter.deviceId);
+    }
+    if (filter.ruleId) {
+      where.push('rule_id = ?');
+      params.push(filter.ruleId);
+    }
+    if (cursor) {
+      const [rank, updated, id] = decodeCursor(cursor, 3) as [number, number, string];
+      where.push('(state_rank > ? OR (state_rank = ? AND (updated_at < ? OR (updated_at = ? AND id > ?))))');
+      params.push(rank, rank, updated, updated, id);
+    }
+    const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY state_rank, updated_at DESC, id LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, limit + 1) as Row[];
+    const items = rows.slice(0, limit).map(fromRow);
+    const last = items[items.length - 1];
+    const nextCursor =
+      rows.length > limit && last ? encodeCursor([STATE_RANK[last.state], last.updatedAt, last.id]) : null;
+    return { items, nextCursor };
+  }
+}

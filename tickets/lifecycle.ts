@@ -1,0 +1,63 @@
+import { FaultlineError } from '../lib/errors.js';
+import type { SlaClock, SlaTarget, Status, Ticket } from './model.js';
+import { isOpen } from './model.js';
+
+/**
+ * Allowed transitions. The plan's flow: received (`open`) → response (`acknowledged`) → remote
+ * diagnosis (`diagnosing`) → fixed remotely (`resolved`) or an on-site visit (`dispatched` →
+ * `on_site` → `resolved`) → `closed`; `waiting` on customer or parts; `cancelled`; reopen.
+ */
+const NEXT: Record<Status, readonly Status[]> = {
+  open: ['acknowledged', 'diagnosing', 'dispatched', 'waiting', 'resolved', 'cancelled'],
+  acknowledged: ['diagnosing', 'dispatched', 'waiting', 'resolved', 'cancelled'],
+  diagnosing: ['dispatched', 'waiting', 'resolved', 'cancelled'],
+  dispatched: ['on_site', 'diagnosing', 'waiting', 'resolved', 'cancelled'],
+  on_site: ['resolved', 'dispatched', 'waiting', 'cancelled'],
+  waiting: ['acknowledged', 'diagnosing', 'dispatched', 'on_site', 'resolved', 'cancelled'],
+  resolved: ['closed', 'open'],
+  closed: [],
+  cancelled: [],
+};
+
+export function allowedTransitions(from: Status): readonly Status[] {
+  return NEXT[from];
+}
+
+function meet(clock: SlaClock | undefined, at: number): SlaClock | undefined {
+  return clock && clock.metAt === null ? { ...clock, metAt: at } : clock;
+}
+
+/**
+ * Applies a status change to a ticket: validates it, time-stamps the stages, meets the clocks the
+ * stage satisfies. Pure: returns the new ticket.
+ */
+export function applyTransition(t: Ticket, to: Status, at: number): Ticket {
+  if (!NEXT[t.status].includes(to)) {
+    const allowed = NEXT[t.status];
+    throw new FaultlineError(
+      'FL_ERR_TICKET_TRANSITION',
+      `ticket ${t.id} cannot go from "${t.status}" to "${to}"` +
+        (allowed.length ? ` (allowed: ${allowed.join(', ')})` : ' (it is final)'),
+    );
+  }
+  const sla: Partial<Record<SlaTarget, SlaClock>> = { ...t.sla };
+  const set = (k: SlaTarget, c: SlaClock | undefined) => {
+    if (c) sla[k] = c;
+  };
+  if (to !== 'cancelled' && to !== 'waiting' && to !== 'open') set('response', meet(sla.response, at));
+  if (to === 'dispatched') {
+    // Remote fix did not work: the remote-fix target no longer applies; the on-site one does.
+    if (sla.remoteFix && sla.remoteFix.metAt === null) delete sla.remoteFix;
+  }
+  if (to === 'on_site') {
+    set('onsite', meet(sla.onsite, at));
+    set('visit', meet(sla.visit, at));
+  }
+  if (to === 'resolved') {
+    // Still present only if no visit was dispatched: then this was a remote fix.
+    set('remoteFix', meet(sla.remoteFix, at));
+    set('resolution', meet(sla.resolution, at));
+  }
+  const finalAt = isOpen(to) ? null : (t.finalAt ?? at);
+  return { ...t, status: to, sla, updatedAt: at, finalAt };
+}

@@ -1,0 +1,83 @@
+/** The SLA class of a ticket (R1): its priority. */
+export const PRIORITIES = ['emergency', 'general', 'preventive'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+export const PRIORITY_RANK: Record<Priority, number> = { emergency: 0, general: 1, preventive: 2 };
+
+export const OPEN_STATUSES = ['open', 'acknowledged', 'diagnosing', 'dispatched', 'on_site', 'waiting'] as const;
+export const FINAL_STATUSES = ['resolved', 'closed', 'cancelled'] as const;
+export const STATUSES = [...OPEN_STATUSES, ...FINAL_STATUSES] as const;
+export type Status = (typeof STATUSES)[number];
+
+export const SOURCES = ['monitoring', 'phone', 'portal', 'email', 'preventive'] as const;
+export type Source = (typeof SOURCES)[number];
+
+export const SLA_TARGETS = ['response', 'remoteFix', 'onsite', 'resolution', 'visit'] as const;
+export type SlaTarget = (typeof SLA_TARGETS)[number];
+export const SLA_STATES = ['running', 'paused', 'warning', 'met', 'breached'] as const;
+export type SlaState = (typeof SLA_STATES)[number];
+
+/** One SLA clock: computed once from the policy when the ticket opens, then stored. */
+export interface SlaClock {
+  startAt: number;
+  dueAt: number;
+  metAt: number | null;
+}
+
+export interface Ticket {
+  id: string;
+  title: string;
+  description: string;
+  priority: Priority;
+  status: Status;
+  source: Source;
+  deviceId: string | null;
+  site: string | null;
+  /** Service area of the site, which selected the on-site targets. */
+  area: 'local' | 'remote';
+  customer: string | null;
+  equipmentModel: string | null;
+  ruleId: string | null;
+  alertId: string | null;
+  faultType: string;
+  /** Times the alert fired again while this ticket was open. */
+  occurrences: number;
+  lastOccurrenceAt: number | null;
+  reportedAt: number;
+  createdAt: number;
+  updatedAt: number;
+  /** When the ticket reached a final status (clocks freeze there). */
+  finalAt: number | null;
+  assignees: string[];
+  team: string | null;
+  labels: Record<string, string>;
+  sla: Partial<Record<SlaTarget, SlaClock>>;
+}
+
+export type TicketEventType = 'created' | 'status' | 'occurrence' | 'alert_resolved' | 'comment';
+
+/** One entry of a ticket's timeline: every stage is time-stamped (R6.1). */
+export interface TicketEvent {
+  ticketId: string;
+  at: number;
+  type: TicketEventType;
+  actor: string;
+  from: Status | null;
+  to: Status | null;
+  note: string | null;
+}
+
+export type NewTicketEvent = Omit<TicketEvent, 'ticketId'>;
+
+export function isOpen(status: Status): boolean {
+  return (OPEN_STATUSES as readonly string[]).includes(status);
+}
+
+/** The nearest deadline of a clock not yet met, for urgency sorting; `null` when none or final. */
+export function nextDueAt(t: Pick<Ticket, 'status' | 'sla'>): number | null {
+  if (!isOpen(t.status)) return null;
+  let min: number | null = null;
+  for (const c of Object.values(t.sla)) {
+    if (c && c.metAt === null && (min === null || c.dueAt < min)) min = c.dueAt;
+  }
+  return min;
+}

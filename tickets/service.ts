@@ -1,0 +1,228 @@
+import type { SiteConfig } from '../ingest/config.js';
+import type { Device } from '../ingest/devices.js';
+import type { Page } from '../lib/cursor.js';
+import { FaultlineError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { Alert } from '../rules/alerts.js';
+import type { AlertTransition } from '../rules/engine.js';
+import { render, type TemplateVars } from '../rules/template.js';
+import { applyTransition } from './lifecycle.js';
+import type { SlaState, SlaTarget, Status, Ticket, TicketEvent } from './model.js';
+import { clockState, computeClocks, type SlaPolicy } from './sla-policy.js';
+import type { ListQuery, TicketFilter, TicketSort, TicketStore } from './store.js';
+
+/** A ticket as the API shows it: ISO times, each clock with its state now. */
+export interface TicketView {
+  id: string;
+  title: string;
+  description: string;
+  priority: Ticket['priority'];
+  status: Status;
+  source: Ticket['source'];
+  deviceId: string | null;
+  site: string | null;
+  area: Ticket['area'];
+  customer: string | null;
+  equipmentModel: string | null;
+  ruleId: string | null;
+  alertId: string | null;
+  faultType: string;
+  occurrences: number;
+  lastOccurrenceAt: string | null;
+  reportedAt: string;
+  createdAt: string;
+  updatedAt: string;
+  assignees: string[];
+  team: string | null;
+  labels: Record<string, string>;
+  sla: Partial<Record<SlaTarget, { dueAt: string; state: SlaState; metAt: string | null }>>;
+}
+
+export interface TicketServiceOptions {
+  store: TicketStore;
+  policy: SlaPolicy;
+  logger: Logger;
+  /** The site a device stands at (for the service area and customer). */
+  site: (id: string) => SiteConfig;
+  now?: () => number;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+export type TicketListener = (e: { kind: 'created' | 'occurrence' | 'transition'; ticket: Ticket }) => void;
+
+/** The ticket side of the plan: intake from monitoring, lifecycle, SLA clocks. */
+export class TicketService {
+  private readonly now: () => number;
+  private readonly listeners: TicketListener[] = [];
+
+  constructor(private readonly opts: TicketServiceOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Told of every ticket change (notifications, live events, the demo). */
+  onChange(l: TicketListener): void {
+    this.listeners.push(l);
+  }
+
+  private emit(kind: 'created' | 'occurrence' | 'transition', ticket: Ticket): void {
+    for (const l of this.listeners) {
+      try {
+        l({ kind, ticket });
+      } catch (err) {
+        this.opts.logger.error({ err, ticketId: ticket.id }, 'ticket listener failed');
+      }
+    }
+  }
+
+  get policy(): SlaPolicy {
+    return this.opts.policy;
+  }
+
+  /**
+   * A firing alert opens a ticket for its (rule, device), or counts an occurrence on the one
+   * already open. Clocks start at the reading's time.
+   */
+  async openFromAlert(alert: Alert, t: AlertTransition): Promise<{ ticket: Ticket; created: boolean }> {
+    const { rule, device, event } = t;
+    const site = this.opts.site(device.site);
+    const vars = templateVars(t, device);
+    const title = render(rule.ticket.title ?? defaultTitle(t), vars);
+    const description = render(rule.ticket.description ?? defaultDescription(t), vars);
+    const now = this.now();
+    const result = await this.opts.store.openOrRecur(
+      {
+        title,
+        description,
+        priority: rule.ticket.priority,
+        status: 'open',
+        source: 'monitoring',
+        deviceId: device.id,
+        site: site.id,
+        area: site.area,
+        customer: device.customer ?? site.customer ?? null,
+        equipmentModel: device.model,
+        ruleId: rule.id,
+        alertId: alert.id,
+        faultType: rule.ticket.faultType,
+        reportedAt: event.at,
+        createdAt: now,
+        updatedAt: now,
+        assignees: [],
+        team: rule.ticket.team ?? null,
+        labels: rule.ticket.labels,
+        sla: computeClocks(this.opts.policy, rule.ticket.priority, site.area, event.at),
+      },
+      now,
+    );
+    this.opts.logger.info(
+      { ticketId: result.ticket.id, ruleId: rule.id, deviceId: device.id, created: result.created },
+      result.created ? 'ticket opened' : 'ticket occurrence',
+    );
+    this.emit(result.created ? 'created' : 'occurrence', result.ticket);
+    return result;
+  }
+
+  /** The alert behind an open ticket cleared: recorded on the timeline; the work goes on. */
+  async alertResolved(alert: Alert): Promise<void> {
+    await this.opts.store.noteOnOpen(alert.ruleId, alert.deviceId, {
+      at: alert.resolvedAt ?? this.now(),
+      type: 'alert_resolved',
+      actor: 'monitoring',
+      from: null,
+      to: null,
+      note: `alert ${alert.id} resolved`,
+    });
+  }
+
+  async get(id: string): Promise<Ticket> {
+    const t = await this.opts.store.get(id);
+    if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
+    return t;
+  }
+
+  list(filter: TicketFilter, sort: TicketSort, limit: number, cursor?: string): Promise<Page<Ticket>> {
+    const q: ListQuery = { filter, sort, limit, now: this.now(), warnAt: this.opts.policy.warnAt };
+    if (cursor !== undefined) q.cursor = cursor;
+    return this.opts.store.list(q);
+  }
+
+  timeline(id: string): Promise<TicketEvent[]> {
+    return this.opts.store.timeline(id);
+  }
+
+  async transition(id: string, to: Status, actor: string, note: string | null): Promise<Ticket> {
+    const at = this.now();
+    const t = await this.opts.store.update(id, (current) => ({
+      ticket: applyTransition(current, to, at),
+      events: [{ at, type: 'status', actor, from: current.status, to, note }],
+    }));
+    if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
+    this.emit('transition', t);
+    return t;
+  }
+
+  view(t: Ticket): TicketView {
+    const judgeAt = t.finalAt ?? this.now();
+    const sla: TicketView['sla'] = {};
+    for (const [k, c] of Object.entries(t.sla) as [SlaTarget, NonNullable<Ticket['sla'][SlaTarget]>][]) {
+      sla[k] = { dueAt: iso(c.dueAt), state: clockState(c, judgeAt, this.opts.policy.warnAt), metAt: isoOrNull(c.metAt) };
+    }
+    return {
+      id: t.id,
+      title: t.title,
+      description: t.description,
+      priority: t.priority,
+      status: t.status,
+      source: t.source,
+      deviceId: t.deviceId,
+      site: t.site,
+      area: t.area,
+      customer: t.customer,
+      equipmentModel: t.equipmentModel,
+      ruleId: t.ruleId,
+      alertId: t.alertId,
+      faultType: t.faultType,
+      occurrences: t.occurrences,
+      lastOccurrenceAt: isoOrNull(t.lastOccurrenceAt),
+      reportedAt: iso(t.reportedAt),
+      createdAt: iso(t.createdAt),
+      updatedAt: iso(t.updatedAt),
+      assignees: t.assignees,
+      team: t.team,
+      labels: t.labels,
+      sla,
+    };
+  }
+}
+
+function templateVars(t: AlertTransition, device: Device): TemplateVars {
+  const c = t.rule.condition;
+  return {
+    'device.id': device.id,
+    'device.name': device.name,
+    'device.model': device.model,
+    'device.site': device.site,
+    'device.customer': device.customer,
+    'rule.id': t.rule.id,
+    'rule.description': t.rule.description,
+    metric: c.kind === 'threshold' ? c.metric : 'errorCode',
+    value: typeof t.event.value === 'boolean' ? String(t.event.value) : t.event.value,
+    threshold: c.kind === 'threshold' ? (c.above ?? c.below ?? null) : null,
+    codes: c.kind === 'errorCode' ? String(t.event.value ?? '') : null,
+  };
+}
+
+function defaultTitle(t: AlertTransition): string {
+  return t.rule.condition.kind === 'errorCode'
+    ? '{{device.name}}: error {{codes}}'
+    : `{{device.name}}: {{metric}} at {{value}} (${t.rule.description || t.rule.id})`;
+}
+
+function defaultDescription(t: AlertTransition): string {
+  const what = t.rule.description ? `${t.rule.description}. ` : '';
+  return t.rule.condition.kind === 'errorCode'
+    ? `${what}Device {{device.id}} reported error code(s) {{codes}}. Rule {{rule.id}}.`
+    : `${what}Device {{device.id}} reported {{metric}} = {{value}} (threshold {{threshold}}). Rule {{rule.id}}.`;
+}

@@ -1,0 +1,450 @@
+import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
+import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import {
+  isOpen,
+  type NewTicketEvent,
+  nextDueAt,
+
+  PRIORITY_RANK,
+  type SlaClock,
+  type SlaTarget,
+  type Ticket,
+  type TicketEvent,
+} from './model.js';
+import type { ListQuery, NewTicket, OpenResult, TicketStore } from './store.js';
+
+// Sort key for "no unmet deadline": after every real one.
+const NO_DEADLINE = 8_640_000_000_000_000;
+
+const MIGRATIONS = [
+  {
+    version: 1,
+    description: 'tickets, SLA clocks, timeline',
+    up: `CREATE TABLE tickets (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      title TEXT NOT NULL,
+      description TEXT NOT NULL,
+      priority TEXT NOT NULL,
+      priority_rank INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      is_open INTEGER NOT NULL,
+      source TEXT NOT NULL,
+      device_id TEXT,
+      site TEXT,
+      area TEXT NOT NULL,
+      customer TEXT,
+      equipment_model TEXT,
+      rule_id TEXT,
+      alert_id TEXT,
+      fault_type TEXT NOT NULL,
+      occurrences INTEGER NOT NULL DEFAULT 0,
+      last_occurrence_at INTEGER,
+      reported_at INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL,
+      final_at INTEGER,
+      assignees TEXT NOT NULL,
+      team TEXT,
+      labels TEXT NOT NULL,
+      due_key INTEGER NOT NULL
+    );
+    -- De-duplication: at most one open ticket per (rule, device), enforced by the database.
+    CREATE UNIQUE INDEX tickets_open_pair ON tickets (rule_id, device_id) WHERE is_open = 1 AND rule_id IS NOT NULL;
+    CREATE INDEX tickets_urgency ON tickets (is_open DESC, priority_rank, due_key, seq);
+    CREATE INDEX tickets_device ON tickets (device_id);
+    CREATE INDEX tickets_status ON tickets (status);
+    CREATE TABLE sla_clocks (
+      ticket_seq INTEGER NOT NULL REFERENCES tickets (seq) ON DELETE CASCADE,
+      target TEXT NOT NULL,
+      start_at INTEGER NOT NULL,
+      due_at INTEGER NOT NULL,
+      met_at INTEGER,
+      PRIMARY KEY (ticket_seq, target)
+    );
+    CREATE INDEX sla_clocks_due ON sla_clocks (due_at) WHERE met_at IS NULL;
+    CREATE TABLE ticket_events (
+      id INTEGER PRIMARY KEY,
+      ticket_seq INTEGER NOT NULL REFERENCES tickets (seq) ON DELETE CASCADE,
+      at INTEGER NOT NULL,
+      type TEXT NOT NULL,
+      actor TEXT NOT NULL,
+      from_status TEXT,
+      to_status TEXT,
+      note TEXT
+    );
+    CREATE INDEX ticket_events_ticket ON ticket_events (ticket_seq, id);`,
+  },
+];
+
+interface Row {
+  seq: number;
+  title: string;
+  description: string;
+  priority: Ticket['priority'];
+  status: Ticket['status'];
+  source: Ticket['source'];
+  device_id: string | null;
+  site: string | null;
+  area: Ticket['area'];
+  customer: string | null;
+  equipment_model: string | null;
+  rule_id: string | null;
+  alert_id: string | null;
+  fault_type: string;
+  occurrences: number;
+  last_occurrence_at: number | null;
+  reported_at: number;
+  created_at: number;
+  updated_at: number;
+  final_at: number | null;
+  assignees: string;
+  team: string | null;
+  labels: string;
+  is_open: number;
+  priority_rank: number;
+  due_key: number;
+}
+
+interface ClockRow {
+  ticket_seq: number;
+  target: SlaTarget;
+  start_at: number;
+  due_at: number;
+  met_at: number | null;
+}
+
+const idOf = (seq: number) => `T-${seq}`;
+function seqOf(id: string): number | undefined {
+  const m = /^T-(\d{1,15})$/.exec(id);
+  return m ? Number(m[1]) : undefined;
+}
+
+function toParams(t: NewTicket | Ticket) {
+  return {
+    title: t.title,
+    description: t.description,
+    priority: t.priority,
+    priority_rank: PRIORITY_RANK[t.priority],
+    status: t.status,
+    is_open: isOpen(t.status) ? 1 : 0,
+    source: t.source,
+    device_id: t.deviceId,
+    site: t.site,
+    area: t.area,
+    customer: t.customer,
+    equipment_model: t.equipmentModel,
+    rule_id: t.ruleId,
+    alert_id: t.alertId,
+    fault_type: t.faultType,
+    reported_at: t.reportedAt,
+    created_at: t.createdAt,
+    updated_at: t.updatedAt,
+    final_at: 'finalAt' in t ? t.finalAt : null,
+    assignees: JSON.stringify(t.assignees),
+    team: t.team,
+    labels: JSON.stringify(t.labels),
+    due_key: nextDueAt(t) ?? NO_DEADLINE,
+  };
+}
+
+/** SQLite ticket store: tickets, their SLA clocks (queryable by state) and their timelines. */
+export class SqliteTicketStore implements TicketStore {
+  private readonly stmts;
+
+  constructor(private readonly db: SqliteDatabase) {
+    migrate(db, 'tickets', MIGRATIONS);
+    this.stmts = {
+      insert: db.prepare(`INSERT INTO tickets (title, description, priority, priority_rank, status, is_open, source,
+        device_id, site, area, customer, equipment_model, rule_id, alert_id, fault_type, reported_at, created_at,
+        updated_at, final_at, assignees, team, labels, due_key)
+        VALUES (@title, @description, @priority, @priority_rank, @status, @is_open, @source, @device_id, @site, @area,
+        @customer, @equipment_model, @rule_id, @alert_id, @fault_type, @reported_at, @created_at, @updated_at,
+        @final_at, @assignees, @team, @labels, @due_key)`),
+      update: db.prepare(`UPDATE tickets SET title = @title, description = @description, priority = @priority,
+        priority_rank = @priority_rank, status = @status, is_open = @is_open, source = @source, device_id = @device_id,
+        site = @site, area = @area, customer = @customer, equipment_model = @equipment_model, rule_id = @rule_id,
+        alert_id = @alert_id, fault_type = @fault_type, occurrences = @occurrences,
+        last_occurrence_at = @last_occurrence_at, reported_at = @reported_at, updated_at = @updated_at,
+        final_at = @final_at, assignees = @assignees, team = @team, labels = @labels, due_key = @due_key
+        WHERE seq = @seq`),
+      get: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
+      openPair: db.prepare(`SELECT * FROM tickets WHERE rule_id = ? AND device_id = ? AND is_open = 1`),
+      clocks: db.prepare('SELECT * FROM sla_clocks WHERE ticket_seq = ?'),
+      deleteClocks: db.prepare('DELETE FROM sla_clocks WHERE ticket_seq = ?'),
+      insertClock: db.prepare(
+        'INSERT INTO sla_clocks (ticket_seq, target, start_at, due_at, met_at) VALUES (?, ?, ?, ?, ?)',
+      ),
+      insertEvent: db.prepare(
+        'INSERT INTO ticket_events (ticket_seq, at, type, actor, from_status, to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ),
+      events: db.prepare('SELECT * FROM ticket_events WHERE ticket_seq = ? ORDER BY id'),
+    };
+  }
+
+  async openOrRecur(input: NewTicket & { ruleId: string; deviceId: string }, at: number): Promise<OpenResult> {
+    // better-sqlite3 transactions are synchronous, so nothing in this process interleaves; the
+    // partial unique index keeps the pair unique against other writers of the same file.
+    return this.db.transaction((): OpenResult => {
+      const existing = this.stmts.openPair.get(input.ruleId, input.deviceId) as Row | undefined;
+      if (existing) {
+        const t = this.hydrate(existing);
+        const next: Ticket = { ...t, occurrences: t.occurrences + 1, lastOccurrenceAt: at, updatedAt: at };
+        this.write(next);
+        this.addEvent(existing.seq, { at, type: 'occurrence', actor: 'monitoring', from: null, to: null, note: null });
+        return { ticket: next, created: false };
+      }
+      const ticket = this.insert(input, {
+        at: input.createdAt,
+        type: 'created',
+        actor: 'monitoring',
+        from: null,
+        to: input.status,
+        note: null,
+      });
+      return { ticket, created: true };
+    }).immediate();
+  }
+
+  async create(input: NewTicket, event: NewTicketEvent): Promise<Ticket> {
+    return this.db.transaction(() => this.insert(input, event)).immediate();
+  }
+
+  async get(id: string): Promise<Ticket | undefined> {
+    const seq = seqOf(id);
+    if (seq === undefined) return undefined;
+    const row = this.stmts.get.get(seq) as Row | undefined;
+    return row ? this.hydrate(row) : undefined;
+  }
+
+  async update(
+    id: string,
+    mutate: (t: Ticket) => { ticket: Ticket; events: NewTicketEvent[] },
+  ): Promise<Ticket | undefined> {
+    const seq = seqOf(id);
+    if (seq === undefined) return undefined;
+    return this.db.transaction(() => {
+      const row = this.stmts.get.get(seq) as Row | undefined;
+      if (!row) return undefined;
+      const { ticket, events } = mutate(this.hydrate(row));
+      this.write(ticket);
+      for (const e of events) this.addEvent(seq, e);
+      return ticket;
+    }).immediate();
+  }
+
+  async noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<Ticket | undefined> {
+    return this.db.transaction(() => {
+      const row = this.stmts.openPair.get(ruleId, deviceId) as Row | undefined;
+      if (!row) return undefined;
+      this.addEvent(row.seq, event);
+      return this.hydrate(row);
+    }).immediate();
+  }
+
+  async timeline(id: string): Promise<TicketEvent[]> {
+    const seq = seqOf(id);
+    if (seq === undefined) return [];
+    const rows = this.stmts.events.all(seq) as {
+      at: number;
+      type: TicketEvent['type'];
+      actor: string;
+      from_status: TicketEvent['from'];
+      to_status: TicketEvent['to'];
+      note: string | null;
+    }[];
+    return rows.map((r) => ({
+      ticketId: id,
+      at: r.at,
+      type: r.type,
+      actor: r.actor,
+      from: r.from_status,
+      to: r.to_status,
+      note: r.note,
+    }));
+  }
+
+  async list(q: ListQuery): Promise<Page<Ticket>> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    const inList = (col: string, values: readonly string[] | undefined) => {
+      if (!values?.length) return;
+      where.push(`${col} IN (${values.map(() => '?').join(',')})`);
+      params.push(...values);
+    };
+    const f = q.filter;
+    inList('t.status', f.status);
+    inList('t.priority', f.priority);
+    inList('t.source', f.source);
+    for (const [col, v] of [
+      ['t.device_id', f.deviceId],
+      ['t.site', f.site],
+      ['t.team', f.team],
+      ['t.fault_type', f.faultType],
+      ['t.rule_id', f.ruleId],
+    ] as const) {
+      if (v !== undefined) {
+        where.push(`${col} = ?`);
+        params.push(v);
+      }
+    }
+    if (f.assignee !== undefined) {
+      where.push('EXISTS (SELECT 1 FROM json_each(t.assignees) WHERE json_each.value = ?)');
+      params.push(f.assignee);
+    }
+    if (f.q) {
+      where.push("(t.title LIKE ? ESCAPE '\\' OR t.description LIKE ? ESCAPE '\\' OR t.customer LIKE ? ESCAPE '\\')");
+      const like = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+      params.push(like, like, like);
+    }
+    if (f.slaState?.length) {
+      const { sql, args } = slaStateCondition(f.slaState, q.now, q.warnAt);
+      where.push(`EXISTS (SELECT 1 FROM sla_clocks c WHERE c.ticket_seq = t.seq AND (${sql}))`);
+      params.push(...args);
+    }
+    let order: string;
+    let keyLength: number;
+    if (q.sort === 'urgency') {
+      order = 't.is_open DESC, t.priority_rank, t.due_key, t.seq';
+      keyLength = 4;
+      if (q.cursor) {
+        const [open, rank, due, seq] = decodeCursor(q.cursor, 4) as number[];
+        where.push(`(t.is_open < ? OR (t.is_open = ? AND (t.priority_rank > ? OR (t.priority_rank = ? AND
+          (t.due_key > ? OR (t.due_key = ? AND t.seq > ?))))))`);
+        params.push(open!, open!, rank!, rank!, due!, due!, seq!);
+      }
+    } else {
+      order = 't.seq DESC';
+      keyLength = 1;
+      if (q.cursor) {
+        const [seq] = decodeCursor(q.cursor, 1) as number[];
+        where.push('t.seq < ?');
+        params.push(seq!);
+      }
+    }
+    const sql = `SELECT t.* FROM tickets t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY ${order} LIMIT ?`;
+    const rows = this.db.prepare(sql).all(...params, q.limit + 1) as Row[];
+    const page = rows.slice(0, q.limit);
+    const items = this.hydrateMany(page);
+    const last = page[page.length - 1];
+    let nextCursor: string | null = null;
+    if (rows.length > q.limit && last) {
+      nextCursor = encodeCursor(
+        keyLength === 4 ? [last.is_open, last.priority_rank, last.due_key, last.seq] : [last.seq],
+      );
+    }
+    return { items, nextCursor };
+  }
+
+  async close(): Promise<void> {
+    // The database handle is owned by whoever opened it.
+  }
+
+  private insert(input: NewTicket, event: NewTicketEvent): Ticket {
+    const info = this.stmts.insert.run(toParams(input));
+    const seq = Number(info.lastInsertRowid);
+    this.writeClocks(seq, input.sla);
+    this.addEvent(seq, event);
+    return { ...input, id: idOf(seq), occurrences: 0, lastOccurrenceAt: null, finalAt: null };
+  }
+
+  private write(t: Ticket): void {
+    const seq = seqOf(t.id) as number;
+    this.stmts.update.run({
+      ...toParams(t),
+      seq,
+      occurrences: t.occurrences,
+      last_occurrence_at: t.lastOccurrenceAt,
+    });
+    this.stmts.deleteClocks.run(seq);
+    this.writeClocks(seq, t.sla);
+  }
+
+  private writeClocks(seq: number, sla: Ticket['sla']): void {
+    for (const [target, c] of Object.entries(sla) as [SlaTarget, SlaClock][]) {
+      this.stmts.insertClock.run(seq, target, c.startAt, c.dueAt, c.metAt);
+    }
+  }
+
+  private addEvent(seq: number, e: NewTicketEvent): void {
+    this.stmts.insertEvent.run(seq, e.at, e.type, e.actor, e.from, e.to, e.note);
+  }
+
+  private hydrate(row: Row): Ticket {
+    return this.hydrateMany([row])[0] as Ticket;
+  }
+
+  private hydrateMany(rows: Row[]): Ticket[] {
+    if (rows.length === 0) return [];
+    const clocks = this.db
+      .prepare(`SELECT * FROM sla_clocks WHERE ticket_seq IN (${rows.map(() => '?').join(',')})`)
+      .all(...rows.map((r) => r.seq)) as ClockRow[];
+    const bySeq = new Map<number, Ticket['sla']>();
+    for (const c of clocks) {
+      let sla = bySeq.get(c.ticket_seq);
+      if (!sla) bySeq.set(c.ticket_seq, (sla = {}));
+      sla[c.target] = { startAt: c.start_at, dueAt: c.due_at, metAt: c.met_at };
+    }
+    return rows.map((r) => ({
+      id: idOf(r.seq),
+      title: r.title,
+      description: r.description,
+      priority: r.priority,
+      status: r.status,
+      source: r.source,
+      deviceId: r.device_id,
+      site: r.site,
+      area: r.area,
+      customer: r.customer,
+      equipmentModel: r.equipment_model,
+      ruleId: r.rule_id,
+      alertId: r.alert_id,
+      faultType: r.fault_type,
+      occurrences: r.occurrences,
+      lastOccurrenceAt: r.last_occurrence_at,
+      reportedAt: r.reported_at,
+      createdAt: r.created_at,
+      updatedAt: r.updated_at,
+      finalAt: r.final_at,
+      assignees: JSON.parse(r.assignees) as string[],
+      team: r.team,
+      labels: JSON.parse(r.labels) as Record<string, string>,
+      sla: bySeq.get(r.seq) ?? {},
+    }));
+  }
+}
+
+/**
+ * SQL for "this clock is in one of these states", mirroring `clockState`: clocks of final
+ * tickets are judged at the time the ticket became final.
+ */
+function slaStateCondition(states: readonly string[], now: number, warnAt: readonly number[]) {
+  const firstWarn = Math.min(...warnAt, 100);
+  const evalAt = `COALESCE((SELECT final_at FROM tickets x WHERE x.seq = c.ticket_seq), ?)`;
+  const parts: string[] = [];
+  const args: number[] = [];
+  for (const s of states) {
+    switch (s) {
+      case 'met':
+        parts.push('(c.met_at IS NOT NULL AND c.met_at <= c.due_at)');
+        break;
+      case 'breached':
+        parts.push(`(c.met_at > c.due_at OR (c.met_at IS NULL AND ${evalAt} > c.due_at))`);
+        args.push(now);
+        break;
+      case 'warning':
+        parts.push(`(c.met_at IS NULL AND ${evalAt} <= c.due_at AND (${evalAt} - c.start_at) * 100 >= ? * (c.due_at - c.start_at))`);
+        args.push(now, now, firstWarn);
+        break;
+      case 'running':
+        parts.push(`(c.met_at IS NULL AND ${evalAt} <= c.due_at AND (${evalAt} - c.start_at) * 100 < ? * (c.due_at - c.start_at))`);
+        args.push(now, now, firstWarn);
+        break;
+      default:
+        // 'paused' comes with pause conditions; no clock is paused yet.
+        parts.push('0');
+    }
+  }
+  return { sql: parts.join(' OR '), args };
+}
+

@@ -1,0 +1,68 @@
+import type { Page } from '../lib/cursor.js';
+import type { NewTicketEvent, Priority, SlaTarget, SlaState, Source, Status, Ticket, TicketEvent } from './model.js';
+
+/** A ticket before the store gave it an id. */
+export type NewTicket = Omit<Ticket, 'id' | 'occurrences' | 'lastOccurrenceAt' | 'finalAt'>;
+
+export interface TicketFilter {
+  status?: Status[];
+  priority?: Priority[];
+  source?: Source[];
+  deviceId?: string;
+  site?: string;
+  team?: string;
+  assignee?: string;
+  faultType?: string;
+  ruleId?: string;
+  /** Tickets with at least one clock in one of these states at `now`. */
+  slaState?: SlaState[];
+  /** Text search in title, description and customer. */
+  q?: string;
+}
+
+export type TicketSort = 'urgency' | '-createdAt';
+
+export interface ListQuery {
+  filter: TicketFilter;
+  sort: TicketSort;
+  limit: number;
+  cursor?: string;
+  /** The time SLA states are judged at (for the `slaState` filter). */
+  now: number;
+  warnAt: readonly number[];
+}
+
+/** The result of a monitoring intake: the ticket, and whether it was new or an occurrence. */
+export interface OpenResult {
+  ticket: Ticket;
+  created: boolean;
+}
+
+/**
+ * Where tickets live. Every method returns a promise, so that a PostgreSQL store can serve several
+ * gateway instances. Implementations must pass `store-contract.ts`.
+ */
+export interface TicketStore {
+  /**
+   * Opens a ticket for (ruleId, deviceId), or — when one for that pair is already in an open
+   * status — counts an occurrence on it instead. Atomic: never two open tickets for one pair.
+   */
+  openOrRecur(input: NewTicket & { ruleId: string; deviceId: string }, at: number): Promise<OpenResult>;
+  /** Creates a ticket with no de-duplication (manual intake). */
+  create(input: NewTicket, event: NewTicketEvent): Promise<Ticket>;
+  get(id: string): Promise<Ticket | undefined>;
+  /** Filtered list; `sort=urgency`: open before final, then class, then nearest unmet deadline. */
+  list(q: ListQuery): Promise<Page<Ticket>>;
+  /**
+   * Read-modify-write of one ticket in one transaction. `mutate` is synchronous and pure: it gets
+   * the current ticket and returns the new one with the timeline entries to append. It may throw
+   * to refuse the change. Returns `undefined` when there is no such ticket.
+   */
+  update(id: string, mutate: (t: Ticket) => { ticket: Ticket; events: NewTicketEvent[] }): Promise<Ticket | undefined>;
+  /** Adds a timeline entry to the open ticket of (ruleId, deviceId), if there is one. */
+  noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<Ticket | undefined>;
+  timeline(id: string): Promise<TicketEvent[]>;
+  close(): Promise<void>;
+}
+
+export type { SlaTarget };
