@@ -45,7 +45,8 @@ export class DeviceRegistry {
     private readonly configured: readonly DeviceConfig[],
   ) {
     for (const s of sites) this.sites.set(s.id, s);
-    this.defaultSite = this.sites.get('default') ?? sites[0] ?? DEFAULT_SITE;
+    // Devices seen before being configured go to the `default` site (configurable as a site with that id).
+    this.defaultSite = this.sites.get('default') ?? DEFAULT_SITE;
     if (!this.sites.has(this.defaultSite.id)) this.sites.set(this.defaultSite.id, this.defaultSite);
   }
 

@@ -1,0 +1,51 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../gateway/config/load.js';
+import { type RunningGateway, startGateway } from '../gateway/gateway.js';
+
+export const silentLogger = pino({ level: 'silent' });
+
+export function tempDir(prefix = 'faultline-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Writes files (relative path → content) under `dir`. */
+export function writeFiles(dir: string, files: Record<string, string>): void {
+  for (const [name, content] of Object.entries(files)) writeFileSync(join(dir, name), content);
+}
+
+/** Starts a gateway from a config file on ephemeral ports with its data under `dataDir`. */
+export async function startFromFile(file: string, dataDir: string): Promise<RunningGateway> {
+  const loaded = await loadConfig(file, { apiPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', dataDir });
+  if (loaded.issues.length) throw new Error(JSON.stringify(loaded.issues));
+  return startGateway(loaded.config, silentLogger);
+}
+
+/** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
+export async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function getJson<T = unknown>(url: string): Promise<{ status: number; type: string; body: T }> {
+  const res = await fetch(url);
+  return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as T };
+}
+
+export async function postJson<T = unknown>(url: string, body: unknown): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as T };
+}
