@@ -1,0 +1,42 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
+import { SqliteTelemetryLog } from './telemetry-log.js';
+
+describe('SqliteTelemetryLog', () => {
+  let db: SqliteDatabase;
+  afterEach(() => db?.close());
+
+  it('commits all appends of one event-loop turn as one batch, in order', async () => {
+    db = openDatabase(':memory:');
+    const log = new SqliteTelemetryLog(db);
+    await Promise.all([log.append('a 1', 1), log.append('b 2\nc 3', 2), log.append('d 4', 1)]);
+    await log.append('e 5', 1);
+    const batches = await log.read(0, 10);
+    expect(batches.map((b) => [b.points, b.lines])).toEqual([
+      [4, 'a 1\nb 2\nc 3\nd 4'],
+      [1, 'e 5'],
+    ]);
+    expect(await log.stats()).toMatchObject({ batches: 2, points: 5 });
+    await log.deleteThrough(batches[0]!.id);
+    expect((await log.read(0, 10)).map((b) => b.lines)).toEqual(['e 5']);
+  });
+
+  it('rejects the waiting appends when the commit fails, so nothing is acknowledged', async () => {
+    db = openDatabase(':memory:');
+    const log = new SqliteTelemetryLog(db);
+    db.exec('CREATE TRIGGER no_writes BEFORE INSERT ON telemetry_batches BEGIN SELECT RAISE(ABORT, \'disk full\'); END');
+    const results = await Promise.allSettled([log.append('a 1', 1), log.append('b 2', 1)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+  });
+
+  it('prunes by age and counts what it dropped', async () => {
+    db = openDatabase(':memory:');
+    let now = 1_000;
+    const log = new SqliteTelemetryLog(db, () => now);
+    await log.append('a 1\nb 2', 2);
+    now = 5_000;
+    await log.append('c 3', 1);
+    expect(await log.pruneOlderThan(2_000)).toBe(2);
+    expect((await log.read(0, 10)).map((b) => b.lines)).toEqual(['c 3']);
+  });
+});

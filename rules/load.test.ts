@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatIssue } from '../lib/source-errors.js';
+import { tempDir, writeFiles } from '../test/helpers.js';
+import { loadRuleFiles, parseRuleSource } from './load.js';
+
+const testdata = join(import.meta.dirname, 'testdata');
+const read = (name: string) => readFileSync(join(testdata, name), 'utf8');
+
+describe('rule files', () => {
+  it('loads every kind and key of the format', () => {
+    const { rules, issues } = parseRuleSource('all-kinds.good.yaml', read('all-kinds.good.yaml'));
+    expect(issues).toEqual([]);
+    expect(rules.map((r) => r.id)).toEqual(['spindle-overheat', 'low-pressure', 'drive-faults', 'disabled-rule']);
+    expect(rules[0]).toMatchObject({
+      condition: { kind: 'threshold', metric: 'temperature', above: 90, forMs: 30_000, clear: 85 },
+      ticket: { priority: 'emergency', faultType: 'mechanical' },
+      source: 'all-kinds.good.yaml:2:5',
+    });
+    expect(rules[1]?.ticket).toMatchObject({ faultType: 'general', team: 'hydraulics' });
+    expect(rules[2]?.condition).toEqual({ kind: 'errorCode', codes: ['E-1042', 'E-1043'] });
+    expect(rules[3]?.enabled).toBe(false);
+  });
+
+  it('reports every error at once as file:line:col: rule "id": message', () => {
+    const { rules, issues } = parseRuleSource('errors.bad.yaml', read('errors.bad.yaml'));
+    expect(rules).toEqual([]);
+    const lines = issues.map(formatIssue);
+    expect(lines).toEqual([
+      'errors.bad.yaml:2:5: rule "no-metric": match.metric: a threshold rule needs match.metric',
+      'errors.bad.yaml:7:16: rule "both-levels": threshold: give exactly one of "above" or "below"',
+      'errors.bad.yaml:11:36: rule "bad-clear": threshold.clear: clear (95) must not be above the threshold (90)',
+      'errors.bad.yaml:13:5: rule "two-conditions": a rule has exactly one condition (threshold | rate | window | noData | errorCode | outlier | expr), found threshold, errorCode',
+      'errors.bad.yaml:19:11: rule "planned-kind": rate: condition "rate" is not supported by this version (supported: threshold, errorCode)',
+      'errors.bad.yaml:23:41: rule "bad-template": ticket.title: unknown template variable "{{device.serial}}"',
+      'errors.bad.yaml:26:5: rule "unknown-key": severity: unknown key',
+      'errors.bad.yaml:28:5: rule "no-ticket": ticket: required (object)',
+    ]);
+  });
+
+  it('reports YAML syntax errors with their position', () => {
+    const { issues } = parseRuleSource('x.yaml', 'rules:\n  - id: a\n    match: {metric: t\n');
+    expect(issues.length).toBeGreaterThan(0);
+    expect(issues[0]?.line).toBeGreaterThanOrEqual(3);
+  });
+
+  it('rejects duplicate ids across files and missing files', async () => {
+    const tmp = tempDir();
+    try {
+      const rule = 'rules:\n  - id: same\n    errorCode: [E1]\n    ticket: { priority: general }\n';
+      writeFiles(tmp.dir, { 'a.yaml': rule, 'b.yaml': rule });
+      const r = await loadRuleFiles(['*.yaml', 'missing.yaml'], tmp.dir);
+      expect(r.rules.map((x) => x.id)).toEqual(['same']);
+      const msgs = r.issues.map(formatIssue);
+      expect(msgs.some((m) => /b\.yaml:2:5: rule "same": id: duplicate rule id, first defined at .*a\.yaml:2:5/.test(m))).toBe(true);
+      expect(msgs.some((m) => m.includes('missing.yaml:1:1: rule file not found'))).toBe(true);
+    } finally {
+      tmp.cleanup();
+    }
+  });
+
+  it('the example rules are valid', async () => {
+    const r = await loadRuleFiles([join(import.meta.dirname, '..', 'examples', 'rules', '*.yaml')], process.cwd());
+    expect(r.issues).toEqual([]);
+    expect(r.rules.length).toBeGreaterThanOrEqual(5);
+  });
+});

@@ -1,0 +1,96 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../lib/package-root.js';
+import { tempDir, writeFiles } from './helpers.js';
+
+const CLI = join(packageRoot(), 'dist', 'gateway', 'cli.js');
+
+function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+}
+
+/** Reads JSON log lines from a child until one has `msg: listening`. */
+function listeningLine(child: ChildProcess): Promise<Record<string, unknown>> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error(`no listening line; got: ${buf}`)), 20_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      for (const line of buf.split('\n')) {
+        if (!line.includes('"msg":"listening"')) continue;
+        clearTimeout(timer);
+        resolve(JSON.parse(line) as Record<string, unknown>);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code} before listening: ${buf}`)));
+  });
+}
+
+describe('faultline CLI (built)', () => {
+  const tmp = tempDir();
+  beforeAll(() => {
+    if (!existsSync(CLI)) throw new Error('dist/ is missing: run `npm run build` first (npm test does)');
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('validate: prints every error as file:line:col and exits 1', () => {
+    writeFiles(tmp.dir, {
+      'broken.yaml': [
+        'rules:',
+        '  - id: hot',
+        '    match: { metric: temperature }',
+        '    threshold: { above: 90, for: soon }',
+        '    ticket: { priority: urgent }',
+        '',
+      ].join('\n'),
+    });
+    const r = cli(['validate', 'broken.yaml'], tmp.dir);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('broken.yaml:4:34: rule "hot": threshold.for: expected a duration');
+    expect(r.stdout).toContain('broken.yaml:5:25: rule "hot": ticket.priority: expected one of "emergency", "general", got "urgent"');
+  });
+
+  it('validate: a config error names file, line, column and path', () => {
+    writeFiles(tmp.dir, { 'bad-config.yaml': 'api:\n  port: 70000\nmqtt:\n  embeded: {}\n' });
+    const r = cli(['validate', '--config', 'bad-config.yaml'], tmp.dir);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toContain('bad-config.yaml:2:9: api.port: expected at most 65535, got 70000');
+    expect(r.stdout).toContain('bad-config.yaml:4:3: mqtt.embeded: unknown key');
+  });
+
+  it('validate: the shipped examples are valid', () => {
+    for (const file of ['faultline.yaml', 'demo.yaml']) {
+      const r = cli(['validate', '--config', join(packageRoot(), 'examples', file)], tmp.dir);
+      expect(r.stderr).toBe('');
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^ok: .* 5 rule\(s\) in 1 file\(s\)/);
+    }
+  });
+
+  it('start: runs on built-in defaults, logs the listening line, stops cleanly on SIGINT', async () => {
+    const child = spawn(process.execPath, [CLI, 'start', '--api-port', '0', '--mqtt-port', '0', '--data-dir', join(tmp.dir, 'data')], {
+      cwd: tmp.dir,
+      env: { ...process.env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const line = await listeningLine(child);
+    expect(line.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(line.mqtt).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
+    const health = await fetch(`${line.api}/health`);
+    expect(health.status).toBe(200);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(existsSync(join(tmp.dir, 'data', 'state.db'))).toBe(true);
+  });
+
+  it('--help works for every command', () => {
+    for (const cmd of ['start', 'demo', 'validate']) {
+      const r = cli([cmd, '--help'], tmp.dir);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toContain('--config <file>');
+    }
+  });
+});

@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { FaultlineError } from '../lib/errors.js';
+import { applyTransition } from './lifecycle.js';
+import type { Ticket } from './model.js';
+
+function ticket(over: Partial<Ticket> = {}): Ticket {
+  return {
+    id: 'T-1', title: 't', description: '', priority: 'general', status: 'open', source: 'monitoring', deviceId: 'd',
+    site: 's', area: 'local', customer: null, equipmentModel: null, ruleId: 'r', alertId: 'r@d', faultType: 'x',
+    occurrences: 0, lastOccurrenceAt: null, reportedAt: 0, createdAt: 0, updatedAt: 0, finalAt: null, assignees: [],
+    team: null, labels: {},
+    sla: {
+      response: { startAt: 0, dueAt: 100, metAt: null },
+      remoteFix: { startAt: 0, dueAt: 200, metAt: null },
+      onsite: { startAt: 0, dueAt: 300, metAt: null },
+    },
+    ...over,
+  };
+}
+
+describe('ticket lifecycle', () => {
+  it('remote fix: the response and remote-fix clocks are met at their stages', () => {
+    let t = applyTransition(ticket(), 'acknowledged', 10);
+    expect(t.sla.response?.metAt).toBe(10);
+    t = applyTransition(t, 'diagnosing', 20);
+    t = applyTransition(t, 'resolved', 150);
+    expect(t.sla.remoteFix?.metAt).toBe(150);
+    expect(t.sla.onsite?.metAt).toBeNull();
+    expect(t.finalAt).toBe(150);
+    t = applyTransition(t, 'closed', 400);
+    expect(t.finalAt).toBe(150);
+  });
+
+  it('on-site visit: dispatching drops the remote-fix target, arrival meets the on-site one', () => {
+    let t = applyTransition(ticket(), 'diagnosing', 10);
+    expect(t.sla.response?.metAt).toBe(10);
+    t = applyTransition(t, 'dispatched', 20);
+    expect(t.sla.remoteFix).toBeUndefined();
+    t = applyTransition(t, 'on_site', 250);
+    expect(t.sla.onsite?.metAt).toBe(250);
+    t = applyTransition(t, 'resolved', 260);
+    expect(t.sla.remoteFix).toBeUndefined();
+  });
+
+  it('refuses transitions the flow does not have, naming the allowed ones', () => {
+    expect(() => applyTransition(ticket(), 'closed', 1)).toThrow(FaultlineError);
+    expect(() => applyTransition(ticket(), 'closed', 1)).toThrow(/cannot go from "open" to "closed" \(allowed: /);
+    const cancelled = applyTransition(ticket(), 'cancelled', 1);
+    expect(() => applyTransition(cancelled, 'open', 2)).toThrow(/it is final/);
+  });
+
+  it('a reopened ticket is open again, with its met clocks kept', () => {
+    let t = applyTransition(ticket(), 'acknowledged', 5);
+    t = applyTransition(t, 'resolved', 50);
+    t = applyTransition(t, 'open', 60);
+    expect(t.finalAt).toBeNull();
+    expect(t.sla.response?.metAt).toBe(5);
+  });
+});

@@ -1,0 +1,136 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Ticket } from './model.js';
+import type { NewTicket, TicketStore } from './store.js';
+
+/**
+ * The behaviour every TicketStore implementation must have. Each implementation's test file calls
+ * this with a factory that gives a fresh, empty store (and a cleanup).
+ */
+export function ticketStoreContract(name: string, make: () => Promise<{ store: TicketStore; cleanup: () => Promise<void> }>) {
+  describe(`TicketStore contract: ${name}`, () => {
+    let store: TicketStore;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ store, cleanup } = await make());
+    });
+    afterEach(async () => {
+      await store.close();
+      await cleanup();
+    });
+
+    const monitoring = (over: Partial<NewTicket> = {}): NewTicket & { ruleId: string; deviceId: string } => ({
+      title: 'Overheat',
+      description: 'too hot',
+      priority: 'emergency',
+      status: 'open',
+      source: 'monitoring',
+      deviceId: 'd1',
+      site: 'north',
+      area: 'local',
+      customer: 'ACME',
+      equipmentModel: 'm',
+      ruleId: 'r1',
+      alertId: 'r1@d1',
+      faultType: 'mechanical',
+      reportedAt: 1_000,
+      createdAt: 2_000,
+      updatedAt: 2_000,
+      assignees: [],
+      team: null,
+      labels: {},
+      sla: { response: { startAt: 1_000, dueAt: 3_601_000, metAt: null } },
+      ...over,
+    }) as NewTicket & { ruleId: string; deviceId: string };
+
+    it('opens a ticket and reads it back as stored', async () => {
+      const { ticket, created } = await store.openOrRecur(monitoring(), 2_000);
+      expect(created).toBe(true);
+      expect(ticket.id).toMatch(/^T-\d+$/);
+      expect(await store.get(ticket.id)).toEqual(ticket);
+      expect(ticket.occurrences).toBe(0);
+      expect(await store.get('T-999999')).toBeUndefined();
+      expect(await store.get('nonsense')).toBeUndefined();
+    });
+
+    it('never holds two open tickets for one (rule, device), even under concurrent intake', async () => {
+      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.openOrRecur(monitoring(), 3_000 + i)));
+      expect(results.filter((r) => r.created)).toHaveLength(1);
+      const ids = new Set(results.map((r) => r.ticket.id));
+      expect(ids.size).toBe(1);
+      const t = (await store.get([...ids][0] as string)) as Ticket;
+      expect(t.occurrences).toBe(19);
+      expect(t.lastOccurrenceAt).toBe(3_019);
+      const timeline = await store.timeline(t.id);
+      expect(timeline.filter((e) => e.type === 'occurrence')).toHaveLength(19);
+    });
+
+    it('a final ticket no longer de-duplicates: the next firing opens a new one', async () => {
+      const first = await store.openOrRecur(monitoring(), 2_000);
+      await store.update(first.ticket.id, (t) => ({ ticket: { ...t, status: 'resolved', finalAt: 5_000 }, events: [] }));
+      const second = await store.openOrRecur(monitoring(), 6_000);
+      expect(second.created).toBe(true);
+      expect(second.ticket.id).not.toBe(first.ticket.id);
+      const other = await store.openOrRecur(monitoring({ deviceId: 'd2' }), 6_000);
+      expect(other.created).toBe(true);
+    });
+
+    it('update is read-modify-write; a throwing mutator changes nothing', async () => {
+      const { ticket } = await store.openOrRecur(monitoring(), 2_000);
+      await expect(
+        store.update(ticket.id, () => {
+          throw new Error('refused');
+        }),
+      ).rejects.toThrow('refused');
+      expect(await store.get(ticket.id)).toEqual(ticket);
+      const updated = await store.update(ticket.id, (t) => ({
+        ticket: { ...t, status: 'acknowledged', assignees: ['ana'], sla: { response: { ...t.sla.response!, metAt: 2_500 } } },
+        events: [{ at: 2_500, type: 'status', actor: 'ana', from: 'open', to: 'acknowledged', note: 'called' }],
+      }));
+      expect(await store.get(ticket.id)).toEqual(updated);
+      expect((await store.timeline(ticket.id)).map((e) => e.type)).toEqual(['created', 'status']);
+      expect(await store.update('T-424242', (t) => ({ ticket: t, events: [] }))).toBeUndefined();
+    });
+
+    it('lists by urgency: open first, then class, then nearest unmet deadline; cursors page through', async () => {
+      const mk = (rule: string, priority: Ticket['priority'], due: number) =>
+        store.openOrRecur(
+          monitoring({ ruleId: rule, priority, sla: { response: { startAt: 0, dueAt: due, metAt: null } } }),
+          1,
+        );
+      const g1 = (await mk('g1', 'general', 500)).ticket;
+      const e2 = (await mk('e2', 'emergency', 900)).ticket;
+      const e1 = (await mk('e1', 'emergency', 100)).ticket;
+      const g2 = (await mk('g2', 'general', 50)).ticket;
+      await store.update(g2.id, (t) => ({ ticket: { ...t, status: 'resolved', finalAt: 60 }, events: [] }));
+      const q = { filter: {}, sort: 'urgency' as const, limit: 2, now: 0, warnAt: [50] };
+      const p1 = await store.list(q);
+      expect(p1.items.map((t) => t.id)).toEqual([e1.id, e2.id]);
+      const p2 = await store.list({ ...q, cursor: p1.nextCursor as string });
+      expect(p2.items.map((t) => t.id)).toEqual([g1.id, g2.id]);
+      expect(p2.nextCursor).toBeNull();
+      const newest = await store.list({ ...q, sort: '-createdAt', limit: 10 });
+      expect(newest.items.map((t) => t.id)).toEqual([g2.id, e1.id, e2.id, g1.id]);
+    });
+
+    it('filters by status, priority, device, text and SLA state', async () => {
+      const a = (await store.openOrRecur(monitoring({ title: 'Spindle overheat' }), 1)).ticket;
+      const b = (
+        await store.openOrRecur(
+          monitoring({ ruleId: 'r2', deviceId: 'd2', priority: 'general', title: 'Oil 50%_low', sla: { response: { startAt: 0, dueAt: 10, metAt: null } } }),
+          1,
+        )
+      ).ticket;
+      const base = { sort: 'urgency' as const, limit: 50, now: 100, warnAt: [50] };
+      const ids = async (filter: object) => (await store.list({ ...base, filter })).items.map((t) => t.id);
+      expect(await ids({ priority: ['general'] })).toEqual([b.id]);
+      expect(await ids({ deviceId: 'd1' })).toEqual([a.id]);
+      expect(await ids({ status: ['open'] })).toEqual([a.id, b.id]);
+      expect(await ids({ q: 'spindle' })).toEqual([a.id]);
+      expect(await ids({ q: '50%_' })).toEqual([b.id]);
+      expect(await ids({ q: '%' })).toEqual([b.id]);
+      expect(await ids({ slaState: ['breached'] })).toEqual([b.id]);
+      expect(await ids({ slaState: ['running'] })).toEqual([a.id]);
+      expect(await ids({ slaState: ['met'] })).toEqual([]);
+    });
+  });
+}
