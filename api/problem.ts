@@ -27,7 +27,8 @@ export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, whe
   if (r.success) return r.data;
   const errors = r.error.issues.map((i) => ({
     path: i.path.join('.'),
-    message: i.code === 'unrecognized_keys' ? `unknown ${where} parameter(s): ${i.keys.join(', ')}` : i.message,
+    message:
+      i.code === 'unrecognized_keys' ? `unknown ${where} parameter(s): ${i.keys.join(', ')}` : i.message,
   }));
   throw new FaultlineError(
     'FL_ERR_API_VALIDATION',
@@ -41,7 +42,14 @@ export function installProblemHandlers(app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError | FaultlineError | Error, req, reply) => {
     if (isFaultlineError(err)) {
       if (err.status >= 500) req.log.error({ err }, err.message);
-      const p: Problem = { type: typeUri(err.code), title: err.title, status: err.status, detail: err.message, code: err.code, instance: req.url };
+      const p: Problem = {
+        type: typeUri(err.code),
+        title: err.title,
+        status: err.status,
+        detail: err.message,
+        code: err.code,
+        instance: req.url,
+      };
       if (err.details !== undefined) p.errors = err.details;
       return sendProblem(reply, p);
     }
@@ -83,7 +91,12 @@ export function installProblemHandlers(app: FastifyInstance): void {
 export const listParam = <const T extends readonly [string, ...string[]]>(values: T) =>
   z
     .union([z.string(), z.array(z.string())])
-    .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean))
+    .transform((v) =>
+      (Array.isArray(v) ? v : [v])
+        .flatMap((s) => s.split(','))
+        .map((s) => s.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.enum(values)));
 
 export const limitParam = z.coerce.number().int().min(1).max(500).default(50);

@@ -23,17 +23,35 @@ interface CommonOptions {
 
 function portArg(value: string): number {
   const n = Number(value);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new InvalidArgumentError('expected a port 0-65535 (0 = any free port)');
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError('expected a port 0-65535 (0 = any free port)');
   return n;
 }
 
 function withCommonOptions(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--config <file>', 'configuration file (default: ./faultline.yaml if present, else built-in defaults)').env('FAULTLINE_CONFIG'))
-    .addOption(new Option('--data-dir <dir>', 'where SQLite state lives (default: ./data)').env('FAULTLINE_DATA_DIR'))
-    .addOption(new Option('--api-port <n>', 'HTTP API port, 0 = any free port (default: 8080)').env('FAULTLINE_API_PORT').argParser(portArg))
-    .addOption(new Option('--mqtt-port <n>', 'embedded MQTT broker port, 0 = any free port (default: 1883)').env('FAULTLINE_MQTT_PORT').argParser(portArg))
-    .addOption(new Option('--log-level <level>', 'trace | debug | info | warn | error').env('FAULTLINE_LOG_LEVEL'));
+    .addOption(
+      new Option(
+        '--config <file>',
+        'configuration file (default: ./faultline.yaml if present, else built-in defaults)',
+      ).env('FAULTLINE_CONFIG'),
+    )
+    .addOption(
+      new Option('--data-dir <dir>', 'where SQLite state lives (default: ./data)').env('FAULTLINE_DATA_DIR'),
+    )
+    .addOption(
+      new Option('--api-port <n>', 'HTTP API port, 0 = any free port (default: 8080)')
+        .env('FAULTLINE_API_PORT')
+        .argParser(portArg),
+    )
+    .addOption(
+      new Option('--mqtt-port <n>', 'embedded MQTT broker port, 0 = any free port (default: 1883)')
+        .env('FAULTLINE_MQTT_PORT')
+        .argParser(portArg),
+    )
+    .addOption(
+      new Option('--log-level <level>', 'trace | debug | info | warn | error').env('FAULTLINE_LOG_LEVEL'),
+    );
 }
 
 /** flag > environment (commander reads FAULTLINE_*) > file > default. */
@@ -98,7 +116,9 @@ async function run(file: string | null, o: CommonOptions, demo: boolean): Promis
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     if (e.code === 'EADDRINUSE') {
-      logger.fatal(`address in use (${e.message}); choose other ports with --api-port / --mqtt-port (0 = any free port)`);
+      logger.fatal(
+        `address in use (${e.message}); choose other ports with --api-port / --mqtt-port (0 = any free port)`,
+      );
     } else if (isFaultlineError(err)) {
       logger.fatal({ code: err.code }, err.message);
     } else {
@@ -121,7 +141,10 @@ async function validate(o: CommonOptions, ruleFiles: string[]): Promise<void> {
   const loaded = await loadConfig(file, overridesFrom(o));
   const issues = [...loaded.issues];
   const patterns = ruleFiles.length ? ruleFiles : loaded.config.rules.files;
-  const rules = loaded.issues.length && !ruleFiles.length ? { rules: [], files: [], issues: [] } : await loadRuleFiles(patterns, process.cwd());
+  const rules =
+    loaded.issues.length && !ruleFiles.length
+      ? { rules: [], files: [], issues: [] }
+      : await loadRuleFiles(patterns, process.cwd());
   issues.push(...rules.issues);
   for (const i of issues) process.stdout.write(`${formatIssue(i)}\n`);
   if (issues.length) {
@@ -140,14 +163,16 @@ const program = new Command('faultline')
   .version(packageVersion())
   .showHelpAfterError();
 
-withCommonOptions(program.command('start').description('run the gateway (embedded MQTT broker, rules, tickets, API)')).action(
-  async (o: CommonOptions) => run(configFile(o, null), o, false),
-);
+withCommonOptions(
+  program.command('start').description('run the gateway (embedded MQTT broker, rules, tickets, API)'),
+).action(async (o: CommonOptions) => run(configFile(o, null), o, false));
 
 withCommonOptions(
   program
     .command('demo')
-    .description('run the gateway with simulated equipment that develops faults; tickets appear within a minute'),
+    .description(
+      'run the gateway with simulated equipment that develops faults; tickets appear within a minute',
+    ),
 ).action(async (o: CommonOptions) => {
   const opts = { ...o };
   // The demo keeps its state apart from a real gateway's.
@@ -158,7 +183,9 @@ withCommonOptions(
 withCommonOptions(
   program
     .command('validate')
-    .description('check the configuration and rule files; prints every error as file:line:col and exits 1 if any')
+    .description(
+      'check the configuration and rule files; prints every error as file:line:col and exits 1 if any',
+    )
     .argument('[rule-files...]', 'rule files to check instead of those the configuration names'),
 ).action(async (ruleFiles: string[], o: CommonOptions) => validate(o, ruleFiles));
 

@@ -20,11 +20,31 @@ interface Step {
 
 /** Faults the equipment develops, in order; the first tickets appear within about 30 s. */
 const SCENARIO: Step[] = [
-  { afterMs: 5_000, say: 'cnc-02 starts to overheat (rule "overheat" fires after 10 s above 90 °C)', act: (s) => s.overheat('cnc-02') },
-  { afterMs: 12_000, say: 'pump-01 reports E-OIL-PRESSURE (general fault)', act: (s) => s.errorBurst('pump-01', ['E-OIL-PRESSURE'], 20_000) },
-  { afterMs: 20_000, say: 'press-02 — a remote-site press — reports E-SAFETY-DOOR (emergency, partner team)', act: (s) => s.errorBurst('press-02', ['E-SAFETY-DOOR'], 15_000) },
-  { afterMs: 60_000, say: 'cnc-02 cools down: its alert resolves; the ticket stays open for the team', act: (s) => s.clearFaults('cnc-02') },
-  { afterMs: 90_000, say: 'cnc-02 overheats again: the open ticket counts another occurrence', act: (s) => s.overheat('cnc-02') },
+  {
+    afterMs: 5_000,
+    say: 'cnc-02 starts to overheat (rule "overheat" fires after 10 s above 90 °C)',
+    act: (s) => s.overheat('cnc-02'),
+  },
+  {
+    afterMs: 12_000,
+    say: 'pump-01 reports E-OIL-PRESSURE (general fault)',
+    act: (s) => s.errorBurst('pump-01', ['E-OIL-PRESSURE'], 20_000),
+  },
+  {
+    afterMs: 20_000,
+    say: 'press-02 — a remote-site press — reports E-SAFETY-DOOR (emergency, partner team)',
+    act: (s) => s.errorBurst('press-02', ['E-SAFETY-DOOR'], 15_000),
+  },
+  {
+    afterMs: 60_000,
+    say: 'cnc-02 cools down: its alert resolves; the ticket stays open for the team',
+    act: (s) => s.clearFaults('cnc-02'),
+  },
+  {
+    afterMs: 90_000,
+    say: 'cnc-02 overheats again: the open ticket counts another occurrence',
+    act: (s) => s.overheat('cnc-02'),
+  },
 ];
 
 export async function runDemo(gw: RunningGateway, logger: Logger): Promise<MqttSimulator> {
@@ -46,7 +66,9 @@ export async function runDemo(gw: RunningGateway, logger: Logger): Promise<MqttS
     );
   });
   say(`${sim.devices.length} simulated machines publishing to ${gw.mqttUrl}`);
-  say(`tickets: ${gw.apiUrl}/api/v1/tickets   alerts: ${gw.apiUrl}/api/v1/alerts   devices: ${gw.apiUrl}/api/v1/devices`);
+  say(
+    `tickets: ${gw.apiUrl}/api/v1/tickets   alerts: ${gw.apiUrl}/api/v1/alerts   devices: ${gw.apiUrl}/api/v1/devices`,
+  );
   say('press Ctrl-C to stop');
   const timers = SCENARIO.map((step) =>
     setTimeout(() => {

@@ -1,5 +1,5 @@
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { EmbeddedBroker } from '../adapters/mqtt/broker.js';
 import type { Adapter } from '../adapters/types.js';
@@ -44,9 +44,13 @@ const PRUNE_EVERY_MS = 60_000; // how often the telemetry log's retention is enf
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
   const rules = await loadRuleFiles(config.rules.files, process.cwd());
   if (rules.issues.length) {
-    throw new FaultlineError('FL_ERR_RULES_INVALID', `invalid rules:\n${rules.issues.map(formatIssue).join('\n')}`);
+    throw new FaultlineError(
+      'FL_ERR_RULES_INVALID',
+      `invalid rules:\n${rules.issues.map(formatIssue).join('\n')}`,
+    );
   }
-  if (rules.rules.length === 0) logger.warn({ files: config.rules.files }, 'no rules loaded: no tickets will be opened from telemetry');
+  if (rules.rules.length === 0)
+    logger.warn({ files: config.rules.files }, 'no rules loaded: no tickets will be opened from telemetry');
 
   const dataDir = config.storage.dataDir;
   const databases: SqliteDatabase[] = [];
@@ -111,14 +115,23 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       started.push(a);
     }
 
-    timers.push(setInterval(() => registry.flush().catch((err: unknown) => logger.error({ err }, 'device flush failed')), DEVICE_FLUSH_MS));
+    timers.push(
+      setInterval(
+        () => registry.flush().catch((err: unknown) => logger.error({ err }, 'device flush failed')),
+        DEVICE_FLUSH_MS,
+      ),
+    );
     const retentionMs = config.storage.telemetryLog.retention;
     timers.push(
       setInterval(() => {
         telemetryLog
           .pruneOlderThan(Date.now() - retentionMs)
           .then((dropped) => {
-            if (dropped > 0) logger.warn({ dropped, retentionMs }, 'telemetry log pruned: readings older than the retention were dropped');
+            if (dropped > 0)
+              logger.warn(
+                { dropped, retentionMs },
+                'telemetry log pruned: readings older than the retention were dropped',
+              );
           })
           .catch((err: unknown) => logger.error({ err }, 'telemetry log prune failed'));
       }, PRUNE_EVERY_MS),

@@ -53,4 +53,9 @@ export type SiteConfig = z.infer<typeof siteSchema>;
 export type DeviceConfig = z.infer<typeof deviceSchema>;
 export type StorageConfig = z.infer<typeof storageSchema>;
 
-export const DEFAULT_SITE: SiteConfig = { id: 'default', name: 'Default site', area: 'local', timezone: 'UTC' };
+export const DEFAULT_SITE: SiteConfig = {
+  id: 'default',
+  name: 'Default site',
+  area: 'local',
+  timezone: 'UTC',
+};

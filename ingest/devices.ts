@@ -116,7 +116,8 @@ export class DeviceRegistry {
     if (d.lastSeenAt === null || point.receivedAt > d.lastSeenAt) d.lastSeenAt = point.receivedAt;
     for (const key in point.fields) {
       const prev = d.lastValues[key];
-      if (!prev || point.ts >= prev.ts) d.lastValues[key] = { value: point.fields[key] as FieldValue, ts: point.ts };
+      if (!prev || point.ts >= prev.ts)
+        d.lastValues[key] = { value: point.fields[key] as FieldValue, ts: point.ts };
     }
     if (point.errorCodes) d.activeErrorCodes = point.errorCodes;
     this.dirty.add(d.id);

@@ -36,7 +36,12 @@ export interface IngestOptions {
  * rule engine) see each reading, in arrival order, only after it is durable.
  */
 export class Ingest implements ReadingSink {
-  readonly counters: IngestCounters = { accepted: 0, rejected: 0, partiallyRejected: 0, deadLetterWriteErrors: 0 };
+  readonly counters: IngestCounters = {
+    accepted: 0,
+    rejected: 0,
+    partiallyRejected: 0,
+    deadLetterWriteErrors: 0,
+  };
   private readonly listeners: ReadingListener[] = [];
   private readonly warn: RateLimitedLog;
   private readonly measurement: string;

@@ -77,13 +77,16 @@ function parseErrorCodes(raw: unknown): string[] | { error: string } {
 }
 
 function checkField(key: string, value: unknown): string | undefined {
-  if (key.length === 0 || key.length > MAX_KEY_LENGTH) return `metric names are 1 to ${MAX_KEY_LENGTH} characters`;
+  if (key.length === 0 || key.length > MAX_KEY_LENGTH)
+    return `metric names are 1 to ${MAX_KEY_LENGTH} characters`;
   if (RESERVED_FIELDS.has(key)) return `"${key}" is reserved by InfluxDB`;
   if (value === null) return 'null is not a value';
   if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'numbers must be finite';
   if (typeof value === 'boolean') return undefined;
   if (typeof value === 'string') {
-    return value.length > MAX_STRING_LENGTH ? `strings are at most ${MAX_STRING_LENGTH} characters` : undefined;
+    return value.length > MAX_STRING_LENGTH
+      ? `strings are at most ${MAX_STRING_LENGTH} characters`
+      : undefined;
   }
   return Array.isArray(value) ? 'a list is not a metric value' : 'an object is not a metric value';
 }

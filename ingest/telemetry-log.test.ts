@@ -24,7 +24,9 @@ describe('SqliteTelemetryLog', () => {
   it('rejects the waiting appends when the commit fails, so nothing is acknowledged', async () => {
     db = openDatabase(':memory:');
     const log = new SqliteTelemetryLog(db);
-    db.exec('CREATE TRIGGER no_writes BEFORE INSERT ON telemetry_batches BEGIN SELECT RAISE(ABORT, \'disk full\'); END');
+    db.exec(
+      "CREATE TRIGGER no_writes BEFORE INSERT ON telemetry_batches BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+    );
     const results = await Promise.allSettled([log.append('a 1', 1), log.append('b 2', 1)]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });

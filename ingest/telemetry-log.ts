@@ -92,9 +92,7 @@ export class SqliteTelemetryLog implements TelemetryLog {
 
   async read(afterId: number, limit: number): Promise<LogBatch[]> {
     const rows = this.db
-      .prepare(
-        'SELECT id, created_at, points, body FROM telemetry_batches WHERE id > ? ORDER BY id LIMIT ?',
-      )
+      .prepare('SELECT id, created_at, points, body FROM telemetry_batches WHERE id > ? ORDER BY id LIMIT ?')
       .all(afterId, limit) as { id: number; created_at: number; points: number; body: Buffer }[];
     return rows.map((r) => ({
       id: r.id,

@@ -21,7 +21,10 @@ export function decodeCursor(cursor: string, length: number): (string | number |
   } catch {
     // fall through to the error below
   }
-  throw new FaultlineError('FL_ERR_API_BAD_CURSOR', `cursor "${cursor.slice(0, 40)}" is not one this API issued`);
+  throw new FaultlineError(
+    'FL_ERR_API_BAD_CURSOR',
+    `cursor "${cursor.slice(0, 40)}" is not one this API issued`,
+  );
 }
 
 /** A page of a list, as every list route answers. */

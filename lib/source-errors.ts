@@ -89,7 +89,12 @@ export class YamlSource {
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys) {
           const path = [...base, key];
-          out.push({ file: this.file, ...this.locate(path, true), path: formatPath(path), message: 'unknown key' });
+          out.push({
+            file: this.file,
+            ...this.locate(path, true),
+            path: formatPath(path),
+            message: 'unknown key',
+          });
         }
         continue;
       }

@@ -1,5 +1,5 @@
-import type { Logger } from '../lib/log.js';
 import type { FieldValue } from '../ingest/point.js';
+import type { Logger } from '../lib/log.js';
 import type { AlertTransition } from './engine.js';
 
 export type AlertState = 'pending' | 'firing' | 'resolved' | 'inactive';
@@ -32,7 +32,11 @@ export interface AlertStore {
   get(id: string): Promise<Alert | undefined>;
   upsert(alert: Alert): Promise<void>;
   /** Firing first, then pending, resolved, inactive; newest change first within each. */
-  list(filter: AlertFilter, limit: number, cursor?: string): Promise<{ items: Alert[]; nextCursor: string | null }>;
+  list(
+    filter: AlertFilter,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ items: Alert[]; nextCursor: string | null }>;
 }
 
 export type AlertListener = (alert: Alert, t: AlertTransition) => Promise<void> | void;
@@ -61,11 +65,11 @@ export class AlertTracker {
   }
 
   handle(t: AlertTransition): void {
-    this.chain = this.chain.then(
-      () => this.apply(t),
-    ).catch((err: unknown) => {
-      this.logger.error({ err, alertId: t.alertId, event: t.event.type }, 'alert transition failed');
-    });
+    this.chain = this.chain
+      .then(() => this.apply(t))
+      .catch((err: unknown) => {
+        this.logger.error({ err, alertId: t.alertId, event: t.event.type }, 'alert transition failed');
+      });
   }
 
   /** Resolves when every transition handed in so far has been applied. */

@@ -1,6 +1,13 @@
 import type { Device } from '../ingest/devices.js';
 import type { Point } from '../ingest/point.js';
-import { type AlertEvent, type EvalInput, evaluate, INITIAL_STATE, nextTickAt, type SeriesState } from './evaluate.js';
+import {
+  type AlertEvent,
+  type EvalInput,
+  evaluate,
+  INITIAL_STATE,
+  nextTickAt,
+  type SeriesState,
+} from './evaluate.js';
 import { compileMatcher, type DeviceMatcher } from './match.js';
 import type { Rule } from './schema.js';
 

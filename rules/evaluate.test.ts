@@ -3,7 +3,15 @@ import { type EvalInput, evaluate, INITIAL_STATE, nextTickAt, type SeriesState }
 import type { Condition, Rule } from './schema.js';
 
 function rule(condition: Condition): Rule {
-  return { id: 'r', description: '', enabled: true, match: {}, condition, ticket: { priority: 'general', faultType: 'x', labels: {} }, source: 'x:1:1' };
+  return {
+    id: 'r',
+    description: '',
+    enabled: true,
+    match: {},
+    condition,
+    ticket: { priority: 'general', faultType: 'x', labels: {} },
+    source: 'x:1:1',
+  };
 }
 
 const reading = (ts: number, fields: Record<string, number>, errorCodes?: string[]): EvalInput =>
@@ -44,23 +52,19 @@ describe('threshold', () => {
 
   it('below with clear above it', () => {
     const low = rule({ kind: 'threshold', metric: 'p', below: 2, clear: 3, forMs: 0 });
-    expect(run(low, [reading(1, { p: 1.5 }), reading(2, { p: 2.5 }), reading(3, { p: 3.1 })]).events).toEqual([
-      'firing@1',
-      'resolved@3',
-    ]);
+    expect(run(low, [reading(1, { p: 1.5 }), reading(2, { p: 2.5 }), reading(3, { p: 3.1 })]).events).toEqual(
+      ['firing@1', 'resolved@3'],
+    );
   });
 
   it('`for`: pending first, firing once the condition held long enough by reading time', () => {
     const r = rule({ kind: 'threshold', metric: 't', above: 90, forMs: 1_000 });
-    expect(run(r, [reading(0, { t: 95 }), reading(500, { t: 96 }), reading(1_000, { t: 97 })]).events).toEqual([
-      'pending@0',
-      'firing@1000',
-    ]);
-    expect(run(r, [reading(0, { t: 95 }), reading(500, { t: 80 }), reading(1_200, { t: 97 })]).events).toEqual([
-      'pending@0',
-      'inactive@500',
-      'pending@1200',
-    ]);
+    expect(
+      run(r, [reading(0, { t: 95 }), reading(500, { t: 96 }), reading(1_000, { t: 97 })]).events,
+    ).toEqual(['pending@0', 'firing@1000']);
+    expect(
+      run(r, [reading(0, { t: 95 }), reading(500, { t: 80 }), reading(1_200, { t: 97 })]).events,
+    ).toEqual(['pending@0', 'inactive@500', 'pending@1200']);
   });
 
   it('`for`: a tick at the deadline fires a still-holding pending alert at the deadline', () => {

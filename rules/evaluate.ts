@@ -94,7 +94,10 @@ export function evaluate(rule: Rule, state: SeriesState, input: EvalInput): [Ser
     case 'inactive':
       if (!obs.holds) return [next, []];
       if (forMs(c) > 0) {
-        return [{ ...next, state: 'pending', since: ts, value: obs.value }, [{ type: 'pending', at: ts, value: obs.value }]];
+        return [
+          { ...next, state: 'pending', since: ts, value: obs.value },
+          [{ type: 'pending', at: ts, value: obs.value }],
+        ];
       }
       return [
         { ...next, state: 'firing', since: ts, firedAt: ts, value: obs.value },
@@ -102,7 +105,10 @@ export function evaluate(rule: Rule, state: SeriesState, input: EvalInput): [Ser
       ];
     case 'pending': {
       if (!obs.holds) {
-        return [{ ...next, state: 'inactive', since: null, value: obs.value }, [{ type: 'inactive', at: ts, value: obs.value }]];
+        return [
+          { ...next, state: 'inactive', since: null, value: obs.value },
+          [{ type: 'inactive', at: ts, value: obs.value }],
+        ];
       }
       const since = state.since ?? ts;
       if (ts - since >= forMs(c)) {
@@ -126,6 +132,7 @@ export function evaluate(rule: Rule, state: SeriesState, input: EvalInput): [Ser
 
 /** When a tick could change this state (the end of a pending `for`), or `undefined`. */
 export function nextTickAt(rule: Rule, state: SeriesState): number | undefined {
-  if (state.state === 'pending' && state.holding && state.since !== null) return state.since + forMs(rule.condition);
+  if (state.state === 'pending' && state.holding && state.since !== null)
+    return state.since + forMs(rule.condition);
   return undefined;
 }

@@ -12,7 +12,12 @@ describe('rule files', () => {
   it('loads every kind and key of the format', () => {
     const { rules, issues } = parseRuleSource('all-kinds.good.yaml', read('all-kinds.good.yaml'));
     expect(issues).toEqual([]);
-    expect(rules.map((r) => r.id)).toEqual(['spindle-overheat', 'low-pressure', 'drive-faults', 'disabled-rule']);
+    expect(rules.map((r) => r.id)).toEqual([
+      'spindle-overheat',
+      'low-pressure',
+      'drive-faults',
+      'disabled-rule',
+    ]);
     expect(rules[0]).toMatchObject({
       condition: { kind: 'threshold', metric: 'temperature', above: 90, forMs: 30_000, clear: 85 },
       ticket: { priority: 'emergency', faultType: 'mechanical' },
@@ -53,7 +58,11 @@ describe('rule files', () => {
       const r = await loadRuleFiles(['*.yaml', 'missing.yaml'], tmp.dir);
       expect(r.rules.map((x) => x.id)).toEqual(['same']);
       const msgs = r.issues.map(formatIssue);
-      expect(msgs.some((m) => /b\.yaml:2:5: rule "same": id: duplicate rule id, first defined at .*a\.yaml:2:5/.test(m))).toBe(true);
+      expect(
+        msgs.some((m) =>
+          /b\.yaml:2:5: rule "same": id: duplicate rule id, first defined at .*a\.yaml:2:5/.test(m),
+        ),
+      ).toBe(true);
       expect(msgs.some((m) => m.includes('missing.yaml:1:1: rule file not found'))).toBe(true);
     } finally {
       tmp.cleanup();
@@ -61,7 +70,10 @@ describe('rule files', () => {
   });
 
   it('the example rules are valid', async () => {
-    const r = await loadRuleFiles([join(import.meta.dirname, '..', 'examples', 'rules', '*.yaml')], process.cwd());
+    const r = await loadRuleFiles(
+      [join(import.meta.dirname, '..', 'examples', 'rules', '*.yaml')],
+      process.cwd(),
+    );
     expect(r.issues).toEqual([]);
     expect(r.rules.length).toBeGreaterThanOrEqual(5);
   });

@@ -83,7 +83,13 @@ export async function loadRuleFiles(patterns: readonly string[], baseDir: string
     try {
       text = await readFile(f, 'utf8');
     } catch (err) {
-      issues.push({ file: name, line: 1, col: 1, path: '', message: `cannot read: ${(err as Error).message}` });
+      issues.push({
+        file: name,
+        line: 1,
+        col: 1,
+        path: '',
+        message: `cannot read: ${(err as Error).message}`,
+      });
       continue;
     }
     const r = parseRuleSource(name, text);
@@ -92,7 +98,14 @@ export async function loadRuleFiles(patterns: readonly string[], baseDir: string
       const first = seen.get(rule.id);
       if (first) {
         const [file, line, col] = splitSource(rule.source);
-        issues.push({ file, line, col, rule: rule.id, path: 'id', message: `duplicate rule id, first defined at ${first}` });
+        issues.push({
+          file,
+          line,
+          col,
+          rule: rule.id,
+          path: 'id',
+          message: `duplicate rule id, first defined at ${first}`,
+        });
         continue;
       }
       seen.set(rule.id, rule.source);

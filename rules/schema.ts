@@ -4,7 +4,15 @@ import { duration } from '../lib/duration.js';
 export const RULE_ID = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
 /** Condition keys of the rule format; a rule has exactly one. Kinds not listed in CONDITIONS are planned. */
-export const CONDITION_KEYS = ['threshold', 'rate', 'window', 'noData', 'errorCode', 'outlier', 'expr'] as const;
+export const CONDITION_KEYS = [
+  'threshold',
+  'rate',
+  'window',
+  'noData',
+  'errorCode',
+  'outlier',
+  'expr',
+] as const;
 export const IMPLEMENTED_CONDITIONS = ['threshold', 'errorCode'] as const;
 
 const stringOrList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -103,7 +111,11 @@ export const ruleSchema = z
       });
     }
     if (kind === 'threshold' && !r.match.metric) {
-      ctx.addIssue({ code: 'custom', path: ['match', 'metric'], message: 'a threshold rule needs match.metric' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['match', 'metric'],
+        message: 'a threshold rule needs match.metric',
+      });
     }
   });
 

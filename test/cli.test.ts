@@ -8,7 +8,12 @@ import { tempDir, writeFiles } from './helpers.js';
 const CLI = join(packageRoot(), 'dist', 'gateway', 'cli.js');
 
 function cli(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  return spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  return spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 20_000,
+  });
 }
 
 /** Reads JSON log lines from a child until one has `msg: listening`. */
@@ -49,7 +54,9 @@ describe('faultline CLI (built)', () => {
     const r = cli(['validate', 'broken.yaml'], tmp.dir);
     expect(r.status).toBe(1);
     expect(r.stdout).toContain('broken.yaml:4:34: rule "hot": threshold.for: expected a duration');
-    expect(r.stdout).toContain('broken.yaml:5:25: rule "hot": ticket.priority: expected one of "emergency", "general", got "urgent"');
+    expect(r.stdout).toContain(
+      'broken.yaml:5:25: rule "hot": ticket.priority: expected one of "emergency", "general", got "urgent"',
+    );
   });
 
   it('validate: a config error names file, line, column and path', () => {
@@ -70,11 +77,15 @@ describe('faultline CLI (built)', () => {
   });
 
   it('start: runs on built-in defaults, logs the listening line, stops cleanly on SIGINT', async () => {
-    const child = spawn(process.execPath, [CLI, 'start', '--api-port', '0', '--mqtt-port', '0', '--data-dir', join(tmp.dir, 'data')], {
-      cwd: tmp.dir,
-      env: { ...process.env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'start', '--api-port', '0', '--mqtt-port', '0', '--data-dir', join(tmp.dir, 'data')],
+      {
+        cwd: tmp.dir,
+        env: { ...process.env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const line = await listeningLine(child);
     expect(line.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(line.mqtt).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);

@@ -51,7 +51,11 @@ describe('equipment to ticket, end to end', () => {
 
   const api = (path: string) => `${gw.apiUrl}/api/v1${path}`;
   const publish = (device: string, body: unknown) =>
-    client.publishAsync(`devices/${device}/telemetry`, typeof body === 'string' ? body : JSON.stringify(body), { qos: 1 });
+    client.publishAsync(
+      `devices/${device}/telemetry`,
+      typeof body === 'string' ? body : JSON.stringify(body),
+      { qos: 1 },
+    );
   const tickets = async (query = '') => (await getJson<List<TicketView>>(api(`/tickets${query}`))).body.items;
   const ticketsFor = (ruleId: string, deviceId: string) =>
     tickets(`?ruleId=${ruleId}&deviceId=${deviceId}&sort=-createdAt`);
@@ -78,10 +82,14 @@ describe('equipment to ticket, end to end', () => {
   it('opens one emergency ticket with SLA deadlines from the reading time', async () => {
     const ts = Date.now() - 5_000;
     await publish('cnc-1', { ts, temperature: 96.5, rpm: 1500 });
-    const [t] = await waitFor(async () => {
-      const list = await ticketsFor('overheat', 'cnc-1');
-      return list.length ? list : undefined;
-    }, 10_000, 'the overheat ticket');
+    const [t] = await waitFor(
+      async () => {
+        const list = await ticketsFor('overheat', 'cnc-1');
+        return list.length ? list : undefined;
+      },
+      10_000,
+      'the overheat ticket',
+    );
     expect(t).toBeDefined();
     const ticket = t as TicketView;
     expect(ticket).toMatchObject({
@@ -99,7 +107,11 @@ describe('equipment to ticket, end to end', () => {
       occurrences: 0,
       reportedAt: new Date(ts).toISOString(),
     });
-    expect(ticket.sla.response).toEqual({ dueAt: new Date(ts + HOUR).toISOString(), state: 'running', metAt: null });
+    expect(ticket.sla.response).toEqual({
+      dueAt: new Date(ts + HOUR).toISOString(),
+      state: 'running',
+      metAt: null,
+    });
     expect(ticket.sla.onsite?.dueAt).toBe(new Date(ts + 4 * HOUR).toISOString());
     expect(ticket.sla.remoteFix).toBeUndefined();
   });
@@ -108,10 +120,14 @@ describe('equipment to ticket, end to end', () => {
     const t0 = Date.now();
     await publish('cnc-1', { ts: t0, temperature: 80 }); // clears (below 85)
     await publish('cnc-1', { ts: t0 + 1, temperature: 97 }); // fires again
-    const list = await waitFor(async () => {
-      const l = await ticketsFor('overheat', 'cnc-1');
-      return l[0]?.occurrences === 1 ? l : undefined;
-    }, 10_000, 'occurrence 1');
+    const list = await waitFor(
+      async () => {
+        const l = await ticketsFor('overheat', 'cnc-1');
+        return l[0]?.occurrences === 1 ? l : undefined;
+      },
+      10_000,
+      'occurrence 1',
+    );
     expect(list).toHaveLength(1);
     const alert = await getJson<{ state: string; fireCount: number }>(api('/alerts/overheat@cnc-1'));
     expect(alert.body).toMatchObject({ state: 'firing', fireCount: 2 });
@@ -120,10 +136,14 @@ describe('equipment to ticket, end to end', () => {
   it('uses the partner-team on-site target for a remote site', async () => {
     const ts = Date.now();
     await publish('cnc-9', { ts, temperature: 99 });
-    const [t] = await waitFor(async () => {
-      const l = await ticketsFor('overheat', 'cnc-9');
-      return l.length ? l : undefined;
-    }, 10_000, 'remote ticket');
+    const [t] = await waitFor(
+      async () => {
+        const l = await ticketsFor('overheat', 'cnc-9');
+        return l.length ? l : undefined;
+      },
+      10_000,
+      'remote ticket',
+    );
     expect(t?.area).toBe('remote');
     expect(t?.sla.onsite?.dueAt).toBe(new Date(ts + 24 * HOUR).toISOString());
   });
@@ -131,18 +151,32 @@ describe('equipment to ticket, end to end', () => {
   it('fires a `for` rule on its timer and an errorCode rule at once (general: remote fix clock)', async () => {
     const ts = Date.now();
     await publish('pump-7', { ts, oilTemp: 75, errorCode: 'E-1042' });
-    const errorTicket = await waitFor(async () => (await ticketsFor('drive-fault', 'pump-7'))[0], 10_000, 'error-code ticket');
+    const errorTicket = await waitFor(
+      async () => (await ticketsFor('drive-fault', 'pump-7'))[0],
+      10_000,
+      'error-code ticket',
+    );
     expect(errorTicket.priority).toBe('general');
     expect(errorTicket.sla.remoteFix?.dueAt).toBe(new Date(ts + 8 * HOUR).toISOString());
     expect(errorTicket.sla.onsite?.dueAt).toBe(new Date(ts + 48 * HOUR).toISOString());
     // No further reading arrives: the pending alert must fire from its own timer after 300 ms.
-    const forTicket = await waitFor(async () => (await ticketsFor('slow-overheat', 'pump-7'))[0], 10_000, 'timer ticket');
+    const forTicket = await waitFor(
+      async () => (await ticketsFor('slow-overheat', 'pump-7'))[0],
+      10_000,
+      'timer ticket',
+    );
     expect(forTicket.reportedAt).toBe(new Date(ts + 300).toISOString());
     // An unknown device is registered on first sight with the default site.
-    const dev = await getJson<{ site: string; configured: boolean; lastValues: Record<string, { value: unknown }> }>(
-      api('/devices/pump-7'),
-    );
-    expect(dev.body).toMatchObject({ site: 'default', configured: false, lastValues: { oilTemp: { value: 75 } } });
+    const dev = await getJson<{
+      site: string;
+      configured: boolean;
+      lastValues: Record<string, { value: unknown }>;
+    }>(api('/devices/pump-7'));
+    expect(dev.body).toMatchObject({
+      site: 'default',
+      configured: false,
+      lastValues: { oilTemp: { value: 75 } },
+    });
   });
 
   it('acknowledges and dead-letters a malformed payload without stopping the device', async () => {
@@ -151,10 +185,14 @@ describe('equipment to ticket, end to end', () => {
     await publish('cnc-1', { temperature: { nested: true } });
     await publish('cnc-1', { ts: Date.now(), rpm: 1234, bad: [1, 2] });
     expect(gw.ingest.counters.rejected).toBe(rejectedBefore + 2);
-    const dev = await waitFor(async () => {
-      const d = await getJson<{ lastValues: Record<string, { value: unknown }> }>(api('/devices/cnc-1'));
-      return d.body.lastValues.rpm?.value === 1234 ? d.body : undefined;
-    }, 5_000, 'last value');
+    const dev = await waitFor(
+      async () => {
+        const d = await getJson<{ lastValues: Record<string, { value: unknown }> }>(api('/devices/cnc-1'));
+        return d.body.lastValues.rpm?.value === 1234 ? d.body : undefined;
+      },
+      5_000,
+      'last value',
+    );
     expect(dev.lastValues.bad).toBeUndefined();
   });
 
@@ -176,7 +214,9 @@ describe('equipment to ticket, end to end', () => {
   });
 
   it('answers bad requests and unknown ids with problem+json', async () => {
-    const bad = await getJson<{ status: number; code: string; detail: string }>(api('/tickets?priority=urgent'));
+    const bad = await getJson<{ status: number; code: string; detail: string }>(
+      api('/tickets?priority=urgent'),
+    );
     expect(bad.status).toBe(400);
     expect(bad.type).toContain('application/problem+json');
     expect(bad.body.detail).toContain('"urgent"');
@@ -191,22 +231,33 @@ describe('equipment to ticket, end to end', () => {
 
   it('opens a new ticket for the pair once the previous one is resolved', async () => {
     const [open] = await ticketsFor('overheat', 'cnc-1');
-    const ack = await postJson<TicketView>(api(`/tickets/${open?.id}/transitions`), { to: 'acknowledged', note: 'called back' });
+    const ack = await postJson<TicketView>(api(`/tickets/${open?.id}/transitions`), {
+      to: 'acknowledged',
+      note: 'called back',
+    });
     expect(ack.status).toBe(200);
     expect(ack.body.sla.response?.state).toBe('met');
-    const refused = await postJson<{ code: string }>(api(`/tickets/${open?.id}/transitions`), { to: 'closed' });
+    const refused = await postJson<{ code: string }>(api(`/tickets/${open?.id}/transitions`), {
+      to: 'closed',
+    });
     expect(refused.status).toBe(409);
     expect(refused.body.code).toBe('FL_ERR_TICKET_TRANSITION');
     expect((await postJson(api(`/tickets/${open?.id}/transitions`), { to: 'resolved' })).status).toBe(200);
     const t0 = Date.now();
     await publish('cnc-1', { ts: t0, temperature: 70 });
     await publish('cnc-1', { ts: t0 + 1, temperature: 95 });
-    const list = await waitFor(async () => {
-      const l = await ticketsFor('overheat', 'cnc-1');
-      return l.length === 2 ? l : undefined;
-    }, 10_000, 'a second ticket');
+    const list = await waitFor(
+      async () => {
+        const l = await ticketsFor('overheat', 'cnc-1');
+        return l.length === 2 ? l : undefined;
+      },
+      10_000,
+      'a second ticket',
+    );
     expect(list.map((t) => t.status).sort()).toEqual(['open', 'resolved']);
-    const detail = await getJson<{ timeline: { type: string; to: string | null }[] }>(api(`/tickets/${open?.id}`));
+    const detail = await getJson<{ timeline: { type: string; to: string | null }[] }>(
+      api(`/tickets/${open?.id}`),
+    );
     expect(detail.body.timeline.map((e) => e.type)).toEqual(
       expect.arrayContaining(['created', 'occurrence', 'alert_resolved', 'status']),
     );

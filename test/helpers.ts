@@ -25,7 +25,11 @@ export async function startFromFile(file: string, dataDir: string): Promise<Runn
 }
 
 /** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
-export async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  fn: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -35,7 +39,8 @@ export async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 1
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -45,7 +50,14 @@ export async function getJson<T = unknown>(url: string): Promise<{ status: numbe
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as T };
 }
 
-export async function postJson<T = unknown>(url: string, body: unknown): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+export async function postJson<T = unknown>(
+  url: string,
+  body: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as T };
 }

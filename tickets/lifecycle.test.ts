@@ -5,10 +5,29 @@ import type { Ticket } from './model.js';
 
 function ticket(over: Partial<Ticket> = {}): Ticket {
   return {
-    id: 'T-1', title: 't', description: '', priority: 'general', status: 'open', source: 'monitoring', deviceId: 'd',
-    site: 's', area: 'local', customer: null, equipmentModel: null, ruleId: 'r', alertId: 'r@d', faultType: 'x',
-    occurrences: 0, lastOccurrenceAt: null, reportedAt: 0, createdAt: 0, updatedAt: 0, finalAt: null, assignees: [],
-    team: null, labels: {},
+    id: 'T-1',
+    title: 't',
+    description: '',
+    priority: 'general',
+    status: 'open',
+    source: 'monitoring',
+    deviceId: 'd',
+    site: 's',
+    area: 'local',
+    customer: null,
+    equipmentModel: null,
+    ruleId: 'r',
+    alertId: 'r@d',
+    faultType: 'x',
+    occurrences: 0,
+    lastOccurrenceAt: null,
+    reportedAt: 0,
+    createdAt: 0,
+    updatedAt: 0,
+    finalAt: null,
+    assignees: [],
+    team: null,
+    labels: {},
     sla: {
       response: { startAt: 0, dueAt: 100, metAt: null },
       remoteFix: { startAt: 0, dueAt: 200, metAt: null },
@@ -44,7 +63,9 @@ describe('ticket lifecycle', () => {
 
   it('refuses transitions the flow does not have, naming the allowed ones', () => {
     expect(() => applyTransition(ticket(), 'closed', 1)).toThrow(FaultlineError);
-    expect(() => applyTransition(ticket(), 'closed', 1)).toThrow(/cannot go from "open" to "closed" \(allowed: /);
+    expect(() => applyTransition(ticket(), 'closed', 1)).toThrow(
+      /cannot go from "open" to "closed" \(allowed: /,
+    );
     const cancelled = applyTransition(ticket(), 'cancelled', 1);
     expect(() => applyTransition(cancelled, 'open', 2)).toThrow(/it is final/);
   });

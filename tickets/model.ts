@@ -3,7 +3,14 @@ export const PRIORITIES = ['emergency', 'general', 'preventive'] as const;
 export type Priority = (typeof PRIORITIES)[number];
 export const PRIORITY_RANK: Record<Priority, number> = { emergency: 0, general: 1, preventive: 2 };
 
-export const OPEN_STATUSES = ['open', 'acknowledged', 'diagnosing', 'dispatched', 'on_site', 'waiting'] as const;
+export const OPEN_STATUSES = [
+  'open',
+  'acknowledged',
+  'diagnosing',
+  'dispatched',
+  'on_site',
+  'waiting',
+] as const;
 export const FINAL_STATUSES = ['resolved', 'closed', 'cancelled'] as const;
 export const STATUSES = [...OPEN_STATUSES, ...FINAL_STATUSES] as const;
 export type Status = (typeof STATUSES)[number];

@@ -167,7 +167,11 @@ export class TicketService {
     const judgeAt = t.finalAt ?? this.now();
     const sla: TicketView['sla'] = {};
     for (const [k, c] of Object.entries(t.sla) as [SlaTarget, NonNullable<Ticket['sla'][SlaTarget]>][]) {
-      sla[k] = { dueAt: iso(c.dueAt), state: clockState(c, judgeAt, this.opts.policy.warnAt), metAt: isoOrNull(c.metAt) };
+      sla[k] = {
+        dueAt: iso(c.dueAt),
+        state: clockState(c, judgeAt, this.opts.policy.warnAt),
+        metAt: isoOrNull(c.metAt),
+      };
     }
     return {
       id: t.id,

@@ -21,7 +21,9 @@ describe('SLA policy', () => {
   });
 
   it('takes every time from configuration, per area where given', () => {
-    const p = slaSchema.parse({ general: { response: '30m', onsite: { local: '1d', remote: '3d' }, resolution: '5d' } });
+    const p = slaSchema.parse({
+      general: { response: '30m', onsite: { local: '1d', remote: '3d' }, resolution: '5d' },
+    });
     const c = computeClocks(p, 'general', 'remote', 0);
     expect(c.response?.dueAt).toBe(30 * 60_000);
     expect(c.onsite?.dueAt).toBe(72 * H);

@@ -4,7 +4,6 @@ import {
   isOpen,
   type NewTicketEvent,
   nextDueAt,
-
   PRIORITY_RANK,
   type SlaClock,
   type SlaTarget,
@@ -154,7 +153,8 @@ export class SqliteTicketStore implements TicketStore {
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'tickets', MIGRATIONS);
     this.stmts = {
-      insert: db.prepare(`INSERT INTO tickets (title, description, priority, priority_rank, status, is_open, source,
+      insert:
+        db.prepare(`INSERT INTO tickets (title, description, priority, priority_rank, status, is_open, source,
         device_id, site, area, customer, equipment_model, rule_id, alert_id, fault_type, reported_at, created_at,
         updated_at, final_at, assignees, team, labels, due_key)
         VALUES (@title, @description, @priority, @priority_rank, @status, @is_open, @source, @device_id, @site, @area,
@@ -181,28 +181,40 @@ export class SqliteTicketStore implements TicketStore {
     };
   }
 
-  async openOrRecur(input: NewTicket & { ruleId: string; deviceId: string }, at: number): Promise<OpenResult> {
+  async openOrRecur(
+    input: NewTicket & { ruleId: string; deviceId: string },
+    at: number,
+  ): Promise<OpenResult> {
     // better-sqlite3 transactions are synchronous, so nothing in this process interleaves; the
     // partial unique index keeps the pair unique against other writers of the same file.
-    return this.db.transaction((): OpenResult => {
-      const existing = this.stmts.openPair.get(input.ruleId, input.deviceId) as Row | undefined;
-      if (existing) {
-        const t = this.hydrate(existing);
-        const next: Ticket = { ...t, occurrences: t.occurrences + 1, lastOccurrenceAt: at, updatedAt: at };
-        this.write(next);
-        this.addEvent(existing.seq, { at, type: 'occurrence', actor: 'monitoring', from: null, to: null, note: null });
-        return { ticket: next, created: false };
-      }
-      const ticket = this.insert(input, {
-        at: input.createdAt,
-        type: 'created',
-        actor: 'monitoring',
-        from: null,
-        to: input.status,
-        note: null,
-      });
-      return { ticket, created: true };
-    }).immediate();
+    return this.db
+      .transaction((): OpenResult => {
+        const existing = this.stmts.openPair.get(input.ruleId, input.deviceId) as Row | undefined;
+        if (existing) {
+          const t = this.hydrate(existing);
+          const next: Ticket = { ...t, occurrences: t.occurrences + 1, lastOccurrenceAt: at, updatedAt: at };
+          this.write(next);
+          this.addEvent(existing.seq, {
+            at,
+            type: 'occurrence',
+            actor: 'monitoring',
+            from: null,
+            to: null,
+            note: null,
+          });
+          return { ticket: next, created: false };
+        }
+        const ticket = this.insert(input, {
+          at: input.createdAt,
+          type: 'created',
+          actor: 'monitoring',
+          from: null,
+          to: input.status,
+          note: null,
+        });
+        return { ticket, created: true };
+      })
+      .immediate();
   }
 
   async create(input: NewTicket, event: NewTicketEvent): Promise<Ticket> {
@@ -222,23 +234,27 @@ export class SqliteTicketStore implements TicketStore {
   ): Promise<Ticket | undefined> {
     const seq = seqOf(id);
     if (seq === undefined) return undefined;
-    return this.db.transaction(() => {
-      const row = this.stmts.get.get(seq) as Row | undefined;
-      if (!row) return undefined;
-      const { ticket, events } = mutate(this.hydrate(row));
-      this.write(ticket);
-      for (const e of events) this.addEvent(seq, e);
-      return ticket;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const row = this.stmts.get.get(seq) as Row | undefined;
+        if (!row) return undefined;
+        const { ticket, events } = mutate(this.hydrate(row));
+        this.write(ticket);
+        for (const e of events) this.addEvent(seq, e);
+        return ticket;
+      })
+      .immediate();
   }
 
   async noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<Ticket | undefined> {
-    return this.db.transaction(() => {
-      const row = this.stmts.openPair.get(ruleId, deviceId) as Row | undefined;
-      if (!row) return undefined;
-      this.addEvent(row.seq, event);
-      return this.hydrate(row);
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const row = this.stmts.openPair.get(ruleId, deviceId) as Row | undefined;
+        if (!row) return undefined;
+        this.addEvent(row.seq, event);
+        return this.hydrate(row);
+      })
+      .immediate();
   }
 
   async timeline(id: string): Promise<TicketEvent[]> {
@@ -292,7 +308,9 @@ export class SqliteTicketStore implements TicketStore {
       params.push(f.assignee);
     }
     if (f.q) {
-      where.push("(t.title LIKE ? ESCAPE '\\' OR t.description LIKE ? ESCAPE '\\' OR t.customer LIKE ? ESCAPE '\\')");
+      where.push(
+        "(t.title LIKE ? ESCAPE '\\' OR t.description LIKE ? ESCAPE '\\' OR t.customer LIKE ? ESCAPE '\\')",
+      );
       const like = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
       params.push(like, like, like);
     }
@@ -382,7 +400,10 @@ export class SqliteTicketStore implements TicketStore {
     const bySeq = new Map<number, Ticket['sla']>();
     for (const c of clocks) {
       let sla = bySeq.get(c.ticket_seq);
-      if (!sla) bySeq.set(c.ticket_seq, (sla = {}));
+      if (!sla) {
+        sla = {};
+        bySeq.set(c.ticket_seq, sla);
+      }
       sla[c.target] = { startAt: c.start_at, dueAt: c.due_at, metAt: c.met_at };
     }
     return rows.map((r) => ({
@@ -433,11 +454,15 @@ function slaStateCondition(states: readonly string[], now: number, warnAt: reado
         args.push(now);
         break;
       case 'warning':
-        parts.push(`(c.met_at IS NULL AND ${evalAt} <= c.due_at AND (${evalAt} - c.start_at) * 100 >= ? * (c.due_at - c.start_at))`);
+        parts.push(
+          `(c.met_at IS NULL AND ${evalAt} <= c.due_at AND (${evalAt} - c.start_at) * 100 >= ? * (c.due_at - c.start_at))`,
+        );
         args.push(now, now, firstWarn);
         break;
       case 'running':
-        parts.push(`(c.met_at IS NULL AND ${evalAt} <= c.due_at AND (${evalAt} - c.start_at) * 100 < ? * (c.due_at - c.start_at))`);
+        parts.push(
+          `(c.met_at IS NULL AND ${evalAt} <= c.due_at AND (${evalAt} - c.start_at) * 100 < ? * (c.due_at - c.start_at))`,
+        );
         args.push(now, now, firstWarn);
         break;
       default:
@@ -447,4 +472,3 @@ function slaStateCondition(states: readonly string[], now: number, warnAt: reado
   }
   return { sql: parts.join(' OR '), args };
 }
-

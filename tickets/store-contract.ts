@@ -6,7 +6,10 @@ import type { NewTicket, TicketStore } from './store.js';
  * The behaviour every TicketStore implementation must have. Each implementation's test file calls
  * this with a factory that gives a fresh, empty store (and a cleanup).
  */
-export function ticketStoreContract(name: string, make: () => Promise<{ store: TicketStore; cleanup: () => Promise<void> }>) {
+export function ticketStoreContract(
+  name: string,
+  make: () => Promise<{ store: TicketStore; cleanup: () => Promise<void> }>,
+) {
   describe(`TicketStore contract: ${name}`, () => {
     let store: TicketStore;
     let cleanup: () => Promise<void>;
@@ -18,29 +21,30 @@ export function ticketStoreContract(name: string, make: () => Promise<{ store: T
       await cleanup();
     });
 
-    const monitoring = (over: Partial<NewTicket> = {}): NewTicket & { ruleId: string; deviceId: string } => ({
-      title: 'Overheat',
-      description: 'too hot',
-      priority: 'emergency',
-      status: 'open',
-      source: 'monitoring',
-      deviceId: 'd1',
-      site: 'north',
-      area: 'local',
-      customer: 'ACME',
-      equipmentModel: 'm',
-      ruleId: 'r1',
-      alertId: 'r1@d1',
-      faultType: 'mechanical',
-      reportedAt: 1_000,
-      createdAt: 2_000,
-      updatedAt: 2_000,
-      assignees: [],
-      team: null,
-      labels: {},
-      sla: { response: { startAt: 1_000, dueAt: 3_601_000, metAt: null } },
-      ...over,
-    }) as NewTicket & { ruleId: string; deviceId: string };
+    const monitoring = (over: Partial<NewTicket> = {}): NewTicket & { ruleId: string; deviceId: string } =>
+      ({
+        title: 'Overheat',
+        description: 'too hot',
+        priority: 'emergency',
+        status: 'open',
+        source: 'monitoring',
+        deviceId: 'd1',
+        site: 'north',
+        area: 'local',
+        customer: 'ACME',
+        equipmentModel: 'm',
+        ruleId: 'r1',
+        alertId: 'r1@d1',
+        faultType: 'mechanical',
+        reportedAt: 1_000,
+        createdAt: 2_000,
+        updatedAt: 2_000,
+        assignees: [],
+        team: null,
+        labels: {},
+        sla: { response: { startAt: 1_000, dueAt: 3_601_000, metAt: null } },
+        ...over,
+      }) as NewTicket & { ruleId: string; deviceId: string };
 
     it('opens a ticket and reads it back as stored', async () => {
       const { ticket, created } = await store.openOrRecur(monitoring(), 2_000);
@@ -53,7 +57,9 @@ export function ticketStoreContract(name: string, make: () => Promise<{ store: T
     });
 
     it('never holds two open tickets for one (rule, device), even under concurrent intake', async () => {
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => store.openOrRecur(monitoring(), 3_000 + i)));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => store.openOrRecur(monitoring(), 3_000 + i)),
+      );
       expect(results.filter((r) => r.created)).toHaveLength(1);
       const ids = new Set(results.map((r) => r.ticket.id));
       expect(ids.size).toBe(1);
@@ -66,7 +72,10 @@ export function ticketStoreContract(name: string, make: () => Promise<{ store: T
 
     it('a final ticket no longer de-duplicates: the next firing opens a new one', async () => {
       const first = await store.openOrRecur(monitoring(), 2_000);
-      await store.update(first.ticket.id, (t) => ({ ticket: { ...t, status: 'resolved', finalAt: 5_000 }, events: [] }));
+      await store.update(first.ticket.id, (t) => ({
+        ticket: { ...t, status: 'resolved', finalAt: 5_000 },
+        events: [],
+      }));
       const second = await store.openOrRecur(monitoring(), 6_000);
       expect(second.created).toBe(true);
       expect(second.ticket.id).not.toBe(first.ticket.id);
@@ -83,8 +92,15 @@ export function ticketStoreContract(name: string, make: () => Promise<{ store: T
       ).rejects.toThrow('refused');
       expect(await store.get(ticket.id)).toEqual(ticket);
       const updated = await store.update(ticket.id, (t) => ({
-        ticket: { ...t, status: 'acknowledged', assignees: ['ana'], sla: { response: { ...t.sla.response!, metAt: 2_500 } } },
-        events: [{ at: 2_500, type: 'status', actor: 'ana', from: 'open', to: 'acknowledged', note: 'called' }],
+        ticket: {
+          ...t,
+          status: 'acknowledged',
+          assignees: ['ana'],
+          sla: { response: { ...t.sla.response!, metAt: 2_500 } },
+        },
+        events: [
+          { at: 2_500, type: 'status', actor: 'ana', from: 'open', to: 'acknowledged', note: 'called' },
+        ],
       }));
       expect(await store.get(ticket.id)).toEqual(updated);
       expect((await store.timeline(ticket.id)).map((e) => e.type)).toEqual(['created', 'status']);
@@ -116,7 +132,13 @@ export function ticketStoreContract(name: string, make: () => Promise<{ store: T
       const a = (await store.openOrRecur(monitoring({ title: 'Spindle overheat' }), 1)).ticket;
       const b = (
         await store.openOrRecur(
-          monitoring({ ruleId: 'r2', deviceId: 'd2', priority: 'general', title: 'Oil 50%_low', sla: { response: { startAt: 0, dueAt: 10, metAt: null } } }),
+          monitoring({
+            ruleId: 'r2',
+            deviceId: 'd2',
+            priority: 'general',
+            title: 'Oil 50%_low',
+            sla: { response: { startAt: 0, dueAt: 10, metAt: null } },
+          }),
           1,
         )
       ).ticket;

@@ -1,5 +1,14 @@
 import type { Page } from '../lib/cursor.js';
-import type { NewTicketEvent, Priority, SlaTarget, SlaState, Source, Status, Ticket, TicketEvent } from './model.js';
+import type {
+  NewTicketEvent,
+  Priority,
+  SlaState,
+  SlaTarget,
+  Source,
+  Status,
+  Ticket,
+  TicketEvent,
+} from './model.js';
 
 /** A ticket before the store gave it an id. */
 export type NewTicket = Omit<Ticket, 'id' | 'occurrences' | 'lastOccurrenceAt' | 'finalAt'>;
@@ -58,7 +67,10 @@ export interface TicketStore {
    * the current ticket and returns the new one with the timeline entries to append. It may throw
    * to refuse the change. Returns `undefined` when there is no such ticket.
    */
-  update(id: string, mutate: (t: Ticket) => { ticket: Ticket; events: NewTicketEvent[] }): Promise<Ticket | undefined>;
+  update(
+    id: string,
+    mutate: (t: Ticket) => { ticket: Ticket; events: NewTicketEvent[] },
+  ): Promise<Ticket | undefined>;
   /** Adds a timeline entry to the open ticket of (ruleId, deviceId), if there is one. */
   noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<Ticket | undefined>;
   timeline(id: string): Promise<TicketEvent[]>;

@@ -1,4 +1,4 @@
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { type AddressInfo, createServer, type Server } from 'node:net';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
 import { decodeTelemetryJson } from '../../ingest/point.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
@@ -81,16 +81,27 @@ export class EmbeddedBroker implements Adapter {
     };
   }
 
-  private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+  private authorizePublish(
+    client: Client | null,
+    packet: PublishPacket,
+    done: (err?: Error | null) => void,
+  ): void {
     // Publishes from the broker itself (client null) and $SYS traffic are not telemetry.
-    if (client === null || packet.topic.startsWith('$')) return done(null);
+    if (client === null || packet.topic.startsWith('$')) {
+      done(null);
+      return;
+    }
     const deviceId = this.deviceOf(packet.topic);
-    if (deviceId === undefined) return done(null);
+    if (deviceId === undefined) {
+      done(null);
+      return;
+    }
     const ctx = this.ctx as AdapterContext;
     if (this.stopping) {
       // No PUBACK: the device keeps the message and sends it again after reconnecting.
       this.counters.refusedWhileStopping++;
-      return done(new Error('gateway is stopping'));
+      done(new Error('gateway is stopping'));
+      return;
     }
     this.counters.publishes++;
     const receivedAt = ctx.now();
@@ -98,8 +109,16 @@ export class EmbeddedBroker implements Adapter {
     const decoded = decodeTelemetryJson(payload, deviceId, receivedAt, this.id);
     if (!decoded.ok) {
       this.counters.rejected++;
-      ctx.sink.reject({ at: receivedAt, source: this.id, deviceId, origin: packet.topic, reason: decoded.reason, payload });
-      return done(null);
+      ctx.sink.reject({
+        at: receivedAt,
+        source: this.id,
+        deviceId,
+        origin: packet.topic,
+        reason: decoded.reason,
+        payload,
+      });
+      done(null);
+      return;
     }
     if (decoded.rejected.length) {
       ctx.sink.reject(

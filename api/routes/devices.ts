@@ -18,7 +18,8 @@ const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toIS
 
 export function deviceView(d: Device) {
   const lastValues: Record<string, { value: unknown; ts: string }> = {};
-  for (const [k, v] of Object.entries(d.lastValues)) lastValues[k] = { value: v.value, ts: new Date(v.ts).toISOString() };
+  for (const [k, v] of Object.entries(d.lastValues))
+    lastValues[k] = { value: v.value, ts: new Date(v.ts).toISOString() };
   return {
     id: d.id,
     name: d.name,

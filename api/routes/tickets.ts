@@ -39,7 +39,19 @@ export function ticketRoutes(tickets: TicketService) {
     app.get('/tickets', async (req) => {
       const q = parseOrThrow(listQuery, req.query, 'query');
       const filter: TicketFilter = {};
-      for (const k of ['status', 'priority', 'source', 'slaState', 'deviceId', 'site', 'team', 'assignee', 'faultType', 'ruleId', 'q'] as const) {
+      for (const k of [
+        'status',
+        'priority',
+        'source',
+        'slaState',
+        'deviceId',
+        'site',
+        'team',
+        'assignee',
+        'faultType',
+        'ruleId',
+        'q',
+      ] as const) {
         if (q[k] !== undefined) (filter as Record<string, unknown>)[k] = q[k];
       }
       const page = await tickets.list(filter, q.sort, q.limit, q.cursor);

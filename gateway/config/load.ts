@@ -38,17 +38,25 @@ function substituteEnv(src: YamlSource, env: NodeJS.ProcessEnv): SourceIssue[] {
       if (typeof node.value !== 'string' || !node.value.includes('$')) return;
       const text = node.value;
       let whole = false;
-      const out = text.replace(ENV_REF, (m, name: string | undefined, fallback: string | undefined, offset: number) => {
-        if (m === '$$') return '$';
-        const value = env[name as string] ?? fallback;
-        if (value === undefined) {
-          const at = node.range ? src.positionOf(node.range[0]) : { line: 1, col: 1 };
-          issues.push({ file: src.file, ...at, path: '', message: `environment variable ${name} is not set` });
-          return '';
-        }
-        whole = offset === 0 && m.length === text.length;
-        return value;
-      });
+      const out = text.replace(
+        ENV_REF,
+        (m, name: string | undefined, fallback: string | undefined, offset: number) => {
+          if (m === '$$') return '$';
+          const value = env[name as string] ?? fallback;
+          if (value === undefined) {
+            const at = node.range ? src.positionOf(node.range[0]) : { line: 1, col: 1 };
+            issues.push({
+              file: src.file,
+              ...at,
+              path: '',
+              message: `environment variable ${name} is not set`,
+            });
+            return '';
+          }
+          whole = offset === 0 && m.length === text.length;
+          return value;
+        },
+      );
       node.value = whole ? coerceScalar(out) : out;
     },
   });
@@ -73,7 +81,11 @@ export function defaultConfigInput(): Record<string, unknown> {
  * Reads and validates a configuration file (or the built-in defaults when `file` is null), then
  * applies overrides. Every problem is returned at once, located as `file:line:col`.
  */
-export async function loadConfig(file: string | null, overrides: Overrides = {}, env = process.env): Promise<LoadedConfig> {
+export async function loadConfig(
+  file: string | null,
+  overrides: Overrides = {},
+  env = process.env,
+): Promise<LoadedConfig> {
   let raw: unknown;
   let issues: SourceIssue[] = [];
   let src: YamlSource | undefined;
@@ -87,7 +99,15 @@ export async function loadConfig(file: string | null, overrides: Overrides = {},
       return {
         config: configSchema.parse({}),
         file,
-        issues: [{ file, line: 1, col: 1, path: '', message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` }],
+        issues: [
+          {
+            file,
+            line: 1,
+            col: 1,
+            path: '',
+            message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+          },
+        ],
       };
     }
     src = new YamlSource(file, text);
@@ -100,13 +120,24 @@ export async function loadConfig(file: string | null, overrides: Overrides = {},
   const parsed = configSchema.safeParse(raw);
   const where = (path: (string | number)[]) => (src ? src.locate(path) : { line: 1, col: 1 });
   for (const x of crossCheck(raw)) {
-    issues.push({ file: file ?? '<defaults>', ...where(x.path), path: formatPath(x.path), message: x.message });
+    issues.push({
+      file: file ?? '<defaults>',
+      ...where(x.path),
+      path: formatPath(x.path),
+      message: x.message,
+    });
   }
   if (!parsed.success) {
     issues.push(
       ...(src
         ? src.zodIssues(parsed.error)
-        : parsed.error.issues.map((i) => ({ file: '<defaults>', line: 1, col: 1, path: i.path.join('.'), message: i.message }))),
+        : parsed.error.issues.map((i) => ({
+            file: '<defaults>',
+            line: 1,
+            col: 1,
+            path: i.path.join('.'),
+            message: i.message,
+          }))),
     );
   }
   if (issues.length || !parsed.success) {

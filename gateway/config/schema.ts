@@ -63,7 +63,8 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
   (Array.isArray(r.sites) ? r.sites : []).forEach((s, i) => {
     const id = idOf(s, 'id');
     if (id === undefined) return;
-    if (siteIds.has(id) && id !== 'default') out.push({ path: ['sites', i, 'id'], message: `duplicate site id "${id}"` });
+    if (siteIds.has(id) && id !== 'default')
+      out.push({ path: ['sites', i, 'id'], message: `duplicate site id "${id}"` });
     siteIds.add(id);
   });
   const deviceIds = new Set<string>();
@@ -75,7 +76,10 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
     }
     const site = idOf(d, 'site');
     if (site !== undefined && !siteIds.has(site)) {
-      out.push({ path: ['devices', i, 'site'], message: `unknown site "${site}" (sites: ${[...siteIds].join(', ')})` });
+      out.push({
+        path: ['devices', i, 'site'],
+        message: `unknown site "${site}" (sites: ${[...siteIds].join(', ')})`,
+      });
     }
   });
   return out;

@@ -70,7 +70,9 @@ export async function start(opts: MqttSimOptions): Promise<MqttSimulator> {
   const topic = opts.topic ?? ((id: string) => `devices/${id}/telemetry`);
   const specs: SimDeviceSpec[] =
     typeof opts.devices === 'number'
-      ? Array.from({ length: opts.devices }, (_, i) => ({ id: `${opts.idPrefix ?? 'sim'}-${String(i + 1).padStart(3, '0')}` }))
+      ? Array.from({ length: opts.devices }, (_, i) => ({
+          id: `${opts.idPrefix ?? 'sim'}-${String(i + 1).padStart(3, '0')}`,
+        }))
       : opts.devices;
 
   const devices: SimDevice[] = await Promise.all(
@@ -84,7 +86,17 @@ export async function start(opts: MqttSimOptions): Promise<MqttSimulator> {
         // Reconnects on its own; a simulator must not crash the process that hosts it.
       });
       const base = s.baseTemperature ?? 55 + rand() * 10;
-      return { id: s.id, client, base, temperature: base, drift: 0, ticks: 0, overheatPeak: undefined, codes: [], codesUntil: undefined };
+      return {
+        id: s.id,
+        client,
+        base,
+        temperature: base,
+        drift: 0,
+        ticks: 0,
+        overheatPeak: undefined,
+        codes: [],
+        codesUntil: undefined,
+      };
     }),
   );
   const byId = new Map(devices.map((d) => [d.id, d]));
@@ -97,7 +109,8 @@ export async function start(opts: MqttSimOptions): Promise<MqttSimulator> {
   const reading = (d: SimDevice): Record<string, unknown> => {
     d.ticks++;
     d.drift = Math.max(-3, Math.min(3, d.drift + noise(0.2)));
-    if (d.overheatPeak !== undefined) d.temperature = Math.min(d.overheatPeak, d.temperature + 2 + noise(0.3));
+    if (d.overheatPeak !== undefined)
+      d.temperature = Math.min(d.overheatPeak, d.temperature + 2 + noise(0.3));
     else d.temperature += (d.base + d.drift - d.temperature) * 0.3 + noise(0.4);
     const hot = Math.max(0, d.temperature - d.base);
     if (d.codesUntil !== undefined && Date.now() >= d.codesUntil) {

@@ -1,0 +1,83 @@
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { formatIssue } from '../../lib/source-errors.js';
+import { tempDir, writeFiles } from '../../test/helpers.js';
+import { loadConfig } from './load.js';
+
+describe('configuration loading', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+  const file = (name: string, text: string) => {
+    writeFiles(tmp.dir, { [name]: text });
+    return join(tmp.dir, name);
+  };
+
+  it('built-in defaults: embedded broker on 1883, API on 8080, ./data, the example rules', async () => {
+    const { config, issues } = await loadConfig(null, {}, {});
+    expect(issues).toEqual([]);
+    expect(config.mqtt.embedded).toMatchObject({ enabled: true, port: 1883 });
+    expect(config.api.port).toBe(8080);
+    expect(config.storage.dataDir).toBe(join(process.cwd(), 'data'));
+    expect(config.rules.files[0]).toMatch(/examples[/\\]rules[/\\]\*\.yaml$/);
+    expect(config.sla.emergency.response).toBe(3_600_000);
+  });
+
+  it('paths in the file are relative to the file', async () => {
+    const f = file('paths.yaml', 'storage: { dataDir: state }\nrules: { files: [rules/*.yaml] }\n');
+    const { config } = await loadConfig(f, {}, {});
+    expect(config.storage.dataDir).toBe(join(tmp.dir, 'state'));
+    expect(config.rules.files).toEqual([join(tmp.dir, 'rules/*.yaml')]);
+  });
+
+  it('substitutes ${VAR} and ${VAR:-default}; a whole-value reference keeps its type; $$ is a dollar', async () => {
+    const f = file(
+      'env.yaml',
+      'api:\n  port: ${API_PORT}\n  host: ${HOST:-127.0.0.1}\nsites: [{ id: s1, name: "cost $$5 ${NAME}" }]\n',
+    );
+    const { config, issues } = await loadConfig(f, {}, { API_PORT: '9090', NAME: 'north' });
+    expect(issues).toEqual([]);
+    expect(config.api).toEqual({ port: 9090, host: '127.0.0.1' });
+    expect(config.sites[0]?.name).toBe('cost $5 north');
+  });
+
+  it('reports every problem at once with file:line:col and path', async () => {
+    const f = file(
+      'bad.yaml',
+      [
+        'api:',
+        '  port: "eighty"',
+        'sites:',
+        '  - { id: a, area: nearby }',
+        'devices:',
+        '  - { id: d, site: b }',
+        '  - { id: d }',
+        'token: ${MISSING}',
+        '',
+      ].join('\n'),
+    );
+    const { issues } = await loadConfig(f, {}, {});
+    expect(issues.map(formatIssue).map((l) => l.replace(`${tmp.dir}/`, ''))).toEqual([
+      'bad.yaml:2:9: api.port: expected number, got "eighty"',
+      'bad.yaml:4:20: sites[0].area: expected one of "local", "remote", got "nearby"',
+      'bad.yaml:6:20: devices[0].site: unknown site "b" (sites: default, a)',
+      'bad.yaml:7:11: devices[1].id: duplicate device id "d"',
+      'bad.yaml:8:1: token: unknown key',
+      'bad.yaml:8:8: environment variable MISSING is not set',
+    ]);
+  });
+
+  it('flags and FAULTLINE_* overrides win over the file, and are validated', async () => {
+    const f = file('ports.yaml', 'api: { port: 1 }\nmqtt: { embedded: { port: 2 } }\n');
+    const { config } = await loadConfig(f, { apiPort: 0, mqttPort: 0, dataDir: 'x' }, {});
+    expect(config.api.port).toBe(0);
+    expect(config.mqtt.embedded.port).toBe(0);
+    expect(config.storage.dataDir).toBe(join(process.cwd(), 'x'));
+    const bad = await loadConfig(f, { apiPort: 70_000, logLevel: 'loud' }, {});
+    expect(bad.issues.map((i) => i.path)).toEqual(['api.port', 'log.level']);
+  });
+
+  it('an unreadable file is an error, not a crash', async () => {
+    const { issues } = await loadConfig(join(tmp.dir, 'nope.yaml'), {}, {});
+    expect(issues[0]?.message).toBe('cannot read: ENOENT');
+  });
+});
