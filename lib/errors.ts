@@ -4,8 +4,6 @@
  * table; errors.test.ts keeps the two in step.
  */
 export const ERRORS = {
-  FL_ERR_CONFIG_INVALID: { status: 500, title: 'Invalid configuration' },
-  FL_ERR_CONFIG_READ: { status: 500, title: 'Configuration file could not be read' },
   FL_ERR_RULES_INVALID: { status: 400, title: 'Invalid rule file' },
   FL_ERR_API_VALIDATION: { status: 400, title: 'Invalid request' },
   FL_ERR_API_NOT_FOUND: { status: 404, title: 'Not found' },
@@ -14,8 +12,6 @@ export const ERRORS = {
   FL_ERR_TICKET_TRANSITION: { status: 409, title: 'Ticket transition not allowed' },
   FL_ERR_ALERT_NOT_FOUND: { status: 404, title: 'Alert not found' },
   FL_ERR_DEVICE_NOT_FOUND: { status: 404, title: 'Device not found' },
-  FL_ERR_INGEST_PAYLOAD: { status: 400, title: 'Telemetry payload rejected' },
-  FL_ERR_STORE_CLOSED: { status: 503, title: 'Store is closed' },
   FL_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 

@@ -1,0 +1,23 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { configSchema } from '../../gateway/config/schema.js';
+import { decodeTelemetryJson } from '../../ingest/point.js';
+
+const readme = readFileSync(join(import.meta.dirname, 'README.md'), 'utf8');
+const blocks = (lang: string) => [...readme.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1] as string);
+
+describe('adapters/mqtt/README.md', () => {
+  it('the sample configuration is valid and states the defaults', () => {
+    const [sample] = blocks('yaml');
+    const parsed = configSchema.parse(parse(sample as string));
+    expect(parsed.mqtt.embedded).toEqual(configSchema.parse({}).mqtt.embedded);
+  });
+
+  it('the sample payload decodes', () => {
+    const [payload] = blocks('json');
+    const r = decodeTelemetryJson(payload as string, 'press-7', Date.now(), 'readme');
+    expect(r.ok && r.rejected).toEqual([]);
+  });
+});
