@@ -14,6 +14,11 @@ describe('error catalogue', () => {
   it('errors carry code, status and cause', () => {
     const cause = new Error('low level');
     const e = new FaultlineError('FL_ERR_TICKET_NOT_FOUND', 'ticket "T-1" does not exist', { cause });
-    expect(e).toMatchObject({ code: 'FL_ERR_TICKET_NOT_FOUND', status: 404, title: 'Ticket not found', cause });
+    expect(e).toMatchObject({
+      code: 'FL_ERR_TICKET_NOT_FOUND',
+      status: 404,
+      title: 'Ticket not found',
+      cause,
+    });
   });
 });

@@ -6,7 +6,8 @@ import { configSchema } from '../../gateway/config/schema.js';
 import { decodeTelemetryJson } from '../../ingest/point.js';
 
 const readme = readFileSync(join(import.meta.dirname, 'README.md'), 'utf8');
-const blocks = (lang: string) => [...readme.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1] as string);
+const blocks = (lang: string) =>
+  [...readme.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1] as string);
 
 describe('adapters/mqtt/README.md', () => {
   it('the sample configuration is valid and states the defaults', () => {
