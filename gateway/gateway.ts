@@ -87,6 +87,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       await tickets.openFromAlert(alert, t);
     });
     alerts.onResolved((alert) => tickets.alertResolved(alert));
+    await restoreAlerts(alertStore, engine, registry);
     ingest.onReading((point, device) => engine.onReading(point, device));
     logger.info({ rules: rules.rules.length, files: rules.files.length, dataDir }, 'rules loaded');
 
@@ -168,4 +169,18 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     for (const db of databases) if (db.open) db.close();
     throw err;
   }
+}
+
+/** Seeds the rule engine with the alerts that were pending or firing when the gateway last stopped. */
+async function restoreAlerts(
+  store: SqliteAlertStore,
+  engine: RuleEngine,
+  registry: DeviceRegistry,
+): Promise<void> {
+  let cursor: string | undefined;
+  do {
+    const page = await store.list({ state: ['firing', 'pending'] }, 500, cursor);
+    for (const a of page.items) engine.restore(a, registry.resolve(a.deviceId));
+    cursor = page.nextCursor ?? undefined;
+  } while (cursor);
 }

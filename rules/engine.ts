@@ -28,10 +28,13 @@ export interface Scheduler {
   clearTimeout(handle: unknown): void;
 }
 
+/** Node's setTimeout fires at once past 2^31-1 ms (~24.8 days); longer waits are re-armed. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 export const systemScheduler: Scheduler = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, Math.min(ms, 2_147_483_647)); // setTimeout caps at ~24.8 days
+    const t = setTimeout(fn, ms);
     t.unref();
     return t;
   },
@@ -112,6 +115,37 @@ export class RuleEngine {
     }
   }
 
+  /**
+   * Restores the state of an alert that was pending or firing when the gateway stopped, so that
+   * its next reading continues the episode instead of firing it again. Unknown or disabled rules
+   * are skipped.
+   */
+  restore(
+    alert: {
+      ruleId: string;
+      state: string;
+      activeAt: number | null;
+      firedAt: number | null;
+      value: SeriesState['value'];
+    },
+    device: Device,
+  ): void {
+    const c = this.compiled.find((x) => x.rule.id === alert.ruleId);
+    if (!c || (alert.state !== 'firing' && alert.state !== 'pending')) return;
+    const key = alertIdFor(c.rule.id, device.id);
+    const state: SeriesState = {
+      state: alert.state,
+      since: alert.activeAt,
+      firedAt: alert.state === 'firing' ? alert.firedAt : null,
+      lastTs: null,
+      value: alert.value,
+      holding: true,
+    };
+    const s: Series = { state, compiled: c, device };
+    this.series.set(key, s);
+    this.arm(key, s);
+  }
+
   /** Current evaluation state, for the API and tests. */
   state(alertId: string): SeriesState | undefined {
     return this.series.get(alertId)?.state;
@@ -144,7 +178,7 @@ export class RuleEngine {
         s.timer = undefined;
         this.step(key, s, { kind: 'tick', now: this.scheduler.now() });
       },
-      Math.max(0, at - this.scheduler.now()),
+      Math.min(MAX_TIMER_MS, Math.max(0, at - this.scheduler.now())),
     );
   }
 }

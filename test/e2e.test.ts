@@ -276,5 +276,25 @@ describe('equipment to ticket, end to end', () => {
     expect(dev.body.lastValues.temperature).toBeDefined();
     const alerts = await getJson<List<{ id: string }>>(api('/alerts?state=firing'));
     expect(alerts.body.items.map((a) => a.id)).toContain('overheat@cnc-9');
+    expect((await getJson(`${gw.apiUrl}/ready`)).status).toBe(200);
+  });
+
+  it('continues a firing alert after a restart instead of firing it again', async () => {
+    const [before] = await ticketsFor('overheat', 'cnc-9');
+    await publish('cnc-9', { ts: Date.now(), temperature: 99.5 });
+    await publish('cnc-9', { ts: Date.now() + 1, rpm: 1 }); // a later reading, processed after the first
+    await waitFor(
+      async () => {
+        const d = await getJson<{ lastValues: Record<string, { value: unknown }> }>(api('/devices/cnc-9'));
+        return d.body.lastValues.rpm ? true : undefined;
+      },
+      5_000,
+      'readings processed',
+    );
+    await gw.alerts.idle();
+    const [after] = await ticketsFor('overheat', 'cnc-9');
+    expect(after?.occurrences).toBe(before?.occurrences);
+    const alert = await getJson<{ fireCount: number; state: string }>(api('/alerts/overheat@cnc-9'));
+    expect(alert.body).toMatchObject({ state: 'firing', fireCount: 1 });
   });
 });
