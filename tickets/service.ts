@@ -3,6 +3,7 @@ import type { Device } from '../ingest/devices.js';
 import type { Page } from '../lib/cursor.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { toIso, toIsoOrNull } from '../lib/time.js';
 import type { Alert } from '../rules/alerts.js';
 import type { AlertTransition } from '../rules/engine.js';
 import { render, type TemplateVars } from '../rules/template.js';
@@ -11,32 +12,16 @@ import type { SlaState, SlaTarget, Status, Ticket, TicketEvent } from './model.j
 import { clockState, computeClocks, type SlaPolicy } from './sla-policy.js';
 import type { ListQuery, TicketFilter, TicketSort, TicketStore } from './store.js';
 
+type TimeKeys = 'lastOccurrenceAt' | 'reportedAt' | 'createdAt' | 'updatedAt';
+
 /** A ticket as the API shows it: ISO times, each clock with its state now. */
-export interface TicketView {
-  id: string;
-  title: string;
-  description: string;
-  priority: Ticket['priority'];
-  status: Status;
-  source: Ticket['source'];
-  deviceId: string | null;
-  site: string | null;
-  area: Ticket['area'];
-  customer: string | null;
-  equipmentModel: string | null;
-  ruleId: string | null;
-  alertId: string | null;
-  faultType: string;
-  occurrences: number;
+export type TicketView = Omit<Ticket, TimeKeys | 'finalAt' | 'sla'> & {
   lastOccurrenceAt: string | null;
   reportedAt: string;
   createdAt: string;
   updatedAt: string;
-  assignees: string[];
-  team: string | null;
-  labels: Record<string, string>;
   sla: Partial<Record<SlaTarget, { dueAt: string; state: SlaState; metAt: string | null }>>;
-}
+};
 
 export interface TicketServiceOptions {
   store: TicketStore;
@@ -46,9 +31,6 @@ export interface TicketServiceOptions {
   site: (id: string) => SiteConfig;
   now?: () => number;
 }
-
-const iso = (ms: number) => new Date(ms).toISOString();
-const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
 export type TicketListener = (e: { kind: 'created' | 'occurrence' | 'transition'; ticket: Ticket }) => void;
 
@@ -168,34 +150,18 @@ export class TicketService {
     const sla: TicketView['sla'] = {};
     for (const [k, c] of Object.entries(t.sla) as [SlaTarget, NonNullable<Ticket['sla'][SlaTarget]>][]) {
       sla[k] = {
-        dueAt: iso(c.dueAt),
+        dueAt: toIso(c.dueAt),
         state: clockState(c, judgeAt, this.opts.policy.warnAt),
-        metAt: isoOrNull(c.metAt),
+        metAt: toIsoOrNull(c.metAt),
       };
     }
+    const { finalAt: _finalAt, ...rest } = t;
     return {
-      id: t.id,
-      title: t.title,
-      description: t.description,
-      priority: t.priority,
-      status: t.status,
-      source: t.source,
-      deviceId: t.deviceId,
-      site: t.site,
-      area: t.area,
-      customer: t.customer,
-      equipmentModel: t.equipmentModel,
-      ruleId: t.ruleId,
-      alertId: t.alertId,
-      faultType: t.faultType,
-      occurrences: t.occurrences,
-      lastOccurrenceAt: isoOrNull(t.lastOccurrenceAt),
-      reportedAt: iso(t.reportedAt),
-      createdAt: iso(t.createdAt),
-      updatedAt: iso(t.updatedAt),
-      assignees: t.assignees,
-      team: t.team,
-      labels: t.labels,
+      ...rest,
+      lastOccurrenceAt: toIsoOrNull(t.lastOccurrenceAt),
+      reportedAt: toIso(t.reportedAt),
+      createdAt: toIso(t.createdAt),
+      updatedAt: toIso(t.updatedAt),
       sla,
     };
   }

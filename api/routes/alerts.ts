@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { FaultlineError } from '../../lib/errors.js';
+import { toIso, toIsoOrNull } from '../../lib/time.js';
 import type { Alert, AlertStore } from '../../rules/alerts.js';
 import { limitParam, listParam, parseOrThrow } from '../problem.js';
 
@@ -14,8 +15,6 @@ const listQuery = z
   })
   .strict();
 
-const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 export function alertView(a: Alert) {
   return {
     id: a.id,
@@ -25,11 +24,11 @@ export function alertView(a: Alert) {
     priority: a.priority,
     faultType: a.faultType,
     value: a.value,
-    activeAt: isoOrNull(a.activeAt),
-    firedAt: isoOrNull(a.firedAt),
-    resolvedAt: isoOrNull(a.resolvedAt),
+    activeAt: toIsoOrNull(a.activeAt),
+    firedAt: toIsoOrNull(a.firedAt),
+    resolvedAt: toIsoOrNull(a.resolvedAt),
     fireCount: a.fireCount,
-    updatedAt: new Date(a.updatedAt).toISOString(),
+    updatedAt: toIso(a.updatedAt),
   };
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Device, DeviceRegistry } from '../../ingest/devices.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { FaultlineError } from '../../lib/errors.js';
+import { toIso, toIsoOrNull } from '../../lib/time.js';
 import { limitParam, parseOrThrow } from '../problem.js';
 
 const listQuery = z
@@ -14,12 +15,9 @@ const listQuery = z
   })
   .strict();
 
-const isoOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
 export function deviceView(d: Device) {
   const lastValues: Record<string, { value: unknown; ts: string }> = {};
-  for (const [k, v] of Object.entries(d.lastValues))
-    lastValues[k] = { value: v.value, ts: new Date(v.ts).toISOString() };
+  for (const [k, v] of Object.entries(d.lastValues)) lastValues[k] = { value: v.value, ts: toIso(v.ts) };
   return {
     id: d.id,
     name: d.name,
@@ -28,8 +26,8 @@ export function deviceView(d: Device) {
     customer: d.customer,
     tags: d.tags,
     configured: d.configured,
-    firstSeenAt: isoOrNull(d.firstSeenAt),
-    lastSeenAt: isoOrNull(d.lastSeenAt),
+    firstSeenAt: toIsoOrNull(d.firstSeenAt),
+    lastSeenAt: toIsoOrNull(d.lastSeenAt),
     lastValues,
     activeErrorCodes: d.activeErrorCodes,
   };

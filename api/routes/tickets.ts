@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { toIso } from '../../lib/time.js';
 import { PRIORITIES, SLA_STATES, SOURCES, STATUSES } from '../../tickets/model.js';
 import type { TicketService } from '../../tickets/service.js';
 import type { TicketFilter } from '../../tickets/store.js';
@@ -64,7 +65,7 @@ export function ticketRoutes(tickets: TicketService) {
       const timeline = await tickets.timeline(id);
       return {
         ...tickets.view(t),
-        timeline: timeline.map((e) => ({ ...e, at: new Date(e.at).toISOString() })),
+        timeline: timeline.map((e) => ({ ...e, at: toIso(e.at) })),
       };
     });
 
