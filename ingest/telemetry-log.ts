@@ -1,6 +1,15 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 
+export interface SpoolStats {
+  batches: number;
+  points: number;
+  /** Compressed bytes held. */
+  bytes: number;
+  /** Creation time of the oldest batch held, or null when empty. */
+  oldestAt: number | null;
+}
+
 /** A batch of line protocol as held in the log. */
 export interface LogBatch {
   id: number;
@@ -22,7 +31,9 @@ export interface TelemetryLog {
   deleteThrough(id: number): Promise<void>;
   /** Deletes batches older than `cutoff`; returns how many points were dropped. */
   pruneOlderThan(cutoff: number): Promise<number>;
-  stats(): Promise<{ batches: number; points: number; bytes: number }>;
+  /** Deletes the oldest batches until at most `maxBytes` remain; returns how many points were dropped. */
+  pruneToSize(maxBytes: number): Promise<number>;
+  stats(): Promise<SpoolStats>;
   close(): Promise<void>;
 }
 
@@ -54,6 +65,8 @@ export class SqliteTelemetryLog implements TelemetryLog {
   private pending: Pending | undefined;
   private closed = false;
   private readonly insert;
+  private readonly totals: { batches: number; points: number; bytes: number };
+  private readonly listeners: (() => void)[] = [];
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -61,6 +74,16 @@ export class SqliteTelemetryLog implements TelemetryLog {
   ) {
     migrate(db, 'telemetry-log', MIGRATIONS);
     this.insert = db.prepare('INSERT INTO telemetry_batches (created_at, points, body) VALUES (?, ?, ?)');
+    this.totals = db
+      .prepare(
+        'SELECT COUNT(*) AS batches, COALESCE(SUM(points), 0) AS points, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM telemetry_batches',
+      )
+      .get() as { batches: number; points: number; bytes: number };
+  }
+
+  /** Called after every commit (the forwarder wakes up on it). */
+  onCommit(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
   append(lines: string, points: number): Promise<void> {
@@ -83,11 +106,15 @@ export class SqliteTelemetryLog implements TelemetryLog {
     try {
       const body = deflateRawSync(Buffer.from(p.lines.join('\n')), { level: 1 });
       this.insert.run(this.now(), p.points, body);
+      this.totals.batches++;
+      this.totals.points += p.points;
+      this.totals.bytes += body.length;
     } catch (err) {
       for (const w of p.waiters) w.reject(err as Error);
       return;
     }
     for (const w of p.waiters) w.resolve();
+    for (const l of this.listeners) l();
   }
 
   async read(afterId: number, limit: number): Promise<LogBatch[]> {
@@ -103,26 +130,53 @@ export class SqliteTelemetryLog implements TelemetryLog {
   }
 
   async deleteThrough(id: number): Promise<void> {
-    this.db.prepare('DELETE FROM telemetry_batches WHERE id <= ?').run(id);
+    this.deleteWhere('id <= ?', id);
   }
 
   async pruneOlderThan(cutoff: number): Promise<number> {
-    return this.db.transaction(() => {
-      const row = this.db
-        .prepare('SELECT COALESCE(SUM(points), 0) AS n FROM telemetry_batches WHERE created_at < ?')
-        .get(cutoff) as { n: number };
-      this.db.prepare('DELETE FROM telemetry_batches WHERE created_at < ?').run(cutoff);
-      return row.n;
-    })();
+    return this.deleteWhere('created_at < ?', cutoff).points;
   }
 
-  async stats(): Promise<{ batches: number; points: number; bytes: number }> {
-    const row = this.db
-      .prepare(
-        'SELECT COUNT(*) AS batches, COALESCE(SUM(points), 0) AS points, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM telemetry_batches',
-      )
-      .get() as { batches: number; points: number; bytes: number };
-    return row;
+  async pruneToSize(maxBytes: number): Promise<number> {
+    let dropped = 0;
+    while (this.totals.bytes > maxBytes && this.totals.batches > 0) {
+      // Oldest first, a slice at a time, until under the bound.
+      const excess = this.totals.bytes - maxBytes;
+      const rows = this.db
+        .prepare('SELECT id, LENGTH(body) AS bytes FROM telemetry_batches ORDER BY id LIMIT 1000')
+        .all() as { id: number; bytes: number }[];
+      let freed = 0;
+      let lastId = 0;
+      for (const r of rows) {
+        freed += r.bytes;
+        lastId = r.id;
+        if (freed >= excess) break;
+      }
+      dropped += this.deleteWhere('id <= ?', lastId).points;
+    }
+    return dropped;
+  }
+
+  async stats(): Promise<SpoolStats> {
+    const oldest = this.db.prepare('SELECT created_at FROM telemetry_batches ORDER BY id LIMIT 1').get() as
+      | { created_at: number }
+      | undefined;
+    return { ...this.totals, oldestAt: oldest?.created_at ?? null };
+  }
+
+  private deleteWhere(cond: string, arg: number): { batches: number; points: number; bytes: number } {
+    return this.db.transaction(() => {
+      const gone = this.db
+        .prepare(
+          `SELECT COUNT(*) AS batches, COALESCE(SUM(points), 0) AS points, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM telemetry_batches WHERE ${cond}`,
+        )
+        .get(arg) as { batches: number; points: number; bytes: number };
+      if (gone.batches > 0) this.db.prepare(`DELETE FROM telemetry_batches WHERE ${cond}`).run(arg);
+      this.totals.batches -= gone.batches;
+      this.totals.points -= gone.points;
+      this.totals.bytes -= gone.bytes;
+      return gone;
+    })();
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,222 @@
+import type { Logger } from '../lib/log.js';
+import type { DeadLetterStore } from './dead-letters.js';
+import { InfluxWriteError, type InfluxWriter } from './influx/writer.js';
+import type { TelemetryLog } from './telemetry-log.js';
+
+export interface ForwarderOptions {
+  log: TelemetryLog;
+  writer: InfluxWriter;
+  deadLetters: DeadLetterStore;
+  logger: Logger;
+  batchLines: number;
+  flushIntervalMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  now?: () => number;
+  random?: () => number;
+}
+
+export interface ForwarderCounters {
+  /** Lines InfluxDB answered 2xx for. */
+  linesWritten: number;
+  requests: number;
+  /** Failed attempts that will be (or were) tried again. */
+  retries: number;
+  /** Lines InfluxDB refused on their own, kept in the dead-letter store. */
+  linesDeadLettered: number;
+  inFlight: number;
+  lastWriteMs: number | null;
+  lastSuccessAt: number | null;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  /** Consecutive failed attempts (0 when healthy). */
+  failingFor: number;
+}
+
+const RETRY_AFTER_CAP_MS = 3_600_000; // never wait more than an hour, whatever the server says
+
+/**
+ * Delay before attempt `attempt + 1`: exponential from `minMs`, capped at `maxMs`, with "equal
+ * jitter" (half fixed, half random) so that gateways recovering together do not retry in lockstep.
+ * A server's Retry-After is a floor (capped at an hour).
+ */
+export function backoffDelay(
+  attempt: number,
+  minMs: number,
+  maxMs: number,
+  random: number,
+  retryAfterMs?: number,
+): number {
+  const exp = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 30));
+  const jittered = exp / 2 + (random * exp) / 2;
+  return retryAfterMs === undefined
+    ? jittered
+    : Math.min(RETRY_AFTER_CAP_MS, Math.max(retryAfterMs, jittered));
+}
+
+/**
+ * Ships the spool to InfluxDB in order: oldest batches first, one request at a time, deleting a
+ * batch only after InfluxDB answered 2xx. Failed requests are retried with capped exponential
+ * backoff and jitter (honouring Retry-After); a batch InfluxDB refuses is split until the refused
+ * lines are alone, and those go to the dead-letter store with the server's message. A crash between
+ * the 2xx and the delete resends the batch: InfluxDB overwrites identical points, so that is safe.
+ */
+export class Forwarder {
+  readonly counters: ForwarderCounters = {
+    linesWritten: 0,
+    requests: 0,
+    retries: 0,
+    linesDeadLettered: 0,
+    inFlight: 0,
+    lastWriteMs: null,
+    lastSuccessAt: null,
+    lastError: null,
+    lastErrorAt: null,
+    failingFor: 0,
+  };
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wake: (() => void) | undefined;
+  private readonly now: () => number;
+  private readonly random: () => number;
+
+  constructor(private readonly o: ForwarderOptions) {
+    this.now = o.now ?? Date.now;
+    this.random = o.random ?? Math.random;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run().catch((err: unknown) => {
+      this.o.logger.fatal({ err }, 'forwarder stopped unexpectedly');
+    });
+  }
+
+  /** New data is in the spool. */
+  notify(): void {
+    this.wake?.();
+  }
+
+  /** Stops after the request in flight (bounded by the writer's timeout). */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wake = done;
+    }).then(() => {
+      this.wake = undefined;
+    });
+  }
+
+  private backoff(attempt: number, retryAfterMs?: number): number {
+    return backoffDelay(attempt, this.o.retryMinMs, this.o.retryMaxMs, this.random(), retryAfterMs);
+  }
+
+  private async run(): Promise<void> {
+    let afterId = 0;
+    while (this.running) {
+      const batches = await this.o.log.read(afterId, 256);
+      if (batches.length === 0) {
+        await this.sleep(this.o.flushIntervalMs);
+        continue;
+      }
+      const lines: string[] = [];
+      let lastId = afterId;
+      for (const b of batches) {
+        if (lines.length > 0 && lines.length + b.points > this.o.batchLines) break;
+        for (const l of b.lines.split('\n')) if (l !== '') lines.push(l);
+        lastId = b.id;
+      }
+      // Let a small batch fill up for at most flushInterval since its oldest reading was spooled.
+      const oldest = batches[0]?.createdAt ?? this.now();
+      const waitMs = oldest + this.o.flushIntervalMs - this.now();
+      if (lines.length < this.o.batchLines && waitMs > 0 && batches.length < 256) {
+        await this.sleep(waitMs);
+        continue;
+      }
+      try {
+        for (let i = 0; i < lines.length && this.running; i += this.o.batchLines) {
+          await this.ship(lines.slice(i, i + this.o.batchLines));
+        }
+        if (!this.running) break;
+        await this.o.log.deleteThrough(lastId);
+        afterId = lastId;
+        if (this.counters.failingFor > 0) {
+          this.o.logger.info({ after: this.counters.failingFor }, 'InfluxDB writes succeed again');
+        }
+        this.counters.failingFor = 0;
+      } catch (err) {
+        if (!(err instanceof InfluxWriteError) || err.failure.kind !== 'retry') throw err;
+        this.counters.retries++;
+        this.counters.failingFor++;
+        this.counters.lastError = err.message;
+        this.counters.lastErrorAt = this.now();
+        const delay = this.backoff(this.counters.failingFor, err.failure.retryAfterMs);
+        const log = this.counters.failingFor === 1 || this.counters.failingFor % 10 === 0 ? 'warn' : 'debug';
+        this.o.logger[log](
+          {
+            status: err.failure.status,
+            error: err.message,
+            attempt: this.counters.failingFor,
+            retryInMs: Math.round(delay),
+          },
+          'InfluxDB write failed; the spool keeps the data and retries',
+        );
+        await this.sleep(delay);
+      }
+    }
+  }
+
+  /** Writes lines; on refusal, halves the batch until the refused lines are alone. */
+  private async ship(lines: string[]): Promise<void> {
+    const started = this.now();
+    this.counters.requests++;
+    this.counters.inFlight++;
+    try {
+      await this.o.writer.write(lines.join('\n'));
+      this.counters.linesWritten += lines.length;
+      this.counters.lastWriteMs = this.now() - started;
+      this.counters.lastSuccessAt = this.now();
+    } catch (err) {
+      if (!(err instanceof InfluxWriteError) || err.failure.kind !== 'rejected') throw err;
+      if (lines.length === 1) {
+        await this.deadLetter(lines[0] as string, err.failure.status, err.message);
+        return;
+      }
+      // InfluxDB 1.x has stored the good lines of a partially refused request already; sending them
+      // again in the halves overwrites them with the same values.
+      const mid = Math.ceil(lines.length / 2);
+      await this.ship(lines.slice(0, mid));
+      await this.ship(lines.slice(mid));
+    } finally {
+      this.counters.inFlight--;
+    }
+  }
+
+  private async deadLetter(line: string, status: number, message: string): Promise<void> {
+    this.counters.linesDeadLettered++;
+    const device = /(?:^|[^\\]),device=((?:\\.|[^,= ])+)/.exec(line)?.[1]?.replace(/\\(.)/g, '$1') ?? null;
+    this.o.logger.warn(
+      { status, error: message, line: line.slice(0, 200) },
+      'InfluxDB refused a line; dead-lettered',
+    );
+    await this.o.deadLetters.add({
+      at: this.now(),
+      source: 'influx',
+      deviceId: device,
+      origin: this.o.writer.target,
+      reason: `${status}: ${message}`,
+      payload: Buffer.from(line),
+    });
+  }
+}
