@@ -1,17 +1,22 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { DeviceRegistry } from '../ingest/devices.js';
+import type { History } from '../ingest/history.js';
+import type { IngestStatus } from '../ingest/status.js';
 import type { Logger } from '../lib/log.js';
 import type { AlertStore } from '../rules/alerts.js';
 import type { TicketService } from '../tickets/service.js';
 import { installProblemHandlers } from './problem.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
+import { ingestRoutes } from './routes/ingest.js';
 import { ticketRoutes } from './routes/tickets.js';
 
 export interface ApiDeps {
   tickets: TicketService;
   alerts: AlertStore;
   devices: DeviceRegistry;
+  history: History;
+  ingestStatus: () => Promise<IngestStatus>;
   logger: Logger;
   version: string;
   /** Whether stores are open and adapters started (for `/ready`). */
@@ -39,7 +44,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     async (v1) => {
       v1.register(ticketRoutes(deps.tickets));
       v1.register(alertRoutes(deps.alerts));
-      v1.register(deviceRoutes(deps.devices));
+      v1.register(deviceRoutes(deps.devices, deps.history));
+      v1.register(ingestRoutes(deps.ingestStatus));
     },
     { prefix: '/api/v1' },
   );

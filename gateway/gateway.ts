@@ -6,14 +6,19 @@ import type { Adapter } from '../adapters/types.js';
 import { buildApi } from '../api/app.js';
 import { SqliteDeadLetterStore } from '../ingest/dead-letters.js';
 import { DeviceRegistry } from '../ingest/devices.js';
+import { Forwarder } from '../ingest/forwarder.js';
+import { History, SqliteHistoryStore } from '../ingest/history.js';
+import { createWriter } from '../ingest/influx/writer.js';
 import { Ingest } from '../ingest/ingest.js';
 import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
+import { ingestStatus } from '../ingest/status.js';
 import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
 import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
+import type { AlertStore } from '../rules/alerts.js';
 import { AlertTracker } from '../rules/alerts.js';
 import { RuleEngine } from '../rules/engine.js';
 import { loadRuleFiles } from '../rules/load.js';
@@ -21,6 +26,7 @@ import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
 import { TicketService } from '../tickets/service.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
 import type { Config } from './config/schema.js';
+import { Housekeeping } from './housekeeping.js';
 
 export interface RunningGateway {
   apiUrl: string;
@@ -28,18 +34,25 @@ export interface RunningGateway {
   stop(): Promise<void>;
   /** The parts, for tests and the demo. */
   readonly ingest: Ingest;
+  readonly spool: SqliteTelemetryLog;
+  readonly forwarder: Forwarder | null;
+  readonly history: History;
+  readonly housekeeping: Housekeeping;
   readonly tickets: TicketService;
   readonly alerts: AlertTracker;
   readonly engine: RuleEngine;
   readonly api: FastifyInstance;
 }
 
-const DEVICE_FLUSH_MS = 5_000; // how often last values are persisted
-const PRUNE_EVERY_MS = 60_000; // how often the telemetry log's retention is enforced
+function displayUrl(scheme: string, host: string, port: number): string {
+  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
+}
 
 /**
- * Wires every part together and starts it: stores, rules, tickets, API, then the adapters (so that
- * nothing is acknowledged before the pipeline behind it is ready). `stop()` reverses the order.
+ * Wires every part together and starts it: stores, rules, tickets, the forwarder, the API, then the
+ * adapters (so that nothing is acknowledged before the pipeline behind it is ready). `stop()`
+ * reverses the order.
  */
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
   const rules = await loadRuleFiles(config.rules.files, process.cwd());
@@ -49,29 +62,62 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       `invalid rules:\n${rules.issues.map(formatIssue).join('\n')}`,
     );
   }
-  if (rules.rules.length === 0)
+  if (rules.rules.length === 0) {
     logger.warn({ files: config.rules.files }, 'no rules loaded: no tickets will be opened from telemetry');
+  }
 
   const dataDir = config.storage.dataDir;
   const databases: SqliteDatabase[] = [];
-  const timers: NodeJS.Timeout[] = [];
   const started: { stop(): Promise<unknown> }[] = [];
+  const open = (name: string) => {
+    const db = openDatabase(join(dataDir, name));
+    databases.push(db);
+    return db;
+  };
   let ready = false;
   try {
-    const stateDb = openDatabase(join(dataDir, 'state.db'));
-    databases.push(stateDb);
-    const spoolDb = openDatabase(join(dataDir, 'spool.db'));
-    databases.push(spoolDb);
+    // state.db: tickets, alerts, devices, dead letters; spool.db: the telemetry spool (its write rate
+    // never contends with tickets); history.db: per-minute rollups.
+    const stateDb = open('state.db');
+    const spool = new SqliteTelemetryLog(open('spool.db'));
+    const historyStore = new SqliteHistoryStore(open('history.db'));
+    const history = new History(historyStore);
+    const deadLetters = new SqliteDeadLetterStore(stateDb, config.storage.deadLetters.maxEntries);
 
     const registry = new DeviceRegistry(new SqliteDeviceStore(stateDb), config.sites, config.devices);
     await registry.load();
-    const telemetryLog = new SqliteTelemetryLog(spoolDb);
     const ingest = new Ingest({
-      log: telemetryLog,
+      log: spool,
       registry,
-      deadLetters: new SqliteDeadLetterStore(stateDb, config.storage.deadLetters.maxEntries),
+      deadLetters,
       logger: logger.child({ component: 'ingest' }),
+      ...(config.influx
+        ? { measurement: config.influx.measurement, eventsMeasurement: config.influx.eventsMeasurement }
+        : {}),
     });
+    ingest.onReading((point) => history.add(point));
+
+    let forwarder: Forwarder | null = null;
+    let target = '';
+    if (config.influx) {
+      const writer = createWriter(config.influx);
+      target = writer.target;
+      const f = new Forwarder({
+        log: spool,
+        writer,
+        deadLetters,
+        logger: logger.child({ component: 'forwarder', target }),
+        batchLines: config.influx.batchLines,
+        flushIntervalMs: config.influx.flushInterval,
+        retryMinMs: config.influx.retry.min,
+        retryMaxMs: config.influx.retry.max,
+      });
+      spool.onCommit(() => f.notify());
+      f.start();
+      started.push(f);
+      forwarder = f;
+      logger.info({ target, backlog: (await spool.stats()).points }, 'forwarding the spool to InfluxDB');
+    }
 
     const alertStore = new SqliteAlertStore(stateDb);
     const alerts = new AlertTracker(alertStore, logger.child({ component: 'alerts' }));
@@ -91,19 +137,39 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     ingest.onReading((point, device) => engine.onReading(point, device));
     logger.info({ rules: rules.rules.length, files: rules.files.length, dataDir }, 'rules loaded');
 
+    const housekeeping = new Housekeeping({
+      registry,
+      history,
+      historyStore,
+      historyRetentionMs: config.storage.history.retention,
+      log: spool,
+      spoolMaxBytes: config.storage.spool.maxSize,
+      spoolMaxAgeMs: config.storage.spool.maxAge,
+      logger: logger.child({ component: 'housekeeping' }),
+    });
+    housekeeping.start();
+    started.push(housekeeping);
+
     const api = buildApi({
       tickets,
       alerts: alertStore,
       devices: registry,
+      history,
+      ingestStatus: () =>
+        ingestStatus({
+          ingest,
+          log: spool,
+          forwarder: forwarder ? { instance: forwarder, target } : null,
+          deadLetters,
+          spoolDropped: () => housekeeping.spoolDropped,
+        }),
       logger,
       version: packageVersion(),
       ready: () => ready,
     });
     await api.listen({ host: config.api.host, port: config.api.port });
     started.push({ stop: () => api.close() });
-    const addr = api.server.address() as AddressInfo;
-    const apiHost = config.api.host === '0.0.0.0' || config.api.host === '::' ? '127.0.0.1' : config.api.host;
-    const apiUrl = `http://${apiHost.includes(':') ? `[${apiHost}]` : apiHost}:${addr.port}`;
+    const apiUrl = displayUrl('http', config.api.host, (api.server.address() as AddressInfo).port);
 
     const adapters: Adapter[] = [];
     let broker: EmbeddedBroker | undefined;
@@ -115,29 +181,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       await a.start({ sink: ingest, logger: logger.child({ adapter: a.id }), now: Date.now });
       started.push(a);
     }
-
-    timers.push(
-      setInterval(
-        () => registry.flush().catch((err: unknown) => logger.error({ err }, 'device flush failed')),
-        DEVICE_FLUSH_MS,
-      ),
-    );
-    const retentionMs = config.storage.telemetryLog.retention;
-    timers.push(
-      setInterval(() => {
-        telemetryLog
-          .pruneOlderThan(Date.now() - retentionMs)
-          .then((dropped) => {
-            if (dropped > 0)
-              logger.warn(
-                { dropped, retentionMs },
-                'telemetry log pruned: readings older than the retention were dropped',
-              );
-          })
-          .catch((err: unknown) => logger.error({ err }, 'telemetry log prune failed'));
-      }, PRUNE_EVERY_MS),
-    );
-    for (const t of timers) t.unref();
     ready = true;
 
     const mqttUrl = broker ? broker.url() : null;
@@ -147,24 +190,37 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     const stop = () => {
       stopped ??= (async () => {
         ready = false;
-        for (const t of timers) clearInterval(t);
         // Adapters first: stop reading, let in-flight readings become durable and be acknowledged.
         for (const a of [...adapters].reverse()) {
           await a.stop().catch((err: unknown) => logger.error({ err, adapter: a.id }, 'adapter stop failed'));
         }
         engine.stop();
         await alerts.idle();
+        // What the forwarder has not shipped stays in the spool for the next start.
+        await forwarder?.stop();
         await api.close();
-        await telemetryLog.close();
-        await registry.flush();
+        await spool.close();
+        await housekeeping.stop();
         for (const db of databases) db.close();
         logger.info('stopped');
       })();
       return stopped;
     };
-    return { apiUrl, mqttUrl, stop, ingest, tickets, alerts, engine, api };
+    return {
+      apiUrl,
+      mqttUrl,
+      stop,
+      ingest,
+      spool,
+      forwarder,
+      history,
+      housekeeping,
+      tickets,
+      alerts,
+      engine,
+      api,
+    };
   } catch (err) {
-    for (const t of timers) clearInterval(t);
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     for (const db of databases) if (db.open) db.close();
     throw err;
@@ -172,11 +228,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
 }
 
 /** Seeds the rule engine with the alerts that were pending or firing when the gateway last stopped. */
-async function restoreAlerts(
-  store: SqliteAlertStore,
-  engine: RuleEngine,
-  registry: DeviceRegistry,
-): Promise<void> {
+async function restoreAlerts(store: AlertStore, engine: RuleEngine, registry: DeviceRegistry): Promise<void> {
   let cursor: string | undefined;
   do {
     const page = await store.list({ state: ['firing', 'pending'] }, 500, cursor);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../lib/duration.js';
+import { byteSize } from '../lib/size.js';
 
 const id = z
   .string()
@@ -32,13 +33,23 @@ export const storageSchema = z
   .object({
     /** Where the SQLite files live (state.db for tickets/alerts/devices, spool.db for telemetry). */
     dataDir: z.string().default('./data'),
-    telemetryLog: z
+    /**
+     * The durable spool of accepted readings (spool.db). Bounded: at either bound the oldest batches
+     * are dropped, counted and logged. Without InfluxDB it keeps the latest raw readings, which are
+     * shipped if InfluxDB is configured later.
+     */
+    spool: z
       .object({
-        /** Batches older than this are pruned while no InfluxDB output ships them. */
-        retention: duration.default(7 * 86_400_000), // 7 days
+        maxSize: byteSize.prefault('1GB'),
+        maxAge: duration.prefault('7d'),
       })
       .strict()
-      .default({ retention: 7 * 86_400_000 }),
+      .prefault({}),
+    /** Local history: per-minute rollups per device and metric (history.db). */
+    history: z
+      .object({ retention: duration.prefault('90d') })
+      .strict()
+      .prefault({}),
     deadLetters: z
       .object({
         /** Newest rejected payloads kept for inspection. */

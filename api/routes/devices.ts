@@ -1,7 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Device, DeviceRegistry } from '../../ingest/devices.js';
+import { type History, MINUTE_MS } from '../../ingest/history.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
+import { parseDuration } from '../../lib/duration.js';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
 import { limitParam, parseOrThrow } from '../problem.js';
@@ -33,7 +35,41 @@ export function deviceView(d: Device) {
   };
 }
 
-export function deviceRoutes(devices: DeviceRegistry) {
+const MAX_BUCKETS = 10_000;
+
+/** An ISO 8601 time or epoch milliseconds. */
+const time = z.string().transform((v, ctx) => {
+  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (Number.isNaN(t)) {
+    ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time or epoch milliseconds, got "${v}"` });
+    return z.NEVER;
+  }
+  return t;
+});
+
+const telemetryQuery = z
+  .object({
+    metric: z.string().min(1),
+    from: time.optional(),
+    to: time.optional(),
+    step: z
+      .string()
+      .default('1m')
+      .transform((v, ctx) => {
+        const ms = parseDuration(v);
+        if (ms === undefined || ms < MINUTE_MS || ms % MINUTE_MS !== 0) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `step must be a whole number of minutes, at least 1m, got "${v}"`,
+          });
+          return z.NEVER;
+        }
+        return ms;
+      }),
+  })
+  .strict();
+
+export function deviceRoutes(devices: DeviceRegistry, history: History) {
   return async (app: FastifyInstance) => {
     app.get('/devices', async (req) => {
       const q = parseOrThrow(listQuery, req.query, 'query');
@@ -56,6 +92,42 @@ export function deviceRoutes(devices: DeviceRegistry) {
       const d = devices.get(id);
       if (!d) throw new FaultlineError('FL_ERR_DEVICE_NOT_FOUND', `device "${id}" does not exist`);
       return deviceView(d);
+    });
+
+    // Local history from the per-minute rollups (step ≥ 1m).
+    app.get('/devices/:id/telemetry', async (req) => {
+      const { id } = parseOrThrow(z.object({ id: z.string().min(1).max(128) }), req.params, 'path');
+      if (!devices.get(id))
+        throw new FaultlineError('FL_ERR_DEVICE_NOT_FOUND', `device "${id}" does not exist`);
+      const q = parseOrThrow(telemetryQuery, req.query, 'query');
+      const to = q.to ?? Date.now();
+      const from = q.from ?? to - 3_600_000;
+      if (from >= to) throw new FaultlineError('FL_ERR_API_VALIDATION', '"from" must be before "to"');
+      if ((to - from) / q.step > MAX_BUCKETS) {
+        throw new FaultlineError(
+          'FL_ERR_API_VALIDATION',
+          `at most ${MAX_BUCKETS} steps per request: widen "step" or narrow the range`,
+        );
+      }
+      const buckets = await history.query(id, q.metric, from, to, q.step);
+      if (buckets.length === 0) {
+        const known = await history.metrics(id);
+        if (!known.includes(q.metric)) {
+          throw new FaultlineError(
+            'FL_ERR_API_VALIDATION',
+            `device "${id}" has no history of metric "${q.metric}"${known.length ? ` (it has: ${known.join(', ')})` : ''}`,
+          );
+        }
+      }
+      return {
+        deviceId: id,
+        metric: q.metric,
+        from: toIso(from),
+        to: toIso(to),
+        stepMs: q.step,
+        source: 'rollups',
+        points: buckets.map((b) => ({ ...b, t: toIso(b.t) })),
+      };
     });
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
 import { deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
+import { influxSchema } from '../../ingest/influx/config.js';
 import { slaSchema } from '../../tickets/sla-policy.js';
 
 export const apiSchema = z
@@ -35,6 +36,8 @@ export const configSchema = z
     log: logSchema.prefault({}),
     storage: storageSchema.prefault({}),
     mqtt: mqttSectionSchema.prefault({}),
+    /** Optional: where accepted readings are shipped. Without it, history comes from local rollups. */
+    influx: influxSchema.optional(),
     sites: z.array(siteSchema).default([]),
     devices: z.array(deviceSchema).default([]),
     rules: rulesSectionSchema.prefault({}),

@@ -1,0 +1,78 @@
+import type { DeviceRegistry } from '../ingest/devices.js';
+import type { History, HistoryStore } from '../ingest/history.js';
+import type { TelemetryLog } from '../ingest/telemetry-log.js';
+import type { Logger } from '../lib/log.js';
+
+export interface HousekeepingOptions {
+  registry: DeviceRegistry;
+  history: History;
+  historyStore: HistoryStore;
+  historyRetentionMs: number;
+  log: TelemetryLog;
+  spoolMaxBytes: number;
+  spoolMaxAgeMs: number;
+  logger: Logger;
+}
+
+const FLUSH_EVERY_MS = 5_000; // device last values and history partials
+const SPOOL_BOUNDS_EVERY_MS = 10_000;
+const HISTORY_PRUNE_EVERY_MS = 3_600_000;
+
+/** The gateway's periodic chores; `stop()` runs the flushes one last time. */
+export class Housekeeping {
+  /** Readings dropped at the spool's bounds since start. */
+  spoolDropped = 0;
+  private timers: NodeJS.Timeout[] = [];
+
+  constructor(private readonly o: HousekeepingOptions) {}
+
+  start(): void {
+    const every = (ms: number, what: string, fn: () => Promise<void>) => {
+      const t = setInterval(() => {
+        fn().catch((err: unknown) => this.o.logger.error({ err }, `${what} failed`));
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(FLUSH_EVERY_MS, 'flush', () => this.flush());
+    every(SPOOL_BOUNDS_EVERY_MS, 'spool bounds', async () => {
+      await this.enforceSpoolBounds();
+    });
+    every(HISTORY_PRUNE_EVERY_MS, 'history prune', async () => {
+      await this.o.historyStore.prune(Date.now() - this.o.historyRetentionMs);
+    });
+  }
+
+  async flush(): Promise<void> {
+    await this.o.registry.flush();
+    await this.o.history.flush();
+  }
+
+  /** Drops the oldest batches past the age or size bound, counted and logged — never silently. */
+  async enforceSpoolBounds(now = Date.now()): Promise<number> {
+    const byAge = await this.o.log.pruneOlderThan(now - this.o.spoolMaxAgeMs);
+    const bySize = await this.o.log.pruneToSize(this.o.spoolMaxBytes);
+    const dropped = byAge + bySize;
+    if (dropped > 0) {
+      this.spoolDropped += dropped;
+      this.o.logger.warn(
+        {
+          dropped,
+          byAge,
+          bySize,
+          maxAgeMs: this.o.spoolMaxAgeMs,
+          maxBytes: this.o.spoolMaxBytes,
+          totalDropped: this.spoolDropped,
+        },
+        'spool bound reached: oldest readings dropped',
+      );
+    }
+    return dropped;
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    await this.flush();
+  }
+}

@@ -1,0 +1,195 @@
+import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import type { Point } from './point.js';
+
+export const MINUTE_MS = 60_000;
+
+/** Aggregate of one metric of one device over one minute (or a partial of it). */
+export interface Rollup {
+  deviceId: string;
+  metric: string;
+  /** Start of the minute, ms since the epoch. */
+  minute: number;
+  min: number;
+  max: number;
+  sum: number;
+  count: number;
+  last: number;
+  lastTs: number;
+}
+
+/** One bucket of a history query. */
+export interface HistoryBucket {
+  t: number;
+  min: number;
+  max: number;
+  mean: number;
+  last: number;
+  count: number;
+}
+
+/** Per-minute rollups of numeric metrics (booleans as 0/1), the local history without InfluxDB. */
+export interface HistoryStore {
+  /** Merges partial aggregates into the stored ones (min of mins, sums, newest last). */
+  merge(rows: readonly Rollup[]): Promise<void>;
+  /** Stored minutes of one series in [from, to), oldest first. */
+  minutes(deviceId: string, metric: string, from: number, to: number): Promise<Rollup[]>;
+  /** Metrics that have history for a device. */
+  metrics(deviceId: string): Promise<string[]>;
+  /** Deletes minutes before `cutoff`; returns how many rows went. */
+  prune(cutoff: number): Promise<number>;
+}
+
+const MIGRATIONS = [
+  {
+    version: 1,
+    description: 'per-minute rollups',
+    up: `CREATE TABLE rollups (
+      device_id TEXT NOT NULL,
+      metric TEXT NOT NULL,
+      minute INTEGER NOT NULL,
+      min REAL NOT NULL,
+      max REAL NOT NULL,
+      sum REAL NOT NULL,
+      count INTEGER NOT NULL,
+      last REAL NOT NULL,
+      last_ts INTEGER NOT NULL,
+      PRIMARY KEY (device_id, metric, minute)
+    ) WITHOUT ROWID;
+    CREATE INDEX rollups_minute ON rollups (minute);`,
+  },
+];
+
+export class SqliteHistoryStore implements HistoryStore {
+  private readonly upsert;
+
+  constructor(private readonly db: SqliteDatabase) {
+    migrate(db, 'history', MIGRATIONS);
+    this.upsert =
+      db.prepare(`INSERT INTO rollups (device_id, metric, minute, min, max, sum, count, last, last_ts)
+      VALUES (@deviceId, @metric, @minute, @min, @max, @sum, @count, @last, @lastTs)
+      ON CONFLICT (device_id, metric, minute) DO UPDATE SET
+        min = MIN(min, excluded.min), max = MAX(max, excluded.max), sum = sum + excluded.sum,
+        count = count + excluded.count,
+        last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,
+        last_ts = MAX(last_ts, excluded.last_ts)`);
+  }
+
+  async merge(rows: readonly Rollup[]): Promise<void> {
+    this.db.transaction(() => {
+      for (const r of rows) this.upsert.run(r);
+    })();
+  }
+
+  async minutes(deviceId: string, metric: string, from: number, to: number): Promise<Rollup[]> {
+    return this.db
+      .prepare(
+        `SELECT device_id AS deviceId, metric, minute, min, max, sum, count, last, last_ts AS lastTs FROM rollups
+         WHERE device_id = ? AND metric = ? AND minute >= ? AND minute < ? ORDER BY minute`,
+      )
+      .all(deviceId, metric, from, to) as Rollup[];
+  }
+
+  async metrics(deviceId: string): Promise<string[]> {
+    return (
+      this.db
+        .prepare('SELECT DISTINCT metric FROM rollups WHERE device_id = ? ORDER BY metric')
+        .all(deviceId) as {
+        metric: string;
+      }[]
+    ).map((r) => r.metric);
+  }
+
+  async prune(cutoff: number): Promise<number> {
+    return this.db.prepare('DELETE FROM rollups WHERE minute < ?').run(cutoff).changes;
+  }
+}
+
+function combine(into: Rollup, r: Rollup): void {
+  into.min = Math.min(into.min, r.min);
+  into.max = Math.max(into.max, r.max);
+  into.sum += r.sum;
+  into.count += r.count;
+  if (r.lastTs >= into.lastTs) {
+    into.last = r.last;
+    into.lastTs = r.lastTs;
+  }
+}
+
+/**
+ * Aggregates readings in memory and hands the partials to the store on `flush()` (every few
+ * seconds), so that history costs one upsert per series and minute, not one write per reading.
+ * Queries see flushed and unflushed data together.
+ */
+export class History {
+  private pending = new Map<string, Rollup>();
+
+  constructor(private readonly store: HistoryStore) {}
+
+  add(p: Point): void {
+    const minute = Math.floor(p.ts / MINUTE_MS) * MINUTE_MS;
+    for (const metric in p.fields) {
+      const raw = p.fields[metric];
+      const v = typeof raw === 'boolean' ? (raw ? 1 : 0) : raw;
+      if (typeof v !== 'number') continue;
+      const key = `${p.deviceId}\u0000${metric}\u0000${minute}`;
+      const r = this.pending.get(key);
+      if (r) combine(r, { ...r, min: v, max: v, sum: v, count: 1, last: v, lastTs: p.ts });
+      else
+        this.pending.set(key, {
+          deviceId: p.deviceId,
+          metric,
+          minute,
+          min: v,
+          max: v,
+          sum: v,
+          count: 1,
+          last: v,
+          lastTs: p.ts,
+        });
+    }
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.size === 0) return;
+    const rows = [...this.pending.values()];
+    this.pending = new Map();
+    await this.store.merge(rows);
+  }
+
+  metrics(deviceId: string): Promise<string[]> {
+    return this.store.metrics(deviceId);
+  }
+
+  /** Buckets of `stepMs` (a whole number of minutes) covering [from, to). */
+  async query(
+    deviceId: string,
+    metric: string,
+    from: number,
+    to: number,
+    stepMs: number,
+  ): Promise<HistoryBucket[]> {
+    const start = Math.floor(from / MINUTE_MS) * MINUTE_MS;
+    const rows = await this.store.minutes(deviceId, metric, start, to);
+    for (const r of this.pending.values()) {
+      if (r.deviceId === deviceId && r.metric === metric && r.minute >= start && r.minute < to)
+        rows.push({ ...r });
+    }
+    const buckets = new Map<number, Rollup>();
+    for (const r of rows) {
+      const t = Math.floor(r.minute / stepMs) * stepMs;
+      const b = buckets.get(t);
+      if (b) combine(b, r);
+      else buckets.set(t, { ...r, minute: t });
+    }
+    return [...buckets.values()]
+      .sort((a, b) => a.minute - b.minute)
+      .map((b) => ({
+        t: b.minute,
+        min: b.min,
+        max: b.max,
+        mean: b.sum / b.count,
+        last: b.last,
+        count: b.count,
+      }));
+  }
+}

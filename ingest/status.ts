@@ -1,0 +1,37 @@
+import type { DeadLetterStore } from './dead-letters.js';
+import type { Forwarder, ForwarderCounters } from './forwarder.js';
+import type { Ingest, IngestCounters } from './ingest.js';
+import type { TelemetryLog } from './telemetry-log.js';
+
+/** What `GET /api/v1/ingest` shows: where every accepted reading is. */
+export interface IngestStatus {
+  readings: IngestCounters;
+  spool: {
+    batches: number;
+    points: number;
+    bytes: number;
+    oldestAt: number | null;
+    /** Readings dropped at the spool's size or age bound since start. */
+    dropped: number;
+  };
+  influx: (ForwarderCounters & { target: string }) | null;
+  deadLetters: number;
+}
+
+export interface StatusSources {
+  ingest: Ingest;
+  log: TelemetryLog;
+  forwarder: { instance: Forwarder; target: string } | null;
+  deadLetters: DeadLetterStore;
+  spoolDropped: () => number;
+}
+
+export async function ingestStatus(s: StatusSources): Promise<IngestStatus> {
+  const spool = await s.log.stats();
+  return {
+    readings: { ...s.ingest.counters },
+    spool: { ...spool, dropped: s.spoolDropped() },
+    influx: s.forwarder ? { ...s.forwarder.instance.counters, target: s.forwarder.target } : null,
+    deadLetters: await s.deadLetters.count(),
+  };
+}
