@@ -156,8 +156,10 @@ export class History {
     await this.store.merge(rows);
   }
 
-  metrics(deviceId: string): Promise<string[]> {
-    return this.store.metrics(deviceId);
+  async metrics(deviceId: string): Promise<string[]> {
+    const names = new Set(await this.store.metrics(deviceId));
+    for (const r of this.pending.values()) if (r.deviceId === deviceId) names.add(r.metric);
+    return [...names].sort();
   }
 
   /** Buckets of `stepMs` (a whole number of minutes) covering [from, to). */

@@ -41,4 +41,26 @@ describe('SqliteTelemetryLog', () => {
     expect(await log.pruneOlderThan(2_000)).toBe(2);
     expect((await log.read(0, 10)).map((b) => b.lines)).toEqual(['c 3']);
   });
+
+  it('prunes the oldest batches down to a size bound and keeps exact totals', async () => {
+    db = openDatabase(':memory:');
+    const log = new SqliteTelemetryLog(db);
+    const body = (i: number) =>
+      Array.from({ length: 200 }, (_, j) => `m,device=d${i} v=${Math.random()} ${i * 1000 + j}`).join('\n');
+    for (let i = 0; i < 10; i++) await log.append(body(i), 200);
+    const full = await log.stats();
+    expect(full).toMatchObject({ batches: 10, points: 2_000 });
+    const bound = Math.floor(full.bytes / 2);
+    const dropped = await log.pruneToSize(bound);
+    const after = await log.stats();
+    expect(after.bytes).toBeLessThanOrEqual(bound);
+    expect(dropped).toBe(2_000 - after.points);
+    expect(after.points % 200).toBe(0);
+    // The newest survive.
+    const rest = await log.read(0, 100);
+    expect(rest[rest.length - 1]?.lines).toContain('device=d9');
+    // Totals match the table after reopening.
+    const reopened = new SqliteTelemetryLog(db);
+    expect(await reopened.stats()).toEqual(after);
+  });
 });

@@ -1,0 +1,152 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { packageRoot } from '../lib/package-root.js';
+import { getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { describeWithServer } from './servers/common.js';
+import { type InfluxServer, startInfluxDB } from './servers/influxdb.js';
+
+const server = describeWithServer('influxd', 'apt-get install influxdb');
+const CLI = join(packageRoot(), 'dist', 'gateway', 'cli.js');
+
+const config = (influxUrl: string) => `
+sites: [{ id: north, area: local }]
+devices:
+  - { id: press-1, name: Press 1, model: press-400t, site: north, tags: { line: l2 } }
+influx:
+  api: v1
+  url: ${influxUrl}
+  database: fl
+  flushInterval: 100ms
+  retry: { min: 100ms, max: 500ms }
+rules:
+  files: []
+`;
+
+server.describe(`gateway → InfluxDB (real server)${server.label}`, () => {
+  let influx: InfluxServer;
+  const tmp = tempDir();
+  beforeAll(async () => {
+    influx = await startInfluxDB('fl');
+  });
+  afterAll(async () => {
+    await influx?.cleanup();
+    tmp.cleanup();
+  });
+
+  it('writes readings with the documented schema; /ingest accounts for every one', async () => {
+    writeFiles(tmp.dir, { 'schema.yaml': config(influx.url) });
+    const gw = await startFromFile(join(tmp.dir, 'schema.yaml'), join(tmp.dir, 'data-schema'));
+    const client = await mqtt.connectAsync(gw.mqttUrl as string, { clientId: 'schema', reconnectPeriod: 0 });
+    try {
+      const ts = 1_790_000_000_000;
+      await client.publishAsync(
+        'devices/press-1/telemetry',
+        JSON.stringify({ ts, pressure: 6, mode: 'auto', ok: true, errorCode: ['E-7', 'E-9'] }),
+        { qos: 1 },
+      );
+      await client.publishAsync('devices/press-1/telemetry', JSON.stringify({ ts: ts + 1, pressure: 6.5 }), {
+        qos: 1,
+      });
+      await waitFor(
+        async () => ((await influx.count('telemetry')) === 2 ? true : undefined),
+        10_000,
+        '2 points',
+      );
+      const rows = await influx.query('SELECT * FROM telemetry ORDER BY time');
+      expect(rows[0]?.columns).toEqual(['time', 'device', 'line', 'mode', 'model', 'ok', 'pressure', 'site']);
+      expect(rows[0]?.values).toEqual([
+        [ts, 'press-1', 'l2', 'auto', 'press-400t', true, 6, 'north'],
+        [ts + 1, 'press-1', 'l2', null, 'press-400t', null, 6.5, 'north'],
+      ]);
+      // An integer then a fraction in one field: both float, no type conflict.
+      const types = await influx.query('SHOW FIELD KEYS FROM telemetry');
+      expect(types[0]?.values).toEqual(
+        expect.arrayContaining([
+          ['pressure', 'float'],
+          ['mode', 'string'],
+          ['ok', 'boolean'],
+        ]),
+      );
+      const events = await influx.query('SELECT value, code, kind, device, site FROM device_events');
+      expect(events[0]?.values).toEqual([
+        [ts, true, 'E-7', 'error_code', 'press-1', 'north'],
+        [ts, true, 'E-9', 'error_code', 'press-1', 'north'],
+      ]);
+      const status = await getJson<{
+        readings: { accepted: number };
+        spool: { points: number };
+        influx: { linesWritten: number; state: string };
+      }>(`${gw.apiUrl}/api/v1/ingest`);
+      await waitFor(
+        async () => ((await gw.spool.stats()).points === 0 ? true : undefined),
+        5_000,
+        'spool drained',
+      );
+      expect(status.body.readings.accepted).toBe(2);
+      expect(status.body.influx).toMatchObject({ linesWritten: 4, state: 'ok' });
+    } finally {
+      await client.endAsync();
+      await gw.stop();
+    }
+  });
+
+  it('crash: every acknowledged reading reaches InfluxDB after SIGKILL and restart', async () => {
+    await influx.stop(); // a backlog builds up in the spool
+    const cfg = join(tmp.dir, 'crash.yaml');
+    writeFiles(tmp.dir, { 'crash.yaml': config(influx.url) });
+    const dataDir = join(tmp.dir, 'data-crash');
+    const start = async (): Promise<{ child: ChildProcess; mqttUrl: string }> => {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'start', '--config', cfg, '--data-dir', dataDir, '--api-port', '0', '--mqtt-port', '0'],
+        {
+          env: { ...process.env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      const mqttUrl = await new Promise<string>((resolve, reject) => {
+        let buf = '';
+        child.stdout?.on('data', (c: Buffer) => {
+          buf += c.toString();
+          const m = /"mqtt":"(mqtt:\/\/[^"]+)".*"msg":"listening"/.exec(buf);
+          if (m) resolve(m[1] as string);
+        });
+        child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${buf}`)));
+      });
+      return { child, mqttUrl };
+    };
+    const first = await start();
+    const client = await mqtt.connectAsync(first.mqttUrl, { clientId: 'crash', reconnectPeriod: 0 });
+    const n = 500;
+    const t0 = 1_791_000_000_000;
+    for (let i = 0; i < n; i++) {
+      // Awaiting each publish: resolved = PUBACK received = acknowledged by the gateway.
+      await client.publishAsync('devices/press-1/telemetry', JSON.stringify({ ts: t0 + i, crashTest: i }), {
+        qos: 1,
+      });
+    }
+    const killed = new Promise<void>((r) => first.child.once('exit', () => r()));
+    first.child.kill('SIGKILL');
+    await killed;
+    await client.endAsync(true);
+
+    await influx.start();
+    const second = await start();
+    try {
+      await waitFor(
+        async () => {
+          const rows = await influx.query(`SELECT COUNT(crashTest) FROM telemetry WHERE time >= ${t0}ms`);
+          return rows[0]?.values[0]?.[1] === n ? true : undefined;
+        },
+        20_000,
+        `${n} acknowledged readings in InfluxDB`,
+      );
+    } finally {
+      const exited = new Promise<number | null>((r) => second.child.once('exit', (code) => r(code)));
+      second.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+});
