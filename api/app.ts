@@ -17,6 +17,8 @@ export interface ApiDeps {
   devices: DeviceRegistry;
   history: History;
   ingestStatus: () => Promise<IngestStatus>;
+  /** Prometheus exposition (`GET /metrics`). */
+  metrics: () => Promise<{ contentType: string; body: string }>;
   logger: Logger;
   version: string;
   /** Whether stores are open and adapters started (for `/ready`). */
@@ -38,6 +40,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     const ready = deps.ready();
     reply.code(ready ? 200 : 503);
     return { status: ready ? 'ready' : 'starting' };
+  });
+
+  // Public until API keys arrive (issue 9), then a key unless configured public (CONTRACTS.md).
+  app.get('/metrics', async (_req, reply) => {
+    const m = await deps.metrics();
+    return reply.type(m.contentType).send(m.body);
   });
 
   app.register(

@@ -27,6 +27,7 @@ import { TicketService } from '../tickets/service.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
 import type { Config } from './config/schema.js';
 import { Housekeeping } from './housekeeping.js';
+import { createMetrics } from './metrics.js';
 
 export interface RunningGateway {
   apiUrl: string;
@@ -99,6 +100,16 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
 
     let forwarder: Forwarder | null = null;
     let target = '';
+    let housekeepingRef: Housekeeping | undefined;
+    const status = () =>
+      ingestStatus({
+        ingest,
+        log: spool,
+        forwarder: forwarder ? { instance: forwarder, target } : null,
+        deadLetters,
+        spoolDropped: () => housekeepingRef?.spoolDropped ?? 0,
+      });
+    const metrics = createMetrics(status);
     if (config.influx) {
       const writer = createWriter(config.influx);
       target = writer.target;
@@ -111,6 +122,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         flushIntervalMs: config.influx.flushInterval,
         retryMinMs: config.influx.retry.min,
         retryMaxMs: config.influx.retry.max,
+        observeWrite: metrics.observeWrite,
       });
       spool.onCommit(() => f.notify());
       f.start();
@@ -149,20 +161,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     });
     housekeeping.start();
     started.push(housekeeping);
+    housekeepingRef = housekeeping;
 
     const api = buildApi({
       tickets,
       alerts: alertStore,
       devices: registry,
       history,
-      ingestStatus: () =>
-        ingestStatus({
-          ingest,
-          log: spool,
-          forwarder: forwarder ? { instance: forwarder, target } : null,
-          deadLetters,
-          spoolDropped: () => housekeeping.spoolDropped,
-        }),
+      ingestStatus: status,
+      metrics: metrics.render,
       logger,
       version: packageVersion(),
       ready: () => ready,

@@ -14,6 +14,8 @@ export interface ForwarderOptions {
   retryMaxMs: number;
   now?: () => number;
   random?: () => number;
+  /** Told the duration of every write request (metrics). */
+  observeWrite?: (ms: number, ok: boolean) => void;
 }
 
 export interface ForwarderCounters {
@@ -187,7 +189,9 @@ export class Forwarder {
       this.counters.linesWritten += lines.length;
       this.counters.lastWriteMs = this.now() - started;
       this.counters.lastSuccessAt = this.now();
+      this.o.observeWrite?.(this.counters.lastWriteMs, true);
     } catch (err) {
+      this.o.observeWrite?.(this.now() - started, false);
       if (!(err instanceof InfluxWriteError) || err.failure.kind !== 'rejected') throw err;
       if (lines.length === 1) {
         await this.deadLetter(lines[0] as string, err.failure.status, err.message);

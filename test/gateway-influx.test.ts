@@ -86,6 +86,11 @@ server.describe(`gateway → InfluxDB (real server)${server.label}`, () => {
       );
       expect(status.body.readings.accepted).toBe(2);
       expect(status.body.influx).toMatchObject({ linesWritten: 4, state: 'ok' });
+      const metrics = await (await fetch(`${gw.apiUrl}/metrics`)).text();
+      expect(metrics).toMatch(/^faultline_readings_accepted_total 2$/m);
+      expect(metrics).toMatch(/^faultline_influx_lines_written_total 4$/m);
+      expect(metrics).toMatch(/^faultline_spool_points 0$/m);
+      expect(metrics).toMatch(/^faultline_influx_write_duration_seconds_count\{outcome="ok"\} [1-9]/m);
     } finally {
       await client.endAsync();
       await gw.stop();

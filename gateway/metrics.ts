@@ -1,0 +1,97 @@
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { IngestStatus } from '../ingest/status.js';
+
+/**
+ * Prometheus metrics (`GET /metrics`). Counters and gauges are read from the components' own
+ * counters when scraped, so the hot path only increments plain numbers.
+ */
+export function createMetrics(status: () => Promise<IngestStatus>) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'faultline_' });
+  let snapshot: IngestStatus | undefined;
+
+  // One status read per scrape, shared by every metric below.
+  const refresh = async () => {
+    snapshot = await status();
+  };
+  const counter = (name: string, help: string, read: (s: IngestStatus) => number | undefined) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = snapshot ? read(snapshot) : undefined;
+        this.reset();
+        if (v !== undefined) this.inc(v);
+      },
+    });
+  const gauge = (name: string, help: string, read: (s: IngestStatus) => number | undefined) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const v = snapshot ? read(snapshot) : undefined;
+        if (v !== undefined) this.set(v);
+      },
+    });
+
+  counter(
+    'faultline_readings_accepted_total',
+    'Readings made durable in the spool (and acknowledged).',
+    (s) => s.readings.accepted,
+  );
+  counter(
+    'faultline_readings_rejected_total',
+    'Payloads rejected whole and dead-lettered.',
+    (s) => s.readings.rejected,
+  );
+  counter(
+    'faultline_readings_partially_rejected_total',
+    'Readings kept with some keys dropped.',
+    (s) => s.readings.partiallyRejected,
+  );
+  gauge('faultline_spool_points', 'Readings held in the spool.', (s) => s.spool.points);
+  gauge('faultline_spool_batches', 'Batches held in the spool.', (s) => s.spool.batches);
+  gauge('faultline_spool_bytes', 'Compressed bytes held in the spool.', (s) => s.spool.bytes);
+  gauge('faultline_spool_oldest_age_seconds', 'Age of the oldest batch in the spool.', (s) =>
+    s.spool.oldestAt === null ? 0 : (Date.now() - s.spool.oldestAt) / 1000,
+  );
+  counter(
+    'faultline_spool_dropped_total',
+    'Readings dropped at the spool size or age bound.',
+    (s) => s.spool.dropped,
+  );
+  counter('faultline_influx_lines_written_total', 'Lines InfluxDB accepted.', (s) => s.influx?.linesWritten);
+  counter('faultline_influx_requests_total', 'Write requests sent to InfluxDB.', (s) => s.influx?.requests);
+  counter(
+    'faultline_influx_retries_total',
+    'Failed write attempts that are retried.',
+    (s) => s.influx?.retries,
+  );
+  counter(
+    'faultline_influx_lines_dead_lettered_total',
+    'Lines InfluxDB refused, kept as dead letters.',
+    (s) => s.influx?.linesDeadLettered,
+  );
+  gauge('faultline_influx_requests_in_flight', 'Write requests in flight.', (s) => s.influx?.inFlight);
+  gauge('faultline_dead_letters', 'Entries in the dead-letter store.', (s) => s.deadLetters);
+
+  const writeDuration = new Histogram({
+    name: 'faultline_influx_write_duration_seconds',
+    help: 'Duration of InfluxDB write requests.',
+    labelNames: ['outcome'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+
+  return {
+    observeWrite(ms: number, ok: boolean): void {
+      writeDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000);
+    },
+    async render(): Promise<{ contentType: string; body: string }> {
+      await refresh();
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
