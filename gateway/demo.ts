@@ -69,6 +69,9 @@ export async function runDemo(gw: RunningGateway, logger: Logger): Promise<MqttS
   say(
     `tickets: ${gw.apiUrl}/api/v1/tickets   alerts: ${gw.apiUrl}/api/v1/alerts   devices: ${gw.apiUrl}/api/v1/devices`,
   );
+  say(
+    `history: ${gw.apiUrl}/api/v1/devices/cnc-02/telemetry?metric=temperature   ingest: ${gw.apiUrl}/api/v1/ingest`,
+  );
   say('press Ctrl-C to stop');
   const timers = SCENARIO.map((step) =>
     setTimeout(() => {
