@@ -158,17 +158,24 @@ export class Forwarder {
         }
         this.counters.failingFor = 0;
       } catch (err) {
-        if (!(err instanceof InfluxWriteError) || err.failure.kind !== 'retry') throw err;
+        // Anything else (a spool read, a dead-letter insert on a full disk) is retried the same way:
+        // the forwarder must never stop while the spool holds data.
+        const retryAfterMs =
+          err instanceof InfluxWriteError && err.failure.kind === 'retry'
+            ? err.failure.retryAfterMs
+            : undefined;
+        const status = err instanceof InfluxWriteError ? err.failure.status : null;
+        if (!(err instanceof InfluxWriteError)) this.o.logger.error({ err }, 'forwarder error');
         this.counters.retries++;
         this.counters.failingFor++;
-        this.counters.lastError = err.message;
+        this.counters.lastError = (err as Error).message;
         this.counters.lastErrorAt = this.now();
-        const delay = this.backoff(this.counters.failingFor, err.failure.retryAfterMs);
+        const delay = this.backoff(this.counters.failingFor, retryAfterMs);
         const log = this.counters.failingFor === 1 || this.counters.failingFor % 10 === 0 ? 'warn' : 'debug';
         this.o.logger[log](
           {
-            status: err.failure.status,
-            error: err.message,
+            status,
+            error: (err as Error).message,
             attempt: this.counters.failingFor,
             retryInMs: Math.round(delay),
           },

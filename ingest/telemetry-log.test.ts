@@ -1,3 +1,4 @@
+import { deflateRawSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { SqliteTelemetryLog } from './telemetry-log.js';
@@ -62,5 +63,29 @@ describe('SqliteTelemetryLog', () => {
     // Totals match the table after reopening.
     const reopened = new SqliteTelemetryLog(db);
     expect(await reopened.stats()).toEqual(after);
+  });
+
+  it('never reuses a batch id, even after the log was emptied', async () => {
+    db = openDatabase(':memory:');
+    const log = new SqliteTelemetryLog(db);
+    await log.append('a 1', 1);
+    const [first] = await log.read(0, 10);
+    await log.deleteThrough(first!.id);
+    await log.append('b 2', 1);
+    const [second] = await log.read(first!.id, 10);
+    expect(second?.lines).toBe('b 2');
+    expect(second!.id).toBeGreaterThan(first!.id);
+  });
+
+  it('migration 2 keeps the backlog of a spool written by schema version 1', async () => {
+    db = openDatabase(':memory:');
+    db.exec(`CREATE TABLE telemetry_batches (id INTEGER PRIMARY KEY, created_at INTEGER NOT NULL, points INTEGER NOT NULL, body BLOB NOT NULL);
+      INSERT INTO schema_migrations VALUES ('telemetry-log', 1, 'telemetry batches', 0);`);
+    db.prepare('INSERT INTO telemetry_batches VALUES (7, 1, 1, ?)').run(deflateRawSync(Buffer.from('old 1')));
+    const log = new SqliteTelemetryLog(db);
+    expect((await log.read(0, 10)).map((b) => [b.id, b.lines])).toEqual([[7, 'old 1']]);
+    await log.deleteThrough(7);
+    await log.append('new 2', 1);
+    expect((await log.read(7, 10)).map((b) => b.lines)).toEqual(['new 2']);
   });
 });

@@ -48,6 +48,23 @@ const MIGRATIONS = [
       body BLOB NOT NULL
     )`,
   },
+  {
+    // Ids must never be reused: the forwarder reads after the last id it shipped and deletes
+    // "through" an id. A plain rowid restarts after the table empties, which would skip new batches
+    // and then delete them unshipped.
+    version: 2,
+    description: 'monotonic batch ids (AUTOINCREMENT)',
+    up: `CREATE TABLE telemetry_batches_v2 (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      created_at INTEGER NOT NULL,
+      points INTEGER NOT NULL,
+      body BLOB NOT NULL
+    );
+    INSERT INTO telemetry_batches_v2 (id, created_at, points, body)
+      SELECT id, created_at, points, body FROM telemetry_batches ORDER BY id;
+    DROP TABLE telemetry_batches;
+    ALTER TABLE telemetry_batches_v2 RENAME TO telemetry_batches;`,
+  },
 ];
 
 interface Pending {

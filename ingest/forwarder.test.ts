@@ -1,0 +1,85 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
+import { silentLogger, waitFor } from '../test/helpers.js';
+import type { DeadLetterInput, DeadLetterStore } from './dead-letters.js';
+import { Forwarder } from './forwarder.js';
+import { InfluxWriteError, type InfluxWriter } from './influx/writer.js';
+import { SqliteTelemetryLog } from './telemetry-log.js';
+
+/** A writer we script: the seam between the forwarder and InfluxDB. */
+class ScriptedWriter implements InfluxWriter {
+  readonly target = 'scripted';
+  received: string[] = [];
+  failures: InfluxWriteError[] = [];
+  async write(lines: string): Promise<void> {
+    const f = this.failures.shift();
+    if (f) throw f;
+    // Like InfluxDB: a line it cannot parse is refused every time.
+    if (lines.split('\n').some((l) => l.startsWith('bad'))) {
+      throw new InfluxWriteError({
+        kind: 'rejected',
+        status: 400,
+        message: 'partial write: unable to parse',
+      });
+    }
+    this.received.push(...lines.split('\n'));
+  }
+}
+
+describe('Forwarder', () => {
+  let db: SqliteDatabase;
+  let f: Forwarder | undefined;
+  afterEach(async () => {
+    await f?.stop();
+    db.close();
+  });
+
+  function setup(deadLetters: DeadLetterStore, writer: InfluxWriter, batchLines = 3) {
+    db = openDatabase(':memory:');
+    const log = new SqliteTelemetryLog(db);
+    f = new Forwarder({
+      log,
+      writer,
+      deadLetters,
+      logger: silentLogger,
+      batchLines,
+      flushIntervalMs: 5,
+      retryMinMs: 5,
+      retryMaxMs: 20,
+    });
+    log.onCommit(() => f?.notify());
+    f.start();
+    return { log, forwarder: f };
+  }
+
+  it('ships in order in requests of at most batchLines, then empties the spool', async () => {
+    const w = new ScriptedWriter();
+    const { log } = setup({ add: async () => {}, list: async () => [], count: async () => 0 }, w);
+    await log.append('a 1\nb 2', 2);
+    await log.append('c 3\nd 4\ne 5', 3);
+    await waitFor(async () => ((await log.stats()).batches === 0 ? true : undefined), 5_000, 'drained');
+    expect(w.received).toEqual(['a 1', 'b 2', 'c 3', 'd 4', 'e 5']);
+  });
+
+  it('keeps going when the dead-letter store fails: retries until the line can be recorded', async () => {
+    const w = new ScriptedWriter();
+    let failAdds = 2;
+    const added: DeadLetterInput[] = [];
+    const dl: DeadLetterStore = {
+      add: async (e) => {
+        if (failAdds-- > 0) throw new Error('disk full');
+        added.push(e);
+      },
+      list: async () => [],
+      count: async () => added.length,
+    };
+    const { log, forwarder } = setup(dl, w, 10);
+    await log.append('bad 1', 1);
+    await waitFor(async () => ((await log.stats()).batches === 0 ? true : undefined), 5_000, 'drained');
+    expect(added.map((a) => a.payload.toString())).toEqual(['bad 1']);
+    expect(forwarder.counters.retries).toBeGreaterThanOrEqual(1);
+    expect(forwarder.counters.failingFor).toBe(0);
+    await log.append('good 2', 1);
+    await waitFor(async () => (w.received.includes('good 2') ? true : undefined), 5_000, 'next batch');
+  });
+});
