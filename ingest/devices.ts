@@ -21,6 +21,8 @@ export interface Device {
   lastValues: Record<string, LastValue>;
   /** Codes active in the last reading that reported codes. */
   activeErrorCodes: string[];
+  /** Units of metrics, as the source stated them. */
+  units?: Record<string, string>;
 }
 
 /** Persistence of the device registry (identity, last seen, last values). */
@@ -67,6 +69,7 @@ export class DeviceRegistry {
         lastSeenAt: prev?.lastSeenAt ?? null,
         lastValues: prev?.lastValues ?? {},
         activeErrorCodes: prev?.activeErrorCodes ?? [],
+        units: prev?.units ?? {},
       });
       this.dirty.add(c.id);
     }
@@ -84,15 +87,18 @@ export class DeviceRegistry {
     return this.sites.get(id) ?? this.defaultSite;
   }
 
-  /** The device a reading belongs to, registering it on first sight. */
-  resolve(id: string): Device {
+  /**
+   * The device a reading belongs to, registering it on first sight — in `siteHint` (a `{site}`
+   * topic segment) when that names a configured site, else the default site.
+   */
+  resolve(id: string, siteHint?: string): Device {
     let d = this.devices.get(id);
     if (!d) {
       d = {
         id,
         name: id,
         model: null,
-        site: this.defaultSite.id,
+        site: siteHint !== undefined && this.sites.has(siteHint) ? siteHint : this.defaultSite.id,
         customer: null,
         tags: {},
         configured: false,
@@ -111,7 +117,7 @@ export class DeviceRegistry {
    * or last seen backwards.
    */
   observe(point: Point): Device {
-    const d = this.resolve(point.deviceId);
+    const d = this.resolve(point.deviceId, point.tags?.site);
     d.firstSeenAt ??= point.receivedAt;
     if (d.lastSeenAt === null || point.receivedAt > d.lastSeenAt) d.lastSeenAt = point.receivedAt;
     for (const key in point.fields) {
@@ -120,6 +126,7 @@ export class DeviceRegistry {
         d.lastValues[key] = { value: point.fields[key] as FieldValue, ts: point.ts };
     }
     if (point.errorCodes) d.activeErrorCodes = point.errorCodes;
+    if (point.units) d.units = { ...d.units, ...point.units };
     this.dirty.add(d.id);
     return d;
   }

@@ -95,7 +95,15 @@ export class Ingest implements ReadingSink {
   /** The InfluxDB lines of one reading: its metrics, and one device event per active error code. */
   private linesFor(p: Point): string {
     const d = this.opts.registry.resolve(p.deviceId);
-    const tags: Record<string, string> = { ...d.tags, device: d.id, site: d.site, model: d.model ?? '' };
+    // Reading tags (topic segments, payload tags) first; the device's configured tags and the core
+    // tags win over them.
+    const tags: Record<string, string> = {
+      ...p.tags,
+      ...d.tags,
+      device: d.id,
+      site: d.site,
+      model: d.model ?? '',
+    };
     let out = line(seriesKey(this.measurement, tags), p.fields, p.ts);
     for (const code of p.errorCodes ?? []) {
       const ev = line(

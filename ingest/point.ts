@@ -16,6 +16,10 @@ export interface Point {
   errorCodes?: string[];
   /** Which adapter produced it (`mqtt-embedded`, an adapter id). */
   source: string;
+  /** Tags of this reading (from topic segments, a payload): written with the device's own tags. */
+  tags?: Record<string, string>;
+  /** Units of metrics, where the source states them (`temperature: °C`). */
+  units?: Record<string, string>;
 }
 
 /** A key of a payload that was dropped, with the reason; the rest of the reading was kept. */
@@ -43,7 +47,7 @@ export function isValidDeviceId(id: string): boolean {
  * Parses `ts`: epoch milliseconds or an ISO 8601 string with a date. Returns `undefined` when
  * absent, or an error string.
  */
-function parseTs(raw: unknown): number | undefined | { error: string } {
+export function parseTs(raw: unknown): number | undefined | { error: string } {
   if (raw === undefined) return undefined;
   if (typeof raw === 'number') {
     if (!Number.isFinite(raw) || raw < 0) return { error: `ts must be epoch milliseconds, got ${raw}` };
@@ -61,7 +65,7 @@ function parseTs(raw: unknown): number | undefined | { error: string } {
   return { error: `ts must be a number or a string, got ${typeof raw}` };
 }
 
-function parseErrorCodes(raw: unknown): string[] | { error: string } {
+export function parseErrorCodes(raw: unknown): string[] | { error: string } {
   const list = typeof raw === 'string' ? (raw === '' ? [] : [raw]) : raw;
   if (!Array.isArray(list)) return { error: 'errorCode must be a string or a list of strings' };
   if (list.length > MAX_ERROR_CODES) return { error: `errorCode lists at most ${MAX_ERROR_CODES} codes` };
@@ -76,7 +80,7 @@ function parseErrorCodes(raw: unknown): string[] | { error: string } {
   return codes;
 }
 
-function checkField(key: string, value: unknown): string | undefined {
+export function checkField(key: string, value: unknown): string | undefined {
   if (key.length === 0 || key.length > MAX_KEY_LENGTH)
     return `metric names are 1 to ${MAX_KEY_LENGTH} characters`;
   if (RESERVED_FIELDS.has(key)) return `"${key}" is reserved by InfluxDB`;
@@ -110,6 +114,19 @@ export function decodeTelemetryJson(
     body = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));
   } catch (err) {
     return { ok: false, reason: `payload is not JSON: ${(err as Error).message}` };
+  }
+  return decodeTelemetryObject(body, deviceId, receivedAt, source);
+}
+
+/** The convention applied to an already parsed value (one element of a JSON array, say). */
+export function decodeTelemetryObject(
+  body: unknown,
+  deviceId: string,
+  receivedAt: number,
+  source: string,
+): DecodeResult {
+  if (!isValidDeviceId(deviceId)) {
+    return { ok: false, reason: `invalid device id "${deviceId.slice(0, 64)}"` };
   }
   if (body === null || typeof body !== 'object' || Array.isArray(body)) {
     return { ok: false, reason: 'payload must be a JSON object' };

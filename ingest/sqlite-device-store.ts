@@ -18,6 +18,11 @@ const MIGRATIONS = [
       active_error_codes TEXT NOT NULL
     )`,
   },
+  {
+    version: 2,
+    description: 'metric units',
+    up: `ALTER TABLE devices ADD COLUMN units TEXT NOT NULL DEFAULT '{}'`,
+  },
 ];
 
 interface Row {
@@ -31,6 +36,7 @@ interface Row {
   last_seen_at: number | null;
   last_values: string;
   active_error_codes: string;
+  units: string;
 }
 
 export class SqliteDeviceStore implements DeviceStore {
@@ -39,12 +45,12 @@ export class SqliteDeviceStore implements DeviceStore {
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'devices', MIGRATIONS);
     this.upsert = db.prepare(`INSERT INTO devices
-      (id, name, model, site, customer, tags, first_seen_at, last_seen_at, last_values, active_error_codes)
-      VALUES (@id, @name, @model, @site, @customer, @tags, @first_seen_at, @last_seen_at, @last_values, @active_error_codes)
+      (id, name, model, site, customer, tags, first_seen_at, last_seen_at, last_values, active_error_codes, units)
+      VALUES (@id, @name, @model, @site, @customer, @tags, @first_seen_at, @last_seen_at, @last_values, @active_error_codes, @units)
       ON CONFLICT(id) DO UPDATE SET name = excluded.name, model = excluded.model, site = excluded.site,
         customer = excluded.customer, tags = excluded.tags, first_seen_at = excluded.first_seen_at,
         last_seen_at = excluded.last_seen_at, last_values = excluded.last_values,
-        active_error_codes = excluded.active_error_codes`);
+        active_error_codes = excluded.active_error_codes, units = excluded.units`);
   }
 
   async loadAll(): Promise<Device[]> {
@@ -61,6 +67,7 @@ export class SqliteDeviceStore implements DeviceStore {
       lastSeenAt: r.last_seen_at,
       lastValues: JSON.parse(r.last_values) as Device['lastValues'],
       activeErrorCodes: JSON.parse(r.active_error_codes) as string[],
+      units: JSON.parse(r.units) as Record<string, string>,
     }));
   }
 
@@ -78,6 +85,7 @@ export class SqliteDeviceStore implements DeviceStore {
           last_seen_at: d.lastSeenAt,
           last_values: JSON.stringify(d.lastValues),
           active_error_codes: JSON.stringify(d.activeErrorCodes),
+          units: JSON.stringify(d.units ?? {}),
         });
       }
     })();

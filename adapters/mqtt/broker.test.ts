@@ -31,8 +31,8 @@ describe('embedded MQTT broker', () => {
     await broker?.stop();
   });
 
-  async function setup(sink: ControlledSink) {
-    broker = new EmbeddedBroker(embeddedBrokerSchema.parse({ host: '127.0.0.1', port: 0 }));
+  async function setup(sink: ControlledSink, extra: Record<string, unknown> = {}) {
+    broker = new EmbeddedBroker(embeddedBrokerSchema.parse({ host: '127.0.0.1', port: 0, ...extra }));
     await broker.start({ sink, logger: silentLogger, now: () => 1_790_000_000_000 });
     client = await mqtt.connectAsync(broker.url(), { clientId: 'dev', reconnectPeriod: 0 });
     return client;
@@ -97,6 +97,28 @@ describe('embedded MQTT broker', () => {
     expect(await got).toBe('running');
     expect(sink.accepted).toEqual([]);
     expect(sink.rejected).toEqual([]);
+  });
+
+  it('reads configured topic templates and payload formats; tags come from the topic', async () => {
+    const sink = new ControlledSink();
+    const c = await setup(sink, {
+      topics: [
+        { topic: 'plant/{site}/{line}/{device}/data' },
+        { topic: 'sensors/{device}/{metric}', payload: 'value' },
+        { topic: 'lp/{gw}', payload: 'line', line: { precision: 'ms' } },
+      ],
+    });
+    await c.publishAsync('plant/north/l2/press-7/data', '{"pressure": 6.1}', { qos: 1 });
+    await c.publishAsync('sensors/tank-3/level', '2.41', { qos: 1 });
+    await c.publishAsync('lp/g1', 'm,device=m1 temp=20 1790000000000\nm,device=m2 temp=oops', { qos: 1 });
+    expect(sink.accepted.map((p) => [p.deviceId, p.fields, p.tags])).toEqual([
+      ['press-7', { pressure: 6.1 }, { site: 'north', line: 'l2' }],
+      ['tank-3', { level: 2.41 }, undefined],
+      ['m1', { temp: 20 }, { gw: 'g1' }],
+    ]);
+    expect(sink.rejected.map((r) => [r.partial, r.entry.reason])).toEqual([
+      [true, 'line 2: invalid field value "oops" at column 18'],
+    ]);
   });
 
   it('stop() can be called twice', async () => {

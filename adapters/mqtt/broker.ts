@@ -1,9 +1,9 @@
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { Aedes, type Client, type PublishPacket } from 'aedes';
-import { decodeTelemetryJson } from '../../ingest/point.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
 import type { EmbeddedBrokerConfig } from './config.js';
-import { compileDeviceTopic } from './topic.js';
+import type { DecodeProblem } from './decoders/index.js';
+import { TopicRouter } from './router.js';
 
 export const EMBEDDED_BROKER_ID = 'mqtt-embedded';
 
@@ -22,11 +22,11 @@ export class EmbeddedBroker implements Adapter {
   private port: number | undefined;
   private stopping = false;
   private inFlight = new Set<Promise<void>>();
-  private readonly deviceOf: (topic: string) => string | undefined;
+  private readonly router: TopicRouter;
   private readonly counters = { publishes: 0, readings: 0, rejected: 0, refusedWhileStopping: 0 };
 
   constructor(private readonly cfg: EmbeddedBrokerConfig) {
-    this.deviceOf = compileDeviceTopic(cfg.telemetryTopic);
+    this.router = new TopicRouter(cfg.topics);
   }
 
   async start(ctx: AdapterContext): Promise<void> {
@@ -91,12 +91,15 @@ export class EmbeddedBroker implements Adapter {
       done(null);
       return;
     }
-    const deviceId = this.deviceOf(packet.topic);
-    if (deviceId === undefined) {
+    const ctx = this.ctx as AdapterContext;
+    const receivedAt = ctx.now();
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const decoded = this.router.route(packet.topic, payload, receivedAt, this.id);
+    if (decoded === undefined) {
+      // Not a telemetry topic: plain broker traffic.
       done(null);
       return;
     }
-    const ctx = this.ctx as AdapterContext;
     if (this.stopping) {
       // No PUBACK: the device keeps the message and sends it again after reconnecting.
       this.counters.refusedWhileStopping++;
@@ -104,38 +107,20 @@ export class EmbeddedBroker implements Adapter {
       return;
     }
     this.counters.publishes++;
-    const receivedAt = ctx.now();
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
-    const decoded = decodeTelemetryJson(payload, deviceId, receivedAt, this.id);
-    if (!decoded.ok) {
-      this.counters.rejected++;
-      ctx.sink.reject({
-        at: receivedAt,
-        source: this.id,
-        deviceId,
-        origin: packet.topic,
-        reason: decoded.reason,
-        payload,
-      });
+    reportProblems(
+      ctx,
+      decoded.problems,
+      { at: receivedAt, source: this.id, origin: packet.topic, payload },
+      () => this.counters.rejected++,
+    );
+    if (decoded.points.length === 0) {
       done(null);
       return;
     }
-    if (decoded.rejected.length) {
-      ctx.sink.reject(
-        {
-          at: receivedAt,
-          source: this.id,
-          deviceId,
-          origin: packet.topic,
-          reason: decoded.rejected.map((r) => `${r.key}: ${r.reason}`).join('; '),
-          payload,
-        },
-        true,
-      );
-    }
-    const p = ctx.sink.accept([decoded.point]).then(
+    const deviceId = decoded.points[0]?.deviceId;
+    const p = ctx.sink.accept(decoded.points).then(
       () => {
-        this.counters.readings++;
+        this.counters.readings += decoded.points.length;
         done(null);
       },
       (err: unknown) => {
@@ -145,5 +130,29 @@ export class EmbeddedBroker implements Adapter {
     );
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
+  }
+}
+
+/**
+ * Dead-letters what a decoder could not use: each rejected reading on its own, and the dropped
+ * parts of kept readings together as one entry per message.
+ */
+export function reportProblems(
+  ctx: AdapterContext,
+  problems: readonly DecodeProblem[],
+  where: { at: number; source: string; origin: string; payload: Buffer },
+  onRejected: () => void,
+): void {
+  const partial = problems.filter((p) => p.partial);
+  for (const p of problems) {
+    if (p.partial) continue;
+    onRejected();
+    ctx.sink.reject({ ...where, deviceId: p.deviceId, reason: p.reason });
+  }
+  if (partial.length) {
+    ctx.sink.reject(
+      { ...where, deviceId: partial[0]?.deviceId ?? null, reason: partial.map((p) => p.reason).join('; ') },
+      true,
+    );
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { topicSchema } from './decoders/index.js';
 
 /** The embedded broker (aedes). Devices publish to it with the telemetry convention. */
 export const embeddedBrokerSchema = z
@@ -8,8 +9,11 @@ export const embeddedBrokerSchema = z
     host: z.string().default('0.0.0.0'),
     /** 0 = any free port. */
     port: z.number().int().min(0).max(65535).default(1883),
-    /** Topic filter of telemetry; `+` at the device id. */
-    telemetryTopic: z.string().default('devices/+/telemetry'),
+    /** Topics devices publish readings to, and how each is decoded; the first match wins. */
+    topics: z
+      .array(topicSchema)
+      .min(1)
+      .prefault([{ topic: 'devices/{device}/telemetry' }]),
     /** Deepest topic accepted ([MQTT-4.7.1] has no limit; aedes caps at 100). */
     maxTopicLevels: z.number().int().min(1).max(100).default(16),
     /** How long a write to a stalled subscriber may block delivery before it is dropped (ms). */

@@ -10,10 +10,20 @@ const blocks = (lang: string) =>
   [...readme.matchAll(new RegExp(`\`\`\`${lang}\\n([\\s\\S]*?)\`\`\``, 'g'))].map((m) => m[1] as string);
 
 describe('adapters/mqtt/README.md', () => {
-  it('the sample configuration is valid and states the defaults', () => {
+  it('every configuration sample is valid', () => {
+    const samples = blocks('yaml');
+    expect(samples.length).toBeGreaterThanOrEqual(5);
+    for (const yaml of samples) {
+      const r = configSchema.safeParse(parse(yaml));
+      expect(r.error?.issues ?? []).toEqual([]);
+    }
+  });
+
+  it('the first sample states exactly the defaults', () => {
     const [sample] = blocks('yaml');
-    const parsed = configSchema.parse(parse(sample as string));
-    expect(parsed.mqtt.embedded).toEqual(configSchema.parse({}).mqtt.embedded);
+    expect(configSchema.parse(parse(sample as string)).mqtt.embedded).toEqual(
+      configSchema.parse({}).mqtt.embedded,
+    );
   });
 
   it('the sample payload decodes', () => {

@@ -32,6 +32,7 @@ export function deviceView(d: Device) {
     lastSeenAt: toIsoOrNull(d.lastSeenAt),
     lastValues,
     activeErrorCodes: d.activeErrorCodes,
+    units: d.units ?? {},
   };
 }
 
