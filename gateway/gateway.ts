@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { createAdapter } from '../adapters/index.js';
 import { EmbeddedBroker } from '../adapters/mqtt/broker.js';
 import type { Adapter } from '../adapters/types.js';
 import { buildApi } from '../api/app.js';
@@ -43,6 +44,7 @@ export interface RunningGateway {
   readonly alerts: AlertTracker;
   readonly engine: RuleEngine;
   readonly api: FastifyInstance;
+  readonly adapters: readonly Adapter[];
 }
 
 function displayUrl(scheme: string, host: string, port: number): string {
@@ -184,6 +186,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       broker = new EmbeddedBroker(config.mqtt.embedded);
       adapters.push(broker);
     }
+    for (const cfg of config.adapters) adapters.push(createAdapter(cfg));
     for (const a of adapters) {
       await a.start({ sink: ingest, logger: logger.child({ adapter: a.id }), now: Date.now });
       started.push(a);
@@ -226,6 +229,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       alerts,
       engine,
       api,
+      adapters,
     };
   } catch (err) {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);

@@ -1,3 +1,4 @@
+import { backoffDelay } from '../lib/backoff.js';
 import type { Logger } from '../lib/log.js';
 import type { DeadLetterStore } from './dead-letters.js';
 import { InfluxWriteError, type InfluxWriter } from './influx/writer.js';
@@ -33,27 +34,6 @@ export interface ForwarderCounters {
   lastErrorAt: number | null;
   /** Consecutive failed attempts (0 when healthy). */
   failingFor: number;
-}
-
-const RETRY_AFTER_CAP_MS = 3_600_000; // never wait more than an hour, whatever the server says
-
-/**
- * Delay before attempt `attempt + 1`: exponential from `minMs`, capped at `maxMs`, with "equal
- * jitter" (half fixed, half random) so that gateways recovering together do not retry in lockstep.
- * A server's Retry-After is a floor (capped at an hour).
- */
-export function backoffDelay(
-  attempt: number,
-  minMs: number,
-  maxMs: number,
-  random: number,
-  retryAfterMs?: number,
-): number {
-  const exp = Math.min(maxMs, minMs * 2 ** Math.min(attempt - 1, 30));
-  const jittered = exp / 2 + (random * exp) / 2;
-  return retryAfterMs === undefined
-    ? jittered
-    : Math.min(RETRY_AFTER_CAP_MS, Math.max(retryAfterMs, jittered));
 }
 
 /**

@@ -94,7 +94,7 @@ export class Ingest implements ReadingSink {
 
   /** The InfluxDB lines of one reading: its metrics, and one device event per active error code. */
   private linesFor(p: Point): string {
-    const d = this.opts.registry.resolve(p.deviceId);
+    const d = this.opts.registry.resolve(p.deviceId, p.tags?.site);
     // Reading tags (topic segments, payload tags) first; the device's configured tags and the core
     // tags win over them.
     const tags: Record<string, string> = {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { adapterSchema } from '../../adapters/index.js';
 import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
 import { deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
 import { influxSchema } from '../../ingest/influx/config.js';
@@ -36,6 +37,8 @@ export const configSchema = z
     log: logSchema.prefault({}),
     storage: storageSchema.prefault({}),
     mqtt: mqttSectionSchema.prefault({}),
+    /** Connections to equipment and brokers: `protocol: mqtt` (client mode), later opcua, modbus. */
+    adapters: z.array(adapterSchema).default([]),
     /** Optional: where accepted readings are shipped. Without it, history comes from local rollups. */
     influx: influxSchema.optional(),
     sites: z.array(siteSchema).default([]),
@@ -49,6 +52,7 @@ export const configSchema = z
 interface RawRefs {
   sites?: unknown;
   devices?: unknown;
+  adapters?: unknown;
 }
 
 /**
@@ -69,6 +73,14 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
     if (siteIds.has(id) && id !== 'default')
       out.push({ path: ['sites', i, 'id'], message: `duplicate site id "${id}"` });
     siteIds.add(id);
+  });
+  const adapterIds = new Set<string>(['mqtt-embedded']);
+  (Array.isArray(r.adapters) ? r.adapters : []).forEach((a, i) => {
+    const id = idOf(a, 'id');
+    if (id === undefined) return;
+    if (adapterIds.has(id))
+      out.push({ path: ['adapters', i, 'id'], message: `duplicate adapter id "${id}"` });
+    adapterIds.add(id);
   });
   const deviceIds = new Set<string>();
   (Array.isArray(r.devices) ? r.devices : []).forEach((d, i) => {

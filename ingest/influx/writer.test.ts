@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay } from '../forwarder.js';
+import { backoffDelay } from '../../lib/backoff.js';
 import { classify, parseRetryAfter } from './writer.js';
 
 describe('InfluxDB write failures', () => {

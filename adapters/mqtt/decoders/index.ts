@@ -9,26 +9,27 @@ export type { DecodeContext, Decoded, DecodeProblem, Decoder } from './types.js'
 
 export const PAYLOAD_FORMATS = ['json', 'value', 'line'] as const;
 
-/** One topic (template) and how its payloads are read. */
-export const topicSchema = z
-  .object({
-    /** Topic template: `{device}`, `{metric}`, other `{name}`s become tags, `{_}` or `+` one ignored level, final `#`. */
-    topic: z.string().min(1),
-    payload: z.enum(PAYLOAD_FORMATS).default('json'),
-    json: jsonOptionsSchema.prefault({}),
-    value: valueOptionsSchema.prefault({}),
-    line: lineOptionsSchema.prefault({}),
-    /** Tags added to every reading of this topic. */
-    tags: z.record(z.string(), z.string()).default({}),
-  })
-  .strict()
-  .superRefine((t, ctx) => {
-    try {
-      compileTopicTemplate(t.topic);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', path: ['topic'], message: (err as Error).message });
-    }
-  });
+/** The keys of a topic (template) and how its payloads are read. */
+export const topicShape = {
+  /** Topic template: `{device}`, `{metric}`, other `{name}`s become tags, `{_}` or `+` one ignored level, final `#`. */
+  topic: z.string().min(1),
+  payload: z.enum(PAYLOAD_FORMATS).default('json'),
+  json: jsonOptionsSchema.prefault({}),
+  value: valueOptionsSchema.prefault({}),
+  line: lineOptionsSchema.prefault({}),
+  /** Tags added to every reading of this topic. */
+  tags: z.record(z.string(), z.string()).default({}),
+};
+
+export function checkTemplate(t: { topic: string }, ctx: z.RefinementCtx): void {
+  try {
+    compileTopicTemplate(t.topic);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', path: ['topic'], message: (err as Error).message });
+  }
+}
+
+export const topicSchema = z.object(topicShape).strict().superRefine(checkTemplate);
 
 export type TopicConfig = z.output<typeof topicSchema>;
 

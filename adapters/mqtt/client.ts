@@ -1,0 +1,213 @@
+import { readFile } from 'node:fs/promises';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import { backoffDelay } from '../../lib/backoff.js';
+import { RateLimitedLog } from '../../lib/log.js';
+import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
+import { reportProblems } from './broker.js';
+import type { MqttClientConfig } from './client-config.js';
+import { TopicRouter } from './router.js';
+
+/**
+ * A connection to an existing broker. Readings are acknowledged (PUBACK) only after they are in the
+ * spool: mqtt.js sends the PUBACK when `handleMessage` calls back, and handles a connection's
+ * messages one after another. With a persistent session (`clean: false`, MQTT 5 session expiry)
+ * the broker keeps QoS 1 messages for Faultline while it is away, so a restart or crash loses
+ * nothing; a message that was spooled but not yet acknowledged arrives again (an identical
+ * duplicate, which InfluxDB overwrites). Reconnects use capped exponential backoff with jitter
+ * (not mqtt.js's fixed period), so that many gateways do not storm a restarted broker.
+ */
+export class MqttClientAdapter implements Adapter {
+  readonly protocol = 'mqtt' as const;
+  readonly id: string;
+  private client: MqttClient | undefined;
+  private ctx: AdapterContext | undefined;
+  private readonly router: TopicRouter;
+  private stopping = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private warn: RateLimitedLog | undefined;
+  private readonly counters = {
+    connected: false,
+    connects: 0,
+    disconnects: 0,
+    messages: 0,
+    readings: 0,
+    rejected: 0,
+    unmatched: 0,
+    spoolFailures: 0,
+    lastError: null as string | null,
+    lastConnectAt: null as number | null,
+    sessionPresent: false,
+  };
+
+  constructor(private readonly cfg: MqttClientConfig) {
+    this.id = cfg.id;
+    this.router = new TopicRouter(cfg.subscriptions);
+  }
+
+  async start(ctx: AdapterContext): Promise<void> {
+    this.ctx = ctx;
+    this.stopping = false;
+    this.warn = new RateLimitedLog(ctx.logger);
+    const client = mqtt.connect(this.cfg.url, await this.options());
+    this.client = client;
+    // Handlers are installed before the first connect (manualConnect), so no message is missed.
+    client.handleMessage = (packet, callback) => this.onMessage(packet, callback);
+    client.on('connect', (connack) => {
+      this.attempt = 0;
+      this.counters.connected = true;
+      this.counters.connects++;
+      this.counters.lastConnectAt = ctx.now();
+      this.counters.sessionPresent = connack.sessionPresent;
+      ctx.logger.info({ url: this.cfg.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
+      this.subscribe(connack.sessionPresent);
+    });
+    client.on('close', () => {
+      if (this.counters.connected) {
+        this.counters.disconnects++;
+        ctx.logger.warn({ url: this.cfg.url }, 'broker connection lost');
+      }
+      this.counters.connected = false;
+      this.scheduleReconnect();
+    });
+    client.on('error', (err) => {
+      this.counters.lastError = err.message;
+      this.warn?.warn(
+        `${this.id}:error`,
+        { url: this.cfg.url, error: err.message },
+        'broker connection error',
+      );
+    });
+    client.connect();
+  }
+
+  private async options(): Promise<IClientOptions> {
+    const c = this.cfg;
+    const o: IClientOptions = {
+      clientId: c.clientId ?? `faultline-${c.id}`,
+      clean: c.clean,
+      protocolVersion: c.protocolVersion,
+      keepalive: Math.round(c.keepalive / 1000),
+      connectTimeout: c.connectTimeout,
+      reconnectPeriod: 0, // reconnects are ours: backoff with jitter
+      resubscribe: false, // subscriptions are ours: see subscribe()
+      manualConnect: true,
+    };
+    if (c.username !== undefined) o.username = c.username;
+    if (c.password !== undefined) o.password = c.password;
+    if (c.protocolVersion === 5 && !c.clean)
+      o.properties = { sessionExpiryInterval: Math.round(c.sessionExpiry / 1000) };
+    if (c.tls) {
+      if (c.tls.ca) o.ca = await readFile(c.tls.ca);
+      if (c.tls.cert) o.cert = await readFile(c.tls.cert);
+      if (c.tls.key) o.key = await readFile(c.tls.key);
+      o.rejectUnauthorized = c.tls.rejectUnauthorized;
+      if (c.tls.servername) o.servername = c.tls.servername;
+    }
+    return o;
+  }
+
+  /**
+   * MQTT 5: subscribe on every connect with retain-handling 1 (retained messages only for new
+   * subscriptions), so that subscriptions added to the configuration apply to a kept session too.
+   * MQTT 3.1.1: only when the broker did not keep the session, since re-subscribing re-sends
+   * retained messages there.
+   */
+  private subscribe(sessionPresent: boolean): void {
+    const client = this.client;
+    if (!client || (sessionPresent && this.cfg.protocolVersion === 4)) return;
+    const subs: Record<string, { qos: 0 | 1; rh?: number }> = {};
+    this.router.filters().forEach((filter, i) => {
+      const s = this.cfg.subscriptions[i];
+      if (!s) return;
+      const topic = s.shared ? `$share/${s.shared}/${filter}` : filter;
+      subs[topic] = this.cfg.protocolVersion === 5 ? { qos: s.qos, rh: 1 } : { qos: s.qos };
+    });
+    client.subscribe(subs, (err, granted) => {
+      if (err) {
+        this.ctx?.logger.error({ err }, 'subscribe failed');
+        return;
+      }
+      const refused = (granted ?? []).filter((g) => g.qos === 128);
+      if (refused.length)
+        this.ctx?.logger.error({ topics: refused.map((g) => g.topic) }, 'the broker refused subscriptions');
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopping || this.reconnectTimer) return;
+    this.attempt++;
+    const delay = backoffDelay(this.attempt, this.cfg.reconnect.min, this.cfg.reconnect.max, Math.random());
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.stopping) this.client?.reconnect();
+    }, delay);
+  }
+
+  private onMessage(packet: IPublishPacket, callback: (err?: Error) => void): void {
+    const ctx = this.ctx as AdapterContext;
+    this.counters.messages++;
+    const receivedAt = ctx.now();
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const decoded = this.router.route(packet.topic, payload, receivedAt, this.id);
+    if (!decoded) {
+      // A topic no subscription template matches (a broad shared filter, say): nothing to keep.
+      this.counters.unmatched++;
+      callback();
+      return;
+    }
+    reportProblems(
+      ctx,
+      decoded.problems,
+      { at: receivedAt, source: this.id, origin: packet.topic, payload },
+      () => this.counters.rejected++,
+    );
+    if (decoded.points.length === 0) {
+      callback();
+      return;
+    }
+    const p = ctx.sink.accept(decoded.points).then(
+      () => {
+        this.counters.readings += decoded.points.length;
+        callback();
+      },
+      (err: unknown) => {
+        // Not acknowledged: drop the connection so the broker delivers it again after reconnecting.
+        this.counters.spoolFailures++;
+        ctx.logger.error({ err, topic: packet.topic }, 'reading could not be made durable; not acknowledged');
+        callback(err instanceof Error ? err : new Error(String(err)));
+        (this.client as unknown as { stream?: { destroy(): void } } | undefined)?.stream?.destroy();
+      },
+    );
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopping || !this.client) return;
+    this.stopping = true;
+    clearTimeout(this.reconnectTimer);
+    this.reconnectTimer = undefined;
+    // Readings being made durable are acknowledged before the connection closes.
+    await Promise.allSettled([...this.inFlight]);
+    const client = this.client;
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        client.end(true);
+        resolve();
+      }, 5_000);
+      client.end(false, {}, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    this.client = undefined;
+  }
+
+  status(): AdapterStatus {
+    const state =
+      this.stopping || !this.client ? 'stopped' : this.counters.connected ? 'running' : 'degraded';
+    return { id: this.id, protocol: this.protocol, state, details: { url: this.cfg.url, ...this.counters } };
+  }
+}

@@ -1,0 +1,192 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
+import { packageRoot } from '../lib/package-root.js';
+import { openDatabase } from '../lib/sqlite.js';
+import { getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { describeWithServer } from './servers/common.js';
+import { type MosquittoServer, startMosquitto } from './servers/mosquitto.js';
+
+const server = describeWithServer('mosquitto', 'apt-get install mosquitto');
+const CLI = join(packageRoot(), 'dist', 'gateway', 'cli.js');
+
+const config = (url: string, clientId: string) => `
+sites: [{ id: north }]
+mqtt: { embedded: { enabled: false } }
+adapters:
+  - protocol: mqtt
+    id: plant
+    url: ${url}
+    clientId: ${clientId}
+    reconnect: { min: 100ms, max: 500ms }
+    subscriptions:
+      - topic: plant/{site}/{device}/telemetry
+rules: { files: [] }
+`;
+
+/** Sequence numbers found in spooled lines, and whether every duplicate is identical. */
+function seqs(lines: string[]): { seen: Set<number>; identicalDuplicates: boolean } {
+  const bySeq = new Map<number, string>();
+  let identicalDuplicates = true;
+  for (const l of lines) {
+    const m = /[ ,]seq=(\d+)[ ,]/.exec(l);
+    if (!m) continue;
+    const n = Number(m[1]);
+    const prev = bySeq.get(n);
+    if (prev !== undefined && prev !== l) identicalDuplicates = false;
+    bySeq.set(n, l);
+  }
+  return { seen: new Set(bySeq.keys()), identicalDuplicates };
+}
+
+async function spooledLines(log: SqliteTelemetryLog): Promise<string[]> {
+  return (await log.read(0, 1_000_000)).flatMap((b) => b.lines.split('\n'));
+}
+
+/** A device with a persistent session publishing QoS 1 readings seq=0..n-1 one after another. */
+async function publishSeries(
+  url: string,
+  n: number,
+  onProgress?: (i: number) => Promise<void>,
+): Promise<void> {
+  const dev: MqttClient = await mqtt.connectAsync(url, {
+    clientId: `dev-${Math.random()}`,
+    clean: false,
+    reconnectPeriod: 100,
+  });
+  try {
+    for (let i = 0; i < n; i++) {
+      await dev.publishAsync(
+        'plant/north/press-1/telemetry',
+        JSON.stringify({ ts: 1_790_000_000_000 + i, seq: i }),
+        { qos: 1 },
+      );
+      if (onProgress) await onProgress(i);
+    }
+  } finally {
+    await dev.endAsync();
+  }
+}
+
+server.describe(`MQTT client mode against Mosquitto (real server)${server.label}`, () => {
+  let broker: MosquittoServer;
+  const tmp = tempDir();
+  beforeAll(async () => {
+    broker = await startMosquitto();
+  });
+  afterAll(async () => {
+    await broker?.cleanup();
+    tmp.cleanup();
+  });
+
+  it('subscribes with a topic template and spools readings with tags; the device lands in its site', async () => {
+    writeFiles(tmp.dir, { 'basic.yaml': config(broker.url, 'fl-basic') });
+    const gw = await startFromFile(join(tmp.dir, 'basic.yaml'), join(tmp.dir, 'basic-data'));
+    try {
+      await waitFor(
+        async () => (gw.adapters[0]?.status().state === 'running' ? true : undefined),
+        5_000,
+        'connected',
+      );
+      await publishSeries(broker.url, 20);
+      await waitFor(
+        async () => ((await spooledLines(gw.spool)).length >= 20 ? true : undefined),
+        5_000,
+        '20 readings',
+      );
+      const lines = await spooledLines(gw.spool);
+      expect(lines[0]).toMatch(/^telemetry,device=press-1,site=north seq=0 1790000000000$/);
+      const dev = await getJson<{ site: string }>(`${gw.apiUrl}/api/v1/devices/press-1`);
+      expect(dev.body.site).toBe('north');
+      expect(gw.adapters[0]?.status().details).toMatchObject({ connected: true, readings: 20, rejected: 0 });
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('Mosquitto restarted mid-stream with QoS 1: no reading lost', async () => {
+    writeFiles(tmp.dir, { 'restart.yaml': config(broker.url, 'fl-restart') });
+    const gw = await startFromFile(join(tmp.dir, 'restart.yaml'), join(tmp.dir, 'restart-data'));
+    const n = 600;
+    try {
+      await waitFor(
+        async () => (gw.adapters[0]?.status().state === 'running' ? true : undefined),
+        5_000,
+        'connected',
+      );
+      await publishSeries(broker.url, n, async (i) => {
+        if (i === 250) {
+          await broker.stop();
+          await new Promise((r) => setTimeout(r, 300));
+          await broker.start();
+        }
+      });
+      await waitFor(
+        async () => (seqs(await spooledLines(gw.spool)).seen.size === n ? true : undefined),
+        15_000,
+        `${n} readings`,
+      );
+      const { seen, identicalDuplicates } = seqs(await spooledLines(gw.spool));
+      expect([...seen].sort((a, b) => a - b)).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect(identicalDuplicates).toBe(true);
+      expect(gw.adapters[0]?.status().details).toMatchObject({ connected: true });
+      expect((gw.adapters[0]?.status().details as { connects: number }).connects).toBeGreaterThanOrEqual(2);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  it('gateway SIGKILLed mid-stream and restarted: every reading spooled once or as identical duplicates', async () => {
+    const cfg = join(tmp.dir, 'kill.yaml');
+    writeFiles(tmp.dir, { 'kill.yaml': config(broker.url, 'fl-kill') });
+    const dataDir = join(tmp.dir, 'kill-data');
+    const start = async (): Promise<ChildProcess> => {
+      const child = spawn(
+        process.execPath,
+        [CLI, 'start', '--config', cfg, '--data-dir', dataDir, '--api-port', '0'],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      await new Promise<void>((resolve, reject) => {
+        let buf = '';
+        child.stdout?.on('data', (c: Buffer) => {
+          buf += c.toString();
+          if (buf.includes('"msg":"connected to broker"')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${buf}`)));
+      });
+      child.stdout?.resume();
+      return child;
+    };
+    let gw = await start();
+    const n = 800;
+    await publishSeries(broker.url, n, async (i) => {
+      if (i === 300) {
+        const killed = new Promise<void>((r) => gw.once('exit', () => r()));
+        gw.kill('SIGKILL');
+        await killed;
+      }
+      if (i === 500) gw = await start();
+    });
+    const db = openDatabase(join(dataDir, 'spool.db'));
+    try {
+      const log = new SqliteTelemetryLog(db);
+      await waitFor(
+        async () => (seqs(await spooledLines(log)).seen.size === n ? true : undefined),
+        20_000,
+        `${n} readings`,
+      );
+      const { seen, identicalDuplicates } = seqs(await spooledLines(log));
+      expect(seen.size).toBe(n);
+      expect(identicalDuplicates).toBe(true);
+    } finally {
+      db.close();
+      const exited = new Promise<number | null>((r) => gw.once('exit', (code) => r(code)));
+      gw.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+  });
+});
