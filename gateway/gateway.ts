@@ -78,6 +78,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     return db;
   };
   let ready = false;
+  const adapters: Adapter[] = [];
   try {
     // state.db: tickets, alerts, devices, dead letters; spool.db: the telemetry spool (its write rate
     // never contends with tickets); history.db: per-minute rollups.
@@ -110,6 +111,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         forwarder: forwarder ? { instance: forwarder, target } : null,
         deadLetters,
         spoolDropped: () => housekeepingRef?.spoolDropped ?? 0,
+        sources: () => adapters.map((a) => a.status()),
       });
     const metrics = createMetrics(status);
     if (config.influx) {
@@ -180,7 +182,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     started.push({ stop: () => api.close() });
     const apiUrl = displayUrl('http', config.api.host, (api.server.address() as AddressInfo).port);
 
-    const adapters: Adapter[] = [];
     let broker: EmbeddedBroker | undefined;
     if (config.mqtt.embedded.enabled) {
       broker = new EmbeddedBroker(config.mqtt.embedded);

@@ -3,6 +3,14 @@ import type { Forwarder, ForwarderCounters } from './forwarder.js';
 import type { Ingest, IngestCounters } from './ingest.js';
 import type { TelemetryLog } from './telemetry-log.js';
 
+/** One source of readings as it reports itself (the adapters' status, without importing them). */
+export interface SourceStatus {
+  id: string;
+  protocol: string;
+  state: string;
+  details: Record<string, unknown>;
+}
+
 /** What `GET /api/v1/ingest` shows: where every accepted reading is. */
 export interface IngestStatus {
   readings: IngestCounters;
@@ -16,6 +24,7 @@ export interface IngestStatus {
   };
   influx: (ForwarderCounters & { target: string }) | null;
   deadLetters: number;
+  sources: SourceStatus[];
 }
 
 export interface StatusSources {
@@ -24,6 +33,7 @@ export interface StatusSources {
   forwarder: { instance: Forwarder; target: string } | null;
   deadLetters: DeadLetterStore;
   spoolDropped: () => number;
+  sources: () => SourceStatus[];
 }
 
 export async function ingestStatus(s: StatusSources): Promise<IngestStatus> {
@@ -33,5 +43,6 @@ export async function ingestStatus(s: StatusSources): Promise<IngestStatus> {
     spool: { ...spool, dropped: s.spoolDropped() },
     influx: s.forwarder ? { ...s.forwarder.instance.counters, target: s.forwarder.target } : null,
     deadLetters: await s.deadLetters.count(),
+    sources: s.sources(),
   };
 }

@@ -101,6 +101,12 @@ server.describe(`MQTT client mode against Mosquitto (real server)${server.label}
       const dev = await getJson<{ site: string }>(`${gw.apiUrl}/api/v1/devices/press-1`);
       expect(dev.body.site).toBe('north');
       expect(gw.adapters[0]?.status().details).toMatchObject({ connected: true, readings: 20, rejected: 0 });
+      const ingest = await getJson<{
+        sources: { id: string; state: string; details: { readings: number } }[];
+      }>(`${gw.apiUrl}/api/v1/ingest`);
+      expect(ingest.body.sources).toMatchObject([
+        { id: 'plant', state: 'running', details: { readings: 20 } },
+      ]);
     } finally {
       await gw.stop();
     }

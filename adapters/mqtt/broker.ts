@@ -1,6 +1,10 @@
+import { readFile } from 'node:fs/promises';
 import { type AddressInfo, createServer, type Server } from 'node:net';
-import { Aedes, type Client, type PublishPacket } from 'aedes';
+import { createServer as createTlsServer } from 'node:tls';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { RateLimitedLog } from '../../lib/log.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
+import { BrokerAuth, type BrokerUser } from './auth.js';
 import type { EmbeddedBrokerConfig } from './config.js';
 import type { DecodeProblem } from './decoders/index.js';
 import { TopicRouter } from './router.js';
@@ -18,24 +22,49 @@ export class EmbeddedBroker implements Adapter {
   readonly protocol = 'mqtt' as const;
   private aedes: Aedes | undefined;
   private server: Server | undefined;
+  private tlsServer: Server | undefined;
+  private tlsPort: number | undefined;
+  private readonly auth: BrokerAuth;
+  private readonly allowAnonymous: boolean;
+  /** The account each authenticated client logged in with; absent = anonymous. */
+  private readonly accounts = new WeakMap<Client, BrokerUser>();
+  private warn: RateLimitedLog | undefined;
   private ctx: AdapterContext | undefined;
   private port: number | undefined;
   private stopping = false;
   private inFlight = new Set<Promise<void>>();
   private readonly router: TopicRouter;
-  private readonly counters = { publishes: 0, readings: 0, rejected: 0, refusedWhileStopping: 0 };
+  private readonly counters = {
+    publishes: 0,
+    readings: 0,
+    rejected: 0,
+    refusedWhileStopping: 0,
+    authFailures: 0,
+    unauthorizedPublishes: 0,
+    unauthorizedSubscribes: 0,
+  };
 
   constructor(private readonly cfg: EmbeddedBrokerConfig) {
     this.router = new TopicRouter(cfg.topics);
+    this.auth = new BrokerAuth(cfg.users);
+    this.allowAnonymous = cfg.allowAnonymous ?? cfg.users.length === 0;
   }
 
   async start(ctx: AdapterContext): Promise<void> {
     this.ctx = ctx;
     this.stopping = false;
+    this.warn = new RateLimitedLog(ctx.logger);
     this.aedes = await Aedes.createBroker({
       maxTopicLevels: this.cfg.maxTopicLevels,
       drainTimeout: this.cfg.drainTimeoutMs,
+      authenticate: (client, username, password, done) => {
+        this.authenticate(client, username, password).then(
+          (ok) => done(ok ? null : refusal(username), ok),
+          (err: unknown) => done(refusal(username, err), false),
+        );
+      },
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
     });
     this.aedes.on('clientError', (client, err) => {
       ctx.logger.debug({ clientId: client.id, err: err.message }, 'mqtt client error');
@@ -50,6 +79,95 @@ export class EmbeddedBroker implements Adapter {
       });
     });
     this.port = (server.address() as AddressInfo).port;
+    if (this.cfg.tls) await this.listenTls(this.cfg.tls);
+    if (this.allowAnonymous && !['127.0.0.1', '::1', 'localhost'].includes(this.cfg.host)) {
+      ctx.logger.warn(
+        { host: this.cfg.host },
+        'the embedded broker accepts anonymous clients on a network interface: configure mqtt.embedded.users for production',
+      );
+    }
+  }
+
+  private async listenTls(tls: NonNullable<EmbeddedBrokerConfig['tls']>): Promise<void> {
+    const options: Parameters<typeof createTlsServer>[0] = {
+      cert: await readFile(tls.cert),
+      key: await readFile(tls.key),
+      requestCert: tls.requestClientCert,
+      rejectUnauthorized: tls.requestClientCert,
+    };
+    if (tls.ca) options.ca = await readFile(tls.ca);
+    const server = createTlsServer(options, (socket) => this.aedes?.handle(socket));
+    this.tlsServer = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(tls.port, tls.host ?? this.cfg.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.tlsPort = (server.address() as AddressInfo).port;
+  }
+
+  /** The mqtts URL of the TLS listener, when there is one. */
+  tlsUrl(): string | null {
+    if (this.tlsPort === undefined) return null;
+    const h = this.cfg.tls?.host ?? this.cfg.host;
+    return `mqtts://${h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h}:${this.tlsPort}`;
+  }
+
+  private async authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+  ): Promise<boolean> {
+    if (username === undefined || username === '') {
+      if (!this.allowAnonymous) this.counters.authFailures++;
+      return this.allowAnonymous;
+    }
+    const user = await this.auth.verify(username, password);
+    if (!user) {
+      this.counters.authFailures++;
+      this.warn?.warn(`auth:${username}`, { clientId: client.id, username }, 'MQTT login refused');
+      return false;
+    }
+    this.accounts.set(client, user);
+    return true;
+  }
+
+  private authorizeSubscribe(
+    client: Client,
+    sub: Subscription,
+    done: (err: Error | null, sub?: Subscription | null) => void,
+  ): void {
+    const user = this.accounts.get(client);
+    if (user && !this.auth.maySubscribe(user, sub.topic)) {
+      this.counters.unauthorizedSubscribes++;
+      this.warn?.warn(
+        `sub:${user.username}`,
+        { clientId: client.id, username: user.username, topic: sub.topic },
+        'subscription refused',
+      );
+      done(null, null); // SUBACK 0x80 for this filter; the connection stays
+      return;
+    }
+    done(null, sub);
+  }
+
+  /** [MQTT-3.3.5-2]: an unauthorised PUBLISH is answered by closing the connection. */
+  private refusePublish(
+    client: Client,
+    topic: string,
+    why: string,
+    done: (err?: Error | null) => void,
+  ): void {
+    this.counters.unauthorizedPublishes++;
+    const username = this.accounts.get(client)?.username;
+    this.warn?.warn(
+      `pub:${username ?? client.id}`,
+      { clientId: client.id, username, topic, why },
+      'publish refused',
+    );
+    done(new Error(`publish to ${topic} refused: ${why}`));
   }
 
   /** The URL devices connect to (the loopback address when listening on every interface). */
@@ -61,8 +179,8 @@ export class EmbeddedBroker implements Adapter {
   async stop(): Promise<void> {
     if (!this.aedes || this.stopping) return;
     this.stopping = true;
-    const server = this.server;
-    const closed = server ? new Promise<void>((r) => server.close(() => r())) : Promise.resolve();
+    const servers = [this.server, this.tlsServer].filter((x): x is Server => x !== undefined);
+    const closed = Promise.all(servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
     // Readings already being made durable finish and are acknowledged before clients are dropped.
     await Promise.allSettled([...this.inFlight]);
     const aedes = this.aedes;
@@ -70,6 +188,7 @@ export class EmbeddedBroker implements Adapter {
     await closed;
     this.aedes = undefined;
     this.server = undefined;
+    this.tlsServer = undefined;
   }
 
   status(): AdapterStatus {
@@ -77,7 +196,13 @@ export class EmbeddedBroker implements Adapter {
       id: this.id,
       protocol: this.protocol,
       state: this.aedes && !this.stopping ? 'running' : 'stopped',
-      details: { url: this.url(), connectedClients: this.aedes?.connectedClients ?? 0, ...this.counters },
+      details: {
+        url: this.url(),
+        tlsUrl: this.tlsUrl(),
+        anonymous: this.allowAnonymous,
+        connectedClients: this.aedes?.connectedClients ?? 0,
+        ...this.counters,
+      },
     };
   }
 
@@ -86,19 +211,46 @@ export class EmbeddedBroker implements Adapter {
     packet: PublishPacket,
     done: (err?: Error | null) => void,
   ): void {
-    // Publishes from the broker itself (client null) and $SYS traffic are not telemetry.
-    if (client === null || packet.topic.startsWith('$')) {
+    // aedes publishing an obsolete will without a connected client.
+    if (client === null) {
       done(null);
       return;
     }
+    // $SYS and other $ topics are the broker's own (aedes #597).
+    if (packet.topic.startsWith('$')) {
+      this.refusePublish(client, packet.topic, 'topics starting with $ are reserved', done);
+      return;
+    }
+    const user = this.accounts.get(client);
     const ctx = this.ctx as AdapterContext;
     const receivedAt = ctx.now();
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const decoded = this.router.route(packet.topic, payload, receivedAt, this.id);
     if (decoded === undefined) {
-      // Not a telemetry topic: plain broker traffic.
+      // Not a telemetry topic: plain broker traffic, within the account's own namespace.
+      if (user && !this.auth.mayPublishTopic(user, packet.topic)) {
+        this.refusePublish(
+          client,
+          packet.topic,
+          `account "${user.username}" may publish only under devices/<its devices>/`,
+          done,
+        );
+        return;
+      }
       done(null);
       return;
+    }
+    if (user) {
+      const foreign = decoded.points.find((p) => !this.auth.publishesFor(user, p.deviceId));
+      if (foreign) {
+        this.refusePublish(
+          client,
+          packet.topic,
+          `account "${user.username}" may not publish for device "${foreign.deviceId}"`,
+          done,
+        );
+        return;
+      }
     }
     if (this.stopping) {
       // No PUBACK: the device keeps the message and sends it again after reconnecting.
@@ -155,4 +307,13 @@ export function reportProblems(
       true,
     );
   }
+}
+
+/** CONNACK return code 4 (bad user name or password) or 5 (not authorized, no credentials). */
+function refusal(username: string | undefined, cause?: unknown): AuthenticateError {
+  const err = new Error(
+    cause ? `authentication failed: ${String(cause)}` : 'bad user name or password',
+  ) as AuthenticateError;
+  (err as { returnCode: number }).returnCode = username ? 4 : 5;
+  return err;
 }

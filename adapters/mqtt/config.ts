@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { brokerUserSchema } from './auth.js';
 import { topicSchema } from './decoders/index.js';
 
 /** The embedded broker (aedes). Devices publish to it with the telemetry convention. */
@@ -14,6 +15,24 @@ export const embeddedBrokerSchema = z
       .array(topicSchema)
       .min(1)
       .prefault([{ topic: 'devices/{device}/telemetry' }]),
+    /** Accounts; with any configured, anonymous clients are refused unless allowAnonymous is true. */
+    users: z.array(brokerUserSchema).default([]),
+    /** Default: true when no users are configured, false otherwise. */
+    allowAnonymous: z.boolean().optional(),
+    /** An additional TLS listener (mqtts). */
+    tls: z
+      .object({
+        host: z.string().optional(),
+        port: z.number().int().min(0).max(65535).default(8883),
+        /** PEM files. */
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        /** CA for client certificates (with requestClientCert). */
+        ca: z.string().optional(),
+        requestClientCert: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
     /** Deepest topic accepted ([MQTT-4.7.1] has no limit; aedes caps at 100). */
     maxTopicLevels: z.number().int().min(1).max(100).default(16),
     /** How long a write to a stalled subscriber may block delivery before it is dropped (ms). */

@@ -22,6 +22,7 @@ export function ingestRoutes(status: () => Promise<IngestStatus>) {
           state: s.influx.failingFor > 0 ? 'retrying' : 'ok',
         },
         deadLetters: s.deadLetters,
+        sources: s.sources,
       };
     });
   };
