@@ -5,6 +5,7 @@ import { createAdapter } from '../adapters/index.js';
 import { EmbeddedBroker } from '../adapters/mqtt/broker.js';
 import type { Adapter } from '../adapters/types.js';
 import { buildApi } from '../api/app.js';
+import { ConnectivityMonitor } from '../ingest/connectivity.js';
 import { SqliteDeadLetterStore } from '../ingest/dead-letters.js';
 import { DeviceRegistry } from '../ingest/devices.js';
 import { Forwarder } from '../ingest/forwarder.js';
@@ -100,6 +101,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         : {}),
     });
     ingest.onReading((point) => history.add(point));
+    const connectivity = new ConnectivityMonitor({
+      sink: ingest,
+      registry,
+      logger: logger.child({ component: 'connectivity' }),
+      offlineAfterMs: config.connectivity.offlineAfter,
+    });
+    ingest.onReading((point, device) => connectivity.onReading(point, device));
 
     let forwarder: Forwarder | null = null;
     let target = '';
@@ -113,7 +121,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         spoolDropped: () => housekeepingRef?.spoolDropped ?? 0,
         sources: () => adapters.map((a) => a.status()),
       });
-    const metrics = createMetrics(status);
+    const metrics = createMetrics(status, () => {
+      const counts: Record<string, number> = { online: 0, offline: 0, unknown: 0 };
+      for (const d of registry.list()) counts[d.connectivity.state] = (counts[d.connectivity.state] ?? 0) + 1;
+      return counts;
+    });
     if (config.influx) {
       const writer = createWriter(config.influx);
       target = writer.target;
@@ -162,6 +174,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       spoolMaxBytes: config.storage.spool.maxSize,
       spoolMaxAgeMs: config.storage.spool.maxAge,
       logger: logger.child({ component: 'housekeeping' }),
+      connectivity,
     });
     housekeeping.start();
     started.push(housekeeping);

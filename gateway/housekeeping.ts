@@ -1,3 +1,4 @@
+import type { ConnectivityMonitor } from '../ingest/connectivity.js';
 import type { DeviceRegistry } from '../ingest/devices.js';
 import type { History, HistoryStore } from '../ingest/history.js';
 import type { TelemetryLog } from '../ingest/telemetry-log.js';
@@ -12,11 +13,13 @@ export interface HousekeepingOptions {
   spoolMaxBytes: number;
   spoolMaxAgeMs: number;
   logger: Logger;
+  connectivity?: ConnectivityMonitor;
 }
 
 const FLUSH_EVERY_MS = 5_000; // device last values and history partials
 const SPOOL_BOUNDS_EVERY_MS = 10_000;
 const HISTORY_PRUNE_EVERY_MS = 3_600_000;
+const CONNECTIVITY_EVERY_MS = 5_000; // how often silent devices are looked for
 
 /** The gateway's periodic chores; `stop()` runs the flushes one last time. */
 export class Housekeeping {
@@ -37,6 +40,9 @@ export class Housekeeping {
     every(FLUSH_EVERY_MS, 'flush', () => this.flush());
     every(SPOOL_BOUNDS_EVERY_MS, 'spool bounds', async () => {
       await this.enforceSpoolBounds();
+    });
+    every(CONNECTIVITY_EVERY_MS, 'connectivity check', async () => {
+      this.o.connectivity?.check();
     });
     every(HISTORY_PRUNE_EVERY_MS, 'history prune', async () => {
       await this.o.historyStore.prune(Date.now() - this.o.historyRetentionMs);

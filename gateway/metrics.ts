@@ -5,7 +5,10 @@ import type { IngestStatus } from '../ingest/status.js';
  * Prometheus metrics (`GET /metrics`). Counters and gauges are read from the components' own
  * counters when scraped, so the hot path only increments plain numbers.
  */
-export function createMetrics(status: () => Promise<IngestStatus>) {
+export function createMetrics(
+  status: () => Promise<IngestStatus>,
+  deviceStates: () => Record<string, number>,
+) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'faultline_' });
   let snapshot: IngestStatus | undefined;
@@ -76,6 +79,17 @@ export function createMetrics(status: () => Promise<IngestStatus>) {
   );
   gauge('faultline_influx_requests_in_flight', 'Write requests in flight.', (s) => s.influx?.inFlight);
   gauge('faultline_dead_letters', 'Entries in the dead-letter store.', (s) => s.deadLetters);
+
+  new Gauge({
+    name: 'faultline_devices',
+    help: 'Devices by connectivity state.',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [state, n] of Object.entries(deviceStates())) this.set({ state }, n);
+    },
+  });
 
   const writeDuration = new Histogram({
     name: 'faultline_influx_write_duration_seconds',

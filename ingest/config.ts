@@ -26,6 +26,16 @@ export const deviceSchema = z
     site: z.string().optional(),
     customer: z.string().optional(),
     tags: z.record(z.string(), z.string()).default({}),
+    /** Overrides connectivity.offlineAfter for this device (one that reports hourly, say). */
+    offlineAfter: duration.optional(),
+  })
+  .strict();
+
+/** When a device counts as offline without a source saying so. */
+export const connectivitySchema = z
+  .object({
+    /** No reading for this long = offline (`0s` turns silence detection off). Per device: devices[].offlineAfter. */
+    offlineAfter: duration.prefault('5m'),
   })
   .strict();
 

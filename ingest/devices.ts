@@ -23,7 +23,22 @@ export interface Device {
   activeErrorCodes: string[];
   /** Units of metrics, as the source stated them. */
   units?: Record<string, string>;
+  /** Online or offline, since when, and why (the last connectivity change). */
+  connectivity: Connectivity;
+  /** This device's silence limit, when it has its own. */
+  offlineAfterMs?: number;
 }
+
+export interface Connectivity {
+  state: 'online' | 'offline' | 'unknown';
+  since: number | null;
+  reason: string | null;
+}
+
+const UNKNOWN: Connectivity = { state: 'unknown', since: null, reason: null };
+
+/** Source of the readings the gateway itself makes when a device falls silent or comes back. */
+export const CONNECTIVITY_SOURCE = 'connectivity';
 
 /** Persistence of the device registry (identity, last seen, last values). */
 export interface DeviceStore {
@@ -70,6 +85,8 @@ export class DeviceRegistry {
         lastValues: prev?.lastValues ?? {},
         activeErrorCodes: prev?.activeErrorCodes ?? [],
         units: prev?.units ?? {},
+        connectivity: prev?.connectivity ?? { ...UNKNOWN },
+        ...(c.offlineAfter !== undefined ? { offlineAfterMs: c.offlineAfter } : {}),
       });
       this.dirty.add(c.id);
     }
@@ -106,6 +123,7 @@ export class DeviceRegistry {
         lastSeenAt: null,
         lastValues: {},
         activeErrorCodes: [],
+        connectivity: { ...UNKNOWN },
       };
       this.devices.set(id, d);
     }
@@ -118,6 +136,18 @@ export class DeviceRegistry {
    */
   observe(point: Point): Device {
     const d = this.resolve(point.deviceId, point.tags?.site);
+    if (point.connectivity) {
+      d.connectivity = {
+        state: point.connectivity.state,
+        since: point.ts,
+        reason: point.connectivity.reason,
+      };
+    }
+    // Silence-based offline readings are made by the gateway, not sent by the device.
+    if (point.source === CONNECTIVITY_SOURCE) {
+      this.dirty.add(d.id);
+      return d;
+    }
     d.firstSeenAt ??= point.receivedAt;
     if (d.lastSeenAt === null || point.receivedAt > d.lastSeenAt) d.lastSeenAt = point.receivedAt;
     for (const key in point.fields) {

@@ -105,6 +105,14 @@ export class Ingest implements ReadingSink {
       model: d.model ?? '',
     };
     let out = line(seriesKey(this.measurement, tags), p.fields, p.ts);
+    if (p.connectivity) {
+      const ev = line(
+        seriesKey(this.eventsMeasurement, { device: d.id, site: d.site, kind: p.connectivity.state }),
+        { value: true, reason: p.connectivity.reason },
+        p.ts,
+      );
+      out += out === '' ? ev : `\n${ev}`;
+    }
     for (const code of p.errorCodes ?? []) {
       const ev = line(
         seriesKey(this.eventsMeasurement, { device: d.id, site: d.site, code, kind: 'error_code' }),

@@ -20,6 +20,30 @@ export interface Point {
   tags?: Record<string, string>;
   /** Units of metrics, where the source states them (`temperature: °C`). */
   units?: Record<string, string>;
+  /**
+   * A change of the device's connectivity (Sparkplug birth/death, a last will, silence). Such a
+   * reading also carries the metric `online` (true/false), so that rules can alert on it.
+   */
+  connectivity?: { state: 'online' | 'offline'; reason: string };
+}
+
+/** A reading that says a device went online or offline. */
+export function connectivityPoint(
+  deviceId: string,
+  state: 'online' | 'offline',
+  reason: string,
+  ts: number,
+  receivedAt: number,
+  source: string,
+): Point {
+  return {
+    deviceId,
+    ts,
+    receivedAt,
+    source,
+    fields: { online: state === 'online' },
+    connectivity: { state, reason },
+  };
 }
 
 /** A key of a payload that was dropped, with the reason; the rest of the reading was kept. */

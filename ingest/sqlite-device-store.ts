@@ -23,6 +23,11 @@ const MIGRATIONS = [
     description: 'metric units',
     up: `ALTER TABLE devices ADD COLUMN units TEXT NOT NULL DEFAULT '{}'`,
   },
+  {
+    version: 3,
+    description: 'connectivity',
+    up: `ALTER TABLE devices ADD COLUMN connectivity TEXT NOT NULL DEFAULT '{"state":"unknown","since":null,"reason":null}'`,
+  },
 ];
 
 interface Row {
@@ -37,6 +42,7 @@ interface Row {
   last_values: string;
   active_error_codes: string;
   units: string;
+  connectivity: string;
 }
 
 export class SqliteDeviceStore implements DeviceStore {
@@ -45,12 +51,13 @@ export class SqliteDeviceStore implements DeviceStore {
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'devices', MIGRATIONS);
     this.upsert = db.prepare(`INSERT INTO devices
-      (id, name, model, site, customer, tags, first_seen_at, last_seen_at, last_values, active_error_codes, units)
-      VALUES (@id, @name, @model, @site, @customer, @tags, @first_seen_at, @last_seen_at, @last_values, @active_error_codes, @units)
+      (id, name, model, site, customer, tags, first_seen_at, last_seen_at, last_values, active_error_codes, units, connectivity)
+      VALUES (@id, @name, @model, @site, @customer, @tags, @first_seen_at, @last_seen_at, @last_values, @active_error_codes, @units, @connectivity)
       ON CONFLICT(id) DO UPDATE SET name = excluded.name, model = excluded.model, site = excluded.site,
         customer = excluded.customer, tags = excluded.tags, first_seen_at = excluded.first_seen_at,
         last_seen_at = excluded.last_seen_at, last_values = excluded.last_values,
-        active_error_codes = excluded.active_error_codes, units = excluded.units`);
+        active_error_codes = excluded.active_error_codes, units = excluded.units,
+        connectivity = excluded.connectivity`);
   }
 
   async loadAll(): Promise<Device[]> {
@@ -68,6 +75,7 @@ export class SqliteDeviceStore implements DeviceStore {
       lastValues: JSON.parse(r.last_values) as Device['lastValues'],
       activeErrorCodes: JSON.parse(r.active_error_codes) as string[],
       units: JSON.parse(r.units) as Record<string, string>,
+      connectivity: JSON.parse(r.connectivity) as Device['connectivity'],
     }));
   }
 
@@ -86,6 +94,7 @@ export class SqliteDeviceStore implements DeviceStore {
           last_values: JSON.stringify(d.lastValues),
           active_error_codes: JSON.stringify(d.activeErrorCodes),
           units: JSON.stringify(d.units ?? {}),
+          connectivity: JSON.stringify(d.connectivity),
         });
       }
     })();

@@ -44,6 +44,7 @@ const device = (id: string, model: string | null = 'cnc-5x'): Device => ({
   lastSeenAt: null,
   lastValues: {},
   activeErrorCodes: [],
+  connectivity: { state: 'unknown', since: null, reason: null },
 });
 const point = (deviceId: string, ts: number, fields: Point['fields']): Point => ({
   deviceId,

@@ -38,6 +38,10 @@ rules:
   - id: drive-fault
     errorCode: [E-1042]
     ticket: { priority: general, faultType: electrical }
+  - id: device-offline
+    match: { metric: online, devices: [cnc-*] }
+    threshold: { below: 1 }
+    ticket: { priority: general, faultType: communication, title: "{{device.name}} is offline" }
 `;
 
 type List<T> = { items: T[]; nextCursor: string | null };
@@ -235,10 +239,30 @@ describe('equipment to ticket, end to end', () => {
     expect(badStep.status).toBe(400);
     const unknown = await getJson<{ detail: string }>(api('/devices/hist-1/telemetry?metric=nope'));
     expect(unknown.status).toBe(400);
-    expect(unknown.body.detail).toContain('(it has: level)');
+    expect(unknown.body.detail).toContain('(it has: level, online)');
     const status = await getJson<{ influx: unknown; spool: { points: number } }>(api('/ingest'));
     expect(status.body.influx).toBeNull();
     expect(status.body.spool.points).toBeGreaterThan(0); // kept locally, shipped if InfluxDB is added later
+  });
+
+  it("a device's last will takes it offline, and a rule on `online` opens a ticket", async () => {
+    const dev = await mqtt.connectAsync(gw.mqttUrl as string, {
+      clientId: 'cnc-1-itself',
+      reconnectPeriod: 0,
+      will: { topic: 'devices/cnc-1/status', payload: Buffer.from('offline'), qos: 1, retain: false },
+    });
+    await dev.publishAsync('devices/cnc-1/status', 'online', { qos: 1 });
+    // The connection dies without a DISCONNECT: the broker publishes the will.
+    (dev as unknown as { stream: { destroy(): void } }).stream.destroy();
+    const t = await waitFor(
+      async () => (await ticketsFor('device-offline', 'cnc-1'))[0],
+      10_000,
+      'offline ticket',
+    );
+    expect(t).toMatchObject({ title: 'Mill 1 is offline', priority: 'general', faultType: 'communication' });
+    const d = await getJson<{ connectivity: { state: string; reason: string } }>(api('/devices/cnc-1'));
+    expect(d.body.connectivity).toMatchObject({ state: 'offline', reason: 'status message "offline"' });
+    dev.end(true);
   });
 
   it('lists tickets by urgency with filters and cursor pagination', async () => {

@@ -55,10 +55,21 @@ server.describe(`gateway → InfluxDB (real server)${server.label}`, () => {
         '2 points',
       );
       const rows = await influx.query('SELECT * FROM telemetry ORDER BY time');
-      expect(rows[0]?.columns).toEqual(['time', 'device', 'line', 'mode', 'model', 'ok', 'pressure', 'site']);
+      // The first reading also records the device coming online (same series and time: one point).
+      expect(rows[0]?.columns).toEqual([
+        'time',
+        'device',
+        'line',
+        'mode',
+        'model',
+        'ok',
+        'online',
+        'pressure',
+        'site',
+      ]);
       expect(rows[0]?.values).toEqual([
-        [ts, 'press-1', 'l2', 'auto', 'press-400t', true, 6, 'north'],
-        [ts + 1, 'press-1', 'l2', null, 'press-400t', null, 6.5, 'north'],
+        [ts, 'press-1', 'l2', 'auto', 'press-400t', true, true, 6, 'north'],
+        [ts + 1, 'press-1', 'l2', null, 'press-400t', null, null, 6.5, 'north'],
       ]);
       // An integer then a fraction in one field: both float, no type conflict.
       const types = await influx.query('SHOW FIELD KEYS FROM telemetry');
@@ -69,11 +80,15 @@ server.describe(`gateway → InfluxDB (real server)${server.label}`, () => {
           ['ok', 'boolean'],
         ]),
       );
-      const events = await influx.query('SELECT value, code, kind, device, site FROM device_events');
-      expect(events[0]?.values).toEqual([
-        [ts, true, 'E-7', 'error_code', 'press-1', 'north'],
-        [ts, true, 'E-9', 'error_code', 'press-1', 'north'],
-      ]);
+      const events = await influx.query('SELECT value, code, kind, device, site, reason FROM device_events');
+      expect(events[0]?.values).toHaveLength(3);
+      expect(events[0]?.values).toEqual(
+        expect.arrayContaining([
+          [ts, true, 'E-7', 'error_code', 'press-1', 'north', null],
+          [ts, true, 'E-9', 'error_code', 'press-1', 'north', null],
+          [ts, true, null, 'online', 'press-1', 'north', 'first reading'],
+        ]),
+      );
       const status = await getJson<{
         readings: { accepted: number };
         spool: { points: number };
@@ -84,11 +99,11 @@ server.describe(`gateway → InfluxDB (real server)${server.label}`, () => {
         5_000,
         'spool drained',
       );
-      expect(status.body.readings.accepted).toBe(2);
-      expect(status.body.influx).toMatchObject({ linesWritten: 4, state: 'ok' });
+      expect(status.body.readings.accepted).toBe(3); // 2 readings + the online transition
+      expect(status.body.influx).toMatchObject({ linesWritten: 6, state: 'ok' });
       const metrics = await (await fetch(`${gw.apiUrl}/metrics`)).text();
-      expect(metrics).toMatch(/^faultline_readings_accepted_total 2$/m);
-      expect(metrics).toMatch(/^faultline_influx_lines_written_total 4$/m);
+      expect(metrics).toMatch(/^faultline_readings_accepted_total 3$/m);
+      expect(metrics).toMatch(/^faultline_influx_lines_written_total 6$/m);
       expect(metrics).toMatch(/^faultline_spool_points 0$/m);
       expect(metrics).toMatch(/^faultline_influx_write_duration_seconds_count\{outcome="ok"\} [1-9]/m);
     } finally {

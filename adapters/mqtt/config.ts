@@ -14,7 +14,11 @@ export const embeddedBrokerSchema = z
     topics: z
       .array(topicSchema)
       .min(1)
-      .prefault([{ topic: 'devices/{device}/telemetry' }]),
+      .prefault([
+        { topic: 'devices/{device}/telemetry' },
+        // Last wills and birth messages: `offline` / `online`.
+        { topic: 'devices/{device}/status', payload: 'status' },
+      ]),
     /** Accounts; with any configured, anonymous clients are refused unless allowAnonymous is true. */
     users: z.array(brokerUserSchema).default([]),
     /** Default: true when no users are configured, false otherwise. */

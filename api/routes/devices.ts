@@ -33,6 +33,7 @@ export function deviceView(d: Device) {
     lastValues,
     activeErrorCodes: d.activeErrorCodes,
     units: d.units ?? {},
+    connectivity: { ...d.connectivity, since: toIsoOrNull(d.connectivity.since) },
   };
 }
 

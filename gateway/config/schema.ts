@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { adapterSchema } from '../../adapters/index.js';
 import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
-import { deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
+import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
 import { influxSchema } from '../../ingest/influx/config.js';
 import { slaSchema } from '../../tickets/sla-policy.js';
 
@@ -43,6 +43,7 @@ export const configSchema = z
     influx: influxSchema.optional(),
     sites: z.array(siteSchema).default([]),
     devices: z.array(deviceSchema).default([]),
+    connectivity: connectivitySchema.prefault({}),
     rules: rulesSectionSchema.prefault({}),
     sla: slaSchema.prefault({}),
   })

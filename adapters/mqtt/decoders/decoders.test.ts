@@ -205,6 +205,28 @@ describe('line protocol decoder', () => {
   });
 });
 
+describe('status decoder', () => {
+  const r = router({ topic: 'devices/{device}/status', payload: 'status' });
+  it.each([
+    ['offline', 'offline'],
+    ['ONLINE', 'online'],
+    ['{"online": false}', 'offline'],
+    ['{"status": "connected"}', 'online'],
+    ['0', 'offline'],
+  ])('%j → %s, as a connectivity reading with the online metric', (payload, state) => {
+    const p = route(r, 'devices/d1/status', payload)?.points[0];
+    expect(p?.connectivity?.state).toBe(state);
+    expect(p?.fields).toEqual({ online: state === 'online' });
+  });
+
+  it.each([
+    ['maybe', 'is neither an online nor an offline status'],
+    ['{"online": ', 'status payload is not valid JSON'],
+  ])('rejects %j', (payload, reason) => {
+    expect(route(r, 'devices/d1/status', payload)?.problems[0]?.reason).toContain(reason);
+  });
+});
+
 describe('topic configuration', () => {
   it('rejects a broken template with its reason', () => {
     const r = topicSchema.safeParse({ topic: 'a/#/b' });

@@ -2,12 +2,13 @@ import { z } from 'zod';
 import { compileTopicTemplate } from '../topic-template.js';
 import { jsonDecoder, jsonOptionsSchema } from './json.js';
 import { lineOptionsSchema, lineProtocolDecoder } from './line-protocol.js';
+import { statusDecoder, statusOptionsSchema } from './status.js';
 import type { Decoder } from './types.js';
 import { valueDecoder, valueOptionsSchema } from './value.js';
 
 export type { DecodeContext, Decoded, DecodeProblem, Decoder } from './types.js';
 
-export const PAYLOAD_FORMATS = ['json', 'value', 'line'] as const;
+export const PAYLOAD_FORMATS = ['json', 'value', 'line', 'status'] as const;
 
 /** The keys of a topic (template) and how its payloads are read. */
 export const topicShape = {
@@ -17,6 +18,7 @@ export const topicShape = {
   json: jsonOptionsSchema.prefault({}),
   value: valueOptionsSchema.prefault({}),
   line: lineOptionsSchema.prefault({}),
+  status: statusOptionsSchema.prefault({}),
   /** Tags added to every reading of this topic. */
   tags: z.record(z.string(), z.string()).default({}),
 };
@@ -37,6 +39,7 @@ const BUILDERS: Record<(typeof PAYLOAD_FORMATS)[number], (t: TopicConfig) => Dec
   json: (t) => jsonDecoder(t.json),
   value: (t) => valueDecoder(t.value),
   line: (t) => lineProtocolDecoder(t.line),
+  status: (t) => statusDecoder(t.status),
 };
 
 export function createDecoder(t: TopicConfig): Decoder {
