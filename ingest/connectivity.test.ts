@@ -39,7 +39,16 @@ describe('ConnectivityMonitor', () => {
     const reading = (deviceId: string) =>
       ingest.accept([{ deviceId, ts: now, receivedAt: now, fields: { t: 1 }, source: 'test' }]);
     const settle = () => new Promise((r) => setTimeout(r, 20));
-    return { registry, monitor, seen, reading, settle, advance: (ms: number) => void (now += ms) };
+    return {
+      registry,
+      monitor,
+      seen,
+      reading,
+      settle,
+      advance: (ms: number) => {
+        now += ms;
+      },
+    };
   }
 
   it('online with the first reading, offline after silence (once), online again with the next reading', async () => {
