@@ -183,9 +183,14 @@ server.describe(`MQTT client mode against Mosquitto (real server)${server.label}
       const log = new SqliteTelemetryLog(db);
       await waitFor(
         async () => (seqs(await spooledLines(log)).seen.size === n ? true : undefined),
-        20_000,
+        30_000,
         `${n} readings`,
-      );
+      ).catch(async (err: Error) => {
+        // Say what is missing, so that a lost reading can be told from a slow machine.
+        const { seen } = seqs(await spooledLines(log));
+        const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !seen.has(i));
+        throw new Error(`${err.message}; missing ${missing.length}: ${missing.slice(0, 20).join(',')}`);
+      });
       const { seen, identicalDuplicates } = seqs(await spooledLines(log));
       expect(seen.size).toBe(n);
       expect(identicalDuplicates).toBe(true);
