@@ -6,7 +6,7 @@ import { RateLimitedLog } from '../../lib/log.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
 import { BrokerAuth, type BrokerUser } from './auth.js';
 import type { EmbeddedBrokerConfig } from './config.js';
-import type { DecodeProblem } from './decoders/index.js';
+import { DecodeReporter } from './report.js';
 import { TopicRouter } from './router.js';
 
 export const EMBEDDED_BROKER_ID = 'mqtt-embedded';
@@ -29,6 +29,7 @@ export class EmbeddedBroker implements Adapter {
   /** The account each authenticated client logged in with; absent = anonymous. */
   private readonly accounts = new WeakMap<Client, BrokerUser>();
   private warn: RateLimitedLog | undefined;
+  private reporter: DecodeReporter | undefined;
   private ctx: AdapterContext | undefined;
   private port: number | undefined;
   private stopping = false;
@@ -37,7 +38,6 @@ export class EmbeddedBroker implements Adapter {
   private readonly counters = {
     publishes: 0,
     readings: 0,
-    rejected: 0,
     refusedWhileStopping: 0,
     authFailures: 0,
     unauthorizedPublishes: 0,
@@ -54,6 +54,7 @@ export class EmbeddedBroker implements Adapter {
     this.ctx = ctx;
     this.stopping = false;
     this.warn = new RateLimitedLog(ctx.logger);
+    this.reporter = new DecodeReporter(ctx, this.id);
     this.aedes = await Aedes.createBroker({
       maxTopicLevels: this.cfg.maxTopicLevels,
       drainTimeout: this.cfg.drainTimeoutMs,
@@ -202,6 +203,8 @@ export class EmbeddedBroker implements Adapter {
         anonymous: this.allowAnonymous,
         connectedClients: this.aedes?.connectedClients ?? 0,
         ...this.counters,
+        rejected: this.reporter?.counters.rejected ?? 0,
+        decoderWarnings: this.reporter?.counters.warnings ?? 0,
       },
     };
   }
@@ -259,12 +262,7 @@ export class EmbeddedBroker implements Adapter {
       return;
     }
     this.counters.publishes++;
-    reportProblems(
-      ctx,
-      decoded.problems,
-      { at: receivedAt, source: this.id, origin: packet.topic, payload },
-      () => this.counters.rejected++,
-    );
+    this.reporter?.report(decoded, packet.topic, payload, receivedAt);
     if (decoded.points.length === 0) {
       done(null);
       return;
@@ -282,30 +280,6 @@ export class EmbeddedBroker implements Adapter {
     );
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
-  }
-}
-
-/**
- * Dead-letters what a decoder could not use: each rejected reading on its own, and the dropped
- * parts of kept readings together as one entry per message.
- */
-export function reportProblems(
-  ctx: AdapterContext,
-  problems: readonly DecodeProblem[],
-  where: { at: number; source: string; origin: string; payload: Buffer },
-  onRejected: () => void,
-): void {
-  const partial = problems.filter((p) => p.partial);
-  for (const p of problems) {
-    if (p.partial) continue;
-    onRejected();
-    ctx.sink.reject({ ...where, deviceId: p.deviceId, reason: p.reason });
-  }
-  if (partial.length) {
-    ctx.sink.reject(
-      { ...where, deviceId: partial[0]?.deviceId ?? null, reason: partial.map((p) => p.reason).join('; ') },
-      true,
-    );
   }
 }
 

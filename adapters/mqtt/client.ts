@@ -3,8 +3,8 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import { backoffDelay } from '../../lib/backoff.js';
 import { RateLimitedLog } from '../../lib/log.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
-import { reportProblems } from './broker.js';
 import type { MqttClientConfig } from './client-config.js';
+import { DecodeReporter } from './report.js';
 import { TopicRouter } from './router.js';
 
 /**
@@ -27,13 +27,13 @@ export class MqttClientAdapter implements Adapter {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private warn: RateLimitedLog | undefined;
+  private reporter: DecodeReporter | undefined;
   private readonly counters = {
     connected: false,
     connects: 0,
     disconnects: 0,
     messages: 0,
     readings: 0,
-    rejected: 0,
     unmatched: 0,
     spoolFailures: 0,
     lastError: null as string | null,
@@ -50,6 +50,7 @@ export class MqttClientAdapter implements Adapter {
     this.ctx = ctx;
     this.stopping = false;
     this.warn = new RateLimitedLog(ctx.logger);
+    this.reporter = new DecodeReporter(ctx, this.id);
     const client = mqtt.connect(this.cfg.url, await this.options());
     this.client = client;
     // Handlers are installed before the first connect (manualConnect), so no message is missed.
@@ -157,12 +158,7 @@ export class MqttClientAdapter implements Adapter {
       callback();
       return;
     }
-    reportProblems(
-      ctx,
-      decoded.problems,
-      { at: receivedAt, source: this.id, origin: packet.topic, payload },
-      () => this.counters.rejected++,
-    );
+    this.reporter?.report(decoded, packet.topic, payload, receivedAt);
     if (decoded.points.length === 0) {
       callback();
       return;
@@ -208,6 +204,12 @@ export class MqttClientAdapter implements Adapter {
   status(): AdapterStatus {
     const state =
       this.stopping || !this.client ? 'stopped' : this.counters.connected ? 'running' : 'degraded';
-    return { id: this.id, protocol: this.protocol, state, details: { url: this.cfg.url, ...this.counters } };
+    const details = {
+      url: this.cfg.url,
+      ...this.counters,
+      rejected: this.reporter?.counters.rejected ?? 0,
+      decoderWarnings: this.reporter?.counters.warnings ?? 0,
+    };
+    return { id: this.id, protocol: this.protocol, state, details };
   }
 }

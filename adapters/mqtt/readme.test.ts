@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { configSchema } from '../../gateway/config/schema.js';
 import { decodeTelemetryJson } from '../../ingest/point.js';
+import { parseRuleSource } from '../../rules/load.js';
 
 const readme = readFileSync(join(import.meta.dirname, 'README.md'), 'utf8');
 const blocks = (lang: string) =>
@@ -14,7 +15,13 @@ describe('adapters/mqtt/README.md', () => {
     const samples = blocks('yaml');
     expect(samples.length).toBeGreaterThanOrEqual(5);
     for (const yaml of samples) {
-      const r = configSchema.safeParse(parse(yaml));
+      const doc = parse(yaml) as { rules?: unknown };
+      if (Array.isArray(doc.rules)) {
+        // A rule file sample.
+        expect(parseRuleSource('README.md', yaml).issues).toEqual([]);
+        continue;
+      }
+      const r = configSchema.safeParse(doc);
       expect(r.error?.issues ?? []).toEqual([]);
     }
   });

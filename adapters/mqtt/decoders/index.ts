@@ -2,13 +2,14 @@ import { z } from 'zod';
 import { compileTopicTemplate } from '../topic-template.js';
 import { jsonDecoder, jsonOptionsSchema } from './json.js';
 import { lineOptionsSchema, lineProtocolDecoder } from './line-protocol.js';
+import { sparkplugDecoder, sparkplugOptionsSchema } from './sparkplug.js';
 import { statusDecoder, statusOptionsSchema } from './status.js';
 import type { Decoder } from './types.js';
 import { valueDecoder, valueOptionsSchema } from './value.js';
 
 export type { DecodeContext, Decoded, DecodeProblem, Decoder } from './types.js';
 
-export const PAYLOAD_FORMATS = ['json', 'value', 'line', 'status'] as const;
+export const PAYLOAD_FORMATS = ['json', 'value', 'line', 'status', 'sparkplug'] as const;
 
 /** The keys of a topic (template) and how its payloads are read. */
 export const topicShape = {
@@ -19,6 +20,7 @@ export const topicShape = {
   value: valueOptionsSchema.prefault({}),
   line: lineOptionsSchema.prefault({}),
   status: statusOptionsSchema.prefault({}),
+  sparkplug: sparkplugOptionsSchema.prefault({}),
   /** Tags added to every reading of this topic. */
   tags: z.record(z.string(), z.string()).default({}),
 };
@@ -40,6 +42,7 @@ const BUILDERS: Record<(typeof PAYLOAD_FORMATS)[number], (t: TopicConfig) => Dec
   value: (t) => valueDecoder(t.value),
   line: (t) => lineProtocolDecoder(t.line),
   status: (t) => statusDecoder(t.status),
+  sparkplug: (t) => sparkplugDecoder(t.sparkplug),
 };
 
 export function createDecoder(t: TopicConfig): Decoder {

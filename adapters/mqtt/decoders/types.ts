@@ -20,6 +20,8 @@ export interface DecodeProblem {
 export interface Decoded {
   points: Point[];
   problems: DecodeProblem[];
+  /** Things worth a log line that are not about this payload (a Sparkplug sequence gap). */
+  warnings?: string[];
 }
 
 /** Turns one MQTT message into readings. Never throws: problems are returned with their reason. */
