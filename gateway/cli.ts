@@ -2,11 +2,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from '../lib/duration.js';
 import { isFaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { packageRoot, packageVersion } from '../lib/package-root.js';
 import { formatIssue } from '../lib/source-errors.js';
 import { loadRuleFiles } from '../rules/load.js';
+import { loadScenario, runScenario, type SimulationHandle } from '../simulators/mqtt/index.js';
 import { loadConfig, type Overrides } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { runDemo } from './demo.js';
@@ -136,6 +138,45 @@ async function run(file: string | null, o: CommonOptions, demo: boolean): Promis
   stopOnSignals(gw, logger, () => sim.close());
 }
 
+async function runSim(o: { scenario?: string; url?: string; duration?: string }): Promise<void> {
+  const file = o.scenario ?? join(packageRoot(), 'simulators', 'scenarios', 'plant.yaml');
+  const durationMs = o.duration === undefined ? undefined : parseDuration(o.duration);
+  if (o.duration !== undefined && durationMs === undefined) {
+    process.stderr.write(
+      `faultline sim: --duration expects a duration such as 30s or 10m, got "${o.duration}"\n`,
+    );
+    process.exit(1);
+  }
+  const { scenario, issues } = await loadScenario(file);
+  if (!scenario) {
+    for (const i of issues) process.stderr.write(`${formatIssue(i)}\n`);
+    process.exit(1);
+  }
+  const say = (line: string) => process.stderr.write(`[sim] ${line}\n`);
+  const url = o.url ?? scenario.broker;
+  let sim: SimulationHandle;
+  try {
+    sim = await runScenario(scenario, {
+      url,
+      onEvent: (e) =>
+        say(
+          `${e.device}: ${e.fault}${e.metric ? ` ${e.metric}` : ''}${e.for !== undefined ? ` for ${e.for / 1000} s` : ''}`,
+        ),
+    });
+  } catch (err) {
+    process.stderr.write(`faultline sim: cannot reach ${url}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  say(`${sim.devices.length} devices publishing to ${url}: ${sim.devices.join(', ')}`);
+  const stop = async () => {
+    await sim.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void stop());
+  process.on('SIGTERM', () => void stop());
+  if (durationMs !== undefined) setTimeout(() => void stop(), durationMs);
+}
+
 async function validate(o: CommonOptions, ruleFiles: string[]): Promise<void> {
   const file = configFile(o, null);
   const loaded = await loadConfig(file, overridesFrom(o));
@@ -179,6 +220,16 @@ withCommonOptions(
   opts.dataDir ??= join('data', 'demo');
   await run(o.config ?? join(packageRoot(), 'examples', 'demo.yaml'), opts, true);
 });
+
+program
+  .command('sim')
+  .description(
+    'run simulated equipment from a scenario file against an MQTT broker (a gateway, Mosquitto, …)',
+  )
+  .option('--scenario <file>', 'scenario file (default: the shipped plant scenario)')
+  .option('--url <url>', "broker URL (default: the scenario's broker)")
+  .option('--duration <duration>', 'stop after this long (default: run until Ctrl-C)')
+  .action(async (o: { scenario?: string; url?: string; duration?: string }) => runSim(o));
 
 withCommonOptions(
   program

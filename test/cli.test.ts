@@ -97,11 +97,47 @@ describe('faultline CLI (built)', () => {
     expect(existsSync(join(tmp.dir, 'data', 'state.db'))).toBe(true);
   });
 
+  it('sim: runs the shipped scenario against a gateway; a bad scenario is refused with file:line:col', async () => {
+    const gw = spawn(
+      process.execPath,
+      [CLI, 'start', '--api-port', '0', '--mqtt-port', '0', '--data-dir', join(tmp.dir, 'sim-data')],
+      {
+        cwd: tmp.dir,
+        env: { ...process.env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const line = await listeningLine(gw);
+    try {
+      const r = spawnSync(process.execPath, [CLI, 'sim', '--url', String(line.mqtt), '--duration', '3s'], {
+        cwd: tmp.dir,
+        encoding: 'utf8',
+        timeout: 20_000,
+      });
+      expect(r.status).toBe(0);
+      expect(r.stderr).toContain('[sim] 8 devices publishing to');
+      const devices = (await (await fetch(`${line.api}/api/v1/devices`)).json()) as {
+        items: { id: string; connectivity: { state: string } }[];
+      };
+      expect(devices.items.map((d) => d.id)).toEqual(
+        expect.arrayContaining(['cnc-01', 'cnc-04', 'pump-2', 'edge-1', 'edge-1.tank-2']),
+      );
+    } finally {
+      const exited = new Promise((r) => gw.once('exit', r));
+      gw.kill('SIGINT');
+      await exited;
+    }
+    writeFiles(tmp.dir, { 'scenario.yaml': 'devices: []\n' });
+    const bad = cli(['sim', '--scenario', 'scenario.yaml'], tmp.dir);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toContain('scenario.yaml:1:10: devices: expected at least 1 items');
+  });
+
   it('--help works for every command', () => {
-    for (const cmd of ['start', 'demo', 'validate']) {
+    for (const cmd of ['start', 'demo', 'validate', 'sim']) {
       const r = cli([cmd, '--help'], tmp.dir);
       expect(r.status).toBe(0);
-      expect(r.stdout).toContain('--config <file>');
+      expect(r.stdout).toMatch(/--config <file>|--scenario <file>/);
     }
   });
 });

@@ -168,16 +168,25 @@ server.describe(`MQTT client mode against Mosquitto (real server)${server.label}
       child.stdout?.resume();
       return child;
     };
+    const t0 = Date.now();
+    const phases: string[] = [];
+    const mark = (what: string) => phases.push(`${what} +${Date.now() - t0}ms`);
     let gw = await start();
+    mark('started');
     const n = 800;
     await publishSeries(broker.url, n, async (i) => {
       if (i === 300) {
         const killed = new Promise<void>((r) => gw.once('exit', () => r()));
         gw.kill('SIGKILL');
         await killed;
+        mark('killed');
       }
-      if (i === 500) gw = await start();
+      if (i === 500) {
+        gw = await start();
+        mark('restarted');
+      }
     });
+    mark('published');
     const db = openDatabase(join(dataDir, 'spool.db'));
     try {
       const log = new SqliteTelemetryLog(db);
@@ -189,16 +198,20 @@ server.describe(`MQTT client mode against Mosquitto (real server)${server.label}
         // Say what is missing, so that a lost reading can be told from a slow machine.
         const { seen } = seqs(await spooledLines(log));
         const missing = Array.from({ length: n }, (_, i) => i).filter((i) => !seen.has(i));
-        throw new Error(`${err.message}; missing ${missing.length}: ${missing.slice(0, 20).join(',')}`);
+        throw new Error(
+          `${err.message}; missing ${missing.length}: ${missing.slice(0, 20).join(',')}; ${phases.join(', ')}`,
+        );
       });
       const { seen, identicalDuplicates } = seqs(await spooledLines(log));
       expect(seen.size).toBe(n);
       expect(identicalDuplicates).toBe(true);
+      mark('all spooled');
+      if (Date.now() - t0 > 10_000) process.stderr.write(`slow SIGKILL test: ${phases.join(', ')}\n`);
     } finally {
       db.close();
       const exited = new Promise<number | null>((r) => gw.once('exit', (code) => r(code)));
       gw.kill('SIGTERM');
       expect(await exited).toBe(0);
     }
-  });
+  }, 120_000);
 });

@@ -18,6 +18,8 @@ export const embeddedBrokerSchema = z
         { topic: 'devices/{device}/telemetry' },
         // Last wills and birth messages: `offline` / `online`.
         { topic: 'devices/{device}/status', payload: 'status' },
+        // Sparkplug B edge nodes and devices (the namespace is standard).
+        { topic: 'spBv1.0/#', payload: 'sparkplug' },
       ]),
     /** Accounts; with any configured, anonymous clients are refused unless allowAnonymous is true. */
     users: z.array(brokerUserSchema).default([]),

@@ -30,12 +30,23 @@ describe('MQTT equipment simulator', () => {
 
     await waitFor(async () => (points.length >= 30 ? true : undefined), 10_000, '30 readings');
     expect(rejected).toEqual([]);
-    const normal = points.filter((p) => p.deviceId === 'sim-001').map((p) => p.fields.temperature as number);
+    // Each device says it is online (status topic) and then publishes telemetry.
+    expect(
+      points
+        .filter((p) => p.connectivity?.state === 'online')
+        .map((p) => p.deviceId)
+        .sort(),
+    ).toEqual(['sim-001', 'sim-002', 'sim-003']);
+    const telemetry = points.filter((p) => !p.connectivity);
+    const normal = telemetry
+      .filter((p) => p.deviceId === 'sim-001')
+      .map((p) => p.fields.temperature as number);
     expect(Math.max(...normal)).toBeLessThan(80);
-    expect(points[0]?.fields).toMatchObject({ running: true });
-    expect(points[0]?.errorCodes).toEqual([]);
+    expect(telemetry[0]?.fields).toMatchObject({ running: true });
+    expect(telemetry[0]?.errorCodes).toEqual([]);
 
-    sim.overheat('sim-002', 97);
+    // overheat() climbs 2 °C/s like a real spindle; a faster ramp keeps the test short.
+    sim.handle.inject('sim-002', { kind: 'ramp', metric: 'temperature', to: 97, perSecond: 200 });
     sim.errorBurst('sim-003', ['E-1042']);
     await waitFor(
       async () =>

@@ -1,0 +1,138 @@
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { duration } from '../../lib/duration.js';
+import { type SourceIssue, YamlSource } from '../../lib/source-errors.js';
+import '../../lib/zod-messages.js';
+
+const metricSpecSchema = z.union([
+  z
+    .object({
+      base: z.number(),
+      noise: z.number().min(0).optional(),
+      drift: z.number().min(0).optional(),
+      cycle: z.object({ amplitude: z.number(), period: duration }).strict().optional(),
+      decimals: z.number().int().min(0).max(6).optional(),
+    })
+    .strict(),
+  z.object({ value: z.union([z.boolean(), z.string()]) }).strict(),
+]);
+
+export const DEFAULT_METRICS = {
+  temperature: { base: 60, noise: 0.4, drift: 3 },
+  vibration: { base: 2.2, noise: 0.3 },
+  pressure: { base: 6, noise: 0.15 },
+  rpm: { base: 1480, noise: 25, decimals: 0 },
+  running: { value: true },
+};
+
+export const simDeviceSchema = z
+  .object({
+    /** With `count`, `{n}` is replaced by 1…count (`cnc-{n}`); zero-padded as `{nn}`, `{nnn}`. */
+    id: z.string().min(1),
+    count: z.number().int().min(1).max(10_000).default(1),
+    format: z.enum(['json', 'sparkplug']).default('json'),
+    /** JSON devices: where they publish. */
+    topic: z.string().default('devices/{device}/telemetry'),
+    /** JSON devices: `online` on devices/<id>/status after connecting, and `offline` as last will. */
+    status: z.boolean().default(true),
+    sparkplug: z
+      .object({ group: z.string().min(1).default('faultline'), node: z.string().min(1).default('sim-edge') })
+      .strict()
+      .prefault({}),
+    interval: duration.optional(),
+    metrics: z.record(z.string(), metricSpecSchema).default(DEFAULT_METRICS),
+  })
+  .strict();
+
+export const FAULTS = ['ramp', 'spike', 'stuck', 'drift', 'errorBurst', 'dropout', 'clear'] as const;
+
+export const simEventSchema = z
+  .object({
+    /** Time after the start of the scenario. */
+    at: duration,
+    /** Device id or glob (`cnc-*`, `*`). */
+    device: z.string().min(1),
+    fault: z.enum(FAULTS),
+    metric: z.string().optional(),
+    /** ramp: target value and speed per second. */
+    to: z.number().optional(),
+    rate: z.number().positive().optional(),
+    /** spike: added to the value. */
+    magnitude: z.number().optional(),
+    /** drift: added per hour. */
+    perHour: z.number().optional(),
+    /** errorBurst: the codes reported. */
+    codes: z.array(z.string().min(1)).min(1).optional(),
+    /** dropout: close the connection without DISCONNECT (last will / Sparkplug DDEATH). */
+    disconnect: z.boolean().default(false),
+    /** How long; absent = until a `clear`. A spike without `for` lasts one reading. */
+    for: duration.optional(),
+  })
+  .strict()
+  .superRefine((e, ctx) => {
+    const need = (key: keyof typeof e, why: string) => {
+      if (e[key] === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `required for ${why}` });
+    };
+    if (['ramp', 'spike', 'stuck', 'drift'].includes(e.fault)) need('metric', `fault ${e.fault}`);
+    if (e.fault === 'ramp') {
+      need('to', 'fault ramp');
+      need('rate', 'fault ramp');
+    }
+    if (e.fault === 'spike') need('magnitude', 'fault spike');
+    if (e.fault === 'drift') need('perHour', 'fault drift');
+    if (e.fault === 'errorBurst') need('codes', 'fault errorBurst');
+  });
+
+export const scenarioSchema = z
+  .object({
+    name: z.string().optional(),
+    broker: z.string().default('mqtt://127.0.0.1:1883'),
+    username: z.string().optional(),
+    password: z.string().optional(),
+    interval: duration.prefault('1s'),
+    qos: z.union([z.literal(0), z.literal(1)]).default(1),
+    seed: z.number().int().default(42),
+    /** Start the events over after this long (a plant that keeps developing faults). */
+    repeatEvery: duration.optional(),
+    devices: z.array(simDeviceSchema).min(1),
+    events: z.array(simEventSchema).default([]),
+  })
+  .strict();
+
+export type Scenario = z.output<typeof scenarioSchema>;
+export type SimDevice = z.output<typeof simDeviceSchema>;
+export type SimEvent = z.output<typeof simEventSchema>;
+
+/** Reads a scenario file; every problem is returned at once as file:line:col. */
+export async function loadScenario(file: string): Promise<{ scenario?: Scenario; issues: SourceIssue[] }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    return {
+      issues: [
+        {
+          file,
+          line: 1,
+          col: 1,
+          path: '',
+          message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        },
+      ],
+    };
+  }
+  const src = new YamlSource(file, text);
+  const syntax = src.syntaxIssues();
+  if (syntax.length) return { issues: syntax };
+  const r = scenarioSchema.safeParse(src.toJS());
+  return r.success ? { scenario: r.data, issues: [] } : { issues: src.zodIssues(r.error) };
+}
+
+/** Expands `count` into device ids: `cnc-{n}` → cnc-1…; `{nn}` → 01…, `{nnn}` → 001…. */
+export function expandIds(d: SimDevice): string[] {
+  return Array.from({ length: d.count }, (_, i) =>
+    d.id.replace(/\{(n+)\}/g, (_m, ns: string) =>
+      String(i + 1).padStart(ns.length === 1 ? 1 : ns.length, '0'),
+    ),
+  ).map((id, i) => (d.count > 1 && id === d.id ? `${d.id}-${i + 1}` : id));
+}
