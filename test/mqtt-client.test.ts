@@ -2,10 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { MqttClientAdapter } from '../adapters/mqtt/client.js';
+import { mqttClientSchema } from '../adapters/mqtt/client-config.js';
+import type { ReadingSink } from '../ingest/ingest.js';
+import type { Point } from '../ingest/point.js';
 import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
 import { packageRoot } from '../lib/package-root.js';
 import { openDatabase } from '../lib/sqlite.js';
-import { getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { getJson, silentLogger, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
 import { describeWithServer } from './servers/common.js';
 import { type MosquittoServer, startMosquitto } from './servers/mosquitto.js';
 
@@ -112,6 +116,47 @@ server.describe(`MQTT client mode against Mosquitto (real server)${server.label}
     }
   });
 
+  it('a message is not acknowledged before its reading is spooled: the broker delivers it again', async () => {
+    const cfg = mqttClientSchema.parse({
+      protocol: 'mqtt',
+      id: 'held',
+      url: broker.url,
+      clientId: 'fl-held',
+      reconnect: { min: '100ms', max: '200ms' },
+      subscriptions: [{ topic: 'plant/{site}/{device}/telemetry' }],
+    });
+    // First connection: the spool never answers (a stalled disk), then the process dies.
+    const held: Point[] = [];
+    const stalled: ReadingSink = {
+      accept: (p) => (held.push(...p), new Promise<void>(() => undefined)),
+      reject: () => undefined,
+    };
+    const first = new MqttClientAdapter(cfg);
+    await first.start({ sink: stalled, logger: silentLogger, now: Date.now });
+    await waitFor(async () => (first.status().state === 'running' ? true : undefined), 5_000, 'connected');
+    await publishSeries(broker.url, 1);
+    await waitFor(async () => (held.length === 1 ? true : undefined), 5_000, 'message received');
+    // Die without acknowledging: drop the socket as a crash would.
+    (
+      first as unknown as { client: { stream: { destroy(): void }; end(force: boolean): void } }
+    ).client.stream.destroy();
+    (first as unknown as { client: { end(force: boolean): void } }).client.end(true);
+    // Second connection, same session: the unacknowledged message arrives again.
+    const spooled: Point[] = [];
+    const second = new MqttClientAdapter(cfg);
+    await second.start({
+      sink: { accept: async (p) => void spooled.push(...p), reject: () => undefined },
+      logger: silentLogger,
+      now: Date.now,
+    });
+    try {
+      await waitFor(async () => (spooled.length >= 1 ? true : undefined), 10_000, 'redelivery');
+      expect(spooled[0]?.fields).toEqual(held[0]?.fields);
+    } finally {
+      await second.stop();
+    }
+  });
+
   it('Mosquitto restarted mid-stream with QoS 1: no reading lost', async () => {
     writeFiles(tmp.dir, { 'restart.yaml': config(broker.url, 'fl-restart') });
     const gw = await startFromFile(join(tmp.dir, 'restart.yaml'), join(tmp.dir, 'restart-data'));
@@ -161,7 +206,8 @@ server.describe(`MQTT client mode against Mosquitto (real server)${server.label}
         let buf = '';
         child.stdout?.on('data', (c: Buffer) => {
           buf += c.toString();
-          if (buf.includes('"msg":"connected to broker"')) resolve();
+          // Subscribed, not just connected: a broker drops messages published before the first SUBSCRIBE.
+          if (buf.includes('"msg":"subscribed"')) resolve();
         });
         child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${buf}`)));
       });

@@ -39,6 +39,8 @@ export class MqttClientAdapter implements Adapter {
     lastError: null as string | null,
     lastConnectAt: null as number | null,
     sessionPresent: false,
+    /** The broker confirmed the subscriptions (SUBACK) on this connection. */
+    subscribed: false,
   };
 
   constructor(private readonly cfg: MqttClientConfig) {
@@ -70,6 +72,7 @@ export class MqttClientAdapter implements Adapter {
         ctx.logger.warn({ url: this.cfg.url }, 'broker connection lost');
       }
       this.counters.connected = false;
+      this.counters.subscribed = false;
       this.scheduleReconnect();
     });
     client.on('error', (err) => {
@@ -117,7 +120,11 @@ export class MqttClientAdapter implements Adapter {
    */
   private subscribe(sessionPresent: boolean): void {
     const client = this.client;
-    if (!client || (sessionPresent && this.cfg.protocolVersion === 4)) return;
+    if (!client) return;
+    if (sessionPresent && this.cfg.protocolVersion === 4) {
+      this.counters.subscribed = true;
+      return;
+    }
     const subs: Record<string, { qos: 0 | 1; rh?: number }> = {};
     this.router.filters().forEach((filter, i) => {
       const s = this.cfg.subscriptions[i];
@@ -131,8 +138,11 @@ export class MqttClientAdapter implements Adapter {
         return;
       }
       const refused = (granted ?? []).filter((g) => g.qos === 128);
-      if (refused.length)
+      if (refused.length) {
         this.ctx?.logger.error({ topics: refused.map((g) => g.topic) }, 'the broker refused subscriptions');
+      }
+      this.counters.subscribed = true;
+      this.ctx?.logger.info({ topics: Object.keys(subs), refused: refused.length }, 'subscribed');
     });
   }
 
@@ -202,8 +212,13 @@ export class MqttClientAdapter implements Adapter {
   }
 
   status(): AdapterStatus {
+    // Running = connected and subscribed: before the SUBACK, messages published are not for us yet.
     const state =
-      this.stopping || !this.client ? 'stopped' : this.counters.connected ? 'running' : 'degraded';
+      this.stopping || !this.client
+        ? 'stopped'
+        : this.counters.connected && this.counters.subscribed
+          ? 'running'
+          : 'degraded';
     const details = {
       url: this.cfg.url,
       ...this.counters,
