@@ -1,19 +1,32 @@
 import { z } from 'zod';
+import { ModbusAdapter } from './modbus/adapter.js';
+import { type ModelConfig, modbusAdapterSchema } from './modbus/config.js';
 import { MqttClientAdapter } from './mqtt/client.js';
 import { mqttClientSchema } from './mqtt/client-config.js';
 import type { Adapter } from './types.js';
 
+export { type ModelConfig, modelSchema } from './modbus/config.js';
+
 /** Entries of the `adapters` configuration section, by `protocol`. */
-export const adapterSchema = z.discriminatedUnion('protocol', [mqttClientSchema]);
+export const adapterSchema = z.discriminatedUnion('protocol', [mqttClientSchema, modbusAdapterSchema]);
 export type AdapterConfig = z.output<typeof adapterSchema>;
 
+/** What adapters may need from the rest of the configuration. */
+export interface AdapterEnv {
+  models: Readonly<Record<string, ModelConfig>>;
+}
+
+type Builder<P extends AdapterConfig['protocol']> = (
+  cfg: Extract<AdapterConfig, { protocol: P }>,
+  env: AdapterEnv,
+) => Adapter;
+
 /** Protocol name → builder. `create` opens nothing; `start()` does. */
-const BUILDERS: {
-  [P in AdapterConfig['protocol']]: (cfg: Extract<AdapterConfig, { protocol: P }>) => Adapter;
-} = {
+const BUILDERS: { [P in AdapterConfig['protocol']]: Builder<P> } = {
   mqtt: (cfg) => new MqttClientAdapter(cfg),
+  modbus: (cfg, env) => new ModbusAdapter(cfg, env.models),
 };
 
-export function createAdapter(cfg: AdapterConfig): Adapter {
-  return BUILDERS[cfg.protocol](cfg);
+export function createAdapter(cfg: AdapterConfig, env: AdapterEnv = { models: {} }): Adapter {
+  return (BUILDERS[cfg.protocol] as Builder<AdapterConfig['protocol']>)(cfg as never, env);
 }

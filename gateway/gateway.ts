@@ -200,7 +200,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       broker = new EmbeddedBroker(config.mqtt.embedded);
       adapters.push(broker);
     }
-    for (const cfg of config.adapters) adapters.push(createAdapter(cfg));
+    for (const cfg of config.adapters) adapters.push(createAdapter(cfg, { models: config.models }));
     for (const a of adapters) {
       await a.start({ sink: ingest, logger: logger.child({ adapter: a.id }), now: Date.now });
       started.push(a);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { adapterSchema } from '../../adapters/index.js';
+import { adapterSchema, modelSchema } from '../../adapters/index.js';
 import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
 import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
 import { influxSchema } from '../../ingest/influx/config.js';
@@ -39,6 +39,8 @@ export const configSchema = z
     mqtt: mqttSectionSchema.prefault({}),
     /** Connections to equipment and brokers: `protocol: mqtt` (client mode), later opcua, modbus. */
     adapters: z.array(adapterSchema).default([]),
+    /** Reusable per-model settings, by model id (Modbus register maps under `modbus`). */
+    models: z.record(z.string().min(1), modelSchema).default({}),
     /** Optional: where accepted readings are shipped. Without it, history comes from local rollups. */
     influx: influxSchema.optional(),
     sites: z.array(siteSchema).default([]),
