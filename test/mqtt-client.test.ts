@@ -128,7 +128,10 @@ server.describe(`MQTT client mode against Mosquitto (real server)${server.label}
     // First connection: the spool never answers (a stalled disk), then the process dies.
     const held: Point[] = [];
     const stalled: ReadingSink = {
-      accept: (p) => (held.push(...p), new Promise<void>(() => undefined)),
+      accept: (p) => {
+        held.push(...p);
+        return new Promise<void>(() => undefined);
+      },
       reject: () => undefined,
     };
     const first = new MqttClientAdapter(cfg);

@@ -21,10 +21,14 @@ describe('Modbus adapter against the simulator (real sockets)', () => {
     const sink: ReadingSink = { accept: async (p) => void points.push(...p), reject: () => undefined };
     return { points, sink };
   };
-  const stats = (id: string) =>
-    (adapter?.status().details.devices as Record<string, PollStats & { requestsPerPoll: number }>)[
-      id
-    ] as PollStats & { requestsPerPoll: number };
+  const stats = (id: string): PollStats & { requestsPerPoll: number } => {
+    const devices = adapter?.status().details.devices as
+      | Record<string, PollStats & { requestsPerPoll: number }>
+      | undefined;
+    const s = devices?.[id];
+    if (!s) throw new Error(`no poll statistics for ${id}`);
+    return s;
+  };
 
   async function run(
     registers: Record<string, unknown>[],
@@ -187,7 +191,8 @@ describe('Modbus adapter against the simulator (real sockets)', () => {
     const mark = readings(points).length;
     await waitFor(async () => (readings(points).length > mark + 2 ? true : undefined), 10_000, 'recovered');
     if (counter !== 'ok') {
-      const reconnects = (adapter?.status().details as { reconnects: number }).reconnects;
+      const details = adapter?.status().details as { reconnects?: number } | undefined;
+      const reconnects = details?.reconnects ?? 0;
       expect(reconnects).toBeGreaterThanOrEqual(1);
     }
   });

@@ -98,7 +98,9 @@ export class ModbusAdapter implements Adapter {
     this.warn = new RateLimitedLog(ctx.logger);
     this.conn = new ModbusConnection(this.cfg);
     // Devices start spread over their interval, not all at once.
-    this.pollers.forEach((p, i) => this.schedule(p, Math.floor((p.intervalMs * i) / this.pollers.length)));
+    this.pollers.forEach((p, i) => {
+      this.schedule(p, Math.floor((p.intervalMs * i) / this.pollers.length));
+    });
   }
 
   private schedule(p: DevicePoller, delayMs: number): void {
