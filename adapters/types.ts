@@ -25,4 +25,6 @@ export interface Adapter {
   start(ctx: AdapterContext): Promise<void>;
   stop(): Promise<void>;
   status(): AdapterStatus;
+  /** Per-device statistics of adapters that poll devices (latency, timeouts, errors), by device id. */
+  deviceStats?(): Record<string, Record<string, unknown>>;
 }

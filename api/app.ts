@@ -16,6 +16,10 @@ export interface ApiDeps {
   alerts: AlertStore;
   devices: DeviceRegistry;
   history: History;
+  /** How each device is read: the adapter and its poll statistics, where an adapter keeps them. */
+  deviceSources: (
+    deviceId: string,
+  ) => { adapter: string; protocol: string; stats: Record<string, unknown> }[];
   ingestStatus: () => Promise<IngestStatus>;
   /** Prometheus exposition (`GET /metrics`). */
   metrics: () => Promise<{ contentType: string; body: string }>;
@@ -52,7 +56,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     async (v1) => {
       v1.register(ticketRoutes(deps.tickets));
       v1.register(alertRoutes(deps.alerts));
-      v1.register(deviceRoutes(deps.devices, deps.history));
+      v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources));
       v1.register(ingestRoutes(deps.ingestStatus));
     },
     { prefix: '/api/v1' },

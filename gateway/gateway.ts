@@ -121,11 +121,16 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         spoolDropped: () => housekeepingRef?.spoolDropped ?? 0,
         sources: () => adapters.map((a) => a.status()),
       });
-    const metrics = createMetrics(status, () => {
-      const counts: Record<string, number> = { online: 0, offline: 0, unknown: 0 };
-      for (const d of registry.list()) counts[d.connectivity.state] = (counts[d.connectivity.state] ?? 0) + 1;
-      return counts;
-    });
+    const metrics = createMetrics(
+      status,
+      () => adapters,
+      () => {
+        const counts: Record<string, number> = { online: 0, offline: 0, unknown: 0 };
+        for (const d of registry.list())
+          counts[d.connectivity.state] = (counts[d.connectivity.state] ?? 0) + 1;
+        return counts;
+      },
+    );
     if (config.influx) {
       const writer = createWriter(config.influx);
       target = writer.target;
@@ -186,6 +191,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       devices: registry,
       history,
       ingestStatus: status,
+      deviceSources: (deviceId) =>
+        adapters.flatMap((a) => {
+          const stats = a.deviceStats?.()[deviceId];
+          return stats ? [{ adapter: a.id, protocol: a.protocol, stats }] : [];
+        }),
       metrics: metrics.render,
       logger,
       version: packageVersion(),

@@ -1,4 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Adapter } from '../adapters/types.js';
 import type { IngestStatus } from '../ingest/status.js';
 
 /**
@@ -7,6 +8,7 @@ import type { IngestStatus } from '../ingest/status.js';
  */
 export function createMetrics(
   status: () => Promise<IngestStatus>,
+  adapters: () => readonly Adapter[],
   deviceStates: () => Record<string, number>,
 ) {
   const registry = new Registry();
@@ -90,6 +92,33 @@ export function createMetrics(
       for (const [state, n] of Object.entries(deviceStates())) this.set({ state }, n);
     },
   });
+
+  // Per-device poll statistics of polling adapters (Modbus).
+  const pollStat = (name: string, help: string, key: string, scale = 1) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['adapter', 'device'],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const a of adapters()) {
+          for (const [device, s] of Object.entries(a.deviceStats?.() ?? {})) {
+            const v = s[key];
+            if (typeof v === 'number') this.set({ adapter: a.id, device }, v * scale);
+          }
+        }
+      },
+    });
+  pollStat(
+    'faultline_poll_latency_seconds',
+    'Duration of the last poll of a device.',
+    'lastLatencyMs',
+    0.001,
+  );
+  pollStat('faultline_polls', 'Polls of a device since start.', 'polls');
+  pollStat('faultline_poll_timeouts', 'Requests to a device that timed out since start.', 'timeouts');
+  pollStat('faultline_poll_errors', 'Polls of a device that got no answer at all since start.', 'failed');
 
   const writeDuration = new Histogram({
     name: 'faultline_influx_write_duration_seconds',

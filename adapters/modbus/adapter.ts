@@ -237,6 +237,15 @@ export class ModbusAdapter implements Adapter {
     await this.conn?.close();
   }
 
+  deviceStats(): Record<string, Record<string, unknown>> {
+    return Object.fromEntries(
+      this.pollers.map((p) => [
+        p.id,
+        { ...p.stats, unit: p.unit, intervalMs: p.intervalMs, requestsPerPoll: p.plan.length },
+      ]),
+    );
+  }
+
   status(): AdapterStatus {
     const conn = this.conn;
     const offline = this.pollers.filter((p) => p.stats.state === 'offline').length;
@@ -248,9 +257,7 @@ export class ModbusAdapter implements Adapter {
         transport: this.cfg.transport,
         target: this.cfg.transport === 'rtu' ? this.cfg.serial?.path : `${this.cfg.host}:${this.cfg.port}`,
         ...(conn?.counters ?? {}),
-        devices: Object.fromEntries(
-          this.pollers.map((p) => [p.id, { ...p.stats, unit: p.unit, requestsPerPoll: p.plan.length }]),
-        ),
+        devices: this.deviceStats(),
       },
     };
   }

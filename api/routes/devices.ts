@@ -71,7 +71,9 @@ const telemetryQuery = z
   })
   .strict();
 
-export function deviceRoutes(devices: DeviceRegistry, history: History) {
+type Sources = (deviceId: string) => { adapter: string; protocol: string; stats: Record<string, unknown> }[];
+
+export function deviceRoutes(devices: DeviceRegistry, history: History, sources: Sources = () => []) {
   return async (app: FastifyInstance) => {
     app.get('/devices', async (req) => {
       const q = parseOrThrow(listQuery, req.query, 'query');
@@ -84,7 +86,7 @@ export function deviceRoutes(devices: DeviceRegistry, history: History) {
       const items = all.slice(0, q.limit);
       const last = items[items.length - 1];
       return {
-        items: items.map(deviceView),
+        items: items.map((d) => ({ ...deviceView(d), sources: sources(d.id) })),
         nextCursor: all.length > q.limit && last ? encodeCursor([last.id]) : null,
       };
     });
@@ -93,7 +95,7 @@ export function deviceRoutes(devices: DeviceRegistry, history: History) {
       const { id } = parseOrThrow(z.object({ id: z.string().min(1).max(128) }), req.params, 'path');
       const d = devices.get(id);
       if (!d) throw new FaultlineError('FL_ERR_DEVICE_NOT_FOUND', `device "${id}" does not exist`);
-      return deviceView(d);
+      return { ...deviceView(d), sources: sources(d.id) };
     });
 
     // Local history from the per-minute rollups (step ≥ 1m).

@@ -56,6 +56,7 @@ interface RawRefs {
   sites?: unknown;
   devices?: unknown;
   adapters?: unknown;
+  models?: unknown;
 }
 
 /**
@@ -78,12 +79,32 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
     siteIds.add(id);
   });
   const adapterIds = new Set<string>(['mqtt-embedded']);
+  const models =
+    r.models && typeof r.models === 'object' ? (r.models as Record<string, { modbus?: unknown }>) : {};
   (Array.isArray(r.adapters) ? r.adapters : []).forEach((a, i) => {
     const id = idOf(a, 'id');
-    if (id === undefined) return;
-    if (adapterIds.has(id))
-      out.push({ path: ['adapters', i, 'id'], message: `duplicate adapter id "${id}"` });
-    adapterIds.add(id);
+    if (id !== undefined) {
+      if (adapterIds.has(id))
+        out.push({ path: ['adapters', i, 'id'], message: `duplicate adapter id "${id}"` });
+      adapterIds.add(id);
+    }
+    const devs = (a as { devices?: unknown }).devices;
+    (Array.isArray(devs) ? devs : []).forEach((d, j) => {
+      const model = d && typeof d === 'object' ? (d as { model?: unknown }).model : undefined;
+      if (typeof model !== 'string') return;
+      if (!(model in models)) {
+        const known = Object.keys(models).join(', ') || 'none';
+        out.push({
+          path: ['adapters', i, 'devices', j, 'model'],
+          message: `unknown model "${model}" (models: ${known})`,
+        });
+      } else if ((a as { protocol?: unknown }).protocol === 'modbus' && !models[model]?.modbus) {
+        out.push({
+          path: ['adapters', i, 'devices', j, 'model'],
+          message: `model "${model}" has no modbus register map`,
+        });
+      }
+    });
   });
   const deviceIds = new Set<string>();
   (Array.isArray(r.devices) ? r.devices : []).forEach((d, i) => {
