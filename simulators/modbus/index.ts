@@ -1,4 +1,4 @@
-import type { AddressInfo, Server, Socket } from 'node:net';
+import { type AddressInfo, createServer, type Server, type Socket } from 'node:net';
 import ModbusRTU from 'modbus-serial';
 import { encodeValue, type Register, widthOf } from '../../adapters/modbus/registers.js';
 import { DeviceModel, type Fault, type MetricSpec, prng } from '../mqtt/model.js';
@@ -22,6 +22,8 @@ export type ModbusFault =
 export interface ModbusSimOptions {
   port?: number;
   host?: string;
+  /** Serve Modbus RTU on this serial port instead of TCP (e.g. one end of a socat pty pair). */
+  serial?: { path: string; baudRate?: number; parity?: 'none' | 'even' | 'odd' };
   /** Unit id the device answers to (255 = any). */
   unit?: number;
   registers: readonly Register[];
@@ -31,6 +33,7 @@ export interface ModbusSimOptions {
 }
 
 export interface ModbusSimulator {
+  /** The TCP port (0 when serving a serial port). */
   port: number;
   /** Sets what the device does wrong from now on — for one unit id only, if given (a gateway with a dead unit). */
   setFault(f: ModbusFault, unit?: number): void;
@@ -116,17 +119,37 @@ export async function start(o: ModbusSimOptions): Promise<ModbusSimulator> {
     (table: 'coil' | 'discrete') => (addr: number, unit: number, cb: (err: unknown, v?: boolean) => void) =>
       answer(unit, () => current().bits.get(`${table}:${addr}`) ?? false, cb);
 
-  const server: ServerTCP = new ModbusRTU.ServerTCP(
-    {
-      getHoldingRegister: word('holding'),
-      getInputRegister: word('input'),
-      getMultipleHoldingRegisters: many('holding'),
-      getMultipleInputRegisters: many('input'),
-      getCoil: bit('coil'),
-      getDiscreteInput: bit('discrete'),
-    } as never,
-    { host: o.host ?? '127.0.0.1', port: o.port ?? 0, unitID: o.unit ?? 255, debug: false },
-  );
+  const vector = {
+    getHoldingRegister: word('holding'),
+    getInputRegister: word('input'),
+    getMultipleHoldingRegisters: many('holding'),
+    getMultipleInputRegisters: many('input'),
+    getCoil: bit('coil'),
+    getDiscreteInput: bit('discrete'),
+  } as never;
+  if (o.serial) {
+    return startSerial(o, vector, {
+      setFault: (f, unit) => {
+        if (unit === undefined) fault = f;
+        else unitFaults.set(unit, f);
+      },
+      model,
+      fixed,
+      reset: () => {
+        snapshot = undefined;
+      },
+      requests: () => requests,
+    });
+  }
+  const host = o.host ?? '127.0.0.1';
+  // ServerTCP takes port 0 as "502" (`options.port || 502`): find a free port first.
+  const port = o.port ? o.port : await freePort(host);
+  const server: ServerTCP = new ModbusRTU.ServerTCP(vector, {
+    host,
+    port,
+    unitID: o.unit ?? 255,
+    debug: false,
+  });
   const net = (server as unknown as { _server: Server })._server;
   net.on('connection', (sock: Socket) => {
     const write = sock.write.bind(sock) as (b: Buffer) => boolean;
@@ -173,6 +196,62 @@ export async function start(o: ModbusSimOptions): Promise<ModbusSimulator> {
         server.close(() => resolve());
       }),
   };
+}
+
+interface SimState {
+  setFault(f: ModbusFault, unit?: number): void;
+  model: DeviceModel;
+  fixed: Map<string, number | boolean | string>;
+  reset(): void;
+  requests(): number;
+}
+
+/** The same device over Modbus RTU on a serial port (modbus-serial's ServerSerial). */
+async function startSerial(o: ModbusSimOptions, vector: never, st: SimState): Promise<ModbusSimulator> {
+  const serial = o.serial as NonNullable<ModbusSimOptions['serial']>;
+  const Server = ModbusRTU.ServerSerial as unknown as new (
+    v: never,
+    opts: Record<string, unknown>,
+  ) => NodeJS.EventEmitter & { close(cb: () => void): void };
+  const server = new Server(vector, {
+    path: serial.path,
+    baudRate: serial.baudRate ?? 9600,
+    parity: serial.parity ?? 'none',
+    unitID: o.unit ?? 255,
+  });
+  server.on('error', () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    server.once('initialized', () => resolve());
+    server.once('error', reject);
+  });
+  return {
+    port: 0,
+    setFault: (f, unit) => st.setFault(f, unit),
+    inject(f, durationMs) {
+      st.model.inject(f, Date.now(), durationMs);
+      st.reset();
+    },
+    setValue(name, value) {
+      if (value === undefined) st.fixed.delete(name);
+      else st.fixed.set(name, value);
+      st.reset();
+    },
+    get requests() {
+      return st.requests();
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, host, () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
 }
 
 function defaultSpec(r: Register): MetricSpec {

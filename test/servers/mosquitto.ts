@@ -1,9 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findBinary } from './common.js';
+import { findBinary, freePort } from './common.js';
 
 export interface MosquittoServer {
   url: string;
@@ -12,18 +11,6 @@ export interface MosquittoServer {
   /** Starts again on the same port, with the persisted sessions and queued messages. */
   start(): Promise<void>;
   cleanup(): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (Mosquitto takes `listener 0` for a unix socket path). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**
