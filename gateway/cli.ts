@@ -167,7 +167,8 @@ async function runSim(o: { scenario?: string; url?: string; duration?: string })
     process.stderr.write(`faultline sim: cannot reach ${url}: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  say(`${sim.devices.length} devices publishing to ${url}: ${sim.devices.join(', ')}`);
+  say(`${sim.devices.length} devices (${url}): ${sim.devices.join(', ')}`);
+  for (const e of sim.endpoints) say(`${e.id}: Modbus TCP at ${e.url}, unit ${e.unit}`);
   const stop = async () => {
     await sim.close();
     process.exit(0);

@@ -115,7 +115,8 @@ describe('faultline CLI (built)', () => {
         timeout: 20_000,
       });
       expect(r.status).toBe(0);
-      expect(r.stderr).toContain('[sim] 8 devices publishing to');
+      expect(r.stderr).toContain('[sim] 9 devices (');
+      expect(r.stderr).toMatch(/\[sim\] meter-1: Modbus TCP at modbus:\/\/127\.0\.0\.1:\d+, unit 1/);
       const devices = (await (await fetch(`${line.api}/api/v1/devices`)).json()) as {
         items: { id: string; connectivity: { state: string } }[];
       };

@@ -197,6 +197,37 @@ describe('Modbus adapter against the simulator (real sockets)', () => {
     }
   });
 
+  it('a slow unit on the same connection does not change the poll rate of the healthy one', async () => {
+    const regs = [{ name: 'a', address: 0 }];
+    const points = await run(regs, { interval: '100ms' }, [
+      { id: 'healthy', unit: 1, registers: regs },
+      { id: 'slow', unit: 2, registers: regs },
+    ]);
+    const count = () => readings(points, 'healthy').length;
+    await waitFor(async () => (count() > 3 ? true : undefined), 5_000, 'polling');
+    const c0 = count();
+    await new Promise((r) => setTimeout(r, 2_000));
+    const reference = count() - c0;
+    sim?.setFault({ kind: 'slow', delayMs: 40 }, 2); // answers, 40 ms late, every 100 ms
+    const c1 = count();
+    await new Promise((r) => setTimeout(r, 2_000));
+    const withSlow = count() - c1;
+    process.stdout.write(
+      `healthy polls per 2 s: ${withSlow} with a slow unit on the connection, ${reference} without\n`,
+    );
+    expect(stats('slow').state).toBe('online');
+    expect(reference).toBeGreaterThanOrEqual(16);
+    expect(withSlow).toBeGreaterThanOrEqual(reference * 0.8);
+  });
+
+  it('an exception on a multi-register request keeps its code', async () => {
+    await run([{ name: 'f', address: 0, type: 'float32' }]);
+    await waitFor(async () => (stats('dev').ok > 0 ? true : undefined), 5_000, 'polls');
+    sim?.setFault({ kind: 'exception', code: 6 });
+    await waitFor(async () => (stats('dev').exceptions > 0 ? true : undefined), 5_000, 'exception');
+    expect(stats('dev').lastError).toContain('Modbus exception 6');
+  });
+
   it('a dead unit on the same connection does not change the poll rate of the healthy one', async () => {
     const regs = [{ name: 'a', address: 0 }];
     const points = await run(regs, { interval: '100ms' }, [

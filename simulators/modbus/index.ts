@@ -41,6 +41,8 @@ export interface ModbusSimulator {
   inject(fault: Fault, durationMs?: number): void;
   /** Fixes a register's value (for exact tests); undefined returns it to its model. */
   setValue(name: string, value: number | boolean | string | undefined): void;
+  /** Ends every fault: values back to their model, answers back to normal. */
+  clear(): void;
   /** Requests answered so far. */
   readonly requests: number;
   close(): Promise<void>;
@@ -88,14 +90,16 @@ export async function start(o: ModbusSimOptions): Promise<ModbusSimulator> {
     return snapshot;
   };
 
-  const answer = <T>(unit: number, value: () => T, cb: (err: unknown, v?: T) => void) => {
+  // `placeholder`: modbus-serial's multi-register handler indexes the values even when an error is
+  // reported, and answers the resulting TypeError as exception 4, losing the real code.
+  const answer = <T>(unit: number, value: () => T, cb: (err: unknown, v?: T) => void, placeholder?: T) => {
     requests++;
     const f = unitFaults.get(unit) ?? fault;
     switch (f.kind) {
       case 'noAnswer':
         return;
       case 'exception':
-        cb({ modbusErrorCode: f.code, msg: 'simulated exception' });
+        cb({ modbusErrorCode: f.code, msg: 'simulated exception' }, placeholder);
         return;
       case 'slow':
         setTimeout(() => cb(null, value()), f.delayMs);
@@ -114,6 +118,7 @@ export async function start(o: ModbusSimOptions): Promise<ModbusSimulator> {
         unit,
         () => Array.from({ length }, (_, i) => current().words.get(`${table}:${addr + i}`) ?? 0),
         cb,
+        new Array<number>(length).fill(0),
       );
   const bit =
     (table: 'coil' | 'discrete') => (addr: number, unit: number, cb: (err: unknown, v?: boolean) => void) =>
@@ -177,6 +182,12 @@ export async function start(o: ModbusSimOptions): Promise<ModbusSimulator> {
       if (unit === undefined) fault = f;
       else unitFaults.set(unit, f);
     },
+    clear() {
+      fault = { kind: 'none' };
+      unitFaults.clear();
+      model.clear();
+      snapshot = undefined;
+    },
     inject(f, durationMs) {
       model.inject(f, Date.now(), durationMs);
       snapshot = undefined;
@@ -234,6 +245,11 @@ async function startSerial(o: ModbusSimOptions, vector: never, st: SimState): Pr
     setValue(name, value) {
       if (value === undefined) st.fixed.delete(name);
       else st.fixed.set(name, value);
+      st.reset();
+    },
+    clear() {
+      st.setFault({ kind: 'none' });
+      st.model.clear();
       st.reset();
     },
     get requests() {

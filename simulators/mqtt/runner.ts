@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import picomatch from 'picomatch';
+import { type ModbusFault, type ModbusSimulator, start as startModbusSim } from '../modbus/index.js';
 import { DeviceModel, type Fault, prng } from './model.js';
 import { expandIds, type Scenario, type SimDevice, type SimEvent } from './scenario.js';
 
@@ -11,6 +12,8 @@ const sparkplug = (
 
 export interface SimulationHandle {
   readonly devices: string[];
+  /** Where Modbus devices are served (`modbus://host:port`, unit). */
+  readonly endpoints: { id: string; url: string; unit: number }[];
   /** Puts a fault on every device matching `device` (an id or a glob), or clears them. */
   inject(device: string, fault: Fault | 'clear', durationMs?: number): void;
   /** Publishes one reading of every device that is not silent; resolves when sent (acknowledged for QoS 1). */
@@ -56,7 +59,11 @@ function sparkplugType(v: number | boolean | string): string {
   return typeof v === 'boolean' ? 'Boolean' : typeof v === 'string' ? 'String' : 'Double';
 }
 
-function toFault(e: SimEvent, intervalMs: number): { fault: Fault | 'clear'; durationMs?: number } {
+type SimFault =
+  | { fault: Fault | 'clear'; durationMs?: number }
+  | { protocol: ModbusFault; durationMs?: number };
+
+function toFault(e: SimEvent, intervalMs: number): SimFault {
   const metric = e.metric as string;
   const d = e.for;
   switch (e.fault) {
@@ -80,6 +87,16 @@ function toFault(e: SimEvent, intervalMs: number): { fault: Fault | 'clear'; dur
       return { fault: { kind: 'dropout', disconnect: e.disconnect }, durationMs: d };
     case 'clear':
       return { fault: 'clear' };
+    case 'exception':
+      return { protocol: { kind: 'exception', code: e.code as number }, durationMs: d };
+    case 'noAnswer':
+      return { protocol: { kind: 'noAnswer' }, durationMs: d };
+    case 'slowAnswer':
+      return { protocol: { kind: 'slow', delayMs: e.delay as number }, durationMs: d };
+    case 'truncated':
+      return { protocol: { kind: 'truncated' }, durationMs: d };
+    case 'garbage':
+      return { protocol: { kind: 'garbage' }, durationMs: d };
   }
 }
 
@@ -95,9 +112,30 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
   if (s.password !== undefined) base.password = s.password;
   const devs: Dev[] = [];
   const nodes = new Map<string, SpNode>();
+  const modbus = new Map<string, ModbusSimulator>();
+  const endpoints: { id: string; url: string; unit: number }[] = [];
   let index = 0;
 
   for (const spec of s.devices) {
+    if (spec.format === 'modbus' && spec.modbus) {
+      const mb = spec.modbus;
+      for (const [i, id] of expandIds(spec).entries()) {
+        const metrics = Object.fromEntries(
+          Object.entries(toModelSpecs(spec)).filter(([name]) => mb.registers.some((r) => r.name === name)),
+        );
+        const sim = await startModbusSim({
+          host: mb.host,
+          port: mb.port === 0 ? 0 : mb.port + i,
+          unit: mb.unit,
+          registers: mb.registers,
+          metrics,
+          seed: s.seed + index++,
+        });
+        modbus.set(id, sim);
+        endpoints.push({ id, url: `modbus://${mb.host}:${sim.port}`, unit: mb.unit });
+      }
+      continue;
+    }
     for (const id of expandIds(spec)) {
       const model = new DeviceModel(id, toModelSpecs(spec), prng(s.seed + index++));
       const intervalMs = spec.interval ?? s.interval;
@@ -187,23 +225,46 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
     timers.push(t);
   });
 
+  const timersOf = new Map<string, NodeJS.Timeout>();
   const inject = (device: string, fault: Fault | 'clear', durationMs?: number) => {
     const match = picomatch(device);
     const hit = devs.filter((d) => d.id === device || match(d.id));
-    if (hit.length === 0) throw new Error(`no simulated device matches "${device}"`);
+    const mbHit = [...modbus.entries()].filter(([id]) => id === device || match(id));
+    if (hit.length === 0 && mbHit.length === 0) throw new Error(`no simulated device matches "${device}"`);
     for (const d of hit) {
       if (fault === 'clear') d.model.clear();
       else d.model.inject(fault, Date.now(), durationMs);
     }
+    for (const [id, sim] of mbHit) {
+      if (fault === 'clear') sim.clear();
+      else if (fault.kind === 'dropout') protocolFault(id, sim, { kind: 'noAnswer' }, durationMs);
+      else if (fault.kind !== 'errorBurst') sim.inject(fault, durationMs);
+    }
+  };
+  /** A Modbus device answering badly, until `durationMs` is over (or a clear). */
+  const protocolFault = (id: string, sim: ModbusSimulator, f: ModbusFault, durationMs?: number) => {
+    sim.setFault(f);
+    clearTimeout(timersOf.get(id));
+    if (durationMs !== undefined)
+      timersOf.set(
+        id,
+        setTimeout(() => sim.setFault({ kind: 'none' }), durationMs),
+      );
   };
 
   const scheduleEvents = (offset: number) => {
     for (const e of s.events) {
       timers.push(
         setTimeout(() => {
-          const { fault, durationMs } = toFault(e, s.interval);
+          const f = toFault(e, s.interval);
           try {
-            inject(e.device, fault, durationMs);
+            if ('protocol' in f) {
+              const match = picomatch(e.device);
+              for (const [id, sim] of modbus)
+                if (id === e.device || match(id)) protocolFault(id, sim, f.protocol, f.durationMs);
+            } else {
+              inject(e.device, f.fault, f.durationMs);
+            }
             opts.onEvent?.(e);
           } catch {
             // A scenario naming no device was checked when it was loaded; nothing to do here.
@@ -223,7 +284,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
   }
 
   return {
-    devices: devs.map((d) => d.id),
+    devices: [...devs.map((d) => d.id), ...modbus.keys()],
+    endpoints,
     inject,
     async publishNow() {
       await Promise.all(devs.map(publish));
@@ -244,6 +306,8 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
       }
       const clients = new Set(devs.map((d) => d.client));
       await Promise.all([...clients].map((c) => c.endAsync().catch(() => undefined)));
+      for (const t of timersOf.values()) clearTimeout(t);
+      await Promise.all([...modbus.values()].map((m) => m.close()));
     },
   };
 }

@@ -25,7 +25,7 @@ describe('simulator scenarios', () => {
       'bad.yaml': [
         'devices:',
         '  - id: a',
-        '    format: modbus',
+        '    format: opcua',
         'events:',
         '  - { at: 10s, device: a, fault: ramp, metric: t }',
         '  - { at: soon, device: a, fault: melt }',
@@ -34,11 +34,11 @@ describe('simulator scenarios', () => {
     });
     const { issues } = await loadScenario(join(tmp.dir, 'bad.yaml'));
     expect(issues.map((i) => formatIssue(i).replace(`${tmp.dir}/`, ''))).toEqual([
-      'bad.yaml:3:13: devices[0].format: expected one of "json", "sparkplug", got "modbus"',
+      'bad.yaml:3:13: devices[0].format: expected one of "json", "sparkplug", "modbus", got "opcua"',
       'bad.yaml:5:5: events[0].to: required for fault ramp',
       'bad.yaml:5:5: events[0].rate: required for fault ramp',
       'bad.yaml:6:11: events[1].at: expected a duration such as 500ms, 30s, 4h or 3d, got "soon"',
-      'bad.yaml:6:35: events[1].fault: expected one of "ramp", "spike", "stuck", "drift", "errorBurst", "dropout", "clear", got "melt"',
+      'bad.yaml:6:35: events[1].fault: expected one of "ramp", "spike", "stuck", "drift", "errorBurst", "dropout", "clear", "exception", "noAnswer", "slowAnswer", "truncated", "garbage", got "melt"',
     ]);
   });
 
@@ -132,5 +132,66 @@ describe('simulator scenarios', () => {
         .at(-1)?.fields,
     ).toMatchObject({ mode: 'AUTO' });
     expect(broker.status().details).toMatchObject({ decoderWarnings: 0, rejected: 0 });
+  });
+});
+
+describe('Modbus devices in scenarios', () => {
+  it('serves a register map over Modbus TCP, with value and protocol faults on schedule', async () => {
+    const { ModbusConnection } = await import('../../adapters/modbus/connection.js');
+    const { modbusAdapterSchema } = await import('../../adapters/modbus/config.js');
+    const { planReads } = await import('../../adapters/modbus/plan.js');
+    const scenario = scenarioSchema.parse({
+      devices: [
+        {
+          id: 'm-{n}',
+          count: 2,
+          format: 'modbus',
+          modbus: { unit: 1, registers: [{ name: 'v', table: 'input', address: 0, type: 'float32' }] },
+          metrics: { v: { base: 230, noise: 0.5 } },
+        },
+      ],
+      events: [
+        { at: '150ms', device: 'm-1', fault: 'spike', metric: 'v', magnitude: 100, for: '300ms' },
+        { at: '150ms', device: 'm-2', fault: 'exception', code: 6, for: '300ms' },
+      ],
+    });
+    const sim = await runScenario(scenario);
+    try {
+      expect(sim.devices).toEqual(['m-1', 'm-2']);
+      expect(sim.endpoints.map((e) => e.id)).toEqual(['m-1', 'm-2']);
+      const read = async (url: string) => {
+        const port = Number(new URL(url).port);
+        const cfg = modbusAdapterSchema.parse({
+          protocol: 'modbus',
+          id: 'x',
+          host: '127.0.0.1',
+          port,
+          devices: [{ id: 'd', registers: [{ name: 'v', address: 0 }] }],
+        });
+        const conn = new ModbusConnection(cfg);
+        const [req] = planReads(scenario.devices[0]?.modbus?.registers ?? [], {
+          maxRegisters: 125,
+          maxBits: 2000,
+          maxGap: 0,
+        });
+        try {
+          const r = await conn.read(1, req as never, 500);
+          return Buffer.from((r.words ?? []).flatMap((w) => [w >> 8, w & 0xff])).readFloatBE(0);
+        } catch (err) {
+          return (err as Error).message;
+        } finally {
+          await conn.close();
+        }
+      };
+      const [e1, e2] = sim.endpoints;
+      expect(Math.abs(((await read(e1?.url as string)) as number) - 230)).toBeLessThan(2);
+      await new Promise((r) => setTimeout(r, 250));
+      expect((await read(e1?.url as string)) as number).toBeGreaterThan(320);
+      expect(await read(e2?.url as string)).toMatch(/Slave device busy|exception 6/i);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(Math.abs(((await read(e2?.url as string)) as number) - 230)).toBeLessThan(2);
+    } finally {
+      await sim.close();
+    }
   });
 });

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { duration } from '../../lib/duration.js';
 import { type SourceIssue, YamlSource } from '../../lib/source-errors.js';
 import '../../lib/zod-messages.js';
+import { registerSchema } from '../../adapters/modbus/registers.js';
 
 const metricSpecSchema = z.union([
   z
@@ -30,7 +31,7 @@ export const simDeviceSchema = z
     /** With `count`, `{n}` is replaced by 1…count (`cnc-{n}`); zero-padded as `{nn}`, `{nnn}`. */
     id: z.string().min(1),
     count: z.number().int().min(1).max(10_000).default(1),
-    format: z.enum(['json', 'sparkplug']).default('json'),
+    format: z.enum(['json', 'sparkplug', 'modbus']).default('json'),
     /** JSON devices: where they publish. */
     topic: z.string().default('devices/{device}/telemetry'),
     /** JSON devices: `online` on devices/<id>/status after connecting, and `offline` as last will. */
@@ -39,12 +40,41 @@ export const simDeviceSchema = z
       .object({ group: z.string().min(1).default('faultline'), node: z.string().min(1).default('sim-edge') })
       .strict()
       .prefault({}),
+    /** Modbus devices: served over Modbus TCP on their own port with this register map; metrics are by register name. */
+    modbus: z
+      .object({
+        host: z.string().default('127.0.0.1'),
+        /** 0 = any free port (printed at start); with count > 1, ports count up from a fixed one. */
+        port: z.number().int().min(0).max(65535).default(0),
+        unit: z.number().int().min(0).max(255).default(255),
+        registers: z.array(registerSchema).min(1),
+      })
+      .strict()
+      .optional(),
     interval: duration.optional(),
     metrics: z.record(z.string(), metricSpecSchema).default(DEFAULT_METRICS),
   })
-  .strict();
+  .strict()
+  .superRefine((d, ctx) => {
+    if (d.format === 'modbus' && !d.modbus)
+      ctx.addIssue({ code: 'custom', path: ['modbus'], message: 'a modbus device needs modbus.registers' });
+  });
 
-export const FAULTS = ['ramp', 'spike', 'stuck', 'drift', 'errorBurst', 'dropout', 'clear'] as const;
+export const FAULTS = [
+  'ramp',
+  'spike',
+  'stuck',
+  'drift',
+  'errorBurst',
+  'dropout',
+  'clear',
+  // Modbus devices only: how the device answers.
+  'exception',
+  'noAnswer',
+  'slowAnswer',
+  'truncated',
+  'garbage',
+] as const;
 
 export const simEventSchema = z
   .object({
@@ -63,6 +93,10 @@ export const simEventSchema = z
     perHour: z.number().optional(),
     /** errorBurst: the codes reported. */
     codes: z.array(z.string().min(1)).min(1).optional(),
+    /** exception: the Modbus exception code (2 illegal address, 4 device failure, 6 busy). */
+    code: z.number().int().min(1).max(255).optional(),
+    /** slowAnswer: the delay. */
+    delay: duration.optional(),
     /** dropout: close the connection without DISCONNECT (last will / Sparkplug DDEATH). */
     disconnect: z.boolean().default(false),
     /** How long; absent = until a `clear`. A spike without `for` lasts one reading. */
@@ -81,6 +115,8 @@ export const simEventSchema = z
     if (e.fault === 'spike') need('magnitude', 'fault spike');
     if (e.fault === 'drift') need('perHour', 'fault drift');
     if (e.fault === 'errorBurst') need('codes', 'fault errorBurst');
+    if (e.fault === 'exception') need('code', 'fault exception');
+    if (e.fault === 'slowAnswer') need('delay', 'fault slowAnswer');
   });
 
 export const scenarioSchema = z
