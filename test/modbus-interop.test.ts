@@ -232,6 +232,52 @@ rtu.describe(`Modbus RTU over a socat pty pair${rtu.label}`, () => {
           b,
         ]),
       ).toEqual(['241']);
+      // RTU over TCP (a transparent serial-to-Ethernet gateway): socat bridges the simulator's pty to a
+      // TCP listener. The pty comes first: socat opens its addresses in order, and a listener waits.
+      await sim.close();
+      sim = undefined;
+      const port = await freePort();
+      const c = join(tmp.dir, 'ttyC');
+      const bridge: ChildProcess = spawn(
+        'socat',
+        [`pty,raw,echo=0,link=${c}`, `tcp-listen:${port},bind=127.0.0.1,reuseaddr`],
+        {
+          stdio: 'ignore',
+        },
+      );
+      try {
+        await waitFor(async () => (existsSync(c) ? true : undefined), 5_000, 'bridge pty');
+        sim = await startSim({
+          registers: regs,
+          unit: 3,
+          serial: { path: c, baudRate: 19200, parity: 'even' },
+        });
+        sim.setValue('level', 1.5);
+        const got = capture();
+        adapter = new ModbusAdapter(
+          modbusAdapterSchema.parse({
+            protocol: 'modbus',
+            id: 'gw',
+            transport: 'rtu-over-tcp',
+            host: '127.0.0.1',
+            port,
+            interval: '200ms',
+            timeout: '500ms',
+            devices: [{ id: 'tank', unit: 3, registers: regs.map((r) => ({ ...r })) }],
+          }),
+        );
+        await adapter.start({ sink: got.sink, logger: silentLogger, now: Date.now });
+        const q = await waitFor(
+          async () => got.points.find((x) => !x.connectivity),
+          10_000,
+          'an RTU-over-TCP reading',
+        );
+        expect(q.fields.level).toBeCloseTo(1.5, 5);
+      } finally {
+        await adapter?.stop();
+        adapter = undefined;
+        bridge.kill('SIGTERM');
+      }
     } finally {
       await adapter?.stop();
       await sim?.close();

@@ -51,8 +51,9 @@ export class ModbusConnection {
     const c = new ModbusRTU();
     const cfg = this.cfg;
     if (cfg.transport === 'tcp') await c.connectTCP(cfg.host as string, { port: cfg.port });
-    else if (cfg.transport === 'rtu-over-tcp')
-      await c.connectTcpRTUBuffered(cfg.host as string, { port: cfg.port });
+    // Raw RTU frames over a TCP socket (a transparent serial-to-Ethernet gateway): modbus-serial calls
+    // this "telnet"; its connectTcpRTUBuffered sends Modbus TCP (MBAP) frames instead.
+    else if (cfg.transport === 'rtu-over-tcp') await c.connectTelnet(cfg.host as string, { port: cfg.port });
     else {
       const s = cfg.serial as NonNullable<ModbusAdapterConfig['serial']>;
       await c.connectRTUBuffered(s.path, {
