@@ -130,9 +130,6 @@ export function decodeTelemetryJson(
   receivedAt: number,
   source: string,
 ): DecodeResult {
-  if (!isValidDeviceId(deviceId)) {
-    return { ok: false, reason: `invalid device id "${deviceId.slice(0, 64)}"` };
-  }
   let body: unknown;
   try {
     body = JSON.parse(typeof payload === 'string' ? payload : payload.toString('utf8'));

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { type Document, isMap, isSeq, LineCounter, parseDocument } from 'yaml';
 import type { z } from 'zod';
 
@@ -116,6 +117,23 @@ export function formatPath(path: readonly PathSegment[]): string {
     else out += out === '' ? seg : `.${seg}`;
   }
   return out;
+}
+
+/**
+ * Reads a YAML file: the parsed source, or the problems — an unreadable file, syntax errors — already
+ * located, so that every loader reports them the same way.
+ */
+export async function readYamlSource(file: string): Promise<{ src?: YamlSource; issues: SourceIssue[] }> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return { issues: [{ file, line: 1, col: 1, path: '', message: `cannot read: ${why}` }] };
+  }
+  const src = new YamlSource(file, text);
+  const issues = src.syntaxIssues();
+  return issues.length ? { issues } : { src, issues: [] };
 }
 
 /** `file:line:col: path: message`, the format every validation error is printed in. */

@@ -1,9 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYamlScalar, visit } from 'yaml';
 import { z } from 'zod';
 import { packageRoot } from '../../lib/package-root.js';
-import { formatPath, type SourceIssue, YamlSource } from '../../lib/source-errors.js';
+import { formatPath, readYamlSource, type SourceIssue, type YamlSource } from '../../lib/source-errors.js';
 import '../../lib/zod-messages.js';
 import { type Config, configSchema, crossCheck, logSchema } from './schema.js';
 
@@ -92,27 +91,9 @@ export async function loadConfig(
   if (file === null) {
     raw = defaultConfigInput();
   } else {
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      return {
-        config: configSchema.parse({}),
-        file,
-        issues: [
-          {
-            file,
-            line: 1,
-            col: 1,
-            path: '',
-            message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-          },
-        ],
-      };
-    }
-    src = new YamlSource(file, text);
-    issues = src.syntaxIssues();
-    if (issues.length) return { config: configSchema.parse({}), file, issues };
+    const read = await readYamlSource(file);
+    if (!read.src) return { config: configSchema.parse({}), file, issues: read.issues };
+    src = read.src;
     issues = substituteEnv(src, env);
     raw = src.toJS() ?? {};
   }

@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { duration } from '../../lib/duration.js';
-import { type SourceIssue, YamlSource } from '../../lib/source-errors.js';
+import { readYamlSource, type SourceIssue } from '../../lib/source-errors.js';
 import '../../lib/zod-messages.js';
 import { registerSchema } from '../../adapters/modbus/registers.js';
 
@@ -141,25 +140,8 @@ export type SimEvent = z.output<typeof simEventSchema>;
 
 /** Reads a scenario file; every problem is returned at once as file:line:col. */
 export async function loadScenario(file: string): Promise<{ scenario?: Scenario; issues: SourceIssue[] }> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    return {
-      issues: [
-        {
-          file,
-          line: 1,
-          col: 1,
-          path: '',
-          message: `cannot read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
-        },
-      ],
-    };
-  }
-  const src = new YamlSource(file, text);
-  const syntax = src.syntaxIssues();
-  if (syntax.length) return { issues: syntax };
+  const { src, issues } = await readYamlSource(file);
+  if (!src) return { issues };
   const r = scenarioSchema.safeParse(src.toJS());
   return r.success ? { scenario: r.data, issues: [] } : { issues: src.zodIssues(r.error) };
 }
