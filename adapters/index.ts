@@ -3,12 +3,18 @@ import { ModbusAdapter } from './modbus/adapter.js';
 import { type ModelConfig, modbusAdapterSchema } from './modbus/config.js';
 import { MqttClientAdapter } from './mqtt/client.js';
 import { mqttClientSchema } from './mqtt/client-config.js';
+import { OpcuaAdapter } from './opcua/adapter.js';
+import { opcuaAdapterSchema } from './opcua/config.js';
 import type { Adapter } from './types.js';
 
 export { type ModelConfig, modelSchema } from './modbus/config.js';
 
 /** Entries of the `adapters` configuration section, by `protocol`. */
-export const adapterSchema = z.discriminatedUnion('protocol', [mqttClientSchema, modbusAdapterSchema]);
+export const adapterSchema = z.discriminatedUnion('protocol', [
+  mqttClientSchema,
+  modbusAdapterSchema,
+  opcuaAdapterSchema,
+]);
 export type AdapterConfig = z.output<typeof adapterSchema>;
 
 /** What adapters may need from the rest of the configuration. */
@@ -25,6 +31,7 @@ type Builder<P extends AdapterConfig['protocol']> = (
 const BUILDERS: { [P in AdapterConfig['protocol']]: Builder<P> } = {
   mqtt: (cfg) => new MqttClientAdapter(cfg),
   modbus: (cfg, env) => new ModbusAdapter(cfg, env.models),
+  opcua: (cfg) => new OpcuaAdapter(cfg),
 };
 
 export function createAdapter(cfg: AdapterConfig, env: AdapterEnv = { models: {} }): Adapter {

@@ -1,0 +1,47 @@
+import { z } from 'zod';
+import { duration } from '../../lib/duration.js';
+
+const id = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'adapter ids are 1-64 letters, digits, ".", "_" or "-"');
+
+export const opcuaItemSchema = z
+  .object({
+    /** `ns=2;s=Press7.Temperature`, `ns=3;i=1001`, … */
+    nodeId: z.string().min(1),
+    device: z.string().min(1),
+    metric: z.string().min(1),
+    /** Overrides the adapter's sampling interval / queue size for this item. */
+    samplingInterval: duration.optional(),
+    queueSize: z.number().int().min(1).max(1000).optional(),
+    /** Report only changes larger than this: absolute units, or percent of the EURange. */
+    deadband: z
+      .object({ type: z.enum(['absolute', 'percent']), value: z.number().min(0) })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** A connection to an OPC UA server and the variables subscribed to. */
+export const opcuaAdapterSchema = z
+  .object({
+    protocol: z.literal('opcua'),
+    id,
+    endpointUrl: z.string().regex(/^opc\.tcp:\/\/[^\s]+$/, 'expected opc.tcp://host:port[/path]'),
+    publishingInterval: duration.prefault('1s'),
+    samplingInterval: duration.prefault('500ms'),
+    queueSize: z.number().int().min(1).max(1000).default(10),
+    /** The reading's time: the device's (source) timestamp or the server's. */
+    timestamps: z.enum(['source', 'server']).default('source'),
+    /** Reconnect backoff after the server is lost: exponential with jitter. */
+    reconnect: z
+      .object({ min: duration.prefault('1s'), max: duration.prefault('1m') })
+      .strict()
+      .prefault({}),
+    /** No publish response (data or keep-alive) for this long = the connection is lost. */
+    keepAliveTimeout: duration.prefault('10s'),
+    items: z.array(opcuaItemSchema).min(1),
+  })
+  .strict();
+
+export type OpcuaAdapterConfig = z.output<typeof opcuaAdapterSchema>;
