@@ -5,6 +5,8 @@ export interface AdapterContext {
   sink: ReadingSink;
   logger: Logger;
   now: () => number;
+  /** The gateway's data directory, for adapter state such as an OPC UA PKI folder. */
+  dataDir?: string;
 }
 
 export interface AdapterStatus {

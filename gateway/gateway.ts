@@ -212,7 +212,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     }
     for (const cfg of config.adapters) adapters.push(createAdapter(cfg, { models: config.models }));
     for (const a of adapters) {
-      await a.start({ sink: ingest, logger: logger.child({ adapter: a.id }), now: Date.now });
+      await a.start({ sink: ingest, logger: logger.child({ adapter: a.id }), now: Date.now, dataDir });
       started.push(a);
     }
     ready = true;

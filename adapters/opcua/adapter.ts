@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import {
   AttributeIds,
   ClientMonitoredItemGroup,
@@ -8,11 +11,14 @@ import {
   type DataValue,
   DeadbandType,
   MessageSecurityMode,
+  OPCUACertificateManager,
   OPCUAClient,
   SecurityPolicy,
   StatusCodes,
   TimestampsToReturn,
+  UserTokenType,
 } from 'node-opcua';
+import { readCertificate } from 'node-opcua-crypto';
 import { connectivityPoint, type FieldValue, type Point } from '../../ingest/point.js';
 import { backoffDelay } from '../../lib/backoff.js';
 import { RateLimitedLog } from '../../lib/log.js';
@@ -59,6 +65,32 @@ export class OpcuaAdapter implements Adapter {
   };
   private pending = new Map<string, Point>();
   private flushScheduled = false;
+  private certificates: OPCUACertificateManager | undefined;
+
+  /**
+   * The PKI folder (`<data dir>/pki/opcua`): the client's own certificate, and the servers it trusts.
+   * An unknown server certificate is refused and lands in `rejected/` until it is moved to
+   * `trusted/certs/` (`faultline opcua certs` — or by hand).
+   */
+  pkiFolder(): string | undefined {
+    return this.certificates?.rootDir;
+  }
+
+  /** Server certificates refused so far (file names in `rejected/`). */
+  rejectedCertificates(): string[] {
+    const dir = this.certificates?.rejectedFolder;
+    return dir && existsSync(dir) ? readdirSync(dir).filter((f) => /\.(der|pem)$/.test(f)) : [];
+  }
+
+  /** Trusts every refused server certificate (after an operator checked them): they move to trusted/. */
+  async trustRejected(): Promise<string[]> {
+    const cm = this.certificates;
+    if (!cm) return [];
+    const names = this.rejectedCertificates();
+    for (const name of names) await cm.trustCertificate(readCertificate(join(cm.rejectedFolder, name)));
+    this.wake?.();
+    return names;
+  }
 
   constructor(private readonly cfg: OpcuaAdapterConfig) {
     this.id = cfg.id;
@@ -78,6 +110,12 @@ export class OpcuaAdapter implements Adapter {
     this.ctx = ctx;
     this.stopping = false;
     this.warn = new RateLimitedLog(ctx.logger);
+    const root = join(ctx.dataDir ?? mkdtempSync(join(tmpdir(), 'faultline-opcua-')), 'pki', 'opcua');
+    this.certificates = new OPCUACertificateManager({
+      rootFolder: root,
+      automaticallyAcceptUnknownCertificate: false,
+    });
+    await this.certificates.initialize();
     this.loop = this.run();
   }
 
@@ -130,8 +168,9 @@ export class OpcuaAdapter implements Adapter {
     const client = OPCUAClient.create({
       applicationName: 'Faultline',
       endpointMustExist: false,
-      securityMode: MessageSecurityMode.None,
-      securityPolicy: SecurityPolicy.None,
+      securityMode: MessageSecurityMode[this.cfg.securityMode],
+      securityPolicy: SecurityPolicy[this.cfg.securityPolicy],
+      clientCertificateManager: this.certificates as OPCUACertificateManager,
       keepSessionAlive: true,
       // Reconnection is ours: node-opcua gives up at once and we start afresh (see the class comment).
       connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200 },
@@ -142,7 +181,11 @@ export class OpcuaAdapter implements Adapter {
       client.once('close', () => resolve('connection closed'));
       client.once('connection_lost', () => resolve('connection lost'));
     });
-    const session: ClientSession = await client.createSession();
+    const session: ClientSession = await client.createSession(
+      this.cfg.user
+        ? { type: UserTokenType.UserName, userName: this.cfg.user.username, password: this.cfg.user.password }
+        : { type: UserTokenType.Anonymous },
+    );
     const subscription: ClientSubscription = await session.createSubscription2({
       requestedPublishingInterval: this.cfg.publishingInterval,
       requestedLifetimeCount: 60,

@@ -28,6 +28,25 @@ export const opcuaAdapterSchema = z
     protocol: z.literal('opcua'),
     id,
     endpointUrl: z.string().regex(/^opc\.tcp:\/\/[^\s]+$/, 'expected opc.tcp://host:port[/path]'),
+    /** None (tests, isolated networks), Sign, or SignAndEncrypt. */
+    securityMode: z.enum(['None', 'Sign', 'SignAndEncrypt']).default('None'),
+    /** Basic256Sha256 or newer; Basic128Rsa15 and Basic256 are deprecated and refused unless allowed. */
+    securityPolicy: z
+      .enum([
+        'None',
+        'Basic256Sha256',
+        'Aes128_Sha256_RsaOaep',
+        'Aes256_Sha256_RsaPss',
+        'Basic128Rsa15',
+        'Basic256',
+      ])
+      .default('None'),
+    allowDeprecatedPolicies: z.boolean().default(false),
+    /** Anonymous when absent. */
+    user: z
+      .object({ username: z.string().min(1), password: z.string() })
+      .strict()
+      .optional(),
     publishingInterval: duration.prefault('1s'),
     samplingInterval: duration.prefault('500ms'),
     queueSize: z.number().int().min(1).max(1000).default(10),
@@ -42,6 +61,22 @@ export const opcuaAdapterSchema = z
     keepAliveTimeout: duration.prefault('10s'),
     items: z.array(opcuaItemSchema).min(1),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    if ((c.securityMode === 'None') !== (c.securityPolicy === 'None')) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['securityPolicy'],
+        message: 'securityMode None goes with securityPolicy None, and only with it',
+      });
+    }
+    if (['Basic128Rsa15', 'Basic256'].includes(c.securityPolicy) && !c.allowDeprecatedPolicies) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['securityPolicy'],
+        message: `${c.securityPolicy} is deprecated (OPC UA 1.04) and refused unless allowDeprecatedPolicies is true`,
+      });
+    }
+  });
 
 export type OpcuaAdapterConfig = z.output<typeof opcuaAdapterSchema>;

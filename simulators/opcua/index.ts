@@ -4,8 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   DataType,
+  MessageSecurityMode,
   OPCUACertificateManager,
   OPCUAServer,
+  SecurityPolicy,
   StatusCodes,
   type UAVariable,
   Variant,
@@ -31,11 +33,15 @@ export interface OpcuaSimOptions {
   devices: OpcuaSimDevice[];
   /** How often values change, ms. */
   intervalMs?: number;
+  /** Also offer SignAndEncrypt with Basic256Sha256 (None is always offered). */
+  secure?: boolean;
   seed?: number;
 }
 
 export interface OpcuaSimulator {
   port: number;
+  /** The server's certificate (PEM), for a client to trust. */
+  certificateFile: string;
   endpointUrl: string;
   /** Stops the server and starts it again on the same port, after `downMs`. */
   restart(downMs?: number): Promise<void>;
@@ -118,6 +124,12 @@ export async function start(o: OpcuaSimOptions): Promise<OpcuaSimulator> {
       serverCertificateManager: certificateManager,
       allowAnonymous: true,
       buildInfo: { productName: 'Faultline OPC UA simulator' },
+      ...(o.secure
+        ? {
+            securityModes: [MessageSecurityMode.None, MessageSecurityMode.SignAndEncrypt],
+            securityPolicies: [SecurityPolicy.None, SecurityPolicy.Basic256Sha256],
+          }
+        : {}),
     });
     await s.initialize();
     const space = s.engine.addressSpace;
@@ -158,6 +170,7 @@ export async function start(o: OpcuaSimOptions): Promise<OpcuaSimulator> {
 
   return {
     port,
+    certificateFile: join(pki, 'server', 'own', 'certs', 'certificate.pem'),
     endpointUrl: `opc.tcp://127.0.0.1:${port}`,
     async restart(downMs = 500) {
       await stop();
