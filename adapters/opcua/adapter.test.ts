@@ -74,6 +74,46 @@ describe('OPC UA adapter against the simulator (real sockets, security None)', (
     expect(readings(points, 'press-7').some((x) => x.fields.running === true)).toBe(true);
   });
 
+  it('each item keeps its own deadband: small changes pass on one, are held back on the other', async () => {
+    sim = await startSim({
+      intervalMs: 50,
+      devices: [{ name: 'Line', variables: [{ name: 'A' }, { name: 'B' }] }],
+    });
+    const points: Point[] = [];
+    const sink: ReadingSink = { accept: async (p) => void points.push(...p), reject: () => undefined };
+    adapter = new OpcuaAdapter(
+      opcuaAdapterSchema.parse({
+        protocol: 'opcua',
+        id: 'db',
+        endpointUrl: sim.endpointUrl,
+        publishingInterval: '100ms',
+        samplingInterval: '50ms',
+        items: [
+          { nodeId: 'ns=1;s=Line.A', device: 'line', metric: 'a' },
+          { nodeId: 'ns=1;s=Line.B', device: 'line', metric: 'b', deadband: { type: 'absolute', value: 5 } },
+        ],
+      }),
+    );
+    sim.setValue('Line', 'A', 50);
+    sim.setValue('Line', 'B', 50);
+    await adapter.start({ sink, logger: silentLogger, now: Date.now });
+    const values = (metric: string) =>
+      points.flatMap((p) => (typeof p.fields[metric] === 'number' ? [p.fields[metric]] : []));
+    await waitFor(
+      async () => (values('a').includes(50) && values('b').includes(50) ? true : undefined),
+      10_000,
+      'first values',
+    );
+    for (const v of [50.5, 51, 52]) {
+      sim.setValue('Line', 'A', v);
+      sim.setValue('Line', 'B', v);
+      await waitFor(async () => (values('a').includes(v) ? true : undefined), 5_000, `a=${v}`);
+    }
+    sim.setValue('Line', 'B', 60);
+    await waitFor(async () => (values('b').includes(60) ? true : undefined), 5_000, 'b=60');
+    expect(values('b')).toEqual([50, 60]);
+  });
+
   it('a bad status is a reading of bad quality, not a value', async () => {
     const points = await setup();
     await waitFor(async () => readings(points, 'pump-2')[0], 10_000, 'first value');

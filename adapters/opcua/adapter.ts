@@ -25,6 +25,8 @@ import { RateLimitedLog } from '../../lib/log.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
 import type { OpcuaAdapterConfig } from './config.js';
 
+type OpcuaItem = OpcuaAdapterConfig['items'][number];
+
 interface DeviceStats {
   readings: number;
   badQuality: number;
@@ -197,20 +199,25 @@ export class OpcuaAdapter implements Adapter {
       publishingEnabled: true,
       priority: 10,
     });
-    const group = ClientMonitoredItemGroup.create(
-      subscription,
-      this.cfg.items.map((i) => ({ nodeId: i.nodeId, attributeId: AttributeIds.Value })),
-      {
-        samplingInterval: this.cfg.samplingInterval,
-        queueSize: this.cfg.queueSize,
-        discardOldest: true,
-        filter: this.filter(),
-      },
-      TimestampsToReturn.Both,
-    );
-    await new Promise<void>((resolve) => group.once('initialized', () => resolve()));
-    this.reportFailedItems(group);
-    group.on('changed', (_item, value: DataValue, index: number) => this.onChange(index, value));
+    // One monitored-item group per distinct sampling interval, queue size and deadband, so that each
+    // item gets its own settings; `indices` maps a group's items back to the configuration.
+    for (const s of this.stats.values()) s.failedItems = [];
+    for (const { settings, indices } of this.groups()) {
+      const group = ClientMonitoredItemGroup.create(
+        subscription,
+        indices.map((i) => ({
+          nodeId: (this.cfg.items[i] as OpcuaItem).nodeId,
+          attributeId: AttributeIds.Value,
+        })),
+        { ...settings, discardOldest: true },
+        TimestampsToReturn.Both,
+      );
+      await new Promise<void>((resolve) => group.once('initialized', () => resolve()));
+      this.reportFailedItems(group, indices);
+      group.on('changed', (_item, value: DataValue, local: number) =>
+        this.onChange(indices[local] as number, value),
+      );
+    }
 
     this.counters.connects++;
     this.connected = true;
@@ -272,23 +279,44 @@ export class OpcuaAdapter implements Adapter {
     return why;
   }
 
-  private filter(): DataChangeFilter | undefined {
-    // One filter per group: the first item's deadband applies (items with other deadbands: next session).
-    const d = this.cfg.items.find((i) => i.deadband)?.deadband;
-    if (!d) return undefined;
-    return new DataChangeFilter({
-      trigger: DataChangeTrigger.StatusValue,
-      deadbandType: d.type === 'absolute' ? DeadbandType.Absolute : DeadbandType.Percent,
-      deadbandValue: d.value,
+  /** Items grouped by their effective monitoring settings. */
+  private groups(): {
+    settings: { samplingInterval: number; queueSize: number; filter?: DataChangeFilter };
+    indices: number[];
+  }[] {
+    const byKey = new Map<
+      string,
+      {
+        settings: { samplingInterval: number; queueSize: number; filter?: DataChangeFilter };
+        indices: number[];
+      }
+    >();
+    this.cfg.items.forEach((item, index) => {
+      const samplingInterval = item.samplingInterval ?? this.cfg.samplingInterval;
+      const queueSize = item.queueSize ?? this.cfg.queueSize;
+      const key = JSON.stringify([samplingInterval, queueSize, item.deadband ?? null]);
+      let g = byKey.get(key);
+      if (!g) {
+        g = { settings: { samplingInterval, queueSize }, indices: [] };
+        if (item.deadband) {
+          g.settings.filter = new DataChangeFilter({
+            trigger: DataChangeTrigger.StatusValue,
+            deadbandType: item.deadband.type === 'absolute' ? DeadbandType.Absolute : DeadbandType.Percent,
+            deadbandValue: item.deadband.value,
+          });
+        }
+        byKey.set(key, g);
+      }
+      g.indices.push(index);
     });
+    return [...byKey.values()];
   }
 
-  private reportFailedItems(group: ClientMonitoredItemGroup): void {
+  private reportFailedItems(group: ClientMonitoredItemGroup, indices: readonly number[]): void {
     const ctx = this.ctx as AdapterContext;
-    for (const s of this.stats.values()) s.failedItems = [];
-    group.monitoredItems.forEach((m, i) => {
+    group.monitoredItems.forEach((m, local) => {
       const status = (m as unknown as { statusCode?: { isGood(): boolean; name: string } }).statusCode;
-      const item = this.cfg.items[i];
+      const item = this.cfg.items[indices[local] as number];
       if (!item || !status || status.isGood()) return;
       this.stats.get(item.device)?.failedItems.push(`${item.nodeId}: ${status.name}`);
       ctx.logger.error(
