@@ -114,6 +114,30 @@ describe('OPC UA adapter against the simulator (real sockets, security None)', (
     expect(values('b')).toEqual([50, 60]);
   });
 
+  it('an item that cannot be monitored is reported; the others flow', async () => {
+    sim = await startSim({ intervalMs: 50, devices: [{ name: 'Line', variables: [{ name: 'A' }] }] });
+    const points: Point[] = [];
+    const sink: ReadingSink = { accept: async (p) => void points.push(...p), reject: () => undefined };
+    adapter = new OpcuaAdapter(
+      opcuaAdapterSchema.parse({
+        protocol: 'opcua',
+        id: 'bad-node',
+        endpointUrl: sim.endpointUrl,
+        publishingInterval: '100ms',
+        items: [
+          { nodeId: 'ns=1;s=Line.DoesNotExist', device: 'line', metric: 'ghost' },
+          { nodeId: 'ns=1;s=Line.A', device: 'line', metric: 'a' },
+        ],
+      }),
+    );
+    sim.setValue('Line', 'A', 7);
+    await adapter.start({ sink, logger: silentLogger, now: Date.now });
+    await waitFor(async () => points.find((p) => p.fields.a === 7), 10_000, 'the good item');
+    const stats = adapter.deviceStats().line as { failedItems: string[] } | undefined;
+    expect(stats?.failedItems).toEqual(['ns=1;s=Line.DoesNotExist: BadNodeIdUnknown']);
+    expect(points.some((p) => 'ghost' in p.fields)).toBe(false);
+  });
+
   it('a bad status is a reading of bad quality, not a value', async () => {
     const points = await setup();
     await waitFor(async () => readings(points, 'pump-2')[0], 10_000, 'first value');
