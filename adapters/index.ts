@@ -3,7 +3,6 @@ import { ModbusAdapter } from './modbus/adapter.js';
 import { type ModelConfig, modbusAdapterSchema } from './modbus/config.js';
 import { MqttClientAdapter } from './mqtt/client.js';
 import { mqttClientSchema } from './mqtt/client-config.js';
-import { OpcuaAdapter } from './opcua/adapter.js';
 import { opcuaAdapterSchema } from './opcua/config.js';
 import type { Adapter } from './types.js';
 
@@ -25,15 +24,16 @@ export interface AdapterEnv {
 type Builder<P extends AdapterConfig['protocol']> = (
   cfg: Extract<AdapterConfig, { protocol: P }>,
   env: AdapterEnv,
-) => Adapter;
+) => Adapter | Promise<Adapter>;
 
 /** Protocol name → builder. `create` opens nothing; `start()` does. */
 const BUILDERS: { [P in AdapterConfig['protocol']]: Builder<P> } = {
   mqtt: (cfg) => new MqttClientAdapter(cfg),
   modbus: (cfg, env) => new ModbusAdapter(cfg, env.models),
-  opcua: (cfg) => new OpcuaAdapter(cfg),
+  // node-opcua takes about a second to load: only when an OPC UA adapter is configured.
+  opcua: async (cfg) => new (await import('./opcua/adapter.js')).OpcuaAdapter(cfg),
 };
 
-export function createAdapter(cfg: AdapterConfig, env: AdapterEnv = { models: {} }): Adapter {
+export async function createAdapter(cfg: AdapterConfig, env: AdapterEnv = { models: {} }): Promise<Adapter> {
   return (BUILDERS[cfg.protocol] as Builder<AdapterConfig['protocol']>)(cfg as never, env);
 }

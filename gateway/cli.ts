@@ -168,7 +168,12 @@ async function runSim(o: { scenario?: string; url?: string; duration?: string })
     process.exit(1);
   }
   say(`${sim.devices.length} devices (${url}): ${sim.devices.join(', ')}`);
-  for (const e of sim.endpoints) say(`${e.id}: Modbus TCP at ${e.url}, unit ${e.unit}`);
+  for (const e of sim.endpoints)
+    say(
+      'unit' in e
+        ? `${e.id}: Modbus TCP at ${e.url}, unit ${e.unit}`
+        : `${e.id}: OPC UA at ${e.url}, variables ${e.nodeIds}`,
+    );
   const stop = async () => {
     await sim.close();
     process.exit(0);
@@ -240,6 +245,90 @@ withCommonOptions(
     )
     .argument('[rule-files...]', 'rule files to check instead of those the configuration names'),
 ).action(async (ruleFiles: string[], o: CommonOptions) => validate(o, ruleFiles));
+
+interface StorageOptions {
+  config?: string;
+  dataDir?: string;
+}
+
+function withStorageOptions(cmd: Command): Command {
+  return cmd
+    .addOption(
+      new Option('--config <file>', 'configuration file (default: ./faultline.yaml if present)').env(
+        'FAULTLINE_CONFIG',
+      ),
+    )
+    .addOption(
+      new Option('--data-dir <dir>', 'data directory (default: from the configuration, else ./data)').env(
+        'FAULTLINE_DATA_DIR',
+      ),
+    );
+}
+
+/** The OPC UA PKI folder of the configured data directory. */
+async function opcuaPki(o: StorageOptions) {
+  const config = await loadOrExit(configFile(o, null), o);
+  const pki = await import('../adapters/opcua/pki.js'); // node-opcua: loaded only when needed
+  return { root: pki.pkiRoot(config.storage.dataDir), ...pki };
+}
+
+const certs = program
+  .command('opcua')
+  .description('OPC UA tools')
+  .command('certs')
+  .description(
+    'OPC UA server certificates: unknown ones are refused (rejected/) until an operator trusts them',
+  );
+
+withStorageOptions(
+  certs.command('list').description('list refused and trusted server certificates').option('--json'),
+).action(async (o: StorageOptions & { json?: boolean }) => {
+  const { root, listCertificates } = await opcuaPki(o);
+  const list = listCertificates(root);
+  if (o.json) {
+    process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+    return;
+  }
+  if (list.length === 0) {
+    process.stdout.write(`no server certificates yet in ${root}\n`);
+    return;
+  }
+  for (const c of list) {
+    process.stdout.write(
+      `${c.status.padEnd(8)}  ${c.thumbprint}  ${c.subject}  ${c.applicationUri ?? '-'}  ` +
+        `valid ${c.notBefore.slice(0, 10)}..${c.notAfter.slice(0, 10)}  ${c.file}\n`,
+    );
+  }
+});
+
+for (const to of ['trusted', 'rejected'] as const) {
+  withStorageOptions(
+    certs
+      .command(to === 'trusted' ? 'trust' : 'reject')
+      .description(
+        to === 'trusted'
+          ? 'trust server certificates (by file name or thumbprint); a running gateway connects at its next attempt'
+          : 'stop trusting server certificates (by file name or thumbprint)',
+      )
+      .argument('[certificates...]', 'file names or thumbprints (8+ leading hex digits)')
+      .option('--all', to === 'trusted' ? 'every refused certificate' : 'every trusted certificate'),
+  ).action(async (names: string[], o: StorageOptions & { all?: boolean }) => {
+    if (!o.all && names.length === 0) {
+      process.stderr.write('faultline opcua certs: name certificates or give --all\n');
+      process.exitCode = 2;
+      return;
+    }
+    const { root, setTrust } = await opcuaPki(o);
+    try {
+      const moved = await setTrust(root, o.all ? 'all' : names, to);
+      for (const c of moved) process.stdout.write(`${to}: ${c.thumbprint}  ${c.subject}\n`);
+      if (moved.length === 0) process.stdout.write(`nothing to change in ${root}\n`);
+    } catch (err) {
+      process.stderr.write(`faultline opcua certs: ${(err as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  });
+}
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`faultline: ${(err as Error).message}\n`);

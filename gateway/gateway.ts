@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAdapter } from '../adapters/index.js';
 import { EmbeddedBroker } from '../adapters/mqtt/broker.js';
+import { useOpcuaLogger } from '../adapters/opcua/node-opcua-log.js';
 import type { Adapter } from '../adapters/types.js';
 import { buildApi } from '../api/app.js';
 import { ConnectivityMonitor } from '../ingest/connectivity.js';
@@ -70,6 +71,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     logger.warn({ files: config.rules.files }, 'no rules loaded: no tickets will be opened from telemetry');
   }
 
+  useOpcuaLogger(logger);
   const dataDir = config.storage.dataDir;
   const databases: SqliteDatabase[] = [];
   const started: { stop(): Promise<unknown> }[] = [];
@@ -210,7 +212,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       broker = new EmbeddedBroker(config.mqtt.embedded);
       adapters.push(broker);
     }
-    for (const cfg of config.adapters) adapters.push(createAdapter(cfg, { models: config.models }));
+    for (const cfg of config.adapters) adapters.push(await createAdapter(cfg, { models: config.models }));
     for (const a of adapters) {
       await a.start({ sink: ingest, logger: logger.child({ adapter: a.id }), now: Date.now, dataDir });
       started.push(a);

@@ -93,8 +93,25 @@ export function createMetrics(
     },
   });
 
-  // Per-device poll statistics of polling adapters (Modbus).
-  const pollStat = (name: string, help: string, key: string, scale = 1) =>
+  new Gauge({
+    name: 'faultline_adapter_up',
+    help: 'Whether an adapter is connected and working (1), or degraded/stopped (0).',
+    labelNames: ['adapter', 'protocol'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const a of adapters())
+        this.set({ adapter: a.id, protocol: a.protocol }, a.status().state === 'running' ? 1 : 0);
+    },
+  });
+
+  // Per-device statistics of adapters: a number, or a value derived from one (`key` or a function).
+  const deviceStat = (
+    name: string,
+    help: string,
+    key: string | ((s: Record<string, unknown>) => number | undefined),
+    o: { scale?: number; protocol?: Adapter['protocol'] } = {},
+  ) =>
     new Gauge({
       name,
       help,
@@ -103,22 +120,45 @@ export function createMetrics(
       collect() {
         this.reset();
         for (const a of adapters()) {
+          if (o.protocol && a.protocol !== o.protocol) continue;
           for (const [device, s] of Object.entries(a.deviceStats?.() ?? {})) {
-            const v = s[key];
-            if (typeof v === 'number') this.set({ adapter: a.id, device }, v * scale);
+            const v = typeof key === 'string' ? s[key] : key(s);
+            if (typeof v === 'number') this.set({ adapter: a.id, device }, v * (o.scale ?? 1));
           }
         }
       },
     });
-  pollStat(
-    'faultline_poll_latency_seconds',
-    'Duration of the last poll of a device.',
-    'lastLatencyMs',
-    0.001,
+  // Subscribing adapters (OPC UA): what arrived, what was bad, what is missing.
+  deviceStat('faultline_opcua_readings', 'Readings from OPC UA data changes since start.', 'readings', {
+    protocol: 'opcua',
+  });
+  deviceStat(
+    'faultline_opcua_bad_quality',
+    'OPC UA values with a bad status since start (recorded as quality, not as values).',
+    'badQuality',
+    { protocol: 'opcua' },
   );
-  pollStat('faultline_polls', 'Polls of a device since start.', 'polls');
-  pollStat('faultline_poll_timeouts', 'Requests to a device that timed out since start.', 'timeouts');
-  pollStat('faultline_poll_errors', 'Polls of a device that got no answer at all since start.', 'failed');
+  deviceStat(
+    'faultline_opcua_failed_items',
+    'OPC UA items of a device that could not be monitored on the current connection.',
+    (s) => (Array.isArray(s.failedItems) ? s.failedItems.length : undefined),
+    { protocol: 'opcua' },
+  );
+  deviceStat(
+    'faultline_opcua_gap_seconds',
+    'Total time of the recorded gaps (server unreachable) of a device, newest 20 gaps.',
+    (s) =>
+      Array.isArray(s.gaps)
+        ? (s.gaps as { from: number; to: number }[]).reduce((t, g) => t + (g.to - g.from), 0)
+        : undefined,
+    { scale: 0.001, protocol: 'opcua' },
+  );
+  deviceStat('faultline_poll_latency_seconds', 'Duration of the last poll of a device.', 'lastLatencyMs', {
+    scale: 0.001,
+  });
+  deviceStat('faultline_polls', 'Polls of a device since start.', 'polls');
+  deviceStat('faultline_poll_timeouts', 'Requests to a device that timed out since start.', 'timeouts');
+  deviceStat('faultline_poll_errors', 'Polls of a device that got no answer at all since start.', 'failed');
 
   const writeDuration = new Histogram({
     name: 'faultline_influx_write_duration_seconds',

@@ -115,8 +115,11 @@ describe('faultline CLI (built)', () => {
         timeout: 20_000,
       });
       expect(r.status).toBe(0);
-      expect(r.stderr).toContain('[sim] 9 devices (');
+      expect(r.stderr).toContain('[sim] 11 devices (');
       expect(r.stderr).toMatch(/\[sim\] meter-1: Modbus TCP at modbus:\/\/127\.0\.0\.1:\d+, unit 1/);
+      expect(r.stderr).toMatch(
+        /\[sim\] oven-2: OPC UA at opc\.tcp:\/\/127\.0\.0\.1:\d+, variables ns=1;s=oven-2\.<metric>/,
+      );
       const devices = (await (await fetch(`${line.api}/api/v1/devices`)).json()) as {
         items: { id: string; connectivity: { state: string } }[];
       };

@@ -138,6 +138,38 @@ describe('OPC UA adapter against the simulator (real sockets, security None)', (
     expect(points.some((p) => 'ghost' in p.fields)).toBe(false);
   });
 
+  it('items by browse path resolve to their nodes; a path that leads nowhere is reported', async () => {
+    sim = await startSim({
+      intervalMs: 50,
+      devices: [{ name: 'Oven3', variables: [{ name: 'Zone1' }, { name: 'State', dataType: 'String' }] }],
+    });
+    const points: Point[] = [];
+    const sink: ReadingSink = { accept: async (p) => void points.push(...p), reject: () => undefined };
+    adapter = new OpcuaAdapter(
+      opcuaAdapterSchema.parse({
+        protocol: 'opcua',
+        id: 'paths',
+        endpointUrl: sim.endpointUrl,
+        publishingInterval: '100ms',
+        items: [
+          { browsePath: '/Objects/1:Oven3/1:Zone1', device: 'oven-3', metric: 'zone1' },
+          { browsePath: '/Objects/1:Oven3.1:State', device: 'oven-3', metric: 'state' },
+          { browsePath: '/Objects/1:Oven3/1:Zone9', device: 'oven-3', metric: 'zone9' },
+        ],
+      }),
+    );
+    sim.setValue('Oven3', 'Zone1', 212.5);
+    sim.setValue('Oven3', 'State', 'HEATING');
+    await adapter.start({ sink, logger: silentLogger, now: Date.now });
+    await waitFor(
+      async () => points.find((p) => p.fields.zone1 === 212.5 && p.fields.state === 'HEATING'),
+      10_000,
+      'values by browse path',
+    );
+    const stats = adapter.deviceStats()['oven-3'] as { failedItems: string[] } | undefined;
+    expect(stats?.failedItems).toEqual(['/Objects/1:Oven3/1:Zone9: BadNoMatch']);
+  });
+
   it('a bad status is a reading of bad quality, not a value', async () => {
     const points = await setup();
     await waitFor(async () => readings(points, 'pump-2')[0], 10_000, 'first value');

@@ -1,6 +1,7 @@
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import './node-opcua-log.js'; // before node-opcua speaks: keep its messages off stdout
 import {
   AttributeIds,
   ClientMonitoredItemGroup,
@@ -8,22 +9,31 @@ import {
   type ClientSubscription,
   DataChangeFilter,
   DataChangeTrigger,
+  DataType,
   type DataValue,
   DeadbandType,
+  LocalizedText,
   MessageSecurityMode,
+  makeBrowsePath,
+  type NodeId,
   OPCUACertificateManager,
   OPCUAClient,
+  QualifiedName,
+  resolveNodeId,
   SecurityPolicy,
   StatusCodes,
   TimestampsToReturn,
+  type UserIdentityInfo,
   UserTokenType,
+  VariantArrayType,
 } from 'node-opcua';
-import { readCertificate } from 'node-opcua-crypto';
+import { keyOperationsFromPrivateKey, readCertificate, readPrivateKey } from 'node-opcua-crypto';
 import { connectivityPoint, type FieldValue, type Point } from '../../ingest/point.js';
 import { backoffDelay } from '../../lib/backoff.js';
 import { RateLimitedLog } from '../../lib/log.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
 import type { OpcuaAdapterConfig } from './config.js';
+import { listCertificates, pkiRoot, type ServerCertificate } from './pki.js';
 
 type OpcuaItem = OpcuaAdapterConfig['items'][number];
 
@@ -66,6 +76,8 @@ export class OpcuaAdapter implements Adapter {
     lastRecoveryMs: null as number | null,
   };
   private pending = new Map<string, Point>();
+  /** Current error codes per device and item (items with `errorCodes`). */
+  private readonly codes = new Map<string, Map<number, string[]>>();
   private flushScheduled = false;
   private certificates: OPCUACertificateManager | undefined;
 
@@ -78,20 +90,20 @@ export class OpcuaAdapter implements Adapter {
     return this.certificates?.rootDir;
   }
 
-  /** Server certificates refused so far (file names in `rejected/`). */
-  rejectedCertificates(): string[] {
-    const dir = this.certificates?.rejectedFolder;
-    return dir && existsSync(dir) ? readdirSync(dir).filter((f) => /\.(der|pem)$/.test(f)) : [];
+  /** Server certificates refused so far (in `rejected/`), with subject and thumbprint. */
+  rejectedCertificates(): ServerCertificate[] {
+    const root = this.certificates?.rootDir;
+    return root ? listCertificates(root).filter((c) => c.status === 'rejected') : [];
   }
 
-  /** Trusts every refused server certificate (after an operator checked them): they move to trusted/. */
-  async trustRejected(): Promise<string[]> {
+  /** Trusts every refused server certificate (after an operator checked them) and reconnects at once. */
+  async trustRejected(): Promise<ServerCertificate[]> {
     const cm = this.certificates;
     if (!cm) return [];
-    const names = this.rejectedCertificates();
-    for (const name of names) await cm.trustCertificate(readCertificate(join(cm.rejectedFolder, name)));
+    const rejected = this.rejectedCertificates();
+    for (const c of rejected) await cm.trustCertificate(readCertificate(join(cm.rejectedFolder, c.file)));
     this.wake?.();
-    return names;
+    return rejected;
   }
 
   constructor(private readonly cfg: OpcuaAdapterConfig) {
@@ -112,7 +124,7 @@ export class OpcuaAdapter implements Adapter {
     this.ctx = ctx;
     this.stopping = false;
     this.warn = new RateLimitedLog(ctx.logger);
-    const root = join(ctx.dataDir ?? mkdtempSync(join(tmpdir(), 'faultline-opcua-')), 'pki', 'opcua');
+    const root = pkiRoot(ctx.dataDir ?? mkdtempSync(join(tmpdir(), 'faultline-opcua-')));
     this.certificates = new OPCUACertificateManager({
       rootFolder: root,
       automaticallyAcceptUnknownCertificate: false,
@@ -183,11 +195,7 @@ export class OpcuaAdapter implements Adapter {
       client.once('close', () => resolve('connection closed'));
       client.once('connection_lost', () => resolve('connection lost'));
     });
-    const session: ClientSession = await client.createSession(
-      this.cfg.user
-        ? { type: UserTokenType.UserName, userName: this.cfg.user.username, password: this.cfg.user.password }
-        : { type: UserTokenType.Anonymous },
-    );
+    const session: ClientSession = await client.createSession(this.identity());
     const subscription: ClientSubscription = await session.createSubscription2({
       requestedPublishingInterval: this.cfg.publishingInterval,
       requestedLifetimeCount: 60,
@@ -202,13 +210,13 @@ export class OpcuaAdapter implements Adapter {
     // One monitored-item group per distinct sampling interval, queue size and deadband, so that each
     // item gets its own settings; `indices` maps a group's items back to the configuration.
     for (const s of this.stats.values()) s.failedItems = [];
-    for (const { settings, indices } of this.groups()) {
+    const nodeIds = await this.resolveNodeIds(session);
+    for (const { settings, indices: all } of this.groups()) {
+      const indices = all.filter((i) => nodeIds[i] !== undefined);
+      if (indices.length === 0) continue;
       const group = ClientMonitoredItemGroup.create(
         subscription,
-        indices.map((i) => ({
-          nodeId: (this.cfg.items[i] as OpcuaItem).nodeId,
-          attributeId: AttributeIds.Value,
-        })),
+        indices.map((i) => ({ nodeId: nodeIds[i] as NodeId, attributeId: AttributeIds.Value })),
         { ...settings, discardOldest: true },
         TimestampsToReturn.Both,
       );
@@ -279,6 +287,53 @@ export class OpcuaAdapter implements Adapter {
     return why;
   }
 
+  /** The user identity token: anonymous, user name, or an X.509 user certificate signed with its key. */
+  private identity(): UserIdentityInfo {
+    const user = this.cfg.user;
+    if (!user) return { type: UserTokenType.Anonymous };
+    if ('username' in user)
+      return { type: UserTokenType.UserName, userName: user.username, password: user.password };
+    return {
+      type: UserTokenType.Certificate,
+      certificateData: readCertificate(user.certificate),
+      keyOperations: keyOperationsFromPrivateKey(readPrivateKey(user.privateKey)),
+    };
+  }
+
+  /**
+   * NodeIds for every item, browse paths translated on this session (a restarted server may have
+   * renumbered its nodes). An item that cannot be resolved is reported and left out.
+   */
+  private async resolveNodeIds(session: ClientSession): Promise<(NodeId | undefined)[]> {
+    const ctx = this.ctx as AdapterContext;
+    const out: (NodeId | undefined)[] = this.cfg.items.map((item) =>
+      item.nodeId !== undefined ? resolveNodeId(item.nodeId) : undefined,
+    );
+    const byPath = this.cfg.items.flatMap((item, i) =>
+      item.browsePath !== undefined ? [{ i, path: item.browsePath }] : [],
+    );
+    if (byPath.length === 0) return out;
+    const results = await session.translateBrowsePath(
+      byPath.map((b) => makeBrowsePath('RootFolder', b.path)),
+    );
+    byPath.forEach(({ i, path }, k) => {
+      const r = results[k];
+      const target = r?.statusCode.isGood() ? r.targets?.[0]?.targetId : undefined;
+      if (target) {
+        out[i] = target as NodeId;
+        return;
+      }
+      const item = this.cfg.items[i] as OpcuaItem;
+      const status = r?.statusCode.name ?? 'no answer';
+      this.stats.get(item.device)?.failedItems.push(`${path}: ${status}`);
+      ctx.logger.error(
+        { browsePath: path, device: item.device, status },
+        'OPC UA browse path could not be resolved',
+      );
+    });
+    return out;
+  }
+
   /** Items grouped by their effective monitoring settings. */
   private groups(): {
     settings: { samplingInterval: number; queueSize: number; filter?: DataChangeFilter };
@@ -318,9 +373,10 @@ export class OpcuaAdapter implements Adapter {
       const status = (m as unknown as { statusCode?: { isGood(): boolean; name: string } }).statusCode;
       const item = this.cfg.items[indices[local] as number];
       if (!item || !status || status.isGood()) return;
-      this.stats.get(item.device)?.failedItems.push(`${item.nodeId}: ${status.name}`);
+      const name = item.nodeId ?? item.browsePath;
+      this.stats.get(item.device)?.failedItems.push(`${name}: ${status.name}`);
       ctx.logger.error(
-        { nodeId: item.nodeId, device: item.device, status: status.name },
+        { item: name, device: item.device, status: status.name },
         'OPC UA monitored item could not be created',
       );
     });
@@ -345,8 +401,21 @@ export class OpcuaAdapter implements Adapter {
     const good = dv.statusCode.equals(StatusCodes.Good) || dv.statusCode.isGood();
     const s = this.stats.get(item.device);
     if (good || dv.statusCode.isGoodish?.()) {
-      const v = toField(dv.value?.value);
+      const v =
+        dv.value && dv.value.arrayType === VariantArrayType.Scalar
+          ? toField(dv.value.value, dv.value.dataType)
+          : undefined; // arrays and matrices are not readings (yet)
       if (v !== undefined) p.fields[item.metric] = v;
+      if (v !== undefined && item.errorCodes) {
+        // The reading carries every code of the device, from all of its code items.
+        let byItem = this.codes.get(item.device);
+        if (!byItem) {
+          byItem = new Map();
+          this.codes.set(item.device, byItem);
+        }
+        byItem.set(index, codesOf(item.errorCodes, v));
+        p.errorCodes = [...new Set([...byItem.values()].flat())];
+      }
     }
     if (!good) {
       // A bad value is not a value: the reading says what the quality was instead.
@@ -405,8 +474,35 @@ export class OpcuaAdapter implements Adapter {
   }
 }
 
-function toField(v: unknown): FieldValue | undefined {
+/** The error codes a value stands for (see the item option `errorCodes`). */
+export function codesOf(table: true | Record<string, string>, v: FieldValue): string[] {
+  if (table === true) return v === '' || v === 0 || v === false ? [] : [String(v)];
+  const code = table[String(v)];
+  return code ? [code] : [];
+}
+
+/**
+ * An OPC UA value as a reading field: numbers, booleans and strings as they are (an enumeration is
+ * its Int32 value), LocalizedText as its text, a QualifiedName as its name, a 64-bit integer as a
+ * number, anything else (arrays, structures) left out.
+ */
+export function toField(v: unknown, dataType?: DataType): FieldValue | undefined {
   if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'string') return v;
+  if (typeof v === 'bigint') return Number(v);
+  if (v instanceof LocalizedText) return v.text ?? undefined;
+  if (v instanceof QualifiedName) return v.name ?? undefined;
+  if (
+    (dataType === DataType.Int64 || dataType === DataType.UInt64) &&
+    Array.isArray(v) &&
+    v.length === 2 &&
+    v.every((x) => typeof x === 'number')
+  ) {
+    // node-opcua's [high, low] 32-bit words of a scalar Int64/UInt64.
+    const [high, low] = v as [number, number];
+    return dataType === DataType.Int64 && high >= 0x80000000
+      ? (high - 2 ** 32) * 2 ** 32 + low
+      : high * 2 ** 32 + low;
+  }
   if (
     v &&
     typeof (v as { toString(): string }).toString === 'function' &&

@@ -1,3 +1,5 @@
+// The small package, not node-opcua itself: loading node-opcua costs about a second of start-up.
+import { makeBrowsePath } from 'node-opcua-service-translate-browse-path';
 import { z } from 'zod';
 import { duration } from '../../lib/duration.js';
 
@@ -8,9 +10,35 @@ const id = z
 export const opcuaItemSchema = z
   .object({
     /** `ns=2;s=Press7.Temperature`, `ns=3;i=1001`, … */
-    nodeId: z.string().min(1),
+    nodeId: z.string().min(1).optional(),
+    /**
+     * Instead of a NodeId: a browse path from the Root folder in the OPC UA relative-path notation,
+     * e.g. `/Objects/2:Press7/2:Temperature` (`/` follows hierarchical references, `.` components;
+     * `2:` is the namespace index of the browse name). Resolved again after every reconnect.
+     */
+    browsePath: z
+      .string()
+      .min(1)
+      .superRefine((p, ctx) => {
+        try {
+          makeBrowsePath('RootFolder', p);
+        } catch (err) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `not a browse path: ${(err as Error).message.replace(/\s+/g, ' ').trim()}`,
+          });
+        }
+      })
+      .optional(),
     device: z.string().min(1),
     metric: z.string().min(1),
+    /**
+     * A state or alarm variable whose value is also an error code, for `errorCode` rules: `true` =
+     * the value itself is the code (empty string, 0 and false = no code); a table = the codes of
+     * given values (`{ '3': E-JAM, FAULT: E-FAULT }`), any other value = no code. The value is kept
+     * as a metric too.
+     */
+    errorCodes: z.union([z.literal(true), z.record(z.string().min(1), z.string().min(1))]).optional(),
     /** Overrides the adapter's sampling interval / queue size for this item. */
     samplingInterval: duration.optional(),
     queueSize: z.number().int().min(1).max(1000).optional(),
@@ -20,7 +48,15 @@ export const opcuaItemSchema = z
       .strict()
       .optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((item, ctx) => {
+    if ((item.nodeId === undefined) === (item.browsePath === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['nodeId'],
+        message: 'give exactly one of nodeId and browsePath',
+      });
+  });
 
 /** A connection to an OPC UA server and the variables subscribed to. */
 export const opcuaAdapterSchema = z
@@ -42,10 +78,15 @@ export const opcuaAdapterSchema = z
       ])
       .default('None'),
     allowDeprecatedPolicies: z.boolean().default(false),
-    /** Anonymous when absent. */
+    /**
+     * The user identity: anonymous when absent; `{ username, password }`; or an X.509 user certificate
+     * `{ certificate, privateKey }` (PEM or DER files) that the server must trust.
+     */
     user: z
-      .object({ username: z.string().min(1), password: z.string() })
-      .strict()
+      .union([
+        z.object({ username: z.string().min(1), password: z.string() }).strict(),
+        z.object({ certificate: z.string().min(1), privateKey: z.string().min(1) }).strict(),
+      ])
       .optional(),
     publishingInterval: duration.prefault('1s'),
     samplingInterval: duration.prefault('500ms'),

@@ -15,7 +15,12 @@ describe('adapters/opcua/README.md', () => {
     expect(r.data?.adapters[0]).toMatchObject({
       protocol: 'opcua',
       securityMode: 'SignAndEncrypt',
-      items: [{}, {}, { deadband: { type: 'absolute' } }],
+      items: [
+        { nodeId: 'ns=2;s=Press7.Temperature' },
+        { browsePath: '/Objects/2:Press7/2:Mode' },
+        { errorCodes: { '3': 'E-DIE-JAM' } },
+        { deadband: { type: 'absolute' } },
+      ],
     });
   });
 

@@ -22,7 +22,9 @@ export type MetricSpec =
       cycle?: { amplitude: number; periodMs: number };
       decimals?: number;
     }
-  | { value: boolean | string };
+  | { value: boolean | string }
+  /** A state machine: one state after the other, each held `everyMs` (RUNNING, IDLE, SETUP, …). */
+  | { states: (string | number)[]; everyMs: number };
 
 /** Something wrong with a device, from `startAt` for `durationMs` (undefined = until cleared). */
 export type Fault =
@@ -104,6 +106,12 @@ export class DeviceModel {
       if ('value' in spec) {
         fields[name] = spec.value;
         st.last = spec.value;
+        continue;
+      }
+      if ('states' in spec) {
+        const v = spec.states[Math.floor(at / spec.everyMs) % spec.states.length] as string | number;
+        fields[name] = v;
+        st.last = v;
         continue;
       }
       const noise = (this.random() * 2 - 1) * (spec.noise ?? 0);

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import picomatch from 'picomatch';
 import { type ModbusFault, type ModbusSimulator, start as startModbusSim } from '../modbus/index.js';
+import type { OpcuaSimDevice } from '../opcua/index.js';
 import { DeviceModel, type Fault, prng } from './model.js';
 import { expandIds, type Scenario, type SimDevice, type SimEvent } from './scenario.js';
 
@@ -12,10 +13,15 @@ const sparkplug = (
 
 export interface SimulationHandle {
   readonly devices: string[];
-  /** Where Modbus devices are served (`modbus://host:port`, unit). */
-  readonly endpoints: { id: string; url: string; unit: number }[];
+  /** Where Modbus devices (`modbus://host:port`, unit) and OPC UA devices (`opc.tcp://…`, node ids) are served. */
+  readonly endpoints: (
+    | { id: string; url: string; unit: number }
+    | { id: string; url: string; nodeIds: string }
+  )[];
   /** Puts a fault on every device matching `device` (an id or a glob), or clears them. */
   inject(device: string, fault: Fault | 'clear', durationMs?: number): void;
+  /** Applies a scenario event now (any fault kind, e.g. `serverRestart`); resolves when in effect. */
+  fire(e: Omit<SimEvent, 'at'>): Promise<void>;
   /** Publishes one reading of every device that is not silent; resolves when sent (acknowledged for QoS 1). */
   publishNow(): Promise<void>;
   close(): Promise<void>;
@@ -61,7 +67,8 @@ function sparkplugType(v: number | boolean | string): string {
 
 type SimFault =
   | { fault: Fault | 'clear'; durationMs?: number }
-  | { protocol: ModbusFault; durationMs?: number };
+  | { protocol: ModbusFault; durationMs?: number }
+  | { opcua: 'serverRestart' | 'badStatus'; metric?: string; durationMs?: number };
 
 function toFault(e: SimEvent, intervalMs: number): SimFault {
   const metric = e.metric as string;
@@ -97,6 +104,10 @@ function toFault(e: SimEvent, intervalMs: number): SimFault {
       return { protocol: { kind: 'truncated' }, durationMs: d };
     case 'garbage':
       return { protocol: { kind: 'garbage' }, durationMs: d };
+    case 'serverRestart':
+      return { opcua: 'serverRestart', durationMs: d ?? 5_000 };
+    case 'badStatus':
+      return { opcua: 'badStatus', metric, durationMs: d };
   }
 }
 
@@ -113,10 +124,42 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
   const devs: Dev[] = [];
   const nodes = new Map<string, SpNode>();
   const modbus = new Map<string, ModbusSimulator>();
-  const endpoints: { id: string; url: string; unit: number }[] = [];
+  const endpoints: SimulationHandle['endpoints'][number][] = [];
   let index = 0;
 
+  // All OPC UA devices are objects on one server, as on a SCADA server.
+  const opcuaDevices: OpcuaSimDevice[] = s.devices.flatMap((spec) =>
+    spec.format === 'opcua'
+      ? expandIds(spec).map((id) => {
+          const specs = toModelSpecs(spec);
+          const d: OpcuaSimDevice = {
+            name: id,
+            variables: Object.entries(specs).map(([name, behaviour]) => ({
+              name,
+              dataType: opcuaType(behaviour),
+              behaviour,
+            })),
+          };
+          if (spec.opcua?.errorCode) d.errorCodeVariable = spec.opcua.errorCode;
+          return d;
+        })
+      : [],
+  );
+  // node-opcua takes about a second to load: only for scenarios with OPC UA devices.
+  const opcua = opcuaDevices.length
+    ? await (await import('../opcua/index.js')).start({
+        port: s.opcua.port,
+        devices: opcuaDevices,
+        intervalMs: s.interval,
+        seed: s.seed + 1_000,
+      })
+    : undefined;
+  if (opcua)
+    for (const d of opcuaDevices)
+      endpoints.push({ id: d.name, url: opcua.endpointUrl, nodeIds: `ns=1;s=${d.name}.<metric>` });
+
   for (const spec of s.devices) {
+    if (spec.format === 'opcua') continue;
     if (spec.format === 'modbus' && spec.modbus) {
       const mb = spec.modbus;
       for (const [i, id] of expandIds(spec).entries()) {
@@ -230,7 +273,14 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
     const match = picomatch(device);
     const hit = devs.filter((d) => d.id === device || match(d.id));
     const mbHit = [...modbus.entries()].filter(([id]) => id === device || match(id));
-    if (hit.length === 0 && mbHit.length === 0) throw new Error(`no simulated device matches "${device}"`);
+    const uaHit = (opcua?.devices ?? []).filter((id) => id === device || match(id));
+    if (hit.length === 0 && mbHit.length === 0 && uaHit.length === 0)
+      throw new Error(`no simulated device matches "${device}"`);
+    for (const id of uaHit) {
+      if (fault === 'clear') opcua?.clear(id);
+      else if (fault.kind === 'dropout') uaStatus(id, undefined, durationMs);
+      else opcua?.inject(id, fault, durationMs);
+    }
     for (const d of hit) {
       if (fault === 'clear') d.model.clear();
       else d.model.inject(fault, Date.now(), durationMs);
@@ -252,23 +302,49 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
       );
   };
 
+  /**
+   * An OPC UA device (or one variable of it) reporting BadCommunicationError / BadSensorFailure, as a
+   * SCADA server does when it loses a PLC or a sensor fails.
+   */
+  const uaStatus = (id: string, metric: string | undefined, durationMs?: number) => {
+    const spec = opcuaDevices.find((d) => d.name === id);
+    if (!opcua || !spec) return;
+    const names = metric ? [metric] : spec.variables.map((v) => v.name);
+    const status = metric ? 'BadSensorFailure' : 'BadCommunicationError';
+    for (const n of names) opcua.setStatus(id, n, status);
+    if (durationMs !== undefined)
+      timers.push(
+        setTimeout(() => {
+          for (const n of names) opcua.setStatus(id, n, undefined);
+        }, durationMs),
+      );
+  };
+
+  /** Applies one scenario event now; resolves when it took effect (a server restart: back up). */
+  const fire = async (e: Omit<SimEvent, 'at'>): Promise<void> => {
+    const f = toFault({ ...e, at: 0 }, s.interval);
+    if ('opcua' in f) {
+      const match = picomatch(e.device);
+      const ids = (opcua?.devices ?? []).filter((id) => id === e.device || match(id));
+      if (ids.length === 0) throw new Error(`no simulated OPC UA device matches "${e.device}"`);
+      if (f.opcua === 'serverRestart') await opcua?.restart(f.durationMs);
+      if (f.opcua === 'badStatus') for (const id of ids) uaStatus(id, f.metric, f.durationMs);
+    } else if ('protocol' in f) {
+      const match = picomatch(e.device);
+      for (const [id, sim] of modbus)
+        if (id === e.device || match(id)) protocolFault(id, sim, f.protocol, f.durationMs);
+    } else {
+      inject(e.device, f.fault, f.durationMs);
+    }
+  };
+
   const scheduleEvents = (offset: number) => {
     for (const e of s.events) {
       timers.push(
         setTimeout(() => {
-          const f = toFault(e, s.interval);
-          try {
-            if ('protocol' in f) {
-              const match = picomatch(e.device);
-              for (const [id, sim] of modbus)
-                if (id === e.device || match(id)) protocolFault(id, sim, f.protocol, f.durationMs);
-            } else {
-              inject(e.device, f.fault, f.durationMs);
-            }
-            opts.onEvent?.(e);
-          } catch {
-            // A scenario naming no device was checked when it was loaded; nothing to do here.
-          }
+          opts.onEvent?.(e);
+          // A scenario naming no device was checked when it was loaded; nothing to do here.
+          fire(e).catch(() => undefined);
         }, offset + e.at),
       );
     }
@@ -284,9 +360,10 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
   }
 
   return {
-    devices: [...devs.map((d) => d.id), ...modbus.keys()],
+    devices: [...devs.map((d) => d.id), ...modbus.keys(), ...(opcua?.devices ?? [])],
     endpoints,
     inject,
+    fire,
     async publishNow() {
       await Promise.all(devs.map(publish));
     },
@@ -308,14 +385,23 @@ export async function runScenario(s: Scenario, opts: RunOptions = {}): Promise<S
       await Promise.all([...clients].map((c) => c.endAsync().catch(() => undefined)));
       for (const t of timersOf.values()) clearTimeout(t);
       await Promise.all([...modbus.values()].map((m) => m.close()));
+      await opcua?.close();
     },
   };
+}
+
+/** The OPC UA data type that carries a metric's values. */
+function opcuaType(m: import('./model.js').MetricSpec): 'Double' | 'Boolean' | 'String' | 'Int32' {
+  if ('value' in m) return typeof m.value === 'boolean' ? 'Boolean' : 'String';
+  if ('states' in m) return m.states.every((x) => typeof x === 'number') ? 'Int32' : 'String';
+  return 'Double';
 }
 
 function toModelSpecs(spec: SimDevice) {
   const out: Record<string, import('./model.js').MetricSpec> = {};
   for (const [name, m] of Object.entries(spec.metrics)) {
     if ('value' in m) out[name] = { value: m.value };
+    else if ('states' in m) out[name] = { states: m.states, everyMs: m.every };
     else {
       const ms: import('./model.js').MetricSpec = { base: m.base };
       if (m.noise !== undefined) ms.noise = m.noise;

@@ -25,7 +25,7 @@ describe('simulator scenarios', () => {
       'bad.yaml': [
         'devices:',
         '  - id: a',
-        '    format: opcua',
+        '    format: profinet',
         'events:',
         '  - { at: 10s, device: a, fault: ramp, metric: t }',
         '  - { at: soon, device: a, fault: melt }',
@@ -34,11 +34,11 @@ describe('simulator scenarios', () => {
     });
     const { issues } = await loadScenario(join(tmp.dir, 'bad.yaml'));
     expect(issues.map((i) => formatIssue(i).replace(`${tmp.dir}/`, ''))).toEqual([
-      'bad.yaml:3:13: devices[0].format: expected one of "json", "sparkplug", "modbus", got "opcua"',
+      'bad.yaml:3:13: devices[0].format: expected one of "json", "sparkplug", "modbus", "opcua", got "profinet"',
       'bad.yaml:5:5: events[0].to: required for fault ramp',
       'bad.yaml:5:5: events[0].rate: required for fault ramp',
       'bad.yaml:6:11: events[1].at: expected a duration such as 500ms, 30s, 4h or 3d, got "soon"',
-      'bad.yaml:6:35: events[1].fault: expected one of "ramp", "spike", "stuck", "drift", "errorBurst", "dropout", "clear", "exception", "noAnswer", "slowAnswer", "truncated", "garbage", got "melt"',
+      'bad.yaml:6:35: events[1].fault: expected one of "ramp", "spike", "stuck", "drift", "errorBurst", "dropout", "clear", "exception", "noAnswer", "slowAnswer", "truncated", "garbage", "serverRestart", "badStatus", got "melt"',
     ]);
   });
 

@@ -15,6 +15,13 @@ const metricSpecSchema = z.union([
     })
     .strict(),
   z.object({ value: z.union([z.boolean(), z.string()]) }).strict(),
+  /** A state variable: the states in turn, each held `every`. */
+  z
+    .object({
+      states: z.array(z.union([z.string(), z.number()])).min(1),
+      every: duration,
+    })
+    .strict(),
 ]);
 
 export const DEFAULT_METRICS = {
@@ -30,7 +37,7 @@ export const simDeviceSchema = z
     /** With `count`, `{n}` is replaced by 1…count (`cnc-{n}`); zero-padded as `{nn}`, `{nnn}`. */
     id: z.string().min(1),
     count: z.number().int().min(1).max(10_000).default(1),
-    format: z.enum(['json', 'sparkplug', 'modbus']).default('json'),
+    format: z.enum(['json', 'sparkplug', 'modbus', 'opcua']).default('json'),
     /** JSON devices: where they publish. */
     topic: z.string().default('devices/{device}/telemetry'),
     /** JSON devices: `online` on devices/<id>/status after connecting, and `offline` as last will. */
@@ -48,6 +55,15 @@ export const simDeviceSchema = z
         unit: z.number().int().min(0).max(255).default(255),
         registers: z.array(registerSchema).min(1),
       })
+      .strict()
+      .optional(),
+    /**
+     * OPC UA devices: an object `<id>` on the scenario's OPC UA server with a variable per metric
+     * (`ns=1;s=<id>.<metric>`); `errorCode` names an extra String variable holding the active error
+     * code ('' when none).
+     */
+    opcua: z
+      .object({ errorCode: z.string().min(1).optional() })
       .strict()
       .optional(),
     interval: duration.optional(),
@@ -73,6 +89,9 @@ export const FAULTS = [
   'slowAnswer',
   'truncated',
   'garbage',
+  // OPC UA devices only: the whole server restarts (down `for`, default 5s); a variable reports a bad status.
+  'serverRestart',
+  'badStatus',
 ] as const;
 
 export const simEventSchema = z
@@ -116,6 +135,7 @@ export const simEventSchema = z
     if (e.fault === 'errorBurst') need('codes', 'fault errorBurst');
     if (e.fault === 'exception') need('code', 'fault exception');
     if (e.fault === 'slowAnswer') need('delay', 'fault slowAnswer');
+    if (e.fault === 'badStatus') need('metric', 'fault badStatus');
   });
 
 export const scenarioSchema = z
@@ -129,6 +149,14 @@ export const scenarioSchema = z
     seed: z.number().int().default(42),
     /** Start the events over after this long (a plant that keeps developing faults). */
     repeatEvery: duration.optional(),
+    /** The OPC UA server that serves the `format: opcua` devices (one server, as a SCADA server is). */
+    opcua: z
+      .object({
+        /** 0 = any free port (printed at start). */
+        port: z.number().int().min(0).max(65535).default(0),
+      })
+      .strict()
+      .prefault({}),
     devices: z.array(simDeviceSchema).min(1),
     events: z.array(simEventSchema).default([]),
   })

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import '../../adapters/opcua/node-opcua-log.js'; // before node-opcua speaks: keep its messages off stdout
 import {
   DataType,
   MessageSecurityMode,
@@ -12,6 +13,7 @@ import {
   type UAVariable,
   Variant,
 } from 'node-opcua';
+import { readCertificate } from 'node-opcua-crypto';
 import { DeviceModel, type Fault, type MetricSpec, prng } from '../mqtt/model.js';
 
 export interface OpcuaSimVariable {
@@ -25,6 +27,8 @@ export interface OpcuaSimDevice {
   /** An object under Objects with this browse name. */
   name: string;
   variables: OpcuaSimVariable[];
+  /** An extra String variable with this name holding the active error code ('' when none). */
+  errorCodeVariable?: string;
 }
 
 export interface OpcuaSimOptions {
@@ -35,6 +39,12 @@ export interface OpcuaSimOptions {
   intervalMs?: number;
   /** Also offer SignAndEncrypt with Basic256Sha256 (None is always offered). */
   secure?: boolean;
+  /** Accept anonymous sessions (default true). */
+  allowAnonymous?: boolean;
+  /** User names and passwords accepted. */
+  users?: { username: string; password: string }[];
+  /** X.509 user certificates (PEM files) accepted; any other user certificate is refused. */
+  userCertificates?: string[];
   seed?: number;
 }
 
@@ -56,6 +66,9 @@ export interface OpcuaSimulator {
   /** Fixes a value (for exact tests); undefined returns it to its behaviour. */
   setValue(device: string, variable: string, value: number | boolean | string | undefined): void;
   inject(device: string, fault: Fault, durationMs?: number): void;
+  /** Clears the faults of a device (all devices when absent) and every fixed status. */
+  clear(device?: string): void;
+  readonly devices: string[];
   close(): Promise<void>;
 }
 
@@ -95,8 +108,9 @@ export async function start(o: OpcuaSimOptions): Promise<OpcuaSimulator> {
     if (frozen || !server) return;
     const now = new Date();
     for (const d of o.devices) {
-      const { fields } = (models.get(d.name) as DeviceModel).sample(now.getTime());
-      for (const variable of d.variables) {
+      const { fields, errorCodes } = (models.get(d.name) as DeviceModel).sample(now.getTime());
+      if (d.errorCodeVariable) fields[d.errorCodeVariable] = errorCodes[0] ?? '';
+      for (const variable of variablesOf(d)) {
         const key = `${d.name}.${variable.name}`;
         const entry = vars.get(key);
         if (!entry) continue;
@@ -119,10 +133,23 @@ export async function start(o: OpcuaSimOptions): Promise<OpcuaSimulator> {
       rootFolder: join(pki, 'server'),
       automaticallyAcceptUnknownCertificate: true,
     });
+    const userCertificateManager = new OPCUACertificateManager({
+      rootFolder: join(pki, 'users'),
+      automaticallyAcceptUnknownCertificate: false,
+    });
+    await userCertificateManager.initialize();
+    for (const file of o.userCertificates ?? [])
+      await userCertificateManager.trustCertificate(readCertificate(file));
+    const users = o.users ?? [];
     const s = new OPCUAServer({
       port,
       serverCertificateManager: certificateManager,
-      allowAnonymous: true,
+      userCertificateManager,
+      allowAnonymous: o.allowAnonymous ?? true,
+      userManager: {
+        isValidUser: (name: string, password: string) =>
+          users.some((u) => u.username === name && u.password === password),
+      },
       buildInfo: { productName: 'Faultline OPC UA simulator' },
       ...(o.secure
         ? {
@@ -142,7 +169,7 @@ export async function start(o: OpcuaSimOptions): Promise<OpcuaSimulator> {
         browseName: d.name,
         nodeId: `s=${d.name}`,
       });
-      for (const variable of d.variables) {
+      for (const variable of variablesOf(d)) {
         const type = DATA_TYPES[variable.dataType ?? 'Double'];
         const v = ns.addVariable({
           componentOf: obj,
@@ -191,6 +218,12 @@ export async function start(o: OpcuaSimOptions): Promise<OpcuaSimulator> {
     inject(device, fault, durationMs) {
       models.get(device)?.inject(fault, Date.now(), durationMs);
     },
+    clear(device) {
+      for (const [name, m] of models) if (device === undefined || name === device) m.clear();
+      for (const key of [...statuses.keys()])
+        if (device === undefined || key.startsWith(`${device}.`)) statuses.delete(key);
+    },
+    devices: o.devices.map((d) => d.name),
     async close() {
       clearInterval(timer);
       timer = undefined;
@@ -198,6 +231,12 @@ export async function start(o: OpcuaSimOptions): Promise<OpcuaSimulator> {
       rmSync(pki, { recursive: true, force: true });
     },
   };
+}
+
+function variablesOf(d: OpcuaSimDevice): OpcuaSimVariable[] {
+  return d.errorCodeVariable
+    ? [...d.variables, { name: d.errorCodeVariable, dataType: 'String', behaviour: { value: '' } }]
+    : d.variables;
 }
 
 function coerce(v: unknown, type: DataType): number | boolean | string {
