@@ -168,8 +168,24 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       await tickets.openFromAlert(alert, t);
     });
     alerts.onResolved((alert) => tickets.alertResolved(alert));
+    alerts.onEscalated(async (alert, t) => {
+      await tickets.raiseFromAlert(alert, t);
+    });
+    // Rule state survives restarts: `for`, windows, outlier baselines and no-data clocks go on.
+    const ruleState = engine.load(await alertStore.loadAll(), (id) => registry.resolve(id));
     await restoreAlerts(alertStore, engine, registry);
+    engine.watch(registry.list(), Date.now());
+    const saveRuleState = async () => {
+      try {
+        await alertStore.saveMany(engine.takeChanges());
+      } catch (err) {
+        logger.error({ err }, 'rule state could not be saved');
+      }
+    };
+    const ruleStateTimer = setInterval(() => void saveRuleState(), 1_000);
+    ruleStateTimer.unref();
     ingest.onReading((point, device) => engine.onReading(point, device));
+    logger.info(ruleState, 'rule state restored');
     logger.info({ rules: rules.rules.length, files: rules.files.length, dataDir }, 'rules loaded');
 
     const housekeeping = new Housekeeping({
@@ -231,7 +247,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
           await a.stop().catch((err: unknown) => logger.error({ err, adapter: a.id }, 'adapter stop failed'));
         }
         engine.stop();
+        clearInterval(ruleStateTimer);
         await alerts.idle();
+        await saveRuleState();
         // What the forwarder has not shipped stays in the spool for the next start.
         await forwarder?.stop();
         await api.close();

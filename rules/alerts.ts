@@ -19,6 +19,8 @@ export interface Alert {
   resolvedAt: number | null;
   /** How many times this alert has fired. */
   fireCount: number;
+  /** Fired often within the rule's flapping window (`flapping: { count, within }`). */
+  flapping: boolean;
   updatedAt: number;
 }
 
@@ -49,6 +51,7 @@ export class AlertTracker {
   private chain: Promise<void> = Promise.resolve();
   private readonly firing: AlertListener[] = [];
   private readonly resolved: AlertListener[] = [];
+  private readonly escalated: AlertListener[] = [];
 
   constructor(
     private readonly store: AlertStore,
@@ -62,6 +65,11 @@ export class AlertTracker {
 
   onResolved(l: AlertListener): void {
     this.resolved.push(l);
+  }
+
+  /** The alert's priority rose while firing (a general fault became an emergency). */
+  onEscalated(l: AlertListener): void {
+    this.escalated.push(l);
   }
 
   handle(t: AlertTransition): void {
@@ -94,10 +102,15 @@ export class AlertTracker {
           firedAt: null,
           resolvedAt: null,
           fireCount: 0,
+          flapping: false,
           updatedAt: 0,
         };
-    alert.priority = rule.ticket.priority;
-    alert.faultType = rule.ticket.faultType;
+    if (event.type === 'firing') {
+      alert.priority = event.priority ?? rule.ticket.priority;
+      alert.faultType = event.entry?.faultType ?? rule.ticket.faultType;
+      alert.flapping = event.flapping ?? false;
+    }
+    if (event.type === 'escalated' && event.priority) alert.priority = event.priority;
     alert.value = event.value;
     alert.updatedAt = this.now();
     switch (event.type) {
@@ -120,9 +133,18 @@ export class AlertTracker {
         alert.state = 'inactive';
         alert.activeAt = null;
         break;
+      case 'escalated':
+        break;
     }
     await this.store.upsert(alert);
-    const listeners = event.type === 'firing' ? this.firing : event.type === 'resolved' ? this.resolved : [];
+    const listeners =
+      event.type === 'firing'
+        ? this.firing
+        : event.type === 'resolved'
+          ? this.resolved
+          : event.type === 'escalated'
+            ? this.escalated
+            : [];
     for (const l of listeners) await l(alert, t);
   }
 }

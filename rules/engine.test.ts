@@ -1,36 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { Device } from '../ingest/devices.js';
 import type { Point } from '../ingest/point.js';
-import { type AlertTransition, MAX_TIMER_MS, RuleEngine, type Scheduler } from './engine.js';
-import type { Rule } from './schema.js';
-
-/** A scheduler whose time moves only when the test says so. */
-class ManualScheduler implements Scheduler {
-  t = 0;
-  private timers = new Map<number, { at: number; fn: () => void }>();
-  private next = 1;
-  now = () => this.t;
-  setTimeout = (fn: () => void, ms: number) => {
-    if (ms > MAX_TIMER_MS) throw new Error(`setTimeout(${ms}) would fire at once in Node`);
-    const id = this.next++;
-    this.timers.set(id, { at: this.t + ms, fn });
-    return id;
-  };
-  clearTimeout = (h: unknown) => {
-    this.timers.delete(h as number);
-  };
-  advance(ms: number): void {
-    this.t += ms;
-    for (const [id, timer] of [...this.timers].sort((a, b) => a[1].at - b[1].at)) {
-      if (timer.at > this.t) continue;
-      this.timers.delete(id);
-      timer.fn();
-    }
-  }
-  get pending(): number {
-    return this.timers.size;
-  }
-}
+import { type AlertTransition, MAX_TIMER_MS, RuleEngine } from './engine.js';
+import { ManualScheduler } from './manual-scheduler.js';
+import { type Rule, type RuleInput, ruleFrom } from './schema.js';
 
 const device = (id: string, model: string | null = 'cnc-5x'): Device => ({
   id,
@@ -53,19 +26,16 @@ const point = (deviceId: string, ts: number, fields: Point['fields']): Point => 
   fields,
   source: 't',
 });
-const hot = (over: Partial<Rule> = {}): Rule => ({
-  id: 'hot',
-  description: '',
-  enabled: true,
-  match: { metric: 't', model: 'cnc-*' },
-  condition: { kind: 'threshold', metric: 't', above: 90, forMs: 1_000 },
-  ticket: { priority: 'emergency', faultType: 'm', labels: {} },
-  source: 'x:1:1',
-  ...over,
-});
+const hot = (threshold: RuleInput['threshold'] = { above: 90, for: '1s' }): Rule =>
+  ruleFrom({
+    id: 'hot',
+    match: { metric: 't', model: 'cnc-*' },
+    threshold,
+    ticket: { priority: 'emergency', faultType: 'm' },
+  });
 
-function engineWith(rules: Rule[]) {
-  const sched = new ManualScheduler();
+function engineWith(rules: Rule[], start = 0) {
+  const sched = new ManualScheduler(start);
   const engine = new RuleEngine(rules, sched);
   const seen: string[] = [];
   engine.onTransition((t: AlertTransition) => seen.push(`${t.alertId} ${t.event.type}@${t.event.at}`));
@@ -93,9 +63,7 @@ describe('RuleEngine', () => {
   });
 
   it('applies only to matching devices, per device', () => {
-    const { engine, seen } = engineWith([
-      hot({ condition: { kind: 'threshold', metric: 't', above: 90, forMs: 0 } }),
-    ]);
+    const { engine, seen } = engineWith([hot({ above: 90 })]);
     engine.onReading(point('m1', 0, { t: 95 }), device('m1'));
     engine.onReading(point('p1', 0, { t: 95 }), device('p1', 'pump'));
     engine.onReading(point('m2', 0, { t: 95 }), device('m2'));
@@ -103,7 +71,7 @@ describe('RuleEngine', () => {
   });
 
   it('restore() continues a firing alert; setRules() keeps state of kept rules and drops removed ones', () => {
-    const rule = hot({ condition: { kind: 'threshold', metric: 't', above: 90, forMs: 0 } });
+    const rule = hot({ above: 90 });
     const { engine, seen } = engineWith([rule]);
     engine.restore({ ruleId: 'hot', state: 'firing', activeAt: 0, firedAt: 0, value: 95 }, device('m1'));
     engine.onReading(point('m1', 10, { t: 96 }), device('m1'));
@@ -116,8 +84,7 @@ describe('RuleEngine', () => {
   });
 
   it('restore() of a pending alert re-arms its timer', () => {
-    const { sched, engine, seen } = engineWith([hot()]);
-    sched.t = 400;
+    const { sched, engine, seen } = engineWith([hot()], 400);
     engine.restore({ ruleId: 'hot', state: 'pending', activeAt: 0, firedAt: null, value: 95 }, device('m1'));
     sched.advance(600);
     expect(seen).toEqual(['hot@m1 firing@1000']);
@@ -125,9 +92,7 @@ describe('RuleEngine', () => {
 
   it('re-arms timers longer than setTimeout can hold instead of firing early', () => {
     const long = 40 * 86_400_000; // 40 days
-    const { sched, engine, seen } = engineWith([
-      hot({ condition: { kind: 'threshold', metric: 't', above: 90, forMs: long } }),
-    ]);
+    const { sched, engine, seen } = engineWith([hot({ above: 90, for: `${long / 86_400_000}d` })]);
     engine.onReading(point('m1', 0, { t: 95 }), device('m1'));
     sched.advance(MAX_TIMER_MS);
     expect(seen).toEqual(['hot@m1 pending@0']);
@@ -136,5 +101,77 @@ describe('RuleEngine', () => {
     expect(seen).toEqual(['hot@m1 pending@0']);
     sched.advance(1);
     expect(seen).toEqual(['hot@m1 pending@0', `hot@m1 firing@${long}`]);
+  });
+
+  it("index: only rules for the reading's metrics and device are evaluated", () => {
+    const rules = [
+      hot({ above: 90 }),
+      ruleFrom({
+        id: 'p',
+        match: { metric: 'p', devices: ['m2'] },
+        threshold: { below: 1 },
+        ticket: { priority: 'general' },
+      }),
+    ];
+    const { engine } = engineWith(rules);
+    engine.onReading(point('m1', 0, { x: 1 }), device('m1'));
+    expect(engine.size().series).toBe(0);
+    engine.onReading(point('m1', 0, { p: 0 }), device('m1'));
+    expect(engine.size().series).toBe(0); // rule "p" is for m2 only
+    engine.onReading(point('m2', 0, { p: 0, t: 1 }), device('m2'));
+    expect(engine.size().series).toBe(2);
+  });
+
+  it('watch(): a configured device that never sends anything fires its no-data rule', () => {
+    const silent = ruleFrom({ id: 'silent', noData: { for: '1m' }, ticket: { priority: 'general' } });
+    const { sched, engine, seen } = engineWith([silent], 1_000);
+    engine.watch([device('m1'), { ...device('m2'), lastSeenAt: 30_000 }], 1_000);
+    sched.advance(60_000);
+    expect(seen).toEqual(['silent@m1 firing@61000']);
+    sched.advance(30_000);
+    expect(seen).toEqual(['silent@m1 firing@61000', 'silent@m2 firing@90000']);
+    engine.onReading(point('m1', 95_000, { t: 1 }), device('m1'));
+    expect(seen.at(-1)).toBe('silent@m1 resolved@95000');
+  });
+
+  it('state survives a restart: takeChanges() → load() continues a pending `for` and drops changed rules', () => {
+    const first = engineWith([hot({ above: 90, for: '10s' })]);
+    first.engine.onReading(point('m1', 0, { t: 95 }), device('m1'));
+    const saved = first.engine.takeChanges();
+    expect(saved).toHaveLength(1);
+    first.engine.stop();
+
+    const again = engineWith([hot({ above: 90, for: '10s' })], 4_000);
+    const stored = saved.map((e) => ({ ...e, state: JSON.parse(JSON.stringify(e.state)) }));
+    expect(again.engine.load(stored, (id) => device(id))).toEqual({ restored: 1, dropped: 0 });
+    again.sched.advance(6_000);
+    expect(again.seen).toEqual(['hot@m1 firing@10000']);
+
+    const changed = engineWith([hot({ above: 80, for: '10s' })], 4_000);
+    expect(changed.engine.load(stored, (id) => device(id))).toEqual({ restored: 0, dropped: 1 });
+    expect(changed.engine.takeChanges()).toMatchObject([{ alertId: 'hot@m1', state: null }]);
+  });
+
+  it('a deadline that passed while the gateway was down is handled at once, at its own time', () => {
+    const first = engineWith([hot({ above: 90, for: '10s' })]);
+    first.engine.onReading(point('m1', 0, { t: 95 }), device('m1'));
+    const saved = first.engine
+      .takeChanges()
+      .map((e) => ({ ...e, state: e.state as NonNullable<typeof e.state> }));
+    const later = engineWith([hot({ above: 90, for: '10s' })], 3_600_000);
+    later.engine.load(saved, (id) => device(id));
+    later.sched.advance(0);
+    expect(later.seen).toEqual(['hot@m1 firing@10000']);
+  });
+
+  it('expr rules see the device (id, model, site, tags)', () => {
+    const r = ruleFrom({
+      id: 'line',
+      expr: 'device.tags.line == "l1" && t > 5.0',
+      ticket: { priority: 'general' },
+    });
+    const { engine, seen } = engineWith([r]);
+    engine.onReading(point('m1', 0, { t: 6 }), device('m1'));
+    expect(seen).toEqual(['line@m1 firing@0']);
   });
 });

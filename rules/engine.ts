@@ -1,15 +1,19 @@
+import { createHash } from 'node:crypto';
+import picomatch from 'picomatch';
 import type { Device } from '../ingest/devices.js';
 import type { Point } from '../ingest/point.js';
 import {
   type AlertEvent,
+  type DeviceFacts,
   type EvalInput,
   evaluate,
   INITIAL_STATE,
   nextTickAt,
+  normaliseState,
   type SeriesState,
 } from './evaluate.js';
 import { compileMatcher, type DeviceMatcher } from './match.js';
-import type { Rule } from './schema.js';
+import { metricsOf, type Rule } from './schema.js';
 
 /** A transition of one alert (one rule for one device), as the engine reports it. */
 export interface AlertTransition {
@@ -41,9 +45,29 @@ export const systemScheduler: Scheduler = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+/** Where per-series state survives a restart (`for`, windows, no-data timers). */
+export interface RuleStateStore {
+  /** Every saved series: alert id, rule fingerprint, device id and state. */
+  loadAll(): Promise<
+    { alertId: string; ruleId: string; fingerprint: string; deviceId: string; state: SeriesState }[]
+  >;
+  /** Saves (or, with `null`, deletes) series in one transaction. */
+  saveMany(
+    entries: {
+      alertId: string;
+      ruleId: string;
+      fingerprint: string;
+      deviceId: string;
+      state: SeriesState | null;
+    }[],
+  ): Promise<void>;
+}
+
 interface Compiled {
   rule: Rule;
   matches: DeviceMatcher;
+  /** A hash of the condition and lifecycle: saved state is kept only for the same definition. */
+  fingerprint: string;
 }
 
 interface Series {
@@ -51,20 +75,36 @@ interface Series {
   compiled: Compiled;
   device: Device;
   timer?: unknown;
+  timerAt?: number;
 }
 
 export function alertIdFor(ruleId: string, deviceId: string): string {
   return `${ruleId}@${deviceId}`;
 }
 
+/** Rules by the metric they read, split into rules for listed devices and rules for any device. */
+interface Bucket {
+  byDevice: Map<string, Compiled[]>;
+  anyDevice: Compiled[];
+}
+
+const isLiteral = (s: string) => !picomatch.scan(s).isGlob;
+
 /**
- * Holds every rule's per-device state, feeds readings through the pure `evaluate`, and arms one
- * timer per pending alert at the end of its `for` (no polling).
+ * Holds every rule's per-series state, feeds readings through the pure `evaluate`, and arms one
+ * timer per series at the next moment time alone could change it (the end of a `for`, a no-data
+ * deadline, a sample leaving a window) — no polling. Rules are indexed by metric and device, so a
+ * reading costs what the rules that can match it cost, not what all rules cost.
  */
 export class RuleEngine {
   private compiled: Compiled[] = [];
+  private byMetric = new Map<string, Bucket>();
+  /** Rules that look at every reading of a device (errorCode, device-level noData). */
+  private anyMetric: Bucket = { byDevice: new Map(), anyDevice: [] };
   private readonly series = new Map<string, Series>();
   private readonly listeners: TransitionListener[] = [];
+  private readonly dirty = new Set<string>();
+  private readonly deleted = new Map<string, { ruleId: string; deviceId: string; fingerprint: string }>();
 
   constructor(
     rules: readonly Rule[],
@@ -77,33 +117,80 @@ export class RuleEngine {
     return this.compiled.map((c) => c.rule);
   }
 
-  /** Replaces the rule set; state is kept for rules whose id stays. */
+  /**
+   * Replaces the rule set. A rule whose definition is unchanged keeps its state; a changed or
+   * removed rule's series are dropped (a firing alert of a removed rule stays as stored).
+   */
   setRules(rules: readonly Rule[]): void {
-    this.compiled = rules.filter((r) => r.enabled).map((rule) => ({ rule, matches: compileMatcher(rule) }));
+    this.compiled = rules
+      .filter((r) => r.enabled)
+      .map((rule) => ({ rule, matches: compileMatcher(rule), fingerprint: fingerprint(rule) }));
+    this.byMetric = new Map();
+    this.anyMetric = { byDevice: new Map(), anyDevice: [] };
+    for (const c of this.compiled) {
+      const metrics = metricsOf(c.rule.condition);
+      const buckets = metrics.length ? metrics.map((m) => this.bucket(m)) : [this.anyMetric];
+      const devices = c.rule.match.devices;
+      const list = devices === undefined ? undefined : Array.isArray(devices) ? devices : [devices];
+      for (const b of buckets) {
+        if (list?.every(isLiteral)) {
+          for (const d of list) {
+            const at = b.byDevice.get(d) ?? [];
+            at.push(c);
+            b.byDevice.set(d, at);
+          }
+        } else b.anyDevice.push(c);
+      }
+    }
     const byId = new Map(this.compiled.map((c) => [c.rule.id, c]));
     for (const [key, s] of this.series) {
       const c = byId.get(s.compiled.rule.id);
-      if (c) s.compiled = c;
-      else {
-        if (s.timer !== undefined) this.scheduler.clearTimeout(s.timer);
-        this.series.delete(key);
+      if (c && c.fingerprint === s.compiled.fingerprint) {
+        s.compiled = c;
+        continue;
       }
+      this.disarm(s);
+      this.series.delete(key);
+      this.deleted.set(key, {
+        ruleId: s.compiled.rule.id,
+        deviceId: s.device.id,
+        fingerprint: s.compiled.fingerprint,
+      });
     }
+  }
+
+  private bucket(metric: string): Bucket {
+    let b = this.byMetric.get(metric);
+    if (!b) {
+      b = { byDevice: new Map(), anyDevice: [] };
+      this.byMetric.set(metric, b);
+    }
+    return b;
   }
 
   onTransition(listener: TransitionListener): void {
     this.listeners.push(listener);
   }
 
+  /** The rules that may match this reading: by its metrics and the device, then the full match. */
+  private candidates(point: Point, device: Device): Compiled[] {
+    const out = new Set<Compiled>();
+    const take = (b: Bucket | undefined) => {
+      if (!b) return;
+      for (const c of b.byDevice.get(device.id) ?? []) out.add(c);
+      for (const c of b.anyDevice) out.add(c);
+    };
+    take(this.anyMetric);
+    for (const metric of Object.keys(point.fields)) take(this.byMetric.get(metric));
+    return [...out].filter((c) => c.matches(device));
+  }
+
   /** Evaluates every matching rule against one durable reading. */
   onReading(point: Point, device: Device): void {
-    const input: EvalInput = { kind: 'reading', ts: point.ts, fields: point.fields };
+    const input: EvalInput = { kind: 'reading', ts: point.ts, fields: point.fields, device: facts(device) };
     if (point.errorCodes) input.errorCodes = point.errorCodes;
-    for (const c of this.compiled) {
-      const cond = c.rule.condition;
-      if (cond.kind === 'threshold' && !(cond.metric in point.fields)) continue;
-      if (cond.kind === 'errorCode' && point.errorCodes === undefined) continue;
-      if (!c.matches(device)) continue;
+    for (const c of this.candidates(point, device)) {
+      if (c.rule.condition.kind === 'errorCode' && point.errorCodes === undefined) continue;
       const key = alertIdFor(c.rule.id, device.id);
       let s = this.series.get(key);
       if (!s) {
@@ -116,9 +203,60 @@ export class RuleEngine {
   }
 
   /**
-   * Restores the state of an alert that was pending or firing when the gateway stopped, so that
-   * its next reading continues the episode instead of firing it again. Unknown or disabled rules
-   * are skipped.
+   * Starts the no-data clocks of devices that have not sent anything since the gateway started
+   * (configured devices, devices known from before): silence counts from their last reading, or
+   * from `since` when there was none.
+   */
+  watch(devices: readonly Device[], since: number): void {
+    for (const c of this.compiled) {
+      const cond = c.rule.condition;
+      if (cond.kind !== 'noData') continue;
+      for (const device of devices) {
+        if (!c.matches(device)) continue;
+        const key = alertIdFor(c.rule.id, device.id);
+        if (this.series.has(key)) continue;
+        const last = cond.metric ? device.lastValues[cond.metric]?.ts : device.lastSeenAt;
+        const s: Series = {
+          state: { ...INITIAL_STATE, lastSeen: last ?? since },
+          compiled: c,
+          device,
+        };
+        this.series.set(key, s);
+        this.dirty.add(key);
+        this.arm(key, s);
+      }
+    }
+  }
+
+  /**
+   * Restores saved series (after a restart) for rules whose definition is unchanged, and arms their
+   * timers; a deadline that passed while the gateway was down is handled at once.
+   */
+  load(
+    saved: { alertId: string; ruleId: string; fingerprint: string; deviceId: string; state: SeriesState }[],
+    resolve: (deviceId: string) => Device,
+  ): { restored: number; dropped: number } {
+    let restored = 0;
+    let dropped = 0;
+    const byId = new Map(this.compiled.map((c) => [c.rule.id, c]));
+    for (const e of saved) {
+      const c = byId.get(e.ruleId);
+      if (!c || c.fingerprint !== e.fingerprint) {
+        dropped++;
+        this.deleted.set(e.alertId, { ruleId: e.ruleId, deviceId: e.deviceId, fingerprint: e.fingerprint });
+        continue;
+      }
+      const s: Series = { state: normaliseState(e.state), compiled: c, device: resolve(e.deviceId) };
+      this.series.set(e.alertId, s);
+      restored++;
+    }
+    for (const [key, s] of this.series) this.arm(key, s);
+    return { restored, dropped };
+  }
+
+  /**
+   * Restores an alert that was pending or firing (stored by the alert tracker) when no saved series
+   * exists for it — state from before series were persisted.
    */
   restore(
     alert: {
@@ -133,17 +271,53 @@ export class RuleEngine {
     const c = this.compiled.find((x) => x.rule.id === alert.ruleId);
     if (!c || (alert.state !== 'firing' && alert.state !== 'pending')) return;
     const key = alertIdFor(c.rule.id, device.id);
+    if (this.series.has(key)) return;
     const state: SeriesState = {
+      ...INITIAL_STATE,
       state: alert.state,
       since: alert.activeAt,
       firedAt: alert.state === 'firing' ? alert.firedAt : null,
-      lastTs: null,
+      lastHeldAt: alert.state === 'firing' ? alert.firedAt : null,
       value: alert.value,
       holding: true,
+      clearing: false,
     };
     const s: Series = { state, compiled: c, device };
     this.series.set(key, s);
+    this.dirty.add(key);
     this.arm(key, s);
+  }
+
+  /** Series changed since the last call, for the state store (and forgotten here). */
+  takeChanges(): {
+    alertId: string;
+    ruleId: string;
+    fingerprint: string;
+    deviceId: string;
+    state: SeriesState | null;
+  }[] {
+    const out: {
+      alertId: string;
+      ruleId: string;
+      fingerprint: string;
+      deviceId: string;
+      state: SeriesState | null;
+    }[] = [];
+    for (const key of this.dirty) {
+      const s = this.series.get(key);
+      if (s)
+        out.push({
+          alertId: key,
+          ruleId: s.compiled.rule.id,
+          fingerprint: s.compiled.fingerprint,
+          deviceId: s.device.id,
+          state: s.state,
+        });
+    }
+    for (const [key, d] of this.deleted) out.push({ alertId: key, ...d, state: null });
+    this.dirty.clear();
+    this.deleted.clear();
+    return out;
   }
 
   /** Current evaluation state, for the API and tests. */
@@ -151,15 +325,20 @@ export class RuleEngine {
     return this.series.get(alertId)?.state;
   }
 
+  /** How many series are held, and how many samples they keep (state is bounded: see MAX_SAMPLES). */
+  size(): { series: number; samples: number } {
+    let samples = 0;
+    for (const s of this.series.values()) samples += s.state.samples.length;
+    return { series: this.series.size, samples };
+  }
+
   stop(): void {
-    for (const s of this.series.values()) {
-      if (s.timer !== undefined) this.scheduler.clearTimeout(s.timer);
-      s.timer = undefined;
-    }
+    for (const s of this.series.values()) this.disarm(s);
   }
 
   private step(key: string, s: Series, input: EvalInput): void {
     const [state, events] = evaluate(s.compiled.rule, s.state, input);
+    if (state !== s.state) this.dirty.add(key);
     s.state = state;
     this.arm(key, s);
     for (const event of events) {
@@ -168,17 +347,47 @@ export class RuleEngine {
     }
   }
 
-  private arm(key: string, s: Series): void {
+  private disarm(s: Series): void {
     if (s.timer !== undefined) this.scheduler.clearTimeout(s.timer);
     s.timer = undefined;
+    s.timerAt = undefined;
+  }
+
+  private arm(key: string, s: Series): void {
     const at = nextTickAt(s.compiled.rule, s.state);
+    if (at === s.timerAt && s.timer !== undefined) return;
+    this.disarm(s);
     if (at === undefined) return;
+    s.timerAt = at;
     s.timer = this.scheduler.setTimeout(
       () => {
         s.timer = undefined;
-        this.step(key, s, { kind: 'tick', now: this.scheduler.now() });
+        s.timerAt = undefined;
+        if (this.series.get(key) !== s) return;
+        const now = this.scheduler.now();
+        // A long wait is re-armed in steps (Node's timers overflow past ~24.8 days).
+        if (now < at) this.arm(key, s);
+        else this.step(key, s, { kind: 'tick', now });
       },
       Math.min(MAX_TIMER_MS, Math.max(0, at - this.scheduler.now())),
     );
   }
+}
+
+function facts(d: Device): DeviceFacts {
+  return { id: d.id, name: d.name, model: d.model, site: d.site, tags: d.tags };
+}
+
+/** A short stable hash of what the evaluation depends on. */
+export function fingerprint(rule: Rule): string {
+  const c = rule.condition;
+  const condition = c.kind === 'expr' ? { ...c, cel: c.cel.source, clear: c.clear?.source ?? null } : c;
+  const text = JSON.stringify([
+    condition,
+    rule.keepFiringForMs,
+    rule.cooldownMs,
+    rule.flapping,
+    rule.ticket.priority,
+  ]);
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
 }

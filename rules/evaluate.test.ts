@@ -1,23 +1,28 @@
 import { describe, expect, it } from 'vitest';
-import { type EvalInput, evaluate, INITIAL_STATE, nextTickAt, type SeriesState } from './evaluate.js';
-import type { Condition, Rule } from './schema.js';
+import type { FieldValue } from '../ingest/point.js';
+import {
+  type EvalInput,
+  evaluate,
+  INITIAL_STATE,
+  MAX_SAMPLES,
+  nextTickAt,
+  type SeriesState,
+} from './evaluate.js';
+import { type Rule, type RuleInput, ruleFrom } from './schema.js';
 
-function rule(condition: Condition): Rule {
-  return {
+const rule = (over: Partial<RuleInput>, metric = 't'): Rule =>
+  ruleFrom({
     id: 'r',
-    description: '',
-    enabled: true,
-    match: {},
-    condition,
-    ticket: { priority: 'general', faultType: 'x', labels: {} },
-    source: 'x:1:1',
-  };
-}
+    match: { metric },
+    ticket: { priority: 'general', faultType: 'x' },
+    ...over,
+  } as RuleInput);
 
-const reading = (ts: number, fields: Record<string, number>, errorCodes?: string[]): EvalInput =>
+const reading = (ts: number, fields: Record<string, FieldValue>, errorCodes?: string[]): EvalInput =>
   errorCodes ? { kind: 'reading', ts, fields, errorCodes } : { kind: 'reading', ts, fields };
+const tick = (now: number): EvalInput => ({ kind: 'tick', now });
 
-/** Feeds inputs in order; returns the final state and every event type with its time. */
+/** Feeds inputs in order; returns the final state and every event as `type@time`. */
 function run(r: Rule, inputs: EvalInput[], from: SeriesState = INITIAL_STATE) {
   let state = from;
   const events: string[] = [];
@@ -29,36 +34,73 @@ function run(r: Rule, inputs: EvalInput[], from: SeriesState = INITIAL_STATE) {
   return { state, events };
 }
 
+/** Readings of metric `t` at 1-second steps from `start`. */
+const series = (values: (number | null)[], start = 0, step = 1_000): EvalInput[] =>
+  values.flatMap((v, i) => (v === null ? [] : [reading(start + i * step, { t: v })]));
+
+/** Runs readings and, between them, ticks at the times the state asks for (as the engine would). */
+function runTimed(r: Rule, inputs: EvalInput[], until: number, from: SeriesState = INITIAL_STATE) {
+  let state = from;
+  const events: string[] = [];
+  const apply = (input: EvalInput) => {
+    const [next, evs] = evaluate(r, state, input);
+    state = next;
+    for (const e of evs) events.push(`${e.type}@${e.at}`);
+  };
+  const queue = [...inputs].sort((a, b) => time(a) - time(b));
+  let now = 0;
+  for (;;) {
+    const due = nextTickAt(r, state);
+    const next = queue[0];
+    if (due !== undefined && due <= until && (!next || due < time(next))) {
+      now = Math.max(now, due);
+      apply(tick(now));
+      if (nextTickAt(r, state) === due) break; // no progress: stop rather than loop
+      continue;
+    }
+    if (!next) break;
+    queue.shift();
+    now = Math.max(now, time(next));
+    apply(next);
+  }
+  return { state, events };
+}
+const time = (i: EvalInput) => (i.kind === 'tick' ? i.now : i.ts);
+
 describe('threshold', () => {
-  const hot = rule({ kind: 'threshold', metric: 't', above: 90, clear: 85, forMs: 0 });
+  const hot = rule({ threshold: { above: 90, clear: 85 } });
 
   it('fires above the level and clears only past the clear level (hysteresis)', () => {
-    const { events, state } = run(hot, [
-      reading(1, { t: 80 }),
-      reading(2, { t: 91 }),
-      reading(3, { t: 88 }), // between clear and threshold: still firing
-      reading(4, { t: 92 }),
-      reading(5, { t: 85 }),
-    ]);
-    expect(events).toEqual(['firing@2', 'resolved@5']);
+    const { events, state } = run(hot, series([80, 91, 88, 92, 85]));
+    expect(events).toEqual(['firing@1000', 'resolved@4000']);
     expect(state.state).toBe('inactive');
   });
 
-  it('exactly at the threshold does not fire; without clear, at the threshold clears', () => {
-    const r = rule({ kind: 'threshold', metric: 't', above: 90, forMs: 0 });
-    expect(run(r, [reading(1, { t: 90 })]).events).toEqual([]);
-    expect(run(r, [reading(1, { t: 95 }), reading(2, { t: 90 })]).events).toEqual(['firing@1', 'resolved@2']);
+  it('boundaries: exactly at the level does not fire; without clear, at the level clears', () => {
+    const r = rule({ threshold: { above: 90 } });
+    expect(run(r, series([90])).events).toEqual([]);
+    expect(run(r, series([95, 90])).events).toEqual(['firing@0', 'resolved@1000']);
   });
 
   it('below with clear above it', () => {
-    const low = rule({ kind: 'threshold', metric: 'p', below: 2, clear: 3, forMs: 0 });
-    expect(run(low, [reading(1, { p: 1.5 }), reading(2, { p: 2.5 }), reading(3, { p: 3.1 })]).events).toEqual(
-      ['firing@1', 'resolved@3'],
-    );
+    const low = rule({ threshold: { below: 2, clear: 3 } });
+    expect(run(low, series([1.5, 2.5, 3.1])).events).toEqual(['firing@0', 'resolved@2000']);
   });
 
-  it('`for`: pending first, firing once the condition held long enough by reading time', () => {
-    const r = rule({ kind: 'threshold', metric: 't', above: 90, forMs: 1_000 });
+  it('outside a range, clearing only well inside it; inside a range', () => {
+    const band = rule({ threshold: { outside: [10, 20], clear: [11, 19] } });
+    expect(run(band, series([15, 21, 19.5, 18, 9, 12])).events).toEqual([
+      'firing@1000',
+      'resolved@3000',
+      'firing@4000',
+      'resolved@5000',
+    ]);
+    const inside = rule({ threshold: { inside: [0, 5] } });
+    expect(run(inside, series([7, 5, 6])).events).toEqual(['firing@1000', 'resolved@2000']);
+  });
+
+  it('`for`: pending first, firing once held long enough by reading time; interrupted → inactive', () => {
+    const r = rule({ threshold: { above: 90, for: '1s' } });
     expect(
       run(r, [reading(0, { t: 95 }), reading(500, { t: 96 }), reading(1_000, { t: 97 })]).events,
     ).toEqual(['pending@0', 'firing@1000']);
@@ -67,31 +109,210 @@ describe('threshold', () => {
     ).toEqual(['pending@0', 'inactive@500', 'pending@1200']);
   });
 
-  it('`for`: a tick at the deadline fires a still-holding pending alert at the deadline', () => {
-    const r = rule({ kind: 'threshold', metric: 't', above: 90, forMs: 1_000 });
+  it('`for`: a tick fires a still-holding pending alert at the deadline, even when the tick is late', () => {
+    const r = rule({ threshold: { above: 90, for: '1s' } });
     const { state } = run(r, [reading(100, { t: 95 })]);
     expect(nextTickAt(r, state)).toBe(1_100);
-    expect(run(r, [{ kind: 'tick', now: 1_099 }], state).events).toEqual([]);
-    expect(run(r, [{ kind: 'tick', now: 1_500 }], state).events).toEqual(['firing@1100']);
+    expect(run(r, [tick(1_099)], state).events).toEqual([]);
+    expect(run(r, [tick(9_999)], state).events).toEqual(['firing@1100']);
   });
 
-  it('ignores readings older than the newest seen (late backlog cannot flip the alert)', () => {
-    const { events } = run(hot, [reading(10, { t: 95 }), reading(5, { t: 50 }), reading(11, { t: 95 })]);
-    expect(events).toEqual(['firing@10']);
+  it('restart in the middle of `for`: the saved state continues (JSON round trip)', () => {
+    const r = rule({ threshold: { above: 90, for: '10s' } });
+    const before = run(r, [reading(0, { t: 95 }), reading(4_000, { t: 96 })]).state;
+    const saved = JSON.parse(JSON.stringify(before)) as SeriesState;
+    expect(run(r, [reading(10_000, { t: 97 })], saved).events).toEqual(['firing@10000']);
+    expect(run(r, [tick(10_000)], saved).events).toEqual(['firing@10000']);
   });
 
-  it('says nothing about readings without the metric, or with a non-numeric value', () => {
-    const { events, state } = run(hot, [reading(1, { other: 1 })]);
+  it('out-of-order and duplicate timestamps: older readings are ignored, a duplicate is judged again', () => {
+    expect(run(hot, [reading(10, { t: 95 }), reading(5, { t: 50 }), reading(11, { t: 95 })]).events).toEqual([
+      'firing@10',
+    ]);
+    expect(run(hot, [reading(10, { t: 95 }), reading(10, { t: 80 })]).events).toEqual([
+      'firing@10',
+      'resolved@10',
+    ]);
+  });
+
+  it('says nothing about readings without the metric, strings, NaN or infinities; booleans are 1/0', () => {
+    for (const v of ['hot', Number.NaN, Number.POSITIVE_INFINITY] as FieldValue[]) {
+      const [s, e] = evaluate(hot, INITIAL_STATE, reading(1, { t: v }));
+      expect(e).toEqual([]);
+      expect(s.state).toBe('inactive');
+    }
+    expect(run(hot, [reading(1, { other: 1 })]).state).toEqual(INITIAL_STATE);
+    const on = rule({ threshold: { above: 0.5 } });
+    expect(run(on, [reading(1, { t: true }), reading(2, { t: false })]).events).toEqual([
+      'firing@1',
+      'resolved@2',
+    ]);
+  });
+
+  it('severity rises while firing: general → emergency once, never back within the episode', () => {
+    const r = rule({ threshold: { above: 90, emergency: { above: 110 } } });
+    let state = INITIAL_STATE;
+    const all: { type: string; priority?: string }[] = [];
+    for (const [i, v] of [95, 112, 100, 115, 80, 120].entries()) {
+      const [next, evs] = evaluate(r, state, reading(i * 1000, { t: v }));
+      state = next;
+      all.push(...evs.map((e) => ({ type: e.type, ...(e.priority ? { priority: e.priority } : {}) })));
+    }
+    expect(all).toEqual([
+      { type: 'firing' },
+      { type: 'escalated', priority: 'emergency' },
+      { type: 'resolved' },
+      { type: 'firing', priority: 'emergency' },
+    ]);
+  });
+});
+
+describe('lifecycle: keepFiringFor, cooldown, flapping', () => {
+  it('keepFiringFor: a short dip does not resolve; a long one resolves at the end of the keep time', () => {
+    const r = rule({ threshold: { above: 90 }, keepFiringFor: '5s' });
+    expect(run(r, series([95, 80, 95, 80])).events).toEqual(['firing@0']);
+    const { events } = runTimed(r, series([95, 80]), 60_000);
+    expect(events).toEqual(['firing@0', 'resolved@5000']);
+  });
+
+  it('cooldown: no new firing within the cooldown after a resolve; after it, yes', () => {
+    const r = rule({ threshold: { above: 90 }, cooldown: '10s' });
+    expect(run(r, series([95, 80, 95, 95, 80])).events).toEqual(['firing@0', 'resolved@1000']);
+    expect(run(r, [...series([95, 80]), reading(12_000, { t: 95 })]).events).toEqual([
+      'firing@0',
+      'resolved@1000',
+      'firing@12000',
+    ]);
+  });
+
+  it('flapping: fired `count` times within `within` is flagged on the firing event', () => {
+    const r = rule({ threshold: { above: 90 }, flapping: { count: 3, within: '1m' } });
+    let state = INITIAL_STATE;
+    const flags: boolean[] = [];
+    for (const [i, v] of [95, 80, 95, 80, 95, 80].entries()) {
+      const [next, evs] = evaluate(r, state, reading(i * 1000, { t: v }));
+      state = next;
+      for (const e of evs) if (e.type === 'firing') flags.push(e.flapping ?? false);
+    }
+    expect(flags).toEqual([false, false, true]);
+    expect(state.flapping).toBe(true);
+    // An hour later, one firing is not flapping any more.
+    const [, later] = evaluate(r, state, reading(3_600_000, { t: 95 }));
+    expect(later[0]?.flapping).toBe(false);
+  });
+});
+
+describe('rate', () => {
+  it('slope per minute over a window fires on a fast rise; needs two samples', () => {
+    const r = rule({ rate: { over: '1m', per: '1m', above: 5 } });
+    // +0.05 per second = 3 per minute: fine; then +0.2 per second = 12 per minute.
+    const slow = series([50, 50.05, 50.1, 50.15]);
+    expect(run(r, slow).events).toEqual([]);
+    const [s1] = evaluate(r, INITIAL_STATE, reading(0, { t: 50 }));
+    expect(s1.state).toBe('inactive');
+    const fast = series([50, 50.2, 50.4, 50.6]);
+    const out = run(r, fast);
+    expect(out.events).toEqual(['firing@1000']);
+    expect(out.state.value).toBeCloseTo(12);
+  });
+
+  it('delta over a window, a late sample inside the window counts, one older than it does not', () => {
+    const r = rule({ rate: { over: '10s', measure: 'delta', below: -1 } });
+    const { events, state } = run(r, [
+      reading(0, { t: 10 }),
+      reading(5_000, { t: 9.5 }),
+      reading(2_000, { t: 8.5 }),
+    ]);
+    // Window [0..5000]: first 10, last 9.5 → -0.5; the late 8.5 at 2000 is in the middle: still -0.5.
     expect(events).toEqual([]);
-    expect(state).toEqual(INITIAL_STATE);
-    const [s2, e2] = evaluate(hot, INITIAL_STATE, { kind: 'reading', ts: 1, fields: { t: 'hot' } });
-    expect(e2).toEqual([]);
-    expect(s2).toEqual(INITIAL_STATE);
+    expect(state.samples).toHaveLength(3);
+    expect(run(r, [reading(20_000, { t: 1 })], state).state.samples).toEqual([[20_000, 1]]);
+    const drop = run(r, [reading(0, { t: 10 }), reading(5_000, { t: 8.5 })]);
+    expect(drop.events).toEqual(['firing@5000']);
+  });
+
+  it('samples leaving the window are judged on a timer: the alert resolves without new data', () => {
+    const r = rule({ rate: { over: '10s', measure: 'delta', above: 5 } });
+    const { events } = runTimed(r, [reading(0, { t: 0 }), reading(1_000, { t: 10 })], 60_000);
+    expect(events[0]).toBe('firing@1000');
+    // With only one sample left in the window there is no rate: the alert stays until data says otherwise.
+    expect(events).toHaveLength(1);
+  });
+});
+
+describe('window', () => {
+  it('avg over a sliding window against a threshold, with minSamples', () => {
+    const r = rule({ window: { fn: 'avg', over: '5s', above: 10, minSamples: 3 } });
+    expect(run(r, series([20, 20])).events).toEqual([]); // two samples: not judged yet
+    expect(run(r, series([20, 20, 20])).events).toEqual(['firing@2000']);
+    // At 5 s the window (0 s, 5 s] holds 20, 20, 0, 0, 0: avg 8.
+    expect(run(r, series([20, 20, 20, 0, 0, 0, 0])).events).toEqual(['firing@2000', 'resolved@5000']);
+  });
+
+  it('max and min; duplicate timestamps replace the sample', () => {
+    const max = rule({ window: { fn: 'max', over: '1m', above: 100 } });
+    expect(run(max, [reading(0, { t: 101 }), reading(0, { t: 50 })]).events).toEqual([
+      'firing@0',
+      'resolved@0',
+    ]);
+    const min = rule({ window: { fn: 'min', over: '1m', below: 0 } });
+    expect(run(min, series([5, -1, 5])).events).toEqual(['firing@1000']);
+  });
+
+  it('count below N fires on a timer when readings stop arriving (after a full window of watching)', () => {
+    const r = rule({ window: { fn: 'count', over: '10s', below: 3 } });
+    const readings = series([1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]); // 0 … 11 s, one per second
+    const { events } = runTimed(r, readings, 60_000);
+    // Samples at 9,10,11 s are the last three; at 19 s the 9 s one leaves the 10 s window.
+    expect(events).toEqual(['firing@19001']);
+  });
+
+  it('state is bounded: at most MAX_SAMPLES samples per series', () => {
+    const r = rule({ window: { fn: 'avg', over: '1d', above: 1e9 } });
+    let state = INITIAL_STATE;
+    for (let i = 0; i < MAX_SAMPLES + 500; i++) [state] = evaluate(r, state, reading(i, { t: i }));
+    expect(state.samples).toHaveLength(MAX_SAMPLES);
+    expect(state.samples[0]?.[0]).toBe(500);
+  });
+});
+
+describe('noData', () => {
+  const silent = rule({ noData: { for: '30s' } }, 't');
+
+  it('fires exactly `for` after the last reading, on a timer; a reading resolves it', () => {
+    const { state, events } = runTimed(silent, [reading(1_000, { t: 1 })], 40_000);
+    expect(events).toEqual(['firing@31000']);
+    expect(run(silent, [reading(50_000, { t: 2 })], state).events).toEqual(['resolved@50000']);
+  });
+
+  it('restart in the middle of the silence: the saved state fires at the original deadline', () => {
+    const before = run(silent, [reading(1_000, { t: 1 })]).state;
+    const saved = JSON.parse(JSON.stringify(before)) as SeriesState;
+    expect(nextTickAt(silent, saved)).toBe(31_000);
+    // The gateway was down until 5 minutes later: the deadline is handled at once, at its own time.
+    expect(run(silent, [tick(300_000)], saved).events).toEqual(['firing@31000']);
+  });
+
+  it('a metric-level rule ignores readings without that metric; a device-level rule takes any reading', () => {
+    expect(
+      run(silent, [reading(1_000, { t: 1 }), reading(20_000, { other: 1 }), tick(31_000)]).events,
+    ).toEqual(['firing@31000']);
+    const device = rule({ noData: { for: '30s' } }, undefined as unknown as string);
+    const r = ruleFrom({ id: 'd', noData: { for: '30s' }, ticket: { priority: 'general' } });
+    expect(device.condition).toMatchObject({ kind: 'noData' });
+    expect(run(r, [reading(1_000, { t: 1 }), reading(20_000, { other: 1 }), tick(31_000)]).events).toEqual(
+      [],
+    );
+  });
+
+  it('a backlog with old timestamps does not end the silence early', () => {
+    const { state } = runTimed(silent, [reading(1_000, { t: 1 })], 40_000);
+    expect(run(silent, [reading(500, { t: 0 })], state).events).toEqual([]);
   });
 });
 
 describe('errorCode', () => {
-  const r = rule({ kind: 'errorCode', codes: ['E1', 'E2'] });
+  const r = rule({ errorCode: ['E1', 'E2'] });
 
   it('fires on a listed code, holds while any is active, resolves when none is', () => {
     const { events } = run(r, [
@@ -103,13 +324,92 @@ describe('errorCode', () => {
     expect(events).toEqual(['firing@2', 'resolved@4']);
   });
 
-  it('a reading that does not report codes changes nothing', () => {
+  it('a reading that does not report codes changes nothing; the value is the matching codes', () => {
     const firing = run(r, [reading(1, {}, ['E1'])]).state;
     expect(run(r, [reading(2, { t: 1 })], firing).events).toEqual([]);
-  });
-
-  it('the value is the matching codes', () => {
     const [, events] = evaluate(r, INITIAL_STATE, reading(1, {}, ['E2', 'X', 'E1']));
     expect(events[0]?.value).toBe('E2,E1');
+  });
+
+  it('prefixes, and a table that sets severity, fault type and title per code', () => {
+    const t = rule({
+      errorCode: {
+        prefixes: ['E-HYD-'],
+        table: { 'E-FIRE': { severity: 'emergency', faultType: 'safety', title: 'Fire alarm' } },
+      },
+    });
+    const [, a] = evaluate(t, INITIAL_STATE, reading(1, {}, ['E-HYD-12']));
+    expect(a[0]).toMatchObject({ type: 'firing', value: 'E-HYD-12' });
+    expect(a[0]?.priority).toBeUndefined();
+    const [, b] = evaluate(t, INITIAL_STATE, reading(1, {}, ['E-FIRE']));
+    expect(b[0]).toMatchObject({
+      type: 'firing',
+      priority: 'emergency',
+      entry: { faultType: 'safety', title: 'Fire alarm' },
+    });
+    // Firing on a hydraulic code, then the fire alarm too: raised to emergency.
+    const s = run(t, [reading(1, {}, ['E-HYD-12'])]).state;
+    const [, c] = evaluate(t, s, reading(2, {}, ['E-HYD-12', 'E-FIRE']));
+    expect(c.map((e) => e.type)).toEqual(['escalated']);
+  });
+});
+
+describe('outlier', () => {
+  it('zscore: a value far outside the recent spread fires once there are enough samples', () => {
+    const r = rule({ outlier: { method: 'zscore', over: '1h', sigmas: 3, minSamples: 10 } });
+    const calm = Array.from({ length: 20 }, (_, i) => 50 + (i % 2 ? 0.5 : -0.5));
+    expect(run(r, series(calm)).events).toEqual([]);
+    expect(run(r, series([...calm, 60])).events).toEqual(['firing@20000']);
+    expect(run(r, series([...calm.slice(0, 5), 60])).events).toEqual([]); // too few samples
+    const below = rule({ outlier: { sigmas: 3, minSamples: 10, direction: 'below' } });
+    expect(run(below, series([...calm, 60])).events).toEqual([]);
+  });
+
+  it('ewma: a band that follows a slow drift but catches a jump', () => {
+    const r = rule({ outlier: { method: 'ewma', alpha: 0.2, sigmas: 4, minSamples: 10 } });
+    const drift = Array.from({ length: 40 }, (_, i) => 50 + i * 0.05 + (i % 2 ? 0.3 : -0.3));
+    expect(run(r, series(drift)).events).toEqual([]);
+    expect(run(r, series([...drift, 70])).events).toEqual(['firing@40000']);
+  });
+
+  it('a flat baseline: any change is an outlier; none is not', () => {
+    const r = rule({ outlier: { minSamples: 5 } });
+    expect(run(r, series([5, 5, 5, 5, 5, 5])).events).toEqual([]);
+    expect(run(r, series([5, 5, 5, 5, 5, 5.1])).events).toEqual(['firing@5000']);
+  });
+});
+
+describe('expr (CEL)', () => {
+  it('combines metrics of one device; values persist between readings that carry only some of them', () => {
+    const r = rule({ expr: 'temperature > 80.0 && rpm < 100.0' });
+    const { events } = run(r, [
+      reading(1, { temperature: 85 }),
+      reading(2, { rpm: 50 }),
+      reading(3, { rpm: 1200 }),
+    ]);
+    expect(events).toEqual(['firing@2', 'resolved@3']);
+  });
+
+  it('strings, error codes and the device are usable; a stale value says nothing', () => {
+    const r = rule({ expr: { cel: 'state == "FAULT" && "E-7" in errorCodes', maxAge: '10s' } });
+    expect(run(r, [reading(1_000, { state: 'FAULT' }, ['E-7'])]).events).toEqual(['firing@1000']);
+    expect(run(r, [reading(1_000, { state: 'FAULT' }), reading(20_000, { x: 1 }, ['E-7'])]).events).toEqual(
+      [],
+    );
+  });
+
+  it('an evaluation error is recorded on the state and changes nothing', () => {
+    const r = rule({ expr: 'temperature + 1 > 80.0' });
+    const [s, e] = evaluate(r, INITIAL_STATE, reading(1, { temperature: 85.5 }));
+    expect(e).toEqual([]);
+    expect(s.error).toMatch(/^CEL: no such overload/);
+  });
+
+  it('a clear expression gives hysteresis', () => {
+    const r = rule({ expr: { cel: 'p > 10.0', clear: 'p < 8.0' } });
+    expect(run(r, [reading(1, { p: 11 }), reading(2, { p: 9 }), reading(3, { p: 7 })]).events).toEqual([
+      'firing@1',
+      'resolved@3',
+    ]);
   });
 });

@@ -12,20 +12,58 @@ describe('rule files', () => {
   it('loads every kind and key of the format', () => {
     const { rules, issues } = parseRuleSource('all-kinds.good.yaml', read('all-kinds.good.yaml'));
     expect(issues).toEqual([]);
-    expect(rules.map((r) => r.id)).toEqual([
-      'spindle-overheat',
-      'low-pressure',
-      'drive-faults',
-      'disabled-rule',
+    const byId = Object.fromEntries(rules.map((r) => [r.id, r]));
+    expect(rules.map((r) => r.condition.kind)).toEqual([
+      'threshold',
+      'threshold',
+      'errorCode',
+      'errorCode',
+      'rate',
+      'rate',
+      'window',
+      'noData',
+      'outlier',
+      'expr',
+      'errorCode',
+      'threshold',
     ]);
-    expect(rules[0]).toMatchObject({
-      condition: { kind: 'threshold', metric: 'temperature', above: 90, forMs: 30_000, clear: 85 },
+    expect(byId['spindle-overheat']).toMatchObject({
+      condition: {
+        kind: 'threshold',
+        metric: 'temperature',
+        cmp: { op: 'above', level: 90 },
+        forMs: 30_000,
+        clear: 85,
+      },
       ticket: { priority: 'emergency', faultType: 'mechanical' },
       source: 'all-kinds.good.yaml:2:5',
     });
-    expect(rules[1]?.ticket).toMatchObject({ faultType: 'general', team: 'hydraulics' });
-    expect(rules[2]?.condition).toEqual({ kind: 'errorCode', codes: ['E-1042', 'E-1043'] });
-    expect(rules[3]?.enabled).toBe(false);
+    expect(byId['low-pressure']?.ticket).toMatchObject({ faultType: 'general', team: 'hydraulics' });
+    expect(byId['drive-faults']?.condition).toEqual({
+      kind: 'errorCode',
+      codes: ['E-1042', 'E-1043'],
+      prefixes: [],
+      table: {},
+      forMs: 0,
+    });
+    expect(byId['disabled-rule']?.enabled).toBe(false);
+    expect(byId['fast-heating']?.condition).toMatchObject({
+      overMs: 300_000,
+      perMs: 60_000,
+      measure: 'slope',
+    });
+    expect(byId['vibration-avg']).toMatchObject({
+      condition: { fn: 'avg', cmp: { op: 'outside', low: 0.5, high: 7.1 }, clear: [1, 6], minSamples: 5 },
+      keepFiringForMs: 300_000,
+      cooldownMs: 1_800_000,
+      flapping: { count: 3, withinMs: 7_200_000 },
+    });
+    expect(byId['silent-device']?.condition).toEqual({ kind: 'noData', forMs: 300_000 });
+    expect(byId['spindle-stall']?.condition).toMatchObject({ forMs: 10_000 });
+    expect(
+      (byId['spindle-stall']?.condition as { cel?: { variables: string[] } } | undefined)?.cel?.variables,
+    ).toEqual(['current', 'rpm', 'running']);
+    expect(byId['overheat-escalating']?.condition).toMatchObject({ emergency: { op: 'above', level: 110 } });
   });
 
   it('reports every error at once as file:line:col: rule "id": message', () => {
@@ -34,13 +72,16 @@ describe('rule files', () => {
     const lines = issues.map(formatIssue);
     expect(lines).toEqual([
       'errors.bad.yaml:2:5: rule "no-metric": match.metric: a threshold rule needs match.metric',
-      'errors.bad.yaml:7:16: rule "both-levels": threshold: give exactly one of "above" or "below"',
+      'errors.bad.yaml:7:16: rule "both-levels": threshold: give exactly one of "above", "below", "outside" or "inside", found above, below',
       'errors.bad.yaml:11:36: rule "bad-clear": threshold.clear: clear (95) must not be above the threshold (90)',
       'errors.bad.yaml:13:5: rule "two-conditions": a rule has exactly one condition (threshold | rate | window | noData | errorCode | outlier | expr), found threshold, errorCode',
-      'errors.bad.yaml:19:11: rule "planned-kind": rate: condition "rate" is not supported by this version (supported: threshold, errorCode)',
-      'errors.bad.yaml:23:41: rule "bad-template": ticket.title: unknown template variable "{{device.serial}}"',
-      'errors.bad.yaml:26:5: rule "unknown-key": severity: unknown key',
-      'errors.bad.yaml:28:5: rule "no-ticket": ticket: required (object)',
+      'errors.bad.yaml:20:11: rule "rate-without-window": rate.over: required (string)',
+      'errors.bad.yaml:24:41: rule "bad-template": ticket.title: unknown template variable "{{device.serial}}"',
+      'errors.bad.yaml:27:5: rule "unknown-key": severity: unknown key',
+      'errors.bad.yaml:29:5: rule "no-ticket": ticket: required (object)',
+      'errors.bad.yaml:32:11: rule "bad-cel": expr: CEL: Unexpected token: EOF',
+      'errors.bad.yaml:35:18: rule "regex-cel": expr.cel: CEL: matches() is not allowed (regular expressions could stall the gateway); compare strings, or use startsWith/endsWith/contains',
+      'errors.bad.yaml:39:43: rule "bad-range": window.outside: a range is [low, high] with low < high',
     ]);
   });
 

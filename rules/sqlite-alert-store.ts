@@ -1,6 +1,8 @@
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 import type { Alert, AlertFilter, AlertState, AlertStore } from './alerts.js';
+import type { RuleStateStore } from './engine.js';
+import type { SeriesState } from './evaluate.js';
 
 const STATE_RANK: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
 
@@ -26,6 +28,18 @@ const MIGRATIONS = [
     CREATE INDEX alerts_order ON alerts (state_rank, updated_at DESC, id);
     CREATE INDEX alerts_device ON alerts (device_id);`,
   },
+  {
+    version: 2,
+    description: 'flapping on alerts; per-series rule state',
+    up: `ALTER TABLE alerts ADD COLUMN flapping INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE rule_state (
+      alert_id TEXT PRIMARY KEY,
+      rule_id TEXT NOT NULL,
+      fingerprint TEXT NOT NULL,
+      device_id TEXT NOT NULL,
+      state TEXT NOT NULL
+    );`,
+  },
 ];
 
 interface Row {
@@ -40,6 +54,7 @@ interface Row {
   fired_at: number | null;
   resolved_at: number | null;
   fire_count: number;
+  flapping: number;
   updated_at: number;
 }
 
@@ -56,24 +71,68 @@ function fromRow(r: Row): Alert {
     firedAt: r.fired_at,
     resolvedAt: r.resolved_at,
     fireCount: r.fire_count,
+    flapping: r.flapping === 1,
     updatedAt: r.updated_at,
   };
 }
 
-export class SqliteAlertStore implements AlertStore {
+export class SqliteAlertStore implements AlertStore, RuleStateStore {
   private readonly upsertStmt;
   private readonly getStmt;
+  private readonly saveState;
+  private readonly deleteState;
 
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'alerts', MIGRATIONS);
     this.getStmt = db.prepare('SELECT * FROM alerts WHERE id = ?');
     this.upsertStmt = db.prepare(`INSERT INTO alerts
-      (id, rule_id, device_id, state, state_rank, priority, fault_type, value, active_at, fired_at, resolved_at, fire_count, updated_at)
-      VALUES (@id, @rule_id, @device_id, @state, @state_rank, @priority, @fault_type, @value, @active_at, @fired_at, @resolved_at, @fire_count, @updated_at)
+      (id, rule_id, device_id, state, state_rank, priority, fault_type, value, active_at, fired_at, resolved_at, fire_count, flapping, updated_at)
+      VALUES (@id, @rule_id, @device_id, @state, @state_rank, @priority, @fault_type, @value, @active_at, @fired_at, @resolved_at, @fire_count, @flapping, @updated_at)
       ON CONFLICT(id) DO UPDATE SET state = excluded.state, state_rank = excluded.state_rank,
         priority = excluded.priority, fault_type = excluded.fault_type, value = excluded.value,
         active_at = excluded.active_at, fired_at = excluded.fired_at, resolved_at = excluded.resolved_at,
-        fire_count = excluded.fire_count, updated_at = excluded.updated_at`);
+        fire_count = excluded.fire_count, flapping = excluded.flapping, updated_at = excluded.updated_at`);
+    this.saveState = db.prepare(`INSERT INTO rule_state (alert_id, rule_id, fingerprint, device_id, state)
+      VALUES (?, ?, ?, ?, ?) ON CONFLICT(alert_id) DO UPDATE SET rule_id = excluded.rule_id,
+      fingerprint = excluded.fingerprint, device_id = excluded.device_id, state = excluded.state`);
+    this.deleteState = db.prepare('DELETE FROM rule_state WHERE alert_id = ?');
+  }
+
+  async loadAll() {
+    const rows = this.db
+      .prepare('SELECT alert_id, rule_id, fingerprint, device_id, state FROM rule_state')
+      .all() as {
+      alert_id: string;
+      rule_id: string;
+      fingerprint: string;
+      device_id: string;
+      state: string;
+    }[];
+    return rows.map((r) => ({
+      alertId: r.alert_id,
+      ruleId: r.rule_id,
+      fingerprint: r.fingerprint,
+      deviceId: r.device_id,
+      state: JSON.parse(r.state) as SeriesState,
+    }));
+  }
+
+  async saveMany(
+    entries: {
+      alertId: string;
+      ruleId: string;
+      fingerprint: string;
+      deviceId: string;
+      state: SeriesState | null;
+    }[],
+  ): Promise<void> {
+    if (entries.length === 0) return;
+    this.db.transaction(() => {
+      for (const e of entries) {
+        if (e.state === null) this.deleteState.run(e.alertId);
+        else this.saveState.run(e.alertId, e.ruleId, e.fingerprint, e.deviceId, JSON.stringify(e.state));
+      }
+    })();
   }
 
   async get(id: string): Promise<Alert | undefined> {
@@ -95,6 +154,7 @@ export class SqliteAlertStore implements AlertStore {
       fired_at: a.firedAt,
       resolved_at: a.resolvedAt,
       fire_count: a.fireCount,
+      flapping: a.flapping ? 1 : 0,
       updated_at: a.updatedAt,
     });
   }

@@ -60,7 +60,13 @@ export interface Ticket {
   sla: Partial<Record<SlaTarget, SlaClock>>;
 }
 
-export type TicketEventType = 'created' | 'status' | 'occurrence' | 'alert_resolved' | 'comment';
+export type TicketEventType =
+  | 'created'
+  | 'status'
+  | 'occurrence'
+  | 'alert_resolved'
+  | 'priority_raised'
+  | 'comment';
 
 /** One entry of a ticket's timeline: every stage is time-stamped (R6.1). */
 export interface TicketEvent {

@@ -6,9 +6,18 @@ import type { Logger } from '../lib/log.js';
 import { toIso, toIsoOrNull } from '../lib/time.js';
 import type { Alert } from '../rules/alerts.js';
 import type { AlertTransition } from '../rules/engine.js';
+import type { Comparison } from '../rules/schema.js';
 import { render, type TemplateVars } from '../rules/template.js';
 import { applyTransition } from './lifecycle.js';
-import type { SlaState, SlaTarget, Status, Ticket, TicketEvent } from './model.js';
+import {
+  OPEN_STATUSES,
+  PRIORITY_RANK,
+  type SlaState,
+  type SlaTarget,
+  type Status,
+  type Ticket,
+  type TicketEvent,
+} from './model.js';
 import { clockState, computeClocks, type SlaPolicy } from './sla-policy.js';
 import type { ListQuery, TicketFilter, TicketSort, TicketStore } from './store.js';
 
@@ -70,14 +79,14 @@ export class TicketService {
     const { rule, device, event } = t;
     const site = this.opts.site(device.site);
     const vars = templateVars(t, device);
-    const title = render(rule.ticket.title ?? defaultTitle(t), vars);
+    const title = render(event.entry?.title ?? rule.ticket.title ?? defaultTitle(t), vars);
     const description = render(rule.ticket.description ?? defaultDescription(t), vars);
     const now = this.now();
     const result = await this.opts.store.openOrRecur(
       {
         title,
         description,
-        priority: rule.ticket.priority,
+        priority: alert.priority,
         status: 'open',
         source: 'monitoring',
         deviceId: device.id,
@@ -87,14 +96,14 @@ export class TicketService {
         equipmentModel: device.model,
         ruleId: rule.id,
         alertId: alert.id,
-        faultType: rule.ticket.faultType,
+        faultType: alert.faultType,
         reportedAt: event.at,
         createdAt: now,
         updatedAt: now,
         assignees: [],
         team: rule.ticket.team ?? null,
         labels: rule.ticket.labels,
-        sla: computeClocks(this.opts.policy, rule.ticket.priority, site.area, event.at),
+        sla: computeClocks(this.opts.policy, alert.priority, site.area, event.at),
       },
       now,
     );
@@ -104,6 +113,52 @@ export class TicketService {
     );
     this.emit(result.created ? 'created' : 'occurrence', result.ticket);
     return result;
+  }
+
+  /**
+   * The alert behind an open ticket became an emergency: the ticket's class rises and its targets
+   * are computed again from the original report time (clocks already met stay met).
+   */
+  async raiseFromAlert(alert: Alert, t: AlertTransition): Promise<Ticket | undefined> {
+    const page = await this.opts.store.list({
+      filter: { ruleId: alert.ruleId, deviceId: alert.deviceId, status: [...OPEN_STATUSES] },
+      sort: 'urgency',
+      limit: 1,
+      now: this.now(),
+      warnAt: this.opts.policy.warnAt,
+    });
+    const open = page.items[0];
+    if (!open || PRIORITY_RANK[open.priority] <= PRIORITY_RANK[alert.priority]) return open;
+    const at = this.now();
+    const area = this.opts.site(t.device.site).area;
+    const ticket = await this.opts.store.update(open.id, (current) => {
+      const clocks = computeClocks(this.opts.policy, alert.priority, area, current.reportedAt);
+      for (const [k, c] of Object.entries(clocks)) {
+        const before = current.sla[k as SlaTarget];
+        if (c && before?.metAt) c.metAt = before.metAt;
+      }
+      return {
+        ticket: { ...current, priority: alert.priority, sla: clocks, updatedAt: at },
+        events: [
+          {
+            at,
+            type: 'priority_raised',
+            actor: 'monitoring',
+            from: null,
+            to: null,
+            note: `priority ${current.priority} → ${alert.priority}: alert ${alert.id} (value ${t.event.value ?? 'n/a'})`,
+          },
+        ],
+      };
+    });
+    if (ticket) {
+      this.opts.logger.warn(
+        { ticketId: ticket.id, ruleId: alert.ruleId, deviceId: alert.deviceId, priority: alert.priority },
+        'ticket priority raised',
+      );
+      this.emit('transition', ticket);
+    }
+    return ticket;
   }
 
   /** The alert behind an open ticket cleared: recorded on the timeline; the work goes on. */
@@ -177,11 +232,15 @@ function templateVars(t: AlertTransition, device: Device): TemplateVars {
     'device.customer': device.customer,
     'rule.id': t.rule.id,
     'rule.description': t.rule.description,
-    metric: c.kind === 'threshold' ? c.metric : 'errorCode',
+    metric: 'metric' in c && c.metric ? c.metric : c.kind,
     value: typeof t.event.value === 'boolean' ? String(t.event.value) : t.event.value,
-    threshold: c.kind === 'threshold' ? (c.above ?? c.below ?? null) : null,
+    threshold: 'cmp' in c ? levelOf(c.cmp) : null,
     codes: c.kind === 'errorCode' ? String(t.event.value ?? '') : null,
   };
+}
+
+function levelOf(c: Comparison): string | number {
+  return 'level' in c ? c.level : `${c.op} ${c.low}..${c.high}`;
 }
 
 function defaultTitle(t: AlertTransition): string {
