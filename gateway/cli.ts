@@ -246,6 +246,86 @@ withCommonOptions(
     .argument('[rule-files...]', 'rule files to check instead of those the configuration names'),
 ).action(async (ruleFiles: string[], o: CommonOptions) => validate(o, ruleFiles));
 
+const rulesCmd = program
+  .command('rules')
+  .description('check and test rule files (like promtool check rules / test rules)');
+
+rulesCmd
+  .command('check')
+  .description('validate rule files; prints every error as file:line:col: rule "id": message, exits 1 if any')
+  .argument('<files...>', 'rule files or globs')
+  .action(async (files: string[]) => {
+    // Test files (*.test.yaml) beside the rules are checked as test files, not as rule files.
+    const { glob } = await import('tinyglobby');
+    const all = (await glob(files, { cwd: process.cwd(), onlyFiles: true })).sort();
+    const testFiles = all.filter((f) => /\.test\.ya?ml$/.test(f));
+    const r = await loadRuleFiles(
+      files.filter((f) => !/\.test\.ya?ml$/.test(f)),
+      process.cwd(),
+    );
+    if (testFiles.length) {
+      const { checkTestFile } = await import('../rules/testing.js');
+      for (const f of testFiles) r.issues.push(...(await checkTestFile(f)));
+    }
+    for (const i of r.issues) process.stdout.write(`${formatIssue(i)}\n`);
+    if (r.issues.length) {
+      process.stdout.write(`${r.issues.length} error(s)\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const kinds = new Map<string, number>();
+    for (const rule of r.rules) kinds.set(rule.condition.kind, (kinds.get(rule.condition.kind) ?? 0) + 1);
+    process.stdout.write(
+      `ok: ${r.rules.length} rule(s) in ${r.files.length} file(s)` +
+        (testFiles.length ? `, ${testFiles.length} test file(s)` : '') +
+        (kinds.size ? ` (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')})` : '') +
+        '\n',
+    );
+  });
+
+rulesCmd
+  .command('test')
+  .description(
+    'run rule unit tests: input series and the alerts expected at given times; exits 1 if any test fails',
+  )
+  .argument('<files...>', 'test files (*.test.yaml)')
+  .action(async (files: string[]) => {
+    const { glob } = await import('tinyglobby');
+    const { runTestFile } = await import('../rules/testing.js');
+    const matched = (await glob(files, { cwd: process.cwd(), onlyFiles: true })).sort();
+    if (matched.length === 0) {
+      process.stderr.write(`faultline rules test: no test files match ${files.join(' ')}\n`);
+      process.exitCode = 1;
+      return;
+    }
+    let passed = 0;
+    let failed = 0;
+    let broken = 0;
+    for (const file of matched) {
+      const r = await runTestFile(file);
+      if (r.issues.length) {
+        broken++;
+        for (const i of r.issues) process.stdout.write(`${formatIssue(i)}\n`);
+        process.stdout.write(`BROKEN ${file}: nothing ran\n`);
+        continue;
+      }
+      for (const t of r.tests) {
+        if (t.failures.length === 0) {
+          passed++;
+          process.stdout.write(`ok   ${t.source}: ${t.name}\n`);
+          continue;
+        }
+        failed++;
+        process.stdout.write(`FAIL ${t.source}: ${t.name}\n`);
+        for (const f of t.failures) process.stdout.write(`       ${f}\n`);
+      }
+    }
+    process.stdout.write(
+      `${passed} passed, ${failed} failed${broken ? `, ${broken} file(s) could not run` : ''}\n`,
+    );
+    if (failed || broken) process.exitCode = 1;
+  });
+
 interface StorageOptions {
   config?: string;
   dataDir?: string;

@@ -28,9 +28,13 @@ export class YamlSource {
     this.doc = parseDocument(text, { lineCounter: this.lines, prettyErrors: false, uniqueKeys: true });
   }
 
-  /** YAML syntax errors, already located. */
+  /**
+   * YAML syntax errors, already located — and tags the safe core schema does not know (`!!js/function`,
+   * `!custom`): they are refused rather than read as plain strings.
+   */
   syntaxIssues(): SourceIssue[] {
-    return this.doc.errors.map((e) => {
+    const tags = this.doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
+    return [...this.doc.errors, ...tags].map((e) => {
       const pos = this.lines.linePos(e.pos[0]);
       return {
         file: this.file,

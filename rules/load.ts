@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { glob } from 'tinyglobby';
 import { formatPath, type PathSegment, type SourceIssue, YamlSource } from '../lib/source-errors.js';
@@ -11,6 +11,9 @@ export interface LoadResult {
   files: string[];
   issues: SourceIssue[];
 }
+
+/** A rule file larger than this is refused (a mistake, or an attempt to exhaust memory). */
+export const MAX_RULE_FILE_BYTES = 1_048_576;
 
 /**
  * Validates one rule file's text. Every problem is reported at once with its location; rules
@@ -69,7 +72,11 @@ export async function loadRuleFiles(patterns: readonly string[], baseDir: string
   const issues: SourceIssue[] = [];
   for (const pattern of patterns) {
     const abs = isAbsolute(pattern) ? pattern : resolve(baseDir, pattern);
-    const matched = (await glob(abs, { absolute: true, onlyFiles: true })).sort();
+    // Rule unit tests (*.test.yaml) often sit beside the rules: a glob never takes them as rules.
+    const isTest = (f: string) => /\.test\.ya?ml$/.test(f);
+    const matched = (await glob(abs, { absolute: true, onlyFiles: true }))
+      .filter((f) => isTest(pattern) || !isTest(f))
+      .sort();
     if (matched.length === 0 && !/[*?[{]/.test(pattern)) {
       issues.push({ file: display(abs), line: 1, col: 1, path: '', message: 'rule file not found' });
     }
@@ -81,6 +88,17 @@ export async function loadRuleFiles(patterns: readonly string[], baseDir: string
     const name = display(f);
     let text: string;
     try {
+      const size = (await stat(f)).size;
+      if (size > MAX_RULE_FILE_BYTES) {
+        issues.push({
+          file: name,
+          line: 1,
+          col: 1,
+          path: '',
+          message: `file is ${size} bytes; rule files are limited to ${MAX_RULE_FILE_BYTES} bytes`,
+        });
+        continue;
+      }
       text = await readFile(f, 'utf8');
     } catch (err) {
       issues.push({

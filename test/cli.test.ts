@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../lib/package-root.js';
@@ -40,6 +40,33 @@ describe('faultline CLI (built)', () => {
   });
   afterAll(() => tmp.cleanup());
 
+  it('rules check and rules test: the shipped examples pass; a deliberately broken rule fails the tests', () => {
+    const examples = join(packageRoot(), 'examples', 'rules');
+    const check = cli(['rules', 'check', join(examples, '*.yaml')], tmp.dir);
+    expect(check.stdout).toMatch(/^ok: \d+ rule\(s\) in 2 file\(s\), 2 test file\(s\)/);
+    expect(check.status).toBe(0);
+    const good = cli(['rules', 'test', join(examples, '*.test.yaml')], tmp.dir);
+    expect(good.stdout).toMatch(/\n\d+ passed, 0 failed\n$/);
+    expect(good.status).toBe(0);
+
+    // The same tests against a copy of the rules with the overheat limit raised by mistake.
+    mkdirSync(join(tmp.dir, 'broken'), { recursive: true });
+    writeFiles(tmp.dir, {
+      'broken/machines.yaml': readFileSync(join(examples, 'machines.yaml'), 'utf8').replace(
+        'threshold: { above: 90, for: 10s, clear: 85 }',
+        'threshold: { above: 190, for: 10s, clear: 85 }',
+      ),
+      'broken/machines.test.yaml': readFileSync(join(examples, 'machines.test.yaml'), 'utf8'),
+    });
+    const bad = cli(['rules', 'test', 'broken/machines.test.yaml'], tmp.dir);
+    expect(bad.status).toBe(1);
+    expect(bad.stdout).toContain('FAIL broken/machines.test.yaml:5:5: overheat fires after 10 s');
+    expect(bad.stdout).toContain('at 15s: firing: expected [overheat@cnc-02], got []');
+    expect(bad.stdout).toMatch(/\d+ passed, [1-9] failed\n$/);
+    // The broken rule is valid — only its behaviour is wrong, which is what the tests are for.
+    expect(cli(['rules', 'check', 'broken/machines.yaml'], tmp.dir).status).toBe(0);
+  });
+
   it('validate: prints every error as file:line:col and exits 1', () => {
     writeFiles(tmp.dir, {
       'broken.yaml': [
@@ -68,11 +95,14 @@ describe('faultline CLI (built)', () => {
   });
 
   it('validate: the shipped examples are valid', () => {
-    for (const file of ['faultline.yaml', 'demo.yaml']) {
+    for (const [file, rules] of [
+      ['faultline.yaml', /^ok: .* 13 rule\(s\) in 2 file\(s\)/],
+      ['demo.yaml', /^ok: .* 5 rule\(s\) in 1 file\(s\)/],
+    ] as const) {
       const r = cli(['validate', '--config', join(packageRoot(), 'examples', file)], tmp.dir);
       expect(r.stderr).toBe('');
       expect(r.status).toBe(0);
-      expect(r.stdout).toMatch(/^ok: .* 5 rule\(s\) in 1 file\(s\)/);
+      expect(r.stdout).toMatch(rules);
     }
   });
 
