@@ -4,11 +4,14 @@ import type { History } from '../ingest/history.js';
 import type { IngestStatus } from '../ingest/status.js';
 import type { Logger } from '../lib/log.js';
 import type { AlertStore } from '../rules/alerts.js';
+import type { ReloadResult, ReloadTrigger, RuleSetStatus } from '../rules/reloader.js';
+import type { Rule } from '../rules/schema.js';
 import type { TicketService } from '../tickets/service.js';
 import { installProblemHandlers } from './problem.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { ingestRoutes } from './routes/ingest.js';
+import { ruleRoutes } from './routes/rules.js';
 import { ticketRoutes } from './routes/tickets.js';
 
 export interface ApiDeps {
@@ -21,6 +24,12 @@ export interface ApiDeps {
     deviceId: string,
   ) => { adapter: string; protocol: string; stats: Record<string, unknown> }[];
   ingestStatus: () => Promise<IngestStatus>;
+  /** The loaded rules, the last reload, and a reload. */
+  rules: {
+    list(): Rule[];
+    status(): RuleSetStatus;
+    reload(trigger: ReloadTrigger): Promise<ReloadResult>;
+  };
   /** Prometheus exposition (`GET /metrics`). */
   metrics: () => Promise<{ contentType: string; body: string }>;
   logger: Logger;
@@ -58,6 +67,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(alertRoutes(deps.alerts));
       v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources));
       v1.register(ingestRoutes(deps.ingestStatus));
+      v1.register(ruleRoutes(deps.rules));
     },
     { prefix: '/api/v1' },
   );

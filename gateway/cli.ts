@@ -107,6 +107,8 @@ function stopOnSignals(gw: RunningGateway, logger: Logger, extra?: () => Promise
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP reloads the rule files (kill -HUP <pid>); errors keep the running rules.
+  process.on('SIGHUP', () => void gw.rules.reload('signal'));
 }
 
 async function run(file: string | null, o: CommonOptions, demo: boolean): Promise<void> {

@@ -25,6 +25,7 @@ import type { AlertStore } from '../rules/alerts.js';
 import { AlertTracker } from '../rules/alerts.js';
 import { RuleEngine } from '../rules/engine.js';
 import { loadRuleFiles } from '../rules/load.js';
+import { RuleReloader } from '../rules/reloader.js';
 import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
 import { TicketService } from '../tickets/service.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
@@ -45,6 +46,8 @@ export interface RunningGateway {
   readonly tickets: TicketService;
   readonly alerts: AlertTracker;
   readonly engine: RuleEngine;
+  /** Reloads the rule files (SIGHUP, the API, file changes). */
+  readonly rules: RuleReloader;
   readonly api: FastifyInstance;
   readonly adapters: readonly Adapter[];
 }
@@ -186,6 +189,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     ruleStateTimer.unref();
     ingest.onReading((point, device) => engine.onReading(point, device));
     logger.info(ruleState, 'rule state restored');
+    const reloader = new RuleReloader(
+      config.rules.files,
+      process.cwd(),
+      engine,
+      logger.child({ component: 'rules' }),
+      rules.files,
+    );
+    if (config.rules.watch) reloader.watch();
     logger.info({ rules: rules.rules.length, files: rules.files.length, dataDir }, 'rules loaded');
 
     const housekeeping = new Housekeeping({
@@ -215,6 +226,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
           return stats ? [{ adapter: a.id, protocol: a.protocol, stats }] : [];
         }),
       metrics: metrics.render,
+      rules: {
+        list: () => engine.rules(),
+        status: () => reloader.status(),
+        reload: (t) => reloader.reload(t),
+      },
       logger,
       version: packageVersion(),
       ready: () => ready,
@@ -246,6 +262,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         for (const a of [...adapters].reverse()) {
           await a.stop().catch((err: unknown) => logger.error({ err, adapter: a.id }, 'adapter stop failed'));
         }
+        await reloader.stop();
         engine.stop();
         clearInterval(ruleStateTimer);
         await alerts.idle();
@@ -272,6 +289,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       tickets,
       alerts,
       engine,
+      rules: reloader,
       api,
       adapters,
     };

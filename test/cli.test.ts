@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../lib/package-root.js';
-import { tempDir, writeFiles } from './helpers.js';
+import { tempDir, waitFor, writeFiles } from './helpers.js';
 
 const CLI = join(packageRoot(), 'dist', 'gateway', 'cli.js');
 
@@ -50,7 +50,6 @@ describe('faultline CLI (built)', () => {
     expect(good.status).toBe(0);
 
     // The same tests against a copy of the rules with the overheat limit raised by mistake.
-    mkdirSync(join(tmp.dir, 'broken'), { recursive: true });
     writeFiles(tmp.dir, {
       'broken/machines.yaml': readFileSync(join(examples, 'machines.yaml'), 'utf8').replace(
         'threshold: { above: 90, for: 10s, clear: 85 }',
@@ -125,6 +124,55 @@ describe('faultline CLI (built)', () => {
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(existsSync(join(tmp.dir, 'data', 'state.db'))).toBe(true);
+  });
+
+  it('start: SIGHUP reloads the rule files', async () => {
+    writeFiles(tmp.dir, {
+      'hup/faultline.yaml': 'rules:\n  files: [rules.yaml]\n  watch: false\n',
+      'hup/rules.yaml': 'rules:\n  - id: a\n    errorCode: [E1]\n    ticket: { priority: general }\n',
+    });
+    const child = spawn(
+      process.execPath,
+      [
+        CLI,
+        'start',
+        '--config',
+        'hup/faultline.yaml',
+        '--api-port',
+        '0',
+        '--mqtt-port',
+        '0',
+        '--data-dir',
+        join(tmp.dir, 'hup-data'),
+      ],
+      {
+        cwd: tmp.dir,
+        env: { ...process.env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    try {
+      const line = await listeningLine(child);
+      const ids = async () =>
+        ((await (await fetch(`${line.api}/api/v1/rules`)).json()) as { items: { id: string }[] }).items.map(
+          (r) => r.id,
+        );
+      expect(await ids()).toEqual(['a']);
+      writeFiles(tmp.dir, {
+        'hup/rules.yaml': 'rules:\n  - id: b\n    errorCode: [E2]\n    ticket: { priority: general }\n',
+      });
+      child.kill('SIGHUP');
+      await waitFor(
+        async () => ((await ids()).includes('b') ? true : undefined),
+        10_000,
+        'rule b after SIGHUP',
+      );
+      expect(await ids()).toEqual(['b']);
+    } finally {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      await exited;
+    }
   });
 
   it('sim: runs the shipped scenario against a gateway; a bad scenario is refused with file:line:col', async () => {

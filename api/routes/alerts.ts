@@ -28,6 +28,7 @@ export function alertView(a: Alert) {
     firedAt: toIsoOrNull(a.firedAt),
     resolvedAt: toIsoOrNull(a.resolvedAt),
     fireCount: a.fireCount,
+    flapping: a.flapping,
     updatedAt: toIso(a.updatedAt),
   };
 }

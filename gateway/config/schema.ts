@@ -24,6 +24,8 @@ export const rulesSectionSchema = z
   .object({
     /** Globs of rule files, relative to the config file. */
     files: z.array(z.string().min(1)).default([]),
+    /** Reload when a rule file changes (besides SIGHUP and `POST /api/v1/rules/reload`). */
+    watch: z.boolean().default(true),
   })
   .strict();
 
