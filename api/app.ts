@@ -6,12 +6,14 @@ import type { Logger } from '../lib/log.js';
 import type { AlertStore } from '../rules/alerts.js';
 import type { ReloadResult, ReloadTrigger, RuleSetStatus } from '../rules/reloader.js';
 import type { Rule } from '../rules/schema.js';
+import type { SilenceStore } from '../rules/silences.js';
 import type { TicketService } from '../tickets/service.js';
 import { installProblemHandlers } from './problem.js';
 import { alertRoutes } from './routes/alerts.js';
 import { deviceRoutes } from './routes/devices.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { ruleRoutes } from './routes/rules.js';
+import { silenceRoutes } from './routes/silences.js';
 import { ticketRoutes } from './routes/tickets.js';
 
 export interface ApiDeps {
@@ -30,6 +32,8 @@ export interface ApiDeps {
     status(): RuleSetStatus;
     reload(trigger: ReloadTrigger): Promise<ReloadResult>;
   };
+  /** Maintenance windows. */
+  silences: SilenceStore;
   /** Prometheus exposition (`GET /metrics`). */
   metrics: () => Promise<{ contentType: string; body: string }>;
   logger: Logger;
@@ -68,6 +72,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources));
       v1.register(ingestRoutes(deps.ingestStatus));
       v1.register(ruleRoutes(deps.rules));
+      v1.register(silenceRoutes(deps.silences));
     },
     { prefix: '/api/v1' },
   );

@@ -21,6 +21,16 @@ function typeUri(code: string): string {
   return `https://faultline.dev/errors#${code.toLowerCase()}`;
 }
 
+/** An ISO 8601 time or epoch milliseconds, as a number of milliseconds. */
+export const timeParam = z.string().transform((v, ctx) => {
+  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (Number.isNaN(t)) {
+    ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time or epoch milliseconds, got "${v}"` });
+    return z.NEVER;
+  }
+  return t;
+});
+
 /** Parses a request part with zod, or throws a 400 that lists every problem. */
 export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
   const r = schema.safeParse(value);

@@ -26,6 +26,7 @@ import { AlertTracker } from '../rules/alerts.js';
 import { RuleEngine } from '../rules/engine.js';
 import { loadRuleFiles } from '../rules/load.js';
 import { RuleReloader } from '../rules/reloader.js';
+import { SilenceStore } from '../rules/silences.js';
 import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
 import { TicketService } from '../tickets/service.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
@@ -158,7 +159,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     }
 
     const alertStore = new SqliteAlertStore(stateDb);
-    const alerts = new AlertTracker(alertStore, logger.child({ component: 'alerts' }));
+    const silences = new SilenceStore(stateDb);
+    const alerts = new AlertTracker(
+      alertStore,
+      logger.child({ component: 'alerts' }),
+      Date.now,
+      (t) => silences.covering(t.device, t.event.at)?.id ?? null,
+    );
     const tickets = new TicketService({
       store: new SqliteTicketStore(stateDb),
       policy: config.sla,
@@ -168,6 +175,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     const engine = new RuleEngine(rules.rules);
     engine.onTransition((t) => alerts.handle(t));
     alerts.onFiring(async (alert, t) => {
+      if (alert.silencedBy) {
+        // Planned work: the alert is recorded, no ticket opened; the visit's ticket hears of it.
+        const s = silences.get(alert.silencedBy);
+        logger.info({ alertId: alert.id, silence: alert.silencedBy }, 'alert during maintenance: no ticket');
+        if (s?.ticketId) await tickets.noteMaintenanceAlert(s.ticketId, alert, s.id);
+        return;
+      }
       await tickets.openFromAlert(alert, t);
     });
     alerts.onResolved((alert) => tickets.alertResolved(alert));
@@ -226,6 +240,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
           return stats ? [{ adapter: a.id, protocol: a.protocol, stats }] : [];
         }),
       metrics: metrics.render,
+      silences,
       rules: {
         list: () => engine.rules(),
         status: () => reloader.status(),

@@ -7,6 +7,7 @@ export const ERRORS = {
   FL_ERR_RULES_INVALID: { status: 400, title: 'Invalid rule file' },
   FL_ERR_RULES_RELOAD_FAILED: { status: 422, title: 'Rules not reloaded' },
   FL_ERR_RULE_NOT_FOUND: { status: 404, title: 'Rule not found' },
+  FL_ERR_SILENCE_NOT_FOUND: { status: 404, title: 'Maintenance window not found' },
   FL_ERR_API_VALIDATION: { status: 400, title: 'Invalid request' },
   FL_ERR_API_NOT_FOUND: { status: 404, title: 'Not found' },
   FL_ERR_API_BAD_CURSOR: { status: 400, title: 'Invalid pagination cursor' },

@@ -21,6 +21,8 @@ export interface Alert {
   fireCount: number;
   /** Fired often within the rule's flapping window (`flapping: { count, within }`). */
   flapping: boolean;
+  /** The maintenance window (silence) this firing fell in: recorded, but no ticket opened. */
+  silencedBy: string | null;
   updatedAt: number;
 }
 
@@ -57,6 +59,8 @@ export class AlertTracker {
     private readonly store: AlertStore,
     private readonly logger: Logger,
     private readonly now: () => number = Date.now,
+    /** Which maintenance window, if any, covers a firing (its id). */
+    private readonly silencedBy: (t: AlertTransition) => string | null = () => null,
   ) {}
 
   onFiring(l: AlertListener): void {
@@ -103,12 +107,14 @@ export class AlertTracker {
           resolvedAt: null,
           fireCount: 0,
           flapping: false,
+          silencedBy: null,
           updatedAt: 0,
         };
     if (event.type === 'firing') {
       alert.priority = event.priority ?? rule.ticket.priority;
       alert.faultType = event.entry?.faultType ?? rule.ticket.faultType;
       alert.flapping = event.flapping ?? false;
+      alert.silencedBy = this.silencedBy(t);
     }
     if (event.type === 'escalated' && event.priority) alert.priority = event.priority;
     alert.value = event.value;

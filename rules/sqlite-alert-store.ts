@@ -40,6 +40,7 @@ const MIGRATIONS = [
       state TEXT NOT NULL
     );`,
   },
+  { version: 3, description: 'silenced alerts', up: 'ALTER TABLE alerts ADD COLUMN silenced_by TEXT;' },
 ];
 
 interface Row {
@@ -55,6 +56,7 @@ interface Row {
   resolved_at: number | null;
   fire_count: number;
   flapping: number;
+  silenced_by: string | null;
   updated_at: number;
 }
 
@@ -72,6 +74,7 @@ function fromRow(r: Row): Alert {
     resolvedAt: r.resolved_at,
     fireCount: r.fire_count,
     flapping: r.flapping === 1,
+    silencedBy: r.silenced_by,
     updatedAt: r.updated_at,
   };
 }
@@ -86,12 +89,12 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
     migrate(db, 'alerts', MIGRATIONS);
     this.getStmt = db.prepare('SELECT * FROM alerts WHERE id = ?');
     this.upsertStmt = db.prepare(`INSERT INTO alerts
-      (id, rule_id, device_id, state, state_rank, priority, fault_type, value, active_at, fired_at, resolved_at, fire_count, flapping, updated_at)
-      VALUES (@id, @rule_id, @device_id, @state, @state_rank, @priority, @fault_type, @value, @active_at, @fired_at, @resolved_at, @fire_count, @flapping, @updated_at)
+      (id, rule_id, device_id, state, state_rank, priority, fault_type, value, active_at, fired_at, resolved_at, fire_count, flapping, silenced_by, updated_at)
+      VALUES (@id, @rule_id, @device_id, @state, @state_rank, @priority, @fault_type, @value, @active_at, @fired_at, @resolved_at, @fire_count, @flapping, @silenced_by, @updated_at)
       ON CONFLICT(id) DO UPDATE SET state = excluded.state, state_rank = excluded.state_rank,
         priority = excluded.priority, fault_type = excluded.fault_type, value = excluded.value,
         active_at = excluded.active_at, fired_at = excluded.fired_at, resolved_at = excluded.resolved_at,
-        fire_count = excluded.fire_count, flapping = excluded.flapping, updated_at = excluded.updated_at`);
+        fire_count = excluded.fire_count, flapping = excluded.flapping, silenced_by = excluded.silenced_by, updated_at = excluded.updated_at`);
     this.saveState = db.prepare(`INSERT INTO rule_state (alert_id, rule_id, fingerprint, device_id, state)
       VALUES (?, ?, ?, ?, ?) ON CONFLICT(alert_id) DO UPDATE SET rule_id = excluded.rule_id,
       fingerprint = excluded.fingerprint, device_id = excluded.device_id, state = excluded.state`);
@@ -155,6 +158,7 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
       resolved_at: a.resolvedAt,
       fire_count: a.fireCount,
       flapping: a.flapping ? 1 : 0,
+      silenced_by: a.silencedBy,
       updated_at: a.updatedAt,
     });
   }

@@ -66,6 +66,7 @@ export type TicketEventType =
   | 'occurrence'
   | 'alert_resolved'
   | 'priority_raised'
+  | 'maintenance_alert'
   | 'comment';
 
 /** One entry of a ticket's timeline: every stage is time-stamped (R6.1). */

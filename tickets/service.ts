@@ -161,6 +161,27 @@ export class TicketService {
     return ticket;
   }
 
+  /**
+   * An alert fired on a device under the maintenance window of this ticket (a preventive visit):
+   * noted on the ticket's timeline instead of opening a ticket of its own.
+   */
+  async noteMaintenanceAlert(ticketId: string, alert: Alert, silenceId: string): Promise<Ticket | undefined> {
+    const at = this.now();
+    return this.opts.store.update(ticketId, (t) => ({
+      ticket: { ...t, updatedAt: at },
+      events: [
+        {
+          at: alert.firedAt ?? at,
+          type: 'maintenance_alert',
+          actor: 'monitoring',
+          from: null,
+          to: null,
+          note: `alert ${alert.id} fired during maintenance window ${silenceId} (value ${alert.value ?? 'n/a'})`,
+        },
+      ],
+    }));
+  }
+
   /** The alert behind an open ticket cleared: recorded on the timeline; the work goes on. */
   async alertResolved(alert: Alert): Promise<void> {
     await this.opts.store.noteOnOpen(alert.ruleId, alert.deviceId, {

@@ -29,6 +29,7 @@ export function alertView(a: Alert) {
     resolvedAt: toIsoOrNull(a.resolvedAt),
     fireCount: a.fireCount,
     flapping: a.flapping,
+    silencedBy: a.silencedBy,
     updatedAt: toIso(a.updatedAt),
   };
 }

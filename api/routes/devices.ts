@@ -6,7 +6,7 @@ import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { parseDuration } from '../../lib/duration.js';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
-import { limitParam, parseOrThrow } from '../problem.js';
+import { limitParam, parseOrThrow, timeParam } from '../problem.js';
 
 const listQuery = z
   .object({
@@ -39,15 +39,7 @@ export function deviceView(d: Device) {
 
 const MAX_BUCKETS = 10_000;
 
-/** An ISO 8601 time or epoch milliseconds. */
-const time = z.string().transform((v, ctx) => {
-  const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (Number.isNaN(t)) {
-    ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time or epoch milliseconds, got "${v}"` });
-    return z.NEVER;
-  }
-  return t;
-});
+const time = timeParam;
 
 const telemetryQuery = z
   .object({
