@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { parseDuration } from '../lib/duration.js';
+import { formatDuration, parseDuration } from '../lib/duration.js';
 import { isFaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { packageRoot, packageVersion } from '../lib/package-root.js';
@@ -327,6 +327,128 @@ rulesCmd
     );
     if (failed || broken) process.exitCode = 1;
   });
+
+/** `2026-11-01T00:00:00Z`, epoch ms, or a duration meaning that long ago (`7d`). */
+function timeArg(value: string): number {
+  const ago = parseDuration(value);
+  if (ago !== undefined) return Date.now() - ago;
+  const t = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  if (Number.isNaN(t))
+    throw new InvalidArgumentError('expected an ISO 8601 time, epoch ms, or a duration ago (7d)');
+  return t;
+}
+
+withStorageOptions(
+  rulesCmd
+    .command('backtest')
+    .description(
+      'replay recorded history (InfluxDB or the per-minute rollups) through rules; list the alerts they would have raised',
+    )
+    .requiredOption('--from <time>', 'start: ISO 8601, epoch ms, or a duration ago (7d)', timeArg)
+    .option('--to <time>', 'end (default: now)', timeArg)
+    .option('--rules <files...>', "rule files (default: the configuration's)")
+    .option('--rule <ids...>', 'only these rules (default: all)')
+    .option('--device <globs...>', 'only these devices (default: all with history)')
+    .option('--source <source>', 'influxdb | rollups (default: influxdb when configured)')
+    .option('--value <value>', 'rollups: the value of each minute: mean | min | max | last', 'mean')
+    .option('--json', 'print the result as JSON'),
+).action(
+  async (
+    o: StorageOptions & {
+      from: number;
+      to?: number;
+      rules?: string[];
+      rule?: string[];
+      device?: string[];
+      source?: string;
+      value: string;
+      json?: boolean;
+    },
+  ) => {
+    const config = await loadOrExit(configFile(o, null), o);
+    const fail = (msg: string) => {
+      process.stderr.write(`faultline rules backtest: ${msg}\n`);
+      process.exitCode = 1;
+    };
+    const loaded = await loadRuleFiles(o.rules ?? config.rules.files, process.cwd());
+    if (loaded.issues.length) {
+      for (const i of loaded.issues) process.stdout.write(`${formatIssue(i)}\n`);
+      return fail(`${loaded.issues.length} error(s) in the rule files`);
+    }
+    const rules = o.rule ? loaded.rules.filter((r) => o.rule?.includes(r.id)) : loaded.rules;
+    const missing = (o.rule ?? []).filter((id) => !loaded.rules.some((r) => r.id === id));
+    if (missing.length) return fail(`no rule ${missing.map((m) => `"${m}"`).join(', ')} in the rule files`);
+    const to = o.to ?? Date.now();
+    if (to <= o.from) return fail('--to must be after --from');
+    const sourceName = o.source ?? (config.influx ? 'influxdb' : 'rollups');
+    if (!['influxdb', 'rollups'].includes(sourceName)) return fail('--source is influxdb or rollups');
+    if (!['mean', 'min', 'max', 'last'].includes(o.value)) return fail('--value is mean, min, max or last');
+    const { backtest, InfluxSource, RollupSource } = await import('../rules/backtest.js');
+    let source: import('../rules/backtest.js').HistorySource;
+    let close = () => {};
+    if (sourceName === 'influxdb') {
+      if (!config.influx) return fail('no influx section in the configuration: use --source rollups');
+      source = new InfluxSource(config.influx);
+    } else {
+      const file = join(config.storage.dataDir, 'history.db');
+      if (!existsSync(file)) return fail(`no rollups at ${file} (--data-dir?)`);
+      const { openDatabase } = await import('../lib/sqlite.js');
+      const { SqliteHistoryStore } = await import('../ingest/history.js');
+      const db = openDatabase(file);
+      close = () => db.close();
+      source = new RollupSource(new SqliteHistoryStore(db), o.value as 'mean');
+    }
+    const configured = new Map(config.devices.map((d) => [d.id, d]));
+    const device = (id: string) => {
+      const d = configured.get(id);
+      return {
+        id,
+        name: d?.name ?? id,
+        model: d?.model ?? null,
+        site: d?.site ?? 'default',
+        customer: d?.customer ?? null,
+        tags: d?.tags ?? {},
+        configured: Boolean(d),
+        firstSeenAt: null,
+        lastSeenAt: null,
+        lastValues: {},
+        activeErrorCodes: [],
+        connectivity: { state: 'unknown' as const, since: null, reason: null },
+      };
+    };
+    const picomatch = (await import('picomatch')).default;
+    try {
+      const r = await backtest(
+        rules,
+        source,
+        { from: o.from, to },
+        device,
+        o.device ? picomatch(o.device) : undefined,
+      );
+      if (o.json) {
+        process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+        return;
+      }
+      const iso = (t: number) => new Date(t).toISOString();
+      for (const e of r.episodes) {
+        const end = e.resolvedAt === null ? 'still firing' : `resolved ${iso(e.resolvedAt)}`;
+        const dur = e.resolvedAt === null ? '' : ` (${formatDuration(e.resolvedAt - e.firedAt)})`;
+        process.stdout.write(
+          `${e.alertId}  ${e.priority}  fired ${iso(e.firedAt)}  ${end}${dur}  value ${e.value ?? '-'}` +
+            `${e.peak !== null && e.peak !== e.value ? `  peak ${e.peak}` : ''}\n`,
+        );
+      }
+      process.stdout.write(
+        `${r.episodes.length} alert episode(s) from ${rules.length} rule(s); ${r.readings} reading(s) of ` +
+          `${r.devices} device(s) from ${r.source}, ${iso(r.from)} .. ${iso(r.to)}\n`,
+      );
+    } catch (err) {
+      fail((err as Error).message);
+    } finally {
+      close();
+    }
+  },
+);
 
 interface StorageOptions {
   config?: string;

@@ -102,6 +102,15 @@ export class SqliteHistoryStore implements HistoryStore {
   async prune(cutoff: number): Promise<number> {
     return this.db.prepare('DELETE FROM rollups WHERE minute < ?').run(cutoff).changes;
   }
+
+  /** Devices with history in [from, to) (for backtests). */
+  async devices(from: number, to: number): Promise<string[]> {
+    return (
+      this.db
+        .prepare('SELECT DISTINCT device_id FROM rollups WHERE minute >= ? AND minute < ? ORDER BY device_id')
+        .all(from, to) as { device_id: string }[]
+    ).map((r) => r.device_id);
+  }
 }
 
 function combine(into: Rollup, r: Rollup): void {

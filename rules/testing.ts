@@ -5,9 +5,8 @@ import type { FieldValue, Point } from '../ingest/point.js';
 import { duration, formatDuration } from '../lib/duration.js';
 import { type PathSegment, readYamlSource, type SourceIssue } from '../lib/source-errors.js';
 import '../lib/zod-messages.js';
-import { RuleEngine } from './engine.js';
 import { loadRuleFiles } from './load.js';
-import { ManualScheduler } from './manual-scheduler.js';
+import { replay } from './replay.js';
 import type { Rule } from './schema.js';
 
 /**
@@ -228,68 +227,41 @@ export function pointsOf(t: TestSpec, defaultInterval: number): Point[] {
 }
 
 function runOne(rules: Rule[], t: TestSpec, interval: number, device: (id: string) => Device): string[] {
-  const sched = new ManualScheduler(0);
-  const engine = new RuleEngine(rules, sched);
-  const alerts = new Map<string, { state: string; priority: string; flapping: boolean }>();
-  engine.onTransition((tr) => {
-    const prev = alerts.get(tr.alertId);
-    const e = tr.event;
-    const priority =
-      e.type === 'firing'
-        ? (e.priority ?? tr.rule.ticket.priority)
-        : e.type === 'escalated'
-          ? (e.priority ?? prev?.priority ?? tr.rule.ticket.priority)
-          : (prev?.priority ?? tr.rule.ticket.priority);
-    const state =
-      e.type === 'escalated'
-        ? 'firing'
-        : e.type === 'resolved' || e.type === 'inactive'
-          ? 'inactive'
-          : e.type;
-    alerts.set(tr.alertId, { state, priority, flapping: e.flapping ?? prev?.flapping ?? false });
-  });
   const points = pointsOf(t, interval);
   const ids = [...new Set(points.map((p) => p.deviceId))];
-  engine.watch(ids.map(device), 0);
-  const checks = [...t.expect].sort((a, b) => a.at - b.at);
   const failures: string[] = [];
-  let k = 0;
-  for (const check of checks) {
-    // Everything at or before the check's time happens first: timers, then the readings at that time.
-    while (k < points.length && (points[k] as Point).ts <= check.at) {
-      const p = points[k++] as Point;
-      sched.advanceTo(p.ts);
-      engine.onReading(p, device(p.deviceId));
-    }
-    sched.advanceTo(check.at);
-    for (const kind of ['firing', 'pending'] as const) {
-      const want = check[kind];
-      if (!want) continue;
-      const got = [...alerts]
-        .filter(([, a]) => a.state === kind)
-        .map(([id]) => id)
-        .sort();
-      const wantIds = want.map((w) => (typeof w === 'string' ? w : w.alert)).sort();
-      if (JSON.stringify(got) !== JSON.stringify(wantIds)) {
-        failures.push(
-          `at ${formatDuration(check.at)}: ${kind}: expected [${wantIds.join(', ')}], got [${got.join(', ')}]`,
-        );
-        continue;
+  const byTime = new Map<number, TestSpec['expect']>();
+  for (const check of t.expect) byTime.set(check.at, [...(byTime.get(check.at) ?? []), check]);
+  replay(rules, points, device, {
+    start: 0,
+    watch: ids.map(device),
+    checkpoints: [...byTime.keys()],
+    onCheckpoint: (at, alerts) => {
+      for (const check of byTime.get(at) ?? []) {
+        for (const kind of ['firing', 'pending'] as const) {
+          const want = check[kind];
+          if (!want) continue;
+          const got = [...alerts]
+            .filter(([, a]) => a.state === kind)
+            .map(([id]) => id)
+            .sort();
+          const wantIds = want.map((w) => (typeof w === 'string' ? w : w.alert)).sort();
+          const when = `at ${formatDuration(at)}`;
+          if (JSON.stringify(got) !== JSON.stringify(wantIds)) {
+            failures.push(`${when}: ${kind}: expected [${wantIds.join(', ')}], got [${got.join(', ')}]`);
+            continue;
+          }
+          for (const w of want) {
+            if (typeof w === 'string') continue;
+            const a = alerts.get(w.alert);
+            if (w.priority && a?.priority !== w.priority)
+              failures.push(`${when}: ${w.alert}: expected priority ${w.priority}, got ${a?.priority}`);
+            if (w.flapping !== undefined && a?.flapping !== w.flapping)
+              failures.push(`${when}: ${w.alert}: expected flapping ${w.flapping}, got ${a?.flapping}`);
+          }
+        }
       }
-      for (const w of want) {
-        if (typeof w === 'string') continue;
-        const a = alerts.get(w.alert);
-        if (w.priority && a?.priority !== w.priority)
-          failures.push(
-            `at ${formatDuration(check.at)}: ${w.alert}: expected priority ${w.priority}, got ${a?.priority}`,
-          );
-        if (w.flapping !== undefined && a?.flapping !== w.flapping)
-          failures.push(
-            `at ${formatDuration(check.at)}: ${w.alert}: expected flapping ${w.flapping}, got ${a?.flapping}`,
-          );
-      }
-    }
-  }
-  engine.stop();
+    },
+  });
   return failures;
 }
