@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { runRulesBench } from './rules.js';
 import { machine, runSpoolInfluxBench } from './spool-influx.js';
 
 /** `npm run bench`: prints a table of the measured figures and the machine they ran on. */
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
     const n = Number(process.env.BENCH_POINTS ?? 200_000);
     process.stdout.write(`machine: ${machine()}\nreadings per case: ${n} (5 fields each)\n\n`);
     const rows = await runSpoolInfluxBench(dir, n);
+    rows.push(...runRulesBench(Number(process.env.BENCH_RULE_READINGS ?? 100_000)));
     const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
     process.stdout.write('| case | points | seconds | points/s | note |\n|---|---:|---:|---:|---|\n');
     for (const r of rows) {

@@ -78,7 +78,7 @@ export interface AlertEvent {
 /** Samples kept per series at most: windows of fast metrics are thinned from the oldest. */
 export const MAX_SAMPLES = 10_000;
 
-export const INITIAL_STATE: SeriesState = {
+export const INITIAL_STATE: Readonly<SeriesState> = {
   state: 'inactive',
   since: null,
   firedAt: null,
@@ -92,7 +92,8 @@ export const INITIAL_STATE: SeriesState = {
   flapping: false,
   priority: null,
   entry: null,
-  samples: [],
+  // Frozen: the shared initial window is never appended to (addSample copies a frozen array first).
+  samples: Object.freeze([]) as unknown as [number, number][],
   startedAt: null,
   ewma: null,
   lastSeen: null,
@@ -153,22 +154,29 @@ function compared(c: Comparing, v: number, at: number): Observation {
   return o;
 }
 
-/** Inserts a sample in time order (a duplicate time replaces) and drops what left the window. */
-function addSample(samples: [number, number][], ts: number, v: number, overMs: number): [number, number][] {
-  const out = samples.slice();
-  let i = out.length;
-  while (i > 0 && (out[i - 1] as [number, number])[0] > ts) i--;
-  if (i > 0 && (out[i - 1] as [number, number])[0] === ts) out[i - 1] = [ts, v];
-  else out.splice(i, 0, [ts, v]);
-  return prune(out, (out[out.length - 1] as [number, number])[0], overMs);
+/**
+ * Inserts a sample in time order (a duplicate time replaces) and drops what left the window — in
+ * place: a window of a fast metric holds thousands of samples, and copying them on every reading
+ * cost more than the rest of the evaluation (see `evaluate`).
+ */
+function addSample(window: [number, number][], ts: number, v: number, overMs: number): [number, number][] {
+  const samples = Object.isFrozen(window) ? [...window] : window;
+  let i = samples.length;
+  while (i > 0 && (samples[i - 1] as [number, number])[0] > ts) i--;
+  if (i > 0 && (samples[i - 1] as [number, number])[0] === ts) samples[i - 1] = [ts, v];
+  else if (i === samples.length) samples.push([ts, v]);
+  else samples.splice(i, 0, [ts, v]);
+  return prune(samples, (samples[samples.length - 1] as [number, number])[0], overMs);
 }
 
-/** The window is (newest - over, newest]. */
-function prune(samples: [number, number][], newest: number, overMs: number): [number, number][] {
+/** Drops, in place, samples outside the window (newest - over, newest] and beyond MAX_SAMPLES. */
+function prune(window: [number, number][], newest: number, overMs: number): [number, number][] {
+  const samples = Object.isFrozen(window) ? [...window] : window;
   let k = 0;
   while (k < samples.length && (samples[k] as [number, number])[0] <= newest - overMs) k++;
-  const kept = k ? samples.slice(k) : samples;
-  return kept.length > MAX_SAMPLES ? kept.slice(kept.length - MAX_SAMPLES) : kept;
+  k = Math.max(k, samples.length - MAX_SAMPLES);
+  if (k > 0) samples.splice(0, k);
+  return samples;
 }
 
 function aggregate(fn: 'avg' | 'min' | 'max' | 'sum' | 'count', samples: [number, number][]): number {
@@ -420,7 +428,9 @@ function resolve(s: SeriesState, at: number, value: FieldValue | null): [SeriesS
 }
 
 /**
- * Pure evaluation: `(rule, state, input) -> [state, events]`. No clock, no I/O. Readings are judged
+ * Evaluation: `(rule, state, input) -> [state, events]`. No clock, no I/O. One exception to purity,
+ * for speed: the sample window of `state` is updated in place and shared with the returned state,
+ * so a state must not be evaluated twice (the engine replaces it; keep a JSON copy to branch). Readings are judged
  * by their own timestamps: an older reading does not move an alert backwards, a late sample inside
  * a window still counts, and timers (ticks) act at the exact deadline they stand for.
  */
