@@ -7,7 +7,7 @@ import { isFaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { packageRoot, packageVersion } from '../lib/package-root.js';
 import { formatIssue } from '../lib/source-errors.js';
-import { loadRuleFiles } from '../rules/load.js';
+import { type LoadOptions, loadRuleFiles } from '../rules/load.js';
 import { loadScenario, runScenario, type SimulationHandle } from '../simulators/mqtt/index.js';
 import { loadConfig, type Overrides } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -193,7 +193,7 @@ async function validate(o: CommonOptions, ruleFiles: string[]): Promise<void> {
   const rules =
     loaded.issues.length && !ruleFiles.length
       ? { rules: [], files: [], issues: [] }
-      : await loadRuleFiles(patterns, process.cwd());
+      : await loadRuleFiles(patterns, process.cwd(), { faultTypes: loaded.config.rules.faultTypes });
   issues.push(...rules.issues);
   for (const i of issues) process.stdout.write(`${formatIssue(i)}\n`);
   if (issues.length) {
@@ -252,11 +252,26 @@ const rulesCmd = program
   .command('rules')
   .description('check and test rule files (like promtool check rules / test rules)');
 
+const configOption = () =>
+  new Option(
+    '--config <file>',
+    'configuration whose rules.faultTypes apply (default: ./faultline.yaml if present)',
+  ).env('FAULTLINE_CONFIG');
+
+/** Rule loading options from the configuration, when there is one. */
+async function ruleLoadOptions(o: { config?: string }): Promise<LoadOptions> {
+  const file = configFile(o, null);
+  if (!file) return {};
+  return { faultTypes: (await loadOrExit(file, o)).rules.faultTypes };
+}
+
 rulesCmd
   .command('check')
   .description('validate rule files; prints every error as file:line:col: rule "id": message, exits 1 if any')
   .argument('<files...>', 'rule files or globs')
-  .action(async (files: string[]) => {
+  .addOption(configOption())
+  .action(async (files: string[], o: { config?: string }) => {
+    const opts = await ruleLoadOptions(o);
     // Test files (*.test.yaml) beside the rules are checked as test files, not as rule files.
     const { glob } = await import('tinyglobby');
     const all = (await glob(files, { cwd: process.cwd(), onlyFiles: true })).sort();
@@ -264,10 +279,11 @@ rulesCmd
     const r = await loadRuleFiles(
       files.filter((f) => !/\.test\.ya?ml$/.test(f)),
       process.cwd(),
+      opts,
     );
     if (testFiles.length) {
       const { checkTestFile } = await import('../rules/testing.js');
-      for (const f of testFiles) r.issues.push(...(await checkTestFile(f)));
+      for (const f of testFiles) r.issues.push(...(await checkTestFile(f, opts)));
     }
     for (const i of r.issues) process.stdout.write(`${formatIssue(i)}\n`);
     if (r.issues.length) {
@@ -291,7 +307,9 @@ rulesCmd
     'run rule unit tests: input series and the alerts expected at given times; exits 1 if any test fails',
   )
   .argument('<files...>', 'test files (*.test.yaml)')
-  .action(async (files: string[]) => {
+  .addOption(configOption())
+  .action(async (files: string[], o: { config?: string }) => {
+    const opts = await ruleLoadOptions(o);
     const { glob } = await import('tinyglobby');
     const { runTestFile } = await import('../rules/testing.js');
     const matched = (await glob(files, { cwd: process.cwd(), onlyFiles: true })).sort();
@@ -304,7 +322,7 @@ rulesCmd
     let failed = 0;
     let broken = 0;
     for (const file of matched) {
-      const r = await runTestFile(file);
+      const r = await runTestFile(file, opts);
       if (r.issues.length) {
         broken++;
         for (const i of r.issues) process.stdout.write(`${formatIssue(i)}\n`);
@@ -370,7 +388,9 @@ withStorageOptions(
       process.stderr.write(`faultline rules backtest: ${msg}\n`);
       process.exitCode = 1;
     };
-    const loaded = await loadRuleFiles(o.rules ?? config.rules.files, process.cwd());
+    const loaded = await loadRuleFiles(o.rules ?? config.rules.files, process.cwd(), {
+      faultTypes: config.rules.faultTypes,
+    });
     if (loaded.issues.length) {
       for (const i of loaded.issues) process.stdout.write(`${formatIssue(i)}\n`);
       return fail(`${loaded.issues.length} error(s) in the rule files`);

@@ -64,7 +64,9 @@ function displayUrl(scheme: string, host: string, port: number): string {
  * reverses the order.
  */
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
-  const rules = await loadRuleFiles(config.rules.files, process.cwd());
+  const rules = await loadRuleFiles(config.rules.files, process.cwd(), {
+    faultTypes: config.rules.faultTypes,
+  });
   if (rules.issues.length) {
     throw new FaultlineError(
       'FL_ERR_RULES_INVALID',
@@ -209,6 +211,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       engine,
       logger.child({ component: 'rules' }),
       rules.files,
+      { faultTypes: config.rules.faultTypes },
     );
     if (config.rules.watch) reloader.watch();
     logger.info({ rules: rules.rules.length, files: rules.files.length, dataDir }, 'rules loaded');

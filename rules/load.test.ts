@@ -82,7 +82,16 @@ describe('rule files', () => {
       'errors.bad.yaml:32:11: rule "bad-cel": expr: CEL: Unexpected token: EOF',
       'errors.bad.yaml:35:18: rule "regex-cel": expr.cel: CEL: matches() is not allowed (regular expressions could stall the gateway); compare strings, or use startsWith/endsWith/contains',
       'errors.bad.yaml:39:43: rule "bad-range": window.outside: a range is [low, high] with low < high',
+      'errors.bad.yaml:44:45: rule "typo-fault-type": ticket.faultType: unknown fault type "mechanic" (rules.faultTypes: mechanical, electrical, electronic, hydraulic, pneumatic, thermal, lubrication, safety, communication, software, process, quality, general)',
+      'errors.bad.yaml:43:34: rule "typo-fault-type": errorCode.table.E-9.faultType: unknown fault type "electric" (rules.faultTypes: mechanical, electrical, electronic, hydraulic, pneumatic, thermal, lubrication, safety, communication, software, process, quality, general)',
     ]);
+  });
+
+  it('fault types come from the configuration when it lists its own', () => {
+    const text =
+      'rules:\n  - id: a\n    errorCode: [E1]\n    ticket: { priority: general, faultType: conveyor }\n';
+    expect(parseRuleSource('x.yaml', text).issues).toHaveLength(1);
+    expect(parseRuleSource('x.yaml', text, { faultTypes: ['conveyor', 'general'] }).issues).toEqual([]);
   });
 
   it('reports YAML syntax errors with their position', () => {

@@ -3,7 +3,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { glob } from 'tinyglobby';
 import { formatPath, type PathSegment, type SourceIssue, YamlSource } from '../lib/source-errors.js';
 import '../lib/zod-messages.js';
-import { type Rule, ruleFileSchema, ruleSchema, toRule } from './schema.js';
+import { DEFAULT_FAULT_TYPES, type Rule, ruleFileSchema, ruleSchema, toRule } from './schema.js';
 import { unknownVariables } from './template.js';
 
 export interface LoadResult {
@@ -19,7 +19,17 @@ export const MAX_RULE_FILE_BYTES = 1_048_576;
  * Validates one rule file's text. Every problem is reported at once with its location; rules
  * without problems are returned even when others in the file have some (the caller decides).
  */
-export function parseRuleSource(file: string, text: string): { rules: Rule[]; issues: SourceIssue[] } {
+export interface LoadOptions {
+  /** Fault types tickets may have (`rules.faultTypes`); default DEFAULT_FAULT_TYPES. */
+  faultTypes?: readonly string[];
+}
+
+export function parseRuleSource(
+  file: string,
+  text: string,
+  opts: LoadOptions = {},
+): { rules: Rule[]; issues: SourceIssue[] } {
+  const faultTypes = opts.faultTypes ?? DEFAULT_FAULT_TYPES;
   const src = new YamlSource(file, text);
   const syntax = src.syntaxIssues();
   if (syntax.length) return { rules: [], issues: syntax };
@@ -41,6 +51,21 @@ export function parseRuleSource(file: string, text: string): { rules: Rule[]; is
         here.push({ ...issue, rule: ruleId, path: issue.path.replace(/^rules\[\d+\]\.?/, '') });
       }
     } else {
+      const known = (path: PathSegment[], type: string | undefined) => {
+        if (type === undefined || faultTypes.includes(type)) return;
+        here.push({
+          file,
+          ...src.locate([...base, ...path]),
+          rule: ruleId,
+          path: formatPath(path),
+          message: `unknown fault type "${type}" (rules.faultTypes: ${faultTypes.join(', ')})`,
+        });
+      };
+      known(['ticket', 'faultType'], parsed.data.ticket.faultType);
+      const ec = parsed.data.errorCode;
+      if (ec && !Array.isArray(ec))
+        for (const [code, entry] of Object.entries(ec.table ?? {}))
+          known(['errorCode', 'table', code, 'faultType'], entry.faultType);
       for (const key of ['title', 'description'] as const) {
         const t = parsed.data.ticket[key];
         if (t === undefined) continue;
@@ -67,7 +92,11 @@ export function parseRuleSource(file: string, text: string): { rules: Rule[]; is
 }
 
 /** Loads every file matched by `patterns` (globs relative to `baseDir`), checking ids across files. */
-export async function loadRuleFiles(patterns: readonly string[], baseDir: string): Promise<LoadResult> {
+export async function loadRuleFiles(
+  patterns: readonly string[],
+  baseDir: string,
+  opts: LoadOptions = {},
+): Promise<LoadResult> {
   const files: string[] = [];
   const issues: SourceIssue[] = [];
   for (const pattern of patterns) {
@@ -110,7 +139,7 @@ export async function loadRuleFiles(patterns: readonly string[], baseDir: string
       });
       continue;
     }
-    const r = parseRuleSource(name, text);
+    const r = parseRuleSource(name, text, opts);
     issues.push(...r.issues);
     for (const rule of r.rules) {
       const first = seen.get(rule.id);

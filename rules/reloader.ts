@@ -4,7 +4,7 @@ import picomatch from 'picomatch';
 import type { Logger } from '../lib/log.js';
 import { formatIssue } from '../lib/source-errors.js';
 import type { RuleEngine } from './engine.js';
-import { loadRuleFiles } from './load.js';
+import { type LoadOptions, loadRuleFiles } from './load.js';
 
 export type ReloadTrigger = 'api' | 'signal' | 'file' | 'start';
 
@@ -36,6 +36,7 @@ export class RuleReloader {
     private readonly engine: RuleEngine,
     private readonly logger: Logger,
     files: string[],
+    private readonly opts: LoadOptions = {},
     private readonly now: () => number = Date.now,
   ) {
     this.state = { files, rules: engine.rules().length, loadedAt: now(), lastAttempt: null };
@@ -53,7 +54,7 @@ export class RuleReloader {
 
   private async load(trigger: ReloadTrigger): Promise<ReloadResult> {
     const at = this.now();
-    const r = await loadRuleFiles(this.patterns, this.baseDir);
+    const r = await loadRuleFiles(this.patterns, this.baseDir, this.opts);
     if (r.issues.length) {
       const errors = r.issues.map(formatIssue);
       this.state.lastAttempt = { at, trigger, ok: false, errors };

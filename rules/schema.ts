@@ -4,6 +4,23 @@ import { type CompiledExpr, compileExpr } from './expr.js';
 
 export const RULE_ID = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
+/** Fault types a ticket may have unless the configuration lists its own (`rules.faultTypes`). */
+export const DEFAULT_FAULT_TYPES = [
+  'mechanical',
+  'electrical',
+  'electronic',
+  'hydraulic',
+  'pneumatic',
+  'thermal',
+  'lubrication',
+  'safety',
+  'communication',
+  'software',
+  'process',
+  'quality',
+  'general',
+] as const;
+
 /** Condition keys of the rule format; a rule has exactly one. */
 export const CONDITION_KEYS = [
   'threshold',

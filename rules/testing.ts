@@ -5,7 +5,7 @@ import type { FieldValue, Point } from '../ingest/point.js';
 import { duration, formatDuration } from '../lib/duration.js';
 import { type PathSegment, readYamlSource, type SourceIssue } from '../lib/source-errors.js';
 import '../lib/zod-messages.js';
-import { loadRuleFiles } from './load.js';
+import { type LoadOptions, loadRuleFiles } from './load.js';
 import { replay } from './replay.js';
 import type { Rule } from './schema.js';
 
@@ -146,22 +146,22 @@ export interface FileOutcome {
 }
 
 /** Checks a test file without running it: its shape, and that its rule files load. */
-export async function checkTestFile(file: string): Promise<SourceIssue[]> {
+export async function checkTestFile(file: string, opts: LoadOptions = {}): Promise<SourceIssue[]> {
   const { src, issues } = await readYamlSource(file);
   if (!src) return issues;
   const parsed = testFileSchema.safeParse(src.toJS());
   if (!parsed.success) return src.zodIssues(parsed.error);
-  return (await loadRuleFiles(parsed.data.ruleFiles, dirname(file))).issues;
+  return (await loadRuleFiles(parsed.data.ruleFiles, dirname(file), opts)).issues;
 }
 
 /** Runs every test of one test file. */
-export async function runTestFile(file: string): Promise<FileOutcome> {
+export async function runTestFile(file: string, opts: LoadOptions = {}): Promise<FileOutcome> {
   const { src, issues } = await readYamlSource(file);
   if (!src) return { file, issues, tests: [] };
   const parsed = testFileSchema.safeParse(src.toJS());
   if (!parsed.success) return { file, issues: src.zodIssues(parsed.error), tests: [] };
   const spec = parsed.data;
-  const loaded = await loadRuleFiles(spec.ruleFiles, dirname(file));
+  const loaded = await loadRuleFiles(spec.ruleFiles, dirname(file), opts);
   if (loaded.issues.length) return { file, issues: loaded.issues, tests: [] };
   const devices = new Map(spec.devices.map((d) => [d.id, d]));
   const tests = spec.tests.map((t, i) => {

@@ -3,6 +3,7 @@ import { adapterSchema, modelSchema } from '../../adapters/index.js';
 import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
 import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
 import { influxSchema } from '../../ingest/influx/config.js';
+import { DEFAULT_FAULT_TYPES } from '../../rules/schema.js';
 import { slaSchema } from '../../tickets/sla-policy.js';
 
 export const apiSchema = z
@@ -26,6 +27,11 @@ export const rulesSectionSchema = z
     files: z.array(z.string().min(1)).default([]),
     /** Reload when a rule file changes (besides SIGHUP and `POST /api/v1/rules/reload`). */
     watch: z.boolean().default(true),
+    /** The fault types tickets may have (a rule naming another is an error); routing uses them. */
+    faultTypes: z
+      .array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'fault types are lower-case words'))
+      .min(1)
+      .default([...DEFAULT_FAULT_TYPES]),
   })
   .strict();
 
