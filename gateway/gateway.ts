@@ -161,7 +161,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     }
 
     const alertStore = new SqliteAlertStore(stateDb);
-    const silences = new SilenceStore(stateDb);
+    const silences = new SilenceStore(stateDb, Date.now, config.maintenance);
     const alerts = new AlertTracker(
       alertStore,
       logger.child({ component: 'alerts' }),

@@ -1,5 +1,8 @@
+import { CronExpressionParser } from 'cron-parser';
 import picomatch from 'picomatch';
+import { z } from 'zod';
 import type { Device } from '../ingest/devices.js';
+import { duration } from '../lib/duration.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 
 /**
@@ -25,6 +28,85 @@ export interface Silence {
 }
 
 export type NewSilence = Omit<Silence, 'id' | 'createdAt' | 'endedAt'>;
+
+function validTimeZone(tz: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A recurring maintenance window from the configuration (`maintenance:`), e.g. every Sunday night. */
+export const recurringWindowSchema = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'ids are lower-case letters, digits, ".", "_" or "-"'),
+    devices: z.array(z.string().min(1)).default([]),
+    sites: z.array(z.string().min(1)).default([]),
+    /** When it starts: a cron expression (minute hour day-of-month month day-of-week). */
+    every: z.string().min(1),
+    /** The time zone `every` is read in (IANA name). */
+    timezone: z.string().default('UTC'),
+    duration,
+    reason: z.string().min(1),
+  })
+  .strict()
+  .superRefine((w, ctx) => {
+    if (w.devices.length === 0 && w.sites.length === 0)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices'],
+        message: 'give devices (ids or globs) and/or sites',
+      });
+    if (!validTimeZone(w.timezone)) {
+      ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown time zone "${w.timezone}"` });
+      return;
+    }
+    try {
+      if (w.every.trim().split(/\s+/).length !== 5)
+        throw new Error('expected 5 fields: minute hour day-of-month month day-of-week');
+      CronExpressionParser.parse(w.every, { tz: w.timezone });
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['every'],
+        message: `not a cron expression: ${(err as Error).message}`,
+      });
+    }
+  });
+
+export type RecurringWindow = z.output<typeof recurringWindowSchema>;
+
+/** The occurrence of a recurring window that covers `at`, or else the next one. */
+export function occurrence(w: RecurringWindow, at: number): { from: number; to: number; covering: boolean } {
+  // cron-parser's prev() is strictly before currentDate, and it works in whole seconds.
+  const prev = CronExpressionParser.parse(w.every, { currentDate: new Date(at + 1_000), tz: w.timezone })
+    .prev()
+    .getTime();
+  if (at >= prev && at < prev + w.duration) return { from: prev, to: prev + w.duration, covering: true };
+  const next = CronExpressionParser.parse(w.every, { currentDate: new Date(at), tz: w.timezone })
+    .next()
+    .getTime();
+  return { from: next, to: next + w.duration, covering: false };
+}
+
+function asSilence(w: RecurringWindow, o: { from: number; to: number }): Silence {
+  return {
+    id: `maintenance:${w.id}`,
+    devices: w.devices,
+    sites: w.sites,
+    from: o.from,
+    to: o.to,
+    reason: w.reason,
+    createdBy: 'configuration',
+    ticketId: null,
+    createdAt: 0,
+    endedAt: null,
+  };
+}
 
 const MIGRATIONS = [
   {
@@ -91,6 +173,7 @@ export class SilenceStore {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly now: () => number = Date.now,
+    private readonly recurring: readonly RecurringWindow[] = [],
   ) {
     migrate(db, 'silences', MIGRATIONS);
     this.refresh();
@@ -126,6 +209,8 @@ export class SilenceStore {
   }
 
   get(id: string): Silence | undefined {
+    const w = this.recurring.find((x) => `maintenance:${x.id}` === id);
+    if (w) return asSilence(w, occurrence(w, this.now()));
     const seq = /^S-(\d+)$/.exec(id)?.[1];
     if (!seq) return undefined;
     const r = this.db.prepare('SELECT * FROM silences WHERE seq = ?').get(Number(seq)) as Row | undefined;
@@ -143,15 +228,20 @@ export class SilenceStore {
     return this.get(id);
   }
 
-  /** Windows not over yet (active or planned), or every window, newest first. */
+  /**
+   * Windows not over yet (active or planned; recurring ones with their current or next occurrence),
+   * or every stored window, newest first.
+   */
   list(opts: { all?: boolean } = {}): Silence[] {
+    const recurring = this.recurring.map((w) => asSilence(w, occurrence(w, this.now())));
     if (!opts.all) {
       this.refresh();
-      return [...this.current].reverse();
+      return [...recurring, ...[...this.current].reverse()];
     }
-    return (this.db.prepare('SELECT * FROM silences ORDER BY seq DESC LIMIT 1000').all() as Row[]).map(
-      fromRow,
-    );
+    const stored = (
+      this.db.prepare('SELECT * FROM silences ORDER BY seq DESC LIMIT 1000').all() as Row[]
+    ).map(fromRow);
+    return [...recurring, ...stored];
   }
 
   /** The window that covers this device at this time, if any (the one ending last). */
@@ -159,6 +249,11 @@ export class SilenceStore {
     let best: Silence | undefined;
     for (const s of this.current)
       if (silenceMatches(s, device, at) && (!best || endOf(s) > endOf(best))) best = s;
+    for (const w of this.recurring) {
+      const o = occurrence(w, at);
+      const s = asSilence(w, o);
+      if (o.covering && silenceMatches(s, device, at) && (!best || endOf(s) > endOf(best))) best = s;
+    }
     if (this.current.some((s) => endOf(s) <= this.now())) this.refresh();
     return best;
   }

@@ -44,6 +44,7 @@ export function silenceView(s: Silence, now: number) {
     endedAt: toIsoOrNull(s.endedAt),
     state: now < s.from ? 'planned' : now < end ? 'active' : 'over',
     reason: s.reason,
+    recurring: s.id.startsWith('maintenance:'),
     createdBy: s.createdBy,
     ticketId: s.ticketId,
     createdAt: toIso(s.createdAt),
@@ -89,7 +90,13 @@ export function silenceRoutes(silences: SilenceStore, now: () => number = Date.n
     });
 
     app.delete('/silences/:id', async (req) => {
-      const { id } = parseOrThrow(z.object({ id: z.string().min(1).max(32) }), req.params, 'path');
+      const { id } = parseOrThrow(z.object({ id: z.string().min(1).max(80) }), req.params, 'path');
+      if (id.startsWith('maintenance:'))
+        throw new FaultlineError(
+          'FL_ERR_API_VALIDATION',
+          `path id: "${id}" is a recurring window of the configuration (maintenance:); change it there`,
+          { details: [{ path: 'id', message: 'a configured window' }] },
+        );
       const s = silences.end(id);
       if (!s) throw new FaultlineError('FL_ERR_SILENCE_NOT_FOUND', `silence "${id}" does not exist`);
       return silenceView(s, now());

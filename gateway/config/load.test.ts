@@ -52,6 +52,8 @@ describe('configuration loading', () => {
         '  - { id: d, site: b }',
         '  - { id: d }',
         'token: ${MISSING}',
+        'maintenance:',
+        '  - { id: w, sites: [z], every: "0 25 * * *", duration: 1h, reason: r }',
         '',
       ].join('\n'),
     );
@@ -63,6 +65,8 @@ describe('configuration loading', () => {
       'bad.yaml:7:11: devices[1].id: duplicate device id "d"',
       'bad.yaml:8:1: token: unknown key',
       'bad.yaml:8:8: environment variable MISSING is not set',
+      'bad.yaml:10:22: maintenance[0].sites[0]: unknown site "z" (sites: default, a)',
+      'bad.yaml:10:33: maintenance[0].every: not a cron expression: Constraint error, got value 25 expected range 0-23',
     ]);
   });
 

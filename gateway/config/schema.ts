@@ -4,6 +4,7 @@ import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
 import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
 import { influxSchema } from '../../ingest/influx/config.js';
 import { DEFAULT_FAULT_TYPES } from '../../rules/schema.js';
+import { recurringWindowSchema } from '../../rules/silences.js';
 import { slaSchema } from '../../tickets/sla-policy.js';
 
 export const apiSchema = z
@@ -55,6 +56,8 @@ export const configSchema = z
     devices: z.array(deviceSchema).default([]),
     connectivity: connectivitySchema.prefault({}),
     rules: rulesSectionSchema.prefault({}),
+    /** Recurring maintenance windows: alerts recorded, no tickets opened. */
+    maintenance: z.array(recurringWindowSchema).default([]),
     sla: slaSchema.prefault({}),
   })
   .strict();
@@ -65,6 +68,7 @@ interface RawRefs {
   devices?: unknown;
   adapters?: unknown;
   models?: unknown;
+  maintenance?: unknown;
 }
 
 /**
@@ -128,6 +132,23 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
         message: `unknown site "${site}" (sites: ${[...siteIds].join(', ')})`,
       });
     }
+  });
+  const windowIds = new Set<string>();
+  (Array.isArray(r.maintenance) ? r.maintenance : []).forEach((w, i) => {
+    const id = idOf(w, 'id');
+    if (id !== undefined) {
+      if (windowIds.has(id))
+        out.push({ path: ['maintenance', i, 'id'], message: `duplicate window id "${id}"` });
+      windowIds.add(id);
+    }
+    const sites = w && typeof w === 'object' ? (w as { sites?: unknown }).sites : undefined;
+    (Array.isArray(sites) ? sites : []).forEach((site, j) => {
+      if (typeof site === 'string' && !siteIds.has(site))
+        out.push({
+          path: ['maintenance', i, 'sites', j],
+          message: `unknown site "${site}" (sites: ${[...siteIds].join(', ')})`,
+        });
+    });
   });
   return out;
 }
