@@ -413,3 +413,62 @@ describe('expr (CEL)', () => {
     ]);
   });
 });
+
+describe('edge cases across kinds', () => {
+  it('gaps: a rate over a window that emptied during a gap is not judged until it fills again', () => {
+    const r = rule({ rate: { over: '1m', measure: 'delta', above: 5 } });
+    // 0 → 10 within the window fires; after a 10-minute gap a lone sample says nothing.
+    const { state, events } = run(r, [reading(0, { t: 0 }), reading(30_000, { t: 10 })]);
+    expect(events).toEqual(['firing@30000']);
+    const after = run(r, [reading(630_000, { t: 50 })], state);
+    expect(after.events).toEqual([]);
+    expect(after.state.samples).toEqual([[630_000, 50]]);
+  });
+
+  it('NaN and strings are ignored by windows, outliers and expressions', () => {
+    const w = rule({ window: { fn: 'avg', over: '1m', above: 10 } });
+    const ws = run(w, [
+      reading(0, { t: 5 }),
+      reading(1_000, { t: Number.NaN }),
+      reading(2_000, { t: 'x' }),
+    ]).state;
+    expect(ws.samples).toEqual([[0, 5]]);
+    const o = rule({ outlier: { minSamples: 3 } });
+    expect(run(o, [reading(0, { t: 'x' })]).state.samples).toEqual([]);
+    const e = rule({ expr: 't > 1.0' });
+    const [es, ee] = evaluate(e, INITIAL_STATE, reading(0, { t: 'high' }));
+    expect(ee).toEqual([]);
+    expect(es.error).toMatch(/^CEL: no such overload/);
+  });
+
+  it('boundaries: window and rate compare strictly; inside is inclusive', () => {
+    const w = rule({ window: { fn: 'max', over: '1m', above: 10 } });
+    expect(run(w, series([10])).events).toEqual([]);
+    const inside = rule({ window: { fn: 'min', over: '1m', inside: [0, 10] } });
+    expect(run(inside, series([10])).events).toEqual(['firing@0']);
+  });
+
+  it('restart in the middle of a window: the saved samples count after the restart', () => {
+    const r = rule({ window: { fn: 'count', over: '1h', above: 2 } });
+    const before = run(r, [
+      reading(0, { t: 1 }),
+      reading(600_000, { t: 1 }),
+      reading(1_200_000, { t: 1 }),
+    ]).state;
+    const saved = JSON.parse(JSON.stringify(before)) as SeriesState;
+    // After the restart: one more reading; once a whole hour was watched, the window (0, 1 h] holds 3.
+    const { events } = run(r, [reading(3_000_000, { t: 1 }), tick(3_600_000)], saved);
+    expect(events).toEqual(['firing@3600000']);
+    // Without the saved samples the same reading alone would not fire.
+    expect(run(r, [reading(3_000_000, { t: 1 }), tick(6_600_000)]).events).toEqual([]);
+  });
+
+  it('duplicate timestamps in an outlier window replace the sample instead of weighting it twice', () => {
+    const r = rule({ outlier: { minSamples: 3 } });
+    const { state } = run(r, [reading(0, { t: 1 }), reading(0, { t: 1 }), reading(1_000, { t: 2 })]);
+    expect(state.samples).toEqual([
+      [0, 1],
+      [1_000, 2],
+    ]);
+  });
+});
