@@ -211,7 +211,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       engine,
       logger.child({ component: 'rules' }),
       rules.files,
-      { faultTypes: config.rules.faultTypes },
+      { faultTypes: config.rules.faultTypes, devices: () => registry.list() },
     );
     if (config.rules.watch) reloader.watch();
     logger.info({ rules: rules.rules.length, files: rules.files.length, dataDir }, 'rules loaded');

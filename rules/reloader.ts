@@ -1,6 +1,7 @@
 import { type FSWatcher, watch } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import picomatch from 'picomatch';
+import type { Device } from '../ingest/devices.js';
 import type { Logger } from '../lib/log.js';
 import { formatIssue } from '../lib/source-errors.js';
 import type { RuleEngine } from './engine.js';
@@ -36,7 +37,10 @@ export class RuleReloader {
     private readonly engine: RuleEngine,
     private readonly logger: Logger,
     files: string[],
-    private readonly opts: LoadOptions = {},
+    private readonly opts: LoadOptions & {
+      /** Known devices: a new no-data rule starts watching them at once. */
+      devices?: () => readonly Device[];
+    } = {},
     private readonly now: () => number = Date.now,
   ) {
     this.state = { files, rules: engine.rules().length, loadedAt: now(), lastAttempt: null };
@@ -66,6 +70,7 @@ export class RuleReloader {
     }
     const before = new Map(this.engine.rules().map((x) => [x.id, JSON.stringify({ ...x, source: '' })]));
     this.engine.setRules(r.rules);
+    if (this.opts.devices) this.engine.watch(this.opts.devices(), this.now());
     const after = new Map(this.engine.rules().map((x) => [x.id, JSON.stringify({ ...x, source: '' })]));
     const added = [...after.keys()].filter((id) => !before.has(id));
     const removed = [...before.keys()].filter((id) => !after.has(id));

@@ -99,6 +99,8 @@ describe('rules reload without restart (API, file change); a broken file keeps t
     await waitFor(async () => ((await firing('hot')).includes('m2') ? true : undefined), 5_000, 'new level');
     const one = await getJson<{ kind: string; source: string }>(api('/rules/silent'));
     expect(one.body).toMatchObject({ kind: 'noData', source: expect.stringMatching(/plant\.yaml:6:5$/) });
+    // The new no-data rule watches the devices already known, without waiting for their next reading.
+    expect(gw.engine.state('silent@m1')?.lastSeen).toBeGreaterThan(0);
     const r = await postJson<{ ok: boolean; changed: string[]; added: string[] }>(api('/rules/reload'), {});
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ ok: true, changed: [], added: [] });
