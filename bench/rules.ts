@@ -1,4 +1,4 @@
-import type { Device } from '../ingest/devices.js';
+import { type Device, newDevice } from '../ingest/devices.js';
 import type { Point } from '../ingest/point.js';
 import { RuleEngine } from '../rules/engine.js';
 import { ManualScheduler } from '../rules/manual-scheduler.js';
@@ -22,20 +22,7 @@ function makeRules(n: number, spread: boolean): Rule[] {
   });
 }
 
-const device = (id: string): Device => ({
-  id,
-  name: id,
-  model: 'bench',
-  site: 'default',
-  customer: null,
-  tags: {},
-  configured: true,
-  firstSeenAt: null,
-  lastSeenAt: null,
-  lastValues: {},
-  activeErrorCodes: [],
-  connectivity: { state: 'online', since: null, reason: null },
-});
+const device = (id: string): Device => newDevice(id, { model: 'bench', configured: true });
 
 /**
  * Evaluation throughput: readings of 5 metrics (m0…m4) from 200 devices, one per device per

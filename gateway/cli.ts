@@ -419,22 +419,17 @@ withStorageOptions(
       source = new RollupSource(new SqliteHistoryStore(db), o.value as 'mean');
     }
     const configured = new Map(config.devices.map((d) => [d.id, d]));
+    const { newDevice } = await import('../ingest/devices.js');
     const device = (id: string) => {
       const d = configured.get(id);
-      return {
-        id,
+      return newDevice(id, {
+        configured: Boolean(d),
         name: d?.name ?? id,
         model: d?.model ?? null,
         site: d?.site ?? 'default',
         customer: d?.customer ?? null,
         tags: d?.tags ?? {},
-        configured: Boolean(d),
-        firstSeenAt: null,
-        lastSeenAt: null,
-        lastValues: {},
-        activeErrorCodes: [],
-        connectivity: { state: 'unknown' as const, since: null, reason: null },
-      };
+      });
     };
     const picomatch = (await import('picomatch')).default;
     try {

@@ -37,6 +37,27 @@ export interface Connectivity {
 
 const UNKNOWN: Connectivity = { state: 'unknown', since: null, reason: null };
 
+/** A device known only by its id (and the attributes given): nothing seen of it yet. */
+export function newDevice(
+  id: string,
+  attrs: Partial<Pick<Device, 'name' | 'model' | 'site' | 'customer' | 'tags' | 'configured'>> = {},
+): Device {
+  return {
+    id,
+    name: attrs.name ?? id,
+    model: attrs.model ?? null,
+    site: attrs.site ?? 'default',
+    customer: attrs.customer ?? null,
+    tags: attrs.tags ?? {},
+    configured: attrs.configured ?? false,
+    firstSeenAt: null,
+    lastSeenAt: null,
+    lastValues: {},
+    activeErrorCodes: [],
+    connectivity: { ...UNKNOWN },
+  };
+}
+
 /** Source of the readings the gateway itself makes when a device falls silent or comes back. */
 export const CONNECTIVITY_SOURCE = 'connectivity';
 
@@ -111,20 +132,9 @@ export class DeviceRegistry {
   resolve(id: string, siteHint?: string): Device {
     let d = this.devices.get(id);
     if (!d) {
-      d = {
-        id,
-        name: id,
-        model: null,
+      d = newDevice(id, {
         site: siteHint !== undefined && this.sites.has(siteHint) ? siteHint : this.defaultSite.id,
-        customer: null,
-        tags: {},
-        configured: false,
-        firstSeenAt: null,
-        lastSeenAt: null,
-        lastValues: {},
-        activeErrorCodes: [],
-        connectivity: { ...UNKNOWN },
-      };
+      });
       this.devices.set(id, d);
     }
     return d;

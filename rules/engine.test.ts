@@ -1,24 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Device } from '../ingest/devices.js';
+import { type Device, newDevice } from '../ingest/devices.js';
 import type { Point } from '../ingest/point.js';
 import { type AlertTransition, MAX_TIMER_MS, RuleEngine } from './engine.js';
 import { ManualScheduler } from './manual-scheduler.js';
 import { type Rule, type RuleInput, ruleFrom } from './schema.js';
 
-const device = (id: string, model: string | null = 'cnc-5x'): Device => ({
-  id,
-  name: id,
-  model,
-  site: 'north',
-  customer: null,
-  tags: { line: 'l1' },
-  configured: true,
-  firstSeenAt: null,
-  lastSeenAt: null,
-  lastValues: {},
-  activeErrorCodes: [],
-  connectivity: { state: 'unknown', since: null, reason: null },
-});
+const device = (id: string, model: string | null = 'cnc-5x'): Device =>
+  newDevice(id, { model, site: 'north', tags: { line: 'l1' }, configured: true });
 const point = (deviceId: string, ts: number, fields: Point['fields']): Point => ({
   deviceId,
   ts,

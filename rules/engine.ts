@@ -45,22 +45,20 @@ export const systemScheduler: Scheduler = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
+/** One series as saved: which alert, the rule's definition (fingerprint), and its state. */
+export interface SavedSeries<S = SeriesState> {
+  alertId: string;
+  ruleId: string;
+  fingerprint: string;
+  deviceId: string;
+  state: S;
+}
+
 /** Where per-series state survives a restart (`for`, windows, no-data timers). */
 export interface RuleStateStore {
-  /** Every saved series: alert id, rule fingerprint, device id and state. */
-  loadAll(): Promise<
-    { alertId: string; ruleId: string; fingerprint: string; deviceId: string; state: SeriesState }[]
-  >;
-  /** Saves (or, with `null`, deletes) series in one transaction. */
-  saveMany(
-    entries: {
-      alertId: string;
-      ruleId: string;
-      fingerprint: string;
-      deviceId: string;
-      state: SeriesState | null;
-    }[],
-  ): Promise<void>;
+  loadAll(): Promise<SavedSeries[]>;
+  /** Saves (or, with a `null` state, deletes) series in one transaction. */
+  saveMany(entries: SavedSeries<SeriesState | null>[]): Promise<void>;
 }
 
 interface Compiled {
@@ -232,10 +230,7 @@ export class RuleEngine {
    * Restores saved series (after a restart) for rules whose definition is unchanged, and arms their
    * timers; a deadline that passed while the gateway was down is handled at once.
    */
-  load(
-    saved: { alertId: string; ruleId: string; fingerprint: string; deviceId: string; state: SeriesState }[],
-    resolve: (deviceId: string) => Device,
-  ): { restored: number; dropped: number } {
+  load(saved: SavedSeries[], resolve: (deviceId: string) => Device): { restored: number; dropped: number } {
     let restored = 0;
     let dropped = 0;
     const byId = new Map(this.compiled.map((c) => [c.rule.id, c]));
@@ -289,20 +284,8 @@ export class RuleEngine {
   }
 
   /** Series changed since the last call, for the state store (and forgotten here). */
-  takeChanges(): {
-    alertId: string;
-    ruleId: string;
-    fingerprint: string;
-    deviceId: string;
-    state: SeriesState | null;
-  }[] {
-    const out: {
-      alertId: string;
-      ruleId: string;
-      fingerprint: string;
-      deviceId: string;
-      state: SeriesState | null;
-    }[] = [];
+  takeChanges(): SavedSeries<SeriesState | null>[] {
+    const out: SavedSeries<SeriesState | null>[] = [];
     for (const key of this.dirty) {
       const s = this.series.get(key);
       if (s)

@@ -1,23 +1,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import type { Device } from '../ingest/devices.js';
+import { type Device, newDevice } from '../ingest/devices.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { tempDir } from '../test/helpers.js';
 import { occurrence, recurringWindowSchema, SilenceStore } from './silences.js';
 
-const device = (id: string, site = 'north'): Device => ({
-  id,
-  name: id,
-  model: null,
-  site,
-  customer: null,
-  tags: {},
-  configured: true,
-  firstSeenAt: null,
-  lastSeenAt: null,
-  lastValues: {},
-  activeErrorCodes: [],
-  connectivity: { state: 'unknown', since: null, reason: null },
-});
+const device = (id: string, site = 'north'): Device => newDevice(id, { site });
 
 describe('maintenance windows', () => {
   const tmp = tempDir();

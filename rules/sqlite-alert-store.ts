@@ -1,7 +1,7 @@
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 import type { Alert, AlertFilter, AlertState, AlertStore } from './alerts.js';
-import type { RuleStateStore } from './engine.js';
+import type { RuleStateStore, SavedSeries } from './engine.js';
 import type { SeriesState } from './evaluate.js';
 
 const STATE_RANK: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
@@ -120,15 +120,7 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
     }));
   }
 
-  async saveMany(
-    entries: {
-      alertId: string;
-      ruleId: string;
-      fingerprint: string;
-      deviceId: string;
-      state: SeriesState | null;
-    }[],
-  ): Promise<void> {
+  async saveMany(entries: SavedSeries<SeriesState | null>[]): Promise<void> {
     if (entries.length === 0) return;
     this.db.transaction(() => {
       for (const e of entries) {

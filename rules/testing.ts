@@ -1,6 +1,6 @@
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import type { Device } from '../ingest/devices.js';
+import { type Device, newDevice } from '../ingest/devices.js';
 import type { FieldValue, Point } from '../ingest/point.js';
 import { duration, formatDuration } from '../lib/duration.js';
 import { type PathSegment, readYamlSource, type SourceIssue } from '../lib/source-errors.js';
@@ -178,20 +178,14 @@ export async function runTestFile(file: string, opts: LoadOptions = {}): Promise
 type TestSpec = z.output<typeof testSchema>;
 
 function deviceOf(id: string, d?: z.output<typeof testFileSchema>['devices'][number]): Device {
-  return {
-    id,
-    name: d?.name ?? id,
-    model: d?.model ?? null,
-    site: d?.site ?? 'default',
-    customer: null,
-    tags: d?.tags ?? {},
+  const attrs: Parameters<typeof newDevice>[1] = {
     configured: true,
-    firstSeenAt: null,
-    lastSeenAt: null,
-    lastValues: {},
-    activeErrorCodes: [],
-    connectivity: { state: 'unknown', since: null, reason: null },
+    site: d?.site ?? 'default',
+    tags: d?.tags ?? {},
   };
+  if (d?.name) attrs.name = d.name;
+  if (d?.model) attrs.model = d.model;
+  return newDevice(id, attrs);
 }
 
 /** The readings of a test, merged per device and time, in time order. */
