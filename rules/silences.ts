@@ -38,6 +38,12 @@ function validTimeZone(tz: string): boolean {
   }
 }
 
+/** A window covers devices and/or sites: at least one of them (an issue on `devices` otherwise). */
+export function requireCoverage(w: { devices: string[]; sites: string[] }, ctx: z.RefinementCtx): void {
+  if (w.devices.length === 0 && w.sites.length === 0)
+    ctx.addIssue({ code: 'custom', path: ['devices'], message: 'give devices (ids or globs) and/or sites' });
+}
+
 /** A recurring maintenance window from the configuration (`maintenance:`), e.g. every Sunday night. */
 export const recurringWindowSchema = z
   .object({
@@ -55,12 +61,7 @@ export const recurringWindowSchema = z
   })
   .strict()
   .superRefine((w, ctx) => {
-    if (w.devices.length === 0 && w.sites.length === 0)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['devices'],
-        message: 'give devices (ids or globs) and/or sites',
-      });
+    requireCoverage(w, ctx);
     if (!validTimeZone(w.timezone)) {
       ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown time zone "${w.timezone}"` });
       return;

@@ -31,6 +31,23 @@ type Result = {
 
 const T0 = Date.UTC(2026, 10, 1, 8, 0, 0);
 const MIN = 60_000;
+/** `faultline rules backtest --data-dir data --from T0 --to T0+minutes …` in `cwd`. */
+const backtestCli = (cwd: string, minutes: number, ...args: string[]) =>
+  runCli(
+    [
+      'rules',
+      'backtest',
+      '--data-dir',
+      'data',
+      '--from',
+      new Date(T0).toISOString(),
+      '--to',
+      new Date(T0 + minutes * MIN).toISOString(),
+      ...args,
+    ],
+    { cwd },
+  );
+
 /** cnc-1: 80 °C, then 95 °C for 10 minutes (8:10–8:20), then 80 again; cnc-2 stays cool. */
 const temperature = (device: string, minute: number) =>
   device === 'cnc-1' && minute >= 10 && minute < 20 ? 95 + (minute === 15 ? 3 : 0) : 80;
@@ -64,24 +81,7 @@ describe('rules backtest: replays the per-minute rollups through rules', () => {
   afterAll(() => tmp.cleanup());
 
   it('lists the episodes the rule would have raised, with times and peak', async () => {
-    const r = await runCli(
-      [
-        'rules',
-        'backtest',
-        '--config',
-        'faultline.yaml',
-        '--data-dir',
-        'data',
-        '--source',
-        'rollups',
-        '--from',
-        new Date(T0).toISOString(),
-        '--to',
-        new Date(T0 + 60 * MIN).toISOString(),
-        '--json',
-      ],
-      { cwd: tmp.dir },
-    );
+    const r = await backtestCli(tmp.dir, 60, '--config', 'faultline.yaml', '--source', 'rollups', '--json');
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const out = JSON.parse(r.stdout) as Result;
@@ -99,26 +99,17 @@ describe('rules backtest: replays the per-minute rollups through rules', () => {
         peak: 98,
       },
     ]);
-    const text = await runCli(
-      [
-        'rules',
-        'backtest',
-        '--data-dir',
-        'data',
-        '--rules',
-        'rules.yaml',
-        '--rule',
-        'hot',
-        '--source',
-        'rollups',
-        '--from',
-        new Date(T0).toISOString(),
-        '--to',
-        new Date(T0 + 60 * MIN).toISOString(),
-        '--device',
-        'cnc-2',
-      ],
-      { cwd: tmp.dir },
+    const text = await backtestCli(
+      tmp.dir,
+      60,
+      '--rules',
+      'rules.yaml',
+      '--rule',
+      'hot',
+      '--source',
+      'rollups',
+      '--device',
+      'cnc-2',
     );
     expect(text.stdout).toMatch(
       /^0 alert episode\(s\) from 1 rule\(s\); 60 reading\(s\) of 1 device\(s\) from rollups/m,
@@ -129,12 +120,12 @@ describe('rules backtest: replays the per-minute rollups through rules', () => {
         'backtest',
         '--data-dir',
         'data',
+        '--from',
+        '1d',
         '--rules',
         'rules.yaml',
         '--rule',
         'nope',
-        '--from',
-        '1d',
         '--source',
         'rollups',
       ],
@@ -178,22 +169,7 @@ server.describe(`rules backtest from InfluxDB (real server)${server.label}`, () 
   });
 
   it('replays raw readings and error-code events; the result lists both alerts', async () => {
-    const r = await runCli(
-      [
-        'rules',
-        'backtest',
-        '--config',
-        'faultline.yaml',
-        '--data-dir',
-        'data',
-        '--from',
-        new Date(T0).toISOString(),
-        '--to',
-        new Date(T0 + 30 * MIN).toISOString(),
-        '--json',
-      ],
-      { cwd: tmp.dir },
-    );
+    const r = await backtestCli(tmp.dir, 30, '--config', 'faultline.yaml', '--json');
     expect(r.stderr).toBe('');
     const out = JSON.parse(r.stdout) as Result;
     expect(out.source).toBe('influxdb');

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { duration } from '../../lib/duration.js';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
-import { endOf, type Silence, type SilenceStore } from '../../rules/silences.js';
+import { endOf, requireCoverage, type Silence, type SilenceStore } from '../../rules/silences.js';
 import { parseOrThrow, timeParam } from '../problem.js';
 
 const MAX_WINDOW_MS = 366 * 86_400_000;
@@ -23,12 +23,7 @@ const createBody = z
   })
   .strict()
   .superRefine((b, ctx) => {
-    if (b.devices.length === 0 && b.sites.length === 0)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['devices'],
-        message: 'give devices (ids or globs) and/or sites',
-      });
+    requireCoverage(b, ctx);
     if ((b.to === undefined) === (b.duration === undefined))
       ctx.addIssue({ code: 'custom', path: ['to'], message: 'give exactly one of to and duration' });
   });
