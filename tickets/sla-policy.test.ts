@@ -47,6 +47,49 @@ describe('SLA policy', () => {
     expect(clockState({ ...c, metAt: 101 }, 500, [50])).toBe('breached');
   });
 
+  it('targets count working time on a class calendar, or on their own', () => {
+    const p = slaSchema.parse({
+      calendars: {
+        office: {
+          timezone: 'Europe/Berlin',
+          hours: {
+            mon: ['08:00-17:00'],
+            tue: ['08:00-17:00'],
+            wed: ['08:00-17:00'],
+            thu: ['08:00-17:00'],
+            fri: ['08:00-17:00'],
+          },
+          holidays: ['2026-12-25'],
+        },
+      },
+      general: { calendar: 'office', onsite: { local: '16h', remote: '24h', calendar: '24x7' } },
+      emergency: { resolution: { within: '8h', calendar: 'office' } },
+    });
+    const friday16 = Date.parse('2026-11-27T15:00:00Z'); // 16:00 CET
+    const g = computeClocks(p, 'general', 'local', friday16);
+    expect(g.response?.dueAt).toBe(Date.parse('2026-11-30T10:00:00Z')); // Monday 11:00: 4 working hours
+    expect(g.remoteFix?.dueAt).toBe(Date.parse('2026-11-30T14:00:00Z')); // Monday 15:00: 8 working hours
+    expect(g.onsite?.dueAt).toBe(friday16 + 16 * H); // its own 24x7 calendar
+    const e = computeClocks(p, 'emergency', 'local', friday16);
+    expect(e.response?.dueAt).toBe(friday16 + H); // the emergency class is 24x7
+    expect(e.resolution?.dueAt).toBe(Date.parse('2026-11-30T14:00:00Z'));
+    // A class upgrade recomputes from the original report time: the emergency response was due long ago.
+    expect(computeClocks(p, 'emergency', 'local', friday16).response?.dueAt).toBeLessThan(
+      g.response?.dueAt ?? 0,
+    );
+  });
+
+  it('an unknown calendar is a configuration error naming the known ones', () => {
+    const r = slaSchema.safeParse({
+      general: { calendar: 'ofice' },
+      emergency: { response: { within: '1h', calendar: 'x' } },
+    });
+    expect(r.error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`)).toEqual([
+      'emergency.response.calendar: unknown calendar "x" (calendars: 24x7)',
+      'general.calendar: unknown calendar "ofice" (calendars: 24x7)',
+    ]);
+  });
+
   it('rejects unknown keys and bad durations', () => {
     expect(slaSchema.safeParse({ emergency: { respond: '1h' } }).success).toBe(false);
     expect(slaSchema.safeParse({ general: { response: '4 hours' } }).success).toBe(false);

@@ -1,13 +1,28 @@
 import { z } from 'zod';
 import { duration } from '../lib/duration.js';
 import { shown } from '../lib/zod-messages.js';
+import { Calendar, calendarSchema } from './calendar.js';
 import type { Priority, SlaClock, SlaState, SlaTarget } from './model.js';
 
-/** A target: one duration, or one per service area (own technicians vs partner team). */
-const target = z.union([duration, z.object({ local: duration, remote: duration }).strict()], {
-  error: (iss) => `expected a duration (4h) or { local: 4h, remote: 24h }, got ${shown(iss.input)}`,
-});
+/**
+ * A target: one duration, or one per service area (own technicians vs partner team), optionally on
+ * a calendar of its own (`{ within: 8h, calendar: office }`, `{ local: 4h, remote: 24h, calendar: office }`).
+ */
+const target = z.union(
+  [
+    duration,
+    z.object({ local: duration, remote: duration, calendar: z.string().min(1).optional() }).strict(),
+    z.object({ within: duration, calendar: z.string().min(1).optional() }).strict(),
+  ],
+  {
+    error: (iss) =>
+      `expected a duration (4h), { local: 4h, remote: 24h } or { within: 8h, calendar: office }, got ${shown(iss.input)}`,
+  },
+);
 type Target = z.output<typeof target>;
+
+/** Each class may count its times on a calendar (default `24x7`); a target may name another. */
+const classCalendar = z.string().min(1).default('24x7');
 
 /**
  * The SLA policy (R1). Every time is configuration; the defaults are the example policy:
@@ -18,8 +33,14 @@ export const slaSchema = z
   .object({
     /** Warn when this share (percent) of a clock's time has elapsed. */
     warnAt: z.array(z.number().gt(0).lt(100)).default([50, 75]),
+    /**
+     * Named calendars: working hours in a time zone, with holidays. `24x7` always exists. A target on
+     * an office calendar counts working time only (Friday 16:00 + 4h = Monday 11:00 with 08:00–17:00).
+     */
+    calendars: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), calendarSchema).default({}),
     emergency: z
       .object({
+        calendar: classCalendar,
         response: target.prefault('1h'),
         onsite: target.prefault({ local: '4h', remote: '24h' }),
         remoteFix: target.optional(),
@@ -29,6 +50,7 @@ export const slaSchema = z
       .prefault({}),
     general: z
       .object({
+        calendar: classCalendar,
         response: target.prefault('4h'),
         remoteFix: target.prefault('8h'),
         onsite: target.prefault('48h'),
@@ -38,6 +60,7 @@ export const slaSchema = z
       .prefault({}),
     preventive: z
       .object({
+        calendar: classCalendar,
         /** How long before the visit the customer is contacted to agree it. */
         notice: duration.prefault('3d'),
         /** The customer is told at least this long before; used by the preventive schedule. */
@@ -46,13 +69,51 @@ export const slaSchema = z
       .strict()
       .prefault({}),
   })
-  .strict();
+  .strict()
+  .superRefine((p, ctx) => {
+    const known = new Set(['24x7', ...Object.keys(p.calendars)]);
+    const check = (path: (string | number)[], name: string | undefined) => {
+      if (name !== undefined && !known.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `unknown calendar "${name}" (calendars: ${[...known].join(', ')})`,
+        });
+    };
+    for (const cls of ['emergency', 'general', 'preventive'] as const) {
+      check([cls, 'calendar'], p[cls].calendar);
+      for (const [k, t] of Object.entries(p[cls]))
+        if (t && typeof t === 'object' && 'calendar' in t) check([cls, k, 'calendar'], t.calendar);
+    }
+  });
 
 export type SlaPolicy = z.output<typeof slaSchema>;
 
-function resolveTarget(t: Target | undefined, area: 'local' | 'remote'): number | undefined {
+const calendarCache = new WeakMap<SlaPolicy, Map<string, Calendar>>();
+
+/** The calendar a policy calls `name` (`24x7` always exists). */
+export function calendarOf(policy: SlaPolicy, name: string): Calendar {
+  let m = calendarCache.get(policy);
+  if (!m) {
+    m = new Map([['24x7', new Calendar('24x7')]]);
+    for (const [k, spec] of Object.entries(policy.calendars)) m.set(k, new Calendar(spec));
+    calendarCache.set(policy, m);
+  }
+  const c = m.get(name);
+  if (!c) throw new Error(`unknown calendar "${name}"`);
+  return c;
+}
+
+/** A target's duration for the area, and the calendar it is counted on (its own, else the class's). */
+function resolveTarget(
+  t: Target | undefined,
+  area: 'local' | 'remote',
+  classCalendarName: string,
+): { ms: number; calendar: string } | undefined {
   if (t === undefined) return undefined;
-  return typeof t === 'number' ? t : t[area];
+  if (typeof t === 'number') return { ms: t, calendar: classCalendarName };
+  const ms = 'within' in t ? t.within : t[area];
+  return { ms, calendar: t.calendar ?? classCalendarName };
 }
 
 /**
@@ -67,19 +128,22 @@ export function computeClocks(
   visitAt?: number,
 ): Partial<Record<SlaTarget, SlaClock>> {
   const clocks: Partial<Record<SlaTarget, SlaClock>> = {};
-  const add = (name: SlaTarget, ms: number | undefined) => {
-    if (ms !== undefined) clocks[name] = { startAt: reportedAt, dueAt: reportedAt + ms, metAt: null };
+  const add = (name: SlaTarget, t: { ms: number; calendar: string } | undefined) => {
+    if (t === undefined) return;
+    // The deadline counts only the calendar's working time (24x7: plain time).
+    const dueAt = calendarOf(policy, t.calendar).add(reportedAt, t.ms);
+    clocks[name] = { startAt: reportedAt, dueAt, metAt: null };
   };
   if (priority === 'preventive') {
-    add('response', resolveTarget(policy.preventive.response, area));
+    add('response', resolveTarget(policy.preventive.response, area, policy.preventive.calendar));
     if (visitAt !== undefined) clocks.visit = { startAt: reportedAt, dueAt: visitAt, metAt: null };
     return clocks;
   }
   const p = policy[priority];
-  add('response', resolveTarget(p.response, area));
-  add('remoteFix', resolveTarget(p.remoteFix, area));
-  add('onsite', resolveTarget(p.onsite, area));
-  add('resolution', resolveTarget(p.resolution, area));
+  add('response', resolveTarget(p.response, area, p.calendar));
+  add('remoteFix', resolveTarget(p.remoteFix, area, p.calendar));
+  add('onsite', resolveTarget(p.onsite, area, p.calendar));
+  add('resolution', resolveTarget(p.resolution, area, p.calendar));
   return clocks;
 }
 
