@@ -1,0 +1,125 @@
+import type { Calendar } from './calendar.js';
+
+/**
+ * An SLA clock that can pause (waiting on the customer or on parts) and counts working time on its
+ * calendar. Plain data, stored with the ticket; every function here is pure, so the arithmetic is
+ * tested with injected times and a restarted gateway can rebuild its timers from the store.
+ *
+ * While running, `dueAt` is the deadline and `runningSince` the start of the current run; the
+ * working time used by earlier runs is `workedMs`. Paused: `runningSince` and `dueAt` are null.
+ */
+export interface PausableClock {
+  /** The calendar the clock counts on (a name of the SLA policy's calendars). */
+  calendar: string;
+  targetMs: number;
+  startAt: number;
+  workedMs: number;
+  runningSince: number | null;
+  dueAt: number | null;
+  metAt: number | null;
+  /** When the current pause began. */
+  pausedAt: number | null;
+}
+
+export type PausableState = 'running' | 'paused' | 'warning' | 'met' | 'breached';
+
+export function startClock(cal: Calendar, calendar: string, targetMs: number, at: number): PausableClock {
+  return {
+    calendar,
+    targetMs,
+    startAt: at,
+    workedMs: 0,
+    runningSince: at,
+    dueAt: deadline(cal, 0, targetMs, at),
+    metAt: null,
+    pausedAt: null,
+  };
+}
+
+/** Working time used by `now` (never more than the target's worth past it). */
+export function worked(cal: Calendar, c: PausableClock, now: number): number {
+  const end = c.metAt ?? now;
+  return c.workedMs + (c.runningSince === null ? 0 : cal.between(c.runningSince, end));
+}
+
+export function pauseClock(cal: Calendar, c: PausableClock, at: number): PausableClock {
+  if (c.metAt !== null || c.runningSince === null) return c;
+  return {
+    ...c,
+    workedMs: c.workedMs + cal.between(c.runningSince, at),
+    runningSince: null,
+    dueAt: null,
+    pausedAt: at,
+  };
+}
+
+/** Resumes a paused clock: the deadline moves by the working time the pause took. */
+export function resumeClock(cal: Calendar, c: PausableClock, at: number): PausableClock {
+  if (c.metAt !== null || c.runningSince !== null) return c;
+  return { ...c, runningSince: at, dueAt: deadline(cal, c.workedMs, c.targetMs, at), pausedAt: null };
+}
+
+/**
+ * When working time reaches the target, counting on from `runningSince` with `workedMs` already used —
+ * in the past for an overdue clock; `runningSince` itself when the target was used up before it.
+ */
+function deadline(cal: Calendar, workedMs: number, targetMs: number, runningSince: number): number {
+  return targetMs > workedMs ? cal.add(runningSince, targetMs - workedMs) : runningSince;
+}
+
+export function meetClock(cal: Calendar, c: PausableClock, at: number): PausableClock {
+  if (c.metAt !== null) return c;
+  const paused = c.runningSince === null;
+  return {
+    ...c,
+    workedMs: paused ? c.workedMs : c.workedMs + cal.between(c.runningSince as number, at),
+    runningSince: null,
+    metAt: at,
+    pausedAt: null,
+  };
+}
+
+/**
+ * A new target (the ticket's class rose): the same start and the working time already used, a new
+ * deadline counted from the original report — which may already have passed.
+ */
+export function retarget(cal: Calendar, c: PausableClock, targetMs: number): PausableClock {
+  const next = { ...c, targetMs };
+  if (c.metAt !== null || c.runningSince === null) return next;
+  return { ...next, dueAt: deadline(cal, c.workedMs, targetMs, c.runningSince) };
+}
+
+/** Met on time (or late: breached), breached, warning past the first share, paused, or running. */
+export function pausableState(
+  cal: Calendar,
+  c: PausableClock,
+  now: number,
+  warnAt: readonly number[],
+): PausableState {
+  const used = worked(cal, c, now);
+  if (c.metAt !== null) return used <= c.targetMs ? 'met' : 'breached';
+  if (used > c.targetMs || (c.dueAt !== null && now > c.dueAt)) return 'breached';
+  if (c.runningSince === null) return 'paused';
+  const first = Math.min(...warnAt, 100);
+  return (used / c.targetMs) * 100 >= first ? 'warning' : 'running';
+}
+
+/**
+ * The next moment a running clock changes state on its own: each warning share, then the breach
+ * (just after the deadline). Timers are armed at these instants, never polled.
+ */
+export function nextClockEvent(
+  cal: Calendar,
+  c: PausableClock,
+  now: number,
+  warnAt: readonly number[],
+): { at: number; kind: 'warning' | 'breach'; share?: number } | undefined {
+  if (c.metAt !== null || c.runningSince === null || c.dueAt === null) return undefined;
+  const used = worked(cal, c, now);
+  for (const share of [...warnAt].sort((a, b) => a - b)) {
+    const at = (share / 100) * c.targetMs;
+    if (at > used) return { at: cal.add(c.runningSince, at - c.workedMs), kind: 'warning', share };
+  }
+  if (now <= c.dueAt) return { at: c.dueAt + 1, kind: 'breach' };
+  return undefined;
+}
