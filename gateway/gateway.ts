@@ -173,6 +173,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       policy: config.sla,
       logger: logger.child({ component: 'tickets' }),
       site: (id) => registry.site(id),
+      teams: config.teams,
+      routing: config.routing,
     });
     const engine = new RuleEngine(rules.rules);
     engine.onTransition((t) => alerts.handle(t));

@@ -67,6 +67,7 @@ export type TicketEventType =
   | 'alert_resolved'
   | 'priority_raised'
   | 'maintenance_alert'
+  | 'routed'
   | 'comment';
 
 /** One entry of a ticket's timeline: every stage is time-stamped (R6.1). */

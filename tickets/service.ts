@@ -18,7 +18,8 @@ import {
   type Ticket,
   type TicketEvent,
 } from './model.js';
-import { clockState, computeClocks, type SlaPolicy } from './sla-policy.js';
+import { type Route, route, type Team } from './routing.js';
+import { calendarOf, clockState, computeClocks, type SlaPolicy } from './sla-policy.js';
 import type { ListQuery, TicketFilter, TicketSort, TicketStore } from './store.js';
 
 type TimeKeys = 'lastOccurrenceAt' | 'reportedAt' | 'createdAt' | 'updatedAt';
@@ -38,6 +39,9 @@ export interface TicketServiceOptions {
   logger: Logger;
   /** The site a device stands at (for the service area and customer). */
   site: (id: string) => SiteConfig;
+  /** Teams a new ticket is routed to (none: tickets wait for dispatch). */
+  teams?: readonly Team[];
+  routing?: { autoAssign: boolean };
   now?: () => number;
 }
 
@@ -82,6 +86,7 @@ export class TicketService {
     const title = render(event.entry?.title ?? rule.ticket.title ?? defaultTitle(t), vars);
     const description = render(rule.ticket.description ?? defaultDescription(t), vars);
     const now = this.now();
+    const routed = rule.ticket.team ? null : await this.route(alert.faultType, site, now);
     const result = await this.opts.store.openOrRecur(
       {
         title,
@@ -100,19 +105,51 @@ export class TicketService {
         reportedAt: event.at,
         createdAt: now,
         updatedAt: now,
-        assignees: [],
-        team: rule.ticket.team ?? null,
+        assignees: routed?.technician && this.opts.routing?.autoAssign ? [routed.technician] : [],
+        team: rule.ticket.team ?? routed?.team ?? null,
         labels: rule.ticket.labels,
         sla: computeClocks(this.opts.policy, alert.priority, site.area, event.at),
       },
       now,
     );
+    if (result.created && routed) {
+      // Why the ticket went where it went, on its timeline.
+      const t = await this.opts.store.update(result.ticket.id, (x) => ({
+        ticket: x,
+        events: [{ at: now, type: 'routed', actor: 'routing', from: null, to: null, note: routed.reason }],
+      }));
+      if (t) result.ticket = t;
+    }
     this.opts.logger.info(
       { ticketId: result.ticket.id, ruleId: rule.id, deviceId: device.id, created: result.created },
       result.created ? 'ticket opened' : 'ticket occurrence',
     );
     this.emit(result.created ? 'created' : 'occurrence', result.ticket);
     return result;
+  }
+
+  /** Team and suggested technician for a new ticket (see routing.ts), with the reason. */
+  private async route(faultType: string, site: SiteConfig, at: number): Promise<Route | null> {
+    const teams = this.opts.teams ?? [];
+    if (teams.length === 0) return null;
+    const ids = [...new Set(teams.flatMap((t) => t.technicians.map((p) => p.id)))];
+    const loads = new Map<string, number>();
+    for (const id of ids) {
+      const page = await this.opts.store.list({
+        filter: { assignee: id, status: [...OPEN_STATUSES] },
+        sort: 'urgency',
+        limit: 500,
+        now: at,
+        warnAt: this.opts.policy.warnAt,
+      });
+      loads.set(id, page.items.length);
+    }
+    return route(
+      teams,
+      { faultType, site: { id: site.id, area: site.area }, at },
+      (id) => loads.get(id) ?? 0,
+      (name) => calendarOf(this.opts.policy, name),
+    );
   }
 
   /**

@@ -5,6 +5,7 @@ import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../
 import { influxSchema } from '../../ingest/influx/config.js';
 import { DEFAULT_FAULT_TYPES } from '../../rules/schema.js';
 import { recurringWindowSchema } from '../../rules/silences.js';
+import { routingSchema, teamSchema } from '../../tickets/routing.js';
 import { slaSchema } from '../../tickets/sla-policy.js';
 
 export const apiSchema = z
@@ -59,6 +60,9 @@ export const configSchema = z
     /** Recurring maintenance windows: alerts recorded, no tickets opened. */
     maintenance: z.array(recurringWindowSchema).default([]),
     sla: slaSchema.prefault({}),
+    /** Maintenance teams (own and partner) with skills, areas and technicians: where tickets go. */
+    teams: z.array(teamSchema).default([]),
+    routing: routingSchema.prefault({}),
   })
   .strict();
 
@@ -69,6 +73,9 @@ interface RawRefs {
   adapters?: unknown;
   models?: unknown;
   maintenance?: unknown;
+  teams?: unknown;
+  sla?: unknown;
+  rules?: unknown;
 }
 
 /**
@@ -132,6 +139,52 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
         message: `unknown site "${site}" (sites: ${[...siteIds].join(', ')})`,
       });
     }
+  });
+  const calendars = new Set(['24x7']);
+  const sla = r.sla && typeof r.sla === 'object' ? (r.sla as { calendars?: unknown }) : {};
+  if (sla.calendars && typeof sla.calendars === 'object')
+    for (const k of Object.keys(sla.calendars)) calendars.add(k);
+  const rulesSection = r.rules && typeof r.rules === 'object' ? (r.rules as { faultTypes?: unknown }) : {};
+  const faultTypes = new Set<string>(
+    Array.isArray(rulesSection.faultTypes) ? (rulesSection.faultTypes as string[]) : DEFAULT_FAULT_TYPES,
+  );
+  const teamIds = new Set<string>();
+  (Array.isArray(r.teams) ? r.teams : []).forEach((t, i) => {
+    const id = idOf(t, 'id');
+    if (id !== undefined) {
+      if (teamIds.has(id)) out.push({ path: ['teams', i, 'id'], message: `duplicate team id "${id}"` });
+      teamIds.add(id);
+    }
+    const team = (t && typeof t === 'object' ? t : {}) as {
+      skills?: unknown;
+      technicians?: unknown;
+      sites?: unknown;
+    };
+    const skills = (s: unknown, path: (string | number)[]) =>
+      (Array.isArray(s) ? s : []).forEach((k, j) => {
+        if (typeof k === 'string' && !faultTypes.has(k))
+          out.push({
+            path: [...path, j],
+            message: `unknown fault type "${k}" (rules.faultTypes: ${[...faultTypes].join(', ')})`,
+          });
+      });
+    skills(team.skills, ['teams', i, 'skills']);
+    (Array.isArray(team.sites) ? team.sites : []).forEach((site, j) => {
+      if (typeof site === 'string' && !siteIds.has(site))
+        out.push({
+          path: ['teams', i, 'sites', j],
+          message: `unknown site "${site}" (sites: ${[...siteIds].join(', ')})`,
+        });
+    });
+    (Array.isArray(team.technicians) ? team.technicians : []).forEach((p, j) => {
+      const person = (p && typeof p === 'object' ? p : {}) as { onCall?: unknown; skills?: unknown };
+      skills(person.skills, ['teams', i, 'technicians', j, 'skills']);
+      if (typeof person.onCall === 'string' && !calendars.has(person.onCall))
+        out.push({
+          path: ['teams', i, 'technicians', j, 'onCall'],
+          message: `unknown calendar "${person.onCall}" (sla.calendars: ${[...calendars].join(', ')})`,
+        });
+    });
   });
   const windowIds = new Set<string>();
   (Array.isArray(r.maintenance) ? r.maintenance : []).forEach((w, i) => {

@@ -1,0 +1,91 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../gateway/config/load.js';
+import type { RunningGateway } from '../gateway/gateway.js';
+import { formatIssue } from '../lib/source-errors.js';
+import { getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+
+const CONFIG = `
+sites:
+  - { id: north, area: local }
+  - { id: south, area: remote }
+devices:
+  - { id: press-1, site: north }
+  - { id: press-9, site: south }
+teams:
+  - id: mechanics
+    skills: [mechanical]
+    areas: [local]
+    lead: ana
+    technicians: [{ id: ana }, { id: ben }]
+  - id: partner-south
+    skills: [mechanical, electrical]
+    areas: [remote]
+    partner: true
+    technicians: [{ id: fox }]
+routing: { autoAssign: true }
+rules:
+  files: [rules.yaml]
+`;
+
+describe('routing new tickets to teams (gateway)', () => {
+  const tmp = tempDir();
+  let gw: RunningGateway;
+  const api = (path: string) => `${gw.apiUrl}/api/v1${path}`;
+  beforeAll(async () => {
+    writeFiles(tmp.dir, {
+      'faultline.yaml': CONFIG,
+      'rules.yaml': `rules:
+  - id: jam
+    errorCode: [E-JAM]
+    ticket: { priority: general, faultType: mechanical }
+`,
+    });
+    gw = await startFromFile(join(tmp.dir, 'faultline.yaml'), join(tmp.dir, 'data'));
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    tmp.cleanup();
+  });
+
+  it('a local fault goes to the own team, a remote one to the partner; the reason is on the timeline', async () => {
+    const now = Date.now();
+    await gw.ingest.accept([
+      { deviceId: 'press-1', ts: now, receivedAt: now, fields: {}, errorCodes: ['E-JAM'], source: 't' },
+      { deviceId: 'press-9', ts: now, receivedAt: now, fields: {}, errorCodes: ['E-JAM'], source: 't' },
+    ]);
+    type T = { id: string; team: string; assignees: string[]; timeline?: { type: string; note: string }[] };
+    const list = await waitFor(
+      async () => {
+        const r = await getJson<{ items: T[] }>(api('/tickets?ruleId=jam'));
+        return r.body.items.length === 2 ? r.body.items : undefined;
+      },
+      5_000,
+      'two tickets',
+    );
+    const byTeam = Object.fromEntries(list.map((t) => [t.team, t]));
+    expect(byTeam.mechanics?.assignees).toEqual(['ana']);
+    expect(byTeam['partner-south']?.assignees).toEqual(['fox']);
+    const one = await getJson<T>(api(`/tickets/${byTeam['partner-south']?.id}`));
+    expect(one.body.timeline?.find((e) => e.type === 'routed')?.note).toBe(
+      'mechanical in the remote area (site south) → team partner-south, partner team; technician fox: on call, 0 open ticket(s)',
+    );
+  });
+
+  it('team configuration is checked: fault types, sites and on-call calendars', async () => {
+    writeFiles(tmp.dir, {
+      'bad.yaml': `teams:
+  - id: t
+    skills: [mechanic]
+    sites: [nowhere]
+    technicians: [{ id: a, onCall: nights }]
+`,
+    });
+    const { issues } = await loadConfig(join(tmp.dir, 'bad.yaml'), {}, {});
+    expect(issues.map(formatIssue).map((l) => l.replace(`${tmp.dir}/`, ''))).toEqual([
+      expect.stringMatching(/^bad\.yaml:3:14: teams\[0\]\.skills\[0\]: unknown fault type "mechanic"/),
+      'bad.yaml:4:13: teams[0].sites[0]: unknown site "nowhere" (sites: default)',
+      'bad.yaml:5:36: teams[0].technicians[0].onCall: unknown calendar "nights" (sla.calendars: 24x7)',
+    ]);
+  });
+});
