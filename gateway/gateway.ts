@@ -29,6 +29,7 @@ import { RuleReloader } from '../rules/reloader.js';
 import { SilenceStore } from '../rules/silences.js';
 import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
 import { TicketService } from '../tickets/service.js';
+import { firstWarningAt } from '../tickets/sla-policy.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
 import type { Config } from './config/schema.js';
 import { Housekeeping } from './housekeeping.js';
@@ -169,7 +170,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       (t) => silences.covering(t.device, t.event.at)?.id ?? null,
     );
     const tickets = new TicketService({
-      store: new SqliteTicketStore(stateDb),
+      store: new SqliteTicketStore(stateDb, (c) => firstWarningAt(config.sla, c)),
       policy: config.sla,
       logger: logger.child({ component: 'tickets' }),
       site: (id) => registry.site(id),

@@ -115,6 +115,7 @@ describe('equipment to ticket, end to end', () => {
       dueAt: new Date(ts + HOUR).toISOString(),
       state: 'running',
       metAt: null,
+      pausedAt: null,
     });
     expect(ticket.sla.onsite?.dueAt).toBe(new Date(ts + 4 * HOUR).toISOString());
     expect(ticket.sla.remoteFix).toBeUndefined();

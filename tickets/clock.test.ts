@@ -34,7 +34,8 @@ describe('SLA clocks with pauses, on calendars', () => {
     expect(c.dueAt).toBe(4 * H);
     c = pauseClock(always, c, H);
     expect(pausableState(always, c, 2 * H, WARN)).toBe('paused');
-    expect(c.dueAt).toBeNull();
+    expect(pausableState(always, c, 5 * H, WARN)).toBe('paused'); // past the old deadline, but paused
+    expect(c.pausedAt).toBe(H);
     c = resumeClock(always, c, 3 * H);
     expect(c.dueAt).toBe(6 * H);
     expect(worked(always, c, 5 * H)).toBe(3 * H);

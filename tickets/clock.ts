@@ -6,7 +6,8 @@ import type { Calendar } from './calendar.js';
  * tested with injected times and a restarted gateway can rebuild its timers from the store.
  *
  * While running, `dueAt` is the deadline and `runningSince` the start of the current run; the
- * working time used by earlier runs is `workedMs`. Paused: `runningSince` and `dueAt` are null.
+ * working time used by earlier runs is `workedMs`. Paused: `runningSince` is null, `pausedAt` set,
+ * and `dueAt` keeps the deadline the clock had when it paused (resuming moves it).
  */
 export interface PausableClock {
   /** The calendar the clock counts on (a name of the SLA policy's calendars). */
@@ -15,7 +16,7 @@ export interface PausableClock {
   startAt: number;
   workedMs: number;
   runningSince: number | null;
-  dueAt: number | null;
+  dueAt: number;
   metAt: number | null;
   /** When the current pause began. */
   pausedAt: number | null;
@@ -48,7 +49,6 @@ export function pauseClock(cal: Calendar, c: PausableClock, at: number): Pausabl
     ...c,
     workedMs: c.workedMs + cal.between(c.runningSince, at),
     runningSince: null,
-    dueAt: null,
     pausedAt: at,
   };
 }
@@ -98,8 +98,9 @@ export function pausableState(
 ): PausableState {
   const used = worked(cal, c, now);
   if (c.metAt !== null) return used <= c.targetMs ? 'met' : 'breached';
-  if (used > c.targetMs || (c.dueAt !== null && now > c.dueAt)) return 'breached';
+  if (used > c.targetMs) return 'breached';
   if (c.runningSince === null) return 'paused';
+  if (now > c.dueAt) return 'breached';
   const first = Math.min(...warnAt, 100);
   return (used / c.targetMs) * 100 >= first ? 'warning' : 'running';
 }
@@ -114,7 +115,7 @@ export function nextClockEvent(
   now: number,
   warnAt: readonly number[],
 ): { at: number; kind: 'warning' | 'breach'; share?: number } | undefined {
-  if (c.metAt !== null || c.runningSince === null || c.dueAt === null) return undefined;
+  if (c.metAt !== null || c.runningSince === null) return undefined;
   const used = worked(cal, c, now);
   for (const share of [...warnAt].sort((a, b) => a - b)) {
     const at = (share / 100) * c.targetMs;
@@ -122,4 +123,19 @@ export function nextClockEvent(
   }
   if (now <= c.dueAt) return { at: c.dueAt + 1, kind: 'breach' };
   return undefined;
+}
+
+/** A running 24x7 clock from `startAt` to `dueAt` (a fixed moment, like an agreed visit), or met at `metAt`. */
+export function fixedClock(startAt: number, dueAt: number, metAt: number | null = null): PausableClock {
+  const c: PausableClock = {
+    calendar: '24x7',
+    targetMs: Math.max(0, dueAt - startAt),
+    startAt,
+    workedMs: 0,
+    runningSince: startAt,
+    dueAt,
+    metAt: null,
+    pausedAt: null,
+  };
+  return metAt === null ? c : { ...c, workedMs: metAt - startAt, runningSince: null, metAt };
 }

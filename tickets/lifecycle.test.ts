@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { FaultlineError } from '../lib/errors.js';
+import { fixedClock } from './clock.js';
 import { applyTransition } from './lifecycle.js';
 import type { Ticket } from './model.js';
 
@@ -29,9 +30,9 @@ function ticket(over: Partial<Ticket> = {}): Ticket {
     team: null,
     labels: {},
     sla: {
-      response: { startAt: 0, dueAt: 100, metAt: null },
-      remoteFix: { startAt: 0, dueAt: 200, metAt: null },
-      onsite: { startAt: 0, dueAt: 300, metAt: null },
+      response: fixedClock(0, 100),
+      remoteFix: fixedClock(0, 200),
+      onsite: fixedClock(0, 300),
     },
     ...over,
   };
@@ -68,6 +69,16 @@ describe('ticket lifecycle', () => {
     );
     const cancelled = applyTransition(ticket(), 'cancelled', 1);
     expect(() => applyTransition(cancelled, 'open', 2)).toThrow(/it is final/);
+  });
+
+  it('waiting pauses the clocks that run; leaving it resumes them with the deadline moved', () => {
+    let t = applyTransition(ticket(), 'acknowledged', 10); // response met
+    t = applyTransition(t, 'waiting', 50);
+    expect(t.sla.remoteFix).toMatchObject({ pausedAt: 50, runningSince: null, workedMs: 50 });
+    expect(t.sla.response?.metAt).toBe(10);
+    t = applyTransition(t, 'diagnosing', 120); // 70 of waiting
+    expect(t.sla.remoteFix).toMatchObject({ pausedAt: null, runningSince: 120, dueAt: 270 });
+    expect(t.sla.onsite?.dueAt).toBe(370);
   });
 
   it('a reopened ticket is open again, with its met clocks kept', () => {

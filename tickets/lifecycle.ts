@@ -1,4 +1,6 @@
 import { FaultlineError } from '../lib/errors.js';
+import { Calendar } from './calendar.js';
+import { meetClock, pauseClock, resumeClock } from './clock.js';
 import type { SlaClock, SlaTarget, Status, Ticket } from './model.js';
 import { isOpen } from './model.js';
 
@@ -23,15 +25,19 @@ export function allowedTransitions(from: Status): readonly Status[] {
   return NEXT[from];
 }
 
-function meet(clock: SlaClock | undefined, at: number): SlaClock | undefined {
-  return clock && clock.metAt === null ? { ...clock, metAt: at } : clock;
-}
+const ALWAYS = new Calendar('24x7');
 
 /**
  * Applies a status change to a ticket: validates it, time-stamps the stages, meets the clocks the
  * stage satisfies. Pure: returns the new ticket.
  */
-export function applyTransition(t: Ticket, to: Status, at: number): Ticket {
+export function applyTransition(
+  t: Ticket,
+  to: Status,
+  at: number,
+  calendars: (name: string) => Calendar = () => ALWAYS,
+): Ticket {
+  const meet = (c: SlaClock | undefined, when: number) => (c ? meetClock(calendars(c.calendar), c, when) : c);
   if (!NEXT[t.status].includes(to)) {
     const allowed = NEXT[t.status];
     throw new FaultlineError(
@@ -57,6 +63,11 @@ export function applyTransition(t: Ticket, to: Status, at: number): Ticket {
     // Still present only if no visit was dispatched: then this was a remote fix.
     set('remoteFix', meet(sla.remoteFix, at));
     set('resolution', meet(sla.resolution, at));
+  }
+  // Waiting on the customer or on parts pauses the clocks that still run; leaving it resumes them.
+  for (const [k, c] of Object.entries(sla) as [SlaTarget, SlaClock][]) {
+    if (to === 'waiting' && t.status !== 'waiting') sla[k] = pauseClock(calendars(c.calendar), c, at);
+    if (t.status === 'waiting' && to !== 'waiting') sla[k] = resumeClock(calendars(c.calendar), c, at);
   }
   const finalAt = isOpen(to) ? null : (t.finalAt ?? at);
   return { ...t, status: to, sla, updatedAt: at, finalAt };

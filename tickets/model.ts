@@ -1,3 +1,4 @@
+import type { PausableClock } from './clock.js';
 /** The SLA class of a ticket (R1): its priority. */
 export const PRIORITIES = ['emergency', 'general', 'preventive'] as const;
 export type Priority = (typeof PRIORITIES)[number];
@@ -24,11 +25,8 @@ export const SLA_STATES = ['running', 'paused', 'warning', 'met', 'breached'] as
 export type SlaState = (typeof SLA_STATES)[number];
 
 /** One SLA clock: computed once from the policy when the ticket opens, then stored. */
-export interface SlaClock {
-  startAt: number;
-  dueAt: number;
-  metAt: number | null;
-}
+/** A clock of the ticket: deadline, pauses and working time on its calendar (see clock.ts). */
+export type SlaClock = PausableClock;
 
 export interface Ticket {
   id: string;

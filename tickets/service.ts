@@ -8,10 +8,12 @@ import type { Alert } from '../rules/alerts.js';
 import type { AlertTransition } from '../rules/engine.js';
 import type { Comparison } from '../rules/schema.js';
 import { render, type TemplateVars } from '../rules/template.js';
+import { retarget } from './clock.js';
 import { applyTransition } from './lifecycle.js';
 import {
   OPEN_STATUSES,
   PRIORITY_RANK,
+  type SlaClock,
   type SlaState,
   type SlaTarget,
   type Status,
@@ -30,7 +32,9 @@ export type TicketView = Omit<Ticket, TimeKeys | 'finalAt' | 'sla'> & {
   reportedAt: string;
   createdAt: string;
   updatedAt: string;
-  sla: Partial<Record<SlaTarget, { dueAt: string; state: SlaState; metAt: string | null }>>;
+  sla: Partial<
+    Record<SlaTarget, { dueAt: string; state: SlaState; metAt: string | null; pausedAt: string | null }>
+  >;
 };
 
 export interface TicketServiceOptions {
@@ -169,10 +173,14 @@ export class TicketService {
     const at = this.now();
     const area = this.opts.site(t.device.site).area;
     const ticket = await this.opts.store.update(open.id, (current) => {
+      // The new class's targets from the original report time; working time used and pauses carry over.
       const clocks = computeClocks(this.opts.policy, alert.priority, area, current.reportedAt);
-      for (const [k, c] of Object.entries(clocks)) {
-        const before = current.sla[k as SlaTarget];
-        if (c && before?.metAt) c.metAt = before.metAt;
+      for (const [k, c] of Object.entries(clocks) as [SlaTarget, SlaClock][]) {
+        const before = current.sla[k];
+        if (!before) continue;
+        if (before.calendar === c.calendar)
+          clocks[k] = retarget(calendarOf(this.opts.policy, c.calendar), before, c.targetMs);
+        else if (before.metAt !== null) clocks[k] = { ...c, metAt: before.metAt, runningSince: null };
       }
       return {
         ticket: { ...current, priority: alert.priority, sla: clocks, updatedAt: at },
@@ -250,7 +258,7 @@ export class TicketService {
   async transition(id: string, to: Status, actor: string, note: string | null): Promise<Ticket> {
     const at = this.now();
     const t = await this.opts.store.update(id, (current) => ({
-      ticket: applyTransition(current, to, at),
+      ticket: applyTransition(current, to, at, (name) => calendarOf(this.opts.policy, name)),
       events: [{ at, type: 'status', actor, from: current.status, to, note }],
     }));
     if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
@@ -264,8 +272,9 @@ export class TicketService {
     for (const [k, c] of Object.entries(t.sla) as [SlaTarget, NonNullable<Ticket['sla'][SlaTarget]>][]) {
       sla[k] = {
         dueAt: toIso(c.dueAt),
-        state: clockState(c, judgeAt, this.opts.policy.warnAt),
+        state: clockState(this.opts.policy, c, judgeAt),
         metAt: toIsoOrNull(c.metAt),
+        pausedAt: toIsoOrNull(c.pausedAt),
       };
     }
     const { finalAt: _finalAt, ...rest } = t;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clockState, computeClocks, slaSchema } from './sla-policy.js';
+import { fixedClock } from './clock.js';
+import { clockState, computeClocks, firstWarningAt, slaSchema } from './sla-policy.js';
 
 const H = 3_600_000;
 
@@ -8,14 +9,14 @@ describe('SLA policy', () => {
 
   it('has the example policy as defaults', () => {
     expect(computeClocks(defaults, 'emergency', 'local', 0)).toEqual({
-      response: { startAt: 0, dueAt: H, metAt: null },
-      onsite: { startAt: 0, dueAt: 4 * H, metAt: null },
+      response: fixedClock(0, H),
+      onsite: fixedClock(0, 4 * H),
     });
     expect(computeClocks(defaults, 'emergency', 'remote', 0).onsite?.dueAt).toBe(24 * H);
     expect(computeClocks(defaults, 'general', 'local', 1_000)).toEqual({
-      response: { startAt: 1_000, dueAt: 1_000 + 4 * H, metAt: null },
-      remoteFix: { startAt: 1_000, dueAt: 1_000 + 8 * H, metAt: null },
-      onsite: { startAt: 1_000, dueAt: 1_000 + 48 * H, metAt: null },
+      response: fixedClock(1_000, 1_000 + 4 * H),
+      remoteFix: fixedClock(1_000, 1_000 + 8 * H),
+      onsite: fixedClock(1_000, 1_000 + 48 * H),
     });
     expect(defaults.preventive.notice).toBe(3 * 24 * H);
   });
@@ -33,18 +34,20 @@ describe('SLA policy', () => {
 
   it('a preventive ticket has a visit clock at the agreed time', () => {
     expect(computeClocks(defaults, 'preventive', 'local', 0, 50 * H)).toEqual({
-      visit: { startAt: 0, dueAt: 50 * H, metAt: null },
+      visit: fixedClock(0, 50 * H),
     });
   });
 
   it('clock states: running, warning at the first threshold, breached when overdue, met or met late', () => {
-    const c = { startAt: 0, dueAt: 100, metAt: null };
-    expect(clockState(c, 10, [50, 75])).toBe('running');
-    expect(clockState(c, 50, [50, 75])).toBe('warning');
-    expect(clockState(c, 100, [50, 75])).toBe('warning');
-    expect(clockState(c, 101, [50, 75])).toBe('breached');
-    expect(clockState({ ...c, metAt: 100 }, 500, [50])).toBe('met');
-    expect(clockState({ ...c, metAt: 101 }, 500, [50])).toBe('breached');
+    const c = fixedClock(0, 100);
+    expect(clockState(defaults, c, 10)).toBe('running');
+    expect(clockState(defaults, c, 50)).toBe('warning');
+    expect(clockState(defaults, c, 100)).toBe('warning');
+    expect(clockState(defaults, c, 101)).toBe('breached');
+    expect(clockState(defaults, fixedClock(0, 100, 100), 500)).toBe('met');
+    expect(clockState(defaults, fixedClock(0, 100, 101), 500)).toBe('breached');
+    expect(firstWarningAt(defaults, c)).toBe(50);
+    expect(firstWarningAt(defaults, fixedClock(0, 100, 100))).toBeNull();
   });
 
   it('targets count working time on a class calendar, or on their own', () => {

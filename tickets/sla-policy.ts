@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration } from '../lib/duration.js';
 import { shown } from '../lib/zod-messages.js';
 import { Calendar, calendarSchema } from './calendar.js';
+import { pausableState, startClock } from './clock.js';
 import type { Priority, SlaClock, SlaState, SlaTarget } from './model.js';
 
 /**
@@ -131,12 +132,18 @@ export function computeClocks(
   const add = (name: SlaTarget, t: { ms: number; calendar: string } | undefined) => {
     if (t === undefined) return;
     // The deadline counts only the calendar's working time (24x7: plain time).
-    const dueAt = calendarOf(policy, t.calendar).add(reportedAt, t.ms);
-    clocks[name] = { startAt: reportedAt, dueAt, metAt: null };
+    clocks[name] = startClock(calendarOf(policy, t.calendar), t.calendar, t.ms, reportedAt);
   };
   if (priority === 'preventive') {
     add('response', resolveTarget(policy.preventive.response, area, policy.preventive.calendar));
-    if (visitAt !== undefined) clocks.visit = { startAt: reportedAt, dueAt: visitAt, metAt: null };
+    // The agreed visit time is a fixed moment: a plain-time clock ending there.
+    if (visitAt !== undefined)
+      clocks.visit = startClock(
+        calendarOf(policy, '24x7'),
+        '24x7',
+        Math.max(0, visitAt - reportedAt),
+        reportedAt,
+      );
     return clocks;
   }
   const p = policy[priority];
@@ -148,14 +155,17 @@ export function computeClocks(
 }
 
 /**
- * A clock's state at `now`: met (or breached, if met late), breached when overdue, warning once
- * the first warning share has elapsed, else running.
+ * A clock's state at `now`: met (or breached, if met late), paused, breached when overdue, warning
+ * once the first warning share of its working time has elapsed, else running.
  */
-export function clockState(c: SlaClock, now: number, warnAt: readonly number[]): SlaState {
-  if (c.metAt !== null) return c.metAt <= c.dueAt ? 'met' : 'breached';
-  if (now > c.dueAt) return 'breached';
-  const span = c.dueAt - c.startAt;
-  const firstWarn = Math.min(...warnAt, 100);
-  if (span > 0 && ((now - c.startAt) / span) * 100 >= firstWarn) return 'warning';
-  return 'running';
+export function clockState(policy: SlaPolicy, c: SlaClock, now: number): SlaState {
+  return pausableState(calendarOf(policy, c.calendar), c, now, policy.warnAt);
+}
+
+/** When a running clock shows its first warning (the policy's first share of its working time). */
+export function firstWarningAt(policy: SlaPolicy, c: SlaClock): number | null {
+  if (c.metAt !== null || c.runningSince === null) return null;
+  const first = (Math.min(...policy.warnAt, 100) / 100) * c.targetMs;
+  if (first <= c.workedMs) return c.runningSince;
+  return calendarOf(policy, c.calendar).add(c.runningSince, first - c.workedMs);
 }

@@ -15,7 +15,7 @@ import type { ListQuery, NewTicket, OpenResult, TicketStore } from './store.js';
 // Sort key for "no unmet deadline": after every real one.
 const NO_DEADLINE = 8_640_000_000_000_000;
 
-const MIGRATIONS = [
+export const MIGRATIONS = [
   {
     version: 1,
     description: 'tickets, SLA clocks, timeline',
@@ -73,6 +73,20 @@ const MIGRATIONS = [
     );
     CREATE INDEX ticket_events_ticket ON ticket_events (ticket_seq, id);`,
   },
+  {
+    version: 2,
+    description: 'SLA clocks that pause and count working time on a calendar',
+    up: `ALTER TABLE sla_clocks ADD COLUMN calendar TEXT NOT NULL DEFAULT '24x7';
+    ALTER TABLE sla_clocks ADD COLUMN target_ms INTEGER;
+    ALTER TABLE sla_clocks ADD COLUMN worked_ms INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sla_clocks ADD COLUMN running_since INTEGER;
+    ALTER TABLE sla_clocks ADD COLUMN paused_at INTEGER;
+    ALTER TABLE sla_clocks ADD COLUMN warn_at INTEGER;
+    UPDATE sla_clocks SET target_ms = due_at - start_at,
+      running_since = CASE WHEN met_at IS NULL THEN start_at END,
+      worked_ms = CASE WHEN met_at IS NULL THEN 0 ELSE met_at - start_at END,
+      warn_at = CASE WHEN met_at IS NULL THEN start_at + (due_at - start_at) / 2 END;`,
+  },
 ];
 
 interface Row {
@@ -110,7 +124,21 @@ interface ClockRow {
   start_at: number;
   due_at: number;
   met_at: number | null;
+  calendar: string;
+  target_ms: number;
+  worked_ms: number;
+  running_since: number | null;
+  paused_at: number | null;
 }
+
+/** When a clock shows its first warning (null: paused, met, or past it); stored for the SQL filters. */
+export type WarnAtOf = (c: SlaClock) => number | null;
+
+/** Without a policy: the first warning at half of the clock's remaining plain time. */
+const HALFWAY: WarnAtOf = (c) =>
+  c.metAt !== null || c.runningSince === null
+    ? null
+    : c.runningSince + Math.max(0, c.targetMs / 2 - c.workedMs);
 
 const idOf = (seq: number) => `T-${seq}`;
 function seqOf(id: string): number | undefined {
@@ -150,7 +178,11 @@ function toParams(t: NewTicket | Ticket) {
 export class SqliteTicketStore implements TicketStore {
   private readonly stmts;
 
-  constructor(private readonly db: SqliteDatabase) {
+  constructor(
+    private readonly db: SqliteDatabase,
+    /** The first warning instant of a clock (the SLA policy's shares on its calendar). */
+    private readonly warnAtOf: WarnAtOf = HALFWAY,
+  ) {
     migrate(db, 'tickets', MIGRATIONS);
     this.stmts = {
       insert:
@@ -172,7 +204,8 @@ export class SqliteTicketStore implements TicketStore {
       clocks: db.prepare('SELECT * FROM sla_clocks WHERE ticket_seq = ?'),
       deleteClocks: db.prepare('DELETE FROM sla_clocks WHERE ticket_seq = ?'),
       insertClock: db.prepare(
-        'INSERT INTO sla_clocks (ticket_seq, target, start_at, due_at, met_at) VALUES (?, ?, ?, ?, ?)',
+        `INSERT INTO sla_clocks (ticket_seq, target, start_at, due_at, met_at, calendar, target_ms, worked_ms,
+         running_since, paused_at, warn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertEvent: db.prepare(
         'INSERT INTO ticket_events (ticket_seq, at, type, actor, from_status, to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -380,7 +413,19 @@ export class SqliteTicketStore implements TicketStore {
 
   private writeClocks(seq: number, sla: Ticket['sla']): void {
     for (const [target, c] of Object.entries(sla) as [SlaTarget, SlaClock][]) {
-      this.stmts.insertClock.run(seq, target, c.startAt, c.dueAt, c.metAt);
+      this.stmts.insertClock.run(
+        seq,
+        target,
+        c.startAt,
+        c.dueAt,
+        c.metAt,
+        c.calendar,
+        c.targetMs,
+        c.workedMs,
+        c.runningSince,
+        c.pausedAt,
+        this.warnAtOf(c),
+      );
     }
   }
 
@@ -404,7 +449,16 @@ export class SqliteTicketStore implements TicketStore {
         sla = {};
         bySeq.set(c.ticket_seq, sla);
       }
-      sla[c.target] = { startAt: c.start_at, dueAt: c.due_at, metAt: c.met_at };
+      sla[c.target] = {
+        calendar: c.calendar,
+        targetMs: c.target_ms,
+        startAt: c.start_at,
+        workedMs: c.worked_ms,
+        runningSince: c.running_since,
+        dueAt: c.due_at,
+        metAt: c.met_at,
+        pausedAt: c.paused_at,
+      };
     }
     return rows.map((r) => ({
       id: idOf(r.seq),
@@ -439,34 +493,34 @@ export class SqliteTicketStore implements TicketStore {
  * SQL for "this clock is in one of these states", mirroring `clockState`: clocks of final
  * tickets are judged at the time the ticket became final.
  */
-function slaStateCondition(states: readonly string[], now: number, warnAt: readonly number[]) {
-  const firstWarn = Math.min(...warnAt, 100);
+function slaStateCondition(states: readonly string[], now: number, _warnAt: readonly number[]) {
   const evalAt = `COALESCE((SELECT final_at FROM tickets x WHERE x.seq = c.ticket_seq), ?)`;
+  const running = `c.met_at IS NULL AND c.paused_at IS NULL AND ${evalAt} <= c.due_at`;
   const parts: string[] = [];
   const args: number[] = [];
   for (const s of states) {
     switch (s) {
       case 'met':
-        parts.push('(c.met_at IS NOT NULL AND c.met_at <= c.due_at)');
+        parts.push('(c.met_at IS NOT NULL AND c.worked_ms <= c.target_ms)');
         break;
       case 'breached':
-        parts.push(`(c.met_at > c.due_at OR (c.met_at IS NULL AND ${evalAt} > c.due_at))`);
+        parts.push(
+          `((c.met_at IS NOT NULL AND c.worked_ms > c.target_ms) OR (c.met_at IS NULL AND c.paused_at IS NULL AND ${evalAt} > c.due_at) OR (c.met_at IS NULL AND c.paused_at IS NOT NULL AND c.worked_ms > c.target_ms))`,
+        );
         args.push(now);
         break;
+      case 'paused':
+        parts.push('(c.met_at IS NULL AND c.paused_at IS NOT NULL AND c.worked_ms <= c.target_ms)');
+        break;
       case 'warning':
-        parts.push(
-          `(c.met_at IS NULL AND ${evalAt} <= c.due_at AND (${evalAt} - c.start_at) * 100 >= ? * (c.due_at - c.start_at))`,
-        );
-        args.push(now, now, firstWarn);
+        parts.push(`(${running} AND c.warn_at IS NOT NULL AND ${evalAt} >= c.warn_at)`);
+        args.push(now, now);
         break;
       case 'running':
-        parts.push(
-          `(c.met_at IS NULL AND ${evalAt} <= c.due_at AND (${evalAt} - c.start_at) * 100 < ? * (c.due_at - c.start_at))`,
-        );
-        args.push(now, now, firstWarn);
+        parts.push(`(${running} AND (c.warn_at IS NULL OR ${evalAt} < c.warn_at))`);
+        args.push(now, now);
         break;
       default:
-        // 'paused' comes with pause conditions; no clock is paused yet.
         parts.push('0');
     }
   }

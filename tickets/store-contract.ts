@@ -1,4 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Calendar } from './calendar.js';
+import { fixedClock, pauseClock } from './clock.js';
 import type { Ticket } from './model.js';
 import type { NewTicket, TicketStore } from './store.js';
 
@@ -42,7 +44,7 @@ export function ticketStoreContract(
         assignees: [],
         team: null,
         labels: {},
-        sla: { response: { startAt: 1_000, dueAt: 3_601_000, metAt: null } },
+        sla: { response: fixedClock(1_000, 3_601_000) },
         ...over,
       }) as NewTicket & { ruleId: string; deviceId: string };
 
@@ -109,10 +111,7 @@ export function ticketStoreContract(
 
     it('lists by urgency: open first, then class, then nearest unmet deadline; cursors page through', async () => {
       const mk = (rule: string, priority: Ticket['priority'], due: number) =>
-        store.openOrRecur(
-          monitoring({ ruleId: rule, priority, sla: { response: { startAt: 0, dueAt: due, metAt: null } } }),
-          1,
-        );
+        store.openOrRecur(monitoring({ ruleId: rule, priority, sla: { response: fixedClock(0, due) } }), 1);
       const g1 = (await mk('g1', 'general', 500)).ticket;
       const e2 = (await mk('e2', 'emergency', 900)).ticket;
       const e1 = (await mk('e1', 'emergency', 100)).ticket;
@@ -137,7 +136,7 @@ export function ticketStoreContract(
             deviceId: 'd2',
             priority: 'general',
             title: 'Oil 50%_low',
-            sla: { response: { startAt: 0, dueAt: 10, metAt: null } },
+            sla: { response: fixedClock(0, 10) },
           }),
           1,
         )
@@ -153,6 +152,12 @@ export function ticketStoreContract(
       expect(await ids({ slaState: ['breached'] })).toEqual([b.id]);
       expect(await ids({ slaState: ['running'] })).toEqual([a.id]);
       expect(await ids({ slaState: ['met'] })).toEqual([]);
+      // A paused clock keeps its fields through the store and is found as paused, not breached.
+      const paused = pauseClock(new Calendar('24x7'), fixedClock(0, 50), 20);
+      await store.update(a.id, (t) => ({ ticket: { ...t, sla: { response: paused } }, events: [] }));
+      expect((await store.get(a.id))?.sla.response).toEqual(paused);
+      expect(await ids({ slaState: ['paused'] })).toEqual([a.id]);
+      expect(await ids({ slaState: ['breached'] })).toEqual([b.id]);
     });
   });
 }
