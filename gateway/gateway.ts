@@ -23,13 +23,14 @@ import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import type { AlertStore } from '../rules/alerts.js';
 import { AlertTracker } from '../rules/alerts.js';
-import { RuleEngine } from '../rules/engine.js';
+import { RuleEngine, systemScheduler } from '../rules/engine.js';
 import { loadRuleFiles } from '../rules/load.js';
 import { RuleReloader } from '../rules/reloader.js';
 import { SilenceStore } from '../rules/silences.js';
 import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
 import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
+import { SlaWatcher } from '../tickets/sla-watcher.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
 import type { Config } from './config/schema.js';
 import { Housekeeping } from './housekeeping.js';
@@ -169,14 +170,29 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       Date.now,
       (t) => silences.covering(t.device, t.event.at)?.id ?? null,
     );
+    const ticketStore = new SqliteTicketStore(stateDb, (c) => firstWarningAt(config.sla, c));
     const tickets = new TicketService({
-      store: new SqliteTicketStore(stateDb, (c) => firstWarningAt(config.sla, c)),
+      store: ticketStore,
       policy: config.sla,
       logger: logger.child({ component: 'tickets' }),
       site: (id) => registry.site(id),
       teams: config.teams,
       routing: config.routing,
     });
+    // SLA clocks: warnings and breaches announced at their moments, escalated along the chain;
+    // what fell due while the gateway was down is announced now.
+    const slaWatcher = new SlaWatcher({
+      store: ticketStore,
+      policy: config.sla,
+      teams: config.teams,
+      supervisors: Object.fromEntries(
+        config.teams.flatMap((t) => (t.supervisor ? [[t.id, t.supervisor]] : [])),
+      ),
+      scheduler: systemScheduler,
+      logger: logger.child({ component: 'sla' }),
+    });
+    await slaWatcher.start();
+    tickets.onChange(({ kind, ticket }) => void slaWatcher.changed(ticket, kind === 'created'));
     const engine = new RuleEngine(rules.rules);
     engine.onTransition((t) => alerts.handle(t));
     alerts.onFiring(async (alert, t) => {
@@ -285,8 +301,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         }
         await reloader.stop();
         engine.stop();
+        slaWatcher.stop();
         clearInterval(ruleStateTimer);
         await alerts.idle();
+        await slaWatcher.idle();
         await saveRuleState();
         // What the forwarder has not shipped stays in the spool for the next start.
         await forwarder?.stop();

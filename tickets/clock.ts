@@ -20,6 +20,8 @@ export interface PausableClock {
   metAt: number | null;
   /** When the current pause began. */
   pausedAt: number | null;
+  /** The highest warning share (percent) announced so far; 100 once the breach was announced. */
+  notified: number;
 }
 
 export type PausableState = 'running' | 'paused' | 'warning' | 'met' | 'breached';
@@ -34,6 +36,7 @@ export function startClock(cal: Calendar, calendar: string, targetMs: number, at
     dueAt: deadline(cal, 0, targetMs, at),
     metAt: null,
     pausedAt: null,
+    notified: 0,
   };
 }
 
@@ -84,7 +87,8 @@ export function meetClock(cal: Calendar, c: PausableClock, at: number): Pausable
  * deadline counted from the original report — which may already have passed.
  */
 export function retarget(cal: Calendar, c: PausableClock, targetMs: number): PausableClock {
-  const next = { ...c, targetMs };
+  // New deadlines: their warnings are announced afresh.
+  const next = { ...c, targetMs, notified: 0 };
   if (c.metAt !== null || c.runningSince === null) return next;
   return { ...next, dueAt: deadline(cal, c.workedMs, targetMs, c.runningSince) };
 }
@@ -136,6 +140,33 @@ export function fixedClock(startAt: number, dueAt: number, metAt: number | null 
     dueAt,
     metAt: null,
     pausedAt: null,
+    notified: 0,
   };
   return metAt === null ? c : { ...c, workedMs: metAt - startAt, runningSince: null, metAt };
+}
+
+/**
+ * Announcements a clock owes at `now`: each warning share it has crossed and the breach, above what
+ * was already announced (`notified`) — after a restart, the ones that fell due while it was down.
+ */
+export function dueNotices(
+  cal: Calendar,
+  c: PausableClock,
+  now: number,
+  warnAt: readonly number[],
+): { level: number; kind: 'warning' | 'breach'; at: number }[] {
+  if (c.metAt !== null) return [];
+  const used = worked(cal, c, now);
+  const out: { level: number; kind: 'warning' | 'breach'; at: number }[] = [];
+  for (const share of [...warnAt].sort((a, b) => a - b)) {
+    if (share <= c.notified || (share / 100) * c.targetMs > used) continue;
+    const at =
+      c.runningSince === null || (share / 100) * c.targetMs <= c.workedMs
+        ? (c.runningSince ?? c.pausedAt ?? now)
+        : cal.add(c.runningSince, (share / 100) * c.targetMs - c.workedMs);
+    out.push({ level: share, kind: 'warning', at });
+  }
+  const breached = used > c.targetMs || (c.runningSince !== null && now > c.dueAt);
+  if (breached && c.notified < 100) out.push({ level: 100, kind: 'breach', at: c.dueAt });
+  return out;
 }

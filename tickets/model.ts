@@ -66,6 +66,9 @@ export type TicketEventType =
   | 'priority_raised'
   | 'maintenance_alert'
   | 'routed'
+  | 'sla_warning'
+  | 'sla_breach'
+  | 'notification'
   | 'comment';
 
 /** One entry of a ticket's timeline: every stage is time-stamped (R6.1). */

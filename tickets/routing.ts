@@ -38,6 +38,8 @@ export const teamSchema = z
     partner: z.boolean().default(false),
     /** The team lead (a technician id, or a name): notified of emergencies and warnings. */
     lead: z.string().min(1).optional(),
+    /** Who hears of breaches (the escalation chain's `supervisor`). */
+    supervisor: z.string().min(1).optional(),
     technicians: z.array(technicianSchema).default([]),
   })
   .strict();

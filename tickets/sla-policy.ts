@@ -22,6 +22,21 @@ const target = z.union(
 );
 type Target = z.output<typeof target>;
 
+export type EscalationRole = 'assignee' | 'lead' | 'supervisor';
+export type EscalationStage = 'created' | 'warning' | 'breach';
+
+/** Who hears of what, per class (R4.1): the plan's chain unless the configuration says otherwise. */
+export const DEFAULT_ESCALATION: Record<Priority, Partial<Record<EscalationStage, EscalationRole[]>>> = {
+  emergency: { created: ['lead'], warning: ['assignee', 'lead'], breach: ['supervisor'] },
+  general: { warning: ['assignee', 'lead'], breach: ['supervisor'] },
+  preventive: { warning: ['assignee'], breach: ['lead'] },
+};
+
+const roles = z.array(z.enum(['assignee', 'lead', 'supervisor']));
+const chain = z
+  .object({ created: roles.optional(), warning: roles.optional(), breach: roles.optional() })
+  .strict();
+
 /** Each class may count its times on a calendar (default `24x7`); a target may name another. */
 const classCalendar = z.string().min(1).default('24x7');
 
@@ -39,6 +54,16 @@ export const slaSchema = z
      * an office calendar counts working time only (Friday 16:00 + 4h = Monday 11:00 with 08:00–17:00).
      */
     calendars: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), calendarSchema).default({}),
+    /** Who is told at creation, at each warning and at a breach, per class (roles of the ticket's team). */
+    escalation: z
+      .object({ emergency: chain.optional(), general: chain.optional(), preventive: chain.optional() })
+      .strict()
+      .transform((e) => ({
+        emergency: e.emergency ?? DEFAULT_ESCALATION.emergency,
+        general: e.general ?? DEFAULT_ESCALATION.general,
+        preventive: e.preventive ?? DEFAULT_ESCALATION.preventive,
+      }))
+      .prefault({}),
     emergency: z
       .object({
         calendar: classCalendar,

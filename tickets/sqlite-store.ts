@@ -87,6 +87,11 @@ export const MIGRATIONS = [
       worked_ms = CASE WHEN met_at IS NULL THEN 0 ELSE met_at - start_at END,
       warn_at = CASE WHEN met_at IS NULL THEN start_at + (due_at - start_at) / 2 END;`,
   },
+  {
+    version: 3,
+    description: 'SLA announcements made per clock',
+    up: 'ALTER TABLE sla_clocks ADD COLUMN notified INTEGER NOT NULL DEFAULT 0;',
+  },
 ];
 
 interface Row {
@@ -129,6 +134,7 @@ interface ClockRow {
   worked_ms: number;
   running_since: number | null;
   paused_at: number | null;
+  notified: number;
 }
 
 /** When a clock shows its first warning (null: paused, met, or past it); stored for the SQL filters. */
@@ -205,7 +211,7 @@ export class SqliteTicketStore implements TicketStore {
       deleteClocks: db.prepare('DELETE FROM sla_clocks WHERE ticket_seq = ?'),
       insertClock: db.prepare(
         `INSERT INTO sla_clocks (ticket_seq, target, start_at, due_at, met_at, calendar, target_ms, worked_ms,
-         running_since, paused_at, warn_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         running_since, paused_at, warn_at, notified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertEvent: db.prepare(
         'INSERT INTO ticket_events (ticket_seq, at, type, actor, from_status, to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -425,6 +431,7 @@ export class SqliteTicketStore implements TicketStore {
         c.runningSince,
         c.pausedAt,
         this.warnAtOf(c),
+        c.notified,
       );
     }
   }
@@ -458,6 +465,7 @@ export class SqliteTicketStore implements TicketStore {
         dueAt: c.due_at,
         metAt: c.met_at,
         pausedAt: c.paused_at,
+        notified: c.notified,
       };
     }
     return rows.map((r) => ({
