@@ -32,6 +32,8 @@ export interface ApiDeps {
     status(): RuleSetStatus;
     reload(trigger: ReloadTrigger): Promise<ReloadResult>;
   };
+  /** Fault types tickets may have (`rules.faultTypes`). */
+  faultTypes: readonly string[];
   /** Maintenance windows. */
   silences: SilenceStore;
   /** Prometheus exposition (`GET /metrics`). */
@@ -67,7 +69,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.register(
     async (v1) => {
-      v1.register(ticketRoutes(deps.tickets));
+      v1.register(ticketRoutes(deps.tickets, deps.faultTypes));
       v1.register(alertRoutes(deps.alerts));
       v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources));
       v1.register(ingestRoutes(deps.ingestStatus));

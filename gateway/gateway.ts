@@ -178,6 +178,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       site: (id) => registry.site(id),
       teams: config.teams,
       routing: config.routing,
+      device: (id) => registry.get(id),
     });
     // SLA clocks: warnings and breaches announced at their moments, escalated along the chain;
     // what fell due while the gateway was down is announced now.
@@ -263,6 +264,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         }),
       metrics: metrics.render,
       silences,
+      faultTypes: config.rules.faultTypes,
       rules: {
         list: () => engine.rules(),
         status: () => reloader.status(),

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../gateway/config/load.js';
 import type { RunningGateway } from '../gateway/gateway.js';
 import { formatIssue } from '../lib/source-errors.js';
-import { getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { getJson, postJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
 
 const CONFIG = `
 sites:
@@ -70,6 +70,65 @@ describe('routing new tickets to teams (gateway)', () => {
     expect(one.body.timeline?.find((e) => e.type === 'routed')?.note).toBe(
       'mechanical in the remote area (site south) → team partner-south, partner team; technician fox: on call, 0 open ticket(s)',
     );
+  });
+
+  it('a hotline call files a ticket: same store, clocks from the call, routed, the reporter kept', async () => {
+    const reportedAt = Date.now() - 10 * 60_000;
+    const r = await postJson<{
+      id: string;
+      source: string;
+      team: string;
+      equipmentModel: string | null;
+      reporter: { name: string; takenBy: string };
+      reportedAt: string;
+      sla: { response: { dueAt: string } };
+    }>(api('/tickets'), {
+      title: 'Press 9 makes a grinding noise',
+      description: 'Customer reports noise from the main drive since this morning',
+      priority: 'general',
+      source: 'phone',
+      reporter: { name: 'Kim Lee', phone: '+49 30 1234', takenBy: 'operator-2' },
+      faultType: 'mechanical',
+      deviceId: 'press-9',
+      reportedAt: new Date(reportedAt).toISOString(),
+    });
+    expect(r.status).toBe(201);
+    expect(r.body).toMatchObject({
+      source: 'phone',
+      team: 'partner-south',
+      reporter: { name: 'Kim Lee', takenBy: 'operator-2' },
+      reportedAt: new Date(reportedAt).toISOString(),
+    });
+    expect(r.body.sla.response.dueAt).toBe(new Date(reportedAt + 4 * 3_600_000).toISOString());
+    const t = await getJson<{ timeline: { type: string; actor: string; note: string }[] }>(
+      api(`/tickets/${r.body.id}`),
+    );
+    expect(t.body.timeline.map((e) => e.type)).toEqual(['created', 'routed']);
+    expect(t.body.timeline[0]).toMatchObject({
+      actor: 'operator-2',
+      note: 'filed via phone by Kim Lee (taken by operator-2)',
+    });
+
+    const bad = await postJson<{ errors: { path: string }[] }>(api('/tickets'), {
+      title: 'x',
+      priority: 'general',
+      source: 'phone',
+      reporter: { name: 'K' },
+      faultType: 'plumbing',
+      reportedAt: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e) => e.path)).toEqual(['faultType', 'reportedAt']);
+    const unknown = await postJson<{ code: string }>(api('/tickets'), {
+      title: 'x',
+      priority: 'general',
+      source: 'portal',
+      reporter: { name: 'K' },
+      faultType: 'mechanical',
+      deviceId: 'nope',
+    });
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.code).toBe('FL_ERR_DEVICE_NOT_FOUND');
   });
 
   it('team configuration is checked: fault types, sites and on-call calendars', async () => {

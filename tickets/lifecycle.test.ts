@@ -29,6 +29,7 @@ function ticket(over: Partial<Ticket> = {}): Ticket {
     assignees: [],
     team: null,
     labels: {},
+    reporter: null,
     sla: {
       response: fixedClock(0, 100),
       remoteFix: fixedClock(0, 200),

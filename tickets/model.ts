@@ -25,6 +25,15 @@ export const SLA_STATES = ['running', 'paused', 'warning', 'met', 'breached'] as
 export type SlaState = (typeof SLA_STATES)[number];
 
 /** One SLA clock: computed once from the policy when the ticket opens, then stored. */
+/** The person who reported a fault (manual intake). */
+export interface Reporter {
+  name: string;
+  phone?: string;
+  email?: string;
+  /** The hotline operator who took the call, if any. */
+  takenBy?: string;
+}
+
 /** A clock of the ticket: deadline, pauses and working time on its calendar (see clock.ts). */
 export type SlaClock = PausableClock;
 
@@ -54,6 +63,8 @@ export interface Ticket {
   finalAt: number | null;
   assignees: string[];
   team: string | null;
+  /** Who reported it, for tickets filed by a hotline operator, a customer portal or e-mail. */
+  reporter: Reporter | null;
   labels: Record<string, string>;
   sla: Partial<Record<SlaTarget, SlaClock>>;
 }

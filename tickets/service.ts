@@ -13,6 +13,7 @@ import { applyTransition } from './lifecycle.js';
 import {
   OPEN_STATUSES,
   PRIORITY_RANK,
+  type Reporter,
   type SlaClock,
   type SlaState,
   type SlaTarget,
@@ -46,7 +47,28 @@ export interface TicketServiceOptions {
   /** Teams a new ticket is routed to (none: tickets wait for dispatch). */
   teams?: readonly Team[];
   routing?: { autoAssign: boolean };
+  /** A device of the registry, for manual tickets naming the equipment. */
+  device?: (id: string) => Device | undefined;
   now?: () => number;
+}
+
+export interface ManualTicketInput {
+  title: string;
+  description: string;
+  priority: 'emergency' | 'general';
+  source: 'phone' | 'portal' | 'email';
+  reporter: Reporter;
+  faultType: string;
+  deviceId?: string;
+  /** Without a device: the site (default: `default`). */
+  site?: string;
+  customer?: string;
+  equipmentModel?: string;
+  team?: string;
+  labels?: Record<string, string>;
+  /** When the fault was reported (default: now; never in the future). */
+  reportedAt?: number;
+  actor: string;
 }
 
 export type TicketListener = (e: { kind: 'created' | 'occurrence' | 'transition'; ticket: Ticket }) => void;
@@ -112,6 +134,7 @@ export class TicketService {
         assignees: routed?.technician && this.opts.routing?.autoAssign ? [routed.technician] : [],
         team: rule.ticket.team ?? routed?.team ?? null,
         labels: rule.ticket.labels,
+        reporter: null,
         sla: computeClocks(this.opts.policy, alert.priority, site.area, event.at),
       },
       now,
@@ -130,6 +153,64 @@ export class TicketService {
     );
     this.emit(result.created ? 'created' : 'occurrence', result.ticket);
     return result;
+  }
+
+  /**
+   * A ticket filed by a person (R2.1, R2.2): a hotline operator, the customer portal, an e-mail.
+   * Same store, same clocks and routing as monitoring tickets; the reporter is kept on the ticket.
+   */
+  async createManual(input: ManualTicketInput): Promise<Ticket> {
+    const now = this.now();
+    const reportedAt = input.reportedAt ?? now;
+    const device = input.deviceId ? this.opts.device?.(input.deviceId) : undefined;
+    if (input.deviceId && !device)
+      throw new FaultlineError('FL_ERR_DEVICE_NOT_FOUND', `device "${input.deviceId}" is not known`);
+    const site = this.opts.site(device?.site ?? input.site ?? 'default');
+    const routed = await this.route(input.faultType, site, now);
+    const ticket = await this.opts.store.create(
+      {
+        title: input.title,
+        description: input.description,
+        priority: input.priority,
+        status: 'open',
+        source: input.source,
+        deviceId: device?.id ?? null,
+        site: site.id,
+        area: site.area,
+        customer: input.customer ?? device?.customer ?? site.customer ?? null,
+        equipmentModel: device?.model ?? input.equipmentModel ?? null,
+        ruleId: null,
+        alertId: null,
+        faultType: input.faultType,
+        reportedAt,
+        createdAt: now,
+        updatedAt: now,
+        assignees: routed?.technician && this.opts.routing?.autoAssign ? [routed.technician] : [],
+        team: input.team ?? routed?.team ?? null,
+        labels: input.labels ?? {},
+        reporter: input.reporter,
+        sla: computeClocks(this.opts.policy, input.priority, site.area, reportedAt),
+      },
+      {
+        at: now,
+        type: 'created',
+        actor: input.actor,
+        from: null,
+        to: 'open',
+        note: `filed via ${input.source} by ${input.reporter.name}${input.reporter.takenBy ? ` (taken by ${input.reporter.takenBy})` : ''}`,
+      },
+    );
+    let t = ticket;
+    if (routed && !input.team) {
+      const r = await this.opts.store.update(t.id, (x) => ({
+        ticket: x,
+        events: [{ at: now, type: 'routed', actor: 'routing', from: null, to: null, note: routed.reason }],
+      }));
+      if (r) t = r;
+    }
+    this.opts.logger.info({ ticketId: t.id, source: input.source, priority: t.priority }, 'ticket filed');
+    this.emit('created', t);
+    return t;
   }
 
   /** Team and suggested technician for a new ticket (see routing.ts), with the reason. */

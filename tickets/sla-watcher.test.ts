@@ -37,6 +37,7 @@ function newTicket(priority: 'general' | 'emergency', at: number): NewTicket {
     assignees: ['ben'],
     team: 'mech',
     labels: {},
+    reporter: null,
     sla: computeClocks(policy, priority, 'local', at),
   };
 }

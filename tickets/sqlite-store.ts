@@ -5,6 +5,7 @@ import {
   type NewTicketEvent,
   nextDueAt,
   PRIORITY_RANK,
+  type Reporter,
   type SlaClock,
   type SlaTarget,
   type Ticket,
@@ -92,6 +93,11 @@ export const MIGRATIONS = [
     description: 'SLA announcements made per clock',
     up: 'ALTER TABLE sla_clocks ADD COLUMN notified INTEGER NOT NULL DEFAULT 0;',
   },
+  {
+    version: 4,
+    description: 'reporter of manual tickets',
+    up: 'ALTER TABLE tickets ADD COLUMN reporter TEXT;',
+  },
 ];
 
 interface Row {
@@ -121,6 +127,7 @@ interface Row {
   is_open: number;
   priority_rank: number;
   due_key: number;
+  reporter: string | null;
 }
 
 interface ClockRow {
@@ -176,6 +183,7 @@ function toParams(t: NewTicket | Ticket) {
     assignees: JSON.stringify(t.assignees),
     team: t.team,
     labels: JSON.stringify(t.labels),
+    reporter: t.reporter ? JSON.stringify(t.reporter) : null,
     due_key: nextDueAt(t) ?? NO_DEADLINE,
   };
 }
@@ -194,16 +202,17 @@ export class SqliteTicketStore implements TicketStore {
       insert:
         db.prepare(`INSERT INTO tickets (title, description, priority, priority_rank, status, is_open, source,
         device_id, site, area, customer, equipment_model, rule_id, alert_id, fault_type, reported_at, created_at,
-        updated_at, final_at, assignees, team, labels, due_key)
+        updated_at, final_at, assignees, team, labels, reporter, due_key)
         VALUES (@title, @description, @priority, @priority_rank, @status, @is_open, @source, @device_id, @site, @area,
         @customer, @equipment_model, @rule_id, @alert_id, @fault_type, @reported_at, @created_at, @updated_at,
-        @final_at, @assignees, @team, @labels, @due_key)`),
+        @final_at, @assignees, @team, @labels, @reporter, @due_key)`),
       update: db.prepare(`UPDATE tickets SET title = @title, description = @description, priority = @priority,
         priority_rank = @priority_rank, status = @status, is_open = @is_open, source = @source, device_id = @device_id,
         site = @site, area = @area, customer = @customer, equipment_model = @equipment_model, rule_id = @rule_id,
         alert_id = @alert_id, fault_type = @fault_type, occurrences = @occurrences,
         last_occurrence_at = @last_occurrence_at, reported_at = @reported_at, updated_at = @updated_at,
-        final_at = @final_at, assignees = @assignees, team = @team, labels = @labels, due_key = @due_key
+        final_at = @final_at, assignees = @assignees, team = @team, labels = @labels, reporter = @reporter,
+        due_key = @due_key
         WHERE seq = @seq`),
       get: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
       openPair: db.prepare(`SELECT * FROM tickets WHERE rule_id = ? AND device_id = ? AND is_open = 1`),
@@ -492,6 +501,7 @@ export class SqliteTicketStore implements TicketStore {
       assignees: JSON.parse(r.assignees) as string[],
       team: r.team,
       labels: JSON.parse(r.labels) as Record<string, string>,
+      reporter: r.reporter ? (JSON.parse(r.reporter) as Reporter) : null,
       sla: bySeq.get(r.seq) ?? {},
     }));
   }

@@ -44,6 +44,7 @@ export function ticketStoreContract(
         assignees: [],
         team: null,
         labels: {},
+        reporter: null,
         sla: { response: fixedClock(1_000, 3_601_000) },
         ...over,
       }) as NewTicket & { ruleId: string; deviceId: string };

@@ -1,10 +1,11 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
+import { FaultlineError } from '../../lib/errors.js';
 import { toIso } from '../../lib/time.js';
 import { PRIORITIES, SLA_STATES, SOURCES, STATUSES } from '../../tickets/model.js';
-import type { TicketService } from '../../tickets/service.js';
+import type { ManualTicketInput, TicketService } from '../../tickets/service.js';
 import type { TicketFilter } from '../../tickets/store.js';
-import { limitParam, listParam, parseOrThrow } from '../problem.js';
+import { limitParam, listParam, parseOrThrow, timeParam } from '../problem.js';
 
 const listQuery = z
   .object({
@@ -35,8 +36,77 @@ const transitionBody = z
   })
   .strict();
 
-export function ticketRoutes(tickets: TicketService) {
+const createBody = z
+  .object({
+    title: z.string().min(1).max(300),
+    description: z.string().max(20_000).default(''),
+    priority: z.enum(['emergency', 'general']),
+    source: z.enum(['phone', 'portal', 'email']),
+    reporter: z
+      .object({
+        name: z.string().min(1).max(200),
+        phone: z.string().min(1).max(50).optional(),
+        email: z.email().optional(),
+        takenBy: z.string().min(1).max(200).optional(),
+      })
+      .strict(),
+    faultType: z.string().min(1).max(64),
+    deviceId: z.string().min(1).max(128).optional(),
+    site: z.string().min(1).max(128).optional(),
+    customer: z.string().min(1).max(200).optional(),
+    equipmentModel: z.string().min(1).max(200).optional(),
+    team: z.string().min(1).max(64).optional(),
+    labels: z.record(z.string().max(64), z.string().max(500)).optional(),
+    reportedAt: timeParam.optional(),
+    actor: z.string().min(1).max(200).optional(),
+  })
+  .strict();
+
+export function ticketRoutes(tickets: TicketService, faultTypes: readonly string[]) {
   return async (app: FastifyInstance) => {
+    /** A ticket filed by a hotline operator, the customer portal or e-mail intake. */
+    app.post('/tickets', async (req, reply) => {
+      const b = parseOrThrow(createBody, req.body ?? {}, 'body');
+      const problems: { path: string; message: string }[] = [];
+      if (!faultTypes.includes(b.faultType))
+        problems.push({
+          path: 'faultType',
+          message: `unknown fault type (rules.faultTypes: ${faultTypes.join(', ')})`,
+        });
+      if (b.reportedAt !== undefined && b.reportedAt > Date.now() + 60_000)
+        problems.push({ path: 'reportedAt', message: 'a fault cannot be reported in the future' });
+      if (b.deviceId && b.site)
+        problems.push({ path: 'site', message: 'give deviceId or site: the device knows its site' });
+      if (problems.length)
+        throw new FaultlineError(
+          'FL_ERR_API_VALIDATION',
+          problems.map((p) => `body ${p.path}: ${p.message}`).join('; '),
+          { details: problems },
+        );
+      const input: ManualTicketInput = {
+        title: b.title,
+        description: b.description,
+        priority: b.priority,
+        source: b.source,
+        reporter: b.reporter,
+        faultType: b.faultType,
+        actor: b.actor ?? b.reporter.takenBy ?? b.source,
+      };
+      for (const k of [
+        'deviceId',
+        'site',
+        'customer',
+        'equipmentModel',
+        'team',
+        'labels',
+        'reportedAt',
+      ] as const)
+        if (b[k] !== undefined) (input as unknown as Record<string, unknown>)[k] = b[k];
+      const t = await tickets.createManual(input);
+      reply.code(201).header('location', `/api/v1/tickets/${t.id}`);
+      return tickets.view(t);
+    });
+
     app.get('/tickets', async (req) => {
       const q = parseOrThrow(listQuery, req.query, 'query');
       const filter: TicketFilter = {};
