@@ -131,6 +131,44 @@ describe('routing new tickets to teams (gateway)', () => {
     expect(unknown.body.code).toBe('FL_ERR_DEVICE_NOT_FOUND');
   });
 
+  it('several assignees (the lead and the experts called in) and remote-support comments on the timeline', async () => {
+    const created = await postJson<{ id: string; assignees: string[] }>(api('/tickets'), {
+      title: 'Hydraulic leak',
+      priority: 'general',
+      source: 'portal',
+      reporter: { name: 'Plant North' },
+      faultType: 'mechanical',
+      deviceId: 'press-1',
+    });
+    // Auto-assigned: the team's technician with the fewest open tickets (ana has one already).
+    expect(created.body.assignees).toEqual(['ben']);
+    const id = created.body.id;
+    const added = await postJson<{ assignees: string[] }>(api(`/tickets/${id}/assignees`), {
+      add: ['ana', 'hydraulics-expert'],
+      actor: 'ben',
+    });
+    expect(added.body.assignees).toEqual(['ben', 'ana', 'hydraulics-expert']);
+    const removed = await postJson<{ assignees: string[] }>(api(`/tickets/${id}/assignees`), {
+      remove: ['ana'],
+    });
+    expect(removed.body.assignees).toEqual(['ben', 'hydraulics-expert']);
+    const c = await postJson(api(`/tickets/${id}/comments`), {
+      note: 'talked the customer through a valve check',
+      actor: 'hydraulics-expert',
+    });
+    expect(c.status).toBe(201);
+    const t = await getJson<{ timeline: { type: string; actor: string; note: string }[] }>(
+      api(`/tickets/${id}`),
+    );
+    expect(t.body.timeline.filter((e) => e.type === 'assigned').map((e) => e.note)).toEqual([
+      'added ana, hydraulics-expert → ben, ana, hydraulics-expert',
+      'removed ana → ben, hydraulics-expert',
+    ]);
+    expect(t.body.timeline.at(-1)).toMatchObject({ type: 'comment', actor: 'hydraulics-expert' });
+    expect((await postJson(api(`/tickets/${id}/assignees`), {})).status).toBe(400);
+    expect((await postJson(api('/tickets/T-9999/comments'), { note: 'x' })).status).toBe(404);
+  });
+
   it('team configuration is checked: fault types, sites and on-call calendars', async () => {
     writeFiles(tmp.dir, {
       'bad.yaml': `teams:

@@ -80,6 +80,7 @@ export type TicketEventType =
   | 'sla_warning'
   | 'sla_breach'
   | 'notification'
+  | 'assigned'
   | 'comment';
 
 /** One entry of a ticket's timeline: every stage is time-stamped (R6.1). */

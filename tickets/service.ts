@@ -11,6 +11,7 @@ import { render, type TemplateVars } from '../rules/template.js';
 import { retarget } from './clock.js';
 import { applyTransition } from './lifecycle.js';
 import {
+  isOpen as isOpenStatus,
   OPEN_STATUSES,
   PRIORITY_RANK,
   type Reporter,
@@ -344,6 +345,59 @@ export class TicketService {
     }));
     if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
     this.emit('transition', t);
+    return t;
+  }
+
+  /**
+   * Assigns people (the lead and the experts the lead calls in) or takes them off; the first one is
+   * the lead of the work. Recorded on the timeline.
+   */
+  async assign(
+    id: string,
+    add: readonly string[],
+    remove: readonly string[],
+    actor: string,
+  ): Promise<Ticket> {
+    const at = this.now();
+    const t = await this.opts.store.update(id, (current) => {
+      if (!isOpenStatus(current.status))
+        throw new FaultlineError(
+          'FL_ERR_TICKET_TRANSITION',
+          `ticket ${id} is ${current.status}: assignments are closed`,
+        );
+      const assignees = [...current.assignees.filter((a) => !remove.includes(a))];
+      for (const a of add) if (!assignees.includes(a)) assignees.push(a);
+      const parts = [
+        add.length ? `added ${add.join(', ')}` : '',
+        remove.length ? `removed ${remove.join(', ')}` : '',
+      ].filter(Boolean);
+      return {
+        ticket: { ...current, assignees, updatedAt: at },
+        events: [
+          {
+            at,
+            type: 'assigned',
+            actor,
+            from: null,
+            to: null,
+            note: `${parts.join('; ')} → ${assignees.join(', ') || 'nobody'}`,
+          },
+        ],
+      };
+    });
+    if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
+    this.emit('transition', t);
+    return t;
+  }
+
+  /** A comment on the timeline: remote support given while the technician travels, a call back, … */
+  async comment(id: string, note: string, actor: string): Promise<Ticket> {
+    const at = this.now();
+    const t = await this.opts.store.update(id, (current) => ({
+      ticket: { ...current, updatedAt: at },
+      events: [{ at, type: 'comment', actor, from: null, to: null, note }],
+    }));
+    if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
     return t;
   }
 

@@ -62,6 +62,17 @@ const createBody = z
   })
   .strict();
 
+const person = z.string().min(1).max(200);
+const assignBody = z
+  .object({
+    add: z.array(person).max(50).default([]),
+    remove: z.array(person).max(50).default([]),
+    actor: person.optional(),
+  })
+  .strict()
+  .refine((b) => b.add.length + b.remove.length > 0, 'give add and/or remove');
+const commentBody = z.object({ note: z.string().min(1).max(20_000), actor: person.optional() }).strict();
+
 export function ticketRoutes(tickets: TicketService, faultTypes: readonly string[]) {
   return async (app: FastifyInstance) => {
     /** A ticket filed by a hotline operator, the customer portal or e-mail intake. */
@@ -144,6 +155,20 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
       const body = parseOrThrow(transitionBody, req.body ?? {}, 'body');
       const t = await tickets.transition(id, body.to, body.actor ?? 'api', body.note ?? null);
       reply.code(200);
+      return tickets.view(t);
+    });
+
+    app.post('/tickets/:id/assignees', async (req) => {
+      const { id } = parseOrThrow(idParams, req.params, 'path');
+      const body = parseOrThrow(assignBody, req.body ?? {}, 'body');
+      return tickets.view(await tickets.assign(id, body.add, body.remove, body.actor ?? 'api'));
+    });
+
+    app.post('/tickets/:id/comments', async (req, reply) => {
+      const { id } = parseOrThrow(idParams, req.params, 'path');
+      const body = parseOrThrow(commentBody, req.body ?? {}, 'body');
+      const t = await tickets.comment(id, body.note, body.actor ?? 'api');
+      reply.code(201);
       return tickets.view(t);
     });
   };
