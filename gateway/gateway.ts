@@ -28,6 +28,7 @@ import { loadRuleFiles } from '../rules/load.js';
 import { RuleReloader } from '../rules/reloader.js';
 import { SilenceStore } from '../rules/silences.js';
 import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
+import { PreventivePlanner } from '../tickets/preventive.js';
 import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
 import { SlaWatcher } from '../tickets/sla-watcher.js';
@@ -194,6 +195,30 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     });
     await slaWatcher.start();
     tickets.onChange(({ kind, ticket }) => void slaWatcher.changed(ticket, kind === 'created'));
+    // Preventive schedules: tickets `notice` before each visit, and the visit as a maintenance window.
+    const planner = new PreventivePlanner({
+      schedules: config.preventive,
+      devices: () => registry.list(),
+      notice: config.sla.preventive.notice,
+      db: stateDb,
+      scheduler: systemScheduler,
+      logger: logger.child({ component: 'preventive' }),
+      open: async (s, device, visitAt) => {
+        const t = await tickets.openPreventive(s, device, visitAt);
+        if (!t) return null;
+        silences.create({
+          devices: [device.id],
+          sites: [],
+          from: visitAt,
+          to: visitAt + s.visit,
+          reason: `preventive visit: ${s.title}`,
+          createdBy: 'preventive',
+          ticketId: t.id,
+        });
+        return t.id;
+      },
+    });
+    await planner.run();
     const engine = new RuleEngine(rules.rules);
     engine.onTransition((t) => alerts.handle(t));
     alerts.onFiring(async (alert, t) => {
@@ -304,6 +329,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         await reloader.stop();
         engine.stop();
         slaWatcher.stop();
+        planner.stop();
+        await planner.idle();
         clearInterval(ruleStateTimer);
         await alerts.idle();
         await slaWatcher.idle();

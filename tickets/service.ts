@@ -22,6 +22,7 @@ import {
   type Ticket,
   type TicketEvent,
 } from './model.js';
+import type { PreventiveSchedule } from './preventive.js';
 import { type Route, route, type Team } from './routing.js';
 import { calendarOf, clockState, computeClocks, type SlaPolicy } from './sla-policy.js';
 import type { ListQuery, TicketFilter, TicketSort, TicketStore } from './store.js';
@@ -210,6 +211,59 @@ export class TicketService {
       if (r) t = r;
     }
     this.opts.logger.info({ ticketId: t.id, source: input.source, priority: t.priority }, 'ticket filed');
+    this.emit('created', t);
+    return t;
+  }
+
+  /**
+   * The preventive ticket of one planned visit (R1.3): opened `notice` before the visit, with the
+   * visit as its deadline (arriving on time is its SLA). De-duplicated per (schedule, visit) by the
+   * store, so a visit never gets two tickets. Returns the ticket, or null if the visit has one.
+   */
+  async openPreventive(s: PreventiveSchedule, device: Device, visitAt: number): Promise<Ticket | null> {
+    const now = this.now();
+    const site = this.opts.site(device.site);
+    const routed = s.team ? null : await this.route(s.faultType, site, now);
+    const when = new Date(visitAt).toISOString();
+    const result = await this.opts.store.openOrRecur(
+      {
+        title: `${s.title}: ${device.name}`,
+        description: `${s.description ? `${s.description}\n` : ''}Preventive visit planned for ${when} (schedule ${s.id}). Contact the customer to agree the time.`,
+        priority: 'preventive',
+        status: 'open',
+        source: 'preventive',
+        deviceId: device.id,
+        site: site.id,
+        area: site.area,
+        customer: device.customer ?? site.customer ?? null,
+        equipmentModel: device.model,
+        ruleId: `preventive:${s.id}:${when}`,
+        alertId: null,
+        faultType: s.faultType,
+        reportedAt: now,
+        createdAt: now,
+        updatedAt: now,
+        assignees: routed?.technician && this.opts.routing?.autoAssign ? [routed.technician] : [],
+        team: s.team ?? routed?.team ?? null,
+        labels: { schedule: s.id },
+        reporter: null,
+        sla: computeClocks(this.opts.policy, 'preventive', site.area, now, visitAt),
+      },
+      now,
+    );
+    if (!result.created) return null;
+    let t = result.ticket;
+    if (routed) {
+      const r = await this.opts.store.update(t.id, (x) => ({
+        ticket: x,
+        events: [{ at: now, type: 'routed', actor: 'routing', from: null, to: null, note: routed.reason }],
+      }));
+      if (r) t = r;
+    }
+    this.opts.logger.info(
+      { ticketId: t.id, schedule: s.id, deviceId: device.id, visitAt: when },
+      'preventive ticket opened',
+    );
     this.emit('created', t);
     return t;
   }

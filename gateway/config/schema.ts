@@ -5,6 +5,7 @@ import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../
 import { influxSchema } from '../../ingest/influx/config.js';
 import { DEFAULT_FAULT_TYPES } from '../../rules/schema.js';
 import { recurringWindowSchema } from '../../rules/silences.js';
+import { preventiveScheduleSchema } from '../../tickets/preventive.js';
 import { routingSchema, teamSchema } from '../../tickets/routing.js';
 import { slaSchema } from '../../tickets/sla-policy.js';
 
@@ -62,6 +63,8 @@ export const configSchema = z
     sla: slaSchema.prefault({}),
     /** Maintenance teams (own and partner) with skills, areas and technicians: where tickets go. */
     teams: z.array(teamSchema).default([]),
+    /** Preventive maintenance schedules: tickets `notice` before each visit, and a maintenance window. */
+    preventive: z.array(preventiveScheduleSchema).default([]),
     routing: routingSchema.prefault({}),
   })
   .strict();

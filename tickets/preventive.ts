@@ -1,0 +1,234 @@
+import { CronExpressionParser } from 'cron-parser';
+import { DateTime } from 'luxon';
+import picomatch from 'picomatch';
+import { z } from 'zod';
+import type { Device } from '../ingest/devices.js';
+import { duration } from '../lib/duration.js';
+import type { Logger } from '../lib/log.js';
+import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import type { Scheduler } from '../rules/engine.js';
+import { MAX_TIMER_MS } from '../rules/engine.js';
+
+/**
+ * Preventive maintenance (R1.3): schedules per device or model create a preventive ticket `notice`
+ * before the visit is due (the customer is contacted to agree it), with the visit as its deadline,
+ * and open a maintenance window for the visit so that the planned work opens no fault tickets.
+ */
+const id = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'ids are lower-case letters, digits, ".", "_" or "-"');
+
+export const preventiveScheduleSchema = z
+  .object({
+    id,
+    title: z.string().min(1),
+    description: z.string().default(''),
+    /** Which devices: ids or globs, and/or a model (glob). */
+    devices: z.array(z.string().min(1)).optional(),
+    model: z.string().min(1).optional(),
+    /** Every N calendar units from `from` (`{ months: 6 }`, `{ weeks: 2 }`, `{ days: 90 }`) … */
+    every: z
+      .object({
+        days: z.number().int().positive().optional(),
+        weeks: z.number().int().positive().optional(),
+        months: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    /** … counted from this local date-time (`2026-01-05T08:00`) in `timezone`; or a cron rule instead. */
+    from: z.string().optional(),
+    cron: z.string().min(1).optional(),
+    timezone: z.string().default('UTC'),
+    /** How long before the visit the ticket opens (default: the SLA policy's preventive notice). */
+    notice: duration.optional(),
+    /** How long the visit takes: the maintenance window. */
+    visit: duration.prefault('4h'),
+    faultType: z.string().min(1).default('general'),
+    team: z.string().min(1).optional(),
+  })
+  .strict()
+  .superRefine((s, ctx) => {
+    if (!s.devices && !s.model)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['devices'],
+        message: 'give devices (ids or globs) and/or a model',
+      });
+    if (!DateTime.now().setZone(s.timezone).isValid)
+      ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown time zone "${s.timezone}"` });
+    if ((s.every === undefined) === (s.cron === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['every'],
+        message: 'give exactly one of every (with from) and cron',
+      });
+    if (s.every) {
+      const units = Object.values(s.every).filter((v) => v !== undefined);
+      if (units.length !== 1)
+        ctx.addIssue({ code: 'custom', path: ['every'], message: 'give one of days, weeks or months' });
+      if (!s.from)
+        ctx.addIssue({ code: 'custom', path: ['from'], message: 'every needs from (the first visit)' });
+      else if (!DateTime.fromISO(s.from, { zone: s.timezone }).isValid)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['from'],
+          message: `expected a local date-time like 2026-01-05T08:00, got "${s.from}"`,
+        });
+    }
+    if (s.cron) {
+      try {
+        if (s.cron.trim().split(/\s+/).length !== 5) throw new Error('expected 5 fields');
+        CronExpressionParser.parse(s.cron, { tz: s.timezone });
+      } catch (err) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['cron'],
+          message: `not a cron expression: ${(err as Error).message}`,
+        });
+      }
+    }
+  });
+
+export type PreventiveSchedule = z.output<typeof preventiveScheduleSchema>;
+
+/** The first visit of a schedule strictly after `after` (ms). */
+export function nextVisit(s: PreventiveSchedule, after: number): number {
+  if (s.cron)
+    return CronExpressionParser.parse(s.cron, { currentDate: new Date(after), tz: s.timezone })
+      .next()
+      .getTime();
+  const start = DateTime.fromISO(s.from as string, { zone: s.timezone });
+  const every = s.every as { days?: number; weeks?: number; months?: number };
+  // Calendar arithmetic in the zone: "every 3 months from 5 January 08:00" stays at 08:00 local.
+  const step = (k: number) =>
+    start
+      .plus({ days: (every.days ?? 0) * k, weeks: (every.weeks ?? 0) * k, months: (every.months ?? 0) * k })
+      .toMillis();
+  if (step(0) > after) return step(0);
+  const approx = every.months
+    ? 30.4 * 86_400_000 * every.months
+    : ((every.days ?? 0) + (every.weeks ?? 0) * 7) * 86_400_000;
+  let k = Math.max(0, Math.floor((after - step(0)) / approx) - 1);
+  while (step(k) <= after) k++;
+  return step(k);
+}
+
+export function scheduleMatches(s: PreventiveSchedule, d: Device): boolean {
+  if (s.devices && !picomatch(s.devices)(d.id)) return false;
+  if (s.model && (d.model === null || !picomatch(s.model)(d.model))) return false;
+  return true;
+}
+
+const MIGRATIONS = [
+  {
+    version: 1,
+    description: 'preventive schedules: the last visit a ticket was opened for',
+    up: `CREATE TABLE preventive_state (
+      schedule_id TEXT NOT NULL,
+      device_id TEXT NOT NULL,
+      last_visit INTEGER NOT NULL,
+      ticket_id TEXT,
+      PRIMARY KEY (schedule_id, device_id)
+    );`,
+  },
+];
+
+export interface PreventiveDeps {
+  schedules: readonly PreventiveSchedule[];
+  devices: () => readonly Device[];
+  /** The policy's notice (default for schedules without one). */
+  notice: number;
+  /**
+   * Opens the preventive ticket for a visit (and its maintenance window); returns its id, or null
+   * when the same visit already has an open ticket.
+   */
+  open: (s: PreventiveSchedule, device: Device, visitAt: number) => Promise<string | null>;
+  db: SqliteDatabase;
+  scheduler: Scheduler;
+  logger: Logger;
+}
+
+/**
+ * Opens preventive tickets on time, and never twice: the last visit handled per (schedule, device) is
+ * stored, and the ticket store refuses a second open ticket for the same visit. One timer, at the
+ * next opening of all schedules; at start, visits whose notice began while the gateway was down
+ * (and that are not past) are opened at once.
+ */
+export class PreventivePlanner {
+  private timer: unknown;
+  private stopped = false;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: PreventiveDeps) {
+    migrate(deps.db, 'preventive', MIGRATIONS);
+  }
+
+  private last(scheduleId: string, deviceId: string): number | undefined {
+    const r = this.deps.db
+      .prepare('SELECT last_visit FROM preventive_state WHERE schedule_id = ? AND device_id = ?')
+      .get(scheduleId, deviceId) as { last_visit: number } | undefined;
+    return r?.last_visit;
+  }
+
+  /** Opens what is due now and arms the timer for the next opening. */
+  run(): Promise<void> {
+    this.running = this.running
+      .then(() => this.tick())
+      .catch((err: unknown) => {
+        this.deps.logger.error({ err }, 'preventive planning failed');
+      });
+    return this.running;
+  }
+
+  private async tick(): Promise<void> {
+    if (this.stopped) return;
+    const now = this.deps.scheduler.now();
+    let nextOpen: number | undefined;
+    for (const s of this.deps.schedules) {
+      const notice = s.notice ?? this.deps.notice;
+      for (const d of this.deps.devices()) {
+        if (!scheduleMatches(s, d)) continue;
+        // The next visit after the last one handled (or after now - ε for a new schedule/device).
+        let visit = nextVisit(s, this.last(s.id, d.id) ?? now - 1);
+        // Visits already past when first seen are not opened late; the next one is planned.
+        while (visit <= now) visit = nextVisit(s, visit);
+        const openAt = visit - notice;
+        if (openAt <= now) {
+          const ticketId = await this.deps.open(s, d, visit);
+          this.deps.db
+            .prepare(
+              `INSERT INTO preventive_state (schedule_id, device_id, last_visit, ticket_id) VALUES (?, ?, ?, ?)
+               ON CONFLICT (schedule_id, device_id) DO UPDATE SET last_visit = excluded.last_visit, ticket_id = excluded.ticket_id`,
+            )
+            .run(s.id, d.id, visit, ticketId);
+          const following = nextVisit(s, visit) - notice;
+          if (nextOpen === undefined || following < nextOpen) nextOpen = following;
+        } else if (nextOpen === undefined || openAt < nextOpen) nextOpen = openAt;
+      }
+    }
+    this.arm(nextOpen);
+  }
+
+  private arm(at: number | undefined): void {
+    if (this.timer !== undefined) this.deps.scheduler.clearTimeout(this.timer);
+    this.timer = undefined;
+    if (at === undefined || this.stopped) return;
+    this.timer = this.deps.scheduler.setTimeout(
+      () => {
+        this.timer = undefined;
+        void this.run();
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, at - this.deps.scheduler.now())),
+    );
+  }
+
+  idle(): Promise<void> {
+    return this.running;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer !== undefined) this.deps.scheduler.clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}
