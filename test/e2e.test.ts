@@ -312,7 +312,22 @@ describe('equipment to ticket, end to end', () => {
     });
     expect(refused.status).toBe(409);
     expect(refused.body.code).toBe('FL_ERR_TICKET_TRANSITION');
-    expect((await postJson(api(`/tickets/${open?.id}/transitions`), { to: 'resolved' })).status).toBe(200);
+    const noReport = await postJson<{ code: string; detail: string }>(
+      api(`/tickets/${open?.id}/transitions`),
+      {
+        to: 'resolved',
+      },
+    );
+    expect(noReport.status).toBe(409);
+    expect(noReport.body.detail).toContain('cannot be resolved without a repair report');
+    const report = {
+      cause: 'coolant filter clogged',
+      actions: 'filter replaced',
+      partsUsed: [{ part: 'filter F-22', quantity: 1 }],
+    };
+    expect((await postJson(api(`/tickets/${open?.id}/transitions`), { to: 'resolved', report })).status).toBe(
+      200,
+    );
     const t0 = Date.now();
     await publish('cnc-1', { ts: t0, temperature: 70 });
     await publish('cnc-1', { ts: t0 + 1, temperature: 95 });

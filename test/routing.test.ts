@@ -169,6 +169,74 @@ describe('routing new tickets to teams (gateway)', () => {
     expect((await postJson(api('/tickets/T-9999/comments'), { note: 'x' })).status).toBe(404);
   });
 
+  it('repair report to resolve, lead review to close, customer feedback and the customer report', async () => {
+    type V = { id: string; status: string; report: { review: { state: string } } | null; feedback: unknown };
+    const created = await postJson<V>(api('/tickets'), {
+      title: 'Conveyor belt slips',
+      priority: 'general',
+      source: 'email',
+      reporter: { name: 'Plant North', email: 'north@example.com' },
+      faultType: 'mechanical',
+      deviceId: 'press-1',
+    });
+    const id = created.body.id;
+    const go = (body: object) => postJson<V & { detail: string }>(api(`/tickets/${id}/transitions`), body);
+    expect((await go({ to: 'acknowledged', actor: 'ben' })).status).toBe(200);
+    expect((await go({ to: 'diagnosing' })).status).toBe(200);
+    const resolved = await go({
+      to: 'resolved',
+      actor: 'ben',
+      report: {
+        cause: 'worn drive belt',
+        actions: 'belt replaced and tensioned',
+        partsUsed: [{ part: 'belt B-120', quantity: 1 }],
+        prevention: 'check tension monthly',
+      },
+    });
+    expect(resolved.status).toBe(200);
+    expect(resolved.body.report?.review.state).toBe('pending');
+    const early = await go({ to: 'closed' });
+    expect(early.status).toBe(409);
+    expect(early.body.detail).toContain('before its repair report is accepted (review: pending)');
+    const returned = await postJson<V>(api(`/tickets/${id}/report/review`), {
+      accepted: false,
+      findings: 'tension value missing',
+      actor: 'ana',
+    });
+    expect(returned.body.report?.review.state).toBe('returned');
+    expect((await postJson(api(`/tickets/${id}/report/review`), { accepted: false })).status).toBe(400);
+    await postJson(api(`/tickets/${id}/report`), {
+      cause: 'worn drive belt',
+      actions: 'belt replaced, tensioned to 450 N',
+      partsUsed: [{ part: 'belt B-120', quantity: 1 }],
+      prevention: 'check tension monthly',
+      actor: 'ben',
+    });
+    expect(
+      (await postJson<V>(api(`/tickets/${id}/report/review`), { accepted: true, actor: 'ana' })).body.report
+        ?.review.state,
+    ).toBe('accepted');
+    expect((await go({ to: 'closed' })).status).toBe(200);
+    expect(
+      (await postJson(api(`/tickets/${id}/feedback`), { score: 5, comment: 'fast and friendly' })).status,
+    ).toBe(201);
+    expect((await postJson(api(`/tickets/${id}/feedback`), { score: 9 })).status).toBe(400);
+    const cr = await getJson<{
+      stages: { reported: string; responded: string | null; resolved: string | null };
+      report: { actions: string; findings?: string };
+      feedback: { score: number };
+    }>(api(`/tickets/${id}/customer-report`));
+    expect(cr.body.stages.responded).not.toBeNull();
+    expect(cr.body.stages.resolved).not.toBeNull();
+    expect(cr.body.report.actions).toBe('belt replaced, tensioned to 450 N');
+    expect(JSON.stringify(cr.body)).not.toContain('tension value missing'); // review findings stay internal
+    expect(cr.body.feedback.score).toBe(5);
+    const t = await getJson<{ timeline: { type: string }[] }>(api(`/tickets/${id}`));
+    expect(
+      t.body.timeline.map((e) => e.type).filter((x) => ['report', 'review', 'feedback'].includes(x)),
+    ).toEqual(['report', 'review', 'report', 'review', 'feedback']);
+  });
+
   it('team configuration is checked: fault types, sites and on-call calendars', async () => {
     writeFiles(tmp.dir, {
       'bad.yaml': `teams:

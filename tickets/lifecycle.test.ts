@@ -30,6 +30,8 @@ function ticket(over: Partial<Ticket> = {}): Ticket {
     team: null,
     labels: {},
     reporter: null,
+    report: null,
+    feedback: null,
     sla: {
       response: fixedClock(0, 100),
       remoteFix: fixedClock(0, 200),

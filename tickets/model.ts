@@ -25,6 +25,29 @@ export const SLA_STATES = ['running', 'paused', 'warning', 'met', 'breached'] as
 export type SlaState = (typeof SLA_STATES)[number];
 
 /** One SLA clock: computed once from the policy when the ticket opens, then stored. */
+/** What the technician reports when the work is done (R5.2). */
+export interface RepairReport {
+  cause: string;
+  actions: string;
+  partsUsed: { part: string; quantity: number }[];
+  prevention: string;
+  by: string;
+  at: number;
+  /** The team lead's review: pending until accepted, or returned with findings. */
+  review: {
+    state: 'pending' | 'accepted' | 'returned';
+    by: string | null;
+    at: number | null;
+    findings: string | null;
+  };
+}
+
+export interface Feedback {
+  score: 1 | 2 | 3 | 4 | 5;
+  comment: string | null;
+  at: number;
+}
+
 /** The person who reported a fault (manual intake). */
 export interface Reporter {
   name: string;
@@ -65,6 +88,10 @@ export interface Ticket {
   team: string | null;
   /** Who reported it, for tickets filed by a hotline operator, a customer portal or e-mail. */
   reporter: Reporter | null;
+  /** The repair report (required to resolve) and the lead's review of it. */
+  report: RepairReport | null;
+  /** The customer's satisfaction after the work. */
+  feedback: Feedback | null;
   labels: Record<string, string>;
   sla: Partial<Record<SlaTarget, SlaClock>>;
 }
@@ -81,6 +108,9 @@ export type TicketEventType =
   | 'sla_breach'
   | 'notification'
   | 'assigned'
+  | 'report'
+  | 'review'
+  | 'feedback'
   | 'comment';
 
 /** One entry of a ticket's timeline: every stage is time-stamped (R6.1). */

@@ -12,8 +12,10 @@ import { retarget } from './clock.js';
 import { applyTransition } from './lifecycle.js';
 import {
   isOpen as isOpenStatus,
+  type NewTicketEvent,
   OPEN_STATUSES,
   PRIORITY_RANK,
+  type RepairReport,
   type Reporter,
   type SlaClock,
   type SlaState,
@@ -30,7 +32,14 @@ import type { ListQuery, TicketFilter, TicketSort, TicketStore } from './store.j
 type TimeKeys = 'lastOccurrenceAt' | 'reportedAt' | 'createdAt' | 'updatedAt';
 
 /** A ticket as the API shows it: ISO times, each clock with its state now. */
-export type TicketView = Omit<Ticket, TimeKeys | 'finalAt' | 'sla'> & {
+export type TicketView = Omit<Ticket, TimeKeys | 'finalAt' | 'sla' | 'report' | 'feedback'> & {
+  report:
+    | (Omit<RepairReport, 'at' | 'review'> & {
+        at: string;
+        review: Omit<RepairReport['review'], 'at'> & { at: string | null };
+      })
+    | null;
+  feedback: { score: number; comment: string | null; at: string } | null;
   lastOccurrenceAt: string | null;
   reportedAt: string;
   createdAt: string;
@@ -71,6 +80,29 @@ export interface ManualTicketInput {
   /** When the fault was reported (default: now; never in the future). */
   reportedAt?: number;
   actor: string;
+}
+
+export interface ReportInput {
+  cause: string;
+  actions: string;
+  partsUsed: { part: string; quantity: number }[];
+  prevention: string;
+}
+
+function newReport(r: ReportInput, by: string, at: number): RepairReport {
+  return { ...r, by, at, review: { state: 'pending', by: null, at: null, findings: null } };
+}
+
+function reportEvent(t: Ticket, by: string, at: number): NewTicketEvent {
+  const parts = t.report?.partsUsed.map((p) => `${p.quantity}× ${p.part}`).join(', ') || 'no parts';
+  return {
+    at,
+    type: 'report',
+    actor: by,
+    from: null,
+    to: null,
+    note: `repair report: ${t.report?.cause ?? ''} (${parts})`,
+  };
 }
 
 export type TicketListener = (e: { kind: 'created' | 'occurrence' | 'transition'; ticket: Ticket }) => void;
@@ -391,12 +423,35 @@ export class TicketService {
     return this.opts.store.timeline(id);
   }
 
-  async transition(id: string, to: Status, actor: string, note: string | null): Promise<Ticket> {
+  async transition(
+    id: string,
+    to: Status,
+    actor: string,
+    note: string | null,
+    report?: ReportInput,
+  ): Promise<Ticket> {
     const at = this.now();
-    const t = await this.opts.store.update(id, (current) => ({
-      ticket: applyTransition(current, to, at, (name) => calendarOf(this.opts.policy, name)),
-      events: [{ at, type: 'status', actor, from: current.status, to, note }],
-    }));
+    const t = await this.opts.store.update(id, (current) => {
+      const events: NewTicketEvent[] = [];
+      let base = current;
+      if (report) {
+        base = { ...current, report: newReport(report, actor, at) };
+        events.push(reportEvent(base, actor, at));
+      }
+      // Resolving needs the repair report; closing needs the lead to have accepted it (R5.2).
+      if (to === 'resolved' && !base.report)
+        throw new FaultlineError(
+          'FL_ERR_TICKET_TRANSITION',
+          `ticket ${id} cannot be resolved without a repair report (cause, actions, parts used, prevention)`,
+        );
+      if (to === 'closed' && base.report && base.report.review.state !== 'accepted')
+        throw new FaultlineError(
+          'FL_ERR_TICKET_TRANSITION',
+          `ticket ${id} cannot be closed before its repair report is accepted (review: ${base.report.review.state})`,
+        );
+      events.push({ at, type: 'status', actor, from: current.status, to, note });
+      return { ticket: applyTransition(base, to, at, (name) => calendarOf(this.opts.policy, name)), events };
+    });
     if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
     this.emit('transition', t);
     return t;
@@ -444,6 +499,71 @@ export class TicketService {
     return t;
   }
 
+  /** The repair report (again, after it was returned): the lead's review starts afresh. */
+  async submitReport(id: string, input: ReportInput, by: string): Promise<Ticket> {
+    const at = this.now();
+    const t = await this.opts.store.update(id, (current) => {
+      const ticket = { ...current, report: newReport(input, by, at), updatedAt: at };
+      return { ticket, events: [reportEvent(ticket, by, at)] };
+    });
+    if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
+    return t;
+  }
+
+  /** The team lead accepts the report, or returns it with findings (which feed process improvements). */
+  async reviewReport(id: string, accepted: boolean, findings: string | null, by: string): Promise<Ticket> {
+    const at = this.now();
+    const t = await this.opts.store.update(id, (current) => {
+      if (!current.report)
+        throw new FaultlineError('FL_ERR_TICKET_TRANSITION', `ticket ${id} has no repair report to review`);
+      if (!accepted && !findings)
+        throw new FaultlineError('FL_ERR_API_VALIDATION', 'body findings: a returned report needs findings');
+      const review = { state: accepted ? ('accepted' as const) : ('returned' as const), by, at, findings };
+      return {
+        ticket: { ...current, report: { ...current.report, review }, updatedAt: at },
+        events: [
+          {
+            at,
+            type: 'review',
+            actor: by,
+            from: null,
+            to: null,
+            note: accepted ? 'report accepted' : `report returned: ${findings}`,
+          },
+        ],
+      };
+    });
+    if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
+    return t;
+  }
+
+  /** The customer's satisfaction (1–5) and comment, once the work is done. */
+  async feedback(id: string, score: 1 | 2 | 3 | 4 | 5, comment: string | null): Promise<Ticket> {
+    const at = this.now();
+    const t = await this.opts.store.update(id, (current) => {
+      if (current.status !== 'resolved' && current.status !== 'closed')
+        throw new FaultlineError(
+          'FL_ERR_TICKET_TRANSITION',
+          `ticket ${id} is ${current.status}: feedback comes after the work`,
+        );
+      return {
+        ticket: { ...current, feedback: { score, comment, at }, updatedAt: at },
+        events: [
+          {
+            at,
+            type: 'feedback',
+            actor: 'customer',
+            from: null,
+            to: null,
+            note: `${score}/5${comment ? `: ${comment}` : ''}`,
+          },
+        ],
+      };
+    });
+    if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
+    return t;
+  }
+
   /** A comment on the timeline: remote support given while the technician travels, a call back, … */
   async comment(id: string, note: string, actor: string): Promise<Ticket> {
     const at = this.now();
@@ -474,6 +594,14 @@ export class TicketService {
       createdAt: toIso(t.createdAt),
       updatedAt: toIso(t.updatedAt),
       sla,
+      report: t.report
+        ? {
+            ...t.report,
+            at: toIso(t.report.at),
+            review: { ...t.report.review, at: toIsoOrNull(t.report.review.at) },
+          }
+        : null,
+      feedback: t.feedback ? { ...t.feedback, at: toIso(t.feedback.at) } : null,
     };
   }
 }

@@ -1,10 +1,12 @@
 import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 import {
+  type Feedback,
   isOpen,
   type NewTicketEvent,
   nextDueAt,
   PRIORITY_RANK,
+  type RepairReport,
   type Reporter,
   type SlaClock,
   type SlaTarget,
@@ -98,6 +100,11 @@ export const MIGRATIONS = [
     description: 'reporter of manual tickets',
     up: 'ALTER TABLE tickets ADD COLUMN reporter TEXT;',
   },
+  {
+    version: 5,
+    description: 'repair report, review and customer feedback',
+    up: 'ALTER TABLE tickets ADD COLUMN report TEXT; ALTER TABLE tickets ADD COLUMN feedback TEXT;',
+  },
 ];
 
 interface Row {
@@ -128,6 +135,8 @@ interface Row {
   priority_rank: number;
   due_key: number;
   reporter: string | null;
+  report: string | null;
+  feedback: string | null;
 }
 
 interface ClockRow {
@@ -184,6 +193,8 @@ function toParams(t: NewTicket | Ticket) {
     team: t.team,
     labels: JSON.stringify(t.labels),
     reporter: t.reporter ? JSON.stringify(t.reporter) : null,
+    report: 'report' in t && t.report ? JSON.stringify(t.report) : null,
+    feedback: 'feedback' in t && t.feedback ? JSON.stringify(t.feedback) : null,
     due_key: nextDueAt(t) ?? NO_DEADLINE,
   };
 }
@@ -202,16 +213,16 @@ export class SqliteTicketStore implements TicketStore {
       insert:
         db.prepare(`INSERT INTO tickets (title, description, priority, priority_rank, status, is_open, source,
         device_id, site, area, customer, equipment_model, rule_id, alert_id, fault_type, reported_at, created_at,
-        updated_at, final_at, assignees, team, labels, reporter, due_key)
+        updated_at, final_at, assignees, team, labels, reporter, report, feedback, due_key)
         VALUES (@title, @description, @priority, @priority_rank, @status, @is_open, @source, @device_id, @site, @area,
         @customer, @equipment_model, @rule_id, @alert_id, @fault_type, @reported_at, @created_at, @updated_at,
-        @final_at, @assignees, @team, @labels, @reporter, @due_key)`),
+        @final_at, @assignees, @team, @labels, @reporter, @report, @feedback, @due_key)`),
       update: db.prepare(`UPDATE tickets SET title = @title, description = @description, priority = @priority,
         priority_rank = @priority_rank, status = @status, is_open = @is_open, source = @source, device_id = @device_id,
         site = @site, area = @area, customer = @customer, equipment_model = @equipment_model, rule_id = @rule_id,
         alert_id = @alert_id, fault_type = @fault_type, occurrences = @occurrences,
         last_occurrence_at = @last_occurrence_at, reported_at = @reported_at, updated_at = @updated_at,
-        final_at = @final_at, assignees = @assignees, team = @team, labels = @labels, reporter = @reporter,
+        final_at = @final_at, assignees = @assignees, team = @team, labels = @labels, reporter = @reporter, report = @report, feedback = @feedback,
         due_key = @due_key
         WHERE seq = @seq`),
       get: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
@@ -411,7 +422,15 @@ export class SqliteTicketStore implements TicketStore {
     const seq = Number(info.lastInsertRowid);
     this.writeClocks(seq, input.sla);
     this.addEvent(seq, event);
-    return { ...input, id: idOf(seq), occurrences: 0, lastOccurrenceAt: null, finalAt: null };
+    return {
+      ...input,
+      id: idOf(seq),
+      occurrences: 0,
+      lastOccurrenceAt: null,
+      finalAt: null,
+      report: null,
+      feedback: null,
+    };
   }
 
   private write(t: Ticket): void {
@@ -502,6 +521,8 @@ export class SqliteTicketStore implements TicketStore {
       team: r.team,
       labels: JSON.parse(r.labels) as Record<string, string>,
       reporter: r.reporter ? (JSON.parse(r.reporter) as Reporter) : null,
+      report: r.report ? (JSON.parse(r.report) as RepairReport) : null,
+      feedback: r.feedback ? (JSON.parse(r.feedback) as Feedback) : null,
       sla: bySeq.get(r.seq) ?? {},
     }));
   }

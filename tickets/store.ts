@@ -11,7 +11,11 @@ import type {
 } from './model.js';
 
 /** A ticket before the store gave it an id. */
-export type NewTicket = Omit<Ticket, 'id' | 'occurrences' | 'lastOccurrenceAt' | 'finalAt'>;
+/** A ticket as filed: no report or feedback yet. */
+export type NewTicket = Omit<
+  Ticket,
+  'id' | 'occurrences' | 'lastOccurrenceAt' | 'finalAt' | 'report' | 'feedback'
+>;
 
 export interface TicketFilter {
   status?: Status[];

@@ -28,9 +28,23 @@ const listQuery = z
 
 const idParams = z.object({ id: z.string().min(1).max(64) }).strict();
 
+const reportBody = z
+  .object({
+    cause: z.string().min(1).max(5_000),
+    actions: z.string().min(1).max(10_000),
+    partsUsed: z
+      .array(z.object({ part: z.string().min(1).max(200), quantity: z.number().positive() }).strict())
+      .max(200)
+      .default([]),
+    prevention: z.string().max(5_000).default(''),
+  })
+  .strict();
+
 const transitionBody = z
   .object({
     to: z.enum(STATUSES),
+    /** Resolving needs a repair report: give it here, or before with POST /tickets/:id/report. */
+    report: reportBody.optional(),
     note: z.string().max(10_000).optional(),
     actor: z.string().min(1).max(200).optional(),
   })
@@ -153,9 +167,88 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
     app.post('/tickets/:id/transitions', async (req, reply) => {
       const { id } = parseOrThrow(idParams, req.params, 'path');
       const body = parseOrThrow(transitionBody, req.body ?? {}, 'body');
-      const t = await tickets.transition(id, body.to, body.actor ?? 'api', body.note ?? null);
+      const t = await tickets.transition(id, body.to, body.actor ?? 'api', body.note ?? null, body.report);
       reply.code(200);
       return tickets.view(t);
+    });
+
+    app.post('/tickets/:id/report', async (req, reply) => {
+      const { id } = parseOrThrow(idParams, req.params, 'path');
+      const body = parseOrThrow(
+        reportBody.extend({ actor: z.string().min(1).max(200).optional() }),
+        req.body ?? {},
+        'body',
+      );
+      const { actor, ...report } = body;
+      reply.code(201);
+      return tickets.view(await tickets.submitReport(id, report, actor ?? 'api'));
+    });
+
+    app.post('/tickets/:id/report/review', async (req) => {
+      const { id } = parseOrThrow(idParams, req.params, 'path');
+      const body = parseOrThrow(
+        z
+          .object({
+            accepted: z.boolean(),
+            findings: z.string().min(1).max(10_000).optional(),
+            actor: z.string().min(1).max(200).optional(),
+          })
+          .strict(),
+        req.body ?? {},
+        'body',
+      );
+      return tickets.view(
+        await tickets.reviewReport(id, body.accepted, body.findings ?? null, body.actor ?? 'api'),
+      );
+    });
+
+    app.post('/tickets/:id/feedback', async (req, reply) => {
+      const { id } = parseOrThrow(idParams, req.params, 'path');
+      const body = parseOrThrow(
+        z
+          .object({
+            score: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]),
+            comment: z.string().min(1).max(5_000).optional(),
+          })
+          .strict(),
+        req.body ?? {},
+        'body',
+      );
+      reply.code(201);
+      return tickets.view(await tickets.feedback(id, body.score, body.comment ?? null));
+    });
+
+    /** What the customer receives: the stages with their times and the repair report (no review findings). */
+    app.get('/tickets/:id/customer-report', async (req) => {
+      const { id } = parseOrThrow(idParams, req.params, 'path');
+      const t = await tickets.get(id);
+      const timeline = await tickets.timeline(id);
+      const firstAt = (to: string) => timeline.find((e) => e.type === 'status' && e.to === to)?.at ?? null;
+      const stages = {
+        reported: toIso(t.reportedAt),
+        responded: t.sla.response?.metAt ? toIso(t.sla.response.metAt) : null,
+        onSite: firstAt('on_site') !== null ? toIso(firstAt('on_site') as number) : null,
+        resolved: firstAt('resolved') !== null ? toIso(firstAt('resolved') as number) : null,
+      };
+      return {
+        ticket: t.id,
+        title: t.title,
+        customer: t.customer,
+        equipment: { deviceId: t.deviceId, model: t.equipmentModel, site: t.site },
+        priority: t.priority,
+        status: t.status,
+        stages,
+        sla: tickets.view(t).sla,
+        report: t.report
+          ? {
+              cause: t.report.cause,
+              actions: t.report.actions,
+              partsUsed: t.report.partsUsed,
+              prevention: t.report.prevention,
+            }
+          : null,
+        feedback: t.feedback ? { score: t.feedback.score, comment: t.feedback.comment } : null,
+      };
     });
 
     app.post('/tickets/:id/assignees', async (req) => {
