@@ -3,6 +3,7 @@ import picomatch from 'picomatch';
 import { z } from 'zod';
 import type { Device } from '../ingest/devices.js';
 import { duration } from '../lib/duration.js';
+import { configId, cronProblem, validTimeZone } from '../lib/schedule.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 
 /**
@@ -29,15 +30,6 @@ export interface Silence {
 
 export type NewSilence = Omit<Silence, 'id' | 'createdAt' | 'endedAt'>;
 
-function validTimeZone(tz: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A window covers devices and/or sites: at least one of them (an issue on `devices` otherwise). */
 export function requireCoverage(w: { devices: string[]; sites: string[] }, ctx: z.RefinementCtx): void {
   if (w.devices.length === 0 && w.sites.length === 0)
@@ -47,9 +39,7 @@ export function requireCoverage(w: { devices: string[]; sites: string[] }, ctx: 
 /** A recurring maintenance window from the configuration (`maintenance:`), e.g. every Sunday night. */
 export const recurringWindowSchema = z
   .object({
-    id: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'ids are lower-case letters, digits, ".", "_" or "-"'),
+    id: configId,
     devices: z.array(z.string().min(1)).default([]),
     sites: z.array(z.string().min(1)).default([]),
     /** When it starts: a cron expression (minute hour day-of-month month day-of-week). */
@@ -66,17 +56,8 @@ export const recurringWindowSchema = z
       ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown time zone "${w.timezone}"` });
       return;
     }
-    try {
-      if (w.every.trim().split(/\s+/).length !== 5)
-        throw new Error('expected 5 fields: minute hour day-of-month month day-of-week');
-      CronExpressionParser.parse(w.every, { tz: w.timezone });
-    } catch (err) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['every'],
-        message: `not a cron expression: ${(err as Error).message}`,
-      });
-    }
+    const problem = cronProblem(w.every, w.timezone);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['every'], message: problem });
   });
 
 export type RecurringWindow = z.output<typeof recurringWindowSchema>;

@@ -1,5 +1,6 @@
 import { DateTime } from 'luxon';
 import { z } from 'zod';
+import { validTimeZone } from '../lib/schedule.js';
 
 /**
  * Service calendars for SLA clocks: `24x7`, or working hours in an IANA time zone with holidays. A
@@ -16,10 +17,6 @@ const RANGE = /^([01]\d|2[0-3]):([0-5]\d)-((?:[01]\d|2[0-3]):[0-5]\d|24:00)$/;
 function minutesOf(hhmm: string): number {
   const [h, m] = hhmm.split(':').map(Number) as [number, number];
   return h * 60 + m;
-}
-
-function validTimeZone(tz: string): boolean {
-  return DateTime.now().setZone(tz).isValid;
 }
 
 export const workingHoursSchema = z

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Device } from '../ingest/devices.js';
 import { duration } from '../lib/duration.js';
 import type { Logger } from '../lib/log.js';
+import { configId, cronProblem, validTimeZone } from '../lib/schedule.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 import type { Scheduler } from '../rules/engine.js';
 import { MAX_TIMER_MS } from '../rules/engine.js';
@@ -14,9 +15,7 @@ import { MAX_TIMER_MS } from '../rules/engine.js';
  * before the visit is due (the customer is contacted to agree it), with the visit as its deadline,
  * and open a maintenance window for the visit so that the planned work opens no fault tickets.
  */
-const id = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'ids are lower-case letters, digits, ".", "_" or "-"');
+const id = configId;
 
 export const preventiveScheduleSchema = z
   .object({
@@ -54,7 +53,7 @@ export const preventiveScheduleSchema = z
         path: ['devices'],
         message: 'give devices (ids or globs) and/or a model',
       });
-    if (!DateTime.now().setZone(s.timezone).isValid)
+    if (!validTimeZone(s.timezone))
       ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown time zone "${s.timezone}"` });
     if ((s.every === undefined) === (s.cron === undefined))
       ctx.addIssue({
@@ -76,16 +75,8 @@ export const preventiveScheduleSchema = z
         });
     }
     if (s.cron) {
-      try {
-        if (s.cron.trim().split(/\s+/).length !== 5) throw new Error('expected 5 fields');
-        CronExpressionParser.parse(s.cron, { tz: s.timezone });
-      } catch (err) {
-        ctx.addIssue({
-          code: 'custom',
-          path: ['cron'],
-          message: `not a cron expression: ${(err as Error).message}`,
-        });
-      }
+      const problem = cronProblem(s.cron, s.timezone);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['cron'], message: problem });
     }
   });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { configId } from '../lib/schedule.js';
 import type { Calendar } from './calendar.js';
 
 /**
@@ -6,9 +7,7 @@ import type { Calendar } from './calendar.js';
  * teams serve the local area; partner teams the remote one. The reason for every choice is kept, so
  * a dispatcher can see why a ticket went where it went.
  */
-const id = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'ids are lower-case letters, digits, ".", "_" or "-"');
+const id = configId;
 
 export const technicianSchema = z
   .object({
