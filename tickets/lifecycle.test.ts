@@ -48,7 +48,7 @@ describe('ticket lifecycle', () => {
     t = applyTransition(t, 'diagnosing', 20);
     t = applyTransition(t, 'resolved', 150);
     expect(t.sla.remoteFix?.metAt).toBe(150);
-    expect(t.sla.onsite?.metAt).toBeNull();
+    expect(t.sla.onsite).toBeUndefined(); // fixed remotely: no visit was needed
     expect(t.finalAt).toBe(150);
     t = applyTransition(t, 'closed', 400);
     expect(t.finalAt).toBe(150);

@@ -60,7 +60,10 @@ export function applyTransition(
     set('visit', meet(sla.visit, at));
   }
   if (to === 'resolved') {
-    // Still present only if no visit was dispatched: then this was a remote fix.
+    // Still present only if no visit was dispatched: then this was a remote fix, and the on-site
+    // target no longer applies (mirror of dispatching, which drops the remote-fix target).
+    if (sla.remoteFix && sla.remoteFix.metAt === null && sla.onsite && sla.onsite.metAt === null)
+      delete sla.onsite;
     set('remoteFix', meet(sla.remoteFix, at));
     set('resolution', meet(sla.resolution, at));
   }
