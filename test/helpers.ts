@@ -97,3 +97,12 @@ export function runCli(
     });
   });
 }
+
+/** A calendar spec for SLA tests: 08:00–17:00 Monday to Friday in `timezone`, with `holidays`. */
+export function officeHours(holidays: string[] = [], timezone = 'Europe/Berlin') {
+  return {
+    timezone,
+    hours: Object.fromEntries(['mon', 'tue', 'wed', 'thu', 'fri'].map((d) => [d, ['08:00-17:00']])),
+    holidays,
+  };
+}

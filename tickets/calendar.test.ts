@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { officeHours } from '../test/helpers.js';
 import { Calendar, calendarSchema } from './calendar.js';
 
 const H = 3_600_000;
-const office = new Calendar(
-  calendarSchema.parse({
-    timezone: 'Europe/Berlin',
-    hours: {
-      mon: ['08:00-17:00'],
-      tue: ['08:00-17:00'],
-      wed: ['08:00-17:00'],
-      thu: ['08:00-17:00'],
-      fri: ['08:00-17:00'],
-    },
-    holidays: ['2026-12-24', '2026-12-25', '2026-12-31'],
-  }),
-);
+const office = new Calendar(calendarSchema.parse(officeHours(['2026-12-24', '2026-12-25', '2026-12-31'])));
 const t = (iso: string) => Date.parse(iso);
 
 describe('SLA calendars', () => {

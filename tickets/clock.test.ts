@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { officeHours } from '../test/helpers.js';
 import { Calendar, calendarSchema } from './calendar.js';
 import {
   meetClock,
@@ -13,18 +14,7 @@ import {
 
 const H = 3_600_000;
 const always = new Calendar('24x7');
-const office = new Calendar(
-  calendarSchema.parse({
-    timezone: 'Europe/Berlin',
-    hours: {
-      mon: ['08:00-17:00'],
-      tue: ['08:00-17:00'],
-      wed: ['08:00-17:00'],
-      thu: ['08:00-17:00'],
-      fri: ['08:00-17:00'],
-    },
-  }),
-);
+const office = new Calendar(calendarSchema.parse(officeHours()));
 const t = (iso: string) => Date.parse(iso);
 const WARN = [50, 75];
 

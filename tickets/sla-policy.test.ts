@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { officeHours } from '../test/helpers.js';
 import { fixedClock } from './clock.js';
 import { clockState, computeClocks, firstWarningAt, slaSchema } from './sla-policy.js';
 
@@ -53,17 +54,7 @@ describe('SLA policy', () => {
   it('targets count working time on a class calendar, or on their own', () => {
     const p = slaSchema.parse({
       calendars: {
-        office: {
-          timezone: 'Europe/Berlin',
-          hours: {
-            mon: ['08:00-17:00'],
-            tue: ['08:00-17:00'],
-            wed: ['08:00-17:00'],
-            thu: ['08:00-17:00'],
-            fri: ['08:00-17:00'],
-          },
-          holidays: ['2026-12-25'],
-        },
+        office: officeHours(['2026-12-25']),
       },
       general: { calendar: 'office', onsite: { local: '16h', remote: '24h', calendar: '24x7' } },
       emergency: { resolution: { within: '8h', calendar: 'office' } },

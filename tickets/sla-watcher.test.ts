@@ -42,6 +42,17 @@ function newTicket(priority: 'general' | 'emergency', at: number): NewTicket {
   };
 }
 
+/** Files a ticket reported at 0 straight into the store. */
+const file = (store: SqliteTicketStore, priority: 'general' | 'emergency'): Promise<Ticket> =>
+  store.create(newTicket(priority, 0), {
+    at: 0,
+    type: 'created',
+    actor: 'ops',
+    from: null,
+    to: 'open',
+    note: null,
+  });
+
 describe('SLA watcher: warnings and breaches at their moments, escalated along the chain', () => {
   const tmp = tempDir();
   let db: SqliteDatabase | undefined;
@@ -72,14 +83,7 @@ describe('SLA watcher: warnings and breaches at their moments, escalated along t
 
   it('general ticket: 50 % and 75 % warnings to assignee and lead, the breach to the supervisor', async () => {
     const { store, sched, watcher } = setup(0);
-    const t = await store.create(newTicket('general', 0), {
-      at: 0,
-      type: 'created',
-      actor: 'ops',
-      from: null,
-      to: 'open',
-      note: null,
-    });
+    const t = await file(store, 'general');
     await watcher.start();
     sched.advanceTo(2 * H);
     await watcher.idle();
@@ -105,14 +109,7 @@ describe('SLA watcher: warnings and breaches at their moments, escalated along t
 
   it('after a restart, what fell due while down is announced at once, and nothing twice', async () => {
     const first = setup(0, 'b.db');
-    const t = await first.store.create(newTicket('general', 0), {
-      at: 0,
-      type: 'created',
-      actor: 'ops',
-      from: null,
-      to: 'open',
-      note: null,
-    });
+    const t = await file(first.store, 'general');
     await first.watcher.start();
     first.sched.advanceTo(2 * H);
     await first.watcher.idle();
@@ -149,14 +146,7 @@ describe('SLA watcher: warnings and breaches at their moments, escalated along t
 
   it('an emergency tells the lead when it is created; a met clock raises nothing', async () => {
     const { store, sched, watcher, notices } = setup(0, 'c.db');
-    const t: Ticket = await store.create(newTicket('emergency', 0), {
-      at: 0,
-      type: 'created',
-      actor: 'ops',
-      from: null,
-      to: 'open',
-      note: null,
-    });
+    const t: Ticket = await file(store, 'emergency');
     await watcher.start();
     await watcher.changed(t, true);
     expect(notices.map((n) => [n.stage, n.recipients])).toEqual([

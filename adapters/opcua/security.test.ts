@@ -19,6 +19,34 @@ describe('OPC UA security (real sockets)', () => {
   });
   afterAll(() => tmp.cleanup());
 
+  const SECURE = {
+    securityMode: 'SignAndEncrypt',
+    securityPolicy: 'Basic256Sha256',
+    reconnect: { min: '300ms', max: '600ms' },
+  };
+
+  /** Starts an adapter reading Press7.Temperature from the running simulator; returns its readings. */
+  async function startAdapter(
+    id: string,
+    options: Record<string, unknown>,
+    dataDir: string,
+  ): Promise<{ points: Point[]; adapter: OpcuaAdapter }> {
+    const points: Point[] = [];
+    const sink: ReadingSink = { accept: async (p) => void points.push(...p), reject: () => undefined };
+    adapter = new OpcuaAdapter(
+      opcuaAdapterSchema.parse({
+        protocol: 'opcua',
+        id,
+        endpointUrl: (sim as OpcuaSimulator).endpointUrl,
+        publishingInterval: '100ms',
+        items: [{ nodeId: 'ns=1;s=Press7.Temperature', device: 'press-7', metric: 'temperature' }],
+        ...options,
+      }),
+    );
+    await adapter.start({ sink, logger: silentLogger, now: Date.now, dataDir });
+    return { points, adapter };
+  }
+
   it('SignAndEncrypt with Basic256Sha256: an untrusted server certificate is refused until trusted', async () => {
     sim = await startSim({
       secure: true,
@@ -26,22 +54,9 @@ describe('OPC UA security (real sockets)', () => {
       devices: [{ name: 'Press7', variables: [{ name: 'Temperature' }] }],
     });
     sim.setValue('Press7', 'Temperature', 42.5);
-    const points: Point[] = [];
-    const sink: ReadingSink = { accept: async (p) => void points.push(...p), reject: () => undefined };
-    adapter = new OpcuaAdapter(
-      opcuaAdapterSchema.parse({
-        protocol: 'opcua',
-        id: 'secure',
-        endpointUrl: sim.endpointUrl,
-        securityMode: 'SignAndEncrypt',
-        securityPolicy: 'Basic256Sha256',
-        publishingInterval: '100ms',
-        reconnect: { min: '300ms', max: '600ms' },
-        items: [{ nodeId: 'ns=1;s=Press7.Temperature', device: 'press-7', metric: 'temperature' }],
-      }),
-    );
-    await adapter.start({ sink, logger: silentLogger, now: Date.now, dataDir: tmp.dir });
-    const pki = adapter.pkiFolder() as string;
+    const started = await startAdapter('secure', SECURE, tmp.dir);
+    const { points } = started;
+    const pki = started.adapter.pkiFolder() as string;
     expect(pki).toBe(join(tmp.dir, 'pki', 'opcua'));
     // Refused: the server's certificate is unknown, so it is put in rejected/ and nothing flows.
     await waitFor(
@@ -57,8 +72,8 @@ describe('OPC UA security (real sockets)', () => {
     );
     expect(points.filter((p) => !p.connectivity)).toEqual([]);
     // Trusted: the operator moves it to trusted/certs; the next attempt connects.
-    expect(adapter.rejectedCertificates()).toHaveLength(1);
-    expect(await adapter.trustRejected()).toHaveLength(1);
+    expect(started.adapter.rejectedCertificates()).toHaveLength(1);
+    expect(await started.adapter.trustRejected()).toHaveLength(1);
     const p = await waitFor(
       async () => points.find((x) => x.fields.temperature === 42.5),
       20_000,
@@ -74,22 +89,8 @@ describe('OPC UA security (real sockets)', () => {
       devices: [{ name: 'Press7', variables: [{ name: 'Temperature' }] }],
     });
     sim.setValue('Press7', 'Temperature', 33.5);
-    const points: Point[] = [];
-    const sink: ReadingSink = { accept: async (p) => void points.push(...p), reject: () => undefined };
     const dataDir = join(tmp.dir, 'cli');
-    adapter = new OpcuaAdapter(
-      opcuaAdapterSchema.parse({
-        protocol: 'opcua',
-        id: 'secure-cli',
-        endpointUrl: sim.endpointUrl,
-        securityMode: 'SignAndEncrypt',
-        securityPolicy: 'Basic256Sha256',
-        publishingInterval: '100ms',
-        reconnect: { min: '300ms', max: '600ms' },
-        items: [{ nodeId: 'ns=1;s=Press7.Temperature', device: 'press-7', metric: 'temperature' }],
-      }),
-    );
-    await adapter.start({ sink, logger: silentLogger, now: Date.now, dataDir });
+    const { points } = await startAdapter('secure-cli', SECURE, dataDir);
     await waitFor(async () => adapter?.rejectedCertificates()[0], 15_000, 'a refused certificate');
 
     const listed = await runCli(['opcua', 'certs', 'list', '--json', '--data-dir', dataDir], {
@@ -131,21 +132,7 @@ describe('OPC UA security (real sockets)', () => {
       devices: [{ name: 'Press7', variables: [{ name: 'Temperature' }] }],
     });
     sim.setValue('Press7', 'Temperature', 21.5);
-    const points: Point[] = [];
-    const sink: ReadingSink = { accept: async (p) => void points.push(...p), reject: () => undefined };
-    adapter = new OpcuaAdapter(
-      opcuaAdapterSchema.parse({
-        protocol: 'opcua',
-        id: 'auth',
-        endpointUrl: sim.endpointUrl,
-        publishingInterval: '100ms',
-        reconnect: { min: '200ms', max: '400ms' },
-        user,
-        items: [{ nodeId: 'ns=1;s=Press7.Temperature', device: 'press-7', metric: 'temperature' }],
-      }),
-    );
-    await adapter.start({ sink, logger: silentLogger, now: Date.now, dataDir: tmp.dir });
-    return points;
+    return (await startAdapter('auth', { reconnect: { min: '200ms', max: '400ms' }, user }, tmp.dir)).points;
   }
 
   /** A self-signed X.509 user certificate and its key, as an operator would issue. */
