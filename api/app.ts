@@ -10,6 +10,7 @@ import type { SilenceStore } from '../rules/silences.js';
 import type { TicketService } from '../tickets/service.js';
 import { installProblemHandlers } from './problem.js';
 import { alertRoutes } from './routes/alerts.js';
+import { customerRoutes } from './routes/customers.js';
 import { deviceRoutes } from './routes/devices.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { ruleRoutes } from './routes/rules.js';
@@ -70,6 +71,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(
     async (v1) => {
       v1.register(ticketRoutes(deps.tickets, deps.faultTypes));
+      v1.register(customerRoutes(deps.tickets, deps.devices));
       v1.register(alertRoutes(deps.alerts));
       v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources));
       v1.register(ingestRoutes(deps.ingestStatus));

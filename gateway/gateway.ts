@@ -180,6 +180,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       teams: config.teams,
       routing: config.routing,
       device: (id) => registry.get(id),
+      customers: config.customers,
     });
     // SLA clocks: warnings and breaches announced at their moments, escalated along the chain;
     // what fell due while the gateway was down is announced now.
@@ -203,8 +204,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       db: stateDb,
       scheduler: systemScheduler,
       logger: logger.child({ component: 'preventive' }),
-      open: async (s, device, visitAt) => {
-        const t = await tickets.openPreventive(s, device, visitAt);
+      open: async (s, device, visitAt, usage) => {
+        const t = await tickets.openPreventive(s, device, visitAt, usage);
         if (!t) return null;
         silences.create({
           devices: [device.id],
@@ -219,6 +220,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       },
     });
     await planner.run();
+    // A preventive visit agreed for another time: its maintenance window moves with it.
+    tickets.onChange(({ kind, ticket }) => {
+      const visit = ticket.sla.visit;
+      if (kind !== 'visit' || !visit) return;
+      for (const w of silences.list())
+        if (w.ticketId === ticket.id && w.endedAt === null) silences.reschedule(w.id, visit.dueAt);
+    });
     const engine = new RuleEngine(rules.rules);
     engine.onTransition((t) => alerts.handle(t));
     alerts.onFiring(async (alert, t) => {
@@ -249,6 +257,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     const ruleStateTimer = setInterval(() => void saveRuleState(), 1_000);
     ruleStateTimer.unref();
     ingest.onReading((point, device) => engine.onReading(point, device));
+    ingest.onReading((point, device) => planner.observe(point.fields, device, point.ts));
     logger.info(ruleState, 'rule state restored');
     const reloader = new RuleReloader(
       config.rules.files,

@@ -121,6 +121,11 @@ export class DeviceRegistry {
     return [...this.devices.values()];
   }
 
+  /** The configured sites (and the default one). */
+  siteList(): SiteConfig[] {
+    return [...this.sites.values()];
+  }
+
   site(id: string): SiteConfig {
     return this.sites.get(id) ?? this.defaultSite;
   }

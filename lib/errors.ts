@@ -15,6 +15,7 @@ export const ERRORS = {
   FL_ERR_TICKET_TRANSITION: { status: 409, title: 'Ticket transition not allowed' },
   FL_ERR_ALERT_NOT_FOUND: { status: 404, title: 'Alert not found' },
   FL_ERR_DEVICE_NOT_FOUND: { status: 404, title: 'Device not found' },
+  FL_ERR_CUSTOMER_NOT_FOUND: { status: 404, title: 'Customer not found' },
   FL_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 

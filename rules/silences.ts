@@ -199,6 +199,17 @@ export class SilenceStore {
     return r ? fromRow(r) : undefined;
   }
 
+  /** Moves a stored window (a preventive visit agreed for another time), keeping its length. */
+  reschedule(id: string, from: number): Silence | undefined {
+    const s = this.get(id);
+    if (!s || !/^S-\d+$/.test(id)) return undefined;
+    this.db
+      .prepare('UPDATE silences SET from_at = ?, to_at = ? WHERE seq = ?')
+      .run(from, from + (s.to - s.from), Number(id.slice(2)));
+    this.refresh();
+    return this.get(id);
+  }
+
   /** Ends a window now (kept for the record). */
   end(id: string): Silence | undefined {
     const s = this.get(id);

@@ -32,6 +32,8 @@ function ticket(over: Partial<Ticket> = {}): Ticket {
     reporter: null,
     report: null,
     feedback: null,
+    waitingOn: null,
+    dispatch: null,
     sla: {
       response: fixedClock(0, 100),
       remoteFix: fixedClock(0, 200),
@@ -82,6 +84,20 @@ describe('ticket lifecycle', () => {
     t = applyTransition(t, 'diagnosing', 120); // 70 of waiting
     expect(t.sla.remoteFix).toMatchObject({ pausedAt: null, runningSince: 120, dueAt: 270 });
     expect(t.sla.onsite?.dueAt).toBe(370);
+  });
+
+  it('waiting pauses only the targets the pause conditions name for the reason', () => {
+    const pauses = (r: string) => (r === 'parts' ? (['resolution', 'onsite'] as const) : ('all' as const));
+    let t = applyTransition(ticket(), 'acknowledged', 10);
+    t = applyTransition(t, 'waiting', 50, { waitingOn: 'parts', pauses });
+    expect(t.waitingOn).toBe('parts');
+    expect(t.sla.onsite).toMatchObject({ pausedAt: 50, runningSince: null });
+    // Waiting on parts does not stop the remote-fix clock here: its deadline stands.
+    expect(t.sla.remoteFix).toMatchObject({ pausedAt: null, runningSince: 0, dueAt: 200 });
+    t = applyTransition(t, 'diagnosing', 80);
+    expect(t.waitingOn).toBeNull();
+    expect(t.sla.onsite).toMatchObject({ pausedAt: null, dueAt: 330 });
+    expect(t.sla.remoteFix?.dueAt).toBe(200);
   });
 
   it('a reopened ticket is open again, with its met clocks kept', () => {

@@ -1,7 +1,7 @@
 import { FaultlineError } from '../lib/errors.js';
 import { Calendar } from './calendar.js';
 import { meetClock, pauseClock, resumeClock } from './clock.js';
-import type { SlaClock, SlaTarget, Status, Ticket } from './model.js';
+import type { SlaClock, SlaTarget, Status, Ticket, WaitReason } from './model.js';
 import { isOpen } from './model.js';
 
 /**
@@ -27,16 +27,21 @@ export function allowedTransitions(from: Status): readonly Status[] {
 
 const ALWAYS = new Calendar('24x7');
 
+export interface TransitionContext {
+  /** The calendars of the SLA policy by name (default: every clock on 24x7). */
+  calendars?: (name: string) => Calendar;
+  /** Entering `waiting`: what the ticket waits on (default `customer`). */
+  waitingOn?: WaitReason;
+  /** The targets a wait for this reason pauses (the SLA policy's pause conditions; default: all). */
+  pauses?: (reason: WaitReason) => readonly SlaTarget[] | 'all';
+}
+
 /**
  * Applies a status change to a ticket: validates it, time-stamps the stages, meets the clocks the
  * stage satisfies. Pure: returns the new ticket.
  */
-export function applyTransition(
-  t: Ticket,
-  to: Status,
-  at: number,
-  calendars: (name: string) => Calendar = () => ALWAYS,
-): Ticket {
+export function applyTransition(t: Ticket, to: Status, at: number, ctx: TransitionContext = {}): Ticket {
+  const calendars = ctx.calendars ?? (() => ALWAYS);
   const meet = (c: SlaClock | undefined, when: number) => (c ? meetClock(calendars(c.calendar), c, when) : c);
   if (!NEXT[t.status].includes(to)) {
     const allowed = NEXT[t.status];
@@ -67,11 +72,15 @@ export function applyTransition(
     set('remoteFix', meet(sla.remoteFix, at));
     set('resolution', meet(sla.resolution, at));
   }
-  // Waiting on the customer or on parts pauses the clocks that still run; leaving it resumes them.
+  // Waiting pauses the running clocks the policy names for the reason (on the customer: all, by
+  // default); leaving it resumes the paused ones with their deadlines moved by the pause.
+  const waitingOn = to === 'waiting' ? (ctx.waitingOn ?? 'customer') : null;
+  const paused = waitingOn ? (ctx.pauses?.(waitingOn) ?? 'all') : [];
   for (const [k, c] of Object.entries(sla) as [SlaTarget, SlaClock][]) {
-    if (to === 'waiting' && t.status !== 'waiting') sla[k] = pauseClock(calendars(c.calendar), c, at);
+    if (waitingOn && t.status !== 'waiting' && (paused === 'all' || paused.includes(k)))
+      sla[k] = pauseClock(calendars(c.calendar), c, at);
     if (t.status === 'waiting' && to !== 'waiting') sla[k] = resumeClock(calendars(c.calendar), c, at);
   }
   const finalAt = isOpen(to) ? null : (t.finalAt ?? at);
-  return { ...t, status: to, sla, updatedAt: at, finalAt };
+  return { ...t, status: to, sla, updatedAt: at, finalAt, waitingOn };
 }

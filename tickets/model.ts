@@ -19,6 +19,10 @@ export type Status = (typeof STATUSES)[number];
 export const SOURCES = ['monitoring', 'phone', 'portal', 'email', 'preventive'] as const;
 export type Source = (typeof SOURCES)[number];
 
+/** What a `waiting` ticket waits on; the SLA policy says which clocks each reason pauses. */
+export const WAIT_REASONS = ['customer', 'parts', 'third_party'] as const;
+export type WaitReason = (typeof WAIT_REASONS)[number];
+
 export const SLA_TARGETS = ['response', 'remoteFix', 'onsite', 'resolution', 'visit'] as const;
 export type SlaTarget = (typeof SLA_TARGETS)[number];
 export const SLA_STATES = ['running', 'paused', 'warning', 'met', 'breached'] as const;
@@ -57,6 +61,24 @@ export interface Reporter {
   takenBy?: string;
 }
 
+/**
+ * The on-site visit as planned when the ticket was dispatched (R4.1): who goes (own technicians or
+ * the partner team of a remote area), when, and with which tools and parts.
+ */
+export interface Dispatch {
+  by: 'own' | 'partner';
+  team: string | null;
+  technicians: string[];
+  /** The appointment agreed with the customer. */
+  appointmentAt: number;
+  tools: string[];
+  parts: { part: string; quantity: number }[];
+  note: string | null;
+  /** When and by whom the visit was planned. */
+  plannedAt: number;
+  plannedBy: string;
+}
+
 /** A clock of the ticket: deadline, pauses and working time on its calendar (see clock.ts). */
 export type SlaClock = PausableClock;
 
@@ -92,6 +114,10 @@ export interface Ticket {
   report: RepairReport | null;
   /** The customer's satisfaction after the work. */
   feedback: Feedback | null;
+  /** What a `waiting` ticket waits on (null in every other status). */
+  waitingOn: WaitReason | null;
+  /** The planned on-site visit (the last one, if a ticket was dispatched again). */
+  dispatch: Dispatch | null;
   labels: Record<string, string>;
   sla: Partial<Record<SlaTarget, SlaClock>>;
 }
@@ -111,7 +137,9 @@ export type TicketEventType =
   | 'report'
   | 'review'
   | 'feedback'
-  | 'comment';
+  | 'comment'
+  | 'dispatch'
+  | 'visit_agreed';
 
 /** One entry of a ticket's timeline: every stage is time-stamped (R6.1). */
 export interface TicketEvent {

@@ -37,6 +37,19 @@ export const preventiveScheduleSchema = z
     /** … counted from this local date-time (`2026-01-05T08:00`) in `timezone`; or a cron rule instead. */
     from: z.string().optional(),
     cron: z.string().min(1).optional(),
+    /**
+     * … or a usage counter from telemetry (running hours, cycles): service every `every` units of
+     * `metric`, the first at `first` (default `every`). The visit is forecast from the counter's rate
+     * since the last service; the ticket opens `notice` before that.
+     */
+    usage: z
+      .object({
+        metric: z.string().min(1),
+        every: z.number().positive(),
+        first: z.number().positive().optional(),
+      })
+      .strict()
+      .optional(),
     timezone: z.string().default('UTC'),
     /** How long before the visit the ticket opens (default: the SLA policy's preventive notice). */
     notice: duration.optional(),
@@ -55,11 +68,11 @@ export const preventiveScheduleSchema = z
       });
     if (!validTimeZone(s.timezone))
       ctx.addIssue({ code: 'custom', path: ['timezone'], message: `unknown time zone "${s.timezone}"` });
-    if ((s.every === undefined) === (s.cron === undefined))
+    if ([s.every, s.cron, s.usage].filter((x) => x !== undefined).length !== 1)
       ctx.addIssue({
         code: 'custom',
         path: ['every'],
-        message: 'give exactly one of every (with from) and cron',
+        message: 'give exactly one of every (with from), cron and usage',
       });
     if (s.every) {
       const units = Object.values(s.every).filter((v) => v !== undefined);
@@ -81,6 +94,42 @@ export const preventiveScheduleSchema = z
   });
 
 export type PreventiveSchedule = z.output<typeof preventiveScheduleSchema>;
+type UsageSchedule = PreventiveSchedule & { usage: NonNullable<PreventiveSchedule['usage']> };
+const isUsage = (s: PreventiveSchedule): s is UsageSchedule => s.usage !== undefined;
+
+/** A counter's rate is trusted once it was watched this long since the last service. */
+export const MIN_RATE_SPAN_MS = 10 * 60_000;
+
+/** The usage state of one (schedule, device): the counter value the next service is due at, and the
+ * reading the rate is measured from (the first one seen, or the one when the last ticket opened). */
+interface UsageState {
+  dueValue: number;
+  baseValue: number;
+  baseAt: number;
+  ticketId: string | null;
+}
+
+/** The first due value of the grid (first, first + every, …) above `value`. */
+export function nextDueValue(u: { every: number; first?: number | undefined }, value: number): number {
+  const first = u.first ?? u.every;
+  if (value < first) return first;
+  return first + (Math.floor((value - first) / u.every) + 1) * u.every;
+}
+
+/**
+ * When the counter reaches `due`, forecast from its rate since `base`: null while the rate is not
+ * known yet (watched too briefly, or the counter did not move).
+ */
+export function forecastDue(
+  base: { value: number; at: number },
+  last: { value: number; at: number },
+  due: number,
+): number | null {
+  const span = last.at - base.at;
+  const moved = last.value - base.value;
+  if (span < MIN_RATE_SPAN_MS || moved <= 0) return null;
+  return last.at + ((due - last.value) / moved) * span;
+}
 
 /** The first visit of a schedule strictly after `after` (ms). */
 export function nextVisit(s: PreventiveSchedule, after: number): number {
@@ -122,6 +171,19 @@ const MIGRATIONS = [
       PRIMARY KEY (schedule_id, device_id)
     );`,
   },
+  {
+    version: 2,
+    description: 'usage-counter schedules: the counter value of the next service, and the rate baseline',
+    up: `CREATE TABLE preventive_usage (
+      schedule_id TEXT NOT NULL,
+      device_id TEXT NOT NULL,
+      due_value REAL NOT NULL,
+      base_value REAL NOT NULL,
+      base_at INTEGER NOT NULL,
+      ticket_id TEXT,
+      PRIMARY KEY (schedule_id, device_id)
+    );`,
+  },
 ];
 
 export interface PreventiveDeps {
@@ -131,9 +193,15 @@ export interface PreventiveDeps {
   notice: number;
   /**
    * Opens the preventive ticket for a visit (and its maintenance window); returns its id, or null
-   * when the same visit already has an open ticket.
+   * when the same visit already has an open ticket. Usage schedules give the due counter value as
+   * the key (one ticket per service) and say why the visit is due.
    */
-  open: (s: PreventiveSchedule, device: Device, visitAt: number) => Promise<string | null>;
+  open: (
+    s: PreventiveSchedule,
+    device: Device,
+    visitAt: number,
+    usage?: { key: string; detail: string },
+  ) => Promise<string | null>;
   db: SqliteDatabase;
   scheduler: Scheduler;
   logger: Logger;
@@ -149,9 +217,101 @@ export class PreventivePlanner {
   private timer: unknown;
   private stopped = false;
   private running: Promise<void> = Promise.resolve();
+  private readonly usage: UsageSchedule[];
+  private readonly usageState = new Map<string, UsageState>();
+  /** (schedule, device) pairs whose usage ticket is being opened (readings keep coming meanwhile). */
+  private readonly opening = new Set<string>();
 
   constructor(private readonly deps: PreventiveDeps) {
     migrate(deps.db, 'preventive', MIGRATIONS);
+    this.usage = deps.schedules.filter(isUsage);
+    const rows = deps.db.prepare('SELECT * FROM preventive_usage').all() as {
+      schedule_id: string;
+      device_id: string;
+      due_value: number;
+      base_value: number;
+      base_at: number;
+      ticket_id: string | null;
+    }[];
+    for (const r of rows)
+      this.usageState.set(`${r.schedule_id}\u0000${r.device_id}`, {
+        dueValue: r.due_value,
+        baseValue: r.base_value,
+        baseAt: r.base_at,
+        ticketId: r.ticket_id,
+      });
+  }
+
+  private saveUsage(scheduleId: string, deviceId: string, u: UsageState): void {
+    this.usageState.set(`${scheduleId}\u0000${deviceId}`, u);
+    this.deps.db
+      .prepare(
+        `INSERT INTO preventive_usage (schedule_id, device_id, due_value, base_value, base_at, ticket_id)
+         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (schedule_id, device_id) DO UPDATE SET due_value = excluded.due_value,
+         base_value = excluded.base_value, base_at = excluded.base_at, ticket_id = excluded.ticket_id`,
+      )
+      .run(scheduleId, deviceId, u.dueValue, u.baseValue, u.baseAt, u.ticketId);
+  }
+
+  /**
+   * A reading: usage schedules watching one of its metrics forecast when the counter reaches the next
+   * service, and open the ticket once that is within the notice (or at once when the counter is past
+   * it: the visit is then proposed `notice` from now). A counter that went backwards (replaced, reset)
+   * starts a new baseline. Cheap when no usage schedule is configured.
+   */
+  observe(fields: Readonly<Record<string, unknown>>, device: Device, at: number): void {
+    if (this.usage.length === 0 || this.stopped) return;
+    for (const s of this.usage) {
+      const value = fields[s.usage.metric];
+      if (typeof value !== 'number' || !Number.isFinite(value) || !scheduleMatches(s, device)) continue;
+      const key = `${s.id}\u0000${device.id}`;
+      if (this.opening.has(key)) continue;
+      const u = this.usageState.get(key);
+      if (!u || value < u.baseValue) {
+        if (u)
+          this.deps.logger.warn(
+            { schedule: s.id, deviceId: device.id, value, was: u.baseValue },
+            'usage counter went back: new baseline',
+          );
+        this.saveUsage(s.id, device.id, {
+          dueValue: nextDueValue(s.usage, value),
+          baseValue: value,
+          baseAt: at,
+          ticketId: u?.ticketId ?? null,
+        });
+        continue;
+      }
+      const notice = s.notice ?? this.deps.notice;
+      const now = this.deps.scheduler.now();
+      const overdue = value >= u.dueValue;
+      const forecast = overdue
+        ? null
+        : forecastDue({ value: u.baseValue, at: u.baseAt }, { value, at }, u.dueValue);
+      if (!overdue && (forecast === null || forecast - notice > now)) continue;
+      const visitAt = overdue ? now + notice : Math.max(now, forecast as number);
+      const rate =
+        forecast !== null
+          ? ` (forecast from ${(((value - u.baseValue) / (at - u.baseAt)) * 86_400_000).toPrecision(3)} per day)`
+          : '';
+      const detail = `${s.usage.metric} is ${value}; service due at ${u.dueValue}${overdue ? ' (already reached)' : rate}.`;
+      this.opening.add(key);
+      this.running = this.running
+        .then(async () => {
+          const ticketId = await this.deps.open(s, device, visitAt, {
+            key: `${s.usage.metric}=${u.dueValue}`,
+            detail,
+          });
+          // The next service is counted from this one; the rate is measured afresh from here.
+          this.saveUsage(s.id, device.id, {
+            dueValue: nextDueValue(s.usage, Math.max(value, u.dueValue)),
+            baseValue: value,
+            baseAt: at,
+            ticketId,
+          });
+        })
+        .catch((err: unknown) => this.deps.logger.error({ err, schedule: s.id }, 'preventive ticket failed'))
+        .finally(() => this.opening.delete(key));
+    }
   }
 
   private last(scheduleId: string, deviceId: string): number | undefined {
@@ -176,6 +336,7 @@ export class PreventivePlanner {
     const now = this.deps.scheduler.now();
     let nextOpen: number | undefined;
     for (const s of this.deps.schedules) {
+      if (isUsage(s)) continue;
       const notice = s.notice ?? this.deps.notice;
       for (const d of this.deps.devices()) {
         if (!scheduleMatches(s, d)) continue;

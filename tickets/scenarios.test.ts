@@ -99,22 +99,46 @@ describe('ticket scenarios (the plan, end to end)', () => {
     ]);
 
     await until(T0 + 20 * M);
-    await service.transition(t.id, 'acknowledged', 'fox', 'called back, assessing remotely');
-    await service.transition(t.id, 'diagnosing', 'fox', null);
+    await service.transition(t.id, 'acknowledged', { actor: 'fox', note: 'called back, assessing remotely' });
+    await service.transition(t.id, 'diagnosing', { actor: 'fox' });
     await until(T0 + H);
-    await service.transition(t.id, 'dispatched', 'pia', 'technician on the way, ETA tomorrow morning');
+    const dispatched = await service.transition(t.id, 'dispatched', {
+      actor: 'pia',
+      note: 'technician on the way, ETA tomorrow morning',
+      dispatch: {
+        appointmentAt: T0 + 18 * H,
+        tools: ['multimeter', 'interlock tester'],
+        parts: [{ part: 'interlock switch S-7', quantity: 1 }],
+      },
+    });
+    // The partner team goes (the ticket's team is a partner); its technician is the assignee.
+    expect(dispatched.dispatch).toMatchObject({
+      by: 'partner',
+      team: 'partner',
+      technicians: ['fox'],
+      appointmentAt: T0 + 18 * H,
+      plannedBy: 'pia',
+    });
     await service.comment(t.id, 'guided the operator through a manual door reset meanwhile', 'fox');
+    await until(T0 + 10 * H);
+    // The customer cannot open the site before 20 h: another time is agreed, still within the target.
+    const moved = await service.agreeVisit(t.id, T0 + 20 * H, 'pia', 'site opens at 06:00');
+    expect(moved.dispatch?.appointmentAt).toBe(T0 + 20 * H);
     await until(T0 + 20 * H);
-    await service.transition(t.id, 'on_site', 'fox', null);
+    await service.transition(t.id, 'on_site', { actor: 'fox' });
     await until(T0 + 22 * H);
-    await service.transition(t.id, 'resolved', 'fox', 'door switch replaced', {
-      cause: 'failed door interlock switch',
-      actions: 'switch replaced, circuit tested',
-      partsUsed: [{ part: 'interlock switch S-7', quantity: 1 }],
-      prevention: 'check interlocks at each quarterly service',
+    await service.transition(t.id, 'resolved', {
+      actor: 'fox',
+      note: 'door switch replaced',
+      report: {
+        cause: 'failed door interlock switch',
+        actions: 'switch replaced, circuit tested',
+        partsUsed: [{ part: 'interlock switch S-7', quantity: 1 }],
+        prevention: 'check interlocks at each quarterly service',
+      },
     });
     await service.reviewReport(t.id, true, null, 'pia');
-    await service.transition(t.id, 'closed', 'pia', null);
+    await service.transition(t.id, 'closed', { actor: 'pia' });
     await watcher.idle();
 
     const final = await store.get(t.id);
@@ -143,7 +167,9 @@ describe('ticket scenarios (the plan, end to end)', () => {
       'status:acknowledged@20m',
       'status:diagnosing@20m',
       'status:dispatched@60m',
+      'dispatch@60m',
       'comment@60m',
+      'visit_agreed@600m',
       'sla_warning@720m',
       'sla_warning@1080m',
       'status:on_site@1200m',
@@ -176,19 +202,27 @@ describe('ticket scenarios (the plan, end to end)', () => {
       T0 + 48 * H,
     ]);
     await until(T0 + 5 * H); // the response is late: breached at 4 h, the supervisor hears of it
-    await service.transition(t.id, 'acknowledged', 'ben', null);
-    await service.transition(t.id, 'diagnosing', 'ben', null);
-    await service.transition(t.id, 'waiting', 'ben', 'waiting for the customer to send a log');
+    await service.transition(t.id, 'acknowledged', { actor: 'ben' });
+    await service.transition(t.id, 'diagnosing', { actor: 'ben' });
+    await service.transition(t.id, 'waiting', {
+      actor: 'ben',
+      waitingOn: 'customer',
+      note: 'the customer sends a log',
+    });
     await until(T0 + 7 * H); // two paused hours: the remote-fix deadline moves from 8 h to 10 h
-    await service.transition(t.id, 'diagnosing', 'ben', 'log received');
+    await service.transition(t.id, 'diagnosing', { actor: 'ben', note: 'log received' });
     const moved = await store.get(t.id);
     expect(moved?.sla.remoteFix?.dueAt).toBe(T0 + 10 * H);
     await until(T0 + 9 * H);
-    await service.transition(t.id, 'resolved', 'ben', 'parameter corrected remotely', {
-      cause: 'wrong compensation parameter',
-      actions: 'parameter corrected via remote session',
-      partsUsed: [],
-      prevention: 'parameter set locked',
+    await service.transition(t.id, 'resolved', {
+      actor: 'ben',
+      note: 'parameter corrected remotely',
+      report: {
+        cause: 'wrong compensation parameter',
+        actions: 'parameter corrected via remote session',
+        partsUsed: [],
+        prevention: 'parameter set locked',
+      },
     });
     await watcher.idle();
     const view = service.view((await store.get(t.id)) as NonNullable<Awaited<ReturnType<typeof store.get>>>);
@@ -212,6 +246,8 @@ describe('ticket scenarios (the plan, end to end)', () => {
     ]);
     const types = (await store.timeline(t.id)).map((e) => e.type);
     expect(types.filter((x) => x === 'status')).toHaveLength(5);
+    const waiting = (await store.timeline(t.id)).find((e) => e.to === 'waiting');
+    expect(waiting?.note).toBe('waiting on customer: the customer sends a log');
     expect(types).toContain('sla_breach');
     watcher.stop();
     db.close();

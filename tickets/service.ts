@@ -8,9 +8,17 @@ import type { Alert } from '../rules/alerts.js';
 import type { AlertTransition } from '../rules/engine.js';
 import type { Comparison } from '../rules/schema.js';
 import { render, type TemplateVars } from '../rules/template.js';
-import { retarget } from './clock.js';
-import { applyTransition } from './lifecycle.js';
+import { meetClock, retarget } from './clock.js';
 import {
+  type Customer,
+  type CustomerNotice,
+  type CustomerUpdate,
+  recipients,
+  updateText,
+} from './customers.js';
+import { applyTransition, type TransitionContext } from './lifecycle.js';
+import {
+  type Dispatch,
   isOpen as isOpenStatus,
   type NewTicketEvent,
   OPEN_STATUSES,
@@ -23,16 +31,20 @@ import {
   type Status,
   type Ticket,
   type TicketEvent,
+  type WaitReason,
 } from './model.js';
 import type { PreventiveSchedule } from './preventive.js';
 import { type Route, route, type Team } from './routing.js';
-import { calendarOf, clockState, computeClocks, type SlaPolicy } from './sla-policy.js';
+import { calendarOf, clockState, computeClocks, pausedBy, type SlaPolicy } from './sla-policy.js';
 import type { ListQuery, TicketFilter, TicketSort, TicketStore } from './store.js';
 
 type TimeKeys = 'lastOccurrenceAt' | 'reportedAt' | 'createdAt' | 'updatedAt';
 
 /** A ticket as the API shows it: ISO times, each clock with its state now. */
-export type TicketView = Omit<Ticket, TimeKeys | 'finalAt' | 'sla' | 'report' | 'feedback'> & {
+export type TicketView = Omit<Ticket, TimeKeys | 'finalAt' | 'sla' | 'report' | 'feedback' | 'dispatch'> & {
+  dispatch:
+    | (Omit<Dispatch, 'appointmentAt' | 'plannedAt'> & { appointmentAt: string; plannedAt: string })
+    | null;
   report:
     | (Omit<RepairReport, 'at' | 'review'> & {
         at: string;
@@ -60,6 +72,10 @@ export interface TicketServiceOptions {
   routing?: { autoAssign: boolean };
   /** A device of the registry, for manual tickets naming the equipment. */
   device?: (id: string) => Device | undefined;
+  /** Customer records: their contacts hear of new tickets, visits, resolution and closing. */
+  customers?: readonly Customer[];
+  /** Delivers customer updates (webhooks, mail); they are on the timeline either way. */
+  onCustomerNotice?: (n: CustomerNotice) => void;
   now?: () => number;
 }
 
@@ -80,6 +96,31 @@ export interface ManualTicketInput {
   /** When the fault was reported (default: now; never in the future). */
   reportedAt?: number;
   actor: string;
+}
+
+/** A status change and what goes with it. */
+export interface TransitionInput {
+  actor: string;
+  note?: string | null;
+  /** Resolving needs the repair report: give it here, or before with `submitReport`. */
+  report?: ReportInput;
+  /** Entering `waiting`: what the ticket waits on (default `customer`). */
+  waitingOn?: WaitReason;
+  /** Entering `dispatched`: the planned visit (required). */
+  dispatch?: DispatchInput;
+}
+
+export interface DispatchInput {
+  /** Default: the team's kind (a partner team → `partner`). */
+  by?: 'own' | 'partner';
+  /** Default: the ticket's team. */
+  team?: string;
+  /** Who goes (default: the ticket's assignees); they are added to the assignees. */
+  technicians?: string[];
+  appointmentAt: number;
+  tools?: string[];
+  parts?: { part: string; quantity: number }[];
+  note?: string;
 }
 
 export interface ReportInput {
@@ -105,7 +146,8 @@ function reportEvent(t: Ticket, by: string, at: number): NewTicketEvent {
   };
 }
 
-export type TicketListener = (e: { kind: 'created' | 'occurrence' | 'transition'; ticket: Ticket }) => void;
+export type TicketChange = 'created' | 'occurrence' | 'transition' | 'visit';
+export type TicketListener = (e: { kind: TicketChange; ticket: Ticket }) => void;
 
 /** The ticket side of the plan: intake from monitoring, lifecycle, SLA clocks. */
 export class TicketService {
@@ -121,7 +163,7 @@ export class TicketService {
     this.listeners.push(l);
   }
 
-  private emit(kind: 'created' | 'occurrence' | 'transition', ticket: Ticket): void {
+  private emit(kind: TicketChange, ticket: Ticket): void {
     for (const l of this.listeners) {
       try {
         l({ kind, ticket });
@@ -173,14 +215,7 @@ export class TicketService {
       },
       now,
     );
-    if (result.created && routed) {
-      // Why the ticket went where it went, on its timeline.
-      const t = await this.opts.store.update(result.ticket.id, (x) => ({
-        ticket: x,
-        events: [{ at: now, type: 'routed', actor: 'routing', from: null, to: null, note: routed.reason }],
-      }));
-      if (t) result.ticket = t;
-    }
+    if (result.created) result.ticket = await this.afterCreate(result.ticket, routed, now);
     this.opts.logger.info(
       { ticketId: result.ticket.id, ruleId: rule.id, deviceId: device.id, created: result.created },
       result.created ? 'ticket opened' : 'ticket occurrence',
@@ -234,14 +269,7 @@ export class TicketService {
         note: `filed via ${input.source} by ${input.reporter.name}${input.reporter.takenBy ? ` (taken by ${input.reporter.takenBy})` : ''}`,
       },
     );
-    let t = ticket;
-    if (routed && !input.team) {
-      const r = await this.opts.store.update(t.id, (x) => ({
-        ticket: x,
-        events: [{ at: now, type: 'routed', actor: 'routing', from: null, to: null, note: routed.reason }],
-      }));
-      if (r) t = r;
-    }
+    const t = await this.afterCreate(ticket, input.team ? null : routed, now);
     this.opts.logger.info({ ticketId: t.id, source: input.source, priority: t.priority }, 'ticket filed');
     this.emit('created', t);
     return t;
@@ -252,15 +280,21 @@ export class TicketService {
    * visit as its deadline (arriving on time is its SLA). De-duplicated per (schedule, visit) by the
    * store, so a visit never gets two tickets. Returns the ticket, or null if the visit has one.
    */
-  async openPreventive(s: PreventiveSchedule, device: Device, visitAt: number): Promise<Ticket | null> {
+  async openPreventive(
+    s: PreventiveSchedule,
+    device: Device,
+    visitAt: number,
+    usage?: { key: string; detail: string },
+  ): Promise<Ticket | null> {
     const now = this.now();
     const site = this.opts.site(device.site);
     const routed = s.team ? null : await this.route(s.faultType, site, now);
     const when = new Date(visitAt).toISOString();
+    const why = usage ? `${usage.detail} ` : '';
     const result = await this.opts.store.openOrRecur(
       {
         title: `${s.title}: ${device.name}`,
-        description: `${s.description ? `${s.description}\n` : ''}Preventive visit planned for ${when} (schedule ${s.id}). Contact the customer to agree the time.`,
+        description: `${s.description ? `${s.description}\n` : ''}${why}Preventive visit planned for ${when} (schedule ${s.id}). Contact the customer to agree the time.`,
         priority: 'preventive',
         status: 'open',
         source: 'preventive',
@@ -269,7 +303,7 @@ export class TicketService {
         area: site.area,
         customer: device.customer ?? site.customer ?? null,
         equipmentModel: device.model,
-        ruleId: `preventive:${s.id}:${when}`,
+        ruleId: `preventive:${s.id}:${usage?.key ?? when}`,
         alertId: null,
         faultType: s.faultType,
         reportedAt: now,
@@ -284,20 +318,85 @@ export class TicketService {
       now,
     );
     if (!result.created) return null;
-    let t = result.ticket;
-    if (routed) {
-      const r = await this.opts.store.update(t.id, (x) => ({
-        ticket: x,
-        events: [{ at: now, type: 'routed', actor: 'routing', from: null, to: null, note: routed.reason }],
-      }));
-      if (r) t = r;
-    }
+    const t = await this.afterCreate(result.ticket, routed, now);
     this.opts.logger.info(
       { ticketId: t.id, schedule: s.id, deviceId: device.id, visitAt: when },
       'preventive ticket opened',
     );
     this.emit('created', t);
     return t;
+  }
+
+  /**
+   * After a ticket is filed: why it went where it went (routing), and the customer told it was
+   * received with the expected response time — on the timeline in one write.
+   */
+  private async afterCreate(t: Ticket, routed: Route | null, now: number): Promise<Ticket> {
+    const notices: CustomerNotice[] = [];
+    const r = await this.opts.store.update(t.id, (x) => {
+      const events: NewTicketEvent[] = [];
+      if (routed)
+        events.push({ at: now, type: 'routed', actor: 'routing', from: null, to: null, note: routed.reason });
+      events.push(...this.tellCustomer(x, 'received', now, notices));
+      return { ticket: x, events };
+    });
+    this.deliver(notices);
+    return r ?? t;
+  }
+
+  /** The customer's contacts for this update: timeline entries now, delivery after the write. */
+  private tellCustomer(
+    t: Ticket,
+    update: CustomerUpdate,
+    at: number,
+    out: CustomerNotice[],
+  ): NewTicketEvent[] {
+    const c = t.customer ? this.opts.customers?.find((x) => x.id === t.customer) : undefined;
+    if (!c) return [];
+    const to = recipients(c, update, t.site);
+    if (to.length === 0) return [];
+    const text = updateText(t, update);
+    const contacts = to.map((p) => ({
+      name: p.name,
+      ...(p.email ? { email: p.email } : {}),
+      ...(p.phone ? { phone: p.phone } : {}),
+    }));
+    out.push({ ticketId: t.id, customer: c.id, update, at, contacts, text });
+    const names = to.map((p) => `${p.name} <${p.email ?? p.phone}>`).join(', ');
+    return [
+      {
+        at,
+        type: 'notification',
+        actor: 'customer-updates',
+        from: null,
+        to: null,
+        note: `customer ${c.id} (${update}) → ${names}: ${text}`,
+      },
+    ];
+  }
+
+  private deliver(notices: CustomerNotice[]): void {
+    for (const n of notices) {
+      try {
+        this.opts.onCustomerNotice?.(n);
+      } catch (err) {
+        this.opts.logger.error({ err, ticketId: n.ticketId }, 'customer notice delivery failed');
+      }
+    }
+  }
+
+  /** A customer record by id. */
+  customer(id: string): Customer | undefined {
+    return this.opts.customers?.find((c) => c.id === id);
+  }
+
+  /** Whether customer records are configured (then tickets name one of them). */
+  hasCustomers(): boolean {
+    return (this.opts.customers?.length ?? 0) > 0;
+  }
+
+  customers(): readonly Customer[] {
+    return this.opts.customers ?? [];
   }
 
   /** Team and suggested technician for a new ticket (see routing.ts), with the reason. */
@@ -423,20 +522,31 @@ export class TicketService {
     return this.opts.store.timeline(id);
   }
 
-  async transition(
-    id: string,
-    to: Status,
-    actor: string,
-    note: string | null,
-    report?: ReportInput,
-  ): Promise<Ticket> {
+  async transition(id: string, to: Status, input: TransitionInput): Promise<Ticket> {
     const at = this.now();
+    const { actor, report } = input;
+    const note = input.note ?? null;
+    const notices: CustomerNotice[] = [];
     const t = await this.opts.store.update(id, (current) => {
       const events: NewTicketEvent[] = [];
       let base = current;
       if (report) {
         base = { ...current, report: newReport(report, actor, at) };
         events.push(reportEvent(base, actor, at));
+      }
+      if (input.waitingOn && to !== 'waiting')
+        throw new FaultlineError('FL_ERR_API_VALIDATION', 'body waitingOn: only for "waiting"');
+      if (input.dispatch && to !== 'dispatched')
+        throw new FaultlineError('FL_ERR_API_VALIDATION', 'body dispatch: only for "dispatched"');
+      // A visit is planned with who goes and when (R4.1): no dispatch without it.
+      if (to === 'dispatched' && current.status !== 'dispatched') {
+        if (!input.dispatch)
+          throw new FaultlineError(
+            'FL_ERR_API_VALIDATION',
+            'body dispatch: dispatching needs the planned visit (appointmentAt, technicians or team, tools, parts)',
+          );
+        const d = this.plan(base, input.dispatch, actor, at);
+        base = { ...base, dispatch: d, assignees: [...new Set([...base.assignees, ...d.technicians])] };
       }
       // Resolving needs the repair report; closing needs the lead to have accepted it (R5.2).
       if (to === 'resolved' && !base.report)
@@ -449,10 +559,121 @@ export class TicketService {
           'FL_ERR_TICKET_TRANSITION',
           `ticket ${id} cannot be closed before its repair report is accepted (review: ${base.report.review.state})`,
         );
-      events.push({ at, type: 'status', actor, from: current.status, to, note });
-      return { ticket: applyTransition(base, to, at, (name) => calendarOf(this.opts.policy, name)), events };
+      events.push({
+        at,
+        type: 'status',
+        actor,
+        from: current.status,
+        to,
+        note:
+          to === 'waiting' ? `waiting on ${input.waitingOn ?? 'customer'}${note ? `: ${note}` : ''}` : note,
+      });
+      if (to === 'dispatched' && base.dispatch && base !== current)
+        events.push(dispatchEvent(base, base.dispatch));
+      const next = applyTransition(base, to, at, this.transitionContext(base, input.waitingOn));
+      const update: CustomerUpdate | null =
+        to === 'dispatched' && current.status !== 'dispatched'
+          ? 'visit'
+          : to === 'resolved' || to === 'closed'
+            ? to
+            : null;
+      if (update) events.push(...this.tellCustomer(next, update, at, notices));
+      return { ticket: next, events };
     });
+    this.deliver(notices);
     if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
+    this.emit('transition', t);
+    return t;
+  }
+
+  private transitionContext(t: Ticket, waitingOn: WaitReason | undefined): TransitionContext {
+    const ctx: TransitionContext = {
+      calendars: (name) => calendarOf(this.opts.policy, name),
+      pauses: (reason) => pausedBy(this.opts.policy, t.priority, reason),
+    };
+    if (waitingOn) ctx.waitingOn = waitingOn;
+    return ctx;
+  }
+
+  /** The visit as planned: the team's kind decides own vs partner; technicians default to the assignees. */
+  private plan(t: Ticket, d: DispatchInput, actor: string, at: number): Dispatch {
+    const teamId = d.team ?? t.team;
+    const team = teamId ? this.opts.teams?.find((x) => x.id === teamId) : undefined;
+    if (d.team && this.opts.teams?.length && !team)
+      throw new FaultlineError(
+        'FL_ERR_API_VALIDATION',
+        `body dispatch.team: unknown team "${d.team}" (teams: ${this.opts.teams.map((x) => x.id).join(', ')})`,
+      );
+    const technicians = d.technicians ?? t.assignees;
+    if (technicians.length === 0 && !teamId)
+      throw new FaultlineError(
+        'FL_ERR_API_VALIDATION',
+        'body dispatch: name the technicians or the team that goes (the ticket has neither)',
+      );
+    return {
+      by: d.by ?? (team?.partner ? 'partner' : 'own'),
+      team: teamId ?? null,
+      technicians,
+      appointmentAt: d.appointmentAt,
+      tools: d.tools ?? [],
+      parts: d.parts ?? [],
+      note: d.note ?? null,
+      plannedAt: at,
+      plannedBy: actor,
+    };
+  }
+
+  /**
+   * Another visit time was agreed with the customer: for a dispatched ticket the appointment moves;
+   * for a preventive ticket the visit (its deadline) moves, and contacting the customer meets its
+   * response clock. Listeners hear `visit` (the gateway moves the maintenance window).
+   */
+  async agreeVisit(id: string, visitAt: number, actor: string, note: string | null): Promise<Ticket> {
+    const at = this.now();
+    const notices: CustomerNotice[] = [];
+    const t = await this.opts.store.update(id, (current) => {
+      if (!isOpenStatus(current.status))
+        throw new FaultlineError(
+          'FL_ERR_TICKET_TRANSITION',
+          `ticket ${id} is ${current.status}: no visit to agree`,
+        );
+      const events: NewTicketEvent[] = [];
+      let next: Ticket = { ...current, updatedAt: at };
+      const before: number[] = [];
+      if (current.dispatch && current.status === 'dispatched') {
+        before.push(current.dispatch.appointmentAt);
+        next = { ...next, dispatch: { ...current.dispatch, appointmentAt: visitAt } };
+      } else if (current.priority === 'preventive' && current.sla.visit && current.sla.visit.metAt === null) {
+        before.push(current.sla.visit.dueAt);
+        const sla = { ...current.sla };
+        const visit = current.sla.visit;
+        sla.visit = retarget(
+          calendarOf(this.opts.policy, visit.calendar),
+          visit,
+          Math.max(0, visitAt - visit.startAt),
+        );
+        if (sla.response && sla.response.metAt === null)
+          sla.response = meetClock(calendarOf(this.opts.policy, sla.response.calendar), sla.response, at);
+        next = { ...next, sla };
+      } else
+        throw new FaultlineError(
+          'FL_ERR_TICKET_TRANSITION',
+          `ticket ${id} has no visit to move (dispatch it, or it is not a preventive ticket before its visit)`,
+        );
+      events.push({
+        at,
+        type: 'visit_agreed',
+        actor,
+        from: null,
+        to: null,
+        note: `visit ${toIso(before[0] as number)} → ${toIso(visitAt)}${note ? `: ${note}` : ''}`,
+      });
+      events.push(...this.tellCustomer(next, 'visit', at, notices));
+      return { ticket: next, events };
+    });
+    this.deliver(notices);
+    if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
+    this.emit('visit', t);
     this.emit('transition', t);
     return t;
   }
@@ -602,8 +823,36 @@ export class TicketService {
           }
         : null,
       feedback: t.feedback ? { ...t.feedback, at: toIso(t.feedback.at) } : null,
+      dispatch: t.dispatch
+        ? {
+            ...t.dispatch,
+            appointmentAt: toIso(t.dispatch.appointmentAt),
+            plannedAt: toIso(t.dispatch.plannedAt),
+          }
+        : null,
     };
   }
+}
+
+/** The dispatch on the timeline; an appointment after the on-site deadline says so. */
+function dispatchEvent(t: Ticket, d: Dispatch): NewTicketEvent {
+  const who = d.technicians.length ? d.technicians.join(', ') : 'to be named';
+  const by = d.by === 'partner' ? 'partner team' : 'own technicians';
+  const parts = [`visit planned: ${by}${d.team ? ` ${d.team}` : ''} (${who}) at ${toIso(d.appointmentAt)}`];
+  if (d.tools.length) parts.push(`tools: ${d.tools.join(', ')}`);
+  if (d.parts.length) parts.push(`parts: ${d.parts.map((p) => `${p.quantity}× ${p.part}`).join(', ')}`);
+  const onsite = t.sla.onsite;
+  if (onsite && onsite.metAt === null && onsite.runningSince !== null && d.appointmentAt > onsite.dueAt)
+    parts.push(`after the on-site deadline ${toIso(onsite.dueAt)}`);
+  if (d.note) parts.push(d.note);
+  return {
+    at: d.plannedAt,
+    type: 'dispatch',
+    actor: d.plannedBy,
+    from: null,
+    to: null,
+    note: parts.join('; '),
+  };
 }
 
 function templateVars(t: AlertTransition, device: Device): TemplateVars {

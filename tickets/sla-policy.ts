@@ -3,7 +3,15 @@ import { duration } from '../lib/duration.js';
 import { shown } from '../lib/zod-messages.js';
 import { Calendar, calendarSchema } from './calendar.js';
 import { pausableState, startClock } from './clock.js';
-import type { Priority, SlaClock, SlaState, SlaTarget } from './model.js';
+import {
+  type Priority,
+  SLA_TARGETS,
+  type SlaClock,
+  type SlaState,
+  type SlaTarget,
+  WAIT_REASONS,
+  type WaitReason,
+} from './model.js';
 
 /**
  * A target: one duration, or one per service area (own technicians vs partner team), optionally on
@@ -37,6 +45,30 @@ const chain = z
   .object({ created: roles.optional(), warning: roles.optional(), breach: roles.optional() })
   .strict();
 
+/**
+ * Pause conditions: the clocks a `waiting` ticket stops, per reason. By default waiting on the
+ * customer stops every clock; waiting on parts or a third party stops none (stock and suppliers are
+ * the provider's business, R4.2) unless the contract says so: `parts: [resolution]`.
+ */
+const pauseTargets = z.preprocess(
+  (v) => (v === 'all' ? [...SLA_TARGETS] : v),
+  z.array(z.enum(SLA_TARGETS), {
+    error: (iss) => `expected "all" or a list of targets, got ${shown(iss.input)}`,
+  }),
+);
+const pauseSchema = z
+  .object({
+    customer: pauseTargets.optional(),
+    parts: pauseTargets.optional(),
+    third_party: pauseTargets.optional(),
+  })
+  .strict();
+export const DEFAULT_PAUSE: Record<WaitReason, readonly SlaTarget[]> = {
+  customer: SLA_TARGETS,
+  parts: [],
+  third_party: [],
+};
+
 /** Each class may count its times on a calendar (default `24x7`); a target may name another. */
 const classCalendar = z.string().min(1).default('24x7');
 
@@ -54,6 +86,8 @@ export const slaSchema = z
      * an office calendar counts working time only (Friday 16:00 + 4h = Monday 11:00 with 08:00–17:00).
      */
     calendars: z.record(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/), calendarSchema).default({}),
+    /** Which clocks a `waiting` ticket stops, per reason (customer, parts, third_party); per class too. */
+    pause: pauseSchema.prefault({}),
     /** Who is told at creation, at each warning and at a breach, per class (roles of the ticket's team). */
     escalation: z
       .object({ emergency: chain.optional(), general: chain.optional(), preventive: chain.optional() })
@@ -67,6 +101,7 @@ export const slaSchema = z
     emergency: z
       .object({
         calendar: classCalendar,
+        pause: pauseSchema.optional(),
         response: target.prefault('1h'),
         onsite: target.prefault({ local: '4h', remote: '24h' }),
         remoteFix: target.optional(),
@@ -77,6 +112,7 @@ export const slaSchema = z
     general: z
       .object({
         calendar: classCalendar,
+        pause: pauseSchema.optional(),
         response: target.prefault('4h'),
         remoteFix: target.prefault('8h'),
         onsite: target.prefault('48h'),
@@ -87,6 +123,7 @@ export const slaSchema = z
     preventive: z
       .object({
         calendar: classCalendar,
+        pause: pauseSchema.optional(),
         /** How long before the visit the customer is contacted to agree it. */
         notice: duration.prefault('3d'),
         /** The customer is told at least this long before; used by the preventive schedule. */
@@ -109,11 +146,23 @@ export const slaSchema = z
     for (const cls of ['emergency', 'general', 'preventive'] as const) {
       check([cls, 'calendar'], p[cls].calendar);
       for (const [k, t] of Object.entries(p[cls]))
-        if (t && typeof t === 'object' && 'calendar' in t) check([cls, k, 'calendar'], t.calendar);
+        if (t && typeof t === 'object' && !Array.isArray(t) && 'calendar' in t)
+          check([cls, k, 'calendar'], t.calendar);
     }
   });
 
 export type SlaPolicy = z.output<typeof slaSchema>;
+
+/** The targets a wait for `reason` pauses on a ticket of `priority`: the class's rule, else the policy's. */
+export function pausedBy(
+  policy: SlaPolicy,
+  priority: Priority,
+  reason: WaitReason,
+): readonly SlaTarget[] | 'all' {
+  return policy[priority].pause?.[reason] ?? policy.pause[reason] ?? DEFAULT_PAUSE[reason];
+}
+
+export { WAIT_REASONS };
 
 const calendarCache = new WeakMap<SlaPolicy, Map<string, Calendar>>();
 

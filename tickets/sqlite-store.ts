@@ -1,6 +1,7 @@
 import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 import {
+  type Dispatch,
   type Feedback,
   isOpen,
   type NewTicketEvent,
@@ -105,6 +106,11 @@ export const MIGRATIONS = [
     description: 'repair report, review and customer feedback',
     up: 'ALTER TABLE tickets ADD COLUMN report TEXT; ALTER TABLE tickets ADD COLUMN feedback TEXT;',
   },
+  {
+    version: 6,
+    description: 'what a waiting ticket waits on; the planned on-site visit',
+    up: 'ALTER TABLE tickets ADD COLUMN waiting_on TEXT; ALTER TABLE tickets ADD COLUMN dispatch TEXT;',
+  },
 ];
 
 interface Row {
@@ -137,6 +143,8 @@ interface Row {
   reporter: string | null;
   report: string | null;
   feedback: string | null;
+  waiting_on: Ticket['waitingOn'];
+  dispatch: string | null;
 }
 
 interface ClockRow {
@@ -195,6 +203,8 @@ function toParams(t: NewTicket | Ticket) {
     reporter: t.reporter ? JSON.stringify(t.reporter) : null,
     report: 'report' in t && t.report ? JSON.stringify(t.report) : null,
     feedback: 'feedback' in t && t.feedback ? JSON.stringify(t.feedback) : null,
+    waiting_on: 'waitingOn' in t ? t.waitingOn : null,
+    dispatch: 'dispatch' in t && t.dispatch ? JSON.stringify(t.dispatch) : null,
     due_key: nextDueAt(t) ?? NO_DEADLINE,
   };
 }
@@ -213,17 +223,17 @@ export class SqliteTicketStore implements TicketStore {
       insert:
         db.prepare(`INSERT INTO tickets (title, description, priority, priority_rank, status, is_open, source,
         device_id, site, area, customer, equipment_model, rule_id, alert_id, fault_type, reported_at, created_at,
-        updated_at, final_at, assignees, team, labels, reporter, report, feedback, due_key)
+        updated_at, final_at, assignees, team, labels, reporter, report, feedback, waiting_on, dispatch, due_key)
         VALUES (@title, @description, @priority, @priority_rank, @status, @is_open, @source, @device_id, @site, @area,
         @customer, @equipment_model, @rule_id, @alert_id, @fault_type, @reported_at, @created_at, @updated_at,
-        @final_at, @assignees, @team, @labels, @reporter, @report, @feedback, @due_key)`),
+        @final_at, @assignees, @team, @labels, @reporter, @report, @feedback, @waiting_on, @dispatch, @due_key)`),
       update: db.prepare(`UPDATE tickets SET title = @title, description = @description, priority = @priority,
         priority_rank = @priority_rank, status = @status, is_open = @is_open, source = @source, device_id = @device_id,
         site = @site, area = @area, customer = @customer, equipment_model = @equipment_model, rule_id = @rule_id,
         alert_id = @alert_id, fault_type = @fault_type, occurrences = @occurrences,
         last_occurrence_at = @last_occurrence_at, reported_at = @reported_at, updated_at = @updated_at,
         final_at = @final_at, assignees = @assignees, team = @team, labels = @labels, reporter = @reporter, report = @report, feedback = @feedback,
-        due_key = @due_key
+        waiting_on = @waiting_on, dispatch = @dispatch, due_key = @due_key
         WHERE seq = @seq`),
       get: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
       openPair: db.prepare(`SELECT * FROM tickets WHERE rule_id = ? AND device_id = ? AND is_open = 1`),
@@ -353,6 +363,7 @@ export class SqliteTicketStore implements TicketStore {
     for (const [col, v] of [
       ['t.device_id', f.deviceId],
       ['t.site', f.site],
+      ['t.customer', f.customer],
       ['t.team', f.team],
       ['t.fault_type', f.faultType],
       ['t.rule_id', f.ruleId],
@@ -430,6 +441,8 @@ export class SqliteTicketStore implements TicketStore {
       finalAt: null,
       report: null,
       feedback: null,
+      waitingOn: null,
+      dispatch: null,
     };
   }
 
@@ -523,6 +536,8 @@ export class SqliteTicketStore implements TicketStore {
       reporter: r.reporter ? (JSON.parse(r.reporter) as Reporter) : null,
       report: r.report ? (JSON.parse(r.report) as RepairReport) : null,
       feedback: r.feedback ? (JSON.parse(r.feedback) as Feedback) : null,
+      waitingOn: r.waiting_on,
+      dispatch: r.dispatch ? (JSON.parse(r.dispatch) as Dispatch) : null,
       sla: bySeq.get(r.seq) ?? {},
     }));
   }

@@ -97,16 +97,31 @@ export function ticketStoreContract(
       const updated = await store.update(ticket.id, (t) => ({
         ticket: {
           ...t,
-          status: 'acknowledged',
+          status: 'dispatched',
           assignees: ['ana'],
           sla: { response: { ...t.sla.response!, metAt: 2_500 } },
+          dispatch: {
+            by: 'partner',
+            team: 'south',
+            technicians: ['ana'],
+            appointmentAt: 9_000,
+            tools: ['torque wrench'],
+            parts: [{ part: 'seal', quantity: 2 }],
+            note: null,
+            plannedAt: 2_500,
+            plannedBy: 'pia',
+          },
         },
-        events: [
-          { at: 2_500, type: 'status', actor: 'ana', from: 'open', to: 'acknowledged', note: 'called' },
-        ],
+        events: [{ at: 2_500, type: 'status', actor: 'ana', from: 'open', to: 'dispatched', note: 'called' }],
       }));
       expect(await store.get(ticket.id)).toEqual(updated);
       expect((await store.timeline(ticket.id)).map((e) => e.type)).toEqual(['created', 'status']);
+      const waiting = await store.update(ticket.id, (t) => ({
+        ticket: { ...t, status: 'waiting', waitingOn: 'parts' },
+        events: [],
+      }));
+      expect(waiting?.waitingOn).toBe('parts');
+      expect(await store.get(ticket.id)).toEqual(waiting);
       expect(await store.update('T-424242', (t) => ({ ticket: t, events: [] }))).toBeUndefined();
     });
 

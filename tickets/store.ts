@@ -14,7 +14,7 @@ import type {
 /** A ticket as filed: no report or feedback yet. */
 export type NewTicket = Omit<
   Ticket,
-  'id' | 'occurrences' | 'lastOccurrenceAt' | 'finalAt' | 'report' | 'feedback'
+  'id' | 'occurrences' | 'lastOccurrenceAt' | 'finalAt' | 'report' | 'feedback' | 'waitingOn' | 'dispatch'
 >;
 
 export interface TicketFilter {
@@ -23,6 +23,7 @@ export interface TicketFilter {
   source?: Source[];
   deviceId?: string;
   site?: string;
+  customer?: string;
   team?: string;
   assignee?: string;
   faultType?: string;

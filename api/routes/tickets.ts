@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso } from '../../lib/time.js';
-import { PRIORITIES, SLA_STATES, SOURCES, STATUSES } from '../../tickets/model.js';
-import type { ManualTicketInput, TicketService } from '../../tickets/service.js';
+import { PRIORITIES, SLA_STATES, SOURCES, STATUSES, WAIT_REASONS } from '../../tickets/model.js';
+import type { ManualTicketInput, TicketService, TransitionInput } from '../../tickets/service.js';
 import type { TicketFilter } from '../../tickets/store.js';
 import { limitParam, listParam, parseOrThrow, timeParam } from '../problem.js';
 
@@ -15,6 +15,7 @@ const listQuery = z
     slaState: listParam(SLA_STATES).optional(),
     deviceId: z.string().min(1).optional(),
     site: z.string().min(1).optional(),
+    customer: z.string().min(1).optional(),
     team: z.string().min(1).optional(),
     assignee: z.string().min(1).optional(),
     faultType: z.string().min(1).optional(),
@@ -28,15 +29,28 @@ const listQuery = z
 
 const idParams = z.object({ id: z.string().min(1).max(64) }).strict();
 
+const partsList = z
+  .array(z.object({ part: z.string().min(1).max(200), quantity: z.number().positive() }).strict())
+  .max(200);
+
 const reportBody = z
   .object({
     cause: z.string().min(1).max(5_000),
     actions: z.string().min(1).max(10_000),
-    partsUsed: z
-      .array(z.object({ part: z.string().min(1).max(200), quantity: z.number().positive() }).strict())
-      .max(200)
-      .default([]),
+    partsUsed: partsList.default([]),
     prevention: z.string().max(5_000).default(''),
+  })
+  .strict();
+
+const dispatchBody = z
+  .object({
+    by: z.enum(['own', 'partner']).optional(),
+    team: z.string().min(1).max(64).optional(),
+    technicians: z.array(z.string().min(1).max(200)).max(20).optional(),
+    appointmentAt: timeParam,
+    tools: z.array(z.string().min(1).max(200)).max(100).optional(),
+    parts: partsList.optional(),
+    note: z.string().max(10_000).optional(),
   })
   .strict();
 
@@ -45,6 +59,22 @@ const transitionBody = z
     to: z.enum(STATUSES),
     /** Resolving needs a repair report: give it here, or before with POST /tickets/:id/report. */
     report: reportBody.optional(),
+    /** Entering `waiting`: what the ticket waits on (the SLA policy's pause conditions apply). */
+    waitingOn: z.enum(WAIT_REASONS).optional(),
+    /** Entering `dispatched`: the planned on-site visit. */
+    dispatch: dispatchBody.optional(),
+    note: z.string().max(10_000).optional(),
+    actor: z.string().min(1).max(200).optional(),
+  })
+  .strict()
+  .refine((b) => b.to !== 'waiting' || b.waitingOn !== undefined, {
+    path: ['waitingOn'],
+    message: `waiting needs waitingOn (${WAIT_REASONS.join(', ')})`,
+  });
+
+const visitBody = z
+  .object({
+    at: timeParam,
     note: z.string().max(10_000).optional(),
     actor: z.string().min(1).max(200).optional(),
   })
@@ -102,6 +132,8 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
         problems.push({ path: 'reportedAt', message: 'a fault cannot be reported in the future' });
       if (b.deviceId && b.site)
         problems.push({ path: 'site', message: 'give deviceId or site: the device knows its site' });
+      if (b.customer !== undefined && tickets.hasCustomers() && !tickets.customer(b.customer))
+        problems.push({ path: 'customer', message: `unknown customer "${b.customer}"` });
       if (problems.length)
         throw new FaultlineError(
           'FL_ERR_API_VALIDATION',
@@ -142,6 +174,7 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
         'slaState',
         'deviceId',
         'site',
+        'customer',
         'team',
         'assignee',
         'faultType',
@@ -167,9 +200,23 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
     app.post('/tickets/:id/transitions', async (req, reply) => {
       const { id } = parseOrThrow(idParams, req.params, 'path');
       const body = parseOrThrow(transitionBody, req.body ?? {}, 'body');
-      const t = await tickets.transition(id, body.to, body.actor ?? 'api', body.note ?? null, body.report);
+      const input: TransitionInput = { actor: body.actor ?? 'api', note: body.note ?? null };
+      if (body.report) input.report = body.report;
+      if (body.waitingOn) input.waitingOn = body.waitingOn;
+      if (body.dispatch) {
+        const { appointmentAt, ...rest } = body.dispatch;
+        input.dispatch = { appointmentAt, ...rest };
+      }
+      const t = await tickets.transition(id, body.to, input);
       reply.code(200);
       return tickets.view(t);
+    });
+
+    /** Another visit time agreed with the customer (a dispatched ticket, or a preventive visit). */
+    app.post('/tickets/:id/visit', async (req) => {
+      const { id } = parseOrThrow(idParams, req.params, 'path');
+      const body = parseOrThrow(visitBody, req.body ?? {}, 'body');
+      return tickets.view(await tickets.agreeVisit(id, body.at, body.actor ?? 'api', body.note ?? null));
     });
 
     app.post('/tickets/:id/report', async (req, reply) => {

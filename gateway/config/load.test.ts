@@ -70,6 +70,35 @@ describe('configuration loading', () => {
     ]);
   });
 
+  it('customers: contacts need a way to reach them; sites and devices name known customers', async () => {
+    const f = file(
+      'customers.yaml',
+      [
+        'customers:',
+        '  - id: acme',
+        '    name: ACME',
+        '    contacts:',
+        '      - { name: Jane }',
+        '      - { name: Bob, phone: "+49 30 1", sites: [mars], notify: [everything] }',
+        'sites:',
+        '  - { id: north, customer: globex }',
+        'devices:',
+        '  - { id: d1, site: north, customer: acme }',
+        'sla:',
+        '  pause: { parts: [resolution, lunch] }',
+        '',
+      ].join('\n'),
+    );
+    const { issues } = await loadConfig(f, {}, {});
+    expect(issues.map(formatIssue).map((l) => l.replace(`${tmp.dir}/`, ''))).toEqual([
+      'customers.yaml:5:9: customers[0].contacts[0].email: a contact needs an email or a phone',
+      'customers.yaml:6:49: customers[0].contacts[1].sites[0]: unknown site "mars" (sites: default, north)',
+      'customers.yaml:6:65: customers[0].contacts[1].notify[0]: expected one of "received", "visit", "resolved", "closed", got "everything"',
+      'customers.yaml:8:28: sites[0].customer: unknown customer "globex" (customers: acme)',
+      'customers.yaml:12:32: sla.pause.parts[1]: expected one of "response", "remoteFix", "onsite", "resolution", "visit", got "lunch"',
+    ]);
+  });
+
   it('flags and FAULTLINE_* overrides win over the file, and are validated', async () => {
     const f = file('ports.yaml', 'api: { port: 1 }\nmqtt: { embedded: { port: 2 } }\n');
     const { config } = await loadConfig(f, { apiPort: 0, mqttPort: 0, dataDir: 'x' }, {});

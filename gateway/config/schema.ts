@@ -5,6 +5,7 @@ import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../
 import { influxSchema } from '../../ingest/influx/config.js';
 import { DEFAULT_FAULT_TYPES } from '../../rules/schema.js';
 import { recurringWindowSchema } from '../../rules/silences.js';
+import { customerSchema } from '../../tickets/customers.js';
 import { preventiveScheduleSchema } from '../../tickets/preventive.js';
 import { routingSchema, teamSchema } from '../../tickets/routing.js';
 import { slaSchema } from '../../tickets/sla-policy.js';
@@ -54,6 +55,8 @@ export const configSchema = z
     models: z.record(z.string().min(1), modelSchema).default({}),
     /** Optional: where accepted readings are shipped. Without it, history comes from local rollups. */
     influx: influxSchema.optional(),
+    /** Customer records with their contacts; sites and devices name their customer by id. */
+    customers: z.array(customerSchema).default([]),
     sites: z.array(siteSchema).default([]),
     devices: z.array(deviceSchema).default([]),
     connectivity: connectivitySchema.prefault({}),
@@ -71,6 +74,7 @@ export const configSchema = z
 
 /** Raw shape of the cross-referenced parts, checked even when other parts are invalid. */
 interface RawRefs {
+  customers?: unknown;
   sites?: unknown;
   devices?: unknown;
   adapters?: unknown;
@@ -99,6 +103,38 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
     if (siteIds.has(id) && id !== 'default')
       out.push({ path: ['sites', i, 'id'], message: `duplicate site id "${id}"` });
     siteIds.add(id);
+  });
+  // Once customer records exist, every customer a site or device names must be one of them.
+  const customerIds = new Set<string>();
+  const customers = Array.isArray(r.customers) ? r.customers : [];
+  customers.forEach((c, i) => {
+    const id = idOf(c, 'id');
+    if (id === undefined) return;
+    if (customerIds.has(id))
+      out.push({ path: ['customers', i, 'id'], message: `duplicate customer id "${id}"` });
+    customerIds.add(id);
+    const contacts = (c as { contacts?: unknown }).contacts;
+    (Array.isArray(contacts) ? contacts : []).forEach((p, j) => {
+      const sites = p && typeof p === 'object' ? (p as { sites?: unknown }).sites : undefined;
+      (Array.isArray(sites) ? sites : []).forEach((site, k) => {
+        if (typeof site === 'string' && !siteIds.has(site))
+          out.push({
+            path: ['customers', i, 'contacts', j, 'sites', k],
+            message: `unknown site "${site}" (sites: ${[...siteIds].join(', ')})`,
+          });
+      });
+    });
+  });
+  const checkCustomer = (x: unknown, path: (string | number)[]) => {
+    const c = x && typeof x === 'object' ? (x as { customer?: unknown }).customer : undefined;
+    if (customers.length && typeof c === 'string' && !customerIds.has(c))
+      out.push({ path, message: `unknown customer "${c}" (customers: ${[...customerIds].join(', ')})` });
+  };
+  (Array.isArray(r.sites) ? r.sites : []).forEach((s, i) => {
+    checkCustomer(s, ['sites', i, 'customer']);
+  });
+  (Array.isArray(r.devices) ? r.devices : []).forEach((d, i) => {
+    checkCustomer(d, ['devices', i, 'customer']);
   });
   const adapterIds = new Set<string>(['mqtt-embedded']);
   const models =
