@@ -411,7 +411,6 @@ export class TicketService {
         sort: 'urgency',
         limit: 500,
         now: at,
-        warnAt: this.opts.policy.warnAt,
       });
       loads.set(id, page.items.length);
     }
@@ -433,7 +432,6 @@ export class TicketService {
       sort: 'urgency',
       limit: 1,
       now: this.now(),
-      warnAt: this.opts.policy.warnAt,
     });
     const open = page.items[0];
     if (!open || PRIORITY_RANK[open.priority] <= PRIORITY_RANK[alert.priority]) return open;
@@ -513,7 +511,7 @@ export class TicketService {
   }
 
   list(filter: TicketFilter, sort: TicketSort, limit: number, cursor?: string): Promise<Page<Ticket>> {
-    const q: ListQuery = { filter, sort, limit, now: this.now(), warnAt: this.opts.policy.warnAt };
+    const q: ListQuery = { filter, sort, limit, now: this.now() };
     if (cursor !== undefined) q.cursor = cursor;
     return this.opts.store.list(q);
   }

@@ -62,7 +62,6 @@ export class SlaWatcher {
         sort: 'urgency',
         limit: 500,
         now: this.opts.scheduler.now(),
-        warnAt: this.opts.policy.warnAt,
         ...(cursor ? { cursor } : {}),
       });
       for (const t of page.items) await this.check(t);

@@ -385,7 +385,7 @@ export class SqliteTicketStore implements TicketStore {
       params.push(like, like, like);
     }
     if (f.slaState?.length) {
-      const { sql, args } = slaStateCondition(f.slaState, q.now, q.warnAt);
+      const { sql, args } = slaStateCondition(f.slaState, q.now);
       where.push(`EXISTS (SELECT 1 FROM sla_clocks c WHERE c.ticket_seq = t.seq AND (${sql}))`);
       params.push(...args);
     }
@@ -547,7 +547,7 @@ export class SqliteTicketStore implements TicketStore {
  * SQL for "this clock is in one of these states", mirroring `clockState`: clocks of final
  * tickets are judged at the time the ticket became final.
  */
-function slaStateCondition(states: readonly string[], now: number, _warnAt: readonly number[]) {
+function slaStateCondition(states: readonly string[], now: number) {
   const evalAt = `COALESCE((SELECT final_at FROM tickets x WHERE x.seq = c.ticket_seq), ?)`;
   const running = `c.met_at IS NULL AND c.paused_at IS NULL AND ${evalAt} <= c.due_at`;
   const parts: string[] = [];

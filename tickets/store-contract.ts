@@ -133,7 +133,7 @@ export function ticketStoreContract(
       const e1 = (await mk('e1', 'emergency', 100)).ticket;
       const g2 = (await mk('g2', 'general', 50)).ticket;
       await store.update(g2.id, (t) => ({ ticket: { ...t, status: 'resolved', finalAt: 60 }, events: [] }));
-      const q = { filter: {}, sort: 'urgency' as const, limit: 2, now: 0, warnAt: [50] };
+      const q = { filter: {}, sort: 'urgency' as const, limit: 2, now: 0 };
       const p1 = await store.list(q);
       expect(p1.items.map((t) => t.id)).toEqual([e1.id, e2.id]);
       const p2 = await store.list({ ...q, cursor: p1.nextCursor as string });
@@ -157,7 +157,7 @@ export function ticketStoreContract(
           1,
         )
       ).ticket;
-      const base = { sort: 'urgency' as const, limit: 50, now: 100, warnAt: [50] };
+      const base = { sort: 'urgency' as const, limit: 50, now: 100 };
       const ids = async (filter: object) => (await store.list({ ...base, filter })).items.map((t) => t.id);
       expect(await ids({ priority: ['general'] })).toEqual([b.id]);
       expect(await ids({ deviceId: 'd1' })).toEqual([a.id]);

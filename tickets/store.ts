@@ -43,7 +43,6 @@ export interface ListQuery {
   cursor?: string;
   /** The time SLA states are judged at (for the `slaState` filter). */
   now: number;
-  warnAt: readonly number[];
 }
 
 /** The result of a monitoring intake: the ticket, and whether it was new or an occurrence. */
