@@ -1,4 +1,14 @@
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import {
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
 import type { DeviceRegistry } from '../ingest/devices.js';
 import type { History } from '../ingest/history.js';
 import type { IngestStatus } from '../ingest/status.js';
@@ -8,11 +18,14 @@ import type { ReloadResult, ReloadTrigger, RuleSetStatus } from '../rules/reload
 import type { Rule } from '../rules/schema.js';
 import type { SilenceStore } from '../rules/silences.js';
 import type { TicketService } from '../tickets/service.js';
-import { installProblemHandlers } from './problem.js';
+import type { ApiKeyStore } from './auth.js';
+import { installAuth } from './guard.js';
+import { installProblemHandlers, problemFor } from './problem.js';
 import { alertRoutes } from './routes/alerts.js';
 import { customerRoutes } from './routes/customers.js';
 import { deviceRoutes } from './routes/devices.js';
 import { ingestRoutes } from './routes/ingest.js';
+import { keyRoutes } from './routes/keys.js';
 import { ruleRoutes } from './routes/rules.js';
 import { silenceRoutes } from './routes/silences.js';
 import { ticketRoutes } from './routes/tickets.js';
@@ -37,48 +50,122 @@ export interface ApiDeps {
   faultTypes: readonly string[];
   /** Maintenance windows. */
   silences: SilenceStore;
+  /** API keys: who may call, with which role. */
+  keys: ApiKeyStore;
   /** Prometheus exposition (`GET /metrics`). */
   metrics: () => Promise<{ contentType: string; body: string }>;
   logger: Logger;
   version: string;
   /** Whether stores are open and adapters started (for `/ready`). */
   ready: () => boolean;
+  /** The `api` section's limits (defaults as in the configuration). */
+  options?: {
+    metricsPublic?: boolean;
+    rateLimit?: { max: number; window: number };
+    bodyLimit?: number;
+  };
 }
 
-/** The Fastify app: one plugin per resource under `/api/v1`, health outside it. */
+export type Api = FastifyInstance;
+
+/**
+ * The Fastify app: one plugin per resource under `/api/v1`, health outside it. Every route declares
+ * its zod schemas (validation, and the OpenAPI document at `/api/v1/openapi.json`, browsable at
+ * `/docs`) and the permission it needs; `guard.ts` checks the key and the permission before the
+ * handler runs. Security headers (helmet) and rate limits (per key, else per address) on every route.
+ */
 export function buildApi(deps: ApiDeps): FastifyInstance {
+  const opts = deps.options ?? {};
   const app = Fastify({
     loggerInstance: deps.logger.child({ component: 'api' }) as FastifyBaseLogger,
     // Requests are counted, not logged one by one.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: 1_048_576, // 1 MiB
-  });
+    bodyLimit: opts.bodyLimit ?? 1_048_576,
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
 
-  app.get('/health', async () => ({ status: 'ok', version: deps.version }));
-  app.get('/ready', async (_req, reply) => {
-    const ready = deps.ready();
-    reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'starting' };
+  app.register(helmet, {
+    // The API answers JSON; the documentation page needs its own scripts and styles only.
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+      },
+    },
   });
+  app.register(rateLimit, {
+    max: opts.rateLimit?.max ?? 1200,
+    timeWindow: opts.rateLimit?.window ?? 60_000,
+    keyGenerator: (req) => {
+      const h = req.headers.authorization;
+      return h?.startsWith('Bearer ') ? `key:${h.slice(7, 31)}` : `ip:${req.ip}`;
+    },
+    errorResponseBuilder: (req, ctx) => ({
+      ...problemFor(
+        'FL_ERR_API_RATE_LIMITED',
+        `at most ${ctx.max} requests per ${ctx.after}; retry later`,
+        req.url,
+      ),
+      statusCode: 429,
+    }),
+  });
+  app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Faultline API',
+        version: deps.version,
+        description:
+          'Tickets, alerts, devices, rules and statistics of the Faultline gateway. Errors are RFC 9457 problem+json (docs/errors.md).',
+      },
+      servers: [{ url: '/' }],
+      components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
+      security: [{ apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
+  installAuth(app as unknown as FastifyInstance, deps.keys);
 
-  // Public until API keys arrive (issue 9), then a key unless configured public (CONTRACTS.md).
-  app.get('/metrics', async (_req, reply) => {
-    const m = await deps.metrics();
-    return reply.type(m.contentType).send(m.body);
+  app.after(() => {
+    app.get('/health', { config: { access: 'public' }, schema: { hide: true } }, async () => ({
+      status: 'ok',
+      version: deps.version,
+    }));
+    app.get('/ready', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => {
+      const ready = deps.ready();
+      reply.code(ready ? 200 : 503);
+      return { status: ready ? 'ready' : 'starting' };
+    });
+    app.get(
+      '/metrics',
+      { config: { access: opts.metricsPublic ? 'public' : 'metrics:read' }, schema: { hide: true } },
+      async (_req, reply) => {
+        const m = await deps.metrics();
+        return reply.type(m.contentType).send(m.body);
+      },
+    );
   });
 
   app.register(
     async (v1) => {
+      v1.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
+        app.swagger(),
+      );
       v1.register(ticketRoutes(deps.tickets, deps.faultTypes));
       v1.register(customerRoutes(deps.tickets, deps.devices));
-      v1.register(alertRoutes(deps.alerts));
+      v1.register(alertRoutes(deps.alerts, deps.devices));
       v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources));
       v1.register(ingestRoutes(deps.ingestStatus));
-      v1.register(ruleRoutes(deps.rules));
-      v1.register(silenceRoutes(deps.silences));
+      v1.register(ruleRoutes(deps.rules, deps.faultTypes));
+      v1.register(silenceRoutes(deps.silences, deps.devices));
+      v1.register(keyRoutes(deps.keys));
     },
     { prefix: '/api/v1' },
   );
-  return app;
+  return app as unknown as FastifyInstance;
 }

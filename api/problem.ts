@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ERRORS, FaultlineError, isFaultlineError } from '../lib/errors.js';
+import { ERRORS, type ErrorCode, FaultlineError, isFaultlineError } from '../lib/errors.js';
 
 /** RFC 9457 problem details. `code` is the Faultline error code. */
 export interface Problem {
@@ -11,6 +12,19 @@ export interface Problem {
   code: string;
   instance?: string;
   errors?: unknown;
+}
+
+/** The problem+json body of a coded error. */
+export function problemFor(code: ErrorCode, detail: string, instance?: string): Problem {
+  const p: Problem = {
+    type: typeUri(code),
+    title: ERRORS[code].title,
+    status: ERRORS[code].status,
+    detail,
+    code,
+  };
+  if (instance !== undefined) p.instance = instance;
+  return p;
 }
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
@@ -31,25 +45,69 @@ export const timeParam = z.string().transform((v, ctx) => {
   return t;
 });
 
-/** Parses a request part with zod, or throws a 400 that lists every problem. */
-export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const errors = r.error.issues.map((i) => ({
-    path: i.path.join('.'),
-    message:
-      i.code === 'unrecognized_keys' ? `unknown ${where} parameter(s): ${i.keys.join(', ')}` : i.message,
-  }));
-  throw new FaultlineError(
+/** One problem of a request part: where, and what. */
+interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+function validationError(where: string, errors: FieldProblem[]): FaultlineError {
+  return new FaultlineError(
     'FL_ERR_API_VALIDATION',
     errors.map((e) => (e.path ? `${where} ${e.path}: ${e.message}` : `${where}: ${e.message}`)).join('; '),
     { details: errors },
   );
 }
 
+const unknownKeys = (where: string, keys: readonly string[]) =>
+  `unknown ${where} parameter(s): ${keys.join(', ')}`;
+
+/** Parses a request part with zod, or throws a 400 that lists every problem. */
+export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  throw validationError(
+    where,
+    r.error.issues.map((i) => ({
+      path: i.path.join('.'),
+      message: i.code === 'unrecognized_keys' ? unknownKeys(where, i.keys) : i.message,
+    })),
+  );
+}
+
+const PART: Record<string, string> = {
+  body: 'body',
+  querystring: 'query',
+  params: 'path',
+  headers: 'header',
+};
+
+/**
+ * A request that failed its route's zod schema (validated by fastify-type-provider-zod) as the
+ * same 400 `parseOrThrow` gives: every problem, each with the part and path it is about.
+ */
+function fromSchemaValidation(err: FastifyError): FaultlineError | undefined {
+  if (!hasZodFastifySchemaValidationErrors(err)) return undefined;
+  const where = PART[err.validationContext ?? 'body'] ?? 'body';
+  return validationError(
+    where,
+    err.validation.map((v) => {
+      const keys = (v.params as { keys?: unknown }).keys;
+      return {
+        path: v.instancePath.slice(1).replaceAll('/', '.'),
+        message:
+          v.keyword === 'unrecognized_keys' && Array.isArray(keys)
+            ? unknownKeys(where, keys)
+            : (v.message ?? 'invalid'),
+      };
+    }),
+  );
+}
+
 /** Every error leaves as problem+json; stack traces never do. */
 export function installProblemHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((err: FastifyError | FaultlineError | Error, req, reply) => {
+  app.setErrorHandler((raw: FastifyError | FaultlineError | Error, req, reply) => {
+    const err = fromSchemaValidation(raw as FastifyError) ?? raw;
     if (isFaultlineError(err)) {
       if (err.status >= 500) req.log.error({ err }, err.message);
       const p: Problem = {

@@ -64,6 +64,7 @@ function overridesFrom(o: CommonOptions): Overrides {
   if (o.mqttPort !== undefined) out.mqttPort = o.mqttPort;
   if (o.logLevel !== undefined) out.logLevel = o.logLevel;
   if (process.env.FAULTLINE_API_HOST) out.apiHost = process.env.FAULTLINE_API_HOST;
+  if (process.env.FAULTLINE_API_KEY) out.apiKey = process.env.FAULTLINE_API_KEY;
   if (process.env.FAULTLINE_MQTT_HOST) out.mqttHost = process.env.FAULTLINE_MQTT_HOST;
   return out;
 }

@@ -6,6 +6,7 @@ import { EmbeddedBroker } from '../adapters/mqtt/broker.js';
 import { useOpcuaLogger } from '../adapters/opcua/node-opcua-log.js';
 import type { Adapter } from '../adapters/types.js';
 import { buildApi } from '../api/app.js';
+import { ApiKeyStore } from '../api/auth.js';
 import { ConnectivityMonitor } from '../ingest/connectivity.js';
 import { SqliteDeadLetterStore } from '../ingest/dead-letters.js';
 import { DeviceRegistry } from '../ingest/devices.js';
@@ -285,7 +286,26 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     started.push(housekeeping);
     housekeepingRef = housekeeping;
 
+    // API keys: FAULTLINE_API_KEY (or api.adminKey) is an admin key; with none at all, the first
+    // start makes one and prints it once (only its hash is stored).
+    const keys = new ApiKeyStore(stateDb);
+    if (config.api.adminKey) keys.ensureEnvKey(config.api.adminKey);
+    else if (keys.activeCount() === 0) {
+      const { key } = keys.create({ name: 'first admin key', role: 'admin', createdBy: 'first start' });
+      process.stderr.write(
+        `\nFaultline made an admin API key (shown this once; only its hash is stored):\n\n  ${key}\n\n` +
+          'Send it as "Authorization: Bearer <key>"; make other keys with POST /api/v1/keys.\n\n',
+      );
+      logger.warn('no API key existed: an admin key was made and printed once on stderr');
+    }
+
     const api = buildApi({
+      keys,
+      options: {
+        metricsPublic: config.api.metricsPublic,
+        rateLimit: { max: config.api.rateLimit.max, window: config.api.rateLimit.window },
+        bodyLimit: config.api.bodyLimit,
+      },
       tickets,
       alerts: alertStore,
       devices: registry,

@@ -29,6 +29,8 @@ export interface Alert {
 export interface AlertFilter {
   state?: AlertState[];
   deviceId?: string;
+  /** Any of these devices (a key limited to sites sees their devices' alerts). */
+  deviceIn?: string[];
   ruleId?: string;
 }
 

@@ -166,6 +166,10 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
       where.push('device_id = ?');
       params.push(filter.deviceId);
     }
+    if (filter.deviceIn) {
+      where.push('device_id IN (SELECT value FROM json_each(?))');
+      params.push(JSON.stringify(filter.deviceIn));
+    }
     if (filter.ruleId) {
       where.push('rule_id = ?');
       params.push(filter.ruleId);

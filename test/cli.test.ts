@@ -1,9 +1,11 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../lib/package-root.js';
-import { tempDir, waitFor, writeFiles } from './helpers.js';
+import { openDatabase } from '../lib/sqlite.js';
+import { auth, TEST_API_KEY, tempDir, waitFor, writeFiles } from './helpers.js';
 
 const CLI = join(packageRoot(), 'dist', 'gateway', 'cli.js');
 
@@ -105,25 +107,58 @@ describe('faultline CLI (built)', () => {
     }
   });
 
-  it('start: runs on built-in defaults, logs the listening line, stops cleanly on SIGINT', async () => {
-    const child = spawn(
-      process.execPath,
-      [CLI, 'start', '--api-port', '0', '--mqtt-port', '0', '--data-dir', join(tmp.dir, 'data')],
-      {
-        cwd: tmp.dir,
-        env: { ...process.env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+  it('start: runs on built-in defaults, prints a first admin key once, logs the listening line, stops cleanly on SIGINT', async () => {
+    const { FAULTLINE_API_KEY: _none, ...env } = process.env;
+    const start = () =>
+      spawn(
+        process.execPath,
+        [CLI, 'start', '--api-port', '0', '--mqtt-port', '0', '--data-dir', join(tmp.dir, 'data')],
+        {
+          cwd: tmp.dir,
+          env: { ...env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+    const child = start();
+    let stderr = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const line = await listeningLine(child);
     expect(line.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(line.mqtt).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
     const health = await fetch(`${line.api}/health`);
     expect(health.status).toBe(200);
+    // No key was configured: one admin key is made and printed on stderr; only its hash is stored.
+    const key = /\n {2}(flk_[A-Za-z0-9_-]{43})\n/.exec(stderr)?.[1];
+    expect(key).toBeDefined();
+    expect((await fetch(`${line.api}/api/v1/rules`)).status).toBe(401);
+    expect((await fetch(`${line.api}/api/v1/rules`, { headers: auth(key) })).status).toBe(200);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGINT');
     expect(await exited).toBe(0);
     expect(existsSync(join(tmp.dir, 'data', 'state.db'))).toBe(true);
+    const db = openDatabase(join(tmp.dir, 'data', 'state.db'));
+    const stored = db.prepare('SELECT hash FROM api_keys').all() as { hash: string }[];
+    db.close();
+    expect(stored).toEqual([
+      {
+        hash: createHash('sha256')
+          .update(key as string)
+          .digest('hex'),
+      },
+    ]);
+    // A second start prints no key: one exists.
+    const again = start();
+    let second = '';
+    again.stderr?.on('data', (c: Buffer) => {
+      second += c.toString();
+    });
+    await listeningLine(again);
+    const done = new Promise((r) => again.once('exit', r));
+    again.kill('SIGINT');
+    await done;
+    expect(second).not.toContain('flk_');
   });
 
   it('start: SIGHUP reloads the rule files', async () => {
@@ -147,16 +182,18 @@ describe('faultline CLI (built)', () => {
       ],
       {
         cwd: tmp.dir,
-        env: { ...process.env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+        env: { ...process.env, FAULTLINE_API_KEY: TEST_API_KEY, FAULTLINE_MQTT_HOST: '127.0.0.1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
     try {
       const line = await listeningLine(child);
       const ids = async () =>
-        ((await (await fetch(`${line.api}/api/v1/rules`)).json()) as { items: { id: string }[] }).items.map(
-          (r) => r.id,
-        );
+        (
+          (await (await fetch(`${line.api}/api/v1/rules`, { headers: auth() })).json()) as {
+            items: { id: string }[];
+          }
+        ).items.map((r) => r.id);
       expect(await ids()).toEqual(['a']);
       writeFiles(tmp.dir, {
         'hup/rules.yaml': 'rules:\n  - id: b\n    errorCode: [E2]\n    ticket: { priority: general }\n',
@@ -181,7 +218,7 @@ describe('faultline CLI (built)', () => {
       [CLI, 'start', '--api-port', '0', '--mqtt-port', '0', '--data-dir', join(tmp.dir, 'sim-data')],
       {
         cwd: tmp.dir,
-        env: { ...process.env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+        env: { ...process.env, FAULTLINE_API_KEY: TEST_API_KEY, FAULTLINE_MQTT_HOST: '127.0.0.1' },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );
@@ -198,7 +235,7 @@ describe('faultline CLI (built)', () => {
       expect(r.stderr).toMatch(
         /\[sim\] oven-2: OPC UA at opc\.tcp:\/\/127\.0\.0\.1:\d+, variables ns=1;s=oven-2\.<metric>/,
       );
-      const devices = (await (await fetch(`${line.api}/api/v1/devices`)).json()) as {
+      const devices = (await (await fetch(`${line.api}/api/v1/devices`, { headers: auth() })).json()) as {
         items: { id: string; connectivity: { state: string } }[];
       };
       expect(devices.items.map((d) => d.id)).toEqual(

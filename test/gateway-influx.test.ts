@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { packageRoot } from '../lib/package-root.js';
-import { getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { auth, getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
 import { describeWithServer } from './servers/common.js';
 import { type InfluxServer, startInfluxDB } from './servers/influxdb.js';
 
@@ -101,7 +101,7 @@ server.describe(`gateway → InfluxDB (real server)${server.label}`, () => {
       );
       expect(status.body.readings.accepted).toBe(3); // 2 readings + the online transition
       expect(status.body.influx).toMatchObject({ linesWritten: 6, state: 'ok' });
-      const metrics = await (await fetch(`${gw.apiUrl}/metrics`)).text();
+      const metrics = await (await fetch(`${gw.apiUrl}/metrics`, { headers: auth() })).text();
       expect(metrics).toMatch(/^faultline_readings_accepted_total 3$/m);
       expect(metrics).toMatch(/^faultline_influx_lines_written_total 6$/m);
       expect(metrics).toMatch(/^faultline_spool_points 0$/m);

@@ -9,6 +9,14 @@ import { packageRoot } from '../lib/package-root.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
+/** The admin key of gateways started by the tests (as FAULTLINE_API_KEY would give it). */
+export const TEST_API_KEY = 'flk_test-suite-admin-key-0123456789';
+
+/** The Authorization header for a key (the test admin key by default). */
+export function auth(key: string = TEST_API_KEY): Record<string, string> {
+  return { authorization: `Bearer ${key}` };
+}
+
 export function tempDir(prefix = 'faultline-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
@@ -26,6 +34,7 @@ export function writeFiles(dir: string, files: Record<string, string>): void {
 export async function startFromFile(file: string, dataDir: string): Promise<RunningGateway> {
   const loaded = await loadConfig(file, { apiPort: 0, mqttPort: 0, mqttHost: '127.0.0.1', dataDir });
   if (loaded.issues.length) throw new Error(JSON.stringify(loaded.issues));
+  loaded.config.api.adminKey ??= TEST_API_KEY;
   return startGateway(loaded.config, silentLogger);
 }
 
@@ -50,18 +59,25 @@ export async function waitFor<T>(
   }
 }
 
-export async function getJson<T = unknown>(url: string): Promise<{ status: number; type: string; body: T }> {
-  const res = await fetch(url);
+/** GET with the test admin key (or `key`; null: none). */
+export async function getJson<T = unknown>(
+  url: string,
+  key: string | null = TEST_API_KEY,
+): Promise<{ status: number; type: string; body: T }> {
+  const res = await fetch(url, { headers: key === null ? {} : auth(key) });
   return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as T };
 }
 
+/** A JSON request (POST by default) with the test admin key (or `key`; null: none). */
 export async function postJson<T = unknown>(
   url: string,
   body: unknown,
+  key: string | null = TEST_API_KEY,
+  method = 'POST',
 ): Promise<{ status: number; body: T }> {
   const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    method,
+    headers: { 'content-type': 'application/json', ...(key === null ? {} : auth(key)) },
     body: JSON.stringify(body),
   });
   return { status: res.status, body: (await res.json()) as T };
@@ -79,7 +95,7 @@ export function runCli(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], {
       cwd: opts.cwd ?? process.cwd(),
-      env: { ...process.env, ...opts.env },
+      env: { ...process.env, FAULTLINE_API_KEY: TEST_API_KEY, ...opts.env },
     });
     let stdout = '';
     let stderr = '';

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerSchema } from '../adapters/modbus/registers.js';
 import type { RunningGateway } from '../gateway/gateway.js';
 import { type ModbusSimulator, start as startSim } from '../simulators/modbus/index.js';
-import { getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { auth, getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
 
 const MAP = [
   { name: 'voltage', table: 'input', address: 0, type: 'float32', unit: 'V' },
@@ -98,7 +98,7 @@ rules:
     expect(d.sources).toHaveLength(1);
     expect(d.sources[0]).toMatchObject({ adapter: 'switchboard', stats: { requestsPerPoll: 3 } });
     expect(d.sources[0]?.stats.ok).toBeGreaterThan(0);
-    const metrics = await (await fetch(`${gw.apiUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${gw.apiUrl}/metrics`, { headers: auth() })).text();
     expect(metrics).toMatch(/^faultline_polls\{adapter="switchboard",device="meter-1"\} [1-9]/m);
   });
 

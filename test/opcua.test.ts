@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../gateway/gateway.js';
 import { runScenario, type SimulationHandle } from '../simulators/mqtt/index.js';
 import { scenarioSchema } from '../simulators/mqtt/scenario.js';
-import { getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { auth, getJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
 
 type Source = { adapter: string; stats: { readings: number; gaps: { from: number; to: number }[] } };
 type Device = {
@@ -90,7 +90,7 @@ rules:
     expect(d.connectivity.state).toBe('online');
     expect(d.sources[0]?.adapter).toBe('scada');
     expect(d.sources[0]?.stats.readings).toBeGreaterThan(0);
-    const metrics = await (await fetch(`${gw.apiUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${gw.apiUrl}/metrics`, { headers: auth() })).text();
     expect(metrics).toMatch(/^faultline_adapter_up\{adapter="scada",protocol="opcua"\} 1$/m);
     expect(metrics).toMatch(/^faultline_opcua_readings\{adapter="scada",device="oven-2"\} [1-9]/m);
     expect(metrics).toMatch(/^faultline_opcua_failed_items\{adapter="scada",device="oven-1"\} 0$/m);
@@ -126,7 +126,7 @@ rules:
     const gap = d.sources[0]?.stats.gaps[0] as { from: number; to: number };
     expect(gap.from).toBeGreaterThanOrEqual(before - 100);
     expect(gap.to - gap.from).toBeGreaterThanOrEqual(900);
-    const metrics = await (await fetch(`${gw.apiUrl}/metrics`)).text();
+    const metrics = await (await fetch(`${gw.apiUrl}/metrics`, { headers: auth() })).text();
     expect(metrics).toMatch(/^faultline_opcua_gap_seconds\{adapter="scada",device="oven-1"\} [1-9]/m);
   });
 });

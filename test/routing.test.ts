@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../gateway/config/load.js';
 import type { RunningGateway } from '../gateway/gateway.js';
 import { formatIssue } from '../lib/source-errors.js';
-import { getJson, postJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { getJson, postJson, startFromFile, TEST_API_KEY, tempDir, waitFor, writeFiles } from './helpers.js';
 
 const CONFIG = `
 sites:
@@ -205,13 +205,19 @@ describe('routing new tickets to teams (gateway)', () => {
     });
     expect(returned.body.report?.review.state).toBe('returned');
     expect((await postJson(api(`/tickets/${id}/report/review`), { accepted: false })).status).toBe(400);
-    await postJson(api(`/tickets/${id}/report`), {
-      cause: 'worn drive belt',
-      actions: 'belt replaced, tensioned to 450 N',
-      partsUsed: [{ part: 'belt B-120', quantity: 1 }],
-      prevention: 'check tension monthly',
-      actor: 'ben',
-    });
+    const resubmitted = await postJson(
+      api(`/tickets/${id}/report`),
+      {
+        cause: 'worn drive belt',
+        actions: 'belt replaced, tensioned to 450 N',
+        partsUsed: [{ part: 'belt B-120', quantity: 1 }],
+        prevention: 'check tension monthly',
+        actor: 'ben',
+      },
+      TEST_API_KEY,
+      'PUT',
+    );
+    expect(resubmitted.status).toBe(200);
     expect(
       (await postJson<V>(api(`/tickets/${id}/report/review`), { accepted: true, actor: 'ana' })).body.report
         ?.review.state,

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningGateway } from '../gateway/gateway.js';
 import type { Point } from '../ingest/point.js';
-import { getJson, postJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { auth, getJson, postJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
 
 type AlertView = { id: string; state: string; silencedBy: string | null; fireCount: number };
 type TicketList = { items: { id: string; deviceId: string }[] };
@@ -69,7 +69,7 @@ describe('maintenance windows (silences): alerts recorded, no new tickets, linke
     );
 
     // The window ends early: the next firing opens a ticket as usual.
-    const ended = await fetch(api(`/silences/${created.body.id}`), { method: 'DELETE' });
+    const ended = await fetch(api(`/silences/${created.body.id}`), { method: 'DELETE', headers: auth() });
     expect(ended.status).toBe(200);
     expect(((await ended.json()) as { state: string }).state).toBe('over');
     await send('press-12', 50);
@@ -113,6 +113,6 @@ describe('maintenance windows (silences): alerts recorded, no new tickets, linke
       reason: 'x',
     });
     expect(backwards.status).toBe(400);
-    expect((await fetch(api('/silences/S-999'), { method: 'DELETE' })).status).toBe(404);
+    expect((await fetch(api('/silences/S-999'), { method: 'DELETE', headers: auth() })).status).toBe(404);
   });
 });

@@ -228,13 +228,15 @@ export class TicketService {
    * A ticket filed by a person (R2.1, R2.2): a hotline operator, the customer portal, an e-mail.
    * Same store, same clocks and routing as monitoring tickets; the reporter is kept on the ticket.
    */
-  async createManual(input: ManualTicketInput): Promise<Ticket> {
+  async createManual(input: ManualTicketInput, mayFileAt: (site: string) => boolean = () => true): Promise<Ticket> {
     const now = this.now();
     const reportedAt = input.reportedAt ?? now;
     const device = input.deviceId ? this.opts.device?.(input.deviceId) : undefined;
-    if (input.deviceId && !device)
+    if (input.deviceId && (!device || !mayFileAt(device.site)))
       throw new FaultlineError('FL_ERR_DEVICE_NOT_FOUND', `device "${input.deviceId}" is not known`);
     const site = this.opts.site(device?.site ?? input.site ?? 'default');
+    if (!mayFileAt(site.id))
+      throw new FaultlineError('FL_ERR_AUTH_FORBIDDEN', `this key may not file tickets at site "${site.id}"`);
     const routed = await this.route(input.faultType, site, now);
     const ticket = await this.opts.store.create(
       {
@@ -685,6 +687,8 @@ export class TicketService {
     add: readonly string[],
     remove: readonly string[],
     actor: string,
+    /** The whole list in this order (setting the assignees rather than adding). */
+    order?: readonly string[],
   ): Promise<Ticket> {
     const at = this.now();
     const t = await this.opts.store.update(id, (current) => {
@@ -693,8 +697,9 @@ export class TicketService {
           'FL_ERR_TICKET_TRANSITION',
           `ticket ${id} is ${current.status}: assignments are closed`,
         );
-      const assignees = [...current.assignees.filter((a) => !remove.includes(a))];
+      let assignees = [...current.assignees.filter((a) => !remove.includes(a))];
       for (const a of add) if (!assignees.includes(a)) assignees.push(a);
+      if (order) assignees = [...new Set(order)];
       const parts = [
         add.length ? `added ${add.join(', ')}` : '',
         remove.length ? `removed ${remove.join(', ')}` : '',

@@ -360,6 +360,11 @@ export class SqliteTicketStore implements TicketStore {
     inList('t.status', f.status);
     inList('t.priority', f.priority);
     inList('t.source', f.source);
+    if (f.siteIn) {
+      // An empty list sees nothing.
+      if (f.siteIn.length === 0) where.push('0');
+      inList('t.site', f.siteIn);
+    }
     for (const [col, v] of [
       ['t.device_id', f.deviceId],
       ['t.site', f.site],

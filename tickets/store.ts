@@ -23,6 +23,8 @@ export interface TicketFilter {
   source?: Source[];
   deviceId?: string;
   site?: string;
+  /** Any of these sites (a key limited to sites). */
+  siteIn?: string[];
   customer?: string;
   team?: string;
   assignee?: string;

@@ -1,9 +1,14 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import type { DeviceRegistry } from '../../ingest/devices.js';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
-import type { Alert, AlertStore } from '../../rules/alerts.js';
-import { limitParam, listParam, parseOrThrow } from '../problem.js';
+import type { Alert, AlertFilter, AlertStore } from '../../rules/alerts.js';
+import { seesSite } from '../auth.js';
+import { principalOf } from '../guard.js';
+import { limitParam, listParam } from '../problem.js';
+import { page, problemSchema } from '../schemas.js';
 
 const listQuery = z
   .object({
@@ -12,6 +17,25 @@ const listQuery = z
     ruleId: z.string().min(1).optional(),
     limit: limitParam,
     cursor: z.string().min(1).optional(),
+  })
+  .strict();
+
+const alertSchema = z
+  .object({
+    id: z.string(),
+    ruleId: z.string(),
+    deviceId: z.string(),
+    state: z.enum(['pending', 'firing', 'resolved', 'inactive']),
+    priority: z.enum(['emergency', 'general', 'preventive']),
+    faultType: z.string(),
+    value: z.union([z.number(), z.string(), z.boolean()]).nullable(),
+    activeAt: z.string().nullable(),
+    firedAt: z.string().nullable(),
+    resolvedAt: z.string().nullable(),
+    fireCount: z.number().int(),
+    flapping: z.boolean(),
+    silencedBy: z.string().nullable(),
+    updatedAt: z.string(),
   })
   .strict();
 
@@ -34,23 +58,58 @@ export function alertView(a: Alert) {
   };
 }
 
-export function alertRoutes(alerts: AlertStore) {
-  return async (app: FastifyInstance) => {
-    app.get('/alerts', async (req) => {
-      const q = parseOrThrow(listQuery, req.query, 'query');
-      const filter: Parameters<AlertStore['list']>[0] = {};
-      if (q.state) filter.state = q.state;
-      if (q.deviceId) filter.deviceId = q.deviceId;
-      if (q.ruleId) filter.ruleId = q.ruleId;
-      const page = await alerts.list(filter, q.limit, q.cursor);
-      return { items: page.items.map(alertView), nextCursor: page.nextCursor };
-    });
+const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 
-    app.get('/alerts/:id', async (req) => {
-      const { id } = parseOrThrow(z.object({ id: z.string().min(1).max(300) }), req.params, 'path');
-      const a = await alerts.get(id);
-      if (!a) throw new FaultlineError('FL_ERR_ALERT_NOT_FOUND', `alert "${id}" does not exist`);
-      return alertView(a);
-    });
+export function alertRoutes(alerts: AlertStore, devices: DeviceRegistry) {
+  return async (plain: FastifyInstance) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    app.get(
+      '/alerts',
+      {
+        config: { access: 'alerts:read' },
+        schema: {
+          tags: ['alerts'],
+          summary: 'List alerts (firing first)',
+          querystring: listQuery,
+          response: { 200: page(alertSchema), ...errors },
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        const q = req.query;
+        const filter: AlertFilter = {};
+        if (q.state) filter.state = q.state;
+        if (q.deviceId) filter.deviceId = q.deviceId;
+        if (q.ruleId) filter.ruleId = q.ruleId;
+        if (p.sites)
+          filter.deviceIn = devices
+            .list()
+            .filter((d) => seesSite(p, d.site))
+            .map((d) => d.id);
+        const res = await alerts.list(filter, q.limit, q.cursor);
+        return { items: res.items.map(alertView), nextCursor: res.nextCursor };
+      },
+    );
+
+    app.get(
+      '/alerts/:id',
+      {
+        config: { access: 'alerts:read' },
+        schema: {
+          tags: ['alerts'],
+          summary: 'An alert',
+          params: z.object({ id: z.string().min(1).max(300) }),
+          response: { 200: alertSchema, ...errors },
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        const { id } = req.params;
+        const a = await alerts.get(id);
+        if (!a || !seesSite(p, devices.get(a.deviceId)?.site ?? null))
+          throw new FaultlineError('FL_ERR_ALERT_NOT_FOUND', `alert "${id}" does not exist`);
+        return alertView(a);
+      },
+    );
   };
 }

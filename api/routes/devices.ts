@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Device, DeviceRegistry } from '../../ingest/devices.js';
 import { type History, MINUTE_MS } from '../../ingest/history.js';
@@ -6,7 +7,9 @@ import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { parseDuration } from '../../lib/duration.js';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
-import { limitParam, parseOrThrow, timeParam } from '../problem.js';
+import { seesSite } from '../auth.js';
+import { principalOf } from '../guard.js';
+import { limitParam, timeParam } from '../problem.js';
 
 const listQuery = z
   .object({
@@ -65,65 +68,103 @@ const telemetryQuery = z
 
 type Sources = (deviceId: string) => { adapter: string; protocol: string; stats: Record<string, unknown> }[];
 
-export function deviceRoutes(devices: DeviceRegistry, history: History, sources: Sources = () => []) {
-  return async (app: FastifyInstance) => {
-    app.get('/devices', async (req) => {
-      const q = parseOrThrow(listQuery, req.query, 'query');
-      const after = q.cursor ? (decodeCursor(q.cursor, 1)[0] as string) : undefined;
-      const all = devices
-        .list()
-        .filter((d) => (q.site ? d.site === q.site : true) && (q.model ? d.model === q.model : true))
-        .filter((d) => (after === undefined ? true : d.id > after))
-        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-      const items = all.slice(0, q.limit);
-      const last = items[items.length - 1];
-      return {
-        items: items.map((d) => ({ ...deviceView(d), sources: sources(d.id) })),
-        nextCursor: all.length > q.limit && last ? encodeCursor([last.id]) : null,
-      };
-    });
+const idParams = z.object({ id: z.string().min(1).max(128) });
+const tags = ['devices'];
 
-    app.get('/devices/:id', async (req) => {
-      const { id } = parseOrThrow(z.object({ id: z.string().min(1).max(128) }), req.params, 'path');
+export function deviceRoutes(devices: DeviceRegistry, history: History, sources: Sources = () => []) {
+  return async (plain: FastifyInstance) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    /** The device, if the caller may see its site. */
+    const visible = (req: Parameters<typeof principalOf>[0], id: string) => {
       const d = devices.get(id);
-      if (!d) throw new FaultlineError('FL_ERR_DEVICE_NOT_FOUND', `device "${id}" does not exist`);
-      return { ...deviceView(d), sources: sources(d.id) };
-    });
+      if (!d || !seesSite(principalOf(req), d.site))
+        throw new FaultlineError('FL_ERR_DEVICE_NOT_FOUND', `device "${id}" does not exist`);
+      return d;
+    };
+
+    app.get(
+      '/devices',
+      {
+        config: { access: 'devices:read' },
+        schema: {
+          tags,
+          summary: 'Devices with connectivity, last seen and last values',
+          querystring: listQuery,
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        const q = req.query;
+        const after = q.cursor ? (decodeCursor(q.cursor, 1)[0] as string) : undefined;
+        const all = devices
+          .list()
+          .filter((d) => seesSite(p, d.site))
+          .filter((d) => (q.site ? d.site === q.site : true) && (q.model ? d.model === q.model : true))
+          .filter((d) => (after === undefined ? true : d.id > after))
+          .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+        const items = all.slice(0, q.limit);
+        const last = items[items.length - 1];
+        return {
+          items: items.map((d) => ({ ...deviceView(d), sources: sources(d.id) })),
+          nextCursor: all.length > q.limit && last ? encodeCursor([last.id]) : null,
+        };
+      },
+    );
+
+    app.get(
+      '/devices/:id',
+      { config: { access: 'devices:read' }, schema: { tags, summary: 'A device', params: idParams } },
+      async (req) => {
+        const d = visible(req, req.params.id);
+        return { ...deviceView(d), sources: sources(d.id) };
+      },
+    );
 
     // Local history from the per-minute rollups (step ≥ 1m).
-    app.get('/devices/:id/telemetry', async (req) => {
-      const { id } = parseOrThrow(z.object({ id: z.string().min(1).max(128) }), req.params, 'path');
-      if (!devices.get(id))
-        throw new FaultlineError('FL_ERR_DEVICE_NOT_FOUND', `device "${id}" does not exist`);
-      const q = parseOrThrow(telemetryQuery, req.query, 'query');
-      const to = q.to ?? Date.now();
-      const from = q.from ?? to - 3_600_000;
-      if (from >= to) throw new FaultlineError('FL_ERR_API_VALIDATION', '"from" must be before "to"');
-      if ((to - from) / q.step > MAX_BUCKETS) {
-        throw new FaultlineError(
-          'FL_ERR_API_VALIDATION',
-          `at most ${MAX_BUCKETS} steps per request: widen "step" or narrow the range`,
-        );
-      }
-      const buckets = await history.query(id, q.metric, from, to, q.step);
-      if (buckets.length === 0) {
-        const known = await history.metrics(id);
-        if (!known.includes(q.metric)) {
+    app.get(
+      '/devices/:id/telemetry',
+      {
+        config: { access: 'devices:read' },
+        schema: {
+          tags,
+          summary: "A metric's history (per-minute rollups: min, max, mean, last, count)",
+          params: idParams,
+          querystring: telemetryQuery,
+        },
+      },
+      async (req) => {
+        const { id } = req.params;
+        visible(req, id);
+        const q = req.query;
+        const to = q.to ?? Date.now();
+        const from = q.from ?? to - 3_600_000;
+        if (from >= to) throw new FaultlineError('FL_ERR_API_VALIDATION', '"from" must be before "to"');
+        if ((to - from) / q.step > MAX_BUCKETS) {
           throw new FaultlineError(
             'FL_ERR_API_VALIDATION',
-            `device "${id}" has no history of metric "${q.metric}"${known.length ? ` (it has: ${known.join(', ')})` : ''}`,
+            `at most ${MAX_BUCKETS} steps per request: widen "step" or narrow the range`,
           );
         }
-      }
-      return {
-        deviceId: id,
-        metric: q.metric,
-        from: toIso(from),
-        to: toIso(to),
-        stepMs: q.step,
-        source: 'rollups',
-        points: buckets.map((b) => ({ ...b, t: toIso(b.t) })),
-      };
-    });
+        const buckets = await history.query(id, q.metric, from, to, q.step);
+        if (buckets.length === 0) {
+          const known = await history.metrics(id);
+          if (!known.includes(q.metric)) {
+            throw new FaultlineError(
+              'FL_ERR_API_VALIDATION',
+              `device "${id}" has no history of metric "${q.metric}"${known.length ? ` (it has: ${known.join(', ')})` : ''}`,
+            );
+          }
+        }
+        return {
+          deviceId: id,
+          metric: q.metric,
+          from: toIso(from),
+          to: toIso(to),
+          stepMs: q.step,
+          source: 'rollups',
+          points: buckets.map((b) => ({ ...b, t: toIso(b.t) })),
+        };
+      },
+    );
   };
 }

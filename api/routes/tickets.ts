@@ -1,11 +1,17 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso } from '../../lib/time.js';
+import type { Ticket } from '../../tickets/model.js';
 import { PRIORITIES, SLA_STATES, SOURCES, STATUSES, WAIT_REASONS } from '../../tickets/model.js';
 import type { ManualTicketInput, TicketService, TransitionInput } from '../../tickets/service.js';
 import type { TicketFilter } from '../../tickets/store.js';
-import { limitParam, listParam, parseOrThrow, timeParam } from '../problem.js';
+import type { Principal } from '../auth.js';
+import { can } from '../auth.js';
+import { assertMayWork, principalOf, scopeTickets, seesTicket } from '../guard.js';
+import { limitParam, listParam, timeParam } from '../problem.js';
+import { page, problemSchema, ticketSchema, ticketWithTimelineSchema } from '../schemas.js';
 
 const listQuery = z
   .object({
@@ -117,199 +123,389 @@ const assignBody = z
   .refine((b) => b.add.length + b.remove.length > 0, 'give add and/or remove');
 const commentBody = z.object({ note: z.string().min(1).max(20_000), actor: person.optional() }).strict();
 
+const feedbackBody = z
+  .object({
+    score: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]),
+    comment: z.string().min(1).max(5_000).optional(),
+  })
+  .strict();
+const reviewBody = z
+  .object({
+    accepted: z.boolean(),
+    findings: z.string().min(1).max(10_000).optional(),
+    actor: person.optional(),
+  })
+  .strict();
+const setAssigneesBody = z.object({ assignees: z.array(person).max(50), actor: person.optional() }).strict();
+
+const errors = {
+  400: problemSchema,
+  401: problemSchema,
+  403: problemSchema,
+  404: problemSchema,
+  409: problemSchema,
+};
+const tags = ['tickets'];
+
+/** Who did it: the caller's technician id or key name; a dispatcher may record for someone else. */
+function actorOf(p: Principal, given: string | undefined): string {
+  if (given !== undefined && can(p, 'tickets:dispatch')) return given;
+  return p.technician ?? p.name;
+}
+
+const notFound = (id: string) =>
+  new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
+
 export function ticketRoutes(tickets: TicketService, faultTypes: readonly string[]) {
-  return async (app: FastifyInstance) => {
-    /** A ticket filed by a hotline operator, the customer portal or e-mail intake. */
-    app.post('/tickets', async (req, reply) => {
-      const b = parseOrThrow(createBody, req.body ?? {}, 'body');
-      const problems: { path: string; message: string }[] = [];
-      if (!faultTypes.includes(b.faultType))
-        problems.push({
-          path: 'faultType',
-          message: `unknown fault type (rules.faultTypes: ${faultTypes.join(', ')})`,
-        });
-      if (b.reportedAt !== undefined && b.reportedAt > Date.now() + 60_000)
-        problems.push({ path: 'reportedAt', message: 'a fault cannot be reported in the future' });
-      if (b.deviceId && b.site)
-        problems.push({ path: 'site', message: 'give deviceId or site: the device knows its site' });
-      if (b.customer !== undefined && tickets.hasCustomers() && !tickets.customer(b.customer))
-        problems.push({ path: 'customer', message: `unknown customer "${b.customer}"` });
-      if (problems.length)
-        throw new FaultlineError(
-          'FL_ERR_API_VALIDATION',
-          problems.map((p) => `body ${p.path}: ${p.message}`).join('; '),
-          { details: problems },
+  /** The ticket, if the caller may see it (else "not found": hidden tickets are not confirmed). */
+  const visible = async (p: Principal, id: string): Promise<Ticket> => {
+    const t = await tickets.get(id);
+    if (!seesTicket(p, t)) throw notFound(id);
+    return t;
+  };
+  /** The ticket, if the caller may work on it. */
+  const workable = async (p: Principal, id: string): Promise<Ticket> => {
+    const t = await visible(p, id);
+    assertMayWork(p, t);
+    return t;
+  };
+  const created = (reply: FastifyReply, t: Ticket) => {
+    reply.code(201).header('location', `/api/v1/tickets/${t.id}`);
+    return tickets.view(t);
+  };
+
+  return async (plain: FastifyInstance) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+
+    app.post(
+      '/tickets',
+      {
+        config: { access: 'tickets:create' },
+        schema: {
+          tags,
+          summary: 'File a ticket (hotline, customer portal, e-mail intake)',
+          body: createBody,
+          response: { 201: ticketSchema, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const p = principalOf(req);
+        const b = req.body;
+        const problems: { path: string; message: string }[] = [];
+        if (!faultTypes.includes(b.faultType))
+          problems.push({
+            path: 'faultType',
+            message: `unknown fault type (rules.faultTypes: ${faultTypes.join(', ')})`,
+          });
+        if (b.reportedAt !== undefined && b.reportedAt > Date.now() + 60_000)
+          problems.push({ path: 'reportedAt', message: 'a fault cannot be reported in the future' });
+        if (b.deviceId && b.site)
+          problems.push({ path: 'site', message: 'give deviceId or site: the device knows its site' });
+        if (b.customer !== undefined && tickets.hasCustomers() && !tickets.customer(b.customer))
+          problems.push({ path: 'customer', message: `unknown customer "${b.customer}"` });
+        if (p.role === 'customer' && b.customer !== undefined && b.customer !== p.customer)
+          problems.push({ path: 'customer', message: 'a customer key files tickets for its own customer' });
+        if (problems.length)
+          throw new FaultlineError(
+            'FL_ERR_API_VALIDATION',
+            problems.map((x) => `body ${x.path}: ${x.message}`).join('; '),
+            { details: problems },
+          );
+        const input: ManualTicketInput = {
+          title: b.title,
+          description: b.description,
+          priority: b.priority,
+          source: b.source,
+          reporter: b.reporter,
+          faultType: b.faultType,
+          actor: b.actor ?? b.reporter.takenBy ?? p.technician ?? p.name,
+        };
+        for (const k of [
+          'deviceId',
+          'site',
+          'customer',
+          'equipmentModel',
+          'team',
+          'labels',
+          'reportedAt',
+        ] as const)
+          if (b[k] !== undefined) (input as unknown as Record<string, unknown>)[k] = b[k];
+        if (p.role === 'customer' && p.customer) input.customer = p.customer;
+        // A key limited to sites files tickets there only (checked where the device's site is known).
+        const t = await tickets.createManual(input, (site) =>
+          seesTicket(p, { site, customer: input.customer ?? p.customer }),
         );
-      const input: ManualTicketInput = {
-        title: b.title,
-        description: b.description,
-        priority: b.priority,
-        source: b.source,
-        reporter: b.reporter,
-        faultType: b.faultType,
-        actor: b.actor ?? b.reporter.takenBy ?? b.source,
-      };
-      for (const k of [
-        'deviceId',
-        'site',
-        'customer',
-        'equipmentModel',
-        'team',
-        'labels',
-        'reportedAt',
-      ] as const)
-        if (b[k] !== undefined) (input as unknown as Record<string, unknown>)[k] = b[k];
-      const t = await tickets.createManual(input);
-      reply.code(201).header('location', `/api/v1/tickets/${t.id}`);
-      return tickets.view(t);
-    });
+        return created(reply, t);
+      },
+    );
 
-    app.get('/tickets', async (req) => {
-      const q = parseOrThrow(listQuery, req.query, 'query');
-      const filter: TicketFilter = {};
-      for (const k of [
-        'status',
-        'priority',
-        'source',
-        'slaState',
-        'deviceId',
-        'site',
-        'customer',
-        'team',
-        'assignee',
-        'faultType',
-        'ruleId',
-        'q',
-      ] as const) {
-        if (q[k] !== undefined) (filter as Record<string, unknown>)[k] = q[k];
-      }
-      const page = await tickets.list(filter, q.sort, q.limit, q.cursor);
-      return { items: page.items.map((t) => tickets.view(t)), nextCursor: page.nextCursor };
-    });
+    app.get(
+      '/tickets',
+      {
+        config: { access: 'tickets:read' },
+        schema: {
+          tags,
+          summary: 'List tickets (most urgent first by default)',
+          querystring: listQuery,
+          response: { 200: page(ticketSchema), ...errors },
+        },
+      },
+      async (req) => {
+        const q = req.query;
+        const filter: TicketFilter = {};
+        for (const k of [
+          'status',
+          'priority',
+          'source',
+          'slaState',
+          'deviceId',
+          'site',
+          'customer',
+          'team',
+          'assignee',
+          'faultType',
+          'ruleId',
+          'q',
+        ] as const) {
+          if (q[k] !== undefined) (filter as Record<string, unknown>)[k] = q[k];
+        }
+        const res = await tickets.list(scopeTickets(principalOf(req), filter), q.sort, q.limit, q.cursor);
+        return { items: res.items.map((t) => tickets.view(t)), nextCursor: res.nextCursor };
+      },
+    );
 
-    app.get('/tickets/:id', async (req) => {
-      const { id } = parseOrThrow(idParams, req.params, 'path');
-      const t = await tickets.get(id);
-      const timeline = await tickets.timeline(id);
-      return {
-        ...tickets.view(t),
-        timeline: timeline.map((e) => ({ ...e, at: toIso(e.at) })),
-      };
-    });
+    app.get(
+      '/tickets/:id',
+      {
+        config: { access: 'tickets:read' },
+        schema: {
+          tags,
+          summary: 'A ticket with its timeline',
+          params: idParams,
+          response: { 200: ticketWithTimelineSchema, ...errors },
+        },
+      },
+      async (req) => {
+        const t = await visible(principalOf(req), req.params.id);
+        const timeline = await tickets.timeline(t.id);
+        return { ...tickets.view(t), timeline: timeline.map((e) => ({ ...e, at: toIso(e.at) })) };
+      },
+    );
 
-    app.post('/tickets/:id/transitions', async (req, reply) => {
-      const { id } = parseOrThrow(idParams, req.params, 'path');
-      const body = parseOrThrow(transitionBody, req.body ?? {}, 'body');
-      const input: TransitionInput = { actor: body.actor ?? 'api', note: body.note ?? null };
-      if (body.report) input.report = body.report;
-      if (body.waitingOn) input.waitingOn = body.waitingOn;
-      if (body.dispatch) {
-        const { appointmentAt, ...rest } = body.dispatch;
-        input.dispatch = { appointmentAt, ...rest };
-      }
-      const t = await tickets.transition(id, body.to, input);
-      reply.code(200);
-      return tickets.view(t);
-    });
+    app.post(
+      '/tickets/:id/transitions',
+      {
+        config: { access: 'tickets:work' },
+        schema: {
+          tags,
+          summary: 'Move a ticket to another status',
+          params: idParams,
+          body: transitionBody,
+          response: { 200: ticketSchema, ...errors },
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        const body = req.body;
+        await workable(p, req.params.id);
+        if ((body.to === 'cancelled' || body.to === 'closed') && !can(p, 'tickets:dispatch'))
+          throw new FaultlineError(
+            'FL_ERR_AUTH_FORBIDDEN',
+            `only a dispatcher or team lead may set "${body.to}"`,
+          );
+        const input: TransitionInput = { actor: actorOf(p, body.actor), note: body.note ?? null };
+        if (body.report) input.report = body.report;
+        if (body.waitingOn) input.waitingOn = body.waitingOn;
+        if (body.dispatch) {
+          const { appointmentAt, ...rest } = body.dispatch;
+          input.dispatch = { appointmentAt, ...rest };
+        }
+        return tickets.view(await tickets.transition(req.params.id, body.to, input));
+      },
+    );
 
-    /** Another visit time agreed with the customer (a dispatched ticket, or a preventive visit). */
-    app.post('/tickets/:id/visit', async (req) => {
-      const { id } = parseOrThrow(idParams, req.params, 'path');
-      const body = parseOrThrow(visitBody, req.body ?? {}, 'body');
-      return tickets.view(await tickets.agreeVisit(id, body.at, body.actor ?? 'api', body.note ?? null));
-    });
+    app.post(
+      '/tickets/:id/visit',
+      {
+        config: { access: 'tickets:dispatch' },
+        schema: {
+          tags,
+          summary: 'Agree another visit time with the customer',
+          params: idParams,
+          body: visitBody,
+          response: { 200: ticketSchema, ...errors },
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        await visible(p, req.params.id);
+        const b = req.body;
+        return tickets.view(
+          await tickets.agreeVisit(req.params.id, b.at, actorOf(p, b.actor), b.note ?? null),
+        );
+      },
+    );
 
-    app.post('/tickets/:id/report', async (req, reply) => {
-      const { id } = parseOrThrow(idParams, req.params, 'path');
-      const body = parseOrThrow(
-        reportBody.extend({ actor: z.string().min(1).max(200).optional() }),
-        req.body ?? {},
-        'body',
-      );
-      const { actor, ...report } = body;
-      reply.code(201);
-      return tickets.view(await tickets.submitReport(id, report, actor ?? 'api'));
-    });
+    app.put(
+      '/tickets/:id/report',
+      {
+        config: { access: 'tickets:work' },
+        schema: {
+          tags,
+          summary: 'The repair report (again, after it was returned: the review starts afresh)',
+          params: idParams,
+          body: reportBody.extend({ actor: person.optional() }),
+          response: { 200: ticketSchema, ...errors },
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        await workable(p, req.params.id);
+        const { actor, ...report } = req.body;
+        return tickets.view(await tickets.submitReport(req.params.id, report, actorOf(p, actor)));
+      },
+    );
 
-    app.post('/tickets/:id/report/review', async (req) => {
-      const { id } = parseOrThrow(idParams, req.params, 'path');
-      const body = parseOrThrow(
-        z
-          .object({
-            accepted: z.boolean(),
-            findings: z.string().min(1).max(10_000).optional(),
-            actor: z.string().min(1).max(200).optional(),
-          })
-          .strict(),
-        req.body ?? {},
-        'body',
-      );
-      return tickets.view(
-        await tickets.reviewReport(id, body.accepted, body.findings ?? null, body.actor ?? 'api'),
-      );
-    });
+    app.post(
+      '/tickets/:id/report/review',
+      {
+        config: { access: 'tickets:dispatch' },
+        schema: {
+          tags,
+          summary: "The team lead's review of the repair report",
+          params: idParams,
+          body: reviewBody,
+          response: { 200: ticketSchema, ...errors },
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        await visible(p, req.params.id);
+        const b = req.body;
+        return tickets.view(
+          await tickets.reviewReport(req.params.id, b.accepted, b.findings ?? null, actorOf(p, b.actor)),
+        );
+      },
+    );
 
-    app.post('/tickets/:id/feedback', async (req, reply) => {
-      const { id } = parseOrThrow(idParams, req.params, 'path');
-      const body = parseOrThrow(
-        z
-          .object({
-            score: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(5)]),
-            comment: z.string().min(1).max(5_000).optional(),
-          })
-          .strict(),
-        req.body ?? {},
-        'body',
-      );
-      reply.code(201);
-      return tickets.view(await tickets.feedback(id, body.score, body.comment ?? null));
-    });
+    app.post(
+      '/tickets/:id/feedback',
+      {
+        config: { access: 'tickets:feedback' },
+        schema: {
+          tags,
+          summary: "The customer's satisfaction (1-5) and comment",
+          params: idParams,
+          body: feedbackBody,
+          response: { 201: ticketSchema, ...errors },
+        },
+      },
+      async (req, reply) => {
+        await visible(principalOf(req), req.params.id);
+        reply.code(201);
+        return tickets.view(await tickets.feedback(req.params.id, req.body.score, req.body.comment ?? null));
+      },
+    );
 
     /** What the customer receives: the stages with their times and the repair report (no review findings). */
-    app.get('/tickets/:id/customer-report', async (req) => {
-      const { id } = parseOrThrow(idParams, req.params, 'path');
-      const t = await tickets.get(id);
-      const timeline = await tickets.timeline(id);
-      const firstAt = (to: string) => timeline.find((e) => e.type === 'status' && e.to === to)?.at ?? null;
-      const stages = {
-        reported: toIso(t.reportedAt),
-        responded: t.sla.response?.metAt ? toIso(t.sla.response.metAt) : null,
-        onSite: firstAt('on_site') !== null ? toIso(firstAt('on_site') as number) : null,
-        resolved: firstAt('resolved') !== null ? toIso(firstAt('resolved') as number) : null,
-      };
-      return {
-        ticket: t.id,
-        title: t.title,
-        customer: t.customer,
-        equipment: { deviceId: t.deviceId, model: t.equipmentModel, site: t.site },
-        priority: t.priority,
-        status: t.status,
-        stages,
-        sla: tickets.view(t).sla,
-        report: t.report
-          ? {
-              cause: t.report.cause,
-              actions: t.report.actions,
-              partsUsed: t.report.partsUsed,
-              prevention: t.report.prevention,
-            }
-          : null,
-        feedback: t.feedback ? { score: t.feedback.score, comment: t.feedback.comment } : null,
-      };
-    });
+    app.get(
+      '/tickets/:id/customer-report',
+      {
+        config: { access: 'tickets:read' },
+        schema: { tags, summary: 'The report the customer receives', params: idParams },
+      },
+      async (req) => {
+        const t = await visible(principalOf(req), req.params.id);
+        const timeline = await tickets.timeline(t.id);
+        const firstAt = (to: string) => timeline.find((e) => e.type === 'status' && e.to === to)?.at ?? null;
+        const stages = {
+          reported: toIso(t.reportedAt),
+          responded: t.sla.response?.metAt ? toIso(t.sla.response.metAt) : null,
+          onSite: firstAt('on_site') !== null ? toIso(firstAt('on_site') as number) : null,
+          resolved: firstAt('resolved') !== null ? toIso(firstAt('resolved') as number) : null,
+        };
+        return {
+          ticket: t.id,
+          title: t.title,
+          customer: t.customer,
+          equipment: { deviceId: t.deviceId, model: t.equipmentModel, site: t.site },
+          priority: t.priority,
+          status: t.status,
+          stages,
+          sla: tickets.view(t).sla,
+          report: t.report
+            ? {
+                cause: t.report.cause,
+                actions: t.report.actions,
+                partsUsed: t.report.partsUsed,
+                prevention: t.report.prevention,
+              }
+            : null,
+          feedback: t.feedback ? { score: t.feedback.score, comment: t.feedback.comment } : null,
+        };
+      },
+    );
 
-    app.post('/tickets/:id/assignees', async (req) => {
-      const { id } = parseOrThrow(idParams, req.params, 'path');
-      const body = parseOrThrow(assignBody, req.body ?? {}, 'body');
-      return tickets.view(await tickets.assign(id, body.add, body.remove, body.actor ?? 'api'));
-    });
+    app.post(
+      '/tickets/:id/assignees',
+      {
+        config: { access: 'tickets:dispatch' },
+        schema: {
+          tags,
+          summary: 'Add or take off assignees',
+          params: idParams,
+          body: assignBody,
+          response: { 200: ticketSchema, ...errors },
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        await visible(p, req.params.id);
+        const b = req.body;
+        return tickets.view(await tickets.assign(req.params.id, b.add, b.remove, actorOf(p, b.actor)));
+      },
+    );
 
-    app.post('/tickets/:id/comments', async (req, reply) => {
-      const { id } = parseOrThrow(idParams, req.params, 'path');
-      const body = parseOrThrow(commentBody, req.body ?? {}, 'body');
-      const t = await tickets.comment(id, body.note, body.actor ?? 'api');
-      reply.code(201);
-      return tickets.view(t);
-    });
+    app.put(
+      '/tickets/:id/assignees',
+      {
+        config: { access: 'tickets:dispatch' },
+        schema: {
+          tags,
+          summary: 'Set the assignees (the first is the lead of the work)',
+          params: idParams,
+          body: setAssigneesBody,
+          response: { 200: ticketSchema, ...errors },
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        const t = await visible(p, req.params.id);
+        const want = req.body.assignees;
+        const remove = t.assignees.filter((a) => !want.includes(a));
+        return tickets.view(await tickets.assign(t.id, want, remove, actorOf(p, req.body.actor), want));
+      },
+    );
+
+    app.post(
+      '/tickets/:id/comments',
+      {
+        config: { access: 'tickets:work' },
+        schema: {
+          tags,
+          summary: 'A comment on the timeline',
+          params: idParams,
+          body: commentBody,
+          response: { 201: ticketSchema, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const p = principalOf(req);
+        await workable(p, req.params.id);
+        const t = await tickets.comment(req.params.id, req.body.note, actorOf(p, req.body.actor));
+        reply.code(201);
+        return tickets.view(t);
+      },
+    );
   };
 }

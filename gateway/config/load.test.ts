@@ -36,7 +36,7 @@ describe('configuration loading', () => {
     );
     const { config, issues } = await loadConfig(f, {}, { API_PORT: '9090', NAME: 'north' });
     expect(issues).toEqual([]);
-    expect(config.api).toEqual({ port: 9090, host: '127.0.0.1' });
+    expect(config.api).toMatchObject({ port: 9090, host: '127.0.0.1' });
     expect(config.sites[0]?.name).toBe('cost $5 north');
   });
 

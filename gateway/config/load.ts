@@ -11,6 +11,8 @@ export interface Overrides {
   dataDir?: string;
   apiPort?: number;
   apiHost?: string;
+  /** `FAULTLINE_API_KEY`: an admin key. */
+  apiKey?: string;
   mqttPort?: number;
   mqttHost?: string;
   logLevel?: string;
@@ -145,6 +147,10 @@ function applyOverrides(c: Config, o: Overrides): SourceIssue[] {
     issues.push({ file: '<command line or environment>', line: 1, col: 1, path: what, message });
   if (o.dataDir !== undefined) c.storage.dataDir = resolve(o.dataDir);
   if (o.apiHost !== undefined) c.api.host = o.apiHost;
+  if (o.apiKey !== undefined) {
+    if (o.apiKey.length >= 16) c.api.adminKey = o.apiKey;
+    else bad('FAULTLINE_API_KEY', 'an API key must be at least 16 characters');
+  }
   if (o.mqttHost !== undefined) c.mqtt.embedded.host = o.mqttHost;
   if (o.apiPort !== undefined) {
     if (port.safeParse(o.apiPort).success) c.api.port = o.apiPort;

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { duration } from '../../lib/duration.js';
+import { byteSize } from '../../lib/size.js';
 import { adapterSchema, modelSchema } from '../../adapters/index.js';
 import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
 import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
@@ -12,10 +14,24 @@ import { slaSchema } from '../../tickets/sla-policy.js';
 
 export const apiSchema = z
   .object({
-    /** Until API keys exist (issue 9) the API listens on loopback by default. */
+    /** Loopback by default; `0.0.0.0` to serve the network (every route but the public ones needs a key). */
     host: z.string().default('127.0.0.1'),
     /** 0 = any free port. */
     port: z.number().int().min(0).max(65535).default(8080),
+    /**
+     * An admin key (at least 16 characters; better `FAULTLINE_API_KEY`). Stored hashed like every other
+     * key. Without it and without any key, the first start makes an admin key and prints it once.
+     */
+    adminKey: z.string().min(16).optional(),
+    /** `/metrics` without a key (for a Prometheus that scrapes without credentials). */
+    metricsPublic: z.boolean().default(false),
+    /** Requests per key (or per address, without one) in each window; over it: 429. */
+    rateLimit: z
+      .object({ max: z.number().int().positive().default(1200), window: duration.prefault('1m') })
+      .strict()
+      .prefault({}),
+    /** The largest request body accepted. */
+    bodyLimit: byteSize.prefault('1MB'),
   })
   .strict();
 

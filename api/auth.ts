@@ -1,0 +1,253 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { FaultlineError } from '../lib/errors.js';
+import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+
+/**
+ * Access control (issue 9): API keys with a role, optionally limited to sites, stored hashed.
+ *
+ * A key is `flk_` + 32 random bytes (base64url): 256 bits of entropy, so one SHA-256 is a sound
+ * hash (as for GitHub's or Stripe's tokens; bcrypt is for guessable passwords). The store finds a
+ * key by its hash; the key itself is shown once, when made.
+ */
+export const ROLES = ['viewer', 'technician', 'dispatcher', 'supervisor', 'customer', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** What a route needs. Ownership (site, assignee, customer) is checked by the route on top. */
+export const PERMISSIONS = [
+  'tickets:read',
+  'tickets:create',
+  'tickets:work',
+  'tickets:dispatch',
+  'tickets:feedback',
+  'alerts:read',
+  'devices:read',
+  'rules:read',
+  'rules:admin',
+  'silences:read',
+  'silences:write',
+  'customers:read',
+  'ingest:read',
+  'stats:read',
+  'events:read',
+  'webhooks:admin',
+  'keys:admin',
+  'metrics:read',
+] as const;
+export type Permission = (typeof PERMISSIONS)[number];
+
+const VIEW: Permission[] = [
+  'tickets:read',
+  'alerts:read',
+  'devices:read',
+  'rules:read',
+  'silences:read',
+  'customers:read',
+  'ingest:read',
+  'events:read',
+];
+
+/**
+ * The roles of the maintenance organisation: a viewer reads; a technician works the tickets assigned
+ * to them; a dispatcher (team lead) routes, assigns, moves any ticket and reviews reports; a
+ * supervisor reads everything with the statistics; a customer files and follows its own tickets
+ * (portal) and rates them; an admin does everything, including rules, webhooks and keys.
+ */
+export const GRANTS: Record<Role, ReadonlySet<Permission>> = {
+  viewer: new Set(VIEW),
+  technician: new Set([...VIEW, 'tickets:create', 'tickets:work']),
+  dispatcher: new Set([...VIEW, 'tickets:create', 'tickets:work', 'tickets:dispatch', 'silences:write']),
+  supervisor: new Set([...VIEW, 'stats:read', 'metrics:read']),
+  customer: new Set(['tickets:read', 'tickets:create', 'tickets:feedback', 'events:read']),
+  admin: new Set(PERMISSIONS),
+};
+
+/** Who is calling: the key's identity, role and limits. */
+export interface Principal {
+  keyId: string;
+  name: string;
+  role: Role;
+  /** Limited to these sites; null: every site. */
+  sites: string[] | null;
+  /** A technician key acts as this technician (assignee id). */
+  technician: string | null;
+  /** A customer key sees this customer's tickets only. */
+  customer: string | null;
+}
+
+export function can(p: Principal, permission: Permission): boolean {
+  return GRANTS[p.role].has(permission);
+}
+
+/** Whether the principal may see things at `site` (a key limited to sites, or a customer's own). */
+export function seesSite(p: Principal, site: string | null): boolean {
+  return p.sites === null || (site !== null && p.sites.includes(site));
+}
+
+export interface ApiKey extends Principal {
+  createdAt: number;
+  createdBy: string;
+  expiresAt: number | null;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+}
+
+export interface NewKey {
+  name: string;
+  role: Role;
+  sites?: string[] | null;
+  technician?: string | null;
+  customer?: string | null;
+  expiresAt?: number | null;
+  createdBy: string;
+}
+
+const MIGRATIONS = [
+  {
+    version: 1,
+    description: 'API keys, stored as SHA-256 hashes',
+    up: `CREATE TABLE api_keys (
+      id TEXT PRIMARY KEY,
+      hash TEXT NOT NULL UNIQUE,
+      name TEXT NOT NULL,
+      role TEXT NOT NULL,
+      sites TEXT,
+      technician TEXT,
+      customer TEXT,
+      created_at INTEGER NOT NULL,
+      created_by TEXT NOT NULL,
+      expires_at INTEGER,
+      last_used_at INTEGER,
+      revoked_at INTEGER
+    );`,
+  },
+];
+
+interface Row {
+  id: string;
+  hash: string;
+  name: string;
+  role: Role;
+  sites: string | null;
+  technician: string | null;
+  customer: string | null;
+  created_at: number;
+  created_by: string;
+  expires_at: number | null;
+  last_used_at: number | null;
+  revoked_at: number | null;
+}
+
+const hashOf = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
+
+function fromRow(r: Row): ApiKey {
+  return {
+    keyId: r.id,
+    name: r.name,
+    role: r.role,
+    sites: r.sites ? (JSON.parse(r.sites) as string[]) : null,
+    technician: r.technician,
+    customer: r.customer,
+    createdAt: r.created_at,
+    createdBy: r.created_by,
+    expiresAt: r.expires_at,
+    lastUsedAt: r.last_used_at,
+    revokedAt: r.revoked_at,
+  };
+}
+
+/** The id of the key given by `FAULTLINE_API_KEY` (replaced when the variable changes). */
+export const ENV_KEY_ID = 'K-env';
+
+/** API keys in SQLite (state.db). Lookups are by hash; `last_used_at` is written at most once a minute. */
+export class ApiKeyStore {
+  private readonly lastTouch = new Map<string, number>();
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly now: () => number = Date.now,
+  ) {
+    migrate(db, 'api-keys', MIGRATIONS);
+  }
+
+  /** Makes a key; the returned `key` is the only time it is seen. */
+  create(k: NewKey): { key: string; record: ApiKey } {
+    const key = `flk_${randomBytes(32).toString('base64url')}`;
+    const id = `K-${randomBytes(6).toString('hex')}`;
+    this.insert(id, key, k);
+    return { key, record: this.get(id) as ApiKey };
+  }
+
+  private insert(id: string, key: string, k: NewKey): void {
+    this.db
+      .prepare(
+        `INSERT INTO api_keys (id, hash, name, role, sites, technician, customer, created_at, created_by, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        id,
+        hashOf(key),
+        k.name,
+        k.role,
+        k.sites ? JSON.stringify(k.sites) : null,
+        k.technician ?? null,
+        k.customer ?? null,
+        this.now(),
+        k.createdBy,
+        k.expiresAt ?? null,
+      );
+  }
+
+  /** The admin key from `FAULTLINE_API_KEY`: stored hashed like the others, replaced if it changed. */
+  ensureEnvKey(key: string): void {
+    if (key.length < 16)
+      throw new FaultlineError('FL_ERR_CONFIG', 'FAULTLINE_API_KEY must be at least 16 characters');
+    const current = this.db.prepare('SELECT hash FROM api_keys WHERE id = ?').get(ENV_KEY_ID) as
+      | { hash: string }
+      | undefined;
+    if (current?.hash === hashOf(key)) return;
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM api_keys WHERE id = ?').run(ENV_KEY_ID);
+      this.insert(ENV_KEY_ID, key, { name: 'FAULTLINE_API_KEY', role: 'admin', createdBy: 'environment' });
+    })();
+  }
+
+  /** Keys that could be used (not revoked, not expired). */
+  activeCount(): number {
+    const r = this.db
+      .prepare(
+        'SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)',
+      )
+      .get(this.now()) as { n: number };
+    return r.n;
+  }
+
+  /** The principal a presented key stands for, or undefined (unknown, revoked or expired). */
+  verify(key: string): Principal | undefined {
+    const r = this.db.prepare('SELECT * FROM api_keys WHERE hash = ?').get(hashOf(key)) as Row | undefined;
+    if (!r || r.revoked_at !== null) return undefined;
+    const now = this.now();
+    if (r.expires_at !== null && r.expires_at <= now) return undefined;
+    if ((this.lastTouch.get(r.id) ?? 0) < now - 60_000) {
+      this.lastTouch.set(r.id, now);
+      this.db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(now, r.id);
+    }
+    const { keyId, name, role, sites, technician, customer } = fromRow(r);
+    return { keyId, name, role, sites, technician, customer };
+  }
+
+  get(id: string): ApiKey | undefined {
+    const r = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
+    return r ? fromRow(r) : undefined;
+  }
+
+  list(): ApiKey[] {
+    return (this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as Row[]).map(fromRow);
+  }
+
+  revoke(id: string): ApiKey | undefined {
+    this.db
+      .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+      .run(this.now(), id);
+    return this.get(id);
+  }
+}

@@ -1,0 +1,90 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { FaultlineError } from '../lib/errors.js';
+import type { Ticket } from '../tickets/model.js';
+import type { TicketFilter } from '../tickets/store.js';
+import { type ApiKeyStore, can, type Permission, type Principal, seesSite } from './auth.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** What the route needs: a permission of the caller's role, or nothing (`public`). Required. */
+    access?: Permission | 'public';
+  }
+  interface FastifyRequest {
+    /** The caller, once the key was checked (null on public routes). */
+    principal: Principal | null;
+  }
+}
+
+/** Routes outside `/api/v1` that anyone may call: the documentation page and its assets. */
+const PUBLIC_PREFIXES = ['/docs'];
+
+/**
+ * Checks every request before its handler: the route's declared access, the bearer key (401 when
+ * missing or unknown), the role's permission (403). Registration fails for an `/api/v1` route that
+ * declares no access, so that no route is open by omission.
+ */
+export function installAuth(app: FastifyInstance, keys: ApiKeyStore): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRoute', (r) => {
+    if (r.url.startsWith('/api/v1') && !r.config?.access)
+      throw new Error(`route ${r.method} ${r.url} declares no access (config.access)`);
+  });
+  app.addHook('onRequest', async (req) => {
+    const access = req.routeOptions.config?.access;
+    if (access === 'public') return;
+    if (access === undefined && PUBLIC_PREFIXES.some((p) => req.url.startsWith(p))) return;
+    // Unknown routes under /api/v1 need a key too: no probing for what exists.
+    if (access === undefined && !req.url.startsWith('/api/')) return;
+    const p = authenticate(req, keys);
+    if (access !== undefined && !can(p, access))
+      throw new FaultlineError(
+        'FL_ERR_AUTH_FORBIDDEN',
+        `the ${p.role} role may not do this (needs ${access})`,
+      );
+    req.principal = p;
+  });
+}
+
+function authenticate(req: FastifyRequest, keys: ApiKeyStore): Principal {
+  const h = req.headers.authorization;
+  if (!h) throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'send an API key: Authorization: Bearer <key>');
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  if (!m) throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'the Authorization header must be "Bearer <key>"');
+  const p = keys.verify(m[1] as string);
+  if (!p) throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'unknown, revoked or expired API key');
+  return p;
+}
+
+/** The caller of a route that is not public. */
+export function principalOf(req: FastifyRequest): Principal {
+  if (!req.principal) throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'send an API key');
+  return req.principal;
+}
+
+/** Limits a ticket query to what the caller may see: its sites, its customer. */
+export function scopeTickets(p: Principal, f: TicketFilter): TicketFilter {
+  const out: TicketFilter = { ...f };
+  if (p.sites) out.siteIn = p.sites;
+  if (p.role === 'customer') out.customer = p.customer ?? '\u0000none';
+  return out;
+}
+
+/** Whether the caller may see this ticket at all (sites, customer). Hidden tickets are "not found". */
+export function seesTicket(p: Principal, t: Pick<Ticket, 'site' | 'customer'>): boolean {
+  if (!seesSite(p, t.site)) return false;
+  if (p.role === 'customer') return p.customer !== null && t.customer === p.customer;
+  return true;
+}
+
+/**
+ * Work on a ticket (status changes, reports, comments): a technician on the tickets assigned to
+ * them; dispatchers and admins on every ticket they can see.
+ */
+export function assertMayWork(p: Principal, t: Pick<Ticket, 'id' | 'assignees'>): void {
+  if (can(p, 'tickets:dispatch')) return;
+  if (p.role === 'technician' && p.technician !== null && t.assignees.includes(p.technician)) return;
+  throw new FaultlineError(
+    'FL_ERR_AUTH_FORBIDDEN',
+    `ticket ${t.id} is not assigned to ${p.technician ?? `key ${p.name}`}`,
+  );
+}

@@ -1,0 +1,100 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { FaultlineError } from '../../lib/errors.js';
+import { toIso, toIsoOrNull } from '../../lib/time.js';
+import { type ApiKey, type ApiKeyStore, ROLES } from '../auth.js';
+import { principalOf } from '../guard.js';
+import { timeParam } from '../problem.js';
+
+const createBody = z
+  .object({
+    name: z.string().min(1).max(200),
+    role: z.enum(ROLES),
+    /** Limit the key to these sites (default: every site). */
+    sites: z.array(z.string().min(1).max(128)).min(1).max(100).optional(),
+    /** A technician key acts as this technician (required for the technician role). */
+    technician: z.string().min(1).max(200).optional(),
+    /** A customer key sees this customer's tickets (required for the customer role). */
+    customer: z.string().min(1).max(128).optional(),
+    expiresAt: timeParam.optional(),
+  })
+  .strict()
+  .superRefine((b, ctx) => {
+    if (b.role === 'technician' && !b.technician)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['technician'],
+        message: 'a technician key names its technician',
+      });
+    if (b.role === 'customer' && !b.customer)
+      ctx.addIssue({ code: 'custom', path: ['customer'], message: 'a customer key names its customer' });
+  });
+
+function keyView(k: ApiKey) {
+  return {
+    id: k.keyId,
+    name: k.name,
+    role: k.role,
+    sites: k.sites,
+    technician: k.technician,
+    customer: k.customer,
+    createdAt: toIso(k.createdAt),
+    createdBy: k.createdBy,
+    expiresAt: toIsoOrNull(k.expiresAt),
+    lastUsedAt: toIsoOrNull(k.lastUsedAt),
+    revokedAt: toIsoOrNull(k.revokedAt),
+  };
+}
+
+const tags = ['api keys'];
+
+/** API keys, managed by admins: made (the key is shown once), listed (never the key), revoked. */
+export function keyRoutes(keys: ApiKeyStore) {
+  return async (plain: FastifyInstance) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    app.get(
+      '/keys',
+      { config: { access: 'keys:admin' }, schema: { tags, summary: 'API keys (never the keys themselves)' } },
+      async () => ({
+        items: keys.list().map(keyView),
+      }),
+    );
+
+    app.post(
+      '/keys',
+      {
+        config: { access: 'keys:admin' },
+        schema: { tags, summary: 'Make an API key (shown once)', body: createBody },
+      },
+      async (req, reply) => {
+        const b = req.body;
+        const { key, record } = keys.create({
+          name: b.name,
+          role: b.role,
+          sites: b.sites ?? null,
+          technician: b.technician ?? null,
+          customer: b.customer ?? null,
+          expiresAt: b.expiresAt ?? null,
+          createdBy: principalOf(req).name,
+        });
+        reply.code(201).header('location', `/api/v1/keys/${record.keyId}`);
+        return { ...keyView(record), key };
+      },
+    );
+
+    app.delete(
+      '/keys/:id',
+      {
+        config: { access: 'keys:admin' },
+        schema: { tags, summary: 'Revoke an API key', params: z.object({ id: z.string().min(1).max(64) }) },
+      },
+      async (req) => {
+        const k = keys.revoke(req.params.id);
+        if (!k)
+          throw new FaultlineError('FL_ERR_API_KEY_NOT_FOUND', `API key "${req.params.id}" does not exist`);
+        return keyView(k);
+      },
+    );
+  };
+}
