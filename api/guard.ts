@@ -9,10 +9,20 @@ declare module 'fastify' {
     /** What the route needs: a permission of the caller's role, or nothing (`public`). Required. */
     access?: Permission | 'public';
   }
+  interface FastifyInstance {
+    /** Every route with the access it declared (for the access tests and the documentation). */
+    faultlineRoutes: RouteEntry[];
+  }
   interface FastifyRequest {
     /** The caller, once the key was checked (null on public routes). */
     principal: Principal | null;
   }
+}
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+  access: Permission | 'public' | null;
 }
 
 /** Routes outside `/api/v1` that anyone may call: the documentation page and its assets. */
@@ -25,9 +35,13 @@ const PUBLIC_PREFIXES = ['/docs'];
  */
 export function installAuth(app: FastifyInstance, keys: ApiKeyStore): void {
   app.decorateRequest('principal', null);
+  const table: RouteEntry[] = [];
+  app.decorate('faultlineRoutes', table);
   app.addHook('onRoute', (r) => {
     if (r.url.startsWith('/api/v1') && !r.config?.access)
       throw new Error(`route ${r.method} ${r.url} declares no access (config.access)`);
+    for (const method of Array.isArray(r.method) ? r.method : [r.method])
+      if (method !== 'HEAD') table.push({ method, url: r.url, access: r.config?.access ?? null });
   });
   app.addHook('onRequest', async (req) => {
     const access = req.routeOptions.config?.access;

@@ -228,7 +228,10 @@ export class TicketService {
    * A ticket filed by a person (R2.1, R2.2): a hotline operator, the customer portal, an e-mail.
    * Same store, same clocks and routing as monitoring tickets; the reporter is kept on the ticket.
    */
-  async createManual(input: ManualTicketInput, mayFileAt: (site: string) => boolean = () => true): Promise<Ticket> {
+  async createManual(
+    input: ManualTicketInput,
+    mayFileAt: (site: string) => boolean = () => true,
+  ): Promise<Ticket> {
     const now = this.now();
     const reportedAt = input.reportedAt ?? now;
     const device = input.deviceId ? this.opts.device?.(input.deviceId) : undefined;

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import { duration } from '../../lib/duration.js';
-import { byteSize } from '../../lib/size.js';
 import { adapterSchema, modelSchema } from '../../adapters/index.js';
 import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
 import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
 import { influxSchema } from '../../ingest/influx/config.js';
+import { duration } from '../../lib/duration.js';
+import { byteSize } from '../../lib/size.js';
 import { DEFAULT_FAULT_TYPES } from '../../rules/schema.js';
 import { recurringWindowSchema } from '../../rules/silences.js';
 import { customerSchema } from '../../tickets/customers.js';
