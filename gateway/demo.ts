@@ -57,7 +57,7 @@ export async function runDemo(gw: RunningGateway, logger: Logger): Promise<MqttS
   });
   const say = (line: string) => process.stderr.write(`[demo] ${line}\n`);
   gw.tickets.onChange(({ kind, ticket }) => {
-    if (kind === 'transition') return;
+    if (kind !== 'created' && kind !== 'occurrence') return;
     const due = ticket.sla.response ? new Date(ticket.sla.response.dueAt).toISOString() : 'n/a';
     say(
       kind === 'created'
@@ -66,6 +66,12 @@ export async function runDemo(gw: RunningGateway, logger: Logger): Promise<MqttS
     );
   });
   say(`${sim.devices.length} simulated machines publishing to ${gw.mqttUrl}`);
+  // A key for this run (the one of the last run is revoked), so that the links below can be followed.
+  for (const k of gw.keys.list()) if (k.name === 'demo' && k.revokedAt === null) gw.keys.revoke(k.keyId);
+  const { key } = gw.keys.create({ name: 'demo', role: 'admin', createdBy: 'demo' });
+  say(`API key of this demo run: ${key}`);
+  say(`  curl -H 'Authorization: Bearer ${key}' ${gw.apiUrl}/api/v1/tickets`);
+  say(`API documentation: ${gw.apiUrl}/docs`);
   say(
     `tickets: ${gw.apiUrl}/api/v1/tickets   alerts: ${gw.apiUrl}/api/v1/alerts   devices: ${gw.apiUrl}/api/v1/devices`,
   );

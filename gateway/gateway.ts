@@ -55,6 +55,8 @@ export interface RunningGateway {
   readonly rules: RuleReloader;
   readonly api: FastifyInstance;
   readonly adapters: readonly Adapter[];
+  /** API keys (the demo makes one per run). */
+  readonly keys: ApiKeyStore;
 }
 
 function displayUrl(scheme: string, host: string, port: number): string {
@@ -376,6 +378,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     };
     return {
       apiUrl,
+      keys,
       mqttUrl,
       stop,
       ingest,
