@@ -28,6 +28,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { keyRoutes } from './routes/keys.js';
 import { ruleRoutes } from './routes/rules.js';
 import { silenceRoutes } from './routes/silences.js';
+import { statsRoutes } from './routes/stats.js';
 import { ticketRoutes } from './routes/tickets.js';
 
 export interface ApiDeps {
@@ -164,6 +165,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(ruleRoutes(deps.rules, deps.faultTypes));
       v1.register(silenceRoutes(deps.silences, deps.devices));
       v1.register(keyRoutes(deps.keys));
+      v1.register(statsRoutes(deps.tickets));
     },
     { prefix: '/api/v1' },
   );

@@ -217,6 +217,28 @@ describe('API access control (gateway)', () => {
     expect(res.headers.get('x-ratelimit-limit')).toBe('100000');
   });
 
+  it('statistics in JSON and CSV, limited to the sites of the key', async () => {
+    const all = await getJson<{ groups: { key: string; tickets: number }[]; overall: { tickets: number } }>(
+      api('/stats/sla?groupBy=site'),
+      keys.supervisor,
+    );
+    expect(all.status).toBe(200);
+    const bySite = Object.fromEntries(all.body.groups.map((g) => [g.key, g.tickets]));
+    expect(bySite.south).toBe(1);
+    expect(bySite.north).toBeGreaterThanOrEqual(2);
+    const north = await makeKey({ name: 'north supervisor', role: 'supervisor', sites: ['north'] });
+    const limited = await getJson<{ groups: { key: string }[] }>(api('/stats/sla?groupBy=site'), north.key);
+    expect(limited.body.groups.map((g) => g.key)).toEqual(['north']);
+    const csv = await fetch(api('/stats/sla?groupBy=site&format=csv'), { headers: auth(keys.supervisor) });
+    expect(csv.headers.get('content-type')).toBe('text/csv; charset=utf-8');
+    const lines = (await csv.text()).trim().split('\n');
+    expect(lines[0]?.startsWith('site,tickets,open,resolved,respond_count,')).toBe(true);
+    expect(lines.map((l) => l.split(',')[0])).toEqual(['site', '(all)', 'north', 'south']);
+    expect((await getJson(api('/stats/sla?from=2026-01-02&to=2026-01-01'), keys.supervisor)).status).toBe(
+      400,
+    );
+  });
+
   it('the OpenAPI document validates and lists every route; /docs renders', async () => {
     const doc = await getJson<{ paths: Record<string, Record<string, unknown>> }>(api('/openapi.json'), null);
     expect(doc.status).toBe(200);

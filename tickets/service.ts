@@ -36,6 +36,7 @@ import {
 import type { PreventiveSchedule } from './preventive.js';
 import { type Route, route, type Team } from './routing.js';
 import { calendarOf, clockState, computeClocks, pausedBy, type SlaPolicy } from './sla-policy.js';
+import { computeStats, type GroupBy, type Stats, type TicketWithTimeline } from './stats.js';
 import type { ListQuery, TicketFilter, TicketSort, TicketStore } from './store.js';
 
 type TimeKeys = 'lastOccurrenceAt' | 'reportedAt' | 'createdAt' | 'updatedAt';
@@ -519,6 +520,29 @@ export class TicketService {
     const q: ListQuery = { filter, sort, limit, now: this.now() };
     if (cursor !== undefined) q.cursor = cursor;
     return this.opts.store.list(q);
+  }
+
+  /**
+   * Statistics of the tickets filed in [from, to) that match `filter` (R6.2, R6.3): see stats.ts.
+   * Reads them page by page with their timelines.
+   */
+  async stats(filter: TicketFilter, from: number, to: number, by: GroupBy): Promise<Stats> {
+    const items: TicketWithTimeline[] = [];
+    let cursor: string | undefined;
+    do {
+      const q: ListQuery = {
+        filter: { ...filter, createdFrom: from, createdTo: to },
+        sort: '-createdAt',
+        limit: 500,
+        now: this.now(),
+      };
+      if (cursor) q.cursor = cursor;
+      const page = await this.opts.store.list(q);
+      for (const ticket of page.items)
+        items.push({ ticket, timeline: await this.opts.store.timeline(ticket.id) });
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return computeStats(items, by, this.now());
   }
 
   timeline(id: string): Promise<TicketEvent[]> {

@@ -360,6 +360,17 @@ export class SqliteTicketStore implements TicketStore {
     inList('t.status', f.status);
     inList('t.priority', f.priority);
     inList('t.source', f.source);
+    for (const [cond, v] of [
+      ['t.created_at >= ?', f.createdFrom],
+      ['t.created_at < ?', f.createdTo],
+      ['t.updated_at >= ?', f.updatedFrom],
+      ['t.updated_at < ?', f.updatedTo],
+    ] as const) {
+      if (v !== undefined) {
+        where.push(cond);
+        params.push(v);
+      }
+    }
     if (f.siteIn) {
       // An empty list sees nothing.
       if (f.siteIn.length === 0) where.push('0');

@@ -34,6 +34,12 @@ export interface TicketFilter {
   slaState?: SlaState[];
   /** Text search in title, description and customer. */
   q?: string;
+  /** Created (filed) in [createdFrom, createdTo), ms. */
+  createdFrom?: number;
+  createdTo?: number;
+  /** Last changed in [updatedFrom, updatedTo), ms. */
+  updatedFrom?: number;
+  updatedTo?: number;
 }
 
 export type TicketSort = 'urgency' | '-createdAt';

@@ -27,6 +27,10 @@ const listQuery = z
     faultType: z.string().min(1).optional(),
     ruleId: z.string().min(1).optional(),
     q: z.string().min(1).max(200).optional(),
+    createdFrom: timeParam.optional(),
+    createdTo: timeParam.optional(),
+    updatedFrom: timeParam.optional(),
+    updatedTo: timeParam.optional(),
     sort: z.enum(['urgency', '-createdAt']).default('urgency'),
     limit: limitParam,
     cursor: z.string().min(1).optional(),
@@ -266,6 +270,10 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
           'faultType',
           'ruleId',
           'q',
+          'createdFrom',
+          'createdTo',
+          'updatedFrom',
+          'updatedTo',
         ] as const) {
           if (q[k] !== undefined) (filter as Record<string, unknown>)[k] = q[k];
         }
