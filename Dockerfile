@@ -19,6 +19,7 @@ COPY ingest ./ingest
 COPY rules ./rules
 COPY tickets ./tickets
 COPY api ./api
+COPY notify ./notify
 COPY simulators ./simulators
 RUN npm run build && npm prune --omit=dev
 

@@ -13,23 +13,26 @@ import type { DeviceRegistry } from '../ingest/devices.js';
 import type { History } from '../ingest/history.js';
 import type { IngestStatus } from '../ingest/status.js';
 import type { Logger } from '../lib/log.js';
+import type { Outbox } from '../notify/outbox.js';
 import type { AlertStore } from '../rules/alerts.js';
 import type { ReloadResult, ReloadTrigger, RuleSetStatus } from '../rules/reloader.js';
 import type { Rule } from '../rules/schema.js';
 import type { SilenceStore } from '../rules/silences.js';
 import type { TicketService } from '../tickets/service.js';
-import type { ApiKeyStore } from './auth.js';
+import { type ApiKeyStore, StreamTokens } from './auth.js';
 import { installAuth } from './guard.js';
 import { installProblemHandlers, problemFor } from './problem.js';
 import { alertRoutes } from './routes/alerts.js';
 import { customerRoutes } from './routes/customers.js';
 import { deviceRoutes } from './routes/devices.js';
+import { eventRoutes } from './routes/events.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { keyRoutes } from './routes/keys.js';
 import { ruleRoutes } from './routes/rules.js';
 import { silenceRoutes } from './routes/silences.js';
 import { statsRoutes } from './routes/stats.js';
 import { ticketRoutes } from './routes/tickets.js';
+import { webhookRoutes } from './routes/webhooks.js';
 
 export interface ApiDeps {
   tickets: TicketService;
@@ -53,6 +56,8 @@ export interface ApiDeps {
   silences: SilenceStore;
   /** API keys: who may call, with which role. */
   keys: ApiKeyStore;
+  /** Events (SSE) and webhook subscriptions. */
+  outbox: Outbox;
   /** Prometheus exposition (`GET /metrics`). */
   metrics: () => Promise<{ contentType: string; body: string }>;
   logger: Logger;
@@ -130,7 +135,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     transform: jsonSchemaTransform,
   });
   app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
-  installAuth(app as unknown as FastifyInstance, deps.keys);
+  const tokens = new StreamTokens(deps.keys);
+  installAuth(app as unknown as FastifyInstance, deps.keys, tokens);
 
   app.after(() => {
     app.get('/health', { config: { access: 'public' }, schema: { hide: true } }, async () => ({
@@ -166,6 +172,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(silenceRoutes(deps.silences, deps.devices));
       v1.register(keyRoutes(deps.keys));
       v1.register(statsRoutes(deps.tickets));
+      v1.register(eventRoutes(deps.outbox, tokens));
+      v1.register(webhookRoutes(deps.outbox));
     },
     { prefix: '/api/v1' },
   );

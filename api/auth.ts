@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { FaultlineError } from '../lib/errors.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 
@@ -153,6 +153,51 @@ function fromRow(r: Row): ApiKey {
     lastUsedAt: r.last_used_at,
     revokedAt: r.revoked_at,
   };
+}
+
+/**
+ * Short-lived tokens for the browser's EventSource, which cannot send an Authorization header: made
+ * with a key (`POST /api/v1/events/token`), valid for `ttlMs` to open a stream, signed with a secret
+ * of this gateway process, and checked against the key each time (a revoked key's tokens die with it).
+ */
+export class StreamTokens {
+  private readonly secret = randomBytes(32);
+
+  constructor(
+    private readonly keys: ApiKeyStore,
+    private readonly ttlMs = 5 * 60_000,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  issue(p: Principal): { token: string; expiresAt: number } {
+    const expiresAt = this.now() + this.ttlMs;
+    const payload = Buffer.from(JSON.stringify({ k: p.keyId, e: expiresAt })).toString('base64url');
+    return { token: `${payload}.${this.sign(payload)}`, expiresAt };
+  }
+
+  verify(token: string): Principal | undefined {
+    const [payload, sig] = token.split('.');
+    if (!payload || !sig) return undefined;
+    const want = Buffer.from(this.sign(payload));
+    const got = Buffer.from(sig);
+    if (want.length !== got.length || !timingSafeEqual(want, got)) return undefined;
+    let claims: { k?: unknown; e?: unknown };
+    try {
+      claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { k?: unknown; e?: unknown };
+    } catch {
+      return undefined;
+    }
+    if (typeof claims.k !== 'string' || typeof claims.e !== 'number' || claims.e <= this.now())
+      return undefined;
+    const k = this.keys.get(claims.k);
+    if (!k || k.revokedAt !== null || (k.expiresAt !== null && k.expiresAt <= this.now())) return undefined;
+    const { keyId, name, role, sites, technician, customer } = k;
+    return { keyId, name, role, sites, technician, customer };
+  }
+
+  private sign(payload: string): string {
+    return createHmac('sha256', this.secret).update(payload).digest('base64url');
+  }
 }
 
 /** The id of the key given by `FAULTLINE_API_KEY` (replaced when the variable changes). */

@@ -2,12 +2,21 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { FaultlineError } from '../lib/errors.js';
 import type { Ticket } from '../tickets/model.js';
 import type { TicketFilter } from '../tickets/store.js';
-import { type ApiKeyStore, can, type Permission, type Principal, seesSite } from './auth.js';
+import {
+  type ApiKeyStore,
+  can,
+  type Permission,
+  type Principal,
+  type StreamTokens,
+  seesSite,
+} from './auth.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
     /** What the route needs: a permission of the caller's role, or nothing (`public`). Required. */
     access?: Permission | 'public';
+    /** The route also takes a stream token in `?token=` (EventSource cannot send headers). */
+    streamToken?: boolean;
   }
   interface FastifyInstance {
     /** Every route with the access it declared (for the access tests and the documentation). */
@@ -33,7 +42,7 @@ const PUBLIC_PREFIXES = ['/docs'];
  * missing or unknown), the role's permission (403). Registration fails for an `/api/v1` route that
  * declares no access, so that no route is open by omission.
  */
-export function installAuth(app: FastifyInstance, keys: ApiKeyStore): void {
+export function installAuth(app: FastifyInstance, keys: ApiKeyStore, tokens?: StreamTokens): void {
   app.decorateRequest('principal', null);
   const table: RouteEntry[] = [];
   app.decorate('faultlineRoutes', table);
@@ -49,7 +58,7 @@ export function installAuth(app: FastifyInstance, keys: ApiKeyStore): void {
     if (access === undefined && PUBLIC_PREFIXES.some((p) => req.url.startsWith(p))) return;
     // Unknown routes under /api/v1 need a key too: no probing for what exists.
     if (access === undefined && !req.url.startsWith('/api/')) return;
-    const p = authenticate(req, keys);
+    const p = authenticate(req, keys, req.routeOptions.config?.streamToken ? tokens : undefined);
     if (access !== undefined && !can(p, access))
       throw new FaultlineError(
         'FL_ERR_AUTH_FORBIDDEN',
@@ -59,8 +68,15 @@ export function installAuth(app: FastifyInstance, keys: ApiKeyStore): void {
   });
 }
 
-function authenticate(req: FastifyRequest, keys: ApiKeyStore): Principal {
+function authenticate(req: FastifyRequest, keys: ApiKeyStore, tokens?: StreamTokens): Principal {
   const h = req.headers.authorization;
+  const token = (req.query as Record<string, unknown> | undefined)?.token;
+  if (!h && tokens && typeof token === 'string') {
+    const p = tokens.verify(token);
+    if (!p)
+      throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'unknown or expired stream token: get a new one');
+    return p;
+  }
   if (!h) throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'send an API key: Authorization: Bearer <key>');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
   if (!m) throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'the Authorization header must be "Bearer <key>"');

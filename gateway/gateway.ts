@@ -22,6 +22,8 @@ import type { Logger } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
 import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
+import { Outbox } from '../notify/outbox.js';
+import { WebhookDeliverer } from '../notify/webhooks.js';
 import type { AlertStore } from '../rules/alerts.js';
 import { AlertTracker } from '../rules/alerts.js';
 import { RuleEngine, systemScheduler } from '../rules/engine.js';
@@ -35,6 +37,7 @@ import { firstWarningAt } from '../tickets/sla-policy.js';
 import { SlaWatcher } from '../tickets/sla-watcher.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
 import type { Config } from './config/schema.js';
+import { wireEvents } from './events.js';
 import { Housekeeping } from './housekeeping.js';
 import { createMetrics } from './metrics.js';
 
@@ -185,6 +188,26 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       device: (id) => registry.get(id),
       customers: config.customers,
     });
+    // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
+    const outbox = new Outbox(stateDb);
+    const events = wireEvents({ outbox, tickets, alerts, ingest, registry, logger });
+    const deliverer = new WebhookDeliverer({
+      outbox,
+      logger: logger.child({ component: 'webhooks' }),
+      retry: config.notifications.webhooks.retry,
+      timeoutMs: config.notifications.webhooks.timeout,
+    });
+    deliverer.kick();
+    started.push({ stop: () => deliverer.stop() });
+    const pruneEvents = setInterval(() => {
+      try {
+        outbox.prune(Date.now() - config.notifications.events.retention);
+      } catch (err) {
+        logger.error({ err }, 'events could not be pruned');
+      }
+    }, 3_600_000);
+    pruneEvents.unref();
+    started.push({ stop: async () => clearInterval(pruneEvents) });
     // SLA clocks: warnings and breaches announced at their moments, escalated along the chain;
     // what fell due while the gateway was down is announced now.
     const slaWatcher = new SlaWatcher({
@@ -196,6 +219,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       ),
       scheduler: systemScheduler,
       logger: logger.child({ component: 'sla' }),
+      onNotice: events.slaNotice,
     });
     await slaWatcher.start();
     tickets.onChange(({ kind, ticket }) => void slaWatcher.changed(ticket, kind === 'created'));
@@ -303,6 +327,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
 
     const api = buildApi({
       keys,
+      outbox,
       options: {
         metricsPublic: config.api.metricsPublic,
         rateLimit: { max: config.api.rateLimit.max, window: config.api.rateLimit.window },

@@ -20,6 +20,7 @@ export const ERRORS = {
   FL_ERR_AUTH_FORBIDDEN: { status: 403, title: 'Not allowed' },
   FL_ERR_API_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   FL_ERR_API_KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
+  FL_ERR_WEBHOOK_NOT_FOUND: { status: 404, title: 'Webhook not found' },
   FL_ERR_CONFIG: { status: 500, title: 'Configuration error' },
   FL_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const;

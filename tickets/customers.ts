@@ -51,6 +51,8 @@ export type Contact = Customer['contacts'][number];
 export interface CustomerNotice {
   ticketId: string;
   customer: string;
+  /** The ticket's site. */
+  site: string | null;
   update: CustomerUpdate;
   at: number;
   contacts: { name: string; email?: string; phone?: string }[];

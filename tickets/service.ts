@@ -75,8 +75,6 @@ export interface TicketServiceOptions {
   device?: (id: string) => Device | undefined;
   /** Customer records: their contacts hear of new tickets, visits, resolution and closing. */
   customers?: readonly Customer[];
-  /** Delivers customer updates (webhooks, mail); they are on the timeline either way. */
-  onCustomerNotice?: (n: CustomerNotice) => void;
   now?: () => number;
 }
 
@@ -157,6 +155,13 @@ export class TicketService {
 
   constructor(private readonly opts: TicketServiceOptions) {
     this.now = opts.now ?? Date.now;
+  }
+
+  private readonly customerListeners: ((n: CustomerNotice) => void)[] = [];
+
+  /** Told of every update to a customer (webhooks, mail); they are on the timeline either way. */
+  onCustomerNotice(l: (n: CustomerNotice) => void): void {
+    this.customerListeners.push(l);
   }
 
   /** Told of every ticket change (notifications, live events, the demo). */
@@ -367,7 +372,7 @@ export class TicketService {
       ...(p.email ? { email: p.email } : {}),
       ...(p.phone ? { phone: p.phone } : {}),
     }));
-    out.push({ ticketId: t.id, customer: c.id, update, at, contacts, text });
+    out.push({ ticketId: t.id, customer: c.id, site: t.site, update, at, contacts, text });
     const names = to.map((p) => `${p.name} <${p.email ?? p.phone}>`).join(', ');
     return [
       {
@@ -382,13 +387,14 @@ export class TicketService {
   }
 
   private deliver(notices: CustomerNotice[]): void {
-    for (const n of notices) {
-      try {
-        this.opts.onCustomerNotice?.(n);
-      } catch (err) {
-        this.opts.logger.error({ err, ticketId: n.ticketId }, 'customer notice delivery failed');
+    for (const n of notices)
+      for (const l of this.customerListeners) {
+        try {
+          l(n);
+        } catch (err) {
+          this.opts.logger.error({ err, ticketId: n.ticketId }, 'customer notice delivery failed');
+        }
       }
-    }
   }
 
   /** A customer record by id. */

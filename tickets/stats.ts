@@ -141,7 +141,8 @@ function group(key: string, items: readonly TicketWithTimeline[], now: number): 
     }
     const o = outcomes(t, now);
     for (const x of o) {
-      const c = (compliance[x.target] ??= { met: 0, breached: 0, rate: null });
+      const c = compliance[x.target] ?? { met: 0, breached: 0, rate: null };
+      compliance[x.target] = c;
       if (x.ok) c.met++;
       else c.breached++;
     }

@@ -5,6 +5,7 @@ import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../
 import { influxSchema } from '../../ingest/influx/config.js';
 import { duration } from '../../lib/duration.js';
 import { byteSize } from '../../lib/size.js';
+import { notificationsSchema } from '../../notify/config.js';
 import { DEFAULT_FAULT_TYPES } from '../../rules/schema.js';
 import { recurringWindowSchema } from '../../rules/silences.js';
 import { customerSchema } from '../../tickets/customers.js';
@@ -85,6 +86,8 @@ export const configSchema = z
     /** Preventive maintenance schedules: tickets `notice` before each visit, and a maintenance window. */
     preventive: z.array(preventiveScheduleSchema).default([]),
     routing: routingSchema.prefault({}),
+    /** Live events (SSE) and webhooks: retention and retries. */
+    notifications: notificationsSchema.prefault({}),
   })
   .strict();
 

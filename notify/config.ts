@@ -1,0 +1,33 @@
+import { z } from 'zod';
+import { duration } from '../lib/duration.js';
+
+/** The `notifications` section: how long events are kept for replay, how webhooks are retried. */
+export const notificationsSchema = z
+  .object({
+    events: z
+      .object({
+        /** Events older than this are dropped (unless a delivery still needs them); SSE replays within it. */
+        retention: duration.prefault('7d'),
+      })
+      .strict()
+      .prefault({}),
+    webhooks: z
+      .object({
+        /** Per attempt. */
+        timeout: duration.prefault('10s'),
+        /** Exponential backoff with jitter between attempts; after `attempts`, the dead list. */
+        retry: z
+          .object({
+            min: duration.prefault('5s'),
+            max: duration.prefault('1h'),
+            attempts: z.number().int().min(1).max(100).default(12),
+          })
+          .strict()
+          .prefault({}),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type NotificationsConfig = z.output<typeof notificationsSchema>;

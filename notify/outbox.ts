@@ -1,0 +1,388 @@
+import { randomBytes } from 'node:crypto';
+import picomatch from 'picomatch';
+import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
+import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+
+/**
+ * What Faultline tells the outside world (R5.1, R6.1): every ticket, alert, SLA and device change is
+ * an event, stored in order in state.db. The live stream (SSE) replays them from any id and
+ * follows new ones; webhook deliveries are written in the same transaction as their event, so an
+ * event is never lost between "happened" and "to be delivered" (a transactional outbox).
+ */
+export const EVENT_TYPES = [
+  'ticket.created',
+  'ticket.updated',
+  'ticket.occurrence',
+  'ticket.escalated',
+  'sla.warning',
+  'sla.breach',
+  'alert.firing',
+  'alert.resolved',
+  'device.online',
+  'device.offline',
+  'customer.notice',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export interface NewEvent {
+  type: EventType;
+  at: number;
+  /** What it is about: a ticket, alert or device id. */
+  subject: string;
+  /** Where: for keys limited to sites, and customer keys. */
+  site: string | null;
+  customer: string | null;
+  data: unknown;
+}
+
+export interface StoredEvent extends NewEvent {
+  /** Increasing: the SSE id, and the order of delivery. */
+  seq: number;
+}
+
+export interface Webhook {
+  id: string;
+  url: string;
+  /** Event types or globs (`ticket.*`). */
+  types: string[];
+  /** `whsec_` + base64 of the signing key (Standard Webhooks). */
+  secret: string;
+  description: string;
+  active: boolean;
+  createdAt: number;
+}
+
+export type DeliveryState = 'pending' | 'delivered' | 'dead';
+
+export interface Delivery {
+  /** The message id: the same on every attempt, so that receivers can drop repeats. */
+  id: string;
+  webhookId: string;
+  eventSeq: number;
+  state: DeliveryState;
+  attempts: number;
+  nextAt: number;
+  lastStatus: number | null;
+  lastError: string | null;
+  createdAt: number;
+  deliveredAt: number | null;
+}
+
+const MIGRATIONS = [
+  {
+    version: 1,
+    description: 'events, webhooks and their deliveries (a transactional outbox)',
+    up: `CREATE TABLE events (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      type TEXT NOT NULL,
+      at INTEGER NOT NULL,
+      subject TEXT NOT NULL,
+      site TEXT,
+      customer TEXT,
+      data TEXT NOT NULL
+    );
+    CREATE TABLE webhooks (
+      id TEXT PRIMARY KEY,
+      url TEXT NOT NULL,
+      types TEXT NOT NULL,
+      secret TEXT NOT NULL,
+      description TEXT NOT NULL,
+      active INTEGER NOT NULL,
+      created_at INTEGER NOT NULL
+    );
+    CREATE TABLE deliveries (
+      id TEXT PRIMARY KEY,
+      webhook_id TEXT NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+      event_seq INTEGER NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      next_at INTEGER NOT NULL,
+      last_status INTEGER,
+      last_error TEXT,
+      created_at INTEGER NOT NULL,
+      delivered_at INTEGER,
+      UNIQUE (webhook_id, event_seq)
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_at) WHERE state = 'pending';
+    CREATE INDEX deliveries_webhook ON deliveries (webhook_id, state, event_seq);`,
+  },
+];
+
+interface EventRow {
+  seq: number;
+  type: EventType;
+  at: number;
+  subject: string;
+  site: string | null;
+  customer: string | null;
+  data: string;
+}
+interface WebhookRow {
+  id: string;
+  url: string;
+  types: string;
+  secret: string;
+  description: string;
+  active: number;
+  created_at: number;
+}
+interface DeliveryRow {
+  id: string;
+  webhook_id: string;
+  event_seq: number;
+  state: DeliveryState;
+  attempts: number;
+  next_at: number;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  delivered_at: number | null;
+}
+
+const eventOf = (r: EventRow): StoredEvent => ({ ...r, data: JSON.parse(r.data) as unknown });
+const webhookOf = (r: WebhookRow): Webhook => ({
+  id: r.id,
+  url: r.url,
+  types: JSON.parse(r.types) as string[],
+  secret: r.secret,
+  description: r.description,
+  active: r.active === 1,
+  createdAt: r.created_at,
+});
+const deliveryOf = (r: DeliveryRow): Delivery => ({
+  id: r.id,
+  webhookId: r.webhook_id,
+  eventSeq: r.event_seq,
+  state: r.state,
+  attempts: r.attempts,
+  nextAt: r.next_at,
+  lastStatus: r.last_status,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+  deliveredAt: r.delivered_at,
+});
+
+export type EventListener = (e: StoredEvent) => void;
+
+/** Events and webhook deliveries in SQLite; listeners (the SSE streams, the deliverer) hear each event. */
+export class Outbox {
+  private readonly listeners = new Set<EventListener>();
+  private matchers = new Map<string, (type: string) => boolean>();
+
+  constructor(
+    private readonly db: SqliteDatabase,
+    private readonly now: () => number = Date.now,
+  ) {
+    migrate(db, 'outbox', MIGRATIONS);
+  }
+
+  on(l: EventListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  private matches(w: Webhook, type: string): boolean {
+    const key = JSON.stringify(w.types);
+    let m = this.matchers.get(key);
+    if (!m) {
+      m = picomatch(w.types);
+      this.matchers.set(key, m);
+    }
+    return m(type);
+  }
+
+  /** Stores the event and one delivery per webhook that wants it, in one transaction; then tells listeners. */
+  publish(e: NewEvent): StoredEvent {
+    const hooks = this.webhooks().filter((w) => w.active && this.matches(w, e.type));
+    const at = this.now();
+    const stored = this.db.transaction((): StoredEvent => {
+      const r = this.db
+        .prepare(
+          'INSERT INTO events (type, at, subject, site, customer, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
+        )
+        .get(e.type, e.at, e.subject, e.site, e.customer, JSON.stringify(e.data)) as { seq: number };
+      const insert = this.db.prepare(
+        `INSERT INTO deliveries (id, webhook_id, event_seq, state, next_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`,
+      );
+      for (const w of hooks) insert.run(`msg_${r.seq}_${w.id}`, w.id, r.seq, at, at);
+      return { ...e, seq: r.seq };
+    })();
+    for (const l of this.listeners) {
+      try {
+        l(stored);
+      } catch {
+        // A listener's failure (a closed stream) is its own business.
+      }
+    }
+    return stored;
+  }
+
+  private readonly wakers = new Set<() => void>();
+
+  /** Told when deliveries became due without a new event (a dead one sent again). */
+  onWake(l: () => void): () => void {
+    this.wakers.add(l);
+    return () => this.wakers.delete(l);
+  }
+
+  wake(): void {
+    for (const l of this.wakers) l();
+  }
+
+  /** Events after `seq`, oldest first. */
+  since(seq: number, limit: number): StoredEvent[] {
+    return (
+      this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as EventRow[]
+    ).map(eventOf);
+  }
+
+  event(seq: number): StoredEvent | undefined {
+    const r = this.db.prepare('SELECT * FROM events WHERE seq = ?').get(seq) as EventRow | undefined;
+    return r ? eventOf(r) : undefined;
+  }
+
+  lastSeq(): number {
+    return (this.db.prepare('SELECT coalesce(max(seq), 0) AS s FROM events').get() as { s: number }).s;
+  }
+
+  /** Drops events older than `before` that no pending delivery needs. */
+  prune(before: number): number {
+    return this.db
+      .prepare(
+        `DELETE FROM events WHERE at < ? AND seq NOT IN (SELECT event_seq FROM deliveries WHERE state = 'pending')`,
+      )
+      .run(before).changes;
+  }
+
+  createWebhook(w: { url: string; types: string[]; description: string; secret?: string }): Webhook {
+    const id = `W-${randomBytes(5).toString('hex')}`;
+    const secret = w.secret ?? `whsec_${randomBytes(24).toString('base64')}`;
+    this.db
+      .prepare(
+        'INSERT INTO webhooks (id, url, types, secret, description, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)',
+      )
+      .run(id, w.url, JSON.stringify(w.types), secret, w.description, this.now());
+    return this.webhook(id) as Webhook;
+  }
+
+  webhook(id: string): Webhook | undefined {
+    const r = this.db.prepare('SELECT * FROM webhooks WHERE id = ?').get(id) as WebhookRow | undefined;
+    return r ? webhookOf(r) : undefined;
+  }
+
+  webhooks(): Webhook[] {
+    return (this.db.prepare('SELECT * FROM webhooks ORDER BY created_at, id').all() as WebhookRow[]).map(
+      webhookOf,
+    );
+  }
+
+  deactivate(id: string): void {
+    this.db.prepare('UPDATE webhooks SET active = 0 WHERE id = ?').run(id);
+  }
+
+  /** Switches a webhook on or off (off: no new deliveries; pending ones wait). */
+  setActive(id: string, active: boolean): Webhook | undefined {
+    this.db.prepare('UPDATE webhooks SET active = ? WHERE id = ?').run(active ? 1 : 0, id);
+    return this.webhook(id);
+  }
+
+  deleteWebhook(id: string): boolean {
+    return this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes > 0;
+  }
+
+  /** The earliest pending delivery per webhook (deliveries go out in event order, one at a time per webhook). */
+  due(now: number): Delivery[] {
+    return (
+      this.db
+        .prepare(
+          `SELECT d.* FROM deliveries d
+           JOIN (SELECT webhook_id, min(event_seq) AS first FROM deliveries WHERE state = 'pending' GROUP BY webhook_id) f
+             ON f.webhook_id = d.webhook_id AND f.first = d.event_seq
+           JOIN webhooks w ON w.id = d.webhook_id AND w.active = 1
+           WHERE d.next_at <= ?`,
+        )
+        .all(now) as DeliveryRow[]
+    ).map(deliveryOf);
+  }
+
+  /** When the next pending delivery is due (null: none pending). */
+  nextDueAt(): number | null {
+    const r = this.db
+      .prepare(
+        `SELECT min(d.next_at) AS t FROM deliveries d
+         JOIN (SELECT webhook_id, min(event_seq) AS first FROM deliveries WHERE state = 'pending' GROUP BY webhook_id) f
+           ON f.webhook_id = d.webhook_id AND f.first = d.event_seq
+         JOIN webhooks w ON w.id = d.webhook_id AND w.active = 1`,
+      )
+      .get() as { t: number | null };
+    return r.t;
+  }
+
+  delivered(id: string, status: number, at: number): void {
+    this.db
+      .prepare(
+        `UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL,
+         delivered_at = ? WHERE id = ? AND state = 'pending'`,
+      )
+      .run(status, at, id);
+  }
+
+  /** A failed attempt: retried at `nextAt`, or dead (`nextAt` null) after the last one. */
+  failed(id: string, status: number | null, error: string, nextAt: number | null): void {
+    this.db
+      .prepare(
+        `UPDATE deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?,
+         state = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END, next_at = coalesce(?, next_at)
+         WHERE id = ? AND state = 'pending'`,
+      )
+      .run(status, error.slice(0, 500), nextAt, nextAt, id);
+  }
+
+  /** A dead delivery goes out again (after the receiver was fixed). */
+  retry(id: string, at: number): Delivery | undefined {
+    this.db
+      .prepare(`UPDATE deliveries SET state = 'pending', next_at = ? WHERE id = ? AND state = 'dead'`)
+      .run(at, id);
+    return this.delivery(id);
+  }
+
+  delivery(id: string): Delivery | undefined {
+    const r = this.db.prepare('SELECT * FROM deliveries WHERE id = ?').get(id) as DeliveryRow | undefined;
+    return r ? deliveryOf(r) : undefined;
+  }
+
+  /** A webhook's deliveries, newest first, optionally in one state. */
+  deliveries(
+    webhookId: string,
+    state: DeliveryState | undefined,
+    limit: number,
+    cursor?: string,
+  ): Page<Delivery> {
+    const where = ['webhook_id = ?'];
+    const params: (string | number)[] = [webhookId];
+    if (state) {
+      where.push('state = ?');
+      params.push(state);
+    }
+    if (cursor) {
+      where.push('event_seq < ?');
+      params.push(decodeCursor(cursor, 1)[0] as number);
+    }
+    const rows = this.db
+      .prepare(`SELECT * FROM deliveries WHERE ${where.join(' AND ')} ORDER BY event_seq DESC LIMIT ?`)
+      .all(...params, limit + 1) as DeliveryRow[];
+    const items = rows.slice(0, limit).map(deliveryOf);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.eventSeq]) : null };
+  }
+
+  counts(): Record<DeliveryState, number> {
+    const out: Record<DeliveryState, number> = { pending: 0, delivered: 0, dead: 0 };
+    for (const r of this.db.prepare('SELECT state, count(*) AS n FROM deliveries GROUP BY state').all() as {
+      state: DeliveryState;
+      n: number;
+    }[])
+      out[r.state] = r.n;
+    return out;
+  }
+}
