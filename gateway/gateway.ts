@@ -22,6 +22,7 @@ import type { Logger } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
 import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
+import { MailSender, mailsOf } from '../notify/mail.js';
 import { Outbox } from '../notify/outbox.js';
 import { WebhookDeliverer } from '../notify/webhooks.js';
 import type { AlertStore } from '../rules/alerts.js';
@@ -199,6 +200,18 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     });
     deliverer.kick();
     started.push({ stop: () => deliverer.stop() });
+    if (config.notifications.smtp) {
+      outbox.setMailer(mailsOf);
+      const mail = new MailSender({
+        outbox,
+        smtp: config.notifications.smtp,
+        retry: config.notifications.webhooks.retry,
+        timeoutMs: config.notifications.webhooks.timeout,
+        logger: logger.child({ component: 'mail' }),
+      });
+      mail.kick();
+      started.push({ stop: () => mail.stop() });
+    }
     const pruneEvents = setInterval(() => {
       try {
         outbox.prune(Date.now() - config.notifications.events.retention);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../lib/duration.js';
+import { smtpSchema } from './mail.js';
 
 /** The `notifications` section: how long events are kept for replay, how webhooks are retried. */
 export const notificationsSchema = z
@@ -27,6 +28,8 @@ export const notificationsSchema = z
       })
       .strict()
       .prefault({}),
+    /** Customer updates by e-mail to the contacts' addresses (retried like webhooks). */
+    smtp: smtpSchema.optional(),
   })
   .strict();
 

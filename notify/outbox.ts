@@ -106,7 +106,71 @@ const MIGRATIONS = [
     CREATE INDEX deliveries_due ON deliveries (next_at) WHERE state = 'pending';
     CREATE INDEX deliveries_webhook ON deliveries (webhook_id, state, event_seq);`,
   },
+  {
+    version: 2,
+    description: 'e-mails to send (customer updates over SMTP), written with their event',
+    up: `CREATE TABLE mails (
+      id TEXT PRIMARY KEY,
+      event_seq INTEGER NOT NULL,
+      to_addr TEXT NOT NULL,
+      subject TEXT NOT NULL,
+      text TEXT NOT NULL,
+      state TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      next_at INTEGER NOT NULL,
+      last_error TEXT,
+      created_at INTEGER NOT NULL,
+      sent_at INTEGER
+    );
+    CREATE INDEX mails_due ON mails (next_at) WHERE state = 'pending';`,
+  },
 ];
+
+/** An e-mail an event asks for. */
+export interface NewMail {
+  to: string;
+  subject: string;
+  text: string;
+}
+
+export interface Mail extends NewMail {
+  id: string;
+  eventSeq: number;
+  state: DeliveryState;
+  attempts: number;
+  nextAt: number;
+  lastError: string | null;
+  createdAt: number;
+  sentAt: number | null;
+}
+
+interface MailRow {
+  id: string;
+  event_seq: number;
+  to_addr: string;
+  subject: string;
+  text: string;
+  state: DeliveryState;
+  attempts: number;
+  next_at: number;
+  last_error: string | null;
+  created_at: number;
+  sent_at: number | null;
+}
+
+const mailOf = (r: MailRow): Mail => ({
+  id: r.id,
+  eventSeq: r.event_seq,
+  to: r.to_addr,
+  subject: r.subject,
+  text: r.text,
+  state: r.state,
+  attempts: r.attempts,
+  nextAt: r.next_at,
+  lastError: r.last_error,
+  createdAt: r.created_at,
+  sentAt: r.sent_at,
+});
 
 interface EventRow {
   seq: number;
@@ -168,12 +232,18 @@ export type EventListener = (e: StoredEvent) => void;
 export class Outbox {
   private readonly listeners = new Set<EventListener>();
   private matchers = new Map<string, (type: string) => boolean>();
+  private mailsFor: ((e: NewEvent) => NewMail[]) | null = null;
 
   constructor(
     private readonly db: SqliteDatabase,
     private readonly now: () => number = Date.now,
   ) {
     migrate(db, 'outbox', MIGRATIONS);
+  }
+
+  /** With SMTP configured: the e-mails an event asks for, stored with it and sent by the mail sender. */
+  setMailer(f: (e: NewEvent) => NewMail[]): void {
+    this.mailsFor = f;
   }
 
   on(l: EventListener): () => void {
@@ -205,6 +275,14 @@ export class Outbox {
         `INSERT INTO deliveries (id, webhook_id, event_seq, state, next_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`,
       );
       for (const w of hooks) insert.run(`msg_${r.seq}_${w.id}`, w.id, r.seq, at, at);
+      const mails = this.mailsFor?.(e) ?? [];
+      const insertMail = this.db.prepare(
+        `INSERT INTO mails (id, event_seq, to_addr, subject, text, state, next_at, created_at)
+         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
+      );
+      mails.forEach((m, i) => {
+        insertMail.run(`mail_${r.seq}_${i + 1}`, r.seq, m.to, m.subject, m.text, at, at);
+      });
       return { ...e, seq: r.seq };
     })();
     for (const l of this.listeners) {
@@ -374,6 +452,74 @@ export class Outbox {
     const items = rows.slice(0, limit).map(deliveryOf);
     const last = items[items.length - 1];
     return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.eventSeq]) : null };
+  }
+
+  dueMails(now: number, limit: number): Mail[] {
+    return (
+      this.db
+        .prepare(`SELECT * FROM mails WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?`)
+        .all(now, limit) as MailRow[]
+    ).map(mailOf);
+  }
+
+  nextMailAt(): number | null {
+    return (
+      this.db.prepare(`SELECT min(next_at) AS t FROM mails WHERE state = 'pending'`).get() as {
+        t: number | null;
+      }
+    ).t;
+  }
+
+  mailSent(id: string, at: number): void {
+    this.db
+      .prepare(
+        `UPDATE mails SET state = 'delivered', attempts = attempts + 1, last_error = NULL, sent_at = ? WHERE id = ?`,
+      )
+      .run(at, id);
+  }
+
+  mailFailed(id: string, error: string, nextAt: number | null): void {
+    this.db
+      .prepare(
+        `UPDATE mails SET attempts = attempts + 1, last_error = ?, state = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END,
+         next_at = coalesce(?, next_at) WHERE id = ? AND state = 'pending'`,
+      )
+      .run(error.slice(0, 500), nextAt, nextAt, id);
+  }
+
+  retryMail(id: string, at: number): Mail | undefined {
+    this.db
+      .prepare(`UPDATE mails SET state = 'pending', next_at = ? WHERE id = ? AND state = 'dead'`)
+      .run(at, id);
+    return this.mail(id);
+  }
+
+  mail(id: string): Mail | undefined {
+    const r = this.db.prepare('SELECT * FROM mails WHERE id = ?').get(id) as MailRow | undefined;
+    return r ? mailOf(r) : undefined;
+  }
+
+  /** E-mails, newest first, optionally in one state. */
+  mails(state: DeliveryState | undefined, limit: number, cursor?: string): Page<Mail> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    if (state) {
+      where.push('state = ?');
+      params.push(state);
+    }
+    if (cursor) {
+      const [seq, id] = decodeCursor(cursor, 2) as [number, string];
+      where.push('(event_seq < ? OR (event_seq = ? AND id < ?))');
+      params.push(seq, seq, id);
+    }
+    const rows = this.db
+      .prepare(
+        `SELECT * FROM mails ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY event_seq DESC, id DESC LIMIT ?`,
+      )
+      .all(...params, limit + 1) as MailRow[];
+    const items = rows.slice(0, limit).map(mailOf);
+    const last = items[items.length - 1];
+    return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.eventSeq, last.id]) : null };
   }
 
   counts(): Record<DeliveryState, number> {

@@ -32,63 +32,31 @@ export interface DelivererOptions {
   /** Deliveries in flight at once (one per webhook at a time, in event order). */
   concurrency?: number;
   now?: () => number;
-  onAttempt?: (d: Delivery, ok: boolean) => void;
 }
 
 /**
  * Sends the outbox's webhook deliveries: in event order per webhook, one in flight per webhook,
  * retried with backoff (a receiver's Retry-After is honoured) until delivered or, after the last
  * attempt, moved to the dead list (visible in the API, and sent again on request). A 410 Gone
- * answer switches the webhook off. One timer, at the next due delivery; new events wake it.
+ * answer switches the webhook off.
  */
 export class WebhookDeliverer {
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | null = null;
-  private again = false;
-  private stopped = false;
+  private readonly loop: DeliveryLoop<Delivery>;
   private readonly now: () => number;
-  private readonly off: () => void;
-  private readonly offWake: () => void;
 
   constructor(private readonly opts: DelivererOptions) {
     this.now = opts.now ?? Date.now;
-    this.off = opts.outbox.on(() => this.kick());
-    this.offWake = opts.outbox.onWake(() => this.kick());
-  }
-
-  /** Starts (or wakes) the delivery loop. */
-  kick(): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.again = true;
-      return;
-    }
-    this.running = this.loop().finally(() => {
-      this.running = null;
-      if (this.again) {
-        this.again = false;
-        this.kick();
-      } else this.arm();
+    this.loop = new DeliveryLoop({
+      outbox: opts.outbox,
+      now: this.now,
+      due: (now) => opts.outbox.due(now).slice(0, opts.concurrency ?? 8),
+      nextDueAt: () => opts.outbox.nextDueAt(),
+      send: (d) => this.send(d),
     });
   }
 
-  private arm(): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
-    const next = this.opts.outbox.nextDueAt();
-    if (next === null) return;
-    this.timer = setTimeout(() => this.kick(), Math.max(0, Math.min(next - this.now(), 2 ** 31 - 1)));
-    this.timer.unref();
-  }
-
-  private async loop(): Promise<void> {
-    for (;;) {
-      if (this.stopped) return;
-      const due = this.opts.outbox.due(this.now()).slice(0, this.opts.concurrency ?? 8);
-      if (due.length === 0) return;
-      await Promise.all(due.map((d) => this.send(d)));
-    }
+  kick(): void {
+    this.loop.kick();
   }
 
   private async send(d: Delivery): Promise<void> {
@@ -122,18 +90,14 @@ export class WebhookDeliverer {
       await res.body?.cancel();
       if (res.ok) {
         outbox.delivered(d.id, status, this.now());
-        this.opts.onAttempt?.(d, true);
         return;
       }
       error = `HTTP ${status}`;
       const ra = res.headers.get('retry-after');
       if (ra !== null && /^\d+$/.test(ra)) retryAfter = Number(ra) * 1000;
     } catch (err) {
-      error =
-        err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+      error = errorText(err);
     }
-    this.opts.onAttempt?.(d, false);
-    const { min, max, attempts } = this.opts.retry;
     if (status === 410) {
       // The receiver unsubscribed.
       outbox.failed(d.id, status, 'HTTP 410 Gone: webhook switched off', null);
@@ -141,12 +105,9 @@ export class WebhookDeliverer {
       logger.warn({ webhook: hook.id, url: hook.url }, 'webhook answered 410 Gone: switched off');
       return;
     }
-    const last = d.attempts + 1 >= attempts;
-    const nextAt = last
-      ? null
-      : this.now() + backoffDelay(d.attempts + 1, min, max, Math.random(), retryAfter);
+    const nextAt = nextAttemptAt(this.opts.retry, d.attempts, this.now(), retryAfter);
     outbox.failed(d.id, status, error, nextAt);
-    if (last)
+    if (nextAt === null)
       logger.warn({ webhook: hook.id, delivery: d.id, error }, 'webhook delivery failed for good: dead list');
     else
       logger.debug(
@@ -155,15 +116,96 @@ export class WebhookDeliverer {
       );
   }
 
-  /** Waits for the current round (tests). */
+  idle(): Promise<void> {
+    return this.loop.idle();
+  }
+
+  stop(): Promise<void> {
+    return this.loop.stop();
+  }
+}
+
+/** When to try again after failed attempt number `attempts + 1`; null: that was the last one. */
+export function nextAttemptAt(
+  retry: { min: number; max: number; attempts: number },
+  attempts: number,
+  now: number,
+  retryAfterMs?: number,
+): number | null {
+  if (attempts + 1 >= retry.attempts) return null;
+  return now + backoffDelay(attempts + 1, retry.min, retry.max, Math.random(), retryAfterMs);
+}
+
+/** The most telling message of a failed request (fetch wraps the socket error in `cause`). */
+export function errorText(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  return err.cause instanceof Error ? err.cause.message : err.message;
+}
+
+/**
+ * The loop behind every outbound channel: sends what is due, then sleeps on one timer until the next
+ * item is due; new events and explicit wakes start it early. Never two rounds at once.
+ */
+export class DeliveryLoop<T> {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | null = null;
+  private again = false;
+  private stopped = false;
+  private readonly offs: (() => void)[];
+
+  constructor(
+    private readonly o: {
+      outbox: Outbox;
+      now: () => number;
+      due: (now: number) => T[];
+      nextDueAt: () => number | null;
+      send: (item: T) => Promise<void>;
+    },
+  ) {
+    this.offs = [o.outbox.on(() => this.kick()), o.outbox.onWake(() => this.kick())];
+  }
+
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = this.round().finally(() => {
+      this.running = null;
+      if (this.again) {
+        this.again = false;
+        this.kick();
+      } else this.arm();
+    });
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const next = this.o.nextDueAt();
+    if (next === null) return;
+    this.timer = setTimeout(() => this.kick(), Math.max(0, Math.min(next - this.o.now(), 2 ** 31 - 1)));
+    this.timer.unref();
+  }
+
+  private async round(): Promise<void> {
+    for (;;) {
+      if (this.stopped) return;
+      const due = this.o.due(this.o.now());
+      if (due.length === 0) return;
+      await Promise.all(due.map((x) => this.o.send(x)));
+    }
+  }
+
   async idle(): Promise<void> {
     while (this.running) await this.running;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.off();
-    this.offWake();
+    for (const off of this.offs) off();
     if (this.timer) clearTimeout(this.timer);
     await this.running;
   }

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
-import { type Delivery, EVENT_TYPES, type Outbox, type Webhook } from '../../notify/outbox.js';
+import { type Delivery, EVENT_TYPES, type Mail, type Outbox, type Webhook } from '../../notify/outbox.js';
 import { limitParam } from '../problem.js';
 
 const typeGlob = z
@@ -55,6 +55,21 @@ function deliveryView(d: Delivery) {
     lastError: d.lastError,
     createdAt: toIso(d.createdAt),
     deliveredAt: toIsoOrNull(d.deliveredAt),
+  };
+}
+
+function mailView(m: Mail) {
+  return {
+    id: m.id,
+    eventId: String(m.eventSeq),
+    to: m.to,
+    subject: m.subject,
+    state: m.state,
+    attempts: m.attempts,
+    nextAt: m.state === 'pending' ? toIso(m.nextAt) : null,
+    lastError: m.lastError,
+    createdAt: toIso(m.createdAt),
+    sentAt: toIsoOrNull(m.sentAt),
   };
 }
 
@@ -164,6 +179,49 @@ export function webhookRoutes(outbox: Outbox, now: () => number = Date.now) {
         const q = req.query;
         const page = outbox.deliveries(req.params.id, q.state, q.limit, q.cursor);
         return { items: page.items.map(deliveryView), nextCursor: page.nextCursor };
+      },
+    );
+
+    app.get(
+      '/mails',
+      {
+        config: { access: 'webhooks:admin' },
+        schema: {
+          tags: ['e-mail'],
+          summary: 'E-mails to customers (notifications.smtp), newest first (state=dead: the dead list)',
+          querystring: z
+            .object({
+              state: z.enum(['pending', 'delivered', 'dead']).optional(),
+              limit: limitParam,
+              cursor: z.string().min(1).optional(),
+            })
+            .strict(),
+        },
+      },
+      async (req) => {
+        const page = outbox.mails(req.query.state, req.query.limit, req.query.cursor);
+        return { items: page.items.map(mailView), nextCursor: page.nextCursor };
+      },
+    );
+
+    app.post(
+      '/mails/:id/retry',
+      {
+        config: { access: 'webhooks:admin' },
+        schema: { tags: ['e-mail'], summary: 'Send a dead e-mail again', params: idParams },
+      },
+      async (req) => {
+        const m = outbox.mail(req.params.id);
+        if (!m)
+          throw new FaultlineError('FL_ERR_WEBHOOK_NOT_FOUND', `e-mail "${req.params.id}" does not exist`);
+        if (m.state !== 'dead')
+          throw new FaultlineError(
+            'FL_ERR_API_VALIDATION',
+            `e-mail ${m.id} is ${m.state}: only dead ones are sent again`,
+          );
+        const again = outbox.retryMail(m.id, now()) as Mail;
+        outbox.wake();
+        return mailView(again);
       },
     );
 
