@@ -34,9 +34,21 @@ export interface AlertFilter {
   ruleId?: string;
 }
 
+/** One change of an alert, kept as its history (the newest 500 per alert). */
+export interface AlertHistoryEntry {
+  at: number;
+  event: 'pending' | 'firing' | 'resolved' | 'inactive' | 'escalated';
+  value: FieldValue | null;
+  priority: Alert['priority'];
+  silencedBy: string | null;
+}
+
 export interface AlertStore {
   get(id: string): Promise<Alert | undefined>;
-  upsert(alert: Alert): Promise<void>;
+  /** Stores the alert, and the change that led to it in its history (one transaction). */
+  upsert(alert: Alert, change?: AlertHistoryEntry): Promise<void>;
+  /** The newest changes first. */
+  history(id: string, limit: number): Promise<AlertHistoryEntry[]>;
   /** Firing first, then pending, resolved, inactive; newest change first within each. */
   list(
     filter: AlertFilter,
@@ -144,7 +156,13 @@ export class AlertTracker {
       case 'escalated':
         break;
     }
-    await this.store.upsert(alert);
+    await this.store.upsert(alert, {
+      at: event.at,
+      event: event.type,
+      value: event.value,
+      priority: alert.priority,
+      silencedBy: event.type === 'firing' ? alert.silencedBy : null,
+    });
     const listeners =
       event.type === 'firing'
         ? this.firing

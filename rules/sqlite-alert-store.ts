@@ -1,6 +1,6 @@
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
-import type { Alert, AlertFilter, AlertState, AlertStore } from './alerts.js';
+import type { Alert, AlertFilter, AlertHistoryEntry, AlertState, AlertStore } from './alerts.js';
 import type { RuleStateStore, SavedSeries } from './engine.js';
 import type { SeriesState } from './evaluate.js';
 
@@ -41,7 +41,24 @@ const MIGRATIONS = [
     );`,
   },
   { version: 3, description: 'silenced alerts', up: 'ALTER TABLE alerts ADD COLUMN silenced_by TEXT;' },
+  {
+    version: 4,
+    description: 'alert history',
+    up: `CREATE TABLE alert_history (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      alert_id TEXT NOT NULL,
+      at INTEGER NOT NULL,
+      event TEXT NOT NULL,
+      value TEXT,
+      priority TEXT NOT NULL,
+      silenced_by TEXT
+    );
+    CREATE INDEX alert_history_alert ON alert_history (alert_id, seq);`,
+  },
 ];
+
+/** Changes kept per alert. */
+const HISTORY_PER_ALERT = 500;
 
 interface Row {
   id: string;
@@ -135,7 +152,51 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
     return r ? fromRow(r) : undefined;
   }
 
-  async upsert(a: Alert): Promise<void> {
+  async upsert(a: Alert, change?: AlertHistoryEntry): Promise<void> {
+    this.db.transaction(() => {
+      this.write(a);
+      if (!change) return;
+      this.db
+        .prepare(
+          'INSERT INTO alert_history (alert_id, at, event, value, priority, silenced_by) VALUES (?, ?, ?, ?, ?, ?)',
+        )
+        .run(
+          a.id,
+          change.at,
+          change.event,
+          change.value === null ? null : JSON.stringify(change.value),
+          change.priority,
+          change.silencedBy,
+        );
+      this.db
+        .prepare(
+          `DELETE FROM alert_history WHERE alert_id = ? AND seq <= (
+             SELECT seq FROM alert_history WHERE alert_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+        )
+        .run(a.id, a.id, HISTORY_PER_ALERT);
+    })();
+  }
+
+  async history(id: string, limit: number): Promise<AlertHistoryEntry[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM alert_history WHERE alert_id = ? ORDER BY seq DESC LIMIT ?')
+      .all(id, limit) as {
+      at: number;
+      event: AlertHistoryEntry['event'];
+      value: string | null;
+      priority: Alert['priority'];
+      silenced_by: string | null;
+    }[];
+    return rows.map((r) => ({
+      at: r.at,
+      event: r.event,
+      value: r.value === null ? null : (JSON.parse(r.value) as AlertHistoryEntry['value']),
+      priority: r.priority,
+      silencedBy: r.silenced_by,
+    }));
+  }
+
+  private write(a: Alert): void {
     this.upsertStmt.run({
       id: a.id,
       rule_id: a.ruleId,

@@ -134,8 +134,18 @@ describe('equipment to ticket, end to end', () => {
       'occurrence 1',
     );
     expect(list).toHaveLength(1);
-    const alert = await getJson<{ state: string; fireCount: number }>(api('/alerts/overheat@cnc-1'));
+    const alert = await getJson<{
+      state: string;
+      fireCount: number;
+      history: { event: string; value: number }[];
+    }>(api('/alerts/overheat@cnc-1'));
     expect(alert.body).toMatchObject({ state: 'firing', fireCount: 2 });
+    // Its history, newest first: fired at 97, cleared at 80, fired before that.
+    expect(alert.body.history.slice(0, 3).map((h) => `${h.event}@${h.value}`)).toEqual([
+      'firing@97',
+      'resolved@80',
+      expect.stringMatching(/^firing@/),
+    ]);
   });
 
   it('uses the partner-team on-site target for a remote site', async () => {

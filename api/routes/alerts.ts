@@ -15,6 +15,8 @@ const listQuery = z
     state: listParam(['pending', 'firing', 'resolved', 'inactive']).optional(),
     deviceId: z.string().min(1).optional(),
     ruleId: z.string().min(1).optional(),
+    /** Alerts of the devices at this site. */
+    site: z.string().min(1).optional(),
     limit: limitParam,
     cursor: z.string().min(1).optional(),
   })
@@ -36,6 +38,16 @@ const alertSchema = z
     flapping: z.boolean(),
     silencedBy: z.string().nullable(),
     updatedAt: z.string(),
+  })
+  .strict();
+
+const historySchema = z
+  .object({
+    at: z.string(),
+    event: z.enum(['pending', 'firing', 'resolved', 'inactive', 'escalated']),
+    value: z.union([z.number(), z.string(), z.boolean()]).nullable(),
+    priority: z.enum(['emergency', 'general']),
+    silencedBy: z.string().nullable(),
   })
   .strict();
 
@@ -81,10 +93,10 @@ export function alertRoutes(alerts: AlertStore, devices: DeviceRegistry) {
         if (q.state) filter.state = q.state;
         if (q.deviceId) filter.deviceId = q.deviceId;
         if (q.ruleId) filter.ruleId = q.ruleId;
-        if (p.sites)
+        if (p.sites || q.site)
           filter.deviceIn = devices
             .list()
-            .filter((d) => seesSite(p, d.site))
+            .filter((d) => seesSite(p, d.site) && (q.site === undefined || d.site === q.site))
             .map((d) => d.id);
         const res = await alerts.list(filter, q.limit, q.cursor);
         return { items: res.items.map(alertView), nextCursor: res.nextCursor };
@@ -97,9 +109,9 @@ export function alertRoutes(alerts: AlertStore, devices: DeviceRegistry) {
         config: { access: 'alerts:read' },
         schema: {
           tags: ['alerts'],
-          summary: 'An alert',
+          summary: 'An alert with its history (the newest 100 changes first)',
           params: z.object({ id: z.string().min(1).max(300) }),
-          response: { 200: alertSchema, ...errors },
+          response: { 200: alertSchema.extend({ history: z.array(historySchema) }).strict(), ...errors },
         },
       },
       async (req) => {
@@ -108,7 +120,8 @@ export function alertRoutes(alerts: AlertStore, devices: DeviceRegistry) {
         const a = await alerts.get(id);
         if (!a || !seesSite(p, devices.get(a.deviceId)?.site ?? null))
           throw new FaultlineError('FL_ERR_ALERT_NOT_FOUND', `alert "${id}" does not exist`);
-        return alertView(a);
+        const history = await alerts.history(id, 100);
+        return { ...alertView(a), history: history.map((h) => ({ ...h, at: toIso(h.at) })) };
       },
     );
   };
