@@ -9,6 +9,7 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
+import type { DeadLetterStore } from '../ingest/dead-letters.js';
 import type { DeviceRegistry } from '../ingest/devices.js';
 import type { History } from '../ingest/history.js';
 import type { IngestStatus } from '../ingest/status.js';
@@ -44,6 +45,10 @@ export interface ApiDeps {
     deviceId: string,
   ) => { adapter: string; protocol: string; stats: Record<string, unknown> }[];
   ingestStatus: () => Promise<IngestStatus>;
+  /** Rejected input (`GET /ingest/dead-letters`). */
+  deadLetters?: DeadLetterStore;
+  /** Who keys may be bound to: technicians of the teams, customers, sites (checked when keys are made). */
+  directory?: { technicians: () => string[]; customers: () => string[]; sites: () => string[] };
   /** The loaded rules, the last reload, and a reload. */
   rules: {
     list(): Rule[];
@@ -167,10 +172,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(customerRoutes(deps.tickets, deps.devices));
       v1.register(alertRoutes(deps.alerts, deps.devices));
       v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources));
-      v1.register(ingestRoutes(deps.ingestStatus));
+      v1.register(ingestRoutes(deps.ingestStatus, deps.deadLetters, deps.devices));
       v1.register(ruleRoutes(deps.rules, deps.faultTypes));
       v1.register(silenceRoutes(deps.silences, deps.devices));
-      v1.register(keyRoutes(deps.keys));
+      v1.register(keyRoutes(deps.keys, deps.directory));
       v1.register(statsRoutes(deps.tickets));
       v1.register(eventRoutes(deps.outbox, tokens));
       v1.register(webhookRoutes(deps.outbox));

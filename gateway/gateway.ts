@@ -341,6 +341,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     const api = buildApi({
       keys,
       outbox,
+      deadLetters,
+      directory: {
+        technicians: () => [...new Set(config.teams.flatMap((t) => t.technicians.map((p) => p.id)))],
+        customers: () => config.customers.map((c) => c.id),
+        sites: () => registry.siteList().map((s) => s.id),
+      },
       options: {
         metricsPublic: config.api.metricsPublic,
         rateLimit: { max: config.api.rateLimit.max, window: config.api.rateLimit.window },

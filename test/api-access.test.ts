@@ -16,6 +16,8 @@ sites:
 devices:
   - { id: press-1, site: north }
   - { id: press-9, site: south }
+teams:
+  - { id: mechanics, skills: [mechanical], technicians: [{ id: ana }, { id: ben }] }
 api:
   rateLimit: { max: 100000 }
 `;
@@ -206,6 +208,16 @@ describe('API access control (gateway)', () => {
     const listed = JSON.stringify((await getJson(api('/keys'))).body);
     expect(listed).not.toContain('flk_');
     expect((await postJson(api('/keys'), { name: 'x', role: 'technician' })).status).toBe(400);
+    const unknown = await postJson<Problem>(api('/keys'), {
+      name: 'x',
+      role: 'technician',
+      technician: 'zed',
+      sites: ['mars'],
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.detail).toBe(
+      'body technician: unknown technician "zed" (known: ana, ben); body site: unknown site "mars" (known: north, south, default)',
+    );
   });
 
   it('unknown body properties and oversized pages are refused; security headers are set', async () => {

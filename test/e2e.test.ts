@@ -209,6 +209,18 @@ describe('equipment to ticket, end to end', () => {
       'last value',
     );
     expect(dev.lastValues.bad).toBeUndefined();
+    // The rejects (and the dropped field) are in the dead letters, newest first, with the reason
+    // and the payload as sent.
+    const dl = await getJson<{
+      items: { deviceId: string; reason: string; payload: string; origin: string }[];
+    }>(api('/ingest/dead-letters?limit=3'));
+    expect(dl.body.items.map((d) => d.payload)).toEqual([
+      expect.stringContaining('"bad":[1,2]'),
+      '{"temperature":{"nested":true}}',
+      'this is not json',
+    ]);
+    expect(dl.body.items[2]).toMatchObject({ deviceId: 'cnc-1', origin: 'devices/cnc-1/telemetry' });
+    expect(dl.body.items[2]?.reason).toMatch(/JSON/i);
   });
 
   it('serves telemetry history from the per-minute rollups (no InfluxDB configured)', async () => {

@@ -1,10 +1,26 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { DeadLetterStore } from '../../ingest/dead-letters.js';
+import type { DeviceRegistry } from '../../ingest/devices.js';
 import type { IngestStatus } from '../../ingest/status.js';
-import { toIsoOrNull } from '../../lib/time.js';
+import { toIso, toIsoOrNull } from '../../lib/time.js';
+import { seesSite } from '../auth.js';
+import { principalOf } from '../guard.js';
 
-/** `GET /ingest`: where every accepted reading is — counted, spooled, written, dead-lettered. */
-export function ingestRoutes(status: () => Promise<IngestStatus>) {
-  return async (app: FastifyInstance) => {
+const MAX_PAYLOAD_SHOWN = 4_096;
+
+/**
+ * `GET /ingest`: where every accepted reading is — counted, spooled, written, dead-lettered.
+ * `GET /ingest/dead-letters`: the newest rejected payloads with their reasons.
+ */
+export function ingestRoutes(
+  status: () => Promise<IngestStatus>,
+  deadLetters?: DeadLetterStore,
+  devices?: DeviceRegistry,
+) {
+  return async (plain: FastifyInstance) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
     app.get(
       '/ingest',
       {
@@ -29,6 +45,48 @@ export function ingestRoutes(status: () => Promise<IngestStatus>) {
           },
           deadLetters: s.deadLetters,
           sources: s.sources,
+        };
+      },
+    );
+
+    if (!deadLetters) return;
+    app.get(
+      '/ingest/dead-letters',
+      {
+        config: { access: 'ingest:read' },
+        schema: {
+          tags: ['ingest'],
+          summary: 'The newest rejected payloads, with the reason and where they came from',
+          querystring: z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) }).strict(),
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        const items = await deadLetters.list(req.query.limit);
+        return {
+          items: items
+            // A key limited to sites sees its devices' rejects only (unknown senders stay hidden from it).
+            .filter(
+              (d) =>
+                p.sites === null ||
+                (d.deviceId !== null && seesSite(p, devices?.get(d.deviceId)?.site ?? null)),
+            )
+            .map((d) => {
+              const text = d.payload.toString('utf8');
+              const printable = !text.includes('\uFFFD');
+              return {
+                id: d.id,
+                at: toIso(d.at),
+                source: d.source,
+                deviceId: d.deviceId,
+                origin: d.origin,
+                reason: d.reason,
+                payloadBytes: d.payload.length,
+                payload: printable ? text.slice(0, MAX_PAYLOAD_SHOWN) : null,
+                payloadBase64: printable ? null : d.payload.subarray(0, MAX_PAYLOAD_SHOWN).toString('base64'),
+              };
+            }),
+          total: await deadLetters.count(),
         };
       },
     );

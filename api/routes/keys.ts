@@ -50,7 +50,10 @@ function keyView(k: ApiKey) {
 const tags = ['api keys'];
 
 /** API keys, managed by admins: made (the key is shown once), listed (never the key), revoked. */
-export function keyRoutes(keys: ApiKeyStore) {
+export function keyRoutes(
+  keys: ApiKeyStore,
+  directory?: { technicians: () => string[]; customers: () => string[]; sites: () => string[] },
+) {
   return async (plain: FastifyInstance) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
     app.get(
@@ -69,6 +72,16 @@ export function keyRoutes(keys: ApiKeyStore) {
       },
       async (req, reply) => {
         const b = req.body;
+        // A key is bound to people and places that exist (when the configuration names any).
+        const problems: string[] = [];
+        const check = (what: string, value: string | undefined, known: string[] | undefined) => {
+          if (value !== undefined && known && known.length > 0 && !known.includes(value))
+            problems.push(`body ${what}: unknown ${what} "${value}" (known: ${known.join(', ')})`);
+        };
+        check('technician', b.technician, directory?.technicians());
+        check('customer', b.customer, directory?.customers());
+        for (const s of b.sites ?? []) check('site', s, directory?.sites());
+        if (problems.length) throw new FaultlineError('FL_ERR_API_VALIDATION', problems.join('; '));
         const { key, record } = keys.create({
           name: b.name,
           role: b.role,
