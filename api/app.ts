@@ -13,6 +13,7 @@ import type { DeadLetterStore } from '../ingest/dead-letters.js';
 import type { DeviceRegistry } from '../ingest/devices.js';
 import type { History } from '../ingest/history.js';
 import type { IngestStatus } from '../ingest/status.js';
+import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Outbox } from '../notify/outbox.js';
 import type { AlertStore } from '../rules/alerts.js';
@@ -22,7 +23,7 @@ import type { SilenceStore } from '../rules/silences.js';
 import type { TicketService } from '../tickets/service.js';
 import { type ApiKeyStore, StreamTokens } from './auth.js';
 import { installAuth } from './guard.js';
-import { installProblemHandlers, problemFor } from './problem.js';
+import { installProblemHandlers } from './problem.js';
 import { alertRoutes } from './routes/alerts.js';
 import { customerRoutes } from './routes/customers.js';
 import { deviceRoutes } from './routes/devices.js';
@@ -115,14 +116,15 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       const h = req.headers.authorization;
       return h?.startsWith('Bearer ') ? `key:${h.slice(7, 31)}` : `ip:${req.ip}`;
     },
-    errorResponseBuilder: (req, ctx) => ({
-      ...problemFor(
-        'FL_ERR_API_RATE_LIMITED',
-        `at most ${ctx.max} requests per ${ctx.after}; retry later`,
-        req.url,
+    // Thrown to the error handler: the same problem+json as every other error.
+    errorResponseBuilder: (_req, ctx) =>
+      Object.assign(
+        new FaultlineError(
+          'FL_ERR_API_RATE_LIMITED',
+          `at most ${ctx.max} requests per ${ctx.after}; retry later`,
+        ),
+        { statusCode: 429 },
       ),
-      statusCode: 429,
-    }),
   });
   app.register(swagger, {
     openapi: {

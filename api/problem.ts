@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { ERRORS, type ErrorCode, FaultlineError, isFaultlineError } from '../lib/errors.js';
+import { ERRORS, FaultlineError, isFaultlineError } from '../lib/errors.js';
 
 /** RFC 9457 problem details. `code` is the Faultline error code. */
 export interface Problem {
@@ -12,19 +12,6 @@ export interface Problem {
   code: string;
   instance?: string;
   errors?: unknown;
-}
-
-/** The problem+json body of a coded error. */
-export function problemFor(code: ErrorCode, detail: string, instance?: string): Problem {
-  const p: Problem = {
-    type: typeUri(code),
-    title: ERRORS[code].title,
-    status: ERRORS[code].status,
-    detail,
-    code,
-  };
-  if (instance !== undefined) p.instance = instance;
-  return p;
 }
 
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {

@@ -273,3 +273,33 @@ describe('API access control (gateway)', () => {
     expect(await page.text()).toContain('swagger');
   });
 });
+
+describe('API rate limit (gateway)', () => {
+  const tmp = tempDir();
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    writeFiles(tmp.dir, { 'faultline.yaml': 'api:\n  rateLimit: { max: 3, window: 1m }\n' });
+    gw = await startFromFile(join(tmp.dir, 'faultline.yaml'), join(tmp.dir, 'data'));
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    tmp.cleanup();
+  });
+
+  it('answers 429 problem+json with retry-after once a key used up its window', async () => {
+    const statuses: number[] = [];
+    let last: Response | undefined;
+    for (let i = 0; i < 4; i++) {
+      last = await fetch(`${gw.apiUrl}/api/v1/tickets`, { headers: auth() });
+      statuses.push(last.status);
+    }
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    expect(last?.headers.get('content-type')).toContain('application/problem+json');
+    expect(Number(last?.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(await last?.json()).toMatchObject({
+      code: 'FL_ERR_API_RATE_LIMITED',
+      status: 429,
+      detail: expect.stringMatching(/^at most 3 requests per 1 minute; retry later$/),
+    });
+  });
+});
