@@ -52,16 +52,14 @@ export class MailSender {
   private readonly loop: DeliveryLoop<Mail>;
   private readonly transport;
 
-  constructor(
-    private readonly o: {
-      outbox: Outbox;
-      smtp: SmtpConfig;
-      retry: { min: number; max: number; attempts: number };
-      timeoutMs: number;
-      logger: Logger;
-      now?: () => number;
-    },
-  ) {
+  constructor(o: {
+    outbox: Outbox;
+    smtp: SmtpConfig;
+    retry: { min: number; max: number; attempts: number };
+    timeoutMs: number;
+    logger: Logger;
+    now?: () => number;
+  }) {
     const now = o.now ?? Date.now;
     const s = o.smtp;
     this.transport = nodemailer.createTransport({

@@ -418,10 +418,14 @@ export class Outbox {
 
   /** A dead delivery goes out again (after the receiver was fixed). */
   retry(id: string, at: number): Delivery | undefined {
-    this.db
-      .prepare(`UPDATE deliveries SET state = 'pending', next_at = ? WHERE id = ? AND state = 'dead'`)
-      .run(at, id);
+    this.requeue('deliveries', id, at);
     return this.delivery(id);
+  }
+
+  private requeue(table: 'deliveries' | 'mails', id: string, at: number): void {
+    this.db
+      .prepare(`UPDATE ${table} SET state = 'pending', next_at = ? WHERE id = ? AND state = 'dead'`)
+      .run(at, id);
   }
 
   delivery(id: string): Delivery | undefined {
@@ -436,22 +440,52 @@ export class Outbox {
     limit: number,
     cursor?: string,
   ): Page<Delivery> {
-    const where = ['webhook_id = ?'];
-    const params: (string | number)[] = [webhookId];
+    return this.pageOf<DeliveryRow, Delivery>(
+      'deliveries',
+      ['webhook_id = ?'],
+      [webhookId],
+      state,
+      limit,
+      cursor,
+      deliveryOf,
+    );
+  }
+
+  /**
+   * Newest first (by event, then id) from `table`, optionally in one state: a page and the cursor
+   * of the next (a keyset position, stable while new rows arrive).
+   */
+  private pageOf<R extends { event_seq: number; id: string }, T>(
+    table: 'deliveries' | 'mails',
+    where: string[],
+    params: (string | number)[],
+    state: DeliveryState | undefined,
+    limit: number,
+    cursor: string | undefined,
+    map: (r: R) => T,
+  ): Page<T> {
+    const w = [...where];
+    const p = [...params];
     if (state) {
-      where.push('state = ?');
-      params.push(state);
+      w.push('state = ?');
+      p.push(state);
     }
     if (cursor) {
-      where.push('event_seq < ?');
-      params.push(decodeCursor(cursor, 1)[0] as number);
+      const [seq, id] = decodeCursor(cursor, 2) as [number, string];
+      w.push('(event_seq < ? OR (event_seq = ? AND id < ?))');
+      p.push(seq, seq, id);
     }
     const rows = this.db
-      .prepare(`SELECT * FROM deliveries WHERE ${where.join(' AND ')} ORDER BY event_seq DESC LIMIT ?`)
-      .all(...params, limit + 1) as DeliveryRow[];
-    const items = rows.slice(0, limit).map(deliveryOf);
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.eventSeq]) : null };
+      .prepare(
+        `SELECT * FROM ${table} ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY event_seq DESC, id DESC LIMIT ?`,
+      )
+      .all(...p, limit + 1) as R[];
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(map),
+      nextCursor: rows.length > limit && last ? encodeCursor([last.event_seq, last.id]) : null,
+    };
   }
 
   dueMails(now: number, limit: number): Mail[] {
@@ -488,9 +522,7 @@ export class Outbox {
   }
 
   retryMail(id: string, at: number): Mail | undefined {
-    this.db
-      .prepare(`UPDATE mails SET state = 'pending', next_at = ? WHERE id = ? AND state = 'dead'`)
-      .run(at, id);
+    this.requeue('mails', id, at);
     return this.mail(id);
   }
 
@@ -501,25 +533,7 @@ export class Outbox {
 
   /** E-mails, newest first, optionally in one state. */
   mails(state: DeliveryState | undefined, limit: number, cursor?: string): Page<Mail> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    if (state) {
-      where.push('state = ?');
-      params.push(state);
-    }
-    if (cursor) {
-      const [seq, id] = decodeCursor(cursor, 2) as [number, string];
-      where.push('(event_seq < ? OR (event_seq = ? AND id < ?))');
-      params.push(seq, seq, id);
-    }
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM mails ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY event_seq DESC, id DESC LIMIT ?`,
-      )
-      .all(...params, limit + 1) as MailRow[];
-    const items = rows.slice(0, limit).map(mailOf);
-    const last = items[items.length - 1];
-    return { items, nextCursor: rows.length > limit && last ? encodeCursor([last.eventSeq, last.id]) : null };
+    return this.pageOf<MailRow, Mail>('mails', [], [], state, limit, cursor, mailOf);
   }
 
   counts(): Record<DeliveryState, number> {

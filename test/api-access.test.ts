@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GRANTS, type Permission, ROLES, type Role } from '../api/auth.js';
 import type { RouteEntry } from '../api/guard.js';
 import type { RunningGateway } from '../gateway/gateway.js';
-import { auth, getJson, postJson, startFromFile, tempDir, writeFiles } from './helpers.js';
+import { auth, gatewayFixture, getJson, postJson, startFromFile, tempDir, writeFiles } from './helpers.js';
 
 const CONFIG = `
 customers:
@@ -275,22 +275,13 @@ describe('API access control (gateway)', () => {
 });
 
 describe('API rate limit (gateway)', () => {
-  const tmp = tempDir();
-  let gw: RunningGateway;
-  beforeAll(async () => {
-    writeFiles(tmp.dir, { 'faultline.yaml': 'api:\n  rateLimit: { max: 3, window: 1m }\n' });
-    gw = await startFromFile(join(tmp.dir, 'faultline.yaml'), join(tmp.dir, 'data'));
-  });
-  afterAll(async () => {
-    await gw?.stop();
-    tmp.cleanup();
-  });
+  const g = gatewayFixture('api:\n  rateLimit: { max: 3, window: 1m }\n');
 
   it('answers 429 problem+json with retry-after once a key used up its window', async () => {
     const statuses: number[] = [];
     let last: Response | undefined;
     for (let i = 0; i < 4; i++) {
-      last = await fetch(`${gw.apiUrl}/api/v1/tickets`, { headers: auth() });
+      last = await fetch(g.api('/tickets'), { headers: auth() });
       statuses.push(last.status);
     }
     expect(statuses).toEqual([200, 200, 200, 429]);

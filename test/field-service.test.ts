@@ -1,7 +1,5 @@
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningGateway } from '../gateway/gateway.js';
-import { getJson, postJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { gatewayFixture, getJson, postJson, TWO_TEAMS, waitFor } from './helpers.js';
 
 const H = 3_600_000;
 // The first preventive visit: tomorrow 08:00 UTC, within the 3-day notice, so its ticket opens at start.
@@ -25,19 +23,7 @@ devices:
 sla:
   pause:
     parts: [resolution, onsite]
-teams:
-  - id: mechanics
-    skills: [mechanical]
-    areas: [local]
-    lead: ana
-    technicians: [{ id: ana }, { id: ben }]
-  - id: partner-south
-    skills: [mechanical, electrical]
-    areas: [remote]
-    partner: true
-    technicians: [{ id: fox }]
-routing: { autoAssign: true }
-preventive:
+${TWO_TEAMS}preventive:
   - id: press-service
     title: Press service
     model: press-x
@@ -71,9 +57,8 @@ type View = {
 };
 
 describe('field service: dispatch, waiting, visits, customers, usage schedules (gateway)', () => {
-  const tmp = tempDir();
-  let gw: RunningGateway;
-  const api = (path: string) => `${gw.apiUrl}/api/v1${path}`;
+  const g = gatewayFixture(CONFIG);
+  const api = g.api;
   const file = (body: object) =>
     postJson<View>(api('/tickets'), {
       title: 'Ram does not return',
@@ -85,15 +70,6 @@ describe('field service: dispatch, waiting, visits, customers, usage schedules (
     });
   const go = (id: string, body: object) =>
     postJson<View & { detail: string }>(api(`/tickets/${id}/transitions`), body);
-
-  beforeAll(async () => {
-    writeFiles(tmp.dir, { 'faultline.yaml': CONFIG });
-    gw = await startFromFile(join(tmp.dir, 'faultline.yaml'), join(tmp.dir, 'data'));
-  });
-  afterAll(async () => {
-    await gw?.stop();
-    tmp.cleanup();
-  });
 
   it('dispatching needs the planned visit; the partner team of a remote site goes; the customer hears of it', async () => {
     const t = (await file({ deviceId: 'press-9' })).body;
@@ -190,15 +166,15 @@ describe('field service: dispatch, waiting, visits, customers, usage schedules (
       source: 't',
     });
     // 440 → 470 running hours in 30 h: 1 per hour, 500 is reached in 30 h, within the 2-day notice.
-    await gw.ingest.accept([reading(now - 30 * H, 440)]);
-    await gw.ingest.accept([reading(now, 470)]);
+    await g.gw.ingest.accept([reading(now - 30 * H, 440)]);
+    await g.gw.ingest.accept([reading(now, 470)]);
     const t = await waitFor(async () => {
       const r = await getJson<{ items: View[] }>(api('/tickets?source=preventive&deviceId=press-9'));
       return r.body.items[0];
     });
     expect(t.description).toContain('running_hours is 470; service due at 500 (forecast from 24.0 per day).');
     expect(Math.abs(Date.parse(t.sla.visit?.dueAt ?? '') - (now + 30 * H))).toBeLessThan(1_000);
-    await gw.ingest.accept([reading(now + 1_000, 471)]);
+    await g.gw.ingest.accept([reading(now + 1_000, 471)]);
     await new Promise((r) => setTimeout(r, 200));
     const all = await getJson<{ items: View[] }>(api('/tickets?source=preventive&deviceId=press-9'));
     expect(all.body.items).toHaveLength(1);

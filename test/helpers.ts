@@ -3,6 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
+import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../gateway/config/load.js';
 import { type RunningGateway, startGateway } from '../gateway/gateway.js';
 import { packageRoot } from '../lib/package-root.js';
@@ -37,6 +38,47 @@ export async function startFromFile(file: string, dataDir: string): Promise<Runn
   loaded.config.api.adminKey ??= TEST_API_KEY;
   return startGateway(loaded.config, silentLogger);
 }
+
+/**
+ * A gateway for a describe block: started in beforeAll from `config` (YAML, or a function giving it
+ * once servers the config names are up) with its data in a temporary folder, stopped in afterAll.
+ */
+export function gatewayFixture(config: string | (() => string), files: Record<string, string> = {}) {
+  const tmp = tempDir();
+  let gw: RunningGateway | undefined;
+  beforeAll(async () => {
+    writeFiles(tmp.dir, { ...files, 'faultline.yaml': typeof config === 'string' ? config : config() });
+    gw = await startFromFile(join(tmp.dir, 'faultline.yaml'), join(tmp.dir, 'data'));
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    tmp.cleanup();
+  });
+  return {
+    get gw(): RunningGateway {
+      if (!gw) throw new Error('the gateway is not started yet');
+      return gw;
+    },
+    /** An /api/v1 URL of the gateway. */
+    api: (path: string) => `${(gw as RunningGateway).apiUrl}/api/v1${path}`,
+    dir: tmp.dir,
+  };
+}
+
+/** Two teams: own mechanics (ana leads, ben) for local sites, a partner team (fox) for remote ones. */
+export const TWO_TEAMS = `teams:
+  - id: mechanics
+    skills: [mechanical]
+    areas: [local]
+    lead: ana
+    technicians: [{ id: ana }, { id: ben }]
+  - id: partner-south
+    skills: [mechanical, electrical]
+    areas: [remote]
+    partner: true
+    technicians: [{ id: fox }]
+routing: { autoAssign: true }
+`;
 
 /** Polls `fn` until it returns a value that is not undefined, or fails after `timeoutMs`. */
 export async function waitFor<T>(

@@ -1,10 +1,8 @@
 import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningGateway } from '../gateway/gateway.js';
-import { auth, getJson, postJson, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { auth, gatewayFixture, getJson, postJson, waitFor } from './helpers.js';
 
 const CONFIG = `
 sites:
@@ -97,9 +95,8 @@ async function stream(url: string, headers: Record<string, string> = {}) {
 }
 
 describe('webhooks and live events (gateway)', () => {
-  const tmp = tempDir();
-  let gw: RunningGateway;
-  const api = (path: string) => `${gw.apiUrl}/api/v1${path}`;
+  const g = gatewayFixture(CONFIG);
+  const api = g.api;
   const file = (site: string) =>
     postJson<{ id: string }>(api('/tickets'), {
       title: `Leak at ${site}`,
@@ -119,15 +116,6 @@ describe('webhooks and live events (gateway)', () => {
     expect(r.body.secret).toBe(SECRET);
     return r.body.id;
   };
-
-  beforeAll(async () => {
-    writeFiles(tmp.dir, { 'faultline.yaml': CONFIG });
-    gw = await startFromFile(join(tmp.dir, 'faultline.yaml'), join(tmp.dir, 'data'));
-  });
-  afterAll(async () => {
-    await gw?.stop();
-    tmp.cleanup();
-  });
 
   it('signed deliveries, retried while the receiver fails, each event accepted exactly once under one id', async () => {
     // The receiver fails the first two attempts of every message (503), then accepts.

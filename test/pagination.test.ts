@@ -1,15 +1,12 @@
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunningGateway } from '../gateway/gateway.js';
-import { getJson, startFromFile, tempDir, writeFiles } from './helpers.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { gatewayFixture, getJson } from './helpers.js';
 
 describe('ticket pagination while tickets are being created (gateway)', () => {
-  const tmp = tempDir();
-  let gw: RunningGateway;
-  const api = (path: string) => `${gw.apiUrl}/api/v1${path}`;
+  const g = gatewayFixture('sites: [{ id: north }]\n');
+  const api = g.api;
   let n = 0;
   const file = (priority: 'emergency' | 'general') =>
-    gw.tickets.createManual({
+    g.gw.tickets.createManual({
       title: `Fault ${++n}`,
       description: '',
       priority,
@@ -22,13 +19,7 @@ describe('ticket pagination while tickets are being created (gateway)', () => {
     });
 
   beforeAll(async () => {
-    writeFiles(tmp.dir, { 'faultline.yaml': 'sites: [{ id: north }]\n' });
-    gw = await startFromFile(join(tmp.dir, 'faultline.yaml'), join(tmp.dir, 'data'));
     for (let i = 0; i < 120; i++) await file(i % 3 === 0 ? 'emergency' : 'general');
-  });
-  afterAll(async () => {
-    await gw?.stop();
-    tmp.cleanup();
   });
 
   for (const sort of ['-createdAt', 'urgency'] as const)

@@ -3,7 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../gateway/config/load.js';
 import type { RunningGateway } from '../gateway/gateway.js';
 import { formatIssue } from '../lib/source-errors.js';
-import { getJson, postJson, startFromFile, TEST_API_KEY, tempDir, waitFor, writeFiles } from './helpers.js';
+import {
+  getJson,
+  postJson,
+  startFromFile,
+  TEST_API_KEY,
+  TWO_TEAMS,
+  tempDir,
+  waitFor,
+  writeFiles,
+} from './helpers.js';
 
 const CONFIG = `
 sites:
@@ -12,19 +21,7 @@ sites:
 devices:
   - { id: press-1, site: north }
   - { id: press-9, site: south }
-teams:
-  - id: mechanics
-    skills: [mechanical]
-    areas: [local]
-    lead: ana
-    technicians: [{ id: ana }, { id: ben }]
-  - id: partner-south
-    skills: [mechanical, electrical]
-    areas: [remote]
-    partner: true
-    technicians: [{ id: fox }]
-routing: { autoAssign: true }
-rules:
+${TWO_TEAMS}rules:
   files: [rules.yaml]
 `;
 

@@ -7,8 +7,7 @@ import type { Ticket } from '../../tickets/model.js';
 import { PRIORITIES, SLA_STATES, SOURCES, STATUSES, WAIT_REASONS } from '../../tickets/model.js';
 import type { ManualTicketInput, TicketService, TransitionInput } from '../../tickets/service.js';
 import type { TicketFilter } from '../../tickets/store.js';
-import type { Principal } from '../auth.js';
-import { can } from '../auth.js';
+import { can, type Permission, type Principal } from '../auth.js';
 import { assertMayWork, principalOf, scopeTickets, seesTicket } from '../guard.js';
 import { limitParam, listParam, timeParam } from '../problem.js';
 import { page, problemSchema, ticketSchema, ticketWithTimelineSchema } from '../schemas.js';
@@ -300,22 +299,47 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
       },
     );
 
-    app.post(
-      '/tickets/:id/transitions',
-      {
-        config: { access: 'tickets:work' },
+    /**
+     * A change to one ticket: checks that the caller may see it (or work on it), runs the change,
+     * answers the ticket.
+     */
+    const action = <B extends z.ZodType>(
+      method: 'POST' | 'PUT',
+      url: string,
+      o: { access: Permission; summary: string; body: B; may: 'see' | 'work'; created?: boolean },
+      run: (p: Principal, t: Ticket, body: z.output<B>) => Promise<Ticket>,
+    ) =>
+      app.route({
+        method,
+        url,
+        config: { access: o.access },
         schema: {
           tags,
-          summary: 'Move a ticket to another status',
+          summary: o.summary,
           params: idParams,
-          body: transitionBody,
-          response: { 200: ticketSchema, ...errors },
+          body: o.body,
+          // 201 for what adds to the ticket (feedback, a comment), else 200.
+          response: { 200: ticketSchema, 201: ticketSchema, ...errors },
         },
+        handler: async (req, reply) => {
+          const p = principalOf(req);
+          const { id } = req.params as { id: string };
+          const t = o.may === 'work' ? await workable(p, id) : await visible(p, id);
+          if (o.created) reply.code(201);
+          return tickets.view(await run(p, t, req.body as z.output<B>));
+        },
+      });
+
+    action(
+      'POST',
+      '/tickets/:id/transitions',
+      {
+        access: 'tickets:work',
+        summary: 'Move a ticket to another status',
+        body: transitionBody,
+        may: 'work',
       },
-      async (req) => {
-        const p = principalOf(req);
-        const body = req.body;
-        await workable(p, req.params.id);
+      async (p, t, body) => {
         if ((body.to === 'cancelled' || body.to === 'closed') && !can(p, 'tickets:dispatch'))
           throw new FaultlineError(
             'FL_ERR_AUTH_FORBIDDEN',
@@ -328,91 +352,57 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
           const { appointmentAt, ...rest } = body.dispatch;
           input.dispatch = { appointmentAt, ...rest };
         }
-        return tickets.view(await tickets.transition(req.params.id, body.to, input));
+        return tickets.transition(t.id, body.to, input);
       },
     );
 
-    app.post(
+    action(
+      'POST',
       '/tickets/:id/visit',
       {
-        config: { access: 'tickets:dispatch' },
-        schema: {
-          tags,
-          summary: 'Agree another visit time with the customer',
-          params: idParams,
-          body: visitBody,
-          response: { 200: ticketSchema, ...errors },
-        },
+        access: 'tickets:dispatch',
+        summary: 'Agree another visit time with the customer',
+        body: visitBody,
+        may: 'see',
       },
-      async (req) => {
-        const p = principalOf(req);
-        await visible(p, req.params.id);
-        const b = req.body;
-        return tickets.view(
-          await tickets.agreeVisit(req.params.id, b.at, actorOf(p, b.actor), b.note ?? null),
-        );
-      },
+      (p, t, b) => tickets.agreeVisit(t.id, b.at, actorOf(p, b.actor), b.note ?? null),
     );
 
-    app.put(
+    action(
+      'PUT',
       '/tickets/:id/report',
       {
-        config: { access: 'tickets:work' },
-        schema: {
-          tags,
-          summary: 'The repair report (again, after it was returned: the review starts afresh)',
-          params: idParams,
-          body: reportBody.extend({ actor: person.optional() }),
-          response: { 200: ticketSchema, ...errors },
-        },
+        access: 'tickets:work',
+        summary: 'The repair report (again, after it was returned: the review starts afresh)',
+        body: reportBody.extend({ actor: person.optional() }),
+        may: 'work',
       },
-      async (req) => {
-        const p = principalOf(req);
-        await workable(p, req.params.id);
-        const { actor, ...report } = req.body;
-        return tickets.view(await tickets.submitReport(req.params.id, report, actorOf(p, actor)));
-      },
+      (p, t, { actor, ...report }) => tickets.submitReport(t.id, report, actorOf(p, actor)),
     );
 
-    app.post(
+    action(
+      'POST',
       '/tickets/:id/report/review',
       {
-        config: { access: 'tickets:dispatch' },
-        schema: {
-          tags,
-          summary: "The team lead's review of the repair report",
-          params: idParams,
-          body: reviewBody,
-          response: { 200: ticketSchema, ...errors },
-        },
+        access: 'tickets:dispatch',
+        summary: "The team lead's review of the repair report",
+        body: reviewBody,
+        may: 'see',
       },
-      async (req) => {
-        const p = principalOf(req);
-        await visible(p, req.params.id);
-        const b = req.body;
-        return tickets.view(
-          await tickets.reviewReport(req.params.id, b.accepted, b.findings ?? null, actorOf(p, b.actor)),
-        );
-      },
+      (p, t, b) => tickets.reviewReport(t.id, b.accepted, b.findings ?? null, actorOf(p, b.actor)),
     );
 
-    app.post(
+    action(
+      'POST',
       '/tickets/:id/feedback',
       {
-        config: { access: 'tickets:feedback' },
-        schema: {
-          tags,
-          summary: "The customer's satisfaction (1-5) and comment",
-          params: idParams,
-          body: feedbackBody,
-          response: { 201: ticketSchema, ...errors },
-        },
+        access: 'tickets:feedback',
+        summary: "The customer's satisfaction (1-5) and comment",
+        body: feedbackBody,
+        may: 'see',
+        created: true,
       },
-      async (req, reply) => {
-        await visible(principalOf(req), req.params.id);
-        reply.code(201);
-        return tickets.view(await tickets.feedback(req.params.id, req.body.score, req.body.comment ?? null));
-      },
+      (_p, t, b) => tickets.feedback(t.id, b.score, b.comment ?? null),
     );
 
     /** What the customer receives: the stages with their times and the repair report (no review findings). */
@@ -454,66 +444,39 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
       },
     );
 
-    app.post(
+    action(
+      'POST',
+      '/tickets/:id/assignees',
+      { access: 'tickets:dispatch', summary: 'Add or take off assignees', body: assignBody, may: 'see' },
+      (p, t, b) => tickets.assign(t.id, b.add, b.remove, actorOf(p, b.actor)),
+    );
+
+    action(
+      'PUT',
       '/tickets/:id/assignees',
       {
-        config: { access: 'tickets:dispatch' },
-        schema: {
-          tags,
-          summary: 'Add or take off assignees',
-          params: idParams,
-          body: assignBody,
-          response: { 200: ticketSchema, ...errors },
-        },
+        access: 'tickets:dispatch',
+        summary: 'Set the assignees (the first is the lead of the work)',
+        body: setAssigneesBody,
+        may: 'see',
       },
-      async (req) => {
-        const p = principalOf(req);
-        await visible(p, req.params.id);
-        const b = req.body;
-        return tickets.view(await tickets.assign(req.params.id, b.add, b.remove, actorOf(p, b.actor)));
+      (p, t, b) => {
+        const remove = t.assignees.filter((a) => !b.assignees.includes(a));
+        return tickets.assign(t.id, b.assignees, remove, actorOf(p, b.actor), b.assignees);
       },
     );
 
-    app.put(
-      '/tickets/:id/assignees',
-      {
-        config: { access: 'tickets:dispatch' },
-        schema: {
-          tags,
-          summary: 'Set the assignees (the first is the lead of the work)',
-          params: idParams,
-          body: setAssigneesBody,
-          response: { 200: ticketSchema, ...errors },
-        },
-      },
-      async (req) => {
-        const p = principalOf(req);
-        const t = await visible(p, req.params.id);
-        const want = req.body.assignees;
-        const remove = t.assignees.filter((a) => !want.includes(a));
-        return tickets.view(await tickets.assign(t.id, want, remove, actorOf(p, req.body.actor), want));
-      },
-    );
-
-    app.post(
+    action(
+      'POST',
       '/tickets/:id/comments',
       {
-        config: { access: 'tickets:work' },
-        schema: {
-          tags,
-          summary: 'A comment on the timeline',
-          params: idParams,
-          body: commentBody,
-          response: { 201: ticketSchema, ...errors },
-        },
+        access: 'tickets:work',
+        summary: 'A comment on the timeline',
+        body: commentBody,
+        may: 'work',
+        created: true,
       },
-      async (req, reply) => {
-        const p = principalOf(req);
-        await workable(p, req.params.id);
-        const t = await tickets.comment(req.params.id, req.body.note, actorOf(p, req.body.actor));
-        reply.code(201);
-        return tickets.view(t);
-      },
+      (p, t, b) => tickets.comment(t.id, b.note, actorOf(p, b.actor)),
     );
   };
 }

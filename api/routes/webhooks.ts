@@ -32,6 +32,15 @@ const createBody = z
 
 const idParams = z.object({ id: z.string().min(1).max(64) });
 
+/** A page of deliveries or e-mails, optionally in one state. */
+const stateQuery = z
+  .object({
+    state: z.enum(['pending', 'delivered', 'dead']).optional(),
+    limit: limitParam,
+    cursor: z.string().min(1).optional(),
+  })
+  .strict();
+
 function webhookView(w: Webhook, withSecret = false) {
   return {
     id: w.id,
@@ -165,13 +174,7 @@ export function webhookRoutes(outbox: Outbox, now: () => number = Date.now) {
           tags,
           summary: "A webhook's deliveries, newest first (state=dead: the dead list)",
           params: idParams,
-          querystring: z
-            .object({
-              state: z.enum(['pending', 'delivered', 'dead']).optional(),
-              limit: limitParam,
-              cursor: z.string().min(1).optional(),
-            })
-            .strict(),
+          querystring: stateQuery,
         },
       },
       async (req) => {
@@ -189,13 +192,7 @@ export function webhookRoutes(outbox: Outbox, now: () => number = Date.now) {
         schema: {
           tags: ['e-mail'],
           summary: 'E-mails to customers (notifications.smtp), newest first (state=dead: the dead list)',
-          querystring: z
-            .object({
-              state: z.enum(['pending', 'delivered', 'dead']).optional(),
-              limit: limitParam,
-              cursor: z.string().min(1).optional(),
-            })
-            .strict(),
+          querystring: stateQuery,
         },
       },
       async (req) => {
