@@ -20,6 +20,7 @@ COPY rules ./rules
 COPY tickets ./tickets
 COPY api ./api
 COPY notify ./notify
+COPY parts ./parts
 COPY simulators ./simulators
 RUN npm run build && npm prune --omit=dev
 

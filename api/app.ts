@@ -16,6 +16,7 @@ import type { IngestStatus } from '../ingest/status.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Outbox } from '../notify/outbox.js';
+import type { PartsStock } from '../parts/stock.js';
 import type { AlertStore } from '../rules/alerts.js';
 import type { ReloadResult, ReloadTrigger, RuleSetStatus } from '../rules/reloader.js';
 import type { Rule } from '../rules/schema.js';
@@ -30,6 +31,7 @@ import { deviceRoutes } from './routes/devices.js';
 import { eventRoutes } from './routes/events.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { keyRoutes } from './routes/keys.js';
+import { partRoutes } from './routes/parts.js';
 import { ruleRoutes } from './routes/rules.js';
 import { silenceRoutes } from './routes/silences.js';
 import { statsRoutes } from './routes/stats.js';
@@ -64,6 +66,8 @@ export interface ApiDeps {
   keys: ApiKeyStore;
   /** Events (SSE) and webhook subscriptions. */
   outbox: Outbox;
+  /** Spare parts stock (routes only when a catalogue is configured). */
+  parts?: PartsStock;
   /** Prometheus exposition (`GET /metrics`). */
   metrics: () => Promise<{ contentType: string; body: string }>;
   logger: Logger;
@@ -181,6 +185,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(statsRoutes(deps.tickets));
       v1.register(eventRoutes(deps.outbox, tokens));
       v1.register(webhookRoutes(deps.outbox));
+      if (deps.parts) v1.register(partRoutes(deps.parts));
     },
     { prefix: '/api/v1' },
   );

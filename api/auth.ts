@@ -32,6 +32,8 @@ export const PERMISSIONS = [
   'webhooks:admin',
   'keys:admin',
   'metrics:read',
+  'parts:read',
+  'parts:write',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -44,6 +46,7 @@ const VIEW: Permission[] = [
   'customers:read',
   'ingest:read',
   'events:read',
+  'parts:read',
 ];
 
 /**
@@ -55,7 +58,15 @@ const VIEW: Permission[] = [
 export const GRANTS: Record<Role, ReadonlySet<Permission>> = {
   viewer: new Set(VIEW),
   technician: new Set([...VIEW, 'tickets:create', 'tickets:work']),
-  dispatcher: new Set([...VIEW, 'tickets:create', 'tickets:work', 'tickets:dispatch', 'silences:write']),
+  dispatcher: new Set([
+    ...VIEW,
+    'tickets:create',
+    'tickets:work',
+    'tickets:dispatch',
+    'tickets:feedback',
+    'silences:write',
+    'parts:write',
+  ]),
   supervisor: new Set([...VIEW, 'stats:read', 'metrics:read']),
   customer: new Set(['tickets:read', 'tickets:create', 'tickets:feedback', 'events:read']),
   admin: new Set(PERMISSIONS),

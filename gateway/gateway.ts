@@ -25,6 +25,7 @@ import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { MailSender, mailsOf } from '../notify/mail.js';
 import { Outbox } from '../notify/outbox.js';
 import { WebhookDeliverer } from '../notify/webhooks.js';
+import { PartsStock } from '../parts/stock.js';
 import type { AlertStore } from '../rules/alerts.js';
 import { AlertTracker } from '../rules/alerts.js';
 import { RuleEngine, systemScheduler } from '../rules/engine.js';
@@ -179,6 +180,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       (t) => silences.covering(t.device, t.event.at)?.id ?? null,
     );
     const ticketStore = new SqliteTicketStore(stateDb, (c) => firstWarningAt(config.sla, c));
+    const parts = config.parts.catalogue.length ? new PartsStock(stateDb, config.parts) : undefined;
     const tickets = new TicketService({
       store: ticketStore,
       policy: config.sla,
@@ -188,6 +190,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       routing: config.routing,
       device: (id) => registry.get(id),
       customers: config.customers,
+      ...(parts ? { parts } : {}),
     });
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
     const outbox = new Outbox(stateDb);
@@ -342,6 +345,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       keys,
       outbox,
       deadLetters,
+      ...(parts ? { parts } : {}),
       directory: {
         technicians: () => [...new Set(config.teams.flatMap((t) => t.technicians.map((p) => p.id)))],
         customers: () => config.customers.map((c) => c.id),

@@ -21,6 +21,8 @@ export const ERRORS = {
   FL_ERR_API_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   FL_ERR_API_KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
   FL_ERR_WEBHOOK_NOT_FOUND: { status: 404, title: 'Webhook not found' },
+  FL_ERR_PART_NOT_FOUND: { status: 404, title: 'Part not found' },
+  FL_ERR_STOCK_SHORT: { status: 409, title: 'Not enough in stock' },
   FL_ERR_CONFIG: { status: 500, title: 'Configuration error' },
   FL_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const;

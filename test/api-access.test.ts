@@ -18,6 +18,9 @@ devices:
   - { id: press-9, site: south }
 teams:
   - { id: mechanics, skills: [mechanical], technicians: [{ id: ana }, { id: ben }] }
+parts:
+  locations: [{ id: central }]
+  catalogue: [{ number: S-7, name: Interlock switch, category: electrical }]
 api:
   rateLimit: { max: 100000 }
 `;
@@ -118,6 +121,7 @@ describe('API access control (gateway)', () => {
       'POST /api/v1/keys',
       'DELETE /api/v1/silences/:id',
       'GET /metrics',
+      'POST /api/v1/stock/receipts',
     ])
       expect(checked).toContain(must);
     // Unknown routes under /api/v1 need a key as well: nothing to probe.

@@ -139,7 +139,8 @@ export type TicketEventType =
   | 'feedback'
   | 'comment'
   | 'dispatch'
-  | 'visit_agreed';
+  | 'visit_agreed'
+  | 'parts';
 
 /** One entry of a ticket's timeline: every stage is time-stamped (R6.1). */
 export interface TicketEvent {

@@ -16,7 +16,7 @@ import {
   recipients,
   updateText,
 } from './customers.js';
-import { applyTransition, type TransitionContext } from './lifecycle.js';
+import { allowedTransitions, applyTransition, type TransitionContext } from './lifecycle.js';
 import {
   type Dispatch,
   isOpen as isOpenStatus,
@@ -62,6 +62,43 @@ export type TicketView = Omit<Ticket, TimeKeys | 'finalAt' | 'sla' | 'report' | 
   >;
 };
 
+/** Where a ticket's parts come from first: the technicians' vans, the team's stock, stores near the site. */
+export interface NearbyStock {
+  site: string | null;
+  technicians: readonly string[];
+  team: string | null;
+}
+
+/**
+ * Spare parts (R4.2) as the tickets need them: a dispatch reserves its parts, the repair report's
+ * parts are taken from stock when the ticket is resolved, and a ticket cancelled or closed gives
+ * back what it still holds. Implemented by parts/stock.ts.
+ */
+export interface PartsPort {
+  tracked(part: string): boolean;
+  reserve(
+    ticketId: string,
+    items: readonly { part: string; quantity: number; from?: string }[],
+    near: NearbyStock,
+    actor: string,
+  ): { id: number; part: string; quantity: number; location: string }[];
+  use(
+    ticketId: string,
+    items: readonly { part: string; quantity: number }[],
+    near: NearbyStock,
+    actor: string,
+  ): {
+    used: { part: string; quantity: number; location: string }[];
+    missing: { part: string; quantity: number }[];
+  };
+  release(
+    ticketId: string,
+    actor: string,
+    only?: readonly number[],
+  ): { part: string; quantity: number; location: string }[];
+  hasUsed(ticketId: string): boolean;
+}
+
 export interface TicketServiceOptions {
   store: TicketStore;
   policy: SlaPolicy;
@@ -75,6 +112,8 @@ export interface TicketServiceOptions {
   device?: (id: string) => Device | undefined;
   /** Customer records: their contacts hear of new tickets, visits, resolution and closing. */
   customers?: readonly Customer[];
+  /** Spare parts stock (reservations on dispatch, use on resolution). */
+  parts?: PartsPort;
   now?: () => number;
 }
 
@@ -118,7 +157,8 @@ export interface DispatchInput {
   technicians?: string[];
   appointmentAt: number;
   tools?: string[];
-  parts?: { part: string; quantity: number }[];
+  /** Parts to take along: reserved from stock (`from` a location, else the nearest that has them). */
+  parts?: { part: string; quantity: number; from?: string }[];
   note?: string;
 }
 
@@ -556,6 +596,74 @@ export class TicketService {
   }
 
   async transition(id: string, to: Status, input: TransitionInput): Promise<Ticket> {
+    // The visit's parts are reserved first (all or nothing); if the ticket then refuses the change,
+    // the reservation is taken back.
+    const reserved = await this.reserveFor(id, to, input);
+    try {
+      const t = await this.changeStatus(id, to, input);
+      await this.partsAfter(t, to, input.actor, reserved);
+      return t;
+    } catch (err) {
+      if (reserved.length)
+        this.opts.parts?.release(
+          id,
+          input.actor,
+          reserved.map((r) => r.id),
+        );
+      throw err;
+    }
+  }
+
+  private near(t: Ticket, technicians?: readonly string[], team?: string | null): NearbyStock {
+    return { site: t.site, technicians: technicians ?? t.assignees, team: team ?? t.team };
+  }
+
+  private async reserveFor(id: string, to: Status, input: TransitionInput) {
+    const parts = this.opts.parts;
+    const wanted = input.dispatch?.parts ?? [];
+    if (!parts || to !== 'dispatched' || wanted.length === 0) return [];
+    const current = await this.get(id);
+    if (!allowedTransitions(current.status).includes(to)) return []; // the change itself says why not
+    const technicians = input.dispatch?.technicians ?? current.assignees;
+    return parts.reserve(
+      id,
+      wanted,
+      this.near(current, technicians, input.dispatch?.team ?? current.team),
+      input.actor,
+    );
+  }
+
+  /** After the change: the reservation on the timeline, parts used on resolution, the rest released. */
+  private async partsAfter(
+    t: Ticket,
+    to: Status,
+    actor: string,
+    reserved: readonly { part: string; quantity: number; location: string }[],
+  ): Promise<void> {
+    const parts = this.opts.parts;
+    if (!parts) return;
+    const lines: string[] = [];
+    const list = (xs: readonly { part: string; quantity: number; location?: string }[]) =>
+      xs.map((x) => `${x.quantity}× ${x.part}${x.location ? ` at ${x.location}` : ''}`).join(', ');
+    if (reserved.length) lines.push(`reserved ${list(reserved)}`);
+    if (to === 'resolved' && t.report && !parts.hasUsed(t.id)) {
+      const r = parts.use(t.id, t.report.partsUsed, this.near(t), actor);
+      if (r.used.length) lines.push(`used ${list(r.used)}`);
+      if (r.missing.length) lines.push(`not in the stock records: ${list(r.missing)} — check the count`);
+    }
+    if (to === 'cancelled' || to === 'closed' || to === 'resolved') {
+      const back = parts.release(t.id, actor);
+      if (back.length) lines.push(`released ${list(back)}`);
+    }
+    if (lines.length === 0) return;
+    const at = this.now();
+    await this.opts.store.update(t.id, (x) => ({
+      ticket: x,
+      events: [{ at, type: 'parts', actor, from: null, to: null, note: lines.join('; ') }],
+    }));
+  }
+
+  private async changeStatus(id: string, to: Status, input: TransitionInput): Promise<Ticket> {
     const at = this.now();
     const { actor, report } = input;
     const note = input.note ?? null;
@@ -649,7 +757,7 @@ export class TicketService {
       technicians,
       appointmentAt: d.appointmentAt,
       tools: d.tools ?? [],
-      parts: d.parts ?? [],
+      parts: (d.parts ?? []).map(({ part, quantity }) => ({ part, quantity })),
       note: d.note ?? null,
       plannedAt: at,
       plannedBy: actor,

@@ -58,7 +58,19 @@ const dispatchBody = z
     technicians: z.array(z.string().min(1).max(200)).max(20).optional(),
     appointmentAt: timeParam,
     tools: z.array(z.string().min(1).max(200)).max(100).optional(),
-    parts: partsList.optional(),
+    /** Reserved from stock: `from` a location, else the nearest that has them. */
+    parts: z
+      .array(
+        z
+          .object({
+            part: z.string().min(1).max(200),
+            quantity: z.number().positive(),
+            from: z.string().min(1).max(64).optional(),
+          })
+          .strict(),
+      )
+      .max(200)
+      .optional(),
     note: z.string().max(10_000).optional(),
   })
   .strict();

@@ -6,6 +6,7 @@ import { influxSchema } from '../../ingest/influx/config.js';
 import { duration } from '../../lib/duration.js';
 import { byteSize } from '../../lib/size.js';
 import { notificationsSchema } from '../../notify/config.js';
+import { partsSchema } from '../../parts/config.js';
 import { DEFAULT_FAULT_TYPES } from '../../rules/schema.js';
 import { recurringWindowSchema } from '../../rules/silences.js';
 import { customerSchema } from '../../tickets/customers.js';
@@ -86,6 +87,8 @@ export const configSchema = z
     /** Preventive maintenance schedules: tickets `notice` before each visit, and a maintenance window. */
     preventive: z.array(preventiveScheduleSchema).default([]),
     routing: routingSchema.prefault({}),
+    /** Spare parts: stock locations, the catalogue with suppliers, opening stock. */
+    parts: partsSchema.prefault({}),
     /** Live events (SSE) and webhooks: retention and retries. */
     notifications: notificationsSchema.prefault({}),
   })

@@ -1,0 +1,192 @@
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { FaultlineError } from '../../lib/errors.js';
+import { toIso, toIsoOrNull } from '../../lib/time.js';
+import type { Part } from '../../parts/config.js';
+import type { PartsStock, Reservation } from '../../parts/stock.js';
+import { principalOf } from '../guard.js';
+
+const tags = ['spare parts'];
+const quantity = z.number().positive().max(1_000_000);
+const partParam = z.object({ number: z.string().min(1).max(64) });
+
+function reservationView(r: Reservation) {
+  return { ...r, createdAt: toIso(r.createdAt), closedAt: toIsoOrNull(r.closedAt) };
+}
+
+/** Spare parts (R4.2): the catalogue with stock, suppliers and flags; receipts, counts, movements, reservations. */
+export function partRoutes(stock: PartsStock) {
+  const view = (p: Part) => {
+    const total = stock.total(p.number);
+    return {
+      ...p,
+      suppliers: p.suppliers.map((s) => ({ ...s, leadTimeMs: s.leadTime })),
+      stock: total,
+      belowMinimum: total.available < p.minimum,
+      belowReorderLevel: p.reorderLevel !== undefined && total.available <= p.reorderLevel,
+      // A critical part with fewer than two suppliers waits on one company (R4.2).
+      singleSource: p.critical && p.suppliers.length < 2,
+    };
+  };
+  return async (plain: FastifyInstance) => {
+    const app = plain.withTypeProvider<ZodTypeProvider>();
+    app.get(
+      '/parts',
+      {
+        config: { access: 'parts:read' },
+        schema: {
+          tags,
+          summary:
+            'The catalogue with stock totals and flags (below minimum or reorder level, single source)',
+          querystring: z
+            .object({
+              category: z.string().min(1).optional(),
+              flag: z.enum(['belowMinimum', 'belowReorderLevel', 'singleSource']).optional(),
+            })
+            .strict(),
+        },
+      },
+      async (req) => ({
+        items: stock.config.catalogue
+          .filter((p) => req.query.category === undefined || p.category === req.query.category)
+          .map(view)
+          .filter((p) => req.query.flag === undefined || p[req.query.flag]),
+      }),
+    );
+
+    app.get(
+      '/parts/:number',
+      {
+        config: { access: 'parts:read' },
+        schema: {
+          tags,
+          summary: 'A part: stock per location, suppliers, active reservations',
+          params: partParam,
+        },
+      },
+      async (req) => {
+        const p = stock.part(req.params.number);
+        if (!p)
+          throw new FaultlineError(
+            'FL_ERR_PART_NOT_FOUND',
+            `part "${req.params.number}" is not in the catalogue`,
+          );
+        return {
+          ...view(p),
+          locations: stock.levels({ part: p.number }),
+          reservations: stock
+            .reservations()
+            .filter((r) => r.part === p.number)
+            .map(reservationView),
+        };
+      },
+    );
+
+    app.get(
+      '/stock',
+      {
+        config: { access: 'parts:read' },
+        schema: {
+          tags,
+          summary: 'Stock levels per part and location',
+          querystring: z
+            .object({ part: z.string().min(1).optional(), location: z.string().min(1).optional() })
+            .strict(),
+        },
+      },
+      async (req) => {
+        const f: { part?: string; location?: string } = {};
+        if (req.query.part) f.part = req.query.part;
+        if (req.query.location) f.location = req.query.location;
+        return { items: stock.levels(f) };
+      },
+    );
+
+    app.post(
+      '/stock/receipts',
+      {
+        config: { access: 'parts:write' },
+        schema: {
+          tags,
+          summary: 'Goods in: a delivery adds to on hand',
+          body: z
+            .object({
+              part: z.string().min(1).max(64),
+              location: z.string().min(1).max(64),
+              quantity,
+              note: z.string().max(1000).optional(),
+            })
+            .strict(),
+        },
+      },
+      async (req, reply) => {
+        const b = req.body;
+        reply.code(201);
+        return stock.receive(b.part, b.location, b.quantity, principalOf(req).name, b.note ?? null);
+      },
+    );
+
+    app.post(
+      '/stock/adjustments',
+      {
+        config: { access: 'parts:write' },
+        schema: {
+          tags,
+          summary: 'A counted quantity (stocktaking): on hand set, never below what is reserved',
+          body: z
+            .object({
+              part: z.string().min(1).max(64),
+              location: z.string().min(1).max(64),
+              onHand: z.number().nonnegative().max(1_000_000),
+              note: z.string().min(1).max(1000),
+            })
+            .strict(),
+        },
+      },
+      async (req, reply) => {
+        const b = req.body;
+        reply.code(201);
+        return stock.adjust(b.part, b.location, b.onHand, principalOf(req).name, b.note);
+      },
+    );
+
+    app.get(
+      '/stock/movements',
+      {
+        config: { access: 'parts:read' },
+        schema: {
+          tags,
+          summary: 'Every change of stock, oldest first: receipts, adjustments, reservations, use, releases',
+          querystring: z
+            .object({
+              part: z.string().min(1).optional(),
+              location: z.string().min(1).optional(),
+              ticketId: z.string().min(1).optional(),
+              limit: z.coerce.number().int().min(1).max(500).default(100),
+            })
+            .strict(),
+        },
+      },
+      async (req) => {
+        const { limit, ...rest } = req.query;
+        const f: { part?: string; location?: string; ticketId?: string } = {};
+        for (const k of ['part', 'location', 'ticketId'] as const) if (rest[k]) f[k] = rest[k];
+        return { items: stock.movements(f, limit).map((m) => ({ ...m, at: toIso(m.at) })) };
+      },
+    );
+
+    app.get(
+      '/reservations',
+      {
+        config: { access: 'parts:read' },
+        schema: {
+          tags,
+          summary: "Active reservations, or a ticket's (all states)",
+          querystring: z.object({ ticketId: z.string().min(1).optional() }).strict(),
+        },
+      },
+      async (req) => ({ items: stock.reservations(req.query.ticketId).map(reservationView) }),
+    );
+  };
+}

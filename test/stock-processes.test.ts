@@ -1,0 +1,94 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../lib/package-root.js';
+import { openDatabase } from '../lib/sqlite.js';
+import { partsSchema } from '../parts/config.js';
+import { PartsStock } from '../parts/stock.js';
+import { tempDir } from './helpers.js';
+
+/** Four gateway processes (or API workers) reserving the same part at once: never more than there is. */
+const CONFIG = {
+  locations: [{ id: 'central', kind: 'store' }],
+  catalogue: [{ number: 'S-7', name: 'Interlock switch', category: 'electrical' }],
+  stock: [{ part: 'S-7', location: 'central', quantity: 10 }],
+};
+
+const WORKER = `
+const [stockUrl, configUrl, sqliteUrl, file, startAt, name, config] = process.argv.slice(1);
+const { PartsStock } = await import(stockUrl);
+const { partsSchema } = await import(configUrl);
+const { openDatabase } = await import(sqliteUrl);
+const db = openDatabase(file);
+const stock = new PartsStock(db, partsSchema.parse(JSON.parse(config)));
+while (Date.now() < Number(startAt)) {}
+let ok = 0, short = 0;
+for (let i = 0; i < 20; i++) {
+  try {
+    stock.reserve(name + '-' + i, [{ part: 'S-7', quantity: 1 }], { site: null, technicians: [], team: null }, name);
+    ok++;
+  } catch (err) {
+    if (err.code !== 'FL_ERR_STOCK_SHORT') throw err;
+    short++;
+  }
+}
+db.close();
+process.stdout.write(JSON.stringify({ ok, short }));
+`;
+
+function worker(file: string, startAt: number, name: string): Promise<{ ok: number; short: number }> {
+  const url = (p: string) => pathToFileURL(join(packageRoot(), 'dist', p)).href;
+  const args = [
+    url('parts/stock.js'),
+    url('parts/config.js'),
+    url('lib/sqlite.js'),
+    file,
+    String(startAt),
+    name,
+    JSON.stringify(CONFIG),
+  ];
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', WORKER, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker ${code}: ${err}`)),
+    );
+  });
+}
+
+describe('stock under concurrent reservations (four processes)', () => {
+  const tmp = tempDir();
+  afterAll(() => tmp.cleanup());
+
+  it('80 reservations of a part with 10 in stock: exactly 10 succeed, nothing goes negative', async () => {
+    const file = join(tmp.dir, 'state.db');
+    const init = openDatabase(file);
+    new PartsStock(init, partsSchema.parse(CONFIG));
+    init.close();
+    const startAt = Date.now() + 1_500;
+    const results = await Promise.all(['a', 'b', 'c', 'd'].map((n) => worker(file, startAt, n)));
+    expect(results.reduce((s, r) => s + r.ok, 0)).toBe(10);
+    expect(results.reduce((s, r) => s + r.short, 0)).toBe(70);
+    const db = openDatabase(file);
+    const stock = new PartsStock(db, partsSchema.parse(CONFIG));
+    expect(stock.level('S-7', 'central')).toEqual({
+      part: 'S-7',
+      location: 'central',
+      onHand: 10,
+      reserved: 10,
+      available: 0,
+    });
+    expect(stock.reservations().length).toBe(10);
+    db.close();
+  }, 30_000);
+});
