@@ -16,6 +16,7 @@ import type { IngestStatus } from '../ingest/status.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Outbox } from '../notify/outbox.js';
+import type { PartsPlanner } from '../parts/planner.js';
 import type { PartsStock } from '../parts/stock.js';
 import type { AlertStore } from '../rules/alerts.js';
 import type { ReloadResult, ReloadTrigger, RuleSetStatus } from '../rules/reloader.js';
@@ -66,8 +67,8 @@ export interface ApiDeps {
   keys: ApiKeyStore;
   /** Events (SSE) and webhook subscriptions. */
   outbox: Outbox;
-  /** Spare parts stock (routes only when a catalogue is configured). */
-  parts?: PartsStock;
+  /** Spare parts stock and planning (routes only when a catalogue is configured). */
+  parts?: { stock: PartsStock; planner: PartsPlanner };
   /** Prometheus exposition (`GET /metrics`). */
   metrics: () => Promise<{ contentType: string; body: string }>;
   logger: Logger;
@@ -185,7 +186,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(statsRoutes(deps.tickets));
       v1.register(eventRoutes(deps.outbox, tokens));
       v1.register(webhookRoutes(deps.outbox));
-      if (deps.parts) v1.register(partRoutes(deps.parts));
+      if (deps.parts) v1.register(partRoutes(deps.parts.stock, deps.parts.planner, deps.tickets));
     },
     { prefix: '/api/v1' },
   );

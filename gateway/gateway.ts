@@ -25,6 +25,7 @@ import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { MailSender, mailsOf } from '../notify/mail.js';
 import { Outbox } from '../notify/outbox.js';
 import { WebhookDeliverer } from '../notify/webhooks.js';
+import { PartsPlanner } from '../parts/planner.js';
 import { PartsStock } from '../parts/stock.js';
 import type { AlertStore } from '../rules/alerts.js';
 import { AlertTracker } from '../rules/alerts.js';
@@ -192,6 +193,53 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       customers: config.customers,
       ...(parts ? { parts } : {}),
     });
+    // Spare parts planning: fault rates and parts per repair from the ticket history; the likely
+    // parts of a new ticket go on its timeline with where they are.
+    const partsPlanner = parts
+      ? new PartsPlanner({
+          stock: parts,
+          history: async (from, to) => ({
+            from,
+            to,
+            tickets: (await tickets.filedIn({}, from, to)).map((t) => ({
+              model: t.equipmentModel,
+              faultType: t.faultType,
+              reportedAt: t.reportedAt,
+              partsUsed: t.report?.partsUsed ?? null,
+            })),
+            devices: registry.list().map((d) => ({ model: d.model, since: d.firstSeenAt })),
+          }),
+          installed: () => {
+            const m = new Map<string, number>();
+            for (const d of registry.list()) if (d.model) m.set(d.model, (m.get(d.model) ?? 0) + 1);
+            return m;
+          },
+        })
+      : undefined;
+    if (partsPlanner)
+      tickets.onChange(({ kind, ticket }) => {
+        if (kind === 'transition' && ticket.report) partsPlanner.invalidate();
+        if (kind !== 'created' || ticket.priority === 'preventive') return;
+        const near = { site: ticket.site, technicians: ticket.assignees, team: ticket.team };
+        void partsPlanner
+          .suggest(ticket.equipmentModel, ticket.faultType, near)
+          .then(async (likely) => {
+            if (likely.length === 0) return;
+            const text = likely
+              .map(
+                (p) =>
+                  `${p.part}${p.name ? ` (${p.name})` : ''}: ${Math.round(p.share * 100)} % of repairs` +
+                  (!p.stocked
+                    ? ', not kept in stock'
+                    : p.available.length
+                      ? `, ${p.available.map((a) => `${a.quantity} at ${a.location}`).join(', ')}`
+                      : ', none in stock'),
+              )
+              .join('; ');
+            await tickets.note(ticket.id, 'parts', `likely parts: ${text}`, 'parts');
+          })
+          .catch((err: unknown) => logger.error({ err, ticketId: ticket.id }, 'parts suggestion failed'));
+      });
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
     const outbox = new Outbox(stateDb);
     const events = wireEvents({ outbox, tickets, alerts, ingest, registry, logger });
@@ -345,7 +393,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       keys,
       outbox,
       deadLetters,
-      ...(parts ? { parts } : {}),
+      ...(parts && partsPlanner ? { parts: { stock: parts, planner: partsPlanner } } : {}),
       directory: {
         technicians: () => [...new Set(config.teams.flatMap((t) => t.technicians.map((p) => p.id)))],
         customers: () => config.customers.map((c) => c.id),

@@ -65,6 +65,23 @@ export const partsSchema = z
   .object({
     locations: z.array(locationSchema).default([]),
     catalogue: z.array(partSchema).default([]),
+    /**
+     * The fault → parts map where the repair reports should not decide: what a repair of this fault
+     * on this model takes (replaces what was learnt from the reports).
+     */
+    faultMap: z
+      .array(
+        z
+          .object({
+            model: z.string().min(1),
+            faultType: z.string().min(1),
+            parts: z.array(z.object({ part: z.string().min(1), quantity: z.number().positive() }).strict()),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** How far back the fault rates and the parts per repair are learnt. */
+    history: duration.prefault('365d'),
     /** Stock to start with: applied once per (part, location) that has no stock yet. */
     stock: z
       .array(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatewayFixture, getJson, postJson, TWO_TEAMS } from './helpers.js';
+import { gatewayFixture, getJson, postJson, TWO_TEAMS, waitFor } from './helpers.js';
 
 const CONFIG = `
 sites:
@@ -112,6 +112,63 @@ describe('spare parts through a ticket (gateway)', () => {
     expect(
       (await getJson<{ items: { number: string }[] }>(api('/parts?flag=singleSource'))).body.items,
     ).toHaveLength(1);
+  });
+
+  it('the next fault of that kind suggests the parts the last repair took, with where they are; forecast and reorder list', async () => {
+    const t = await postJson<{ id: string }>(api('/tickets'), {
+      title: 'Door interlock fails again',
+      priority: 'general',
+      source: 'phone',
+      reporter: { name: 'Operator' },
+      faultType: 'mechanical',
+      deviceId: 'press-1',
+    });
+    const note = await waitFor(async () => {
+      const full = (await getJson<Ticket>(api(`/tickets/${t.body.id}`))).body;
+      return full.timeline.find((e) => e.type === 'parts')?.note;
+    });
+    expect(note).toBe(
+      'likely parts: S-7 (Interlock switch): 100 % of repairs, 3 at central; grease: 100 % of repairs, not kept in stock',
+    );
+    const s = await getJson<{ likely: { part: string; share: number; available: unknown[] }[] }>(
+      api(`/tickets/${t.body.id}/parts`),
+    );
+    expect(s.body.likely).toEqual([
+      {
+        part: 'S-7',
+        name: 'Interlock switch',
+        share: 1,
+        meanQuantity: 1,
+        source: 'reports',
+        stocked: true,
+        available: [{ location: 'central', quantity: 3 }],
+      },
+      {
+        part: 'grease',
+        name: null,
+        share: 1,
+        meanQuantity: 1,
+        source: 'reports',
+        stocked: false,
+        available: [],
+      },
+    ]);
+    const map = await getJson<{
+      items: { model: string; faultType: string; tickets: number; repairs: number }[];
+    }>(api('/parts/fault-map'));
+    expect(map.body.items).toMatchObject([
+      { model: 'press-x', faultType: 'mechanical', tickets: 2, repairs: 1 },
+    ]);
+    const f = await getJson<{ items: { part: string; quantity: number }[] }>(
+      api('/parts/forecast?horizon=30d'),
+    );
+    expect(f.body.items.map((x) => x.part).sort()).toEqual(['S-7', 'grease']);
+    expect(f.body.items[0]?.quantity).toBeGreaterThan(0);
+    const r = await getJson<{ items: { part: string; orderQuantity: number; supplier: { id: string } }[] }>(
+      api('/parts/reorder'),
+    );
+    // S-7: 3 available, reorder level 3 — order now, from its one supplier.
+    expect(r.body.items.map((x) => [x.part, x.supplier.id])).toEqual([['S-7', 'acme']]);
   });
 
   it('a cancelled ticket gives its parts back; goods in and counts are recorded', async () => {

@@ -574,6 +574,14 @@ export class TicketService {
    */
   async stats(filter: TicketFilter, from: number, to: number, by: GroupBy): Promise<Stats> {
     const items: TicketWithTimeline[] = [];
+    for (const ticket of await this.filedIn(filter, from, to))
+      items.push({ ticket, timeline: await this.opts.store.timeline(ticket.id) });
+    return computeStats(items, by, this.now());
+  }
+
+  /** Every ticket matching `filter` filed in [from, to), page by page (newest first). */
+  async filedIn(filter: TicketFilter, from: number, to: number): Promise<Ticket[]> {
+    const out: Ticket[] = [];
     let cursor: string | undefined;
     do {
       const q: ListQuery = {
@@ -584,11 +592,24 @@ export class TicketService {
       };
       if (cursor) q.cursor = cursor;
       const page = await this.opts.store.list(q);
-      for (const ticket of page.items)
-        items.push({ ticket, timeline: await this.opts.store.timeline(ticket.id) });
+      out.push(...page.items);
       cursor = page.nextCursor ?? undefined;
     } while (cursor);
-    return computeStats(items, by, this.now());
+    return out;
+  }
+
+  /** A note of another part of the system on the timeline (likely parts, …). */
+  async note(
+    id: string,
+    type: 'parts' | 'comment',
+    note: string,
+    actor: string,
+  ): Promise<Ticket | undefined> {
+    const at = this.now();
+    return this.opts.store.update(id, (t) => ({
+      ticket: t,
+      events: [{ at, type, actor, from: null, to: null, note }],
+    }));
   }
 
   timeline(id: string): Promise<TicketEvent[]> {

@@ -1,11 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { duration } from '../../lib/duration.js';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
 import type { Part } from '../../parts/config.js';
+import type { PartsPlanner } from '../../parts/planner.js';
 import type { PartsStock, Reservation } from '../../parts/stock.js';
-import { principalOf } from '../guard.js';
+import type { TicketService } from '../../tickets/service.js';
+import { principalOf, seesTicket } from '../guard.js';
 
 const tags = ['spare parts'];
 const quantity = z.number().positive().max(1_000_000);
@@ -16,7 +19,7 @@ function reservationView(r: Reservation) {
 }
 
 /** Spare parts (R4.2): the catalogue with stock, suppliers and flags; receipts, counts, movements, reservations. */
-export function partRoutes(stock: PartsStock) {
+export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: TicketService) {
   const view = (p: Part) => {
     const total = stock.total(p.number);
     return {
@@ -53,6 +56,84 @@ export function partRoutes(stock: PartsStock) {
           .map(view)
           .filter((p) => req.query.flag === undefined || p[req.query.flag]),
       }),
+    );
+
+    app.get(
+      '/parts/fault-map',
+      {
+        config: { access: 'parts:read' },
+        schema: {
+          tags,
+          summary:
+            'Per model and fault type: tickets, repairs, rate per device-month and the parts a repair takes (learnt from repair reports, or configured)',
+        },
+      },
+      async () => ({ items: await planner.faultMap() }),
+    );
+
+    app.get(
+      '/parts/forecast',
+      {
+        config: { access: 'parts:read' },
+        schema: {
+          tags,
+          summary:
+            'Expected consumption per part over a horizon, from fault rates, the installed base and repair history',
+          querystring: z.object({ horizon: duration.prefault('90d') }).strict(),
+        },
+      },
+      async (req) => ({
+        horizonMs: req.query.horizon,
+        items: (await planner.forecast(req.query.horizon)).map((f) => ({
+          ...f,
+          stock: stock.tracked(f.part) ? stock.total(f.part) : null,
+        })),
+      }),
+    );
+
+    app.get(
+      '/parts/reorder',
+      {
+        config: { access: 'parts:read' },
+        schema: {
+          tags,
+          summary:
+            'What to order now: stock minus reservations minus the forecast until a delivery falls below the minimum',
+        },
+      },
+      async () => ({
+        items: (await planner.reorder()).map((r) => ({
+          ...r,
+          expectedArrivalAt: toIsoOrNull(r.expectedArrivalAt),
+        })),
+      }),
+    );
+
+    app.get(
+      '/tickets/:id/parts',
+      {
+        config: { access: 'parts:read' },
+        schema: {
+          tags,
+          summary:
+            "The parts a ticket's fault usually takes, with their availability near it, and its reservations",
+          params: z.object({ id: z.string().min(1).max(64) }),
+        },
+      },
+      async (req) => {
+        const p = principalOf(req);
+        const t = await tickets.get(req.params.id);
+        if (!seesTicket(p, t))
+          throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${req.params.id}" does not exist`);
+        const near = { site: t.site, technicians: t.dispatch?.technicians ?? t.assignees, team: t.team };
+        return {
+          ticket: t.id,
+          model: t.equipmentModel,
+          faultType: t.faultType,
+          likely: await planner.suggest(t.equipmentModel, t.faultType, near),
+          reservations: stock.reservations(t.id).map(reservationView),
+        };
+      },
     );
 
     app.get(
