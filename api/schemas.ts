@@ -69,6 +69,9 @@ export const ticketSchema = z
       .strict()
       .nullable(),
     waitingOn: z.enum(WAIT_REASONS).nullable(),
+    waitingFor: z
+      .array(z.object({ part: z.string(), quantity: z.number(), expectedAt: isoOrNull }).strict())
+      .nullable(),
     dispatch: z
       .object({
         by: z.enum(['own', 'partner']),

@@ -243,6 +243,38 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
     const outbox = new Outbox(stateDb);
     const events = wireEvents({ outbox, tickets, alerts, ingest, registry, logger });
+    if (parts) {
+      // A part falling below its minimum (or to its reorder level) is an event, once per fall.
+      const isLow = (n: string) => {
+        const p = parts.part(n);
+        const a = parts.total(n).available;
+        return p !== undefined && (a < p.minimum || (p.reorderLevel !== undefined && a <= p.reorderLevel));
+      };
+      const low = new Set(parts.config.catalogue.map((p) => p.number).filter(isLow));
+      parts.onChange((n) => {
+        if (!isLow(n)) {
+          low.delete(n);
+          return;
+        }
+        if (low.has(n)) return;
+        low.add(n);
+        const p = parts.part(n);
+        outbox.publish({
+          type: 'parts.low_stock',
+          at: Date.now(),
+          subject: n,
+          site: null,
+          customer: null,
+          data: {
+            part: n,
+            name: p?.name,
+            stock: parts.total(n),
+            minimum: p?.minimum,
+            reorderLevel: p?.reorderLevel ?? null,
+          },
+        });
+      });
+    }
     const deliverer = new WebhookDeliverer({
       outbox,
       logger: logger.child({ component: 'webhooks' }),

@@ -21,6 +21,7 @@ export const EVENT_TYPES = [
   'device.online',
   'device.offline',
   'customer.notice',
+  'parts.low_stock',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

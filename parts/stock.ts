@@ -1,6 +1,7 @@
 import { FaultlineError } from '../lib/errors.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 import type { Part, PartsConfig, StockLocation } from './config.js';
+import { supplierOf } from './forecast.js';
 
 /**
  * Stock per (part, location): on hand and reserved, in state.db. The database keeps it sound:
@@ -126,6 +127,8 @@ const reservationOf = (r: ReservationRow): Reservation => ({
 export class PartsStock {
   private readonly parts: Map<string, Part>;
   private readonly locations: Map<string, StockLocation>;
+  private readonly listeners: ((part: string) => void)[] = [];
+  private readonly touched = new Set<string>();
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -148,6 +151,24 @@ export class PartsStock {
         this.move(s.part, s.location, 'receipt', s.quantity, null, 'configuration', 'opening stock');
       }
     })();
+  }
+
+  /** Told (once per part, after the change) when a part's stock changed: low-stock alerts. */
+  onChange(l: (part: string) => void): void {
+    this.listeners.push(l);
+  }
+
+  private flush(): void {
+    const parts = [...this.touched];
+    this.touched.clear();
+    for (const p of parts)
+      for (const l of this.listeners) {
+        try {
+          l(p);
+        } catch {
+          // a listener's failure is its own
+        }
+      }
   }
 
   part(number: string): Part | undefined {
@@ -214,6 +235,8 @@ export class PartsStock {
         'INSERT INTO stock_movements (at, part, location, kind, quantity, ticket_id, actor, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
       )
       .run(this.now(), part, location, kind, quantity, ticketId, actor, note);
+    if (this.touched.size === 0) queueMicrotask(() => this.flush());
+    this.touched.add(part);
   }
 
   /** Goods in (a delivery): on hand goes up. */
@@ -379,6 +402,13 @@ export class PartsStock {
         return { used, missing };
       })
       .immediate();
+  }
+
+  /** When an order placed at `from` would arrive: the preferred supplier's lead time, else the fastest. */
+  expectedArrival(part: string, from: number): number | null {
+    const p = this.parts.get(part);
+    const s = p ? supplierOf(p) : undefined;
+    return s ? from + s.leadTime : null;
   }
 
   /** Whether the ticket's repair has taken parts from stock already. */

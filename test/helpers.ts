@@ -164,3 +164,35 @@ export function officeHours(holidays: string[] = [], timezone = 'Europe/Berlin')
     holidays,
   };
 }
+
+/** Reads a Server-Sent Events stream with fetch (as a browser's EventSource would). */
+export async function stream(url: string, headers: Record<string, string> = {}) {
+  const ac = new AbortController();
+  const res = await fetch(url, { headers, signal: ac.signal });
+  const events: { id: string; event: string; data: { subject: string; data: unknown } }[] = [];
+  if (res.ok && res.body) {
+    const reader = res.body.getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    void (async () => {
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) return;
+          buf += dec.decode(value, { stream: true });
+          for (let i = buf.indexOf('\n\n'); i >= 0; i = buf.indexOf('\n\n')) {
+            const lines = buf.slice(0, i).split('\n');
+            buf = buf.slice(i + 2);
+            const field = (k: string) => lines.find((l) => l.startsWith(`${k}: `))?.slice(k.length + 2);
+            const data = field('data');
+            if (data)
+              events.push({ id: field('id') ?? '', event: field('event') ?? '', data: JSON.parse(data) });
+          }
+        }
+      } catch {
+        // aborted
+      }
+    })();
+  }
+  return { status: res.status, type: res.headers.get('content-type'), events, close: () => ac.abort() };
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { gatewayFixture, getJson, postJson, TWO_TEAMS, waitFor } from './helpers.js';
+import { auth, gatewayFixture, getJson, postJson, stream, TWO_TEAMS, waitFor } from './helpers.js';
 
 const CONFIG = `
 sites:
@@ -171,6 +171,15 @@ describe('spare parts through a ticket (gateway)', () => {
     expect(r.body.items.map((x) => [x.part, x.supplier.id])).toEqual([['S-7', 'acme']]);
   });
 
+  it('a part falling to its reorder level is a live event, once', async () => {
+    const s = await stream(api('/events?types=parts.*&lastEventId=0'), auth());
+    await waitFor(async () => (s.events.length ? true : undefined));
+    s.close();
+    expect(s.events.map((e) => `${e.event} ${e.data.subject}`)).toEqual(['parts.low_stock S-7']);
+    // It fell when the dispatch reserved 2 of 4 (2 available ≤ 3); using one kept it low: no second event.
+    expect(s.events[0]?.data.data).toMatchObject({ part: 'S-7', reorderLevel: 3, stock: { available: 2 } });
+  });
+
   it('a cancelled ticket gives its parts back; goods in and counts are recorded', async () => {
     const t = await postJson<{ id: string }>(api('/tickets'), {
       title: 'Belt slips',
@@ -190,6 +199,21 @@ describe('spare parts through a ticket (gateway)', () => {
       },
     });
     expect((await level('S-7', 'central'))?.reserved).toBe(1);
+    // Waiting on a part: the ticket shows when it is expected (the supplier's 5 days).
+    const before = Date.now();
+    const waiting = await postJson<{ waitingFor: { part: string; quantity: number; expectedAt: string }[] }>(
+      api(`/tickets/${t.body.id}/transitions`),
+      { to: 'waiting', waitingOn: 'parts', waitingFor: [{ part: 'S-7', quantity: 2 }] },
+    );
+    expect(waiting.body.waitingFor).toMatchObject([{ part: 'S-7', quantity: 2 }]);
+    const expected = Date.parse(waiting.body.waitingFor[0]?.expectedAt ?? '');
+    expect(expected - before).toBeGreaterThanOrEqual(5 * 86_400_000);
+    expect(expected - Date.now()).toBeLessThanOrEqual(5 * 86_400_000);
+    const bad = await postJson(api(`/tickets/${t.body.id}/transitions`), {
+      to: 'diagnosing',
+      waitingFor: [{ part: 'S-7', quantity: 1 }],
+    });
+    expect(bad.status).toBe(400);
     await postJson(api(`/tickets/${t.body.id}/transitions`), {
       to: 'cancelled',
       note: 'fixed by the operator',

@@ -33,6 +33,7 @@ function ticket(over: Partial<Ticket> = {}): Ticket {
     report: null,
     feedback: null,
     waitingOn: null,
+    waitingFor: null,
     dispatch: null,
     sla: {
       response: fixedClock(0, 100),

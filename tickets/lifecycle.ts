@@ -82,5 +82,6 @@ export function applyTransition(t: Ticket, to: Status, at: number, ctx: Transiti
     if (t.status === 'waiting' && to !== 'waiting') sla[k] = resumeClock(calendars(c.calendar), c, at);
   }
   const finalAt = isOpen(to) ? null : (t.finalAt ?? at);
-  return { ...t, status: to, sla, updatedAt: at, finalAt, waitingOn };
+  const waitingFor = to === 'waiting' ? t.waitingFor : null;
+  return { ...t, status: to, sla, updatedAt: at, finalAt, waitingOn, waitingFor };
 }

@@ -116,6 +116,8 @@ export interface Ticket {
   feedback: Feedback | null;
   /** What a `waiting` ticket waits on (null in every other status). */
   waitingOn: WaitReason | null;
+  /** Waiting on parts: which, and when each is expected (the supplier's lead time); else null. */
+  waitingFor: { part: string; quantity: number; expectedAt: number | null }[] | null;
   /** The planned on-site visit (the last one, if a ticket was dispatched again). */
   dispatch: Dispatch | null;
   labels: Record<string, string>;

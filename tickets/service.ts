@@ -42,7 +42,11 @@ import type { ListQuery, TicketFilter, TicketSort, TicketStore } from './store.j
 type TimeKeys = 'lastOccurrenceAt' | 'reportedAt' | 'createdAt' | 'updatedAt';
 
 /** A ticket as the API shows it: ISO times, each clock with its state now. */
-export type TicketView = Omit<Ticket, TimeKeys | 'finalAt' | 'sla' | 'report' | 'feedback' | 'dispatch'> & {
+export type TicketView = Omit<
+  Ticket,
+  TimeKeys | 'finalAt' | 'sla' | 'report' | 'feedback' | 'dispatch' | 'waitingFor'
+> & {
+  waitingFor: { part: string; quantity: number; expectedAt: string | null }[] | null;
   dispatch:
     | (Omit<Dispatch, 'appointmentAt' | 'plannedAt'> & { appointmentAt: string; plannedAt: string })
     | null;
@@ -97,6 +101,8 @@ export interface PartsPort {
     only?: readonly number[],
   ): { part: string; quantity: number; location: string }[];
   hasUsed(ticketId: string): boolean;
+  /** When an order placed now would arrive (the preferred, else fastest supplier); null: not known. */
+  expectedArrival(part: string, from: number): number | null;
 }
 
 export interface TicketServiceOptions {
@@ -144,6 +150,8 @@ export interface TransitionInput {
   report?: ReportInput;
   /** Entering `waiting`: what the ticket waits on (default `customer`). */
   waitingOn?: WaitReason;
+  /** Waiting on parts: which (the expected arrival follows from the supplier's lead time). */
+  waitingFor?: { part: string; quantity: number }[];
   /** Entering `dispatched`: the planned visit (required). */
   dispatch?: DispatchInput;
 }
@@ -698,6 +706,18 @@ export class TicketService {
       }
       if (input.waitingOn && to !== 'waiting')
         throw new FaultlineError('FL_ERR_API_VALIDATION', 'body waitingOn: only for "waiting"');
+      if (input.waitingFor && (to !== 'waiting' || input.waitingOn !== 'parts'))
+        throw new FaultlineError('FL_ERR_API_VALIDATION', 'body waitingFor: only when waiting on parts');
+      if (to === 'waiting' && input.waitingFor) {
+        const parts = this.opts.parts;
+        base = {
+          ...base,
+          waitingFor: input.waitingFor.map((p) => ({
+            ...p,
+            expectedAt: parts?.expectedArrival(p.part, at) ?? null,
+          })),
+        };
+      }
       if (input.dispatch && to !== 'dispatched')
         throw new FaultlineError('FL_ERR_API_VALIDATION', 'body dispatch: only for "dispatched"');
       // A visit is planned with who goes and when (R4.1): no dispatch without it.
@@ -727,8 +747,7 @@ export class TicketService {
         actor,
         from: current.status,
         to,
-        note:
-          to === 'waiting' ? `waiting on ${input.waitingOn ?? 'customer'}${note ? `: ${note}` : ''}` : note,
+        note: to === 'waiting' ? waitingNote(input.waitingOn ?? 'customer', base.waitingFor, note) : note,
       });
       if (to === 'dispatched' && base.dispatch && base !== current)
         events.push(dispatchEvent(base, base.dispatch));
@@ -988,6 +1007,9 @@ export class TicketService {
           }
         : null,
       feedback: t.feedback ? { ...t.feedback, at: toIso(t.feedback.at) } : null,
+      waitingFor: t.waitingFor
+        ? t.waitingFor.map((w) => ({ ...w, expectedAt: toIsoOrNull(w.expectedAt) }))
+        : null,
       dispatch: t.dispatch
         ? {
             ...t.dispatch,
@@ -997,6 +1019,13 @@ export class TicketService {
         : null,
     };
   }
+}
+
+function waitingNote(on: WaitReason, parts: Ticket['waitingFor'], note: string | null): string {
+  const what = parts?.length
+    ? ` (${parts.map((p) => `${p.quantity}× ${p.part}${p.expectedAt ? ` expected ${toIso(p.expectedAt)}` : ''}`).join(', ')})`
+    : '';
+  return `waiting on ${on}${what}${note ? `: ${note}` : ''}`;
 }
 
 /** The dispatch on the timeline; an appointment after the on-site deadline says so. */

@@ -111,6 +111,11 @@ export const MIGRATIONS = [
     description: 'what a waiting ticket waits on; the planned on-site visit',
     up: 'ALTER TABLE tickets ADD COLUMN waiting_on TEXT; ALTER TABLE tickets ADD COLUMN dispatch TEXT;',
   },
+  {
+    version: 7,
+    description: 'the parts a ticket waits for, with their expected arrival',
+    up: 'ALTER TABLE tickets ADD COLUMN waiting_for TEXT;',
+  },
 ];
 
 interface Row {
@@ -144,6 +149,7 @@ interface Row {
   report: string | null;
   feedback: string | null;
   waiting_on: Ticket['waitingOn'];
+  waiting_for: string | null;
   dispatch: string | null;
 }
 
@@ -204,6 +210,7 @@ function toParams(t: NewTicket | Ticket) {
     report: 'report' in t && t.report ? JSON.stringify(t.report) : null,
     feedback: 'feedback' in t && t.feedback ? JSON.stringify(t.feedback) : null,
     waiting_on: 'waitingOn' in t ? t.waitingOn : null,
+    waiting_for: 'waitingFor' in t && t.waitingFor ? JSON.stringify(t.waitingFor) : null,
     dispatch: 'dispatch' in t && t.dispatch ? JSON.stringify(t.dispatch) : null,
     due_key: nextDueAt(t) ?? NO_DEADLINE,
   };
@@ -223,17 +230,17 @@ export class SqliteTicketStore implements TicketStore {
       insert:
         db.prepare(`INSERT INTO tickets (title, description, priority, priority_rank, status, is_open, source,
         device_id, site, area, customer, equipment_model, rule_id, alert_id, fault_type, reported_at, created_at,
-        updated_at, final_at, assignees, team, labels, reporter, report, feedback, waiting_on, dispatch, due_key)
+        updated_at, final_at, assignees, team, labels, reporter, report, feedback, waiting_on, waiting_for, dispatch, due_key)
         VALUES (@title, @description, @priority, @priority_rank, @status, @is_open, @source, @device_id, @site, @area,
         @customer, @equipment_model, @rule_id, @alert_id, @fault_type, @reported_at, @created_at, @updated_at,
-        @final_at, @assignees, @team, @labels, @reporter, @report, @feedback, @waiting_on, @dispatch, @due_key)`),
+        @final_at, @assignees, @team, @labels, @reporter, @report, @feedback, @waiting_on, @waiting_for, @dispatch, @due_key)`),
       update: db.prepare(`UPDATE tickets SET title = @title, description = @description, priority = @priority,
         priority_rank = @priority_rank, status = @status, is_open = @is_open, source = @source, device_id = @device_id,
         site = @site, area = @area, customer = @customer, equipment_model = @equipment_model, rule_id = @rule_id,
         alert_id = @alert_id, fault_type = @fault_type, occurrences = @occurrences,
         last_occurrence_at = @last_occurrence_at, reported_at = @reported_at, updated_at = @updated_at,
         final_at = @final_at, assignees = @assignees, team = @team, labels = @labels, reporter = @reporter, report = @report, feedback = @feedback,
-        waiting_on = @waiting_on, dispatch = @dispatch, due_key = @due_key
+        waiting_on = @waiting_on, waiting_for = @waiting_for, dispatch = @dispatch, due_key = @due_key
         WHERE seq = @seq`),
       get: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
       openPair: db.prepare(`SELECT * FROM tickets WHERE rule_id = ? AND device_id = ? AND is_open = 1`),
@@ -458,6 +465,7 @@ export class SqliteTicketStore implements TicketStore {
       report: null,
       feedback: null,
       waitingOn: null,
+      waitingFor: null,
       dispatch: null,
     };
   }
@@ -553,6 +561,7 @@ export class SqliteTicketStore implements TicketStore {
       report: r.report ? (JSON.parse(r.report) as RepairReport) : null,
       feedback: r.feedback ? (JSON.parse(r.feedback) as Feedback) : null,
       waitingOn: r.waiting_on,
+      waitingFor: r.waiting_for ? (JSON.parse(r.waiting_for) as Ticket['waitingFor']) : null,
       dispatch: r.dispatch ? (JSON.parse(r.dispatch) as Dispatch) : null,
       sla: bySeq.get(r.seq) ?? {},
     }));

@@ -66,6 +66,7 @@ function fixture(
     report: null,
     feedback: score === null ? null : { score, comment: null, at: r },
     waitingOn: null,
+    waitingFor: null,
     dispatch: null,
     labels: {},
     sla: clocks,

@@ -14,7 +14,15 @@ import type {
 /** A ticket as filed: no report or feedback yet. */
 export type NewTicket = Omit<
   Ticket,
-  'id' | 'occurrences' | 'lastOccurrenceAt' | 'finalAt' | 'report' | 'feedback' | 'waitingOn' | 'dispatch'
+  | 'id'
+  | 'occurrences'
+  | 'lastOccurrenceAt'
+  | 'finalAt'
+  | 'report'
+  | 'feedback'
+  | 'waitingOn'
+  | 'waitingFor'
+  | 'dispatch'
 >;
 
 export interface TicketFilter {

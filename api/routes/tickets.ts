@@ -82,6 +82,8 @@ const transitionBody = z
     report: reportBody.optional(),
     /** Entering `waiting`: what the ticket waits on (the SLA policy's pause conditions apply). */
     waitingOn: z.enum(WAIT_REASONS).optional(),
+    /** Waiting on parts: which (the ticket shows when each is expected). */
+    waitingFor: partsList.optional(),
     /** Entering `dispatched`: the planned on-site visit. */
     dispatch: dispatchBody.optional(),
     note: z.string().max(10_000).optional(),
@@ -360,6 +362,7 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
         const input: TransitionInput = { actor: actorOf(p, body.actor), note: body.note ?? null };
         if (body.report) input.report = body.report;
         if (body.waitingOn) input.waitingOn = body.waitingOn;
+        if (body.waitingFor) input.waitingFor = body.waitingFor;
         if (body.dispatch) {
           const { appointmentAt, ...rest } = body.dispatch;
           input.dispatch = { appointmentAt, ...rest };
