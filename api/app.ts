@@ -36,6 +36,7 @@ import { partRoutes } from './routes/parts.js';
 import { ruleRoutes } from './routes/rules.js';
 import { silenceRoutes } from './routes/silences.js';
 import { statsRoutes } from './routes/stats.js';
+import { teamRoutes } from './routes/teams.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
@@ -177,6 +178,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       );
       v1.register(ticketRoutes(deps.tickets, deps.faultTypes));
       v1.register(customerRoutes(deps.tickets, deps.devices));
+      v1.register(teamRoutes(deps.tickets));
       v1.register(alertRoutes(deps.alerts, deps.devices));
       v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources));
       v1.register(ingestRoutes(deps.ingestStatus, deps.deadLetters, deps.devices));

@@ -34,6 +34,7 @@ export const PERMISSIONS = [
   'metrics:read',
   'parts:read',
   'parts:write',
+  'team:read',
 ] as const;
 export type Permission = (typeof PERMISSIONS)[number];
 
@@ -47,6 +48,7 @@ const VIEW: Permission[] = [
   'ingest:read',
   'events:read',
   'parts:read',
+  'team:read',
 ];
 
 /**

@@ -180,6 +180,25 @@ describe('field service: dispatch, waiting, visits, customers, usage schedules (
     expect(all.body.items).toHaveLength(1);
   });
 
+  it('technicians: team, skills with levels, on call, open tickets', async () => {
+    const r = await getJson<{
+      items: { id: string; team: string; skills: unknown[]; openTickets: number }[];
+    }>(api('/technicians'));
+    expect(r.body.items.map((t) => `${t.id}@${t.team}`)).toEqual([
+      'ana@mechanics',
+      'ben@mechanics',
+      'fox@partner-south',
+    ]);
+    expect(r.body.items[2]).toMatchObject({
+      skills: [
+        { skill: 'mechanical', level: 3 },
+        { skill: 'electrical', level: 3 },
+      ],
+      onCall: true,
+    });
+    expect(r.body.items[2]?.openTickets).toBeGreaterThanOrEqual(1);
+  });
+
   it('customer records with sites, devices and open tickets', async () => {
     const list = await getJson<{ items: { id: string; sites: string[] }[] }>(api('/customers'));
     expect(list.body.items).toEqual([

@@ -65,7 +65,7 @@ describe('routing new tickets to teams (gateway)', () => {
     expect(byTeam['partner-south']?.assignees).toEqual(['fox']);
     const one = await getJson<T>(api(`/tickets/${byTeam['partner-south']?.id}`));
     expect(one.body.timeline?.find((e) => e.type === 'routed')?.note).toBe(
-      'mechanical in the remote area (site south) → team partner-south, partner team; technician fox: on call, 0 open ticket(s)',
+      'mechanical in the remote area (site south) → team partner-south, partner team; technician fox: mechanical level 3, on call, 0 open ticket(s)',
     );
   });
 

@@ -47,7 +47,7 @@ describe('routing', () => {
       team: 'mech-north',
       technician: 'ben',
       reason:
-        'mechanical in the local area (site north) → team mech-north, which serves this site; technician ben: on call, 1 open ticket(s)',
+        'mechanical in the local area (site north) → team mech-north, which serves this site; technician ben: mechanical level 3, on call, 1 open ticket(s)',
     });
     // At night ben is off call: ana (cy lacks the skill).
     expect(
@@ -91,6 +91,46 @@ describe('routing', () => {
       team: null,
       technician: null,
       reason: 'no team handles software in the local area (site north): left for dispatch',
+    });
+  });
+
+  it('skill levels and valid trainings: requirements per fault type decide who is suggested', () => {
+    const team = teamSchema.parse({
+      id: 'elec',
+      skills: ['electrical'],
+      areas: ['local'],
+      lead: 'lea',
+      technicians: [
+        { id: 'junior', skills: [{ skill: 'electrical', level: 1 }] },
+        {
+          id: 'hv-lapsed',
+          skills: [{ skill: 'electrical', level: 4 }],
+          training: [{ id: 'hv', validUntil: '2026-06-30' }],
+        },
+        {
+          id: 'hv-ok',
+          skills: [{ skill: 'electrical', level: 3 }],
+          training: [{ id: 'hv', validUntil: '2027-06-30' }],
+        },
+        { id: 'plain' },
+      ],
+    });
+    const input = { faultType: 'electrical', site: { id: 'x', area: 'local' as const }, at: noon };
+    const none = () => 0;
+    // Without requirements: the least loaded, then the most experienced (hv-lapsed, level 4).
+    expect(route([team], input, none, cal).technician).toBe('hv-lapsed');
+    // High-voltage work needs level 3 and a valid hv training: only hv-ok qualifies.
+    const req = { electrical: { minLevel: 3, training: ['hv'] } };
+    expect(route([team], input, none, cal, req)).toMatchObject({
+      technician: 'hv-ok',
+      reason: expect.stringContaining('technician hv-ok: electrical level 3, on call'),
+    });
+    // Level 5 needed: nobody qualifies; the lead decides.
+    expect(route([team], input, none, cal, { electrical: { minLevel: 5, training: [] } })).toMatchObject({
+      technician: null,
+      reason: expect.stringContaining(
+        'no qualified technician (needs level 5) on call now (lead lea decides)',
+      ),
     });
   });
 });

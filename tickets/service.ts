@@ -34,7 +34,7 @@ import {
   type WaitReason,
 } from './model.js';
 import type { PreventiveSchedule } from './preventive.js';
-import { type Route, route, type Team } from './routing.js';
+import { levelIn, type Requirement, type Route, route, type Team, trained } from './routing.js';
 import { calendarOf, clockState, computeClocks, pausedBy, type SlaPolicy } from './sla-policy.js';
 import { computeStats, type GroupBy, type Stats, type TicketWithTimeline } from './stats.js';
 import type { ListQuery, TicketFilter, TicketSort, TicketStore } from './store.js';
@@ -113,7 +113,7 @@ export interface TicketServiceOptions {
   site: (id: string) => SiteConfig;
   /** Teams a new ticket is routed to (none: tickets wait for dispatch). */
   teams?: readonly Team[];
-  routing?: { autoAssign: boolean };
+  routing?: { autoAssign: boolean; requirements?: Readonly<Record<string, Requirement>> };
   /** A device of the registry, for manual tickets naming the equipment. */
   device?: (id: string) => Device | undefined;
   /** Customer records: their contacts hear of new tickets, visits, resolution and closing. */
@@ -459,6 +459,51 @@ export class TicketService {
     return this.opts.customers ?? [];
   }
 
+  /**
+   * The technicians (R4.1): team, skills with levels, trainings (valid now or not), whether on call
+   * now, and how many open tickets they have.
+   */
+  async technicians(): Promise<
+    {
+      id: string;
+      name: string | null;
+      team: string;
+      partner: boolean;
+      skills: { skill: string; level: number }[];
+      training: { id: string; validUntil: string | null; valid: boolean }[];
+      onCall: boolean;
+      openTickets: number;
+    }[]
+  > {
+    const at = this.now();
+    const out = [];
+    for (const team of this.opts.teams ?? [])
+      for (const p of team.technicians) {
+        const open = await this.opts.store.list({
+          filter: { assignee: p.id, status: [...OPEN_STATUSES] },
+          sort: 'urgency',
+          limit: 500,
+          now: at,
+        });
+        const skills = (p.skills ?? team.skills).map((s) => (typeof s === 'string' ? s : s.skill));
+        out.push({
+          id: p.id,
+          name: p.name ?? null,
+          team: team.id,
+          partner: team.partner,
+          skills: skills.map((skill) => ({ skill, level: levelIn(p, team, skill) })),
+          training: p.training.map((t) => ({
+            id: t.id,
+            validUntil: t.validUntil ?? null,
+            valid: trained(p, t.id, at),
+          })),
+          onCall: !p.onCall || calendarOf(this.opts.policy, p.onCall).isOpen(at),
+          openTickets: open.items.length,
+        });
+      }
+    return out;
+  }
+
   /** Team and suggested technician for a new ticket (see routing.ts), with the reason. */
   private async route(faultType: string, site: SiteConfig, at: number): Promise<Route | null> {
     const teams = this.opts.teams ?? [];
@@ -479,6 +524,7 @@ export class TicketService {
       { faultType, site: { id: site.id, area: site.area }, at },
       (id) => loads.get(id) ?? 0,
       (name) => calendarOf(this.opts.policy, name),
+      this.opts.routing?.requirements,
     );
   }
 

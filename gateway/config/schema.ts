@@ -96,6 +96,7 @@ export const configSchema = z
 
 /** Raw shape of the cross-referenced parts, checked even when other parts are invalid. */
 interface RawRefs {
+  routing?: unknown;
   customers?: unknown;
   sites?: unknown;
   devices?: unknown;
@@ -223,10 +224,11 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
     };
     const skills = (s: unknown, path: (string | number)[]) =>
       (Array.isArray(s) ? s : []).forEach((k, j) => {
-        if (typeof k === 'string' && !faultTypes.has(k))
+        const name = k && typeof k === 'object' ? (k as { skill?: unknown }).skill : k;
+        if (typeof name === 'string' && !faultTypes.has(name))
           out.push({
-            path: [...path, j],
-            message: `unknown fault type "${k}" (rules.faultTypes: ${[...faultTypes].join(', ')})`,
+            path: k && typeof k === 'object' ? [...path, j, 'skill'] : [...path, j],
+            message: `unknown fault type "${name}" (rules.faultTypes: ${[...faultTypes].join(', ')})`,
           });
       });
     skills(team.skills, ['teams', i, 'skills']);
@@ -247,6 +249,17 @@ export function crossCheck(raw: unknown): { path: (string | number)[]; message: 
         });
     });
   });
+  const reqs =
+    r.routing && typeof r.routing === 'object'
+      ? (r.routing as { requirements?: unknown }).requirements
+      : undefined;
+  if (reqs && typeof reqs === 'object')
+    for (const k of Object.keys(reqs))
+      if (!faultTypes.has(k))
+        out.push({
+          path: ['routing', 'requirements', k],
+          message: `unknown fault type "${k}" (rules.faultTypes: ${[...faultTypes].join(', ')})`,
+        });
   const windowIds = new Set<string>();
   (Array.isArray(r.maintenance) ? r.maintenance : []).forEach((w, i) => {
     const id = idOf(w, 'id');

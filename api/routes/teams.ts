@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+import type { TicketService } from '../../tickets/service.js';
+
+/** `GET /technicians` (R4.1): who can take which work, now. */
+export function teamRoutes(tickets: TicketService) {
+  return async (app: FastifyInstance) => {
+    app.get(
+      '/technicians',
+      {
+        config: { access: 'team:read' },
+        schema: {
+          tags: ['teams'],
+          summary: 'Technicians: team, skills with levels, trainings (valid now?), on call now, open tickets',
+        },
+      },
+      async () => ({ items: await tickets.technicians() }),
+    );
+  };
+}
