@@ -82,14 +82,19 @@ export const partsSchema = z
       .default([]),
     /** How far back the fault rates and the parts per repair are learnt. */
     history: duration.prefault('365d'),
-    /** Stock to start with: applied once per (part, location) that has no stock yet. */
+    /**
+     * Stock to start with: applied once per (part, location) that has no stock yet; and the levels
+     * kept there (a van's kit: `minimum`, `reorderLevel` per location).
+     */
     stock: z
       .array(
         z
           .object({
             part: z.string().min(1),
             location: z.string().min(1),
-            quantity: z.number().nonnegative(),
+            quantity: z.number().nonnegative().default(0),
+            minimum: z.number().nonnegative().optional(),
+            reorderLevel: z.number().nonnegative().optional(),
           })
           .strict(),
       )

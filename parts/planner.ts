@@ -52,7 +52,7 @@ export class PartsPlanner {
     const now = this.now;
     if (this.cached && now - this.cached.at < 60_000) return this.cached.history;
     const h = await this.o.history(now - this.o.stock.config.history, now);
-    const history: History = { ...h, overrides: this.o.stock.config.faultMap };
+    const history: History = { ...h, overrides: this.o.stock.faultMap() };
     this.cached = { at: now, history };
     return history;
   }

@@ -44,6 +44,18 @@ const MIGRATIONS = [
     CREATE INDEX stock_movements_part ON stock_movements (part, seq);
     CREATE INDEX stock_movements_ticket ON stock_movements (ticket_id);`,
   },
+  {
+    version: 2,
+    description: 'fault → parts map entries edited through the API',
+    up: `CREATE TABLE fault_map (
+      model TEXT NOT NULL,
+      fault_type TEXT NOT NULL,
+      parts TEXT NOT NULL,
+      updated_by TEXT NOT NULL,
+      updated_at INTEGER NOT NULL,
+      PRIMARY KEY (model, fault_type)
+    );`,
+  },
 ];
 
 export interface StockLevel {
@@ -411,6 +423,58 @@ export class PartsStock {
     return s ? from + s.leadTime : null;
   }
 
+  /**
+   * The fault → parts map as edited: the configured entries, and those set through the API (which
+   * win for the same model and fault type).
+   */
+  faultMap(): {
+    model: string;
+    faultType: string;
+    parts: { part: string; quantity: number }[];
+    by: string;
+  }[] {
+    const stored = (
+      this.db.prepare('SELECT * FROM fault_map ORDER BY model, fault_type').all() as {
+        model: string;
+        fault_type: string;
+        parts: string;
+        updated_by: string;
+      }[]
+    ).map((r) => ({
+      model: r.model,
+      faultType: r.fault_type,
+      parts: JSON.parse(r.parts) as { part: string; quantity: number }[],
+      by: r.updated_by,
+    }));
+    const configured = this.config.faultMap
+      .filter((c) => !stored.some((s) => s.model === c.model && s.faultType === c.faultType))
+      .map((c) => ({ ...c, parts: [...c.parts], by: 'configuration' }));
+    return [...configured, ...stored];
+  }
+
+  setFaultMap(
+    model: string,
+    faultType: string,
+    parts: { part: string; quantity: number }[],
+    by: string,
+  ): void {
+    this.db
+      .prepare(
+        `INSERT INTO fault_map (model, fault_type, parts, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (model, fault_type) DO UPDATE SET parts = excluded.parts, updated_by = excluded.updated_by,
+         updated_at = excluded.updated_at`,
+      )
+      .run(model, faultType, JSON.stringify(parts), by, this.now());
+  }
+
+  /** Forgets an edited entry: the reports (or the configuration) decide again. */
+  clearFaultMap(model: string, faultType: string): boolean {
+    return (
+      this.db.prepare('DELETE FROM fault_map WHERE model = ? AND fault_type = ?').run(model, faultType)
+        .changes > 0
+    );
+  }
+
   /** Whether the ticket's repair has taken parts from stock already. */
   hasUsed(ticketId: string): boolean {
     return (
@@ -470,16 +534,29 @@ export class PartsStock {
     return (rows as ReservationRow[]).map(reservationOf);
   }
 
-  movements(filter: { part?: string; location?: string; ticketId?: string } = {}, limit = 500): Movement[] {
+  movements(
+    filter: {
+      part?: string;
+      location?: string;
+      ticketId?: string;
+      kind?: MovementKind;
+      from?: number;
+      to?: number;
+    } = {},
+    limit = 500,
+  ): Movement[] {
     const where: string[] = [];
     const params: (string | number)[] = [];
-    for (const [col, v] of [
-      ['part', filter.part],
-      ['location', filter.location],
-      ['ticket_id', filter.ticketId],
+    for (const [cond, v] of [
+      ['part = ?', filter.part],
+      ['location = ?', filter.location],
+      ['ticket_id = ?', filter.ticketId],
+      ['kind = ?', filter.kind],
+      ['at >= ?', filter.from],
+      ['at < ?', filter.to],
     ] as const)
       if (v !== undefined) {
-        where.push(`${col} = ?`);
+        where.push(cond);
         params.push(v);
       }
     return this.movementRows(where.length ? `WHERE ${where.join(' AND ')}` : '', params, limit);

@@ -23,7 +23,7 @@ parts:
     - { number: B-120, name: Drive belt, category: mechanical, suppliers: [{ id: a, leadTime: 2d }, { id: b, leadTime: 4d }] }
   stock:
     - { part: S-7, location: central, quantity: 4 }
-    - { part: B-120, location: van-ben, quantity: 1 }
+    - { part: B-120, location: van-ben, quantity: 1, minimum: 1 }
 `;
 
 type Ticket = { id: string; timeline: { type: string; note: string }[] };
@@ -69,7 +69,13 @@ describe('spare parts through a ticket (gateway)', () => {
     });
     expect(ok.status).toBe(200);
     expect(await level('S-7', 'central')).toMatchObject({ onHand: 4, reserved: 2, available: 2 });
-    expect(await level('B-120', 'van-ben')).toMatchObject({ onHand: 1, reserved: 1 });
+    // The van's kit: one belt is kept there; reserved, it is below that level.
+    expect(await level('B-120', 'van-ben')).toMatchObject({
+      onHand: 1,
+      reserved: 1,
+      minimum: 1,
+      belowMinimum: true,
+    });
     await go({ to: 'on_site' });
     const resolved = await go({
       to: 'resolved',
@@ -169,6 +175,30 @@ describe('spare parts through a ticket (gateway)', () => {
     );
     // S-7: 3 available, reorder level 3 — order now, from its one supplier.
     expect(r.body.items.map((x) => [x.part, x.supplier.id])).toEqual([['S-7', 'acme']]);
+  });
+
+  it('the fault → parts map can be edited; parts statistics per part and model', async () => {
+    const put = await postJson<{ parts: { part: string; source: string }[] }>(
+      api('/parts/fault-map/press-x/mechanical'),
+      { parts: [{ part: 'B-120', quantity: 1 }] },
+      undefined,
+      'PUT',
+    );
+    expect(put.status).toBe(200);
+    expect(put.body.parts).toEqual([{ part: 'B-120', share: 1, meanQuantity: 1, source: 'configured' }]);
+    const del = await fetch(api('/parts/fault-map/press-x/mechanical'), {
+      method: 'DELETE',
+      headers: auth(),
+    });
+    expect(del.status).toBe(204);
+    const map = await getJson<{ items: { parts: { source: string }[] }[] }>(api('/parts/fault-map'));
+    expect(map.body.items[0]?.parts[0]?.source).toBe('reports');
+    const byPart = await getJson<{
+      items: { key: string; quantity: number; tickets: number; value: number }[];
+    }>(api('/stats/parts'));
+    expect(byPart.body.items).toEqual([{ key: 'S-7', quantity: 1, tickets: 1, value: 42.5 }]);
+    const byModel = await getJson<{ items: { key: string }[] }>(api('/stats/parts?groupBy=model'));
+    expect(byModel.body.items.map((x) => x.key)).toEqual(['press-x']);
   });
 
   it('a part falling to its reorder level is a live event, once', async () => {

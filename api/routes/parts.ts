@@ -5,10 +5,12 @@ import { duration } from '../../lib/duration.js';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
 import type { Part } from '../../parts/config.js';
+import { supplierOf } from '../../parts/forecast.js';
 import type { PartsPlanner } from '../../parts/planner.js';
 import type { PartsStock, Reservation } from '../../parts/stock.js';
 import type { TicketService } from '../../tickets/service.js';
 import { principalOf, seesTicket } from '../guard.js';
+import { timeParam } from '../problem.js';
 
 const tags = ['spare parts'];
 const quantity = z.number().positive().max(1_000_000);
@@ -69,6 +71,113 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         },
       },
       async () => ({ items: await planner.faultMap() }),
+    );
+
+    const mapParams = z.object({ model: z.string().min(1).max(128), faultType: z.string().min(1).max(64) });
+    app.put(
+      '/parts/fault-map/:model/:faultType',
+      {
+        config: { access: 'parts:write' },
+        schema: {
+          tags,
+          summary: 'Set what a repair of this fault on this model takes (instead of what the reports say)',
+          params: mapParams,
+          body: z
+            .object({
+              parts: z
+                .array(
+                  z.object({ part: z.string().min(1).max(64), quantity: z.number().positive() }).strict(),
+                )
+                .max(50),
+            })
+            .strict(),
+        },
+      },
+      async (req) => {
+        stock.setFaultMap(req.params.model, req.params.faultType, req.body.parts, principalOf(req).name);
+        planner.invalidate();
+        return (await planner.faultMap()).find(
+          (f) => f.model === req.params.model && f.faultType === req.params.faultType,
+        );
+      },
+    );
+
+    app.delete(
+      '/parts/fault-map/:model/:faultType',
+      {
+        config: { access: 'parts:write' },
+        schema: {
+          tags,
+          summary: 'Forget an edited entry: the repair reports decide again',
+          params: mapParams,
+        },
+      },
+      async (req, reply) => {
+        if (!stock.clearFaultMap(req.params.model, req.params.faultType))
+          throw new FaultlineError(
+            'FL_ERR_PART_NOT_FOUND',
+            `no edited entry for ${req.params.model} / ${req.params.faultType}`,
+          );
+        planner.invalidate();
+        return reply.code(204).send();
+      },
+    );
+
+    app.get(
+      '/stats/parts',
+      {
+        config: { access: 'stats:read' },
+        schema: {
+          tags: ['statistics'],
+          summary: 'Parts used in a period per part, category or equipment model: quantity, tickets, value',
+          querystring: z
+            .object({
+              from: timeParam.optional(),
+              to: timeParam.optional(),
+              groupBy: z.enum(['part', 'category', 'model']).default('part'),
+            })
+            .strict(),
+        },
+      },
+      async (req) => {
+        const to = req.query.to ?? Date.now();
+        const from = req.query.from ?? to - 30 * 86_400_000;
+        if (from >= to) throw new FaultlineError('FL_ERR_API_VALIDATION', 'query from: must be before to');
+        const used = stock.movements({ kind: 'use', from, to }, 100_000);
+        const models = new Map<string, string>();
+        if (req.query.groupBy === 'model')
+          for (const id of new Set(used.map((m) => m.ticketId).filter((x): x is string => x !== null)))
+            models.set(id, (await tickets.get(id).catch(() => undefined))?.equipmentModel ?? '(unknown)');
+        const groups = new Map<string, { quantity: number; tickets: Set<string>; value: number }>();
+        for (const m of used) {
+          const p = stock.part(m.part);
+          const key =
+            req.query.groupBy === 'part'
+              ? m.part
+              : req.query.groupBy === 'category'
+                ? (p?.category ?? '(none)')
+                : (models.get(m.ticketId ?? '') ?? '(unknown)');
+          const g = groups.get(key) ?? { quantity: 0, tickets: new Set<string>(), value: 0 };
+          const q = -m.quantity;
+          g.quantity += q;
+          if (m.ticketId) g.tickets.add(m.ticketId);
+          g.value += q * ((p && supplierOf(p)?.price) ?? 0);
+          groups.set(key, g);
+        }
+        return {
+          from: toIso(from),
+          to: toIso(to),
+          groupBy: req.query.groupBy,
+          items: [...groups.entries()]
+            .sort(([a], [b]) => (a < b ? -1 : 1))
+            .map(([key, g]) => ({
+              key,
+              quantity: g.quantity,
+              tickets: g.tickets.size,
+              value: Math.round(g.value * 100) / 100,
+            })),
+        };
+      },
     );
 
     app.get(
@@ -180,7 +289,19 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         const f: { part?: string; location?: string } = {};
         if (req.query.part) f.part = req.query.part;
         if (req.query.location) f.location = req.query.location;
-        return { items: stock.levels(f) };
+        // Levels kept per location (a van's kit), where configured.
+        return {
+          items: stock.levels(f).map((l) => {
+            const kept = stock.config.stock.find((s) => s.part === l.part && s.location === l.location);
+            return {
+              ...l,
+              minimum: kept?.minimum ?? null,
+              reorderLevel: kept?.reorderLevel ?? null,
+              belowMinimum: kept?.minimum !== undefined && l.available < kept.minimum,
+              belowReorderLevel: kept?.reorderLevel !== undefined && l.available <= kept.reorderLevel,
+            };
+          }),
+        };
       },
     );
 
