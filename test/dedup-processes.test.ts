@@ -1,11 +1,8 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../lib/package-root.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
-import { tempDir } from './helpers.js';
+import { distUrl, runScript, tempDir } from './helpers.js';
 
 /**
  * Several gateway processes on one state.db (a restart overlapping the old process, or an operator
@@ -34,26 +31,13 @@ process.stdout.write(JSON.stringify({ created }));
 `;
 
 function worker(file: string, startAt: number, n: number): Promise<{ created: number }> {
-  const url = (p: string) => pathToFileURL(join(packageRoot(), 'dist', p)).href;
-  const args = [url('tickets/sqlite-store.js'), url('lib/sqlite.js'), file, String(startAt), String(n)];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', WORKER, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('exit', (code) =>
-      code === 0
-        ? resolve(JSON.parse(out) as { created: number })
-        : reject(new Error(`worker ${code}: ${err}`)),
-    );
-  });
+  return runScript(WORKER, [
+    distUrl('tickets/sqlite-store.js'),
+    distUrl('lib/sqlite.js'),
+    file,
+    String(startAt),
+    String(n),
+  ]);
 }
 
 describe('ticket de-duplication across processes', () => {

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import pino from 'pino';
 import { afterAll, beforeAll } from 'vitest';
 import { loadConfig } from '../gateway/config/load.js';
@@ -195,4 +196,32 @@ export async function stream(url: string, headers: Record<string, string> = {}) 
     })();
   }
   return { status: res.status, type: res.headers.get('content-type'), events, close: () => ac.abort() };
+}
+
+/** The built module `dist/<path>` as a file URL (for scripts run in other processes). */
+export function distUrl(path: string): string {
+  return pathToFileURL(join(packageRoot(), 'dist', path)).href;
+}
+
+/**
+ * Runs an ES module script in a separate Node process (a second gateway, a competing writer) and
+ * resolves the JSON it writes to stdout; rejects with its stderr when it fails.
+ */
+export function runScript<T>(script: string, args: readonly string[]): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    child.on('exit', (code) =>
+      code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`script exited ${code}: ${err}`)),
+    );
+  });
 }

@@ -1,12 +1,9 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { packageRoot } from '../lib/package-root.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { partsSchema } from '../parts/config.js';
 import { PartsStock } from '../parts/stock.js';
-import { tempDir } from './helpers.js';
+import { distUrl, runScript, tempDir } from './helpers.js';
 
 /** Four gateway processes (or API workers) reserving the same part at once: never more than there is. */
 const CONFIG = {
@@ -38,32 +35,15 @@ process.stdout.write(JSON.stringify({ ok, short }));
 `;
 
 function worker(file: string, startAt: number, name: string): Promise<{ ok: number; short: number }> {
-  const url = (p: string) => pathToFileURL(join(packageRoot(), 'dist', p)).href;
-  const args = [
-    url('parts/stock.js'),
-    url('parts/config.js'),
-    url('lib/sqlite.js'),
+  return runScript(WORKER, [
+    distUrl('parts/stock.js'),
+    distUrl('parts/config.js'),
+    distUrl('lib/sqlite.js'),
     file,
     String(startAt),
     name,
     JSON.stringify(CONFIG),
-  ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', WORKER, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-    });
-    child.stderr.on('data', (d) => {
-      err += d;
-    });
-    child.on('exit', (code) =>
-      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`worker ${code}: ${err}`)),
-    );
-  });
+  ]);
 }
 
 describe('stock under concurrent reservations (four processes)', () => {
