@@ -85,8 +85,17 @@ async function loadOrExit(file: string | null, o: CommonOptions): Promise<Config
   return loaded.config;
 }
 
-/** Runs until SIGINT/SIGTERM, then stops cleanly; a second signal exits at once. */
-function stopOnSignals(gw: RunningGateway, logger: Logger, extra?: () => Promise<void>): void {
+/**
+ * Runs until SIGINT/SIGTERM, then stops cleanly: adapters stop reading, what was accepted is made
+ * durable and acknowledged, the API, broker and stores close. Past `timeoutMs` the process exits
+ * anyway (code 1); a second signal exits at once.
+ */
+function stopOnSignals(
+  gw: RunningGateway,
+  logger: Logger,
+  timeoutMs: number,
+  extra?: () => Promise<void>,
+): void {
   let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -95,6 +104,10 @@ function stopOnSignals(gw: RunningGateway, logger: Logger, extra?: () => Promise
     }
     stopping = true;
     logger.info({ signal }, 'stopping');
+    setTimeout(() => {
+      logger.error({ timeoutMs }, 'stopping took longer than shutdown.timeout: exiting now');
+      process.exit(1);
+    }, timeoutMs).unref();
     void (async () => {
       try {
         if (extra) await extra();
@@ -134,11 +147,11 @@ async function run(file: string | null, o: CommonOptions, demo: boolean): Promis
     return;
   }
   if (!demo) {
-    stopOnSignals(gw, logger);
+    stopOnSignals(gw, logger, config.shutdown.timeout);
     return;
   }
   const sim = await runDemo(gw, logger);
-  stopOnSignals(gw, logger, () => sim.close());
+  stopOnSignals(gw, logger, config.shutdown.timeout, () => sim.close());
 }
 
 async function runSim(o: { scenario?: string; url?: string; duration?: string }): Promise<void> {

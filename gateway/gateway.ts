@@ -283,6 +283,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     });
     deliverer.kick();
     started.push({ stop: () => deliverer.stop() });
+    const outbound: { stop(): Promise<void> }[] = [deliverer];
     if (config.notifications.smtp) {
       outbox.setMailer(mailsOf);
       const mail = new MailSender({
@@ -294,6 +295,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       });
       mail.kick();
       started.push({ stop: () => mail.stop() });
+      outbound.push(mail);
     }
     const pruneEvents = setInterval(() => {
       try {
@@ -485,6 +487,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         for (const a of [...adapters].reverse()) {
           await a.stop().catch((err: unknown) => logger.error({ err, adapter: a.id }, 'adapter stop failed'));
         }
+        // Outbound deliveries: the ones in flight are abandoned and go out again at the next start.
+        clearInterval(pruneEvents);
+        for (const s of outbound) await s.stop();
         await reloader.stop();
         engine.stop();
         slaWatcher.stop();

@@ -51,6 +51,7 @@ export function mailsOf(e: NewEvent): NewMail[] {
 export class MailSender {
   private readonly loop: DeliveryLoop<Mail>;
   private readonly transport;
+  private stopping = false;
 
   constructor(o: {
     outbox: Outbox;
@@ -83,6 +84,7 @@ export class MailSender {
           await this.transport.sendMail({ from: s.from, to: m.to, subject: m.subject, text: m.text });
           o.outbox.mailSent(m.id, now());
         } catch (err) {
+          if (this.stopping) return; // cut off by the stop: sent again at the next start
           const next = nextAttemptAt(o.retry, m.attempts, now());
           o.outbox.mailFailed(m.id, errorText(err), next);
           if (next === null)
@@ -101,7 +103,8 @@ export class MailSender {
   }
 
   async stop(): Promise<void> {
-    await this.loop.stop();
+    this.stopping = true;
     this.transport.close();
+    await this.loop.stop();
   }
 }

@@ -43,6 +43,8 @@ export interface DelivererOptions {
 export class WebhookDeliverer {
   private readonly loop: DeliveryLoop<Delivery>;
   private readonly now: () => number;
+  /** Aborts the requests in flight when the gateway stops (they stay pending for the next start). */
+  private readonly stopping = new AbortController();
 
   constructor(private readonly opts: DelivererOptions) {
     this.now = opts.now ?? Date.now;
@@ -84,7 +86,7 @@ export class WebhookDeliverer {
         },
         body,
         redirect: 'manual',
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
+        signal: AbortSignal.any([AbortSignal.timeout(this.opts.timeoutMs), this.stopping.signal]),
       });
       status = res.status;
       await res.body?.cancel();
@@ -96,6 +98,7 @@ export class WebhookDeliverer {
       const ra = res.headers.get('retry-after');
       if (ra !== null && /^\d+$/.test(ra)) retryAfter = Number(ra) * 1000;
     } catch (err) {
+      if (this.stopping.signal.aborted) return; // not the receiver's failure: sent again at the next start
       error = errorText(err);
     }
     if (status === 410) {
@@ -121,6 +124,7 @@ export class WebhookDeliverer {
   }
 
   stop(): Promise<void> {
+    this.stopping.abort();
     return this.loop.stop();
   }
 }

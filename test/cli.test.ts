@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../lib/package-root.js';
@@ -159,6 +161,64 @@ describe('faultline CLI (built)', () => {
     again.kill('SIGINT');
     await done;
     expect(second).not.toContain('flk_');
+  });
+
+  it('start: SIGTERM stops within the shutdown timeout with a live stream open and a webhook in flight', async () => {
+    // A receiver that takes the request and never answers.
+    const held: IncomingMessage[] = [];
+    const receiver = createServer((req) => {
+      held.push(req);
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
+    const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
+    const dir = join(tmp.dir, 'sigterm');
+    writeFiles(dir, { 'faultline.yaml': 'shutdown: { timeout: 5s }\nrules: { files: [] }\n' });
+    const child = spawn(
+      process.execPath,
+      [CLI, 'start', '--api-port', '0', '--mqtt-port', '0', '--config', join(dir, 'faultline.yaml')],
+      {
+        cwd: dir,
+        env: { ...process.env, FAULTLINE_API_KEY: TEST_API_KEY, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    try {
+      const line = await listeningLine(child);
+      const api = (p: string) => `${line.api}/api/v1${p}`;
+      const post = (p: string, body: object) =>
+        fetch(api(p), {
+          method: 'POST',
+          headers: { ...auth(), 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      expect((await post('/webhooks', { url: hook, types: ['ticket.*'] })).status).toBe(201);
+      const stream = await fetch(api('/events'), { headers: auth() });
+      expect(stream.status).toBe(200);
+      const filed = await post('/tickets', {
+        title: 'Leak',
+        priority: 'general',
+        source: 'phone',
+        reporter: { name: 'Operator' },
+        faultType: 'mechanical',
+      });
+      expect(filed.status).toBe(201);
+      await waitFor(async () => (held.length ? true : undefined), 5_000, 'the webhook request');
+      const t0 = Date.now();
+      const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - t0).toBeLessThan(3_000);
+      await stream.body?.cancel().catch(() => undefined);
+      // The delivery cut off by the stop is still pending: it goes out again at the next start.
+      const db = openDatabase(join(dir, 'data', 'state.db'));
+      const rows = db.prepare('SELECT state, attempts FROM deliveries').all();
+      db.close();
+      expect(rows).toEqual([{ state: 'pending', attempts: 0 }]);
+    } finally {
+      child.kill('SIGKILL');
+      for (const r of held) r.socket.destroy();
+      await new Promise<void>((r) => receiver.close(() => r()));
+    }
   });
 
   it('start: SIGHUP reloads the rule files', async () => {

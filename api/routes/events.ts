@@ -43,9 +43,9 @@ const frame = (e: StoredEvent) =>
 export function eventRoutes(outbox: Outbox, tokens: StreamTokens, heartbeatMs = 15_000) {
   return async (plain: FastifyInstance) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
-    // Open streams end when the API closes (a stop or restart), so that closing does not wait on them.
+    // Open streams end when the API starts closing (a stop or restart), so that closing does not wait on them.
     const open = new Set<{ destroy(): void }>();
-    app.addHook('onClose', async () => {
+    app.addHook('preClose', async () => {
       for (const s of open) s.destroy();
     });
     app.post(

@@ -91,6 +91,11 @@ export const configSchema = z
     parts: partsSchema.prefault({}),
     /** Live events (SSE) and webhooks: retention and retries. */
     notifications: notificationsSchema.prefault({}),
+    /** On SIGTERM/SIGINT: how long stopping may take before the process exits anyway (code 1). */
+    shutdown: z
+      .object({ timeout: duration.prefault('10s') })
+      .strict()
+      .prefault({}),
   })
   .strict();
 
