@@ -1,5 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { type Document, isMap, isSeq, LineCounter, parseDocument } from 'yaml';
+import { type Document, isMap, isSeq, LineCounter, parseDocument, visit } from 'yaml';
+
+/** Alias expansions a YAML file may use (more is a resource-exhaustion attempt). */
+const MAX_ALIASES = 100;
+
 import type { z } from 'zod';
 
 /** One problem found in a YAML source, with its location (1-based line and column). */
@@ -34,7 +38,7 @@ export class YamlSource {
    */
   syntaxIssues(): SourceIssue[] {
     const tags = this.doc.warnings.filter((w) => w.code === 'TAG_RESOLVE_FAILED');
-    return [...this.doc.errors, ...tags].map((e) => {
+    const issues = [...this.doc.errors, ...tags].map((e) => {
       const pos = this.lines.linePos(e.pos[0]);
       return {
         file: this.file,
@@ -44,6 +48,28 @@ export class YamlSource {
         message: e.message.split('\n')[0] ?? e.message,
       };
     });
+    if (issues.length) return issues;
+    // Aliases that expand without end (a "billion laughs" file) are refused, not expanded.
+    try {
+      this.toJS();
+    } catch (err) {
+      let at = 0;
+      visit(this.doc, {
+        Alias(_k, node) {
+          at = node.range?.[0] ?? 0;
+          return visit.BREAK;
+        },
+      });
+      const pos = this.lines.linePos(at);
+      issues.push({
+        file: this.file,
+        line: pos.line,
+        col: pos.col,
+        path: '',
+        message: `cannot be read: ${(err as Error).message} (at most ${MAX_ALIASES} alias expansions)`,
+      });
+    }
+    return issues;
   }
 
   /** 1-based line and column of a character offset. */
@@ -53,7 +79,7 @@ export class YamlSource {
   }
 
   toJS(): unknown {
-    return this.doc.toJS({ maxAliasCount: 100 });
+    return this.doc.toJS({ maxAliasCount: MAX_ALIASES });
   }
 
   /**
