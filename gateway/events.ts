@@ -1,5 +1,5 @@
 import { alertView } from '../api/routes/alerts.js';
-import type { DeviceRegistry } from '../ingest/devices.js';
+import { customerOf, type DeviceRegistry } from '../ingest/devices.js';
 import type { Ingest } from '../ingest/ingest.js';
 import type { Logger } from '../lib/log.js';
 import type { Outbox } from '../notify/outbox.js';
@@ -56,7 +56,7 @@ export function wireEvents(d: {
   const siteOfDevice = (id: string) => registry.get(id)?.site ?? null;
   const customerOfDevice = (id: string) => {
     const dev = registry.get(id);
-    return dev ? (dev.customer ?? registry.site(dev.site).customer ?? null) : null;
+    return dev ? customerOf(dev, registry.site(dev.site)) : null;
   };
   for (const [hook, type] of [
     [d.alerts.onFiring.bind(d.alerts), 'alert.firing'],

@@ -25,7 +25,6 @@ import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { MailSender, mailsOf } from '../notify/mail.js';
 import { Outbox } from '../notify/outbox.js';
 import { WebhookDeliverer } from '../notify/webhooks.js';
-import { PartsPlanner } from '../parts/planner.js';
 import { PartsStock } from '../parts/stock.js';
 import type { AlertStore } from '../rules/alerts.js';
 import { AlertTracker } from '../rules/alerts.js';
@@ -43,6 +42,7 @@ import type { Config } from './config/schema.js';
 import { wireEvents } from './events.js';
 import { Housekeeping } from './housekeeping.js';
 import { createMetrics } from './metrics.js';
+import { wireParts } from './parts.js';
 
 export interface RunningGateway {
   apiUrl: string;
@@ -193,88 +193,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       customers: config.customers,
       ...(parts ? { parts } : {}),
     });
-    // Spare parts planning: fault rates and parts per repair from the ticket history; the likely
-    // parts of a new ticket go on its timeline with where they are.
-    const partsPlanner = parts
-      ? new PartsPlanner({
-          stock: parts,
-          history: async (from, to) => ({
-            from,
-            to,
-            tickets: (await tickets.filedIn({}, from, to)).map((t) => ({
-              model: t.equipmentModel,
-              faultType: t.faultType,
-              reportedAt: t.reportedAt,
-              partsUsed: t.report?.partsUsed ?? null,
-            })),
-            devices: registry.list().map((d) => ({ model: d.model, since: d.firstSeenAt })),
-          }),
-          installed: () => {
-            const m = new Map<string, number>();
-            for (const d of registry.list()) if (d.model) m.set(d.model, (m.get(d.model) ?? 0) + 1);
-            return m;
-          },
-        })
-      : undefined;
-    if (partsPlanner)
-      tickets.onChange(({ kind, ticket }) => {
-        if (kind === 'transition' && ticket.report) partsPlanner.invalidate();
-        if (kind !== 'created' || ticket.priority === 'preventive') return;
-        const near = { site: ticket.site, technicians: ticket.assignees, team: ticket.team };
-        void partsPlanner
-          .suggest(ticket.equipmentModel, ticket.faultType, near)
-          .then(async (likely) => {
-            if (likely.length === 0) return;
-            const text = likely
-              .map(
-                (p) =>
-                  `${p.part}${p.name ? ` (${p.name})` : ''}: ${Math.round(p.share * 100)} % of repairs` +
-                  (!p.stocked
-                    ? ', not kept in stock'
-                    : p.available.length
-                      ? `, ${p.available.map((a) => `${a.quantity} at ${a.location}`).join(', ')}`
-                      : ', none in stock'),
-              )
-              .join('; ');
-            await tickets.note(ticket.id, 'parts', `likely parts: ${text}`, 'parts');
-          })
-          .catch((err: unknown) => logger.error({ err, ticketId: ticket.id }, 'parts suggestion failed'));
-      });
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
     const outbox = new Outbox(stateDb);
     const events = wireEvents({ outbox, tickets, alerts, ingest, registry, logger });
-    if (parts) {
-      // A part falling below its minimum (or to its reorder level) is an event, once per fall.
-      const isLow = (n: string) => {
-        const p = parts.part(n);
-        const a = parts.total(n).available;
-        return p !== undefined && (a < p.minimum || (p.reorderLevel !== undefined && a <= p.reorderLevel));
-      };
-      const low = new Set(parts.config.catalogue.map((p) => p.number).filter(isLow));
-      parts.onChange((n) => {
-        if (!isLow(n)) {
-          low.delete(n);
-          return;
-        }
-        if (low.has(n)) return;
-        low.add(n);
-        const p = parts.part(n);
-        outbox.publish({
-          type: 'parts.low_stock',
-          at: Date.now(),
-          subject: n,
-          site: null,
-          customer: null,
-          data: {
-            part: n,
-            name: p?.name,
-            stock: parts.total(n),
-            minimum: p?.minimum,
-            reorderLevel: p?.reorderLevel ?? null,
-          },
-        });
-      });
-    }
+    // Spare parts: likely parts on new tickets, forecasts, low-stock events (gateway/parts.ts).
+    const partsPlanner = parts ? wireParts({ stock: parts, tickets, registry, outbox, logger }) : undefined;
     const deliverer = new WebhookDeliverer({
       outbox,
       logger: logger.child({ component: 'webhooks' }),

@@ -38,6 +38,11 @@ export interface Connectivity {
 const UNKNOWN: Connectivity = { state: 'unknown', since: null, reason: null };
 
 /** A device known only by its id (and the attributes given): nothing seen of it yet. */
+/** The customer a device belongs to: its own, else its site's. */
+export function customerOf(d: Pick<Device, 'customer'>, site: Pick<SiteConfig, 'customer'>): string | null {
+  return d.customer ?? site.customer ?? null;
+}
+
 export function newDevice(
   id: string,
   attrs: Partial<Pick<Device, 'name' | 'model' | 'site' | 'customer' | 'tags' | 'configured'>> = {},

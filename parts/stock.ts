@@ -191,6 +191,16 @@ export class PartsStock {
     return this.locations.get(id);
   }
 
+  /** Whether a part's available stock (all locations) is below its minimum, or at its reorder level. */
+  flags(number: string): { belowMinimum: boolean; belowReorderLevel: boolean } {
+    const p = this.parts.get(number);
+    const a = this.total(number).available;
+    return {
+      belowMinimum: p !== undefined && a < p.minimum,
+      belowReorderLevel: p?.reorderLevel !== undefined && a <= p.reorderLevel,
+    };
+  }
+
   /** Whether the part is kept in stock (in the catalogue); other parts are recorded, not counted. */
   tracked(number: string): boolean {
     return this.parts.has(number);

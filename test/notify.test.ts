@@ -130,7 +130,7 @@ describe('webhooks and live events (gateway)', () => {
     const url = probe.url;
     await probe.close();
     const hook = await subscribe(url, ['ticket.*']);
-    const t = (await file('north')).body.id;
+    await file('north');
     const dead = await waitFor(async () => {
       const r = await getJson<{ items: { id: string; attempts: number; lastError: string }[] }>(
         api(`/webhooks/${hook}/deliveries?state=dead`),
@@ -156,7 +156,6 @@ describe('webhooks and live events (gateway)', () => {
     await waitFor(async () => (got.length === 1 ? true : undefined), 5_000);
     expect(got).toEqual([dead[0]?.id]);
     expect(dead[0]?.id).toContain('_W-');
-    void t;
     await new Promise<void>((r) => server.close(() => r()));
     await fetch(api(`/webhooks/${hook}`), { method: 'DELETE', headers: auth() });
   });

@@ -1,5 +1,5 @@
 import type { SiteConfig } from '../ingest/config.js';
-import type { Device } from '../ingest/devices.js';
+import { customerOf, type Device } from '../ingest/devices.js';
 import type { Page } from '../lib/cursor.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -253,7 +253,7 @@ export class TicketService {
         deviceId: device.id,
         site: site.id,
         area: site.area,
-        customer: device.customer ?? site.customer ?? null,
+        customer: customerOf(device, site),
         equipmentModel: device.model,
         ruleId: rule.id,
         alertId: alert.id,
@@ -305,7 +305,7 @@ export class TicketService {
         deviceId: device?.id ?? null,
         site: site.id,
         area: site.area,
-        customer: input.customer ?? device?.customer ?? site.customer ?? null,
+        customer: input.customer ?? customerOf(device ?? { customer: null }, site),
         equipmentModel: device?.model ?? input.equipmentModel ?? null,
         ruleId: null,
         alertId: null,
@@ -360,7 +360,7 @@ export class TicketService {
         deviceId: device.id,
         site: site.id,
         area: site.area,
-        customer: device.customer ?? site.customer ?? null,
+        customer: customerOf(device, site),
         equipmentModel: device.model,
         ruleId: `preventive:${s.id}:${usage?.key ?? when}`,
         alertId: null,
@@ -479,12 +479,7 @@ export class TicketService {
     const out = [];
     for (const team of this.opts.teams ?? [])
       for (const p of team.technicians) {
-        const open = await this.opts.store.list({
-          filter: { assignee: p.id, status: [...OPEN_STATUSES] },
-          sort: 'urgency',
-          limit: 500,
-          now: at,
-        });
+        const open = await this.openLoad(p.id, at);
         const skills = (p.skills ?? team.skills).map((s) => (typeof s === 'string' ? s : s.skill));
         out.push({
           id: p.id,
@@ -498,10 +493,21 @@ export class TicketService {
             valid: trained(p, t.id, at),
           })),
           onCall: !p.onCall || calendarOf(this.opts.policy, p.onCall).isOpen(at),
-          openTickets: open.items.length,
+          openTickets: open,
         });
       }
     return out;
+  }
+
+  /** How many open tickets a technician has (up to 500: enough to compare loads). */
+  private async openLoad(technician: string, at: number): Promise<number> {
+    const page = await this.opts.store.list({
+      filter: { assignee: technician, status: [...OPEN_STATUSES] },
+      sort: 'urgency',
+      limit: 500,
+      now: at,
+    });
+    return page.items.length;
   }
 
   /** Team and suggested technician for a new ticket (see routing.ts), with the reason. */
@@ -510,15 +516,7 @@ export class TicketService {
     if (teams.length === 0) return null;
     const ids = [...new Set(teams.flatMap((t) => t.technicians.map((p) => p.id)))];
     const loads = new Map<string, number>();
-    for (const id of ids) {
-      const page = await this.opts.store.list({
-        filter: { assignee: id, status: [...OPEN_STATUSES] },
-        sort: 'urgency',
-        limit: 500,
-        now: at,
-      });
-      loads.set(id, page.items.length);
-    }
+    for (const id of ids) loads.set(id, await this.openLoad(id, at));
     return route(
       teams,
       { faultType, site: { id: site.id, area: site.area }, at },

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { DeviceRegistry } from '../../ingest/devices.js';
+import { customerOf, type DeviceRegistry } from '../../ingest/devices.js';
 import { FaultlineError } from '../../lib/errors.js';
 import type { Customer } from '../../tickets/customers.js';
 import { OPEN_STATUSES } from '../../tickets/model.js';
@@ -15,10 +15,9 @@ const idParams = z.object({ id: z.string().min(1).max(128) }).strict();
 export function customerRoutes(tickets: TicketService, devices: DeviceRegistry) {
   const sitesOf = (c: Customer) => devices.siteList().filter((s) => s.customer === c.id);
   const devicesOf = (c: Customer) => {
-    const sites = new Set(sitesOf(c).map((s) => s.id));
     return devices
       .list()
-      .filter((d) => d.customer === c.id || (d.customer === null && sites.has(d.site)))
+      .filter((d) => customerOf(d, devices.site(d.site)) === c.id)
       .map((d) => ({
         id: d.id,
         name: d.name,

@@ -28,8 +28,7 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
       ...p,
       suppliers: p.suppliers.map((s) => ({ ...s, leadTimeMs: s.leadTime })),
       stock: total,
-      belowMinimum: total.available < p.minimum,
-      belowReorderLevel: p.reorderLevel !== undefined && total.available <= p.reorderLevel,
+      ...stock.flags(p.number),
       // A critical part with fewer than two suppliers waits on one company (R4.2).
       singleSource: p.critical && p.suppliers.length < 2,
     };
