@@ -1,21 +1,51 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../lib/duration.js';
+import { runE2e } from './e2e/main.js';
 import { runRulesBench } from './rules.js';
 import { machine, runSpoolInfluxBench } from './spool-influx.js';
 
-/** `npm run bench`: prints a table of the measured figures and the machine they ran on. */
+/**
+ * `npm run bench [-- --only <text>] [--messages N] [--components]`: the end-to-end table (the
+ * gateway as users run it, driven by a separate load process), then the component figures.
+ */
 async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      messages: { type: 'string', default: process.env.BENCH_MESSAGES ?? '200000' },
+      'no-components': { type: 'boolean', default: false },
+      parts: { type: 'string', default: 'ingest,latency,api,drain' },
+      rated: { type: 'string' },
+      duration: { type: 'string' },
+    },
+  });
+  const soakMs = values.duration === undefined ? undefined : parseDuration(values.duration);
+  if (values.duration !== undefined && soakMs === undefined)
+    throw new Error(`--duration ${values.duration}: expected a duration such as 90s, 30m or 2h`);
+  const out = (s: string) => process.stdout.write(s);
+  out(`machine: ${machine()}\n\n`);
+  await runE2e({
+    messages: Number(values.messages),
+    only: values.only,
+    parts: new Set(values.parts.split(',').map((x) => x.trim())),
+    rated: values.rated === undefined ? undefined : Number(values.rated),
+    soakSeconds: soakMs === undefined ? undefined : soakMs / 1000,
+    out,
+  });
+  if (values['no-components'] || soakMs !== undefined) return;
   const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-'));
   try {
-    const n = Number(process.env.BENCH_POINTS ?? 200_000);
-    process.stdout.write(`machine: ${machine()}\nreadings per case: ${n} (5 fields each)\n\n`);
+    const n = Number(process.env.BENCH_POINTS ?? 100_000);
+    out(`\ncomponents (in-process, ${n} readings per case, 5 fields each):\n\n`);
     const rows = await runSpoolInfluxBench(dir, n);
-    rows.push(...runRulesBench(Number(process.env.BENCH_RULE_READINGS ?? 100_000)));
+    rows.push(...runRulesBench(Number(process.env.BENCH_RULE_READINGS ?? 50_000)));
     const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
-    process.stdout.write('| case | points | seconds | points/s | note |\n|---|---:|---:|---:|---|\n');
+    out('| case | points | seconds | points/s | note |\n|---|---:|---:|---:|---|\n');
     for (const r of rows) {
-      process.stdout.write(
+      out(
         `| ${r.case} | ${fmt(r.points)} | ${r.seconds.toFixed(2)} | ${fmt(r.pointsPerSecond)} | ${r.note} |\n`,
       );
     }

@@ -302,7 +302,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         logger.error({ err }, 'rule state could not be saved');
       }
     };
-    const ruleStateTimer = setInterval(() => void saveRuleState(), 1_000);
+    const ruleStateTimer = setInterval(() => void saveRuleState(), config.rules.stateSaveInterval);
     ruleStateTimer.unref();
     ingest.onReading((point, device) => engine.onReading(point, device));
     ingest.onReading((point, device) => planner.observe(point.fields, device, point.ts));
@@ -328,6 +328,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       spoolMaxAgeMs: config.storage.spool.maxAge,
       logger: logger.child({ component: 'housekeeping' }),
       connectivity,
+      databases: [stateDb],
     });
     housekeeping.start();
     started.push(housekeeping);

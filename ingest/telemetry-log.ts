@@ -1,4 +1,5 @@
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import type { Statement } from 'better-sqlite3';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 
 export interface SpoolStats {
@@ -85,11 +86,16 @@ export class SqliteTelemetryLog implements TelemetryLog {
   private readonly totals: { batches: number; points: number; bytes: number };
   private readonly listeners: (() => void)[] = [];
 
+  private readonly readStmt: Statement;
+
   constructor(
     private readonly db: SqliteDatabase,
     private readonly now: () => number = Date.now,
   ) {
     migrate(db, 'telemetry-log', MIGRATIONS);
+    this.readStmt = db.prepare(
+      'SELECT id, created_at, points, body FROM telemetry_batches WHERE id > ? ORDER BY id LIMIT ?',
+    );
     this.insert = db.prepare('INSERT INTO telemetry_batches (created_at, points, body) VALUES (?, ?, ?)');
     this.totals = db
       .prepare(
@@ -135,9 +141,12 @@ export class SqliteTelemetryLog implements TelemetryLog {
   }
 
   async read(afterId: number, limit: number): Promise<LogBatch[]> {
-    const rows = this.db
-      .prepare('SELECT id, created_at, points, body FROM telemetry_batches WHERE id > ? ORDER BY id LIMIT ?')
-      .all(afterId, limit) as { id: number; created_at: number; points: number; body: Buffer }[];
+    const rows = this.readStmt.all(afterId, limit) as {
+      id: number;
+      created_at: number;
+      points: number;
+      body: Buffer;
+    }[];
     return rows.map((r) => ({
       id: r.id,
       createdAt: r.created_at,

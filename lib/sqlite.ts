@@ -57,3 +57,19 @@ export function migrate(db: SqliteDatabase, component: string, migrations: reado
     })();
   }
 }
+
+/**
+ * Statements prepared once per SQL text, for methods on a hot path (preparing costs more than
+ * running a small statement). Not for statements that are iterated or switched to raw/pluck mode.
+ */
+export function statementCache(db: SqliteDatabase): (sql: string) => Database.Statement {
+  const cache = new Map<string, Database.Statement>();
+  return (sql) => {
+    let s = cache.get(sql);
+    if (!s) {
+      s = db.prepare(sql);
+      cache.set(sql, s);
+    }
+    return s;
+  };
+}

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import type { Statement } from 'better-sqlite3';
 import picomatch from 'picomatch';
 import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
-import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
 
 /**
  * What Faultline tells the outside world (R5.1, R6.1): every ticket, alert, SLA and device change is
@@ -240,7 +241,10 @@ export class Outbox {
     private readonly now: () => number = Date.now,
   ) {
     migrate(db, 'outbox', MIGRATIONS);
+    this.stmt = statementCache(db);
   }
+
+  private readonly stmt: (sql: string) => Statement;
 
   /** With SMTP configured: the e-mails an event asks for, stored with it and sent by the mail sender. */
   setMailer(f: (e: NewEvent) => NewMail[]): void {
@@ -267,17 +271,15 @@ export class Outbox {
     const hooks = this.webhooks().filter((w) => w.active && this.matches(w, e.type));
     const at = this.now();
     const stored = this.db.transaction((): StoredEvent => {
-      const r = this.db
-        .prepare(
-          'INSERT INTO events (type, at, subject, site, customer, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
-        )
-        .get(e.type, e.at, e.subject, e.site, e.customer, JSON.stringify(e.data)) as { seq: number };
-      const insert = this.db.prepare(
+      const r = this.stmt(
+        'INSERT INTO events (type, at, subject, site, customer, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
+      ).get(e.type, e.at, e.subject, e.site, e.customer, JSON.stringify(e.data)) as { seq: number };
+      const insert = this.stmt(
         `INSERT INTO deliveries (id, webhook_id, event_seq, state, next_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`,
       );
       for (const w of hooks) insert.run(`msg_${r.seq}_${w.id}`, w.id, r.seq, at, at);
       const mails = this.mailsFor?.(e) ?? [];
-      const insertMail = this.db.prepare(
+      const insertMail = this.stmt(
         `INSERT INTO mails (id, event_seq, to_addr, subject, text, state, next_at, created_at)
          VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
       );
@@ -311,110 +313,96 @@ export class Outbox {
   /** Events after `seq`, oldest first. */
   since(seq: number, limit: number): StoredEvent[] {
     return (
-      this.db.prepare('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as EventRow[]
+      this.stmt('SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(seq, limit) as EventRow[]
     ).map(eventOf);
   }
 
   event(seq: number): StoredEvent | undefined {
-    const r = this.db.prepare('SELECT * FROM events WHERE seq = ?').get(seq) as EventRow | undefined;
+    const r = this.stmt('SELECT * FROM events WHERE seq = ?').get(seq) as EventRow | undefined;
     return r ? eventOf(r) : undefined;
   }
 
   lastSeq(): number {
-    return (this.db.prepare('SELECT coalesce(max(seq), 0) AS s FROM events').get() as { s: number }).s;
+    return (this.stmt('SELECT coalesce(max(seq), 0) AS s FROM events').get() as { s: number }).s;
   }
 
   /** Drops events older than `before` that no pending delivery needs. */
   prune(before: number): number {
-    return this.db
-      .prepare(
-        `DELETE FROM events WHERE at < ? AND seq NOT IN (SELECT event_seq FROM deliveries WHERE state = 'pending')`,
-      )
-      .run(before).changes;
+    return this.stmt(
+      `DELETE FROM events WHERE at < ? AND seq NOT IN (SELECT event_seq FROM deliveries WHERE state = 'pending')`,
+    ).run(before).changes;
   }
 
   createWebhook(w: { url: string; types: string[]; description: string; secret?: string }): Webhook {
     const id = `W-${randomBytes(5).toString('hex')}`;
     const secret = w.secret ?? `whsec_${randomBytes(24).toString('base64')}`;
-    this.db
-      .prepare(
-        'INSERT INTO webhooks (id, url, types, secret, description, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)',
-      )
-      .run(id, w.url, JSON.stringify(w.types), secret, w.description, this.now());
+    this.stmt(
+      'INSERT INTO webhooks (id, url, types, secret, description, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)',
+    ).run(id, w.url, JSON.stringify(w.types), secret, w.description, this.now());
     return this.webhook(id) as Webhook;
   }
 
   webhook(id: string): Webhook | undefined {
-    const r = this.db.prepare('SELECT * FROM webhooks WHERE id = ?').get(id) as WebhookRow | undefined;
+    const r = this.stmt('SELECT * FROM webhooks WHERE id = ?').get(id) as WebhookRow | undefined;
     return r ? webhookOf(r) : undefined;
   }
 
   webhooks(): Webhook[] {
-    return (this.db.prepare('SELECT * FROM webhooks ORDER BY created_at, id').all() as WebhookRow[]).map(
-      webhookOf,
-    );
+    return (this.stmt('SELECT * FROM webhooks ORDER BY created_at, id').all() as WebhookRow[]).map(webhookOf);
   }
 
   deactivate(id: string): void {
-    this.db.prepare('UPDATE webhooks SET active = 0 WHERE id = ?').run(id);
+    this.stmt('UPDATE webhooks SET active = 0 WHERE id = ?').run(id);
   }
 
   /** Switches a webhook on or off (off: no new deliveries; pending ones wait). */
   setActive(id: string, active: boolean): Webhook | undefined {
-    this.db.prepare('UPDATE webhooks SET active = ? WHERE id = ?').run(active ? 1 : 0, id);
+    this.stmt('UPDATE webhooks SET active = ? WHERE id = ?').run(active ? 1 : 0, id);
     return this.webhook(id);
   }
 
   deleteWebhook(id: string): boolean {
-    return this.db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes > 0;
+    return this.stmt('DELETE FROM webhooks WHERE id = ?').run(id).changes > 0;
   }
 
   /** The earliest pending delivery per webhook (deliveries go out in event order, one at a time per webhook). */
   due(now: number): Delivery[] {
     return (
-      this.db
-        .prepare(
-          `SELECT d.* FROM deliveries d
+      this.stmt(
+        `SELECT d.* FROM deliveries d
            JOIN (SELECT webhook_id, min(event_seq) AS first FROM deliveries WHERE state = 'pending' GROUP BY webhook_id) f
              ON f.webhook_id = d.webhook_id AND f.first = d.event_seq
            JOIN webhooks w ON w.id = d.webhook_id AND w.active = 1
            WHERE d.next_at <= ?`,
-        )
-        .all(now) as DeliveryRow[]
+      ).all(now) as DeliveryRow[]
     ).map(deliveryOf);
   }
 
   /** When the next pending delivery is due (null: none pending). */
   nextDueAt(): number | null {
-    const r = this.db
-      .prepare(
-        `SELECT min(d.next_at) AS t FROM deliveries d
+    const r = this.stmt(
+      `SELECT min(d.next_at) AS t FROM deliveries d
          JOIN (SELECT webhook_id, min(event_seq) AS first FROM deliveries WHERE state = 'pending' GROUP BY webhook_id) f
            ON f.webhook_id = d.webhook_id AND f.first = d.event_seq
          JOIN webhooks w ON w.id = d.webhook_id AND w.active = 1`,
-      )
-      .get() as { t: number | null };
+    ).get() as { t: number | null };
     return r.t;
   }
 
   delivered(id: string, status: number, at: number): void {
-    this.db
-      .prepare(
-        `UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL,
+    this.stmt(
+      `UPDATE deliveries SET state = 'delivered', attempts = attempts + 1, last_status = ?, last_error = NULL,
          delivered_at = ? WHERE id = ? AND state = 'pending'`,
-      )
-      .run(status, at, id);
+    ).run(status, at, id);
   }
 
   /** A failed attempt: retried at `nextAt`, or dead (`nextAt` null) after the last one. */
   failed(id: string, status: number | null, error: string, nextAt: number | null): void {
-    this.db
-      .prepare(
-        `UPDATE deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?,
+    this.stmt(
+      `UPDATE deliveries SET attempts = attempts + 1, last_status = ?, last_error = ?,
          state = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END, next_at = coalesce(?, next_at)
          WHERE id = ? AND state = 'pending'`,
-      )
-      .run(status, error.slice(0, 500), nextAt, nextAt, id);
+    ).run(status, error.slice(0, 500), nextAt, nextAt, id);
   }
 
   /** A dead delivery goes out again (after the receiver was fixed). */
@@ -424,13 +412,14 @@ export class Outbox {
   }
 
   private requeue(table: 'deliveries' | 'mails', id: string, at: number): void {
-    this.db
-      .prepare(`UPDATE ${table} SET state = 'pending', next_at = ? WHERE id = ? AND state = 'dead'`)
-      .run(at, id);
+    this.stmt(`UPDATE ${table} SET state = 'pending', next_at = ? WHERE id = ? AND state = 'dead'`).run(
+      at,
+      id,
+    );
   }
 
   delivery(id: string): Delivery | undefined {
-    const r = this.db.prepare('SELECT * FROM deliveries WHERE id = ?').get(id) as DeliveryRow | undefined;
+    const r = this.stmt('SELECT * FROM deliveries WHERE id = ?').get(id) as DeliveryRow | undefined;
     return r ? deliveryOf(r) : undefined;
   }
 
@@ -476,11 +465,9 @@ export class Outbox {
       w.push('(event_seq < ? OR (event_seq = ? AND id < ?))');
       p.push(seq, seq, id);
     }
-    const rows = this.db
-      .prepare(
-        `SELECT * FROM ${table} ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY event_seq DESC, id DESC LIMIT ?`,
-      )
-      .all(...p, limit + 1) as R[];
+    const rows = this.stmt(
+      `SELECT * FROM ${table} ${w.length ? `WHERE ${w.join(' AND ')}` : ''} ORDER BY event_seq DESC, id DESC LIMIT ?`,
+    ).all(...p, limit + 1) as R[];
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
     return {
@@ -491,35 +478,31 @@ export class Outbox {
 
   dueMails(now: number, limit: number): Mail[] {
     return (
-      this.db
-        .prepare(`SELECT * FROM mails WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?`)
-        .all(now, limit) as MailRow[]
+      this.stmt(
+        `SELECT * FROM mails WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, id LIMIT ?`,
+      ).all(now, limit) as MailRow[]
     ).map(mailOf);
   }
 
   nextMailAt(): number | null {
     return (
-      this.db.prepare(`SELECT min(next_at) AS t FROM mails WHERE state = 'pending'`).get() as {
+      this.stmt(`SELECT min(next_at) AS t FROM mails WHERE state = 'pending'`).get() as {
         t: number | null;
       }
     ).t;
   }
 
   mailSent(id: string, at: number): void {
-    this.db
-      .prepare(
-        `UPDATE mails SET state = 'delivered', attempts = attempts + 1, last_error = NULL, sent_at = ? WHERE id = ?`,
-      )
-      .run(at, id);
+    this.stmt(
+      `UPDATE mails SET state = 'delivered', attempts = attempts + 1, last_error = NULL, sent_at = ? WHERE id = ?`,
+    ).run(at, id);
   }
 
   mailFailed(id: string, error: string, nextAt: number | null): void {
-    this.db
-      .prepare(
-        `UPDATE mails SET attempts = attempts + 1, last_error = ?, state = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END,
+    this.stmt(
+      `UPDATE mails SET attempts = attempts + 1, last_error = ?, state = CASE WHEN ? IS NULL THEN 'dead' ELSE 'pending' END,
          next_at = coalesce(?, next_at) WHERE id = ? AND state = 'pending'`,
-      )
-      .run(error.slice(0, 500), nextAt, nextAt, id);
+    ).run(error.slice(0, 500), nextAt, nextAt, id);
   }
 
   retryMail(id: string, at: number): Mail | undefined {
@@ -528,7 +511,7 @@ export class Outbox {
   }
 
   mail(id: string): Mail | undefined {
-    const r = this.db.prepare('SELECT * FROM mails WHERE id = ?').get(id) as MailRow | undefined;
+    const r = this.stmt('SELECT * FROM mails WHERE id = ?').get(id) as MailRow | undefined;
     return r ? mailOf(r) : undefined;
   }
 
@@ -539,7 +522,7 @@ export class Outbox {
 
   counts(): Record<DeliveryState, number> {
     const out: Record<DeliveryState, number> = { pending: 0, delivered: 0, dead: 0 };
-    for (const r of this.db.prepare('SELECT state, count(*) AS n FROM deliveries GROUP BY state').all() as {
+    for (const r of this.stmt('SELECT state, count(*) AS n FROM deliveries GROUP BY state').all() as {
       state: DeliveryState;
       n: number;
     }[])

@@ -80,6 +80,16 @@ export function alertIdFor(ruleId: string, deviceId: string): string {
   return `${ruleId}@${deviceId}`;
 }
 
+/** The rules of one device, with the facts they were matched on. */
+interface DeviceRules {
+  model: string | null;
+  site: string;
+  tags: Record<string, string>;
+  byMetric: Map<string, Compiled[]>;
+  /** Rules that look at every reading (errorCode, device-level noData). */
+  any: Compiled[];
+}
+
 /** Rules by the metric they read, split into rules for listed devices and rules for any device. */
 interface Bucket {
   byDevice: Map<string, Compiled[]>;
@@ -100,6 +110,7 @@ export class RuleEngine {
   /** Rules that look at every reading of a device (errorCode, device-level noData). */
   private anyMetric: Bucket = { byDevice: new Map(), anyDevice: [] };
   private readonly series = new Map<string, Series>();
+  private deviceRules = new Map<string, DeviceRules>();
   private readonly listeners: TransitionListener[] = [];
   private readonly dirty = new Set<string>();
   private readonly deleted = new Map<string, { ruleId: string; deviceId: string; fingerprint: string }>();
@@ -125,6 +136,7 @@ export class RuleEngine {
       .map((rule) => ({ rule, matches: compileMatcher(rule), fingerprint: fingerprint(rule) }));
     this.byMetric = new Map();
     this.anyMetric = { byDevice: new Map(), anyDevice: [] };
+    this.deviceRules = new Map();
     for (const c of this.compiled) {
       const metrics = metricsOf(c.rule.condition);
       const buckets = metrics.length ? metrics.map((m) => this.bucket(m)) : [this.anyMetric];
@@ -170,17 +182,46 @@ export class RuleEngine {
     this.listeners.push(listener);
   }
 
-  /** The rules that may match this reading: by its metrics and the device, then the full match. */
-  private candidates(point: Point, device: Device): Compiled[] {
-    const out = new Set<Compiled>();
-    const take = (b: Bucket | undefined) => {
-      if (!b) return;
-      for (const c of b.byDevice.get(device.id) ?? []) out.add(c);
-      for (const c of b.anyDevice) out.add(c);
+  /**
+   * The rules that match this device, by metric — computed once per device (globs and tags are
+   * tested once, not on every reading) and again when its model, site or tags change.
+   */
+  private rulesFor(device: Device): DeviceRules {
+    const e = this.deviceRules.get(device.id);
+    if (e && e.model === device.model && e.site === device.site && e.tags === device.tags) return e;
+    const pick = (b: Bucket) =>
+      [...(b.byDevice.get(device.id) ?? []), ...b.anyDevice].filter((c) => c.matches(device));
+    const byMetric = new Map<string, Compiled[]>();
+    for (const [metric, b] of this.byMetric) {
+      const list = pick(b);
+      if (list.length > 0) byMetric.set(metric, list);
+    }
+    const fresh = {
+      model: device.model,
+      site: device.site,
+      tags: device.tags,
+      byMetric,
+      any: pick(this.anyMetric),
     };
-    take(this.anyMetric);
-    for (const metric of Object.keys(point.fields)) take(this.byMetric.get(metric));
-    return [...out].filter((c) => c.matches(device));
+    this.deviceRules.set(device.id, fresh);
+    return fresh;
+  }
+
+  /** The rules that may match this reading: the device's rules on its metrics, and on any reading. */
+  private candidates(point: Point, device: Device): Iterable<Compiled> {
+    const r = this.rulesFor(device);
+    let out: Compiled[] | Set<Compiled> = r.any;
+    let shared = true;
+    for (const metric in point.fields) {
+      const list = r.byMetric.get(metric);
+      if (!list) continue;
+      if (shared) {
+        out = new Set(out);
+        shared = false;
+      }
+      for (const c of list) (out as Set<Compiled>).add(c);
+    }
+    return out;
   }
 
   /** Evaluates every matching rule against one durable reading. */

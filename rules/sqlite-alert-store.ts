@@ -1,5 +1,6 @@
+import type { Statement } from 'better-sqlite3';
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
-import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
 import type { Alert, AlertFilter, AlertHistoryEntry, AlertState, AlertStore } from './alerts.js';
 import type { RuleStateStore, SavedSeries } from './engine.js';
 import type { SeriesState } from './evaluate.js';
@@ -101,9 +102,11 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
   private readonly getStmt;
   private readonly saveState;
   private readonly deleteState;
+  private readonly stmt: (sql: string) => Statement;
 
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'alerts', MIGRATIONS);
+    this.stmt = statementCache(db);
     this.getStmt = db.prepare('SELECT * FROM alerts WHERE id = ?');
     this.upsertStmt = db.prepare(`INSERT INTO alerts
       (id, rule_id, device_id, state, state_rank, priority, fault_type, value, active_at, fired_at, resolved_at, fire_count, flapping, silenced_by, updated_at)
@@ -156,24 +159,20 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
     this.db.transaction(() => {
       this.write(a);
       if (!change) return;
-      this.db
-        .prepare(
-          'INSERT INTO alert_history (alert_id, at, event, value, priority, silenced_by) VALUES (?, ?, ?, ?, ?, ?)',
-        )
-        .run(
-          a.id,
-          change.at,
-          change.event,
-          change.value === null ? null : JSON.stringify(change.value),
-          change.priority,
-          change.silencedBy,
-        );
-      this.db
-        .prepare(
-          `DELETE FROM alert_history WHERE alert_id = ? AND seq <= (
-             SELECT seq FROM alert_history WHERE alert_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
-        )
-        .run(a.id, a.id, HISTORY_PER_ALERT);
+      this.stmt(
+        'INSERT INTO alert_history (alert_id, at, event, value, priority, silenced_by) VALUES (?, ?, ?, ?, ?, ?)',
+      ).run(
+        a.id,
+        change.at,
+        change.event,
+        change.value === null ? null : JSON.stringify(change.value),
+        change.priority,
+        change.silencedBy,
+      );
+      this.stmt(
+        `DELETE FROM alert_history WHERE alert_id = ? AND seq <= (
+           SELECT seq FROM alert_history WHERE alert_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+      ).run(a.id, a.id, HISTORY_PER_ALERT);
     })();
   }
 

@@ -199,6 +199,7 @@ export type TicketListener = (e: { kind: TicketChange; ticket: Ticket }) => void
 /** The ticket side of the plan: intake from monitoring, lifecycle, SLA clocks. */
 export class TicketService {
   private readonly now: () => number;
+  private loadCache: { at: number; loads: Map<string, number> } | undefined;
   private readonly listeners: TicketListener[] = [];
 
   constructor(private readonly opts: TicketServiceOptions) {
@@ -476,10 +477,11 @@ export class TicketService {
     }[]
   > {
     const at = this.now();
+    const loads = await this.opts.store.openCounts();
     const out = [];
     for (const team of this.opts.teams ?? [])
       for (const p of team.technicians) {
-        const open = await this.openLoad(p.id, at);
+        const open = loads.get(p.id) ?? 0;
         const skills = (p.skills ?? team.skills).map((s) => (typeof s === 'string' ? s : s.skill));
         out.push({
           id: p.id,
@@ -500,30 +502,34 @@ export class TicketService {
   }
 
   /** How many open tickets a technician has (up to 500: enough to compare loads). */
-  private async openLoad(technician: string, at: number): Promise<number> {
-    const page = await this.opts.store.list({
-      filter: { assignee: technician, status: [...OPEN_STATUSES] },
-      sort: 'urgency',
-      limit: 500,
-      now: at,
-    });
-    return page.items.length;
-  }
-
   /** Team and suggested technician for a new ticket (see routing.ts), with the reason. */
   private async route(faultType: string, site: SiteConfig, at: number): Promise<Route | null> {
     const teams = this.opts.teams ?? [];
     if (teams.length === 0) return null;
-    const ids = [...new Set(teams.flatMap((t) => t.technicians.map((p) => p.id)))];
-    const loads = new Map<string, number>();
-    for (const id of ids) loads.set(id, await this.openLoad(id, at));
-    return route(
+    const loads = await this.routingLoads(at);
+    const r = route(
       teams,
       { faultType, site: { id: site.id, area: site.area }, at },
       (id) => loads.get(id) ?? 0,
       (name) => calendarOf(this.opts.policy, name),
       this.opts.routing?.requirements,
     );
+    // Counted at once, so that a burst of tickets within the cache's second is spread out.
+    if (r?.technician && this.opts.routing?.autoAssign)
+      loads.set(r.technician, (loads.get(r.technician) ?? 0) + 1);
+    return r;
+  }
+
+  /**
+   * Open tickets per technician for routing, read from the store at most once a second (with many
+   * open tickets the count costs milliseconds, and a burst of faults opens many tickets at once).
+   */
+  private async routingLoads(at: number): Promise<Map<string, number>> {
+    const c = this.loadCache;
+    if (c && at >= c.at && at - c.at < 1_000) return c.loads;
+    const loads = await this.opts.store.openCounts();
+    this.loadCache = { at, loads };
+    return loads;
   }
 
   /**

@@ -1,5 +1,6 @@
+import type { Statement } from 'better-sqlite3';
 import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
-import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
 import {
   type Dispatch,
   type Feedback,
@@ -219,6 +220,8 @@ function toParams(t: NewTicket | Ticket) {
 /** SQLite ticket store: tickets, their SLA clocks (queryable by state) and their timelines. */
 export class SqliteTicketStore implements TicketStore {
   private readonly stmts;
+  /** Statements whose text varies (filters, page sizes): prepared once per text. */
+  private readonly stmt: (sql: string) => Statement;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -226,6 +229,7 @@ export class SqliteTicketStore implements TicketStore {
     private readonly warnAtOf: WarnAtOf = HALFWAY,
   ) {
     migrate(db, 'tickets', MIGRATIONS);
+    this.stmt = statementCache(db);
     this.stmts = {
       insert:
         db.prepare(`INSERT INTO tickets (title, description, priority, priority_rank, status, is_open, source,
@@ -254,6 +258,8 @@ export class SqliteTicketStore implements TicketStore {
         'INSERT INTO ticket_events (ticket_seq, at, type, actor, from_status, to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       events: db.prepare('SELECT * FROM ticket_events WHERE ticket_seq = ? ORDER BY id'),
+      openCounts: db.prepare(`SELECT a.value AS assignee, COUNT(*) AS n
+        FROM tickets t, json_each(t.assignees) a WHERE t.is_open = 1 GROUP BY a.value`),
     };
   }
 
@@ -434,7 +440,7 @@ export class SqliteTicketStore implements TicketStore {
     }
     const sql = `SELECT t.* FROM tickets t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
       ORDER BY ${order} LIMIT ?`;
-    const rows = this.db.prepare(sql).all(...params, q.limit + 1) as Row[];
+    const rows = this.stmt(sql).all(...params, q.limit + 1) as Row[];
     const page = rows.slice(0, q.limit);
     const items = this.hydrateMany(page);
     const last = page[page.length - 1];
@@ -445,6 +451,11 @@ export class SqliteTicketStore implements TicketStore {
       );
     }
     return { items, nextCursor };
+  }
+
+  async openCounts(): Promise<Map<string, number>> {
+    const rows = this.stmts.openCounts.all() as { assignee: string; n: number }[];
+    return new Map(rows.map((r) => [r.assignee, r.n]));
   }
 
   async close(): Promise<void> {
@@ -511,9 +522,9 @@ export class SqliteTicketStore implements TicketStore {
 
   private hydrateMany(rows: Row[]): Ticket[] {
     if (rows.length === 0) return [];
-    const clocks = this.db
-      .prepare(`SELECT * FROM sla_clocks WHERE ticket_seq IN (${rows.map(() => '?').join(',')})`)
-      .all(...rows.map((r) => r.seq)) as ClockRow[];
+    const clocks = this.stmt(
+      `SELECT * FROM sla_clocks WHERE ticket_seq IN (${rows.map(() => '?').join(',')})`,
+    ).all(...rows.map((r) => r.seq)) as ClockRow[];
     const bySeq = new Map<number, Ticket['sla']>();
     for (const c of clocks) {
       let sla = bySeq.get(c.ticket_seq);

@@ -143,6 +143,15 @@ export function ticketStoreContract(
       expect(newest.items.map((t) => t.id)).toEqual([g2.id, e1.id, e2.id, g1.id]);
     });
 
+    it('counts open tickets per assignee (final tickets and unassigned ones do not count)', async () => {
+      await store.openOrRecur(monitoring({ assignees: ['ana', 'ben'] }), 1);
+      await store.openOrRecur(monitoring({ ruleId: 'r2', assignees: ['ana'] }), 1);
+      await store.openOrRecur(monitoring({ ruleId: 'r3' }), 1);
+      const done = (await store.openOrRecur(monitoring({ ruleId: 'r4', assignees: ['ben'] }), 1)).ticket;
+      await store.update(done.id, (t) => ({ ticket: { ...t, status: 'closed', finalAt: 5 }, events: [] }));
+      expect(Object.fromEntries(await store.openCounts())).toEqual({ ana: 2, ben: 1 });
+    });
+
     it('filters by status, priority, device, text and SLA state', async () => {
       const a = (await store.openOrRecur(monitoring({ title: 'Spindle overheat' }), 1)).ticket;
       const b = (

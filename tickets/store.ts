@@ -94,6 +94,8 @@ export interface TicketStore {
   /** Adds a timeline entry to the open ticket of (ruleId, deviceId), if there is one. */
   noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<Ticket | undefined>;
   timeline(id: string): Promise<TicketEvent[]>;
+  /** Open tickets per assignee (only those with any): the routing load, without reading tickets. */
+  openCounts(): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 

@@ -7,6 +7,11 @@ import type { MqttClientConfig } from './client-config.js';
 import { DecodeReporter } from './report.js';
 import { TopicRouter } from './router.js';
 
+/** Readings being made durable at once, at most; past it, reading from the broker pauses. */
+const MAX_IN_FLIGHT = 5_000;
+
+type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: () => void, ...rest: unknown[]) => void;
+
 /**
  * A connection to an existing broker. Readings are acknowledged (PUBACK) only after they are in the
  * spool: mqtt.js sends the PUBACK when `handleMessage` calls back, and handles a connection's
@@ -26,6 +31,8 @@ export class MqttClientAdapter implements Adapter {
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private readonly inFlight = new Set<Promise<void>>();
+  /** QoS 1 messages handed to the spool whose PUBACK waits for it, by message id. */
+  private readonly pendingAcks = new Map<number, Promise<void>>();
   private warn: RateLimitedLog | undefined;
   private reporter: DecodeReporter | undefined;
   private readonly counters = {
@@ -57,6 +64,7 @@ export class MqttClientAdapter implements Adapter {
     this.client = client;
     // Handlers are installed before the first connect (manualConnect), so no message is missed.
     client.handleMessage = (packet, callback) => this.onMessage(packet, callback);
+    this.deferAcks(client);
     client.on('connect', (connack) => {
       this.attempt = 0;
       this.counters.connected = true;
@@ -67,6 +75,8 @@ export class MqttClientAdapter implements Adapter {
       this.subscribe(connack.sessionPresent);
     });
     client.on('close', () => {
+      // Unsent PUBACKs die with the connection: the broker delivers those messages again.
+      this.pendingAcks.clear();
       if (this.counters.connected) {
         this.counters.disconnects++;
         ctx.logger.warn({ url: this.cfg.url }, 'broker connection lost');
@@ -173,21 +183,55 @@ export class MqttClientAdapter implements Adapter {
       callback();
       return;
     }
-    const p = ctx.sink.accept(decoded.points).then(
+    const durable = ctx.sink.accept(decoded.points);
+    const p = durable.then(
       () => {
         this.counters.readings += decoded.points.length;
-        callback();
       },
       (err: unknown) => {
         // Not acknowledged: drop the connection so the broker delivers it again after reconnecting.
         this.counters.spoolFailures++;
         ctx.logger.error({ err, topic: packet.topic }, 'reading could not be made durable; not acknowledged');
-        callback(err instanceof Error ? err : new Error(String(err)));
         (this.client as unknown as { stream?: { destroy(): void } } | undefined)?.stream?.destroy();
       },
     );
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
+    // The PUBACK that mqtt.js sends when `callback` runs waits for `durable` (see deferAcks); the
+    // next message is read at once, so that many share one spool commit.
+    if (packet.qos === 1 && packet.messageId !== undefined) this.pendingAcks.set(packet.messageId, durable);
+    if (this.inFlight.size < MAX_IN_FLIGHT) callback();
+    else void p.finally(() => callback()); // back-pressure: stop reading until the spool catches up
+  }
+
+  /**
+   * mqtt.js hands a connection's messages over one at a time and reads the next only after the
+   * previous one's callback, which also sends its PUBACK. Waiting for the spool there would cost a
+   * commit per message; instead the callback runs at once and the PUBACK is held here until the
+   * reading is durable. PUBACKs still go out in arrival order (spool commits complete in order),
+   * as [MQTT-4.6.0-2] asks. `_sendPacket` is mqtt.js's own (5.x); its absence fails the start.
+   */
+  private deferAcks(client: MqttClient): void {
+    const c = client as unknown as { _sendPacket?: SendPacket };
+    const send = c._sendPacket;
+    if (typeof send !== 'function') throw new Error('mqtt.js without _sendPacket: cannot defer PUBACKs');
+    c._sendPacket = (packet, cb, ...rest) => {
+      const durable = packet.cmd === 'puback' ? this.pendingAcks.get(packet.messageId as number) : undefined;
+      if (!durable) return send.call(client, packet, cb, ...rest);
+      this.pendingAcks.delete(packet.messageId as number);
+      cb?.();
+      const stream = (client as unknown as { stream?: unknown }).stream;
+      // A reading that could not be made durable gets no PUBACK (its connection is dropped), and
+      // neither does one whose connection is gone: the broker sends it again, maybe under the same
+      // id for another message, which a late PUBACK would acknowledge.
+      durable.then(
+        () => {
+          const now = (client as unknown as { stream?: unknown }).stream;
+          if (now === stream && client.connected) send.call(client, packet, undefined, ...rest);
+        },
+        () => undefined,
+      );
+    };
   }
 
   async stop(): Promise<void> {

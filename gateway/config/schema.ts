@@ -49,6 +49,12 @@ export const rulesSectionSchema = z
     files: z.array(z.string().min(1)).default([]),
     /** Reload when a rule file changes (besides SIGHUP and `POST /api/v1/rules/reload`). */
     watch: z.boolean().default(true),
+    /**
+     * How often evaluation state (held conditions, windows, baselines) is saved to state.db, so
+     * that a restart resumes it. A crash loses at most this much of it; alerts themselves are
+     * saved as they change.
+     */
+    stateSaveInterval: duration.prefault('10s'),
     /** The fault types tickets may have (a rule naming another is an error); routing uses them. */
     faultTypes: z
       .array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'fault types are lower-case words'))

@@ -18,7 +18,10 @@ export interface MosquittoServer {
  * persistence on (so that sessions and queued QoS 1 messages survive a restart), `user root` so
  * that it can write its persistence file when the tests run as root (TESTING.md).
  */
-export async function startMosquitto(extraConfig = ''): Promise<MosquittoServer> {
+export async function startMosquitto(
+  extraConfig = '',
+  opts: { persistence?: boolean; maxQueuedMessages?: number } = {},
+): Promise<MosquittoServer> {
   const bin = findBinary('mosquitto');
   if (!bin) throw new Error('mosquitto not found (apt-get install mosquitto)');
   const dir = mkdtempSync(join(tmpdir(), 'faultline-mosquitto-'));
@@ -30,10 +33,10 @@ export async function startMosquitto(extraConfig = ''): Promise<MosquittoServer>
     `user root
 listener ${port} 127.0.0.1
 allow_anonymous true
-persistence true
+persistence ${opts.persistence ?? true}
 persistence_location ${dir}/
 autosave_interval 1
-max_queued_messages 100000
+max_queued_messages ${opts.maxQueuedMessages ?? 100000}
 log_dest stderr
 log_type error
 log_type warning

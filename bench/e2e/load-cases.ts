@@ -1,0 +1,268 @@
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import type { BenchEnv } from './env.js';
+import { BENCH_KEY, type RunningGateway } from './gateway.js';
+import { forwarded, settle, startFaultline } from './ingest-case.js';
+import { sleep, spawnScript, wallNow } from './procs.js';
+import type { PublisherOptions, PublisherResult } from './publisher.js';
+import { percentile } from './report.js';
+import { seedTickets } from './seed.js';
+
+/** Starts the load process at a fixed rate; resolves with its result when it is done. */
+export function publishAtRate(o: PublisherOptions): { done: Promise<PublisherResult> } {
+  const child = spawnScript('publisher', o);
+  let out = '';
+  let err = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    err += c.toString();
+  });
+  const done = new Promise<PublisherResult>((resolve, reject) => {
+    child.once('exit', (code) => {
+      if (code === 0) resolve(JSON.parse(out.trim().split('\n').pop() as string) as PublisherResult);
+      else reject(new Error(`publisher exited ${code}: ${err}`));
+    });
+  });
+  return { done };
+}
+
+/** Reads `ticket.created` events from the gateway's SSE stream, noting when each arrives. */
+function watchTickets(gw: RunningGateway): { stop(): void; arrivals: Map<string, number> } {
+  const arrivals = new Map<string, number>();
+  const ctl = new AbortController();
+  void (async () => {
+    const res = await fetch(`${gw.apiUrl}/api/v1/events?types=ticket.created`, {
+      headers: { authorization: `Bearer ${BENCH_KEY}` },
+      signal: ctl.signal,
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const dec = new TextDecoder();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      const at = wallNow();
+      buf += dec.decode(value, { stream: true });
+      let i = buf.indexOf('\n\n');
+      while (i >= 0) {
+        const frame = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        const data = frame.split('\n').find((l) => l.startsWith('data: '));
+        if (data) {
+          const e = JSON.parse(data.slice(6)) as { data: { deviceId: string; ruleId: string | null } };
+          if (e.data.ruleId?.endsWith('-overheat')) arrivals.set(e.data.deviceId, at);
+        }
+        i = buf.indexOf('\n\n');
+      }
+    }
+  })().catch(() => undefined);
+  return { stop: () => ctl.abort(), arrivals };
+}
+
+export interface LatencyResult {
+  rate: number;
+  seconds: number;
+  samples: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+/**
+ * Anomaly → ticket: the load process publishes at `rate` with 1 % anomalies (each on a device
+ * without an open ticket); the latency is from the anomaly's publish to the `ticket.created` event
+ * reaching an SSE client — what a dispatcher's screen sees.
+ */
+export async function runLatencyCase(env: BenchEnv, rate: number, seconds: number): Promise<LatencyResult> {
+  const db = await env.database('bench_latency');
+  const gw = await startFaultline(env, 'latency', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
+  try {
+    const devices = 10_000;
+    const watch = watchTickets(gw);
+    await sleep(200);
+    const messages = Math.round(rate * seconds);
+    const pub = await publishAtRate({
+      url: gw.mqttUrl as string,
+      qos: 1,
+      devices,
+      messages,
+      rate,
+      anomalyEvery: 100,
+      window: 5_000,
+      tsBase: Date.now() - Math.ceil(messages / devices + 10) * 1000,
+    }).done;
+    await settle(async () => watch.arrivals.size, new Set(pub.anomalies.map(([d]) => d)).size, 5_000, 60_000);
+    watch.stop();
+    const first = new Map<string, number>();
+    for (const [d, t] of pub.anomalies) if (!first.has(d)) first.set(d, t);
+    const lat: number[] = [];
+    for (const [d, t] of first) {
+      const at = watch.arrivals.get(d);
+      if (at !== undefined) lat.push(at - t);
+    }
+    return {
+      rate: messages / ((pub.endedAt - pub.startedAt) / 1000),
+      seconds,
+      samples: lat.length,
+      p50: percentile(lat, 50),
+      p99: percentile(lat, 99),
+      p999: percentile(lat, 99.9),
+      max: Math.max(...lat),
+    };
+  } finally {
+    await gw.stop();
+  }
+}
+
+export interface ApiResult {
+  path: string;
+  requests: number;
+  rate: number;
+  errors: number;
+  non2xx: number;
+  p50: number;
+  p99: number;
+}
+
+/** autocannon at a fixed overall rate; latencies from every response, in ms with µs resolution. */
+async function cannon(url: string, rate: number, seconds: number, paths: () => string): Promise<ApiResult> {
+  const lat: number[] = [];
+  let instance: autocannon.Instance | undefined;
+  const r = await new Promise<autocannon.Result>((resolve, reject) => {
+    instance = autocannon(
+      {
+        url,
+        connections: 20,
+        overallRate: rate,
+        duration: seconds,
+        headers: { authorization: `Bearer ${BENCH_KEY}` },
+        requests: [{ setupRequest: (req) => ({ ...req, path: paths() }) }],
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => lat.push(responseTime));
+  });
+  return {
+    path: paths(),
+    requests: r.requests.total,
+    rate: r.requests.total / seconds,
+    errors: r.errors + r.timeouts,
+    non2xx: r.non2xx,
+    p50: percentile(lat, 50),
+    p99: percentile(lat, 99),
+  };
+}
+
+/**
+ * API latency over `tickets` stored tickets while the gateway ingests at `ingestRate`: a ticket by
+ * id, then a 50-row filtered list, each at `rate` requests/s.
+ */
+export async function runApiCase(
+  env: BenchEnv,
+  o: { tickets: number; rate: number; ingestRate: number; seconds: number },
+): Promise<{ seeded: number; seedSeconds: number; ingestRate: number; byId: ApiResult; list: ApiResult }> {
+  const db = await env.database('bench_api');
+  const devices = 10_000;
+  const t0 = wallNow();
+  await seedTickets(join(env.dir, 'api', 'data'), o.tickets, devices);
+  const seedSeconds = (wallNow() - t0) / 1000;
+  const gw = await startFaultline(env, 'api', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
+  try {
+    const messages = Math.round(o.ingestRate * (2 * o.seconds + 6));
+    const load = publishAtRate({
+      url: gw.mqttUrl as string,
+      qos: 1,
+      devices,
+      messages,
+      rate: o.ingestRate,
+      anomalyEvery: 100,
+      window: 5_000,
+      tsBase: Date.now() - Math.ceil(messages / devices + 10) * 1000,
+    });
+    await sleep(2_000);
+    let k = 0;
+    const byId = await cannon(gw.apiUrl, o.rate, o.seconds, () => {
+      k = (k * 7_919 + 13) % o.tickets;
+      return `/api/v1/tickets/T-${k + 1}`;
+    });
+    const lists = [
+      '/api/v1/tickets?status=open&limit=50',
+      '/api/v1/tickets?priority=emergency&status=resolved,closed&limit=50',
+      '/api/v1/tickets?team=field&faultType=thermal&limit=50',
+      '/api/v1/tickets?deviceId=d00042&limit=50',
+    ];
+    let j = 0;
+    const list = await cannon(gw.apiUrl, o.rate, o.seconds, () => lists[j++ % lists.length] as string);
+    const pub = await load.done;
+    await settle(() => forwarded(gw), messages, 10_000, 60_000);
+    return {
+      seeded: o.tickets,
+      seedSeconds,
+      ingestRate: pub.published / ((pub.endedAt - pub.startedAt) / 1000),
+      byId,
+      list,
+    };
+  } finally {
+    await gw.stop();
+  }
+}
+
+export interface DrainResult {
+  ingestRate: number;
+  outageSeconds: number;
+  backlog: number;
+  drainSeconds: number;
+  drainRate: number;
+}
+
+/**
+ * InfluxDB stops for `outage` seconds while readings keep arriving at `rate`; after it is back,
+ * how fast the spool empties while live ingest goes on (readings shipped per second, backlog and
+ * live together, from the first write after the outage until the backlog is gone).
+ */
+export async function runDrainCase(env: BenchEnv, rate: number, outage: number): Promise<DrainResult> {
+  const db = await env.database('bench_drain');
+  const gw = await startFaultline(env, 'drain', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
+  try {
+    const devices = 10_000;
+    const total = Math.round(rate * (outage + 30));
+    const load = publishAtRate({
+      url: gw.mqttUrl as string,
+      qos: 1,
+      devices,
+      messages: total,
+      rate,
+      anomalyEvery: 0,
+      window: 5_000,
+      tsBase: Date.now() - Math.ceil(total / devices + 10) * 1000,
+    });
+    await sleep(3_000);
+    await env.influx.stop();
+    await sleep(outage * 1000);
+    const spool = async () => (await gw.metrics()).get('faultline_spool_points') ?? 0;
+    const written = async () => (await gw.metrics()).get('faultline_influx_lines_written_total') ?? 0;
+    await env.influx.start();
+    const before = await written();
+    while ((await written()) === before) await sleep(20);
+    const t0 = wallNow();
+    const w0 = await written();
+    const backlog = await spool();
+    // Drained: what is left is the live trickle (under half a second of ingest).
+    while ((await spool()) > rate / 2) await sleep(20);
+    const t1 = wallNow();
+    const w1 = await written();
+    await load.done;
+    return {
+      ingestRate: rate,
+      outageSeconds: outage,
+      backlog,
+      drainSeconds: (t1 - t0) / 1000,
+      drainRate: (w1 - w0) / ((t1 - t0) / 1000),
+    };
+  } finally {
+    await gw.stop();
+  }
+}

@@ -1,0 +1,207 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findBinary } from '../../test/servers/common.js';
+import { startInfluxDB } from '../../test/servers/influxdb.js';
+import { type MosquittoServer, startMosquitto } from '../../test/servers/mosquitto.js';
+import { type BenchEnv, benchEnv } from './env.js';
+import { type IngestCase, type IngestResult, runIngestCase } from './ingest-case.js';
+import { runApiCase, runDrainCase, runLatencyCase } from './load-cases.js';
+import { fixed, int, table } from './report.js';
+import { runSoak } from './soak.js';
+
+export interface E2eOptions {
+  messages: number;
+  /** Substring filter on case labels. */
+  only?: string;
+  /** Soak mode: only the soak, this many seconds. */
+  soakSeconds?: number;
+  /** Which parts run: ingest, latency, api, drain (default all). */
+  parts: Set<string>;
+  /** Readings/s of the latency case (default: 80 % of the measured QoS 1 rate, 100 rules, 10k devices). */
+  rated?: number;
+  out: (s: string) => void;
+}
+
+export function label(c: IngestCase): string {
+  const who =
+    c.target === 'floor'
+      ? 'hand-written floor (Mosquitto)'
+      : c.target === 'faultline-mosquitto'
+        ? 'Faultline (Mosquitto, client mode)'
+        : 'Faultline (embedded broker)';
+  const rules = c.target === 'floor' ? 'no rules' : `${int(c.rules)} rules`;
+  return `${who}, QoS ${c.qos}, ${rules}, ${int(c.devices)} devices`;
+}
+
+/** The end-to-end part of `npm run bench`. Returns false when it could not run. */
+export async function runE2e(o: E2eOptions): Promise<boolean> {
+  if (!findBinary('influxd')) {
+    o.out('end-to-end cases skipped: influxd not found (apt-get install influxdb)\n');
+    return false;
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-e2e-'));
+  const influx = await startInfluxDB('bench');
+  let mosquitto: MosquittoServer | undefined;
+  if (findBinary('mosquitto'))
+    mosquitto = await startMosquitto('max_inflight_messages 1000\n', {
+      persistence: false,
+      maxQueuedMessages: 0,
+    });
+  else o.out('Mosquitto cases skipped: mosquitto not found (apt-get install mosquitto)\n');
+  const env = benchEnv(dir, influx, mosquitto);
+  try {
+    if (o.soakSeconds !== undefined) {
+      await runSoak(env, { seconds: o.soakSeconds, rate: o.rated ?? 5_000, out: o.out });
+      return true;
+    }
+    const n = o.messages;
+    const cases: IngestCase[] = [];
+    const add = (c: Omit<IngestCase, 'messages' | 'anomalyEvery'>) =>
+      cases.push({ ...c, messages: n, anomalyEvery: c.target === 'floor' ? 0 : 100 });
+    if (mosquitto) {
+      add({ target: 'floor', qos: 0, rules: 0, devices: 1_000 });
+      add({ target: 'faultline-mosquitto', qos: 0, rules: 100, devices: 1_000 });
+      add({ target: 'faultline-mosquitto', qos: 1, rules: 100, devices: 1_000 });
+    }
+    // Rules at 1k devices, devices at 100 rules, each with QoS 0 and 1 (8 cases: the run stays
+    // under 10 minutes on a 2-core machine).
+    for (const qos of [0, 1] as const) {
+      for (const rules of [10, 100, 1_000]) add({ target: 'faultline-embedded', qos, rules, devices: 1_000 });
+      add({ target: 'faultline-embedded', qos, rules: 100, devices: 10_000 });
+    }
+    const results: IngestResult[] = [];
+    for (const [i, c] of cases.entries()) {
+      if (!o.parts.has('ingest')) break;
+      if (o.only && !label(c).includes(o.only)) continue;
+      const r = await runIngestCase(env, c, i);
+      results.push(r);
+      process.stderr.write(`  ${label(c)}: ${int(r.pointsPerSecond)} points/s\n`);
+    }
+    if (results.length > 0) printIngest(results, o.out);
+    if (o.only) return true;
+
+    // The rated load: 80 % of what the gateway sustained with QoS 1, 100 rules, 10k devices.
+    const ref = results.find(
+      (r) =>
+        r.c.target === 'faultline-embedded' && r.c.qos === 1 && r.c.rules === 100 && r.c.devices === 10_000,
+    );
+    const rated =
+      o.rated ?? Math.max(1_000, Math.floor((0.8 * (ref?.pointsPerSecond ?? 5_000)) / 1_000) * 1_000);
+    if (o.parts.has('latency')) await latencyPart(env, rated, o.out);
+    if (o.parts.has('api')) await apiPart(env, rated, o.out);
+    if (o.parts.has('drain')) await drainPart(env, rated, o.out);
+    return true;
+  } finally {
+    await mosquitto?.cleanup();
+    await influx.cleanup();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function latencyPart(env: BenchEnv, rated: number, out: (s: string) => void): Promise<void> {
+  const o = { out };
+  {
+    process.stderr.write(`  latency at ${int(rated)} readings/s\n`);
+    const lat = await runLatencyCase(env, rated, 15);
+    o.out(
+      `\nanomaly → ticket (embedded broker, QoS 1, 100 rules, 10,000 devices, 1 % anomalies, at the rated ${int(rated)} readings/s; publish → ticket.created on an SSE client):\n\n`,
+    );
+    o.out(
+      table(
+        ['offered readings/s', 'tickets measured', 'p50 ms', 'p99 ms', 'p99.9 ms', 'max ms'],
+        [[int(lat.rate), int(lat.samples), fixed(lat.p50), fixed(lat.p99), fixed(lat.p999), fixed(lat.max)]],
+      ),
+    );
+  }
+}
+
+async function apiPart(env: BenchEnv, rated: number, out: (s: string) => void): Promise<void> {
+  const o = { out };
+  {
+    process.stderr.write('  API latency over 100k tickets\n');
+    const api = await runApiCase(env, {
+      tickets: 100_000,
+      rate: 2_000,
+      ingestRate: Math.round(rated / 2),
+      seconds: 10,
+    });
+    o.out(
+      `\nAPI (autocannon, 20 connections, fixed 2,000 requests/s for 10 s each, over ${int(api.seeded)} stored tickets, while ingesting ${int(api.ingestRate)} readings/s; seeding took ${fixed(api.seedSeconds)} s):\n\n`,
+    );
+    o.out(
+      table(
+        ['request', 'requests', 'achieved req/s', 'errors', 'non-2xx', 'p50 ms', 'p99 ms'],
+        [api.byId, api.list].map((r, i) => [
+          i === 0
+            ? 'GET /api/v1/tickets/:id (random ids)'
+            : 'GET /api/v1/tickets?<filter>&limit=50 (4 filters in turn)',
+          int(r.requests),
+          int(r.rate),
+          int(r.errors),
+          int(r.non2xx),
+          fixed(r.p50, 2),
+          fixed(r.p99, 2),
+        ]),
+      ),
+    );
+  }
+}
+
+async function drainPart(env: BenchEnv, rated: number, out: (s: string) => void): Promise<void> {
+  const o = { out };
+  {
+    process.stderr.write('  spool drain after an InfluxDB outage\n');
+    const drainRate = Math.round(rated / 2);
+    const d = await runDrainCase(env, drainRate, 10);
+    o.out(
+      `\nspool drain (InfluxDB stopped for ${d.outageSeconds} s while ${int(d.ingestRate)} readings/s keep arriving, QoS 1, then started again):\n\n`,
+    );
+    o.out(
+      table(
+        ['backlog at restart', 'drain s', 'shipped/s while draining', 'vs live ingest'],
+        [
+          [
+            int(d.backlog),
+            fixed(d.drainSeconds, 2),
+            int(d.drainRate),
+            `${fixed(d.drainRate / d.ingestRate, 1)}x`,
+          ],
+        ],
+      ),
+    );
+  }
+}
+
+function printIngest(results: IngestResult[], out: (s: string) => void): void {
+  {
+    const floor = results.find((r) => r.c.target === 'floor');
+    const o = { out };
+    o.out(
+      table(
+        [
+          'ingest case (burst)',
+          'readings',
+          'in InfluxDB',
+          's',
+          'points/s',
+          'vs floor',
+          'CPU µs/reading',
+          'peak RSS MB',
+          'tickets',
+        ],
+        results.map((r) => [
+          label(r.c),
+          int(r.sent),
+          int(r.stored),
+          fixed(r.seconds, 2),
+          int(r.pointsPerSecond),
+          floor && r !== floor ? `${fixed(r.pointsPerSecond / floor.pointsPerSecond, 2)}x` : '',
+          fixed(r.cpuUsPerReading, 1),
+          int(r.peakRssMb),
+          r.c.target === 'floor' ? '' : int(r.tickets),
+        ]),
+      ),
+    );
+  }
+}

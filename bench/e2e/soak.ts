@@ -1,0 +1,91 @@
+import type { BenchEnv } from './env.js';
+import { startFaultline } from './ingest-case.js';
+import { publishAtRate } from './load-cases.js';
+import { procSample, sleep, wallNow } from './procs.js';
+import { fixed, int, table } from './report.js';
+
+/**
+ * Soak: the gateway (embedded broker, 100 rules, 10k devices) under a steady QoS 1 load for
+ * `seconds`, sampled every `every` seconds: RSS, spool, open files, event-loop delay, throughput.
+ * Rows are printed as they are taken, so that a long run shows its trend while it runs.
+ */
+export async function runSoak(
+  env: BenchEnv,
+  o: { seconds: number; rate: number; out: (s: string) => void },
+): Promise<void> {
+  const db = await env.database('bench_soak');
+  const gw = await startFaultline(env, 'soak', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
+  const every = Math.max(5, Math.round(o.seconds / 30));
+  try {
+    const devices = 10_000;
+    const messages = Math.round(o.rate * o.seconds);
+    const load = publishAtRate({
+      url: gw.mqttUrl as string,
+      qos: 1,
+      devices,
+      messages,
+      rate: o.rate,
+      anomalyEvery: 1_000,
+      window: 5_000,
+      tsBase: Date.now() - Math.ceil(messages / devices + 10) * 1000,
+    });
+    let finished = false;
+    void load.done.then(() => {
+      finished = true;
+    });
+    o.out(
+      `soak: ${int(o.rate)} readings/s (QoS 1, 10,000 devices, 100 rules, 0.1 % anomalies) for ${int(o.seconds)} s, a row every ${every} s\n\n`,
+    );
+    o.out(
+      table(
+        [
+          't (s)',
+          'readings/s',
+          'RSS MB',
+          'spool points',
+          'spool MB',
+          'open fds',
+          'loop delay p99 ms',
+          'loop delay max ms',
+        ],
+        [],
+      ),
+    );
+    const t0 = wallNow();
+    let lastAccepted = 0;
+    let lastAt = t0;
+    let peakRss = 0;
+    const rows: number[][] = [];
+    while (!finished) {
+      await sleep(every * 1000);
+      const m = await gw.metrics();
+      const p = procSample(gw.pid);
+      const now = wallNow();
+      const accepted = m.get('faultline_readings_accepted_total') ?? 0;
+      const row = [
+        (now - t0) / 1000,
+        (accepted - lastAccepted) / ((now - lastAt) / 1000),
+        p.rssBytes / 2 ** 20,
+        m.get('faultline_spool_points') ?? 0,
+        (m.get('faultline_spool_bytes') ?? 0) / 2 ** 20,
+        p.fds,
+        (m.get('nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000,
+        (m.get('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000,
+      ];
+      peakRss = Math.max(peakRss, p.peakRssBytes);
+      rows.push(row);
+      lastAccepted = accepted;
+      lastAt = now;
+      o.out(
+        `| ${int(row[0] as number)} | ${int(row[1] as number)} | ${int(row[2] as number)} | ${int(row[3] as number)} | ${fixed(row[4] as number, 1)} | ${row[5]} | ${fixed(row[6] as number, 1)} | ${fixed(row[7] as number, 1)} |\n`,
+      );
+    }
+    const rss = rows.map((r) => r[2] as number);
+    const half = rss.slice(Math.floor(rss.length / 2));
+    o.out(
+      `\nsoak: RSS first sample ${int(rss[0] ?? 0)} MB, last ${int(rss[rss.length - 1] ?? 0)} MB, second-half mean ${int(half.reduce((a, b) => a + b, 0) / Math.max(1, half.length))} MB, peak ${int(peakRss / 2 ** 20)} MB\n`,
+    );
+  } finally {
+    await gw.stop();
+  }
+}
