@@ -15,7 +15,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       only: { type: 'string' },
-      messages: { type: 'string', default: process.env.BENCH_MESSAGES ?? '200000' },
+      messages: { type: 'string', default: process.env.BENCH_MESSAGES ?? '100000' },
       'no-components': { type: 'boolean', default: false },
       parts: { type: 'string', default: 'ingest,latency,api,drain' },
       rated: { type: 'string' },

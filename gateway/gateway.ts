@@ -1,5 +1,6 @@
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAdapter } from '../adapters/index.js';
 import { EmbeddedBroker } from '../adapters/mqtt/broker.js';
@@ -65,6 +66,39 @@ export interface RunningGateway {
   readonly keys: ApiKeyStore;
 }
 
+/**
+ * The data directory must be writable before anything is accepted: a spool that cannot write would
+ * refuse every reading anyway, and a read-only state.db would lose tickets. Refuse to start, and
+ * say why.
+ */
+function assertWritableDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (err) {
+    // mkdir under a read-only mount says ENOENT: ask the nearest existing folder what is wrong.
+    let at = dir;
+    while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
+    let code = (err as NodeJS.ErrnoException).code;
+    try {
+      accessSync(at, constants.W_OK);
+    } catch (inner) {
+      code = (inner as NodeJS.ErrnoException).code ?? code;
+    }
+    const why =
+      code === 'EROFS'
+        ? 'read-only file system'
+        : code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : (err as Error).message;
+    throw new FaultlineError(
+      'FL_ERR_DATA_DIR',
+      `data directory ${dir} is not writable (${why}): not starting, since readings could not be kept`,
+      { cause: err },
+    );
+  }
+}
+
 function displayUrl(scheme: string, host: string, port: number): string {
   const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
   return `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
@@ -93,6 +127,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const dataDir = config.storage.dataDir;
   const databases: SqliteDatabase[] = [];
   const started: { stop(): Promise<unknown> }[] = [];
+  assertWritableDir(dataDir);
   const open = (name: string) => {
     const db = openDatabase(join(dataDir, name));
     databases.push(db);

@@ -24,6 +24,7 @@ export const ERRORS = {
   FL_ERR_PART_NOT_FOUND: { status: 404, title: 'Part not found' },
   FL_ERR_STOCK_SHORT: { status: 409, title: 'Not enough in stock' },
   FL_ERR_CONFIG: { status: 500, title: 'Configuration error' },
+  FL_ERR_DATA_DIR: { status: 500, title: 'Data directory not usable' },
   FL_ERR_INTERNAL: { status: 500, title: 'Internal error' },
 } as const;
 
