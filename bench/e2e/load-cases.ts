@@ -28,6 +28,22 @@ export function publishAtRate(o: PublisherOptions): { done: Promise<PublisherRes
   return { done };
 }
 
+/** QoS 1 readings at a fixed rate from 10,000 devices to the gateway's embedded broker. */
+export function steadyLoad(
+  gw: RunningGateway,
+  o: { rate: number; messages: number; anomalyEvery: number },
+): { done: Promise<PublisherResult> } {
+  const devices = 10_000;
+  return publishAtRate({
+    url: gw.mqttUrl as string,
+    qos: 1,
+    devices,
+    window: 5_000,
+    tsBase: Date.now() - Math.ceil(o.messages / devices + 10) * 1000,
+    ...o,
+  });
+}
+
 /** Reads `ticket.created` events from the gateway's SSE stream, noting when each arrives. */
 function watchTickets(gw: RunningGateway): { stop(): void; arrivals: Map<string, number> } {
   const arrivals = new Map<string, number>();
@@ -80,20 +96,10 @@ export async function runLatencyCase(env: BenchEnv, rate: number, seconds: numbe
   const db = await env.database('bench_latency');
   const gw = await startFaultline(env, 'latency', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
   try {
-    const devices = 10_000;
     const watch = watchTickets(gw);
     await sleep(200);
     const messages = Math.round(rate * seconds);
-    const pub = await publishAtRate({
-      url: gw.mqttUrl as string,
-      qos: 1,
-      devices,
-      messages,
-      rate,
-      anomalyEvery: 100,
-      window: 5_000,
-      tsBase: Date.now() - Math.ceil(messages / devices + 10) * 1000,
-    }).done;
+    const pub = await steadyLoad(gw, { rate, messages, anomalyEvery: 100 }).done;
     await settle(async () => watch.arrivals.size, new Set(pub.anomalies.map(([d]) => d)).size, 5_000, 60_000);
     watch.stop();
     const first = new Map<string, number>();
@@ -172,16 +178,7 @@ export async function runApiCase(
   const gw = await startFaultline(env, 'api', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
   try {
     const messages = Math.round(o.ingestRate * (2 * o.seconds + 6));
-    const load = publishAtRate({
-      url: gw.mqttUrl as string,
-      qos: 1,
-      devices,
-      messages,
-      rate: o.ingestRate,
-      anomalyEvery: 100,
-      window: 5_000,
-      tsBase: Date.now() - Math.ceil(messages / devices + 10) * 1000,
-    });
+    const load = steadyLoad(gw, { rate: o.ingestRate, messages, anomalyEvery: 100 });
     await sleep(2_000);
     let k = 0;
     const byId = await cannon(gw.apiUrl, o.rate, o.seconds, () => {
@@ -227,18 +224,8 @@ export async function runDrainCase(env: BenchEnv, rate: number, outage: number):
   const db = await env.database('bench_drain');
   const gw = await startFaultline(env, 'drain', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
   try {
-    const devices = 10_000;
     const total = Math.round(rate * (outage + 30));
-    const load = publishAtRate({
-      url: gw.mqttUrl as string,
-      qos: 1,
-      devices,
-      messages: total,
-      rate,
-      anomalyEvery: 0,
-      window: 5_000,
-      tsBase: Date.now() - Math.ceil(total / devices + 10) * 1000,
-    });
+    const load = steadyLoad(gw, { rate, messages: total, anomalyEvery: 0 });
     await sleep(3_000);
     await env.influx.stop();
     await sleep(outage * 1000);

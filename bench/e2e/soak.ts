@@ -1,6 +1,6 @@
 import type { BenchEnv } from './env.js';
 import { startFaultline } from './ingest-case.js';
-import { publishAtRate } from './load-cases.js';
+import { steadyLoad } from './load-cases.js';
 import { procSample, sleep, wallNow } from './procs.js';
 import { fixed, int, table } from './report.js';
 
@@ -17,18 +17,8 @@ export async function runSoak(
   const gw = await startFaultline(env, 'soak', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
   const every = Math.max(5, Math.round(o.seconds / 30));
   try {
-    const devices = 10_000;
     const messages = Math.round(o.rate * o.seconds);
-    const load = publishAtRate({
-      url: gw.mqttUrl as string,
-      qos: 1,
-      devices,
-      messages,
-      rate: o.rate,
-      anomalyEvery: 1_000,
-      window: 5_000,
-      tsBase: Date.now() - Math.ceil(messages / devices + 10) * 1000,
-    });
+    const load = steadyLoad(gw, { rate: o.rate, messages, anomalyEvery: 1_000 });
     let finished = false;
     void load.done.then(() => {
       finished = true;
