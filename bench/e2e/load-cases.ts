@@ -28,6 +28,24 @@ export function publishAtRate(o: PublisherOptions): { done: Promise<PublisherRes
   return { done };
 }
 
+/**
+ * Runs `fn` against a gateway of its own (embedded broker, QoS 1, 100 rules, its own InfluxDB
+ * database `bench_<name>` and data directory), stopped afterwards whatever happens.
+ */
+export async function withGateway<T>(
+  env: BenchEnv,
+  name: string,
+  fn: (gw: RunningGateway) => Promise<T>,
+): Promise<T> {
+  const db = await env.database(`bench_${name}`);
+  const gw = await startFaultline(env, name, db, { target: 'faultline-embedded', qos: 1, rules: 100 });
+  try {
+    return await fn(gw);
+  } finally {
+    await gw.stop();
+  }
+}
+
 /** QoS 1 readings at a fixed rate from 10,000 devices to the gateway's embedded broker. */
 export function steadyLoad(
   gw: RunningGateway,
@@ -93,9 +111,7 @@ export interface LatencyResult {
  * reaching an SSE client — what a dispatcher's screen sees.
  */
 export async function runLatencyCase(env: BenchEnv, rate: number, seconds: number): Promise<LatencyResult> {
-  const db = await env.database('bench_latency');
-  const gw = await startFaultline(env, 'latency', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
-  try {
+  return withGateway(env, 'latency', async (gw) => {
     const watch = watchTickets(gw);
     await sleep(200);
     const messages = Math.round(rate * seconds);
@@ -118,9 +134,7 @@ export async function runLatencyCase(env: BenchEnv, rate: number, seconds: numbe
       p999: percentile(lat, 99.9),
       max: Math.max(...lat),
     };
-  } finally {
-    await gw.stop();
-  }
+  });
 }
 
 export interface ApiResult {
@@ -170,13 +184,11 @@ export async function runApiCase(
   env: BenchEnv,
   o: { tickets: number; rate: number; ingestRate: number; seconds: number },
 ): Promise<{ seeded: number; seedSeconds: number; ingestRate: number; byId: ApiResult; list: ApiResult }> {
-  const db = await env.database('bench_api');
   const devices = 10_000;
   const t0 = wallNow();
   await seedTickets(join(env.dir, 'api', 'data'), o.tickets, devices);
   const seedSeconds = (wallNow() - t0) / 1000;
-  const gw = await startFaultline(env, 'api', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
-  try {
+  return withGateway(env, 'api', async (gw) => {
     const messages = Math.round(o.ingestRate * (2 * o.seconds + 6));
     const load = steadyLoad(gw, { rate: o.ingestRate, messages, anomalyEvery: 100 });
     await sleep(2_000);
@@ -202,9 +214,7 @@ export async function runApiCase(
       byId,
       list,
     };
-  } finally {
-    await gw.stop();
-  }
+  });
 }
 
 export interface DrainResult {
@@ -221,9 +231,7 @@ export interface DrainResult {
  * live together, from the first write after the outage until the backlog is gone).
  */
 export async function runDrainCase(env: BenchEnv, rate: number, outage: number): Promise<DrainResult> {
-  const db = await env.database('bench_drain');
-  const gw = await startFaultline(env, 'drain', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
-  try {
+  return withGateway(env, 'drain', async (gw) => {
     const total = Math.round(rate * (outage + 30));
     const load = steadyLoad(gw, { rate, messages: total, anomalyEvery: 0 });
     await sleep(3_000);
@@ -249,7 +257,5 @@ export async function runDrainCase(env: BenchEnv, rate: number, outage: number):
       drainSeconds: (t1 - t0) / 1000,
       drainRate: (w1 - w0) / ((t1 - t0) / 1000),
     };
-  } finally {
-    await gw.stop();
-  }
+  });
 }

@@ -1,6 +1,5 @@
 import type { BenchEnv } from './env.js';
-import { startFaultline } from './ingest-case.js';
-import { steadyLoad } from './load-cases.js';
+import { steadyLoad, withGateway } from './load-cases.js';
 import { procSample, sleep, wallNow } from './procs.js';
 import { fixed, int, table } from './report.js';
 
@@ -13,10 +12,8 @@ export async function runSoak(
   env: BenchEnv,
   o: { seconds: number; rate: number; out: (s: string) => void },
 ): Promise<void> {
-  const db = await env.database('bench_soak');
-  const gw = await startFaultline(env, 'soak', db, { target: 'faultline-embedded', qos: 1, rules: 100 });
   const every = Math.max(5, Math.round(o.seconds / 30));
-  try {
+  return withGateway(env, 'soak', async (gw) => {
     const messages = Math.round(o.rate * o.seconds);
     const load = steadyLoad(gw, { rate: o.rate, messages, anomalyEvery: 1_000 });
     let finished = false;
@@ -33,7 +30,7 @@ export async function runSoak(
           'readings/s',
           'RSS MB',
           'spool points',
-          'spool MB',
+          'spool KB',
           'open fds',
           'loop delay p99 ms',
           'loop delay max ms',
@@ -57,17 +54,17 @@ export async function runSoak(
         (accepted - lastAccepted) / ((now - lastAt) / 1000),
         p.rssBytes / 2 ** 20,
         m.get('faultline_spool_points') ?? 0,
-        (m.get('faultline_spool_bytes') ?? 0) / 2 ** 20,
+        (m.get('faultline_spool_bytes') ?? 0) / 1024,
         p.fds,
-        (m.get('nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000,
-        (m.get('nodejs_eventloop_lag_max_seconds') ?? 0) * 1000,
+        (m.get('faultline_nodejs_eventloop_lag_p99_seconds') ?? 0) * 1000,
+        (m.get('faultline_nodejs_eventloop_lag_max_seconds') ?? 0) * 1000,
       ];
       peakRss = Math.max(peakRss, p.peakRssBytes);
       rows.push(row);
       lastAccepted = accepted;
       lastAt = now;
       o.out(
-        `| ${int(row[0] as number)} | ${int(row[1] as number)} | ${int(row[2] as number)} | ${int(row[3] as number)} | ${fixed(row[4] as number, 1)} | ${row[5]} | ${fixed(row[6] as number, 1)} | ${fixed(row[7] as number, 1)} |\n`,
+        `| ${int(row[0] as number)} | ${int(row[1] as number)} | ${int(row[2] as number)} | ${int(row[3] as number)} | ${int(row[4] as number)} | ${row[5]} | ${fixed(row[6] as number, 1)} | ${fixed(row[7] as number, 1)} |\n`,
       );
     }
     const rss = rows.map((r) => r[2] as number);
@@ -75,7 +72,5 @@ export async function runSoak(
     o.out(
       `\nsoak: RSS first sample ${int(rss[0] ?? 0)} MB, last ${int(rss[rss.length - 1] ?? 0)} MB, second-half mean ${int(half.reduce((a, b) => a + b, 0) / Math.max(1, half.length))} MB, peak ${int(peakRss / 2 ** 20)} MB\n`,
     );
-  } finally {
-    await gw.stop();
-  }
+  });
 }
