@@ -70,6 +70,15 @@ describe('configuration loading', () => {
     ]);
   });
 
+  it('rules.stateSaveInterval: at least a second, located', async () => {
+    const f = file('save.yaml', 'rules:\n  stateSaveInterval: 0s\n');
+    const { issues } = await loadConfig(f, {}, {});
+    expect(issues.map(formatIssue).map((l) => l.replace(`${tmp.dir}/`, ''))).toEqual([
+      'save.yaml:2:22: rules.stateSaveInterval: at least 1s',
+    ]);
+    expect((await loadConfig(null, {}, {})).config.rules.stateSaveInterval).toBe(10_000);
+  });
+
   it('customers: contacts need a way to reach them; sites and devices name known customers', async () => {
     const f = file(
       'customers.yaml',

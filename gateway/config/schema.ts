@@ -54,7 +54,7 @@ export const rulesSectionSchema = z
      * that a restart resumes it. A crash loses at most this much of it; alerts themselves are
      * saved as they change.
      */
-    stateSaveInterval: duration.prefault('10s'),
+    stateSaveInterval: duration.pipe(z.number().min(1_000, 'at least 1s')).prefault('10s'),
     /** The fault types tickets may have (a rule naming another is an error); routing uses them. */
     faultTypes: z
       .array(z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/, 'fault types are lower-case words'))
