@@ -16,10 +16,12 @@ export function wireParts(d: {
   registry: DeviceRegistry;
   outbox: Outbox;
   logger: Logger;
+  now?: () => number;
 }): PartsPlanner {
   const { stock, tickets, registry, outbox, logger } = d;
   const planner = new PartsPlanner({
     stock,
+    ...(d.now ? { now: d.now } : {}),
     history: async (from, to) => ({
       from,
       to,

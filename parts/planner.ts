@@ -51,7 +51,8 @@ export class PartsPlanner {
   async history(): Promise<History> {
     const now = this.now;
     if (this.cached && now - this.cached.at < 60_000) return this.cached.history;
-    const h = await this.o.history(now - this.o.stock.config.history, now);
+    // The window [from, to) takes in this millisecond: a ticket being filed now counts.
+    const h = await this.o.history(now - this.o.stock.config.history, now + 1);
     const history: History = { ...h, overrides: this.o.stock.faultMap() };
     this.cached = { at: now, history };
     return history;
