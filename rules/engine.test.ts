@@ -140,6 +140,36 @@ describe('RuleEngine', () => {
     expect(changed.engine.takeChanges()).toMatchObject([{ alertId: 'hot@m1', state: null }]);
   });
 
+  it('changes are taken in slices of at most `max`: removed series first, nothing lost or repeated', () => {
+    const { engine } = engineWith([hot({ above: 90, for: '10s' })]);
+    for (let i = 0; i < 5; i++) engine.onReading(point(`m${i}`, 0, { t: 95 }), device(`m${i}`));
+    engine.takeChanges();
+    for (let i = 0; i < 5; i++) engine.onReading(point(`m${i}`, 1_000, { t: 96 }), device(`m${i}`));
+    // The rule changes: its five series are dropped (saved as deletions).
+    engine.setRules([hot({ above: 80, for: '10s' })]);
+    engine.onReading(point('m9', 2_000, { t: 95 }), device('m9'));
+    expect(engine.pendingChanges).toBe(6);
+    const slices = [engine.takeChanges(4), engine.takeChanges(4), engine.takeChanges(4)];
+    expect(slices.map((x) => x.length)).toEqual([4, 2, 0]);
+    expect(slices.flat().map((x) => `${x.alertId} ${x.state === null ? 'deleted' : x.state.state}`)).toEqual([
+      'hot@m0 deleted',
+      'hot@m1 deleted',
+      'hot@m2 deleted',
+      'hot@m3 deleted',
+      'hot@m4 deleted',
+      'hot@m9 pending',
+    ]);
+    expect(engine.pendingChanges).toBe(0);
+  });
+
+  it('a device whose model changes is matched again, and keeps the state of rules that still match', () => {
+    const { engine, seen } = engineWith([hot({ above: 90, for: '10s' })]);
+    engine.onReading(point('m1', 0, { t: 95 }), device('m1'));
+    engine.onReading(point('m1', 1_000, { t: 95 }), device('m1', 'lathe'));
+    engine.onReading(point('m1', 10_000, { t: 95 }), device('m1', 'cnc-6x'));
+    expect(seen).toEqual(['hot@m1 pending@0', 'hot@m1 firing@10000']);
+  });
+
   it('a deadline that passed while the gateway was down is handled at once, at its own time', () => {
     const first = engineWith([hot({ above: 90, for: '10s' })]);
     first.engine.onReading(point('m1', 0, { t: 95 }), device('m1'));

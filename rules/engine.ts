@@ -8,6 +8,7 @@ import {
   type EvalInput,
   evaluate,
   INITIAL_STATE,
+  newState,
   nextTickAt,
   normaliseState,
   type SeriesState,
@@ -57,7 +58,10 @@ export interface SavedSeries<S = SeriesState> {
 /** Where per-series state survives a restart (`for`, windows, no-data timers). */
 export interface RuleStateStore {
   loadAll(): Promise<SavedSeries[]>;
-  /** Saves (or, with a `null` state, deletes) series in one transaction. */
+  /**
+   * Saves (or, with a `null` state, deletes) series in one transaction. The states are the
+   * engine's live objects: serialise them before returning control to the event loop.
+   */
   saveMany(entries: SavedSeries<SeriesState | null>[]): Promise<void>;
 }
 
@@ -69,6 +73,8 @@ interface Compiled {
 }
 
 interface Series {
+  /** The alert id (`rule@device`). */
+  key: string;
   state: SeriesState;
   compiled: Compiled;
   device: Device;
@@ -80,14 +86,23 @@ export function alertIdFor(ruleId: string, deviceId: string): string {
   return `${ruleId}@${deviceId}`;
 }
 
+/** One rule of one device: its series once there is one; `seen` marks the reading that visited it. */
+interface Slot {
+  compiled: Compiled;
+  series?: Series;
+  seen: number;
+}
+
 /** The rules of one device, with the facts they were matched on. */
 interface DeviceRules {
+  name: string;
   model: string | null;
   site: string;
   tags: Record<string, string>;
-  byMetric: Map<string, Compiled[]>;
+  facts: DeviceFacts;
+  byMetric: Map<string, Slot[]>;
   /** Rules that look at every reading (errorCode, device-level noData). */
-  any: Compiled[];
+  any: Slot[];
 }
 
 /** Rules by the metric they read, split into rules for listed devices and rules for any device. */
@@ -111,6 +126,8 @@ export class RuleEngine {
   private anyMetric: Bucket = { byDevice: new Map(), anyDevice: [] };
   private readonly series = new Map<string, Series>();
   private deviceRules = new Map<string, DeviceRules>();
+  /** Counts readings, to visit a rule on several of a reading's metrics once. */
+  private epoch = 0;
   private readonly listeners: TransitionListener[] = [];
   private readonly dirty = new Set<string>();
   private readonly deleted = new Map<string, { ruleId: string; deviceId: string; fingerprint: string }>();
@@ -161,6 +178,7 @@ export class RuleEngine {
       }
       this.disarm(s);
       this.series.delete(key);
+      this.dirty.delete(key);
       this.deleted.set(key, {
         ruleId: s.compiled.rule.id,
         deviceId: s.device.id,
@@ -184,22 +202,43 @@ export class RuleEngine {
 
   /**
    * The rules that match this device, by metric — computed once per device (globs and tags are
-   * tested once, not on every reading) and again when its model, site or tags change.
+   * tested once, not on every reading) and again when its name, model, site or tags change, or
+   * the rules or saved series are replaced.
    */
   private rulesFor(device: Device): DeviceRules {
     const e = this.deviceRules.get(device.id);
-    if (e && e.model === device.model && e.site === device.site && e.tags === device.tags) return e;
+    if (
+      e &&
+      e.model === device.model &&
+      e.site === device.site &&
+      e.tags === device.tags &&
+      e.name === device.name
+    )
+      return e;
+    // One slot per rule, shared by the lists of every metric the rule reads.
+    const slots = new Map<Compiled, Slot>();
     const pick = (b: Bucket) =>
-      [...(b.byDevice.get(device.id) ?? []), ...b.anyDevice].filter((c) => c.matches(device));
-    const byMetric = new Map<string, Compiled[]>();
+      [...(b.byDevice.get(device.id) ?? []), ...b.anyDevice]
+        .filter((c) => c.matches(device))
+        .map((c) => {
+          let slot = slots.get(c);
+          if (!slot) {
+            slot = { compiled: c, seen: 0 };
+            slots.set(c, slot);
+          }
+          return slot;
+        });
+    const byMetric = new Map<string, Slot[]>();
     for (const [metric, b] of this.byMetric) {
       const list = pick(b);
       if (list.length > 0) byMetric.set(metric, list);
     }
     const fresh = {
+      name: device.name,
       model: device.model,
       site: device.site,
       tags: device.tags,
+      facts: facts(device),
       byMetric,
       any: pick(this.anyMetric),
     };
@@ -207,38 +246,39 @@ export class RuleEngine {
     return fresh;
   }
 
-  /** The rules that may match this reading: the device's rules on its metrics, and on any reading. */
-  private candidates(point: Point, device: Device): Iterable<Compiled> {
+  /**
+   * Evaluates every matching rule against one durable reading: the device's rules on any reading,
+   * then those on each metric the reading carries, each rule once.
+   */
+  onReading(point: Point, device: Device): void {
     const r = this.rulesFor(device);
-    let out: Compiled[] | Set<Compiled> = r.any;
-    let shared = true;
+    const input: EvalInput = { kind: 'reading', ts: point.ts, fields: point.fields, device: r.facts };
+    if (point.errorCodes) input.errorCodes = point.errorCodes;
+    const epoch = ++this.epoch;
+    for (const slot of r.any) this.visit(slot, epoch, device, input);
     for (const metric in point.fields) {
       const list = r.byMetric.get(metric);
-      if (!list) continue;
-      if (shared) {
-        out = new Set(out);
-        shared = false;
-      }
-      for (const c of list) (out as Set<Compiled>).add(c);
+      if (list) for (const slot of list) this.visit(slot, epoch, device, input);
     }
-    return out;
   }
 
-  /** Evaluates every matching rule against one durable reading. */
-  onReading(point: Point, device: Device): void {
-    const input: EvalInput = { kind: 'reading', ts: point.ts, fields: point.fields, device: facts(device) };
-    if (point.errorCodes) input.errorCodes = point.errorCodes;
-    for (const c of this.candidates(point, device)) {
-      if (c.rule.condition.kind === 'errorCode' && point.errorCodes === undefined) continue;
+  private visit(slot: Slot, epoch: number, device: Device, input: Extract<EvalInput, { kind: 'reading' }>) {
+    if (slot.seen === epoch) return;
+    slot.seen = epoch;
+    const c = slot.compiled;
+    if (c.rule.condition.kind === 'errorCode' && input.errorCodes === undefined) return;
+    let s = slot.series;
+    if (!s) {
       const key = alertIdFor(c.rule.id, device.id);
-      let s = this.series.get(key);
+      s = this.series.get(key);
       if (!s) {
-        s = { state: INITIAL_STATE, compiled: c, device };
+        s = { key, state: INITIAL_STATE, compiled: c, device };
         this.series.set(key, s);
       }
-      s.device = device;
-      this.step(key, s, input);
+      slot.series = s;
     }
+    s.device = device;
+    this.step(s, input);
   }
 
   /**
@@ -256,13 +296,14 @@ export class RuleEngine {
         if (this.series.has(key)) continue;
         const last = cond.metric ? device.lastValues[cond.metric]?.ts : device.lastSeenAt;
         const s: Series = {
-          state: { ...INITIAL_STATE, lastSeen: last ?? since },
+          key,
+          state: newState({ lastSeen: last ?? since }),
           compiled: c,
           device,
         };
         this.series.set(key, s);
         this.dirty.add(key);
-        this.arm(key, s);
+        this.arm(s);
       }
     }
   }
@@ -282,11 +323,18 @@ export class RuleEngine {
         this.deleted.set(e.alertId, { ruleId: e.ruleId, deviceId: e.deviceId, fingerprint: e.fingerprint });
         continue;
       }
-      const s: Series = { state: normaliseState(e.state), compiled: c, device: resolve(e.deviceId) };
+      const s: Series = {
+        key: e.alertId,
+        state: normaliseState(e.state),
+        compiled: c,
+        device: resolve(e.deviceId),
+      };
       this.series.set(e.alertId, s);
       restored++;
     }
-    for (const [key, s] of this.series) this.arm(key, s);
+    // Slots may hold series that were just replaced.
+    this.deviceRules = new Map();
+    for (const s of this.series.values()) this.arm(s);
     return { restored, dropped };
   }
 
@@ -308,8 +356,7 @@ export class RuleEngine {
     if (!c || (alert.state !== 'firing' && alert.state !== 'pending')) return;
     const key = alertIdFor(c.rule.id, device.id);
     if (this.series.has(key)) return;
-    const state: SeriesState = {
-      ...INITIAL_STATE,
+    const state: SeriesState = newState({
       state: alert.state,
       since: alert.activeAt,
       firedAt: alert.state === 'firing' ? alert.firedAt : null,
@@ -317,17 +364,28 @@ export class RuleEngine {
       value: alert.value,
       holding: true,
       clearing: false,
-    };
-    const s: Series = { state, compiled: c, device };
+    });
+    const s: Series = { key, state, compiled: c, device };
     this.series.set(key, s);
     this.dirty.add(key);
-    this.arm(key, s);
+    this.arm(s);
   }
 
-  /** Series changed since the last call, for the state store (and forgotten here). */
-  takeChanges(): SavedSeries<SeriesState | null>[] {
+  /**
+   * Series changed since the last call, for the state store (and forgotten here): at most `max`,
+   * so that a large fleet is saved in slices between readings rather than in one long pause.
+   * The states are the live objects: the store serialises them when called.
+   */
+  takeChanges(max = Infinity): SavedSeries<SeriesState | null>[] {
     const out: SavedSeries<SeriesState | null>[] = [];
+    for (const [key, d] of this.deleted) {
+      if (out.length >= max) return out;
+      out.push({ alertId: key, ...d, state: null });
+      this.deleted.delete(key);
+    }
     for (const key of this.dirty) {
+      if (out.length >= max) break;
+      this.dirty.delete(key);
       const s = this.series.get(key);
       if (s)
         out.push({
@@ -338,10 +396,12 @@ export class RuleEngine {
           state: s.state,
         });
     }
-    for (const [key, d] of this.deleted) out.push({ alertId: key, ...d, state: null });
-    this.dirty.clear();
-    this.deleted.clear();
     return out;
+  }
+
+  /** Series changed and not yet taken. */
+  get pendingChanges(): number {
+    return this.dirty.size + this.deleted.size;
   }
 
   /** Current evaluation state, for the API and tests. */
@@ -360,11 +420,13 @@ export class RuleEngine {
     for (const s of this.series.values()) this.disarm(s);
   }
 
-  private step(key: string, s: Series, input: EvalInput): void {
+  private step(s: Series, input: EvalInput): void {
+    const key = s.key;
     const [state, events] = evaluate(s.compiled.rule, s.state, input);
-    if (state !== s.state) this.dirty.add(key);
+    // Updated in place: every evaluation may have changed what is saved.
+    this.dirty.add(key);
     s.state = state;
-    this.arm(key, s);
+    this.arm(s);
     for (const event of events) {
       const t: AlertTransition = { alertId: key, rule: s.compiled.rule, device: s.device, event };
       for (const l of this.listeners) l(t);
@@ -377,7 +439,7 @@ export class RuleEngine {
     s.timerAt = undefined;
   }
 
-  private arm(key: string, s: Series): void {
+  private arm(s: Series): void {
     const at = nextTickAt(s.compiled.rule, s.state);
     if (at === s.timerAt && s.timer !== undefined) return;
     this.disarm(s);
@@ -387,11 +449,11 @@ export class RuleEngine {
       () => {
         s.timer = undefined;
         s.timerAt = undefined;
-        if (this.series.get(key) !== s) return;
+        if (this.series.get(s.key) !== s) return;
         const now = this.scheduler.now();
         // A long wait is re-armed in steps (Node's timers overflow past ~24.8 days).
-        if (now < at) this.arm(key, s);
-        else this.step(key, s, { kind: 'tick', now });
+        if (now < at) this.arm(s);
+        else this.step(s, { kind: 'tick', now });
       },
       Math.min(MAX_TIMER_MS, Math.max(0, at - this.scheduler.now())),
     );

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FieldValue } from '../ingest/point.js';
 import {
@@ -5,6 +6,7 @@ import {
   evaluate,
   INITIAL_STATE,
   MAX_SAMPLES,
+  newState,
   nextTickAt,
   type SeriesState,
 } from './evaluate.js';
@@ -121,8 +123,9 @@ describe('threshold', () => {
     const r = rule({ threshold: { above: 90, for: '10s' } });
     const before = run(r, [reading(0, { t: 95 }), reading(4_000, { t: 96 })]).state;
     const saved = JSON.parse(JSON.stringify(before)) as SeriesState;
-    expect(run(r, [reading(10_000, { t: 97 })], saved).events).toEqual(['firing@10000']);
-    expect(run(r, [tick(10_000)], saved).events).toEqual(['firing@10000']);
+    // Two futures of one saved state: evaluation updates a state in place, so each runs on a copy.
+    expect(run(r, [reading(10_000, { t: 97 })], newState(saved)).events).toEqual(['firing@10000']);
+    expect(run(r, [tick(10_000)], newState(saved)).events).toEqual(['firing@10000']);
   });
 
   it('out-of-order and duplicate timestamps: older readings are ignored, a duplicate is judged again', () => {
@@ -199,6 +202,35 @@ describe('lifecycle: keepFiringFor, cooldown, flapping', () => {
     // An hour later, one firing is not flapping any more.
     const [, later] = evaluate(r, state, reading(3_600_000, { t: 95 }));
     expect(later[0]?.flapping).toBe(false);
+  });
+});
+
+describe('window aggregates', () => {
+  it('running sums, minima and maxima equal a pass over the samples, whatever the order of readings', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('avg', 'min', 'max', 'sum'),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 120 }), fc.integer({ min: -1000, max: 1000 })), {
+          minLength: 1,
+          maxLength: 200,
+        }),
+        (fn, raw) => {
+          // Never holds: the state's value is the aggregate after every reading that was judged.
+          const r = rule({ window: { fn, over: '10s', above: 1e12 } });
+          let state = INITIAL_STATE;
+          for (const [sec, v] of raw) {
+            const [next] = evaluate(r, state, reading(sec * 1_000, { t: v / 8 }));
+            state = next;
+            const vs = state.samples.map((x) => x[1]);
+            if (vs.length === 0) continue;
+            const sum = vs.reduce((a, b) => a + b, 0);
+            const expected = { avg: sum / vs.length, sum, min: Math.min(...vs), max: Math.max(...vs) }[fn];
+            expect(state.value).toBeCloseTo(expected, 6);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
 

@@ -78,7 +78,8 @@ export interface AlertEvent {
 /** Samples kept per series at most: windows of fast metrics are thinned from the oldest. */
 export const MAX_SAMPLES = 10_000;
 
-export const INITIAL_STATE: Readonly<SeriesState> = {
+/** The state of a series that has seen nothing. Frozen: `evaluate` works on a copy of it. */
+export const INITIAL_STATE: Readonly<SeriesState> = Object.freeze({
   state: 'inactive',
   since: null,
   firedAt: null,
@@ -88,25 +89,38 @@ export const INITIAL_STATE: Readonly<SeriesState> = {
   clearing: true,
   lastHeldAt: null,
   resolvedAt: null,
-  fires: [],
+  fires: Object.freeze([]) as unknown as number[],
   flapping: false,
   priority: null,
   entry: null,
-  // Frozen: the shared initial window is never appended to (addSample copies a frozen array first).
   samples: Object.freeze([]) as unknown as [number, number][],
   startedAt: null,
   ewma: null,
   lastSeen: null,
-  values: {},
-  codes: [],
+  values: Object.freeze({}) as Record<string, [number, FieldValue]>,
+  codes: Object.freeze([]) as unknown as string[],
   error: null,
   checkedAt: null,
-};
+} satisfies SeriesState);
+
+/**
+ * A state of its own (nothing shared with INITIAL_STATE or another state), from a saved one, one
+ * of an older version (every field present), or none.
+ */
+export function newState(from: Partial<SeriesState> = {}): SeriesState {
+  const s = { ...INITIAL_STATE, ...from };
+  return {
+    ...s,
+    fires: [...s.fires],
+    samples: [...s.samples],
+    values: { ...s.values },
+    codes: [...s.codes],
+    ewma: s.ewma && { ...s.ewma },
+  };
+}
 
 /** A state from storage or an older version: every field present. */
-export function normaliseState(s: Partial<SeriesState>): SeriesState {
-  return { ...INITIAL_STATE, ...s };
-}
+export const normaliseState = newState;
 
 /** What one reading (or the passing of time) says about a condition. */
 interface Observation {
@@ -155,43 +169,84 @@ function compared(c: Comparing, v: number, at: number): Observation {
 }
 
 /**
- * Inserts a sample in time order (a duplicate time replaces) and drops what left the window — in
- * place: a window of a fast metric holds thousands of samples, and copying them on every reading
- * cost more than the rest of the evaluation (see `evaluate`).
+ * Running aggregates of a window's values, kept beside the samples (not saved: rebuilt from them in
+ * one pass when missing or stale). A window of a fast metric holds hundreds of samples; scanning
+ * them on every reading was most of the cost of evaluating a window rule.
  */
-function addSample(window: [number, number][], ts: number, v: number, overMs: number): [number, number][] {
-  const samples = Object.isFrozen(window) ? [...window] : window;
+interface Running {
+  sum: number;
+  min: number;
+  max: number;
+  /** Additions and removals since the last full pass (bounds floating-point drift of `sum`). */
+  ops: number;
+  stale: boolean;
+}
+const running = new WeakMap<[number, number][], Running>();
+
+function added(samples: [number, number][], v: number): void {
+  const r = running.get(samples);
+  if (!r || r.stale) return;
+  r.sum += v;
+  if (v < r.min) r.min = v;
+  if (v > r.max) r.max = v;
+  r.ops++;
+}
+
+function removed(samples: [number, number][], v: number): void {
+  const r = running.get(samples);
+  if (!r || r.stale) return;
+  r.sum -= v;
+  // The extreme left: the next question scans again (rare for values that move about).
+  if (v <= r.min || v >= r.max || ++r.ops > 2 * samples.length + 64) r.stale = true;
+}
+
+/**
+ * Inserts a sample in time order (a duplicate time replaces) and drops what left the window — in
+ * place: copying a window of a fast metric on every reading cost more than the evaluation.
+ */
+function addSample(samples: [number, number][], ts: number, v: number, overMs: number): void {
   let i = samples.length;
   while (i > 0 && (samples[i - 1] as [number, number])[0] > ts) i--;
-  if (i > 0 && (samples[i - 1] as [number, number])[0] === ts) samples[i - 1] = [ts, v];
-  else if (i === samples.length) samples.push([ts, v]);
+  if (i > 0 && (samples[i - 1] as [number, number])[0] === ts) {
+    removed(samples, (samples[i - 1] as [number, number])[1]);
+    samples[i - 1] = [ts, v];
+  } else if (i === samples.length) samples.push([ts, v]);
   else samples.splice(i, 0, [ts, v]);
-  return prune(samples, (samples[samples.length - 1] as [number, number])[0], overMs);
+  added(samples, v);
+  prune(samples, (samples[samples.length - 1] as [number, number])[0], overMs);
 }
 
 /** Drops, in place, samples outside the window (newest - over, newest] and beyond MAX_SAMPLES. */
-function prune(window: [number, number][], newest: number, overMs: number): [number, number][] {
-  const samples = Object.isFrozen(window) ? [...window] : window;
+function prune(samples: [number, number][], newest: number, overMs: number): void {
   let k = 0;
   while (k < samples.length && (samples[k] as [number, number])[0] <= newest - overMs) k++;
   k = Math.max(k, samples.length - MAX_SAMPLES);
-  if (k > 0) samples.splice(0, k);
-  return samples;
+  if (k === 0) return;
+  for (let j = 0; j < k; j++) removed(samples, (samples[j] as [number, number])[1]);
+  samples.splice(0, k);
 }
 
-function aggregate(fn: 'avg' | 'min' | 'max' | 'sum' | 'count', samples: [number, number][]): number {
-  const vs = samples.map((s) => s[1]);
+/** An aggregate over a non-empty window: from the running figures, or one pass that renews them. */
+function aggregate(fn: 'avg' | 'min' | 'max' | 'sum', samples: [number, number][]): number {
+  let r = running.get(samples);
+  if (!r || r.stale) {
+    r = { sum: 0, min: Infinity, max: -Infinity, ops: 0, stale: false };
+    for (const [, v] of samples) {
+      r.sum += v;
+      if (v < r.min) r.min = v;
+      if (v > r.max) r.max = v;
+    }
+    running.set(samples, r);
+  }
   switch (fn) {
-    case 'count':
-      return vs.length;
     case 'sum':
-      return vs.reduce((a, b) => a + b, 0);
+      return r.sum;
     case 'avg':
-      return vs.reduce((a, b) => a + b, 0) / vs.length;
+      return r.sum / samples.length;
     case 'min':
-      return Math.min(...vs);
+      return r.min;
     case 'max':
-      return Math.max(...vs);
+      return r.max;
   }
 }
 
@@ -217,78 +272,87 @@ function judgeWindow(c: Extract<Condition, { kind: 'window' | 'rate' }>, s: Seri
 
 const round = (v: number) => Math.round(v * 1e9) / 1e9;
 
+/** The variables an expression (and its clear expression) reads, once per condition. */
+const wantedOf = new WeakMap<Condition, readonly string[]>();
+function wanted(c: Extract<Condition, { kind: 'expr' }>): readonly string[] {
+  let w = wantedOf.get(c);
+  if (!w) {
+    w = [...new Set([...c.cel.variables, ...(c.clear?.variables ?? [])])];
+    wantedOf.set(c, w);
+  }
+  return w;
+}
+
 /**
- * What a reading says, and the kind's memory after it. `undefined` observation: the reading says
- * nothing about the condition (the metric is absent, a window is still filling).
+ * What a reading says, updating the kind's memory in `s`. `undefined`: the reading says nothing
+ * about the condition (the metric is absent, a window is still filling).
  */
 function observeReading(
   c: Condition,
   s: SeriesState,
   input: Extract<EvalInput, { kind: 'reading' }>,
-): [SeriesState, Observation | undefined] {
+): Observation | undefined {
   const ts = input.ts;
   const late = s.lastTs !== null && ts < s.lastTs;
   switch (c.kind) {
     case 'threshold': {
       const v = numeric(input.fields[c.metric]);
-      if (v === undefined || late) return [s, undefined];
-      return [s, compared(c, v, ts)];
+      if (v === undefined || late) return undefined;
+      return compared(c, v, ts);
     }
     case 'window':
     case 'rate': {
       const raw = input.fields[c.metric];
       const v = c.kind === 'window' && c.fn === 'count' ? (raw === undefined ? undefined : 1) : numeric(raw);
-      if (v === undefined) return [s, undefined];
+      if (v === undefined) return undefined;
       const newest = s.samples.length ? (s.samples[s.samples.length - 1] as [number, number])[0] : ts;
-      if (ts <= newest - c.overMs) return [s, undefined]; // older than the window: nothing to change
-      const next: SeriesState = {
-        ...s,
-        samples: addSample(s.samples, ts, v, c.overMs),
-        startedAt: s.startedAt ?? ts,
-      };
+      if (ts <= newest - c.overMs) return undefined; // older than the window: nothing to change
+      addSample(s.samples, ts, v, c.overMs);
+      s.startedAt ??= ts;
       // A late sample inside the window changes the aggregate as of the newest reading.
-      const at = Math.max(ts, s.lastTs ?? ts);
-      return [next, judgeWindow(c, next, at)];
+      return judgeWindow(c, s, Math.max(ts, s.lastTs ?? ts));
     }
     case 'outlier': {
       const v = numeric(input.fields[c.metric]);
-      if (v === undefined || late) return [s, undefined];
+      if (v === undefined || late) return undefined;
       if (c.method === 'ewma') {
         const e = s.ewma;
         let obs: Observation | undefined;
         if (e && e.n >= c.minSamples) obs = band(c, v, e.mean, Math.sqrt(e.variance), ts);
-        let next: NonNullable<SeriesState['ewma']>;
-        if (!e) next = { mean: v, variance: 0, n: 1 };
+        if (!e) s.ewma = { mean: v, variance: 0, n: 1 };
         else {
           const diff = v - e.mean;
           const incr = c.alpha * diff;
-          next = { mean: e.mean + incr, variance: (1 - c.alpha) * (e.variance + diff * incr), n: e.n + 1 };
+          e.mean += incr;
+          e.variance = (1 - c.alpha) * (e.variance + diff * incr);
+          e.n++;
         }
-        return [{ ...s, ewma: next }, obs];
+        return obs;
       }
-      const window = prune(s.samples, ts, c.overMs);
+      const window = s.samples;
+      prune(window, ts, c.overMs);
       let obs: Observation | undefined;
       if (window.length >= c.minSamples) {
-        const vs = window.map((x) => x[1]);
-        const mean = vs.reduce((a, b) => a + b, 0) / vs.length;
-        const sd = Math.sqrt(vs.reduce((a, b) => a + (b - mean) ** 2, 0) / (vs.length - 1));
-        obs = band(c, v, mean, sd, ts);
+        let sum = 0;
+        for (const [, x] of window) sum += x;
+        const mean = sum / window.length;
+        let sq = 0;
+        for (const [, x] of window) sq += (x - mean) ** 2;
+        obs = band(c, v, mean, Math.sqrt(sq / (window.length - 1)), ts);
       }
-      return [{ ...s, samples: addSample(window, ts, v, c.overMs) }, obs];
+      addSample(window, ts, v, c.overMs);
+      return obs;
     }
     case 'noData': {
-      if (c.metric !== undefined && input.fields[c.metric] === undefined) return [s, undefined];
+      if (c.metric !== undefined && input.fields[c.metric] === undefined) return undefined;
       // A backlog older than what was seen says nothing about the silence since.
-      if (s.lastSeen !== null && ts <= s.lastSeen) return [s, undefined];
-      const lastSeen = Math.max(s.lastSeen ?? ts, ts);
+      if (s.lastSeen !== null && ts <= s.lastSeen) return undefined;
       // Data arrived: the silence is over (a backlog with old times counts only up to its times).
-      return [
-        { ...s, lastSeen },
-        { holds: false, clears: true, value: 0, at: Math.max(ts, s.lastTs ?? ts) },
-      ];
+      s.lastSeen = Math.max(s.lastSeen ?? ts, ts);
+      return { holds: false, clears: true, value: 0, at: Math.max(ts, s.lastTs ?? ts) };
     }
     case 'errorCode': {
-      if (input.errorCodes === undefined || late) return [s, undefined];
+      if (input.errorCodes === undefined || late) return undefined;
       const active = input.errorCodes.filter(
         (code) => c.codes.includes(code) || c.prefixes.some((p) => code.startsWith(p)) || code in c.table,
       );
@@ -304,37 +368,40 @@ function observeReading(
         o.entry = entry;
         if (entry.severity) o.priority = entry.severity;
       }
-      return [s, o];
+      return o;
     }
     case 'expr': {
-      const values = { ...s.values };
-      const wanted = new Set([...c.cel.variables, ...(c.clear?.variables ?? [])]);
-      for (const [k, v] of Object.entries(input.fields)) {
-        const prev = values[k];
-        if (wanted.has(k) && (!prev || prev[0] <= ts)) values[k] = [ts, v];
+      const names = wanted(c);
+      for (const k of names) {
+        const v = input.fields[k];
+        const prev = s.values[k];
+        if (v !== undefined && (!prev || prev[0] <= ts)) s.values[k] = [ts, v];
       }
-      const codes = input.errorCodes !== undefined && !late ? input.errorCodes : s.codes;
-      const next = { ...s, values, codes };
-      if (late) return [next, undefined];
-      const ctx: Record<string, unknown> = { errorCodes: codes };
+      if (input.errorCodes !== undefined && !late) s.codes = input.errorCodes;
+      if (late) return undefined;
+      const ctx: Record<string, unknown> = { errorCodes: s.codes };
       if (input.device) ctx.device = input.device;
-      for (const name of wanted) {
-        const v = values[name];
-        if (!v || ts - v[0] > c.maxAgeMs) return [next, undefined]; // a variable unknown or too old
+      for (const name of names) {
+        const v = s.values[name];
+        if (!v || ts - v[0] > c.maxAgeMs) return undefined; // a variable unknown or too old
         ctx[name] = v[1];
       }
       const r = c.cel.evaluate(ctx);
-      if (typeof r !== 'boolean') return [{ ...next, error: r.error }, undefined];
+      if (typeof r !== 'boolean') {
+        s.error = r.error;
+        return undefined;
+      }
       let clearsNow = !r;
       if (c.clear) {
         const cl = c.clear.evaluate(ctx);
-        if (typeof cl !== 'boolean') return [{ ...next, error: cl.error }, undefined];
+        if (typeof cl !== 'boolean') {
+          s.error = cl.error;
+          return undefined;
+        }
         clearsNow = cl;
       }
-      return [
-        { ...next, error: null },
-        { holds: r, clears: clearsNow, value: r, at: ts },
-      ];
+      s.error = null;
+      return { holds: r, clears: clearsNow, value: r, at: ts };
     }
   }
 }
@@ -356,96 +423,105 @@ function forMs(c: Condition): number {
   return c.kind === 'noData' ? 0 : c.forMs;
 }
 
+/** No events: shared, never appended to. */
+const NONE: AlertEvent[] = Object.freeze([]) as unknown as AlertEvent[];
+
 /**
  * The alert lifecycle, the same for every kind: inactive → pending (`for`) → firing → resolved,
  * with `keepFiringFor`, a cooldown before firing again, flapping, and severity that may rise.
+ * Updates `s` in place; returns the events.
  */
-function advance(rule: Rule, s0: SeriesState, obs: Observation): [SeriesState, AlertEvent[]] {
+function advance(rule: Rule, s: SeriesState, obs: Observation): AlertEvent[] {
   const at = obs.at;
-  const s: SeriesState = { ...s0, holding: obs.holds, clearing: obs.clears };
-  if (obs.holds || s0.state !== 'firing') s.value = obs.value;
-  const fire = (when: number): [SeriesState, AlertEvent[]] => {
+  if (obs.holds || s.state !== 'firing') s.value = obs.value;
+  s.holding = obs.holds;
+  s.clearing = obs.clears;
+  const fire = (when: number): AlertEvent[] => {
     const fires = [...s.fires.filter((t) => t > when - rule.flapping.withinMs), when];
     const flapping = fires.length >= rule.flapping.count;
     const priority = obs.priority && obs.priority !== rule.ticket.priority ? obs.priority : null;
     const e: AlertEvent = { type: 'firing', at: when, value: obs.value, flapping };
     if (priority) e.priority = priority;
     if (obs.entry) e.entry = obs.entry;
-    return [
-      {
-        ...s,
-        state: 'firing',
-        since: s.since ?? when,
-        firedAt: when,
-        lastHeldAt: when,
-        fires,
-        flapping,
-        priority,
-        entry: obs.entry ?? null,
-      },
-      [e],
-    ];
+    s.state = 'firing';
+    s.since ??= when;
+    s.firedAt = when;
+    s.lastHeldAt = when;
+    s.fires = fires;
+    s.flapping = flapping;
+    s.priority = priority;
+    s.entry = obs.entry ?? null;
+    return [e];
   };
-  switch (s0.state) {
+  switch (s.state) {
     case 'inactive': {
-      if (!obs.holds) return [s, []];
-      if (rule.cooldownMs > 0 && s.resolvedAt !== null && at < s.resolvedAt + rule.cooldownMs) return [s, []];
+      if (!obs.holds) return NONE;
+      if (rule.cooldownMs > 0 && s.resolvedAt !== null && at < s.resolvedAt + rule.cooldownMs) return NONE;
       if (forMs(rule.condition) > 0) {
-        return [{ ...s, state: 'pending', since: at }, [{ type: 'pending', at, value: obs.value }]];
+        s.state = 'pending';
+        s.since = at;
+        return [{ type: 'pending', at, value: obs.value }];
       }
       return fire(at);
     }
     case 'pending': {
-      if (!obs.holds)
-        return [{ ...s, state: 'inactive', since: null }, [{ type: 'inactive', at, value: obs.value }]];
+      if (!obs.holds) {
+        s.state = 'inactive';
+        s.since = null;
+        return [{ type: 'inactive', at, value: obs.value }];
+      }
       const since = s.since ?? at;
       if (at - since >= forMs(rule.condition)) return fire(at);
-      return [s, []];
+      return NONE;
     }
     case 'firing': {
       if (obs.holds) {
-        const next: SeriesState = { ...s, lastHeldAt: at };
+        s.lastHeldAt = at;
         // Severity only rises within an episode: a general fault that became an emergency stays one.
         if (obs.priority === 'emergency' && (s.priority ?? rule.ticket.priority) !== 'emergency') {
-          next.priority = 'emergency';
-          return [next, [{ type: 'escalated', at, value: obs.value, priority: 'emergency' }]];
+          s.priority = 'emergency';
+          return [{ type: 'escalated', at, value: obs.value, priority: 'emergency' }];
         }
-        return [next, []];
+        return NONE;
       }
-      if (!obs.clears) return [s, []];
+      if (!obs.clears) return NONE;
       const keepUntil = (s.lastHeldAt ?? at) + rule.keepFiringForMs;
-      if (rule.keepFiringForMs > 0 && at < keepUntil) return [s, []];
+      if (rule.keepFiringForMs > 0 && at < keepUntil) return NONE;
       return resolve(s, rule.keepFiringForMs > 0 ? Math.max(at, keepUntil) : at, obs.value);
     }
   }
 }
 
-function resolve(s: SeriesState, at: number, value: FieldValue | null): [SeriesState, AlertEvent[]] {
-  return [
-    { ...s, state: 'inactive', since: null, firedAt: null, resolvedAt: at, priority: null, entry: null },
-    [{ type: 'resolved', at, value }],
-  ];
+function resolve(s: SeriesState, at: number, value: FieldValue | null): AlertEvent[] {
+  s.state = 'inactive';
+  s.since = null;
+  s.firedAt = null;
+  s.resolvedAt = at;
+  s.priority = null;
+  s.entry = null;
+  return [{ type: 'resolved', at, value }];
 }
 
 /**
- * Evaluation: `(rule, state, input) -> [state, events]`. No clock, no I/O. One exception to purity,
- * for speed: the sample window of `state` is updated in place and shared with the returned state,
- * so a state must not be evaluated twice (the engine replaces it; keep a JSON copy to branch). Readings are judged
- * by their own timestamps: an older reading does not move an alert backwards, a late sample inside
- * a window still counts, and timers (ticks) act at the exact deadline they stand for.
+ * Evaluation: `(rule, state, input) -> [state, events]`. No clock, no I/O. For speed — it runs for
+ * every rule on every reading — the state is updated in place and returned (a frozen state such as
+ * INITIAL_STATE is copied first); keep a copy (`newState`) to branch. Readings are judged by their
+ * own timestamps: an older reading does not move an alert backwards, a late sample inside a window
+ * still counts, and timers (ticks) act at the exact deadline they stand for.
  */
 export function evaluate(rule: Rule, state: SeriesState, input: EvalInput): [SeriesState, AlertEvent[]] {
-  const c = rule.condition;
-  if (input.kind === 'tick') return tick(rule, state, input.now);
-  const [s, obs] = observeReading(c, state, input);
-  const lastTs = Math.max(state.lastTs ?? input.ts, input.ts);
-  if (!obs) return [{ ...s, lastTs: c.kind === 'noData' ? state.lastTs : s.lastTs }, []];
-  return advance(rule, { ...s, lastTs }, obs);
+  const s = Object.isFrozen(state) ? newState(state) : state;
+  if (input.kind === 'tick') return [s, tick(rule, s, input.now)];
+  const lastTs = s.lastTs;
+  const obs = observeReading(rule.condition, s, input);
+  if (!obs) return [s, NONE];
+  s.lastTs = Math.max(lastTs ?? input.ts, input.ts);
+  return [s, advance(rule, s, obs)];
 }
 
-function tick(rule: Rule, s0: SeriesState, now: number): [SeriesState, AlertEvent[]] {
+function tick(rule: Rule, s: SeriesState, now: number): AlertEvent[] {
   const c = rule.condition;
-  const s: SeriesState = { ...s0, checkedAt: Math.max(now, s0.checkedAt ?? now) };
+  s.checkedAt = Math.max(now, s.checkedAt ?? now);
   const f = forMs(c);
   // A pending alert whose `for` ran out while the condition still held fires at the deadline.
   if (s.state === 'pending' && s.holding && s.since !== null && now >= s.since + f) {
@@ -483,13 +559,11 @@ function tick(rule: Rule, s0: SeriesState, now: number): [SeriesState, AlertEven
   if ((c.kind === 'window' || c.kind === 'rate') && s.samples.length) {
     // Samples age out of the window as time passes: judge again without a new reading.
     const at = Math.max(now, s.lastTs ?? now);
-    const samples = prune(s.samples, at, c.overMs);
-    const next = { ...s, samples };
-    const obs = judgeWindow(c, next, at);
-    if (obs && (obs.holds !== s.holding || obs.clears !== s.clearing)) return advance(rule, next, obs);
-    return [next, []];
+    prune(s.samples, at, c.overMs);
+    const obs = judgeWindow(c, s, at);
+    if (obs && (obs.holds !== s.holding || obs.clears !== s.clearing)) return advance(rule, s, obs);
   }
-  return [s, []];
+  return NONE;
 }
 
 /** When silence since `lastSeen` fires a noData alert: after `for`, and not within a cooldown. */
@@ -506,17 +580,19 @@ function noDataDue(
 /** When a tick could change this state, or `undefined`. */
 export function nextTickAt(rule: Rule, s: SeriesState): number | undefined {
   const c = rule.condition;
-  const times: number[] = [];
-  if (s.state === 'pending' && s.holding && s.since !== null) times.push(s.since + forMs(c));
-  if (s.state === 'firing' && !s.holding && s.clearing && rule.keepFiringForMs > 0 && s.lastHeldAt !== null)
-    times.push(s.lastHeldAt + rule.keepFiringForMs);
-  if (c.kind === 'noData' && s.lastSeen !== null && s.state !== 'firing')
-    times.push(noDataDue(rule, c, s, s.lastSeen));
-  if ((c.kind === 'window' || c.kind === 'rate') && s.samples.length) {
-    times.push((s.samples[0] as [number, number])[0] + c.overMs + 1);
-    if (c.kind === 'window' && c.fn === 'count' && s.startedAt !== null) times.push(s.startedAt + c.overMs);
-  }
+  let next = Infinity;
   // A deadline a tick has already judged is not armed again: time alone changes nothing there.
-  const open = times.filter((t) => s.checkedAt === null || t > s.checkedAt);
-  return open.length ? Math.min(...open) : undefined;
+  const consider = (t: number) => {
+    if ((s.checkedAt === null || t > s.checkedAt) && t < next) next = t;
+  };
+  if (s.state === 'pending' && s.holding && s.since !== null) consider(s.since + forMs(c));
+  if (s.state === 'firing' && !s.holding && s.clearing && rule.keepFiringForMs > 0 && s.lastHeldAt !== null)
+    consider(s.lastHeldAt + rule.keepFiringForMs);
+  if (c.kind === 'noData' && s.lastSeen !== null && s.state !== 'firing')
+    consider(noDataDue(rule, c, s, s.lastSeen));
+  if ((c.kind === 'window' || c.kind === 'rate') && s.samples.length) {
+    consider((s.samples[0] as [number, number])[0] + c.overMs + 1);
+    if (c.kind === 'window' && c.fn === 'count' && s.startedAt !== null) consider(s.startedAt + c.overMs);
+  }
+  return next === Infinity ? undefined : next;
 }
