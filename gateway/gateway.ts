@@ -47,6 +47,8 @@ import { wireParts } from './parts.js';
 
 /** Rule series saved per transaction (a few milliseconds of work each). */
 const RULE_STATE_SLICE = 2_000;
+/** A series that only ran (no transition) is saved every this many state saves. */
+const RULE_STATE_CHECKPOINTS = 6;
 
 export interface RunningGateway {
   apiUrl: string;
@@ -313,7 +315,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       for (const w of silences.list())
         if (w.ticketId === ticket.id && w.endedAt === null) silences.reschedule(w.id, visit.dueAt);
     });
-    const engine = new RuleEngine(rules.rules);
+    // Running memory (window samples, averages) is saved at least once a minute by default;
+    // transitions at the next save.
+    const engine = new RuleEngine(
+      rules.rules,
+      undefined,
+      RULE_STATE_CHECKPOINTS * config.rules.stateSaveInterval,
+    );
     engine.onTransition((t) => alerts.handle(t));
     alerts.onFiring(async (alert, t) => {
       if (alert.silencedBy) {
@@ -465,6 +473,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         clearInterval(ruleStateTimer);
         await alerts.idle();
         await slaWatcher.idle();
+        engine.flushAll();
         await saveRuleState();
         // What the forwarder has not shipped stays in the spool for the next start.
         await forwarder?.stop();

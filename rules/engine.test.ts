@@ -162,6 +162,37 @@ describe('RuleEngine', () => {
     expect(engine.pendingChanges).toBe(0);
   });
 
+  it('running memory is due for saving once per checkpoint, a transition at once, everything on flushAll', () => {
+    const sched = new ManualScheduler(0);
+    const avg = ruleFrom({
+      id: 'avg',
+      match: { metric: 't' },
+      window: { fn: 'avg', over: '5m', above: 90 },
+      ticket: { priority: 'general' },
+    });
+    const engine = new RuleEngine([avg], sched, 60_000);
+    const at = (ts: number, t: number) => {
+      sched.advanceTo(ts);
+      engine.onReading(point('m1', ts, { t }), device('m1'));
+    };
+    at(0, 50);
+    expect(engine.takeChanges().map((x) => x.alertId)).toEqual(['avg@m1']); // new: due at once
+    at(1_000, 51);
+    at(2_000, 52);
+    expect(engine.takeChanges()).toEqual([]);
+    at(60_000, 53);
+    expect(engine.takeChanges()).toHaveLength(1); // a minute after the last save
+    at(61_000, 500); // the average crosses 90: firing
+    const [saved] = engine.takeChanges();
+    expect(saved?.state?.state).toBe('firing');
+    at(62_000, 500);
+    expect(engine.pendingChanges).toBe(0);
+    engine.flushAll();
+    expect(engine.takeChanges().map((x) => x.state?.samples.length)).toEqual([6]);
+    engine.flushAll();
+    expect(engine.takeChanges()).toEqual([]);
+  });
+
   it('a device whose model changes is matched again, and keeps the state of rules that still match', () => {
     const { engine, seen } = engineWith([hot({ above: 90, for: '10s' })]);
     engine.onReading(point('m1', 0, { t: 95 }), device('m1'));

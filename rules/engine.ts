@@ -80,6 +80,9 @@ interface Series {
   device: Device;
   timer?: unknown;
   timerAt?: number;
+  /** Changed since it was last taken for saving, and when that was. */
+  unsaved?: boolean;
+  savedAt?: number;
 }
 
 export function alertIdFor(ruleId: string, deviceId: string): string {
@@ -132,9 +135,15 @@ export class RuleEngine {
   private readonly dirty = new Set<string>();
   private readonly deleted = new Map<string, { ruleId: string; deviceId: string; fingerprint: string }>();
 
+  /**
+   * `checkpointMs`: a series whose evaluation changed only its running memory (window samples, an
+   * average, the newest value) is due for saving at most this often; a transition (pending,
+   * firing, resolved…) or a timer makes it due at once. `flushAll()` makes every change due.
+   */
   constructor(
     rules: readonly Rule[],
     private readonly scheduler: Scheduler = systemScheduler,
+    private readonly checkpointMs = 0,
   ) {
     this.setRules(rules);
   }
@@ -383,11 +392,14 @@ export class RuleEngine {
       out.push({ alertId: key, ...d, state: null });
       this.deleted.delete(key);
     }
+    const now = this.scheduler.now();
     for (const key of this.dirty) {
       if (out.length >= max) break;
       this.dirty.delete(key);
       const s = this.series.get(key);
-      if (s)
+      if (s) {
+        s.unsaved = false;
+        s.savedAt = now;
         out.push({
           alertId: key,
           ruleId: s.compiled.rule.id,
@@ -395,8 +407,14 @@ export class RuleEngine {
           deviceId: s.device.id,
           state: s.state,
         });
+      }
     }
     return out;
+  }
+
+  /** Makes every change due for saving, checkpoint or not (before a stop). */
+  flushAll(): void {
+    for (const s of this.series.values()) if (s.unsaved) this.dirty.add(s.key);
   }
 
   /** Series changed and not yet taken. */
@@ -424,7 +442,14 @@ export class RuleEngine {
     const key = s.key;
     const [state, events] = evaluate(s.compiled.rule, s.state, input);
     // Updated in place: every evaluation may have changed what is saved.
-    this.dirty.add(key);
+    s.unsaved = true;
+    if (
+      events.length > 0 ||
+      input.kind === 'tick' ||
+      s.savedAt === undefined ||
+      this.scheduler.now() - s.savedAt >= this.checkpointMs
+    )
+      this.dirty.add(key);
     s.state = state;
     this.arm(s);
     for (const event of events) {

@@ -372,6 +372,14 @@ export class SqliteTicketStore implements TicketStore {
     const f = q.filter;
     inList('t.status', f.status);
     inList('t.priority', f.priority);
+    // The same conditions on the columns the urgency index leads with, which SQLite cannot derive:
+    // a list of resolved emergencies seeks to them instead of walking every open ticket first.
+    const open = new Set(f.status?.map((x) => isOpen(x)));
+    if (open.size === 1) where.push(`t.is_open = ${open.has(true) ? 1 : 0}`);
+    if (f.priority?.length) {
+      where.push(`t.priority_rank IN (${f.priority.map(() => '?').join(',')})`);
+      params.push(...f.priority.map((x) => PRIORITY_RANK[x]));
+    }
     inList('t.source', f.source);
     for (const [cond, v] of [
       ['t.created_at >= ?', f.createdFrom],

@@ -183,36 +183,48 @@ async function cannon(url: string, rate: number, seconds: number, paths: () => s
 export async function runApiCase(
   env: BenchEnv,
   o: { tickets: number; rate: number; ingestRate: number; seconds: number },
-): Promise<{ seeded: number; seedSeconds: number; ingestRate: number; byId: ApiResult; list: ApiResult }> {
+): Promise<{
+  seeded: number;
+  seedSeconds: number;
+  ingestRate: number;
+  /** Without ingest, then during ingest: whether the API and ingest contend for the one event loop. */
+  idle: { byId: ApiResult; list: ApiResult };
+  loaded: { byId: ApiResult; list: ApiResult };
+}> {
   const devices = 10_000;
   const t0 = wallNow();
   await seedTickets(join(env.dir, 'api', 'data'), o.tickets, devices);
   const seedSeconds = (wallNow() - t0) / 1000;
+  const lists = [
+    '/api/v1/tickets?status=open&limit=50',
+    '/api/v1/tickets?priority=emergency&status=resolved,closed&limit=50',
+    '/api/v1/tickets?team=field&faultType=thermal&limit=50',
+    '/api/v1/tickets?deviceId=d00042&limit=50',
+  ];
   return withGateway(env, 'api', async (gw) => {
+    const both = async () => {
+      let k = 0;
+      const byId = await cannon(gw.apiUrl, o.rate, o.seconds, () => {
+        k = (k * 7_919 + 13) % o.tickets;
+        return `/api/v1/tickets/T-${k + 1}`;
+      });
+      let j = 0;
+      const list = await cannon(gw.apiUrl, o.rate, o.seconds, () => lists[j++ % lists.length] as string);
+      return { byId, list };
+    };
+    const idle = await both();
     const messages = Math.round(o.ingestRate * (2 * o.seconds + 6));
     const load = steadyLoad(gw, { rate: o.ingestRate, messages, anomalyEvery: 100 });
     await sleep(2_000);
-    let k = 0;
-    const byId = await cannon(gw.apiUrl, o.rate, o.seconds, () => {
-      k = (k * 7_919 + 13) % o.tickets;
-      return `/api/v1/tickets/T-${k + 1}`;
-    });
-    const lists = [
-      '/api/v1/tickets?status=open&limit=50',
-      '/api/v1/tickets?priority=emergency&status=resolved,closed&limit=50',
-      '/api/v1/tickets?team=field&faultType=thermal&limit=50',
-      '/api/v1/tickets?deviceId=d00042&limit=50',
-    ];
-    let j = 0;
-    const list = await cannon(gw.apiUrl, o.rate, o.seconds, () => lists[j++ % lists.length] as string);
+    const loaded = await both();
     const pub = await load.done;
     await settle(() => forwarded(gw), messages, 10_000, 60_000);
     return {
       seeded: o.tickets,
       seedSeconds,
       ingestRate: pub.published / ((pub.endedAt - pub.startedAt) / 1000),
-      byId,
-      list,
+      idle,
+      loaded,
     };
   });
 }

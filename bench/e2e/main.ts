@@ -127,15 +127,19 @@ async function apiPart(env: BenchEnv, rated: number, out: (s: string) => void): 
       seconds: 10,
     });
     o.out(
-      `\nAPI (autocannon, 20 connections, fixed 2,000 requests/s for 10 s each, over ${int(api.seeded)} stored tickets, while ingesting ${int(api.ingestRate)} readings/s; seeding took ${fixed(api.seedSeconds)} s):\n\n`,
+      `\nAPI (autocannon, 20 connections, fixed 2,000 requests/s for 10 s each, over ${int(api.seeded)} stored tickets, first without ingest, then while ingesting ${int(api.ingestRate)} readings/s; seeding took ${fixed(api.seedSeconds)} s):\n\n`,
     );
+    const runs = [
+      ['GET /api/v1/tickets/:id (random ids), no ingest', api.idle.byId],
+      ['GET /api/v1/tickets?<filter>&limit=50 (4 filters in turn), no ingest', api.idle.list],
+      ['GET /api/v1/tickets/:id (random ids), during ingest', api.loaded.byId],
+      ['GET /api/v1/tickets?<filter>&limit=50 (4 filters in turn), during ingest', api.loaded.list],
+    ] as const;
     o.out(
       table(
         ['request', 'requests', 'achieved req/s', 'errors', 'non-2xx', 'p50 ms', 'p99 ms'],
-        [api.byId, api.list].map((r, i) => [
-          i === 0
-            ? 'GET /api/v1/tickets/:id (random ids)'
-            : 'GET /api/v1/tickets?<filter>&limit=50 (4 filters in turn)',
+        runs.map(([label, r]) => [
+          label,
           int(r.requests),
           int(r.rate),
           int(r.errors),

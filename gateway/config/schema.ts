@@ -50,9 +50,10 @@ export const rulesSectionSchema = z
     /** Reload when a rule file changes (besides SIGHUP and `POST /api/v1/rules/reload`). */
     watch: z.boolean().default(true),
     /**
-     * How often evaluation state (held conditions, windows, baselines) is saved to state.db, so
-     * that a restart resumes it. A crash loses at most this much of it; alerts themselves are
-     * saved as they change.
+     * How often evaluation state is saved to state.db, so that a restart resumes it: transitions
+     * (a condition starting to hold for `for`, firing, resolving) at the next save, the running
+     * memory of windows and baselines every sixth save, everything at a graceful stop. A crash loses
+     * at most six intervals of samples; alerts themselves are saved as they change.
      */
     stateSaveInterval: duration.pipe(z.number().min(1_000, 'at least 1s')).prefault('10s'),
     /** The fault types tickets may have (a rule naming another is an error); routing uses them. */
