@@ -188,7 +188,7 @@ describe('RuleEngine', () => {
     at(62_000, 500);
     expect(engine.pendingChanges).toBe(0);
     engine.flushAll();
-    expect(engine.takeChanges().map((x) => x.state?.samples.length)).toEqual([6]);
+    expect(engine.takeChanges().map((x) => x.state?.samples.length)).toEqual([12]); // 6 × [ts, value]
     engine.flushAll();
     expect(engine.takeChanges()).toEqual([]);
   });

@@ -430,7 +430,7 @@ export class RuleEngine {
   /** How many series are held, and how many samples they keep (state is bounded: see MAX_SAMPLES). */
   size(): { series: number; samples: number } {
     let samples = 0;
-    for (const s of this.series.values()) samples += s.state.samples.length;
+    for (const s of this.series.values()) samples += s.state.samples.length / 2;
     return { series: this.series.size, samples };
   }
 

@@ -9,6 +9,7 @@ import {
   newState,
   nextTickAt,
   type SeriesState,
+  samplePairs,
 } from './evaluate.js';
 import { type Rule, type RuleInput, ruleFrom } from './schema.js';
 
@@ -221,7 +222,7 @@ describe('window aggregates', () => {
           for (const [sec, v] of raw) {
             const [next] = evaluate(r, state, reading(sec * 1_000, { t: v / 8 }));
             state = next;
-            const vs = state.samples.map((x) => x[1]);
+            const vs = samplePairs(state.samples).map((x) => x[1]);
             if (vs.length === 0) continue;
             const sum = vs.reduce((a, b) => a + b, 0);
             const expected = { avg: sum / vs.length, sum, min: Math.min(...vs), max: Math.max(...vs) }[fn];
@@ -257,8 +258,8 @@ describe('rate', () => {
     ]);
     // Window [0..5000]: first 10, last 9.5 → -0.5; the late 8.5 at 2000 is in the middle: still -0.5.
     expect(events).toEqual([]);
-    expect(state.samples).toHaveLength(3);
-    expect(run(r, [reading(20_000, { t: 1 })], state).state.samples).toEqual([[20_000, 1]]);
+    expect(samplePairs(state.samples)).toHaveLength(3);
+    expect(samplePairs(run(r, [reading(20_000, { t: 1 })], state).state.samples)).toEqual([[20_000, 1]]);
     const drop = run(r, [reading(0, { t: 10 }), reading(5_000, { t: 8.5 })]);
     expect(drop.events).toEqual(['firing@5000']);
   });
@@ -303,8 +304,8 @@ describe('window', () => {
     const r = rule({ window: { fn: 'avg', over: '1d', above: 1e9 } });
     let state = INITIAL_STATE;
     for (let i = 0; i < MAX_SAMPLES + 500; i++) [state] = evaluate(r, state, reading(i, { t: i }));
-    expect(state.samples).toHaveLength(MAX_SAMPLES);
-    expect(state.samples[0]?.[0]).toBe(500);
+    expect(samplePairs(state.samples)).toHaveLength(MAX_SAMPLES);
+    expect(samplePairs(state.samples)[0]?.[0]).toBe(500);
   });
 });
 
@@ -454,7 +455,7 @@ describe('edge cases across kinds', () => {
     expect(events).toEqual(['firing@30000']);
     const after = run(r, [reading(630_000, { t: 50 })], state);
     expect(after.events).toEqual([]);
-    expect(after.state.samples).toEqual([[630_000, 50]]);
+    expect(samplePairs(after.state.samples)).toEqual([[630_000, 50]]);
   });
 
   it('NaN and strings are ignored by windows, outliers and expressions', () => {
@@ -464,7 +465,7 @@ describe('edge cases across kinds', () => {
       reading(1_000, { t: Number.NaN }),
       reading(2_000, { t: 'x' }),
     ]).state;
-    expect(ws.samples).toEqual([[0, 5]]);
+    expect(samplePairs(ws.samples)).toEqual([[0, 5]]);
     const o = rule({ outlier: { minSamples: 3 } });
     expect(run(o, [reading(0, { t: 'x' })]).state.samples).toEqual([]);
     const e = rule({ expr: 't > 1.0' });
@@ -495,10 +496,26 @@ describe('edge cases across kinds', () => {
     expect(run(r, [reading(3_000_000, { t: 1 }), tick(6_600_000)]).events).toEqual([]);
   });
 
+  it('a state saved with samples as pairs (before they were flat) is read as it was', () => {
+    const r = rule({ window: { fn: 'count', over: '1h', above: 2 } });
+    const old = {
+      samples: [
+        [0, 1],
+        [600_000, 1],
+        [1_200_000, 1],
+      ],
+      startedAt: 0,
+      lastTs: 1_200_000,
+    };
+    const saved = newState(old as unknown as Partial<SeriesState>);
+    expect(saved.samples).toEqual([0, 1, 600_000, 1, 1_200_000, 1]);
+    expect(run(r, [reading(3_000_000, { t: 1 }), tick(3_600_000)], saved).events).toEqual(['firing@3600000']);
+  });
+
   it('duplicate timestamps in an outlier window replace the sample instead of weighting it twice', () => {
     const r = rule({ outlier: { minSamples: 3 } });
     const { state } = run(r, [reading(0, { t: 1 }), reading(0, { t: 1 }), reading(1_000, { t: 2 })]);
-    expect(state.samples).toEqual([
+    expect(samplePairs(state.samples)).toEqual([
       [0, 1],
       [1_000, 2],
     ]);

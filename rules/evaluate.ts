@@ -26,8 +26,11 @@ export interface SeriesState {
   priority: Priority | null;
   /** The code-table entry that matched (errorCode rules). */
   entry: CodeEntry | null;
-  /** window, rate, zscore outliers: [ts, value] in the window, ordered by time. */
-  samples: [number, number][];
+  /**
+   * window, rate, zscore outliers: the samples in the window, ordered by time, flat —
+   * `[ts0, value0, ts1, value1, …]` (a third of the memory of pairs; see `samplePairs`).
+   */
+  samples: number[];
   /** When the series started (window warm-up for `count`). */
   startedAt: number | null;
   /** ewma outliers. */
@@ -93,7 +96,7 @@ export const INITIAL_STATE: Readonly<SeriesState> = Object.freeze({
   flapping: false,
   priority: null,
   entry: null,
-  samples: Object.freeze([]) as unknown as [number, number][],
+  samples: Object.freeze([]) as unknown as number[],
   startedAt: null,
   ewma: null,
   lastSeen: null,
@@ -109,10 +112,12 @@ export const INITIAL_STATE: Readonly<SeriesState> = Object.freeze({
  */
 export function newState(from: Partial<SeriesState> = {}): SeriesState {
   const s = { ...INITIAL_STATE, ...from };
+  // Saved before samples were flat: [[ts, value], …].
+  const samples = (s.samples as unknown[]).flat() as number[];
   return {
     ...s,
     fires: [...s.fires],
-    samples: [...s.samples],
+    samples,
     values: { ...s.values },
     codes: [...s.codes],
     ewma: s.ewma && { ...s.ewma },
@@ -121,6 +126,13 @@ export function newState(from: Partial<SeriesState> = {}): SeriesState {
 
 /** A state from storage or an older version: every field present. */
 export const normaliseState = newState;
+
+/** The samples as `[ts, value]` pairs (tests, diagnostics). */
+export function samplePairs(samples: readonly number[]): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i + 1 < samples.length; i += 2) out.push([samples[i] as number, samples[i + 1] as number]);
+  return out;
+}
 
 /** What one reading (or the passing of time) says about a condition. */
 interface Observation {
@@ -181,9 +193,9 @@ interface Running {
   ops: number;
   stale: boolean;
 }
-const running = new WeakMap<[number, number][], Running>();
+const running = new WeakMap<number[], Running>();
 
-function added(samples: [number, number][], v: number): void {
+function added(samples: number[], v: number): void {
   const r = running.get(samples);
   if (!r || r.stale) return;
   r.sum += v;
@@ -192,46 +204,47 @@ function added(samples: [number, number][], v: number): void {
   r.ops++;
 }
 
-function removed(samples: [number, number][], v: number): void {
+function removed(samples: number[], v: number): void {
   const r = running.get(samples);
   if (!r || r.stale) return;
   r.sum -= v;
   // The extreme left: the next question scans again (rare for values that move about).
-  if (v <= r.min || v >= r.max || ++r.ops > 2 * samples.length + 64) r.stale = true;
+  if (v <= r.min || v >= r.max || ++r.ops > samples.length + 64) r.stale = true;
 }
 
 /**
  * Inserts a sample in time order (a duplicate time replaces) and drops what left the window — in
  * place: copying a window of a fast metric on every reading cost more than the evaluation.
  */
-function addSample(samples: [number, number][], ts: number, v: number, overMs: number): void {
+function addSample(samples: number[], ts: number, v: number, overMs: number): void {
   let i = samples.length;
-  while (i > 0 && (samples[i - 1] as [number, number])[0] > ts) i--;
-  if (i > 0 && (samples[i - 1] as [number, number])[0] === ts) {
-    removed(samples, (samples[i - 1] as [number, number])[1]);
-    samples[i - 1] = [ts, v];
-  } else if (i === samples.length) samples.push([ts, v]);
-  else samples.splice(i, 0, [ts, v]);
+  while (i > 0 && (samples[i - 2] as number) > ts) i -= 2;
+  if (i > 0 && samples[i - 2] === ts) {
+    removed(samples, samples[i - 1] as number);
+    samples[i - 1] = v;
+  } else if (i === samples.length) samples.push(ts, v);
+  else samples.splice(i, 0, ts, v);
   added(samples, v);
-  prune(samples, (samples[samples.length - 1] as [number, number])[0], overMs);
+  prune(samples, samples[samples.length - 2] as number, overMs);
 }
 
 /** Drops, in place, samples outside the window (newest - over, newest] and beyond MAX_SAMPLES. */
-function prune(samples: [number, number][], newest: number, overMs: number): void {
+function prune(samples: number[], newest: number, overMs: number): void {
   let k = 0;
-  while (k < samples.length && (samples[k] as [number, number])[0] <= newest - overMs) k++;
-  k = Math.max(k, samples.length - MAX_SAMPLES);
+  while (k < samples.length && (samples[k] as number) <= newest - overMs) k += 2;
+  k = Math.max(k, samples.length - 2 * MAX_SAMPLES);
   if (k === 0) return;
-  for (let j = 0; j < k; j++) removed(samples, (samples[j] as [number, number])[1]);
+  for (let j = 1; j < k; j += 2) removed(samples, samples[j] as number);
   samples.splice(0, k);
 }
 
 /** An aggregate over a non-empty window: from the running figures, or one pass that renews them. */
-function aggregate(fn: 'avg' | 'min' | 'max' | 'sum', samples: [number, number][]): number {
+function aggregate(fn: 'avg' | 'min' | 'max' | 'sum', samples: number[]): number {
   let r = running.get(samples);
   if (!r || r.stale) {
     r = { sum: 0, min: Infinity, max: -Infinity, ops: 0, stale: false };
-    for (const [, v] of samples) {
+    for (let j = 1; j < samples.length; j += 2) {
+      const v = samples[j] as number;
       r.sum += v;
       if (v < r.min) r.min = v;
       if (v > r.max) r.max = v;
@@ -242,7 +255,7 @@ function aggregate(fn: 'avg' | 'min' | 'max' | 'sum', samples: [number, number][
     case 'sum':
       return r.sum;
     case 'avg':
-      return r.sum / samples.length;
+      return r.sum / (samples.length / 2);
     case 'min':
       return r.min;
     case 'max':
@@ -253,18 +266,21 @@ function aggregate(fn: 'avg' | 'min' | 'max' | 'sum', samples: [number, number][
 /** A window or rate condition judged on the samples it holds, as of `at`. */
 function judgeWindow(c: Extract<Condition, { kind: 'window' | 'rate' }>, s: SeriesState, at: number) {
   const samples = s.samples;
+  const n = samples.length / 2;
   if (c.kind === 'window') {
     if (c.fn === 'count') {
       // Counting needs a whole window of watching first, else a young series looks silent.
       if (s.startedAt === null || at - s.startedAt < c.overMs) return undefined;
-      return compared(c, samples.length, at);
+      return compared(c, n, at);
     }
-    if (samples.length < c.minSamples || samples.length === 0) return undefined;
+    if (n < c.minSamples || n === 0) return undefined;
     return compared(c, round(aggregate(c.fn, samples)), at);
   }
-  if (samples.length < c.minSamples) return undefined;
-  const [t0, v0] = samples[0] as [number, number];
-  const [t1, v1] = samples[samples.length - 1] as [number, number];
+  if (n < c.minSamples) return undefined;
+  const t0 = samples[0] as number;
+  const v0 = samples[1] as number;
+  const t1 = samples[samples.length - 2] as number;
+  const v1 = samples[samples.length - 1] as number;
   if (t1 === t0) return undefined;
   const delta = v1 - v0;
   return compared(c, round(c.measure === 'delta' ? delta : (delta / (t1 - t0)) * c.perMs), at);
@@ -305,7 +321,7 @@ function observeReading(
       const raw = input.fields[c.metric];
       const v = c.kind === 'window' && c.fn === 'count' ? (raw === undefined ? undefined : 1) : numeric(raw);
       if (v === undefined) return undefined;
-      const newest = s.samples.length ? (s.samples[s.samples.length - 1] as [number, number])[0] : ts;
+      const newest = s.samples.length ? (s.samples[s.samples.length - 2] as number) : ts;
       if (ts <= newest - c.overMs) return undefined; // older than the window: nothing to change
       addSample(s.samples, ts, v, c.overMs);
       s.startedAt ??= ts;
@@ -331,14 +347,15 @@ function observeReading(
       }
       const window = s.samples;
       prune(window, ts, c.overMs);
+      const n = window.length / 2;
       let obs: Observation | undefined;
-      if (window.length >= c.minSamples) {
+      if (n >= c.minSamples) {
         let sum = 0;
-        for (const [, x] of window) sum += x;
-        const mean = sum / window.length;
+        for (let j = 1; j < window.length; j += 2) sum += window[j] as number;
+        const mean = sum / n;
         let sq = 0;
-        for (const [, x] of window) sq += (x - mean) ** 2;
-        obs = band(c, v, mean, Math.sqrt(sq / (window.length - 1)), ts);
+        for (let j = 1; j < window.length; j += 2) sq += ((window[j] as number) - mean) ** 2;
+        obs = band(c, v, mean, Math.sqrt(sq / (n - 1)), ts);
       }
       addSample(window, ts, v, c.overMs);
       return obs;
@@ -591,7 +608,7 @@ export function nextTickAt(rule: Rule, s: SeriesState): number | undefined {
   if (c.kind === 'noData' && s.lastSeen !== null && s.state !== 'firing')
     consider(noDataDue(rule, c, s, s.lastSeen));
   if ((c.kind === 'window' || c.kind === 'rate') && s.samples.length) {
-    consider((s.samples[0] as [number, number])[0] + c.overMs + 1);
+    consider((s.samples[0] as number) + c.overMs + 1);
     if (c.kind === 'window' && c.fn === 'count' && s.startedAt !== null) consider(s.startedAt + c.overMs);
   }
   return next === Infinity ? undefined : next;

@@ -36,11 +36,11 @@ describe('rule state survives a gateway restart', () => {
     gw = await startFromFile(file, data);
     await gw.ingest.accept([reading(6)]);
     await gw.alerts.idle();
-    expect(gw.engine.state('scrap@press-3')?.samples).toHaveLength(1);
+    expect(gw.engine.state('scrap@press-3')?.samples).toHaveLength(2); // one [ts, value]
     await gw.stop();
 
     gw = await startFromFile(file, data);
-    expect(gw.engine.state('scrap@press-3')?.samples).toHaveLength(1);
+    expect(gw.engine.state('scrap@press-3')?.samples).toHaveLength(2); // one [ts, value]
     await gw.ingest.accept([reading(6)]);
     const alert = await waitFor(
       async () => {
