@@ -21,6 +21,7 @@ import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
+import { FLUSH_SLICE, yieldToLoop } from '../lib/slices.js';
 import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { MailSender, mailsOf } from '../notify/mail.js';
@@ -45,8 +46,6 @@ import { Housekeeping } from './housekeeping.js';
 import { createMetrics } from './metrics.js';
 import { wireParts } from './parts.js';
 
-/** Rule series saved per transaction (a few milliseconds of work each). */
-const RULE_STATE_SLICE = 2_000;
 /** A series that only ran (no transition) is saved every this many state saves. */
 const RULE_STATE_CHECKPOINTS = 6;
 
@@ -345,9 +344,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     // transaction held readings up for a quarter of a second.
     const saveRuleState = async () => {
       try {
-        for (let n = engine.pendingChanges; n > 0; n -= RULE_STATE_SLICE) {
-          await alertStore.saveMany(engine.takeChanges(RULE_STATE_SLICE));
-          if (n > RULE_STATE_SLICE) await new Promise((r) => setImmediate(r));
+        for (let n = engine.pendingChanges; n > 0; n -= FLUSH_SLICE) {
+          await alertStore.saveMany(engine.takeChanges(FLUSH_SLICE));
+          if (n > FLUSH_SLICE) await yieldToLoop();
         }
       } catch (err) {
         logger.error({ err }, 'rule state could not be saved');

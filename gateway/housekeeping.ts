@@ -1,6 +1,6 @@
 import type { ConnectivityMonitor } from '../ingest/connectivity.js';
 import type { DeviceRegistry } from '../ingest/devices.js';
-import type { History, HistoryStore } from '../ingest/history.js';
+import { type History, type HistoryStore, MINUTE_MS } from '../ingest/history.js';
 import type { TelemetryLog } from '../ingest/telemetry-log.js';
 import type { Logger } from '../lib/log.js';
 import type { SqliteDatabase } from '../lib/sqlite.js';
@@ -41,7 +41,11 @@ export class Housekeeping {
       t.unref();
       this.timers.push(t);
     };
-    every(FLUSH_EVERY_MS, 'flush', () => this.flush());
+    // History minutes are stored once they are over (a minute's grace for late readings): one
+    // write per series and minute, not one per flush. Queries see the unflushed ones meanwhile.
+    every(FLUSH_EVERY_MS, 'flush', () =>
+      this.flush(Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - MINUTE_MS),
+    );
     every(SPOOL_BOUNDS_EVERY_MS, 'spool bounds', async () => {
       await this.enforceSpoolBounds();
     });
@@ -60,9 +64,10 @@ export class Housekeeping {
     every(OPTIMIZE_EVERY_MS, 'PRAGMA optimize', optimize);
   }
 
-  async flush(): Promise<void> {
+  /** Saves the devices, and the history minutes before `historyBefore` (all by default). */
+  async flush(historyBefore = Infinity): Promise<void> {
     await this.o.registry.flush();
-    await this.o.history.flush();
+    await this.o.history.flush(historyBefore);
   }
 
   /** Drops the oldest batches past the age or size bound, counted and logged — never silently. */

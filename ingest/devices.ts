@@ -1,3 +1,4 @@
+import { FLUSH_SLICE, inSlices } from '../lib/slices.js';
 import type { DeviceConfig, SiteConfig } from './config.js';
 import { DEFAULT_SITE } from './config.js';
 import type { FieldValue, Point } from './point.js';
@@ -182,14 +183,24 @@ export class DeviceRegistry {
   }
 
   /** Writes changed devices to the store. */
+  /** Saves the changed devices, in slices with the event loop free between them. */
   async flush(): Promise<void> {
     if (this.dirty.size === 0) return;
-    const batch: Device[] = [];
-    for (const id of this.dirty) {
-      const d = this.devices.get(id);
-      if (d) batch.push(d);
-    }
+    const ids = [...this.dirty];
     this.dirty.clear();
-    await this.store.saveMany(batch);
+    await inSlices(ids, FLUSH_SLICE, async (slice) => {
+      const batch: Device[] = [];
+      for (const id of slice) {
+        const d = this.devices.get(id);
+        if (d) batch.push(d);
+      }
+      try {
+        await this.store.saveMany(batch);
+      } catch (err) {
+        // Saved at the next flush instead.
+        for (const id of slice) this.dirty.add(id);
+        throw err;
+      }
+    });
   }
 }

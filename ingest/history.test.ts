@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { FLUSH_SLICE } from '../lib/slices.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { History, MINUTE_MS, SqliteHistoryStore } from './history.js';
 import type { Point } from './point.js';
@@ -41,5 +42,51 @@ describe('History (per-minute rollups)', () => {
     expect(await h.metrics('d1')).toEqual(['on', 't']);
     expect(await store.prune(T0 + MINUTE_MS)).toBe(2);
     expect(await h.query('d1', 't', T0, T0 + 2 * MINUTE_MS, MINUTE_MS)).toHaveLength(1);
+  });
+
+  it('a flush up to a minute stores the minutes before it and keeps the others in memory, still queried', async () => {
+    db = openDatabase(':memory:');
+    const store = new SqliteHistoryStore(db);
+    const h = new History(store);
+    h.add(p(T0 + 1_000, { t: 1 }));
+    h.add(p(T0 + MINUTE_MS + 1_000, { t: 2 }));
+    await h.flush(T0 + MINUTE_MS);
+    expect(await store.minutes('d1', 't', T0, T0 + 2 * MINUTE_MS)).toMatchObject([{ minute: T0, count: 1 }]);
+    expect(await h.query('d1', 't', T0, T0 + 2 * MINUTE_MS, MINUTE_MS)).toMatchObject([
+      { t: T0, count: 1 },
+      { t: T0 + MINUTE_MS, count: 1 },
+    ]);
+    await h.flush();
+    expect(await store.minutes('d1', 't', T0, T0 + 2 * MINUTE_MS)).toHaveLength(2);
+  });
+
+  it('a large flush goes in slices: readings and queries between them see every row once; a failed slice is kept', async () => {
+    db = openDatabase(':memory:');
+    const store = new SqliteHistoryStore(db);
+    const h = new History(store);
+    const devices = Math.ceil((2.5 * FLUSH_SLICE) / 2); // two metrics each: three slices
+    for (let i = 0; i < devices; i++) h.add(p(T0, { t: 1, u: 2 }, `d${i}`));
+    const counts: number[] = [];
+    const merge = store.merge.bind(store);
+    let fail = false;
+    store.merge = async (rows) => {
+      if (fail) throw new Error('disk I/O error');
+      await merge(rows);
+      // Between slices (the next turn of the event loop): a reading arrives and a query runs.
+      setImmediate(async () => {
+        h.add(p(T0 + 1_000, { t: 3 }, 'd0'));
+        counts.push((await h.query('d0', 't', T0, T0 + MINUTE_MS, MINUTE_MS))[0]?.count ?? 0);
+      });
+    };
+    await h.flush();
+    await new Promise((r) => setImmediate(r));
+    expect(counts).toEqual([2, 3, 4]);
+    expect(await h.query('d0', 't', T0, T0 + MINUTE_MS, MINUTE_MS)).toMatchObject([{ count: 4 }]);
+    fail = true;
+    await expect(h.flush()).rejects.toThrow('disk I/O error');
+    expect(await h.query('d0', 't', T0, T0 + MINUTE_MS, MINUTE_MS)).toMatchObject([{ count: 4, last: 3 }]);
+    fail = false;
+    await h.flush();
+    expect(await store.minutes('d0', 't', T0, T0 + MINUTE_MS)).toMatchObject([{ count: 4, sum: 10 }]);
   });
 });

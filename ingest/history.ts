@@ -1,3 +1,4 @@
+import { FLUSH_SLICE, inSlices } from '../lib/slices.js';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 import type { Point } from './point.js';
 
@@ -131,6 +132,8 @@ function combine(into: Rollup, r: Rollup): void {
  */
 export class History {
   private pending = new Map<string, Rollup>();
+  /** Taken by a flush and not yet in the store (queries still see them). */
+  private flushing = new Map<string, Rollup>();
 
   constructor(private readonly store: HistoryStore) {}
 
@@ -142,8 +145,16 @@ export class History {
       if (typeof v !== 'number') continue;
       const key = `${p.deviceId}\u0000${metric}\u0000${minute}`;
       const r = this.pending.get(key);
-      if (r) combine(r, { ...r, min: v, max: v, sum: v, count: 1, last: v, lastTs: p.ts });
-      else
+      if (r) {
+        if (v < r.min) r.min = v;
+        if (v > r.max) r.max = v;
+        r.sum += v;
+        r.count++;
+        if (p.ts >= r.lastTs) {
+          r.last = v;
+          r.lastTs = p.ts;
+        }
+      } else
         this.pending.set(key, {
           deviceId: p.deviceId,
           metric,
@@ -158,16 +169,53 @@ export class History {
     }
   }
 
-  async flush(): Promise<void> {
-    if (this.pending.size === 0) return;
-    const rows = [...this.pending.values()];
-    this.pending = new Map();
-    await this.store.merge(rows);
+  /**
+   * Hands the partials of minutes before `before` to the store, in slices (queries see every row
+   * throughout); one flush at a time. Rows a failed flush could not store wait for the next one.
+   */
+  flush(before = Infinity): Promise<void> {
+    const run = this.lastFlush.catch(() => undefined).then(() => this.flushNow(before));
+    this.lastFlush = run;
+    return run;
+  }
+
+  private lastFlush: Promise<void> = Promise.resolve();
+
+  private async flushNow(before: number): Promise<void> {
+    const taken = new Map<string, Rollup>();
+    for (const [k, r] of this.pending) {
+      if (r.minute >= before) continue;
+      taken.set(k, r);
+      this.pending.delete(k);
+    }
+    if (taken.size === 0) return;
+    this.flushing = taken;
+    try {
+      await inSlices([...taken.keys()], FLUSH_SLICE, async (keys) => {
+        await this.store.merge(keys.map((k) => taken.get(k) as Rollup));
+        for (const k of keys) taken.delete(k);
+      });
+    } catch (err) {
+      for (const [k, r] of taken) {
+        const newer = this.pending.get(k);
+        if (newer) combine(newer, r);
+        else this.pending.set(k, r);
+      }
+      throw err;
+    } finally {
+      this.flushing = new Map();
+    }
+  }
+
+  /** Unflushed rows: pending, and taken by a flush in progress. */
+  private *unflushed(): Iterable<Rollup> {
+    yield* this.flushing.values();
+    yield* this.pending.values();
   }
 
   async metrics(deviceId: string): Promise<string[]> {
     const names = new Set(await this.store.metrics(deviceId));
-    for (const r of this.pending.values()) if (r.deviceId === deviceId) names.add(r.metric);
+    for (const r of this.unflushed()) if (r.deviceId === deviceId) names.add(r.metric);
     return [...names].sort();
   }
 
@@ -181,7 +229,7 @@ export class History {
   ): Promise<HistoryBucket[]> {
     const start = Math.floor(from / MINUTE_MS) * MINUTE_MS;
     const rows = await this.store.minutes(deviceId, metric, start, to);
-    for (const r of this.pending.values()) {
+    for (const r of this.unflushed()) {
       if (r.deviceId === deviceId && r.metric === metric && r.minute >= start && r.minute < to)
         rows.push({ ...r });
     }

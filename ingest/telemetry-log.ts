@@ -1,6 +1,9 @@
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { deflateRawSync, inflateRaw } from 'node:zlib';
 import type { Statement } from 'better-sqlite3';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+
+const inflate = promisify(inflateRaw);
 
 export interface SpoolStats {
   batches: number;
@@ -147,12 +150,16 @@ export class SqliteTelemetryLog implements TelemetryLog {
       points: number;
       body: Buffer;
     }[];
-    return rows.map((r) => ({
-      id: r.id,
-      createdAt: r.created_at,
-      points: r.points,
-      lines: inflateRawSync(r.body).toString('utf8'),
-    }));
+    // Inflated on libuv's thread pool: a drain reads hundreds of batches at a time, and doing it
+    // here held readings and API requests up for tens of milliseconds.
+    return Promise.all(
+      rows.map(async (r) => ({
+        id: r.id,
+        createdAt: r.created_at,
+        points: r.points,
+        lines: (await inflate(r.body)).toString('utf8'),
+      })),
+    );
   }
 
   async deleteThrough(id: number): Promise<void> {

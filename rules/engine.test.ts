@@ -175,13 +175,12 @@ describe('RuleEngine', () => {
       sched.advanceTo(ts);
       engine.onReading(point('m1', ts, { t }), device('m1'));
     };
-    at(0, 50);
-    expect(engine.takeChanges().map((x) => x.alertId)).toEqual(['avg@m1']); // new: due at once
+    at(0, 50); // the first series: checkpoint phase 0, a minute from now
     at(1_000, 51);
     at(2_000, 52);
     expect(engine.takeChanges()).toEqual([]);
     at(60_000, 53);
-    expect(engine.takeChanges()).toHaveLength(1); // a minute after the last save
+    expect(engine.takeChanges()).toHaveLength(1); // a minute after it began
     at(61_000, 500); // the average crosses 90: firing
     const [saved] = engine.takeChanges();
     expect(saved?.state?.state).toBe('firing');
@@ -191,6 +190,17 @@ describe('RuleEngine', () => {
     expect(engine.takeChanges().map((x) => x.state?.samples.length)).toEqual([12]); // 6 × [ts, value]
     engine.flushAll();
     expect(engine.takeChanges()).toEqual([]);
+    // Series that begin together fall due spread over the minute, not all at once.
+    const all = (ts: number) => {
+      sched.advanceTo(ts);
+      for (let i = 2; i <= 65; i++) engine.onReading(point(`m${i}`, ts, { t: 50 }), device(`m${i}`));
+    };
+    all(62_000);
+    expect(engine.takeChanges()).toEqual([]);
+    all(92_000); // half a minute on: the half whose phase is past half a minute
+    expect(engine.takeChanges()).toHaveLength(32);
+    all(122_000); // the other half
+    expect(engine.takeChanges()).toHaveLength(32);
   });
 
   it('a device whose model changes is matched again, and keeps the state of rules that still match', () => {

@@ -85,6 +85,9 @@ interface Series {
   savedAt?: number;
 }
 
+/** New series spread their checkpoints over this many phases of the checkpoint interval. */
+const CHECKPOINT_PHASES = 64;
+
 export function alertIdFor(ruleId: string, deviceId: string): string {
   return `${ruleId}@${deviceId}`;
 }
@@ -281,7 +284,10 @@ export class RuleEngine {
       const key = alertIdFor(c.rule.id, device.id);
       s = this.series.get(key);
       if (!s) {
-        s = { key, state: INITIAL_STATE, compiled: c, device };
+        // A new series is first due at a checkpoint phase of its own, so that a fleet whose
+        // series all began together is not saved all at once ever after.
+        const phase = ((this.series.size % CHECKPOINT_PHASES) / CHECKPOINT_PHASES) * this.checkpointMs;
+        s = { key, state: INITIAL_STATE, compiled: c, device, savedAt: this.scheduler.now() - phase };
         this.series.set(key, s);
       }
       slot.series = s;
