@@ -70,7 +70,6 @@ describe('History (per-minute rollups)', () => {
     const merge = store.merge.bind(store);
     let fail = false;
     store.merge = async (rows) => {
-      if (fail) throw new Error('disk I/O error');
       await merge(rows);
       // Between slices (the next turn of the event loop): a reading arrives and a query runs.
       setImmediate(async () => {
@@ -82,6 +81,10 @@ describe('History (per-minute rollups)', () => {
     await new Promise((r) => setImmediate(r));
     expect(counts).toEqual([2, 3, 4]);
     expect(await h.query('d0', 't', T0, T0 + MINUTE_MS, MINUTE_MS)).toMatchObject([{ count: 4 }]);
+    store.merge = async (rows) => {
+      if (fail) throw new Error('disk I/O error');
+      await merge(rows);
+    };
     fail = true;
     await expect(h.flush()).rejects.toThrow('disk I/O error');
     expect(await h.query('d0', 't', T0, T0 + MINUTE_MS, MINUTE_MS)).toMatchObject([{ count: 4, last: 3 }]);
