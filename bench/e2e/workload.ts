@@ -27,36 +27,47 @@ export function payload(i: number, ts: number, anomaly: boolean): string {
  * matches exactly ten rules whatever `n` is (a fleet of many models, each with its own rules).
  * Only `overheat` fires in the bench (on anomalies); the others evaluate and stay quiet.
  */
+/** The ten rules of a group: id, the metric it watches (none: every reading), condition, ticket. */
+const GROUP_RULES: readonly [
+  id: string,
+  metric: string | null,
+  condition: string,
+  priority: string,
+  faultType: string,
+][] = [
+  ['overheat', 'temperature', 'threshold: { above: 120 }', 'emergency', 'thermal'],
+  ['hot-held', 'temperature', 'threshold: { above: 110, for: 30s, clear: 100 }', 'general', 'thermal'],
+  ['hot-avg', 'temperature', 'window: { fn: avg, over: 5m, above: 100 }', 'general', 'thermal'],
+  ['vibration', 'vibration', 'threshold: { above: 8, for: 10s, clear: 6 }', 'general', 'mechanical'],
+  ['vibration-max', 'vibration', 'window: { fn: max, over: 1m, above: 12 }', 'general', 'mechanical'],
+  ['pressure-low', 'pressure', 'threshold: { below: 2 }', 'emergency', 'hydraulic'],
+  [
+    'pressure-outlier',
+    'pressure',
+    'outlier: { method: ewma, sigmas: 6, minSamples: 50 }',
+    'general',
+    'hydraulic',
+  ],
+  ['rpm-rate', 'rpm', 'rate: { over: 1m, per: 1s, above: 500 }', 'general', 'electrical'],
+  ['overspeed', null, 'expr: "rpm > 3000.0 && running"', 'emergency', 'electrical'],
+  ['fault-code', null, 'errorCode: ["E-*"]', 'general', 'electronic'],
+];
+
 export function rulesYaml(n: number): string {
   const groups = Math.max(1, Math.round(n / 10));
   const digits = groups <= 1 ? 0 : String(groups - 1).length;
   const out: string[] = ['rules:'];
   for (let g = 0; g < groups; g++) {
     const glob = digits === 0 ? 'd*' : `d*${String(g).padStart(digits, '0')}`;
-    const m = (metric: string) => `{ metric: ${metric}, devices: ["${glob}"] }`;
-    const rule = (id: string, body: string) => out.push(`  - id: g${g}-${id}`, `    ${body}`);
-    const ticket = (priority: string, faultType: string) =>
-      `    ticket: { priority: ${priority}, faultType: ${faultType} }`;
-    rule('overheat', `match: ${m('temperature')}`);
-    out.push('    threshold: { above: 120 }', ticket('emergency', 'thermal'));
-    rule('hot-held', `match: ${m('temperature')}`);
-    out.push(`    threshold: { above: 110, for: 30s, clear: 100 }`, ticket('general', 'thermal'));
-    rule('hot-avg', `match: ${m('temperature')}`);
-    out.push('    window: { fn: avg, over: 5m, above: 100 }', ticket('general', 'thermal'));
-    rule('vibration', `match: ${m('vibration')}`);
-    out.push('    threshold: { above: 8, for: 10s, clear: 6 }', ticket('general', 'mechanical'));
-    rule('vibration-max', `match: ${m('vibration')}`);
-    out.push('    window: { fn: max, over: 1m, above: 12 }', ticket('general', 'mechanical'));
-    rule('pressure-low', `match: ${m('pressure')}`);
-    out.push('    threshold: { below: 2 }', ticket('emergency', 'hydraulic'));
-    rule('pressure-outlier', `match: ${m('pressure')}`);
-    out.push('    outlier: { method: ewma, sigmas: 6, minSamples: 50 }', ticket('general', 'hydraulic'));
-    rule('rpm-rate', `match: ${m('rpm')}`);
-    out.push('    rate: { over: 1m, per: 1s, above: 500 }', ticket('general', 'electrical'));
-    rule('overspeed', `match: { devices: ["${glob}"] }`);
-    out.push('    expr: "rpm > 3000.0 && running"', ticket('emergency', 'electrical'));
-    rule('fault-code', `match: { devices: ["${glob}"] }`);
-    out.push('    errorCode: ["E-*"]', ticket('general', 'electronic'));
+    for (const [id, metric, condition, priority, faultType] of GROUP_RULES)
+      out.push(
+        `  - id: g${g}-${id}`,
+        metric === null
+          ? `    match: { devices: ["${glob}"] }`
+          : `    match: { metric: ${metric}, devices: ["${glob}"] }`,
+        `    ${condition}`,
+        `    ticket: { priority: ${priority}, faultType: ${faultType} }`,
+      );
   }
   return `${out.join('\n')}\n`;
 }
