@@ -38,12 +38,12 @@ export interface Connectivity {
 
 const UNKNOWN: Connectivity = { state: 'unknown', since: null, reason: null };
 
-/** A device known only by its id (and the attributes given): nothing seen of it yet. */
 /** The customer a device belongs to: its own, else its site's. */
 export function customerOf(d: Pick<Device, 'customer'>, site: Pick<SiteConfig, 'customer'>): string | null {
   return d.customer ?? site.customer ?? null;
 }
 
+/** A device known only by its id (and the attributes given): nothing seen of it yet. */
 export function newDevice(
   id: string,
   attrs: Partial<Pick<Device, 'name' | 'model' | 'site' | 'customer' | 'tags' | 'configured'>> = {},
@@ -182,7 +182,6 @@ export class DeviceRegistry {
     return d;
   }
 
-  /** Writes changed devices to the store. */
   /** Saves the changed devices, in slices with the event loop free between them. */
   async flush(): Promise<void> {
     if (this.dirty.size === 0) return;

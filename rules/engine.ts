@@ -10,7 +10,6 @@ import {
   INITIAL_STATE,
   newState,
   nextTickAt,
-  normaliseState,
   type SeriesState,
 } from './evaluate.js';
 import { compileMatcher, type DeviceMatcher } from './match.js';
@@ -340,7 +339,7 @@ export class RuleEngine {
       }
       const s: Series = {
         key: e.alertId,
-        state: normaliseState(e.state),
+        state: newState(e.state),
         compiled: c,
         device: resolve(e.deviceId),
       };

@@ -124,9 +124,6 @@ export function newState(from: Partial<SeriesState> = {}): SeriesState {
   };
 }
 
-/** A state from storage or an older version: every field present. */
-export const normaliseState = newState;
-
 /** The samples as `[ts, value]` pairs (tests, diagnostics). */
 export function samplePairs(samples: readonly number[]): [number, number][] {
   const out: [number, number][] = [];
