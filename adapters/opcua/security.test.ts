@@ -120,7 +120,8 @@ describe('OPC UA security (real sockets)', () => {
     await waitFor(async () => points.find((p) => p.fields.temperature === 33.5), 20_000, 'values');
     const after = await runCli(['opcua', 'certs', 'list', '--json', '--data-dir', dataDir], { cwd: tmp.dir });
     expect((JSON.parse(after.stdout) as { status: string }[]).map((c) => c.status)).toEqual(['trusted']);
-  });
+    // Its own waits (15 s + 20 s) and five CLI starts do not fit the default 30 s on a loaded machine.
+  }, 60_000);
 
   /** Runs an adapter with this user identity against a server that knows `alice` and one user certificate. */
   async function withUser(user: Record<string, string>, trustedUserCert?: string) {
