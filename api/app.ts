@@ -24,6 +24,7 @@ import type { Rule } from '../rules/schema.js';
 import type { SilenceStore } from '../rules/silences.js';
 import type { TicketService } from '../tickets/service.js';
 import { type ApiKeyStore, StreamTokens } from './auth.js';
+import { installForwarding, type Forward } from './forward.js';
 import { installAuth } from './guard.js';
 import { installProblemHandlers } from './problem.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -76,6 +77,11 @@ export interface ApiDeps {
   version: string;
   /** Whether stores are open and adapters started (for `/ready`). */
   ready: () => boolean;
+  /**
+   * In the API worker: where the routes it does not serve go (`forward.ts`). Their handlers do not
+   * run here, so the dependencies only they use are never called in the worker.
+   */
+  forward?: Forward;
   /** The `api` section's limits (defaults as in the configuration). */
   options?: {
     metricsPublic?: boolean;
@@ -103,6 +109,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
+  if (deps.forward) installForwarding(app as unknown as FastifyInstance, deps.forward);
 
   app.register(helmet, {
     // The API answers JSON; the documentation page needs its own scripts and styles only.
@@ -152,7 +159,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   installAuth(app as unknown as FastifyInstance, deps.keys, tokens);
 
   app.after(() => {
-    app.get('/health', { config: { access: 'public' }, schema: { hide: true } }, async () => ({
+    app.get('/health', { config: { access: 'public', worker: true }, schema: { hide: true } }, async () => ({
       status: 'ok',
       version: deps.version,
     }));
@@ -173,7 +180,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.register(
     async (v1) => {
-      v1.get('/openapi.json', { config: { access: 'public' }, schema: { hide: true } }, async () =>
+      v1.get('/openapi.json', { config: { access: 'public', worker: true }, schema: { hide: true } }, async () =>
         app.swagger(),
       );
       v1.register(ticketRoutes(deps.tickets, deps.faultTypes));

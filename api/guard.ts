@@ -17,6 +17,11 @@ declare module 'fastify' {
     access?: Permission | 'public';
     /** The route also takes a stream token in `?token=` (EventSource cannot send headers). */
     streamToken?: boolean;
+    /**
+     * Served by the API worker thread (`api.worker`) where there is one: the route reads only what
+     * the worker has too (the SQLite stores, the configuration). Other routes go to the main thread.
+     */
+    worker?: boolean;
   }
   interface FastifyInstance {
     /** Every route with the access it declared (for the access tests and the documentation). */

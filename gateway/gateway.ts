@@ -40,6 +40,7 @@ import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
 import { SlaWatcher } from '../tickets/sla-watcher.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
+import { ApiThread } from './api-thread.js';
 import type { Config } from './config/schema.js';
 import { wireEvents } from './events.js';
 import { Housekeeping } from './housekeeping.js';
@@ -64,7 +65,10 @@ export interface RunningGateway {
   readonly engine: RuleEngine;
   /** Reloads the rule files (SIGHUP, the API, file changes). */
   readonly rules: RuleReloader;
+  /** The app: it listens itself, or answers what the API worker forwards (`api.worker`). */
   readonly api: FastifyInstance;
+  /** The API worker thread, with `api.worker`. */
+  readonly apiThread: ApiThread | null;
   readonly adapters: readonly Adapter[];
   /** API keys (the demo makes one per run). */
   readonly keys: ApiKeyStore;
@@ -434,9 +438,20 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       version: packageVersion(),
       ready: () => ready,
     });
-    await api.listen({ host: config.api.host, port: config.api.port });
     started.push({ stop: () => api.close() });
-    const apiUrl = displayUrl('http', config.api.host, (api.server.address() as AddressInfo).port);
+    // HTTP from a worker thread (api-thread.ts), or from this one.
+    let apiThread: ApiThread | null = null;
+    let apiPort: number;
+    if (config.api.worker) {
+      const thread = new ApiThread({ app: api, config, outbox, logger, version: packageVersion() });
+      apiThread = thread;
+      started.push({ stop: () => thread.close() });
+      apiPort = await thread.start();
+    } else {
+      await api.listen({ host: config.api.host, port: config.api.port });
+      apiPort = (api.server.address() as AddressInfo).port;
+    }
+    const apiUrl = displayUrl('http', config.api.host, apiPort);
 
     let broker: EmbeddedBroker | undefined;
     if (config.mqtt.embedded.enabled) {
@@ -476,6 +491,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         await saveRuleState();
         // What the forwarder has not shipped stays in the spool for the next start.
         await forwarder?.stop();
+        await apiThread?.close();
         await api.close();
         await spool.close();
         await housekeeping.stop();
@@ -499,6 +515,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       engine,
       rules: reloader,
       api,
+      apiThread,
       adapters,
     };
   } catch (err) {

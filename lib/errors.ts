@@ -26,6 +26,7 @@ export const ERRORS = {
   FL_ERR_CONFIG: { status: 500, title: 'Configuration error' },
   FL_ERR_DATA_DIR: { status: 500, title: 'Data directory not usable' },
   FL_ERR_INTERNAL: { status: 500, title: 'Internal error' },
+  FL_ERR_API_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;

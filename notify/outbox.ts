@@ -288,6 +288,15 @@ export class Outbox {
       });
       return { ...e, seq: r.seq };
     })();
+    this.relay(stored);
+    return stored;
+  }
+
+  /**
+   * Tells the listeners of a stored event: of this outbox's own, and in the API worker of those the
+   * main thread stored (its streams read the same database through their own connection).
+   */
+  relay(stored: StoredEvent): void {
     for (const l of this.listeners) {
       try {
         l(stored);
@@ -295,7 +304,6 @@ export class Outbox {
         // A listener's failure (a closed stream) is its own business.
       }
     }
-    return stored;
   }
 
   private readonly wakers = new Set<() => void>();

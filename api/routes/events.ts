@@ -51,7 +51,7 @@ export function eventRoutes(outbox: Outbox, tokens: StreamTokens, heartbeatMs = 
     app.post(
       '/events/token',
       {
-        config: { access: 'events:read' },
+        config: { access: 'events:read', worker: true },
         schema: {
           tags: ['events'],
           summary: 'A short-lived token to open the event stream from a browser (EventSource)',
@@ -66,7 +66,7 @@ export function eventRoutes(outbox: Outbox, tokens: StreamTokens, heartbeatMs = 
     app.get(
       '/events',
       {
-        config: { access: 'events:read', streamToken: true },
+        config: { access: 'events:read', streamToken: true, worker: true },
         schema: {
           tags: ['events'],
           summary: 'Live events (text/event-stream), resumable with Last-Event-ID',

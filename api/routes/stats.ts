@@ -34,7 +34,7 @@ export function statsRoutes(tickets: TicketService) {
     app.get(
       '/stats/sla',
       {
-        config: { access: 'stats:read' },
+        config: { access: 'stats:read', worker: true },
         schema: {
           tags: ['statistics'],
           summary:

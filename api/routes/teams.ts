@@ -7,7 +7,7 @@ export function teamRoutes(tickets: TicketService) {
     app.get(
       '/technicians',
       {
-        config: { access: 'team:read' },
+        config: { access: 'team:read', worker: true },
         schema: {
           tags: ['teams'],
           summary: 'Technicians: team, skills with levels, trainings (valid now?), on call now, open tickets',

@@ -259,7 +259,7 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
     app.get(
       '/tickets',
       {
-        config: { access: 'tickets:read' },
+        config: { access: 'tickets:read', worker: true },
         schema: {
           tags,
           summary: 'List tickets (most urgent first by default)',
@@ -298,7 +298,7 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
     app.get(
       '/tickets/:id',
       {
-        config: { access: 'tickets:read' },
+        config: { access: 'tickets:read', worker: true },
         schema: {
           tags,
           summary: 'A ticket with its timeline',
@@ -424,7 +424,7 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
     app.get(
       '/tickets/:id/customer-report',
       {
-        config: { access: 'tickets:read' },
+        config: { access: 'tickets:read', worker: true },
         schema: { tags, summary: 'The report the customer receives', params: idParams },
       },
       async (req) => {

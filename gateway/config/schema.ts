@@ -34,6 +34,12 @@ export const apiSchema = z
       .prefault({}),
     /** The largest request body accepted. */
     bodyLimit: byteSize.prefault('1MB'),
+    /**
+     * Serve HTTP from a worker thread: reads (tickets, lists, statistics, technicians, the event
+     * stream) answer from its own SQLite connections while ingest keeps the main thread busy; the
+     * other routes are passed to the main thread. `false`: everything on the main thread.
+     */
+    worker: z.boolean().default(true),
   })
   .strict();
 

@@ -1,0 +1,224 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { FastifyInstance } from 'fastify';
+import pino from 'pino';
+import { answerForwarded, type ForwardedRequest, type ForwardedResponse } from '../api/forward.js';
+import { FaultlineError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
+import type { Outbox, StoredEvent } from '../notify/outbox.js';
+import type { Config } from './config/schema.js';
+
+/**
+ * The API on its own thread (`api.worker`, on by default). Ingest keeps the main event loop busy
+ * (decoding, the spool, rules); a dashboard's reads answered on that loop wait behind it and slow
+ * it in turn. The worker owns the HTTP port and answers the reads — tickets, lists, statistics,
+ * technicians, the event stream — from its own SQLite connection; every other route is checked
+ * there and answered here by the same app (`api/forward.ts`). Events published here are relayed to
+ * the worker's streams. A worker that dies is started again on the same port.
+ */
+
+export interface WorkerData {
+  config: Config;
+  host: string;
+  port: number;
+  version: string;
+  logLevel: string;
+}
+
+export type ToWorker =
+  | { t: 'response'; id: number; res?: ForwardedResponse; error?: string }
+  | { t: 'event'; event: StoredEvent }
+  | { t: 'close' };
+
+export type FromWorker =
+  | { t: 'listening'; port: number }
+  | { t: 'failed'; error: { message: string; code?: string } }
+  | { t: 'request'; id: number; req: ForwardedRequest }
+  | { t: 'log'; line: string }
+  | { t: 'closed' };
+
+/** How long a starting worker may take to listen, and a closing one to finish its requests. */
+const START_TIMEOUT_MS = 60_000;
+const CLOSE_TIMEOUT_MS = 10_000;
+const RESTART_MIN_MS = 500;
+const RESTART_MAX_MS = 30_000;
+
+/** The compiled worker: beside this file, or under dist/ when this runs from the TypeScript sources (the tests). */
+function workerFile(): URL {
+  const here = import.meta.url;
+  const url = here.endsWith('.ts')
+    ? new URL('../dist/gateway/api-worker.js', here)
+    : new URL('./api-worker.js', here);
+  if (!existsSync(fileURLToPath(url)))
+    throw new FaultlineError(
+      'FL_ERR_INTERNAL',
+      `the API worker ${fileURLToPath(url)} is missing: build first (npm run build), or set api.worker: false`,
+    );
+  return url;
+}
+
+export interface ApiThreadOptions {
+  /** The main thread's app: answers the forwarded routes. */
+  app: FastifyInstance;
+  config: Config;
+  outbox: Outbox;
+  logger: Logger;
+  version: string;
+}
+
+export class ApiThread {
+  private worker: Worker | null = null;
+  private port: number;
+  private closing = false;
+  private restartDelay = RESTART_MIN_MS;
+  private restartTimer: NodeJS.Timeout | undefined;
+  private readonly offEvents: () => void;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: ApiThreadOptions) {
+    this.port = opts.config.api.port;
+    this.log = opts.logger.child({ component: 'api' });
+    this.offEvents = opts.outbox.on((event) => this.worker?.postMessage({ t: 'event', event } satisfies ToWorker));
+  }
+
+  /** The port the worker listens on (the one bound first when the configuration said 0). */
+  get boundPort(): number {
+    return this.port;
+  }
+
+  /** Starts the worker; resolves once it listens, rejects as listening failed (EADDRINUSE, …). */
+  async start(): Promise<number> {
+    await this.opts.app.ready();
+    this.port = await this.spawn();
+    return this.port;
+  }
+
+  private spawn(): Promise<number> {
+    const w = new Worker(workerFile(), {
+      workerData: {
+        config: this.opts.config,
+        host: this.opts.config.api.host,
+        port: this.port,
+        version: this.opts.version,
+        logLevel: this.opts.logger.level,
+      } satisfies WorkerData,
+    });
+    this.worker = w;
+    return new Promise<number>((resolve, reject) => {
+      let listening = false;
+      const timer = setTimeout(() => {
+        reject(new FaultlineError('FL_ERR_INTERNAL', 'the API worker did not start listening within 60 s'));
+        void w.terminate();
+      }, START_TIMEOUT_MS);
+      w.on('message', (m: FromWorker) => {
+        switch (m.t) {
+          case 'listening':
+            listening = true;
+            clearTimeout(timer);
+            this.restartDelay = RESTART_MIN_MS;
+            resolve(m.port);
+            return;
+          case 'failed': {
+            clearTimeout(timer);
+            const err = Object.assign(new Error(m.error.message), m.error.code ? { code: m.error.code } : {});
+            reject(err);
+            void w.terminate();
+            return;
+          }
+          case 'request':
+            this.answer(w, m.id, m.req);
+            return;
+          case 'log':
+            this.relayLog(m.line);
+            return;
+          case 'closed':
+            return;
+        }
+      });
+      w.on('error', (err) => {
+        this.log.error({ err }, 'the API worker failed');
+        if (!listening) {
+          clearTimeout(timer);
+          reject(err);
+        }
+      });
+      w.on('exit', (code) => {
+        if (this.worker !== w) return;
+        this.worker = null;
+        if (this.closing || !listening) return;
+        // Ingest goes on; the API comes back on its port.
+        this.log.error({ code, restartIn: this.restartDelay }, 'the API worker stopped: starting it again');
+        this.scheduleRestart();
+      });
+    });
+  }
+
+  private scheduleRestart(): void {
+    const delay = this.restartDelay;
+    this.restartDelay = Math.min(delay * 2, RESTART_MAX_MS);
+    this.restartTimer = setTimeout(() => {
+      if (this.closing) return;
+      this.spawn().then(
+        (port) => this.log.info({ port }, 'the API worker listens again'),
+        (err: unknown) => {
+          this.log.error({ err }, 'the API worker could not start again');
+          if (!this.closing) this.scheduleRestart();
+        },
+      );
+    }, delay);
+  }
+
+  private answer(w: Worker, id: number, req: ForwardedRequest): void {
+    answerForwarded(this.opts.app, req).then(
+      (res) => w.postMessage({ t: 'response', id, res } satisfies ToWorker),
+      (err: unknown) => {
+        this.log.error({ err, url: req.url }, 'a forwarded request failed');
+        w.postMessage({ t: 'response', id, error: (err as Error).message } satisfies ToWorker);
+      },
+    );
+  }
+
+  /** A worker's log line, through this thread's logger (its level, its bindings, its destination). */
+  private relayLog(line: string): void {
+    let o: Record<string, unknown>;
+    try {
+      o = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return;
+    }
+    const { level, msg, ...rest } = o;
+    const label = pino.levels.labels[Number(level)] as pino.Level | undefined;
+    if (label) this.opts.logger[label](rest, typeof msg === 'string' ? msg : '');
+  }
+
+  /** Stops taking requests, lets those in flight finish (forwarded ones are still answered here), ends the thread. */
+  async close(): Promise<void> {
+    this.closing = true;
+    clearTimeout(this.restartTimer);
+    this.offEvents();
+    const w = this.worker;
+    if (!w) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, CLOSE_TIMEOUT_MS);
+      w.on('message', (m: FromWorker) => {
+        if (m.t === 'closed') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      w.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      w.postMessage({ t: 'close' } satisfies ToWorker);
+    });
+    await w.terminate();
+    this.worker = null;
+  }
+
+  /** Ends the worker as a crash would (for the tests of the restart). */
+  async kill(): Promise<void> {
+    await this.worker?.terminate();
+  }
+}

@@ -1,0 +1,136 @@
+import { join } from 'node:path';
+import { parentPort, workerData } from 'node:worker_threads';
+import pino from 'pino';
+import { type ApiDeps, buildApi } from '../api/app.js';
+import { ApiKeyStore } from '../api/auth.js';
+import type { ForwardedResponse } from '../api/forward.js';
+import type { DeadLetterStore } from '../ingest/dead-letters.js';
+import type { Device } from '../ingest/devices.js';
+import { FaultlineError } from '../lib/errors.js';
+import { openDatabase } from '../lib/sqlite.js';
+import { Outbox } from '../notify/outbox.js';
+import { TicketService } from '../tickets/service.js';
+import { firstWarningAt } from '../tickets/sla-policy.js';
+import { SqliteTicketStore } from '../tickets/sqlite-store.js';
+import type { FromWorker, ToWorker, WorkerData } from './api-thread.js';
+
+/**
+ * The API worker thread (`api.worker`, see `api-thread.ts`): owns the HTTP port, serves the routes
+ * marked `worker` from its own connection to state.db (WAL: it reads while the main thread writes),
+ * and passes the others to the main thread.
+ */
+
+const port = parentPort;
+if (!port) throw new Error('api-worker.ts runs as a worker thread (gateway/api-thread.ts starts it)');
+const data = workerData as WorkerData;
+const { config } = data;
+const post = (m: FromWorker) => port.postMessage(m);
+
+/** Log lines go to the main thread's logger (one destination, one level, the same bindings). */
+const logger = pino(
+  { level: data.logLevel, base: undefined, timestamp: false },
+  { write: (line: string) => post({ t: 'log', line }) },
+);
+
+/**
+ * What only the main thread holds (the device registry, rules, adapters, …). The routes that use it
+ * are forwarded, so their handlers never run here; reaching it is a routing mistake, said plainly.
+ */
+function mainThreadOnly<T extends object>(what: string): T {
+  const fail = (): never => {
+    throw new FaultlineError('FL_ERR_INTERNAL', `${what} is on the main thread: its routes are forwarded there`);
+  };
+  return new Proxy((() => undefined) as unknown as T, { get: fail, apply: fail });
+}
+
+let nextId = 0;
+const pending = new Map<number, { resolve: (r: ForwardedResponse) => void; reject: (e: Error) => void }>();
+const unavailable = (why: string) =>
+  new FaultlineError('FL_ERR_API_UNAVAILABLE', `the gateway could not answer this request (${why}); retry`);
+
+const db = openDatabase(join(config.storage.dataDir, 'state.db'));
+const outbox = new Outbox(db);
+const keys = new ApiKeyStore(db);
+const tickets = new TicketService({
+  store: new SqliteTicketStore(db, (c) => firstWarningAt(config.sla, c)),
+  policy: config.sla,
+  logger,
+  teams: config.teams,
+  routing: config.routing,
+  customers: config.customers,
+  site: mainThreadOnly('the site directory'),
+  device: mainThreadOnly<(id: string) => Device | undefined>('the device registry'),
+});
+
+const app = buildApi({
+  tickets,
+  keys,
+  outbox,
+  faultTypes: config.rules.faultTypes,
+  alerts: mainThreadOnly('the alert store'),
+  devices: mainThreadOnly('the device registry'),
+  history: mainThreadOnly('the telemetry history'),
+  deviceSources: mainThreadOnly('the adapters'),
+  ingestStatus: mainThreadOnly('the ingest status'),
+  deadLetters: mainThreadOnly<DeadLetterStore>('the dead letters'),
+  directory: mainThreadOnly<NonNullable<ApiDeps['directory']>>('the key directory'),
+  rules: mainThreadOnly('the rule set'),
+  silences: mainThreadOnly('the maintenance windows'),
+  metrics: mainThreadOnly('the metrics'),
+  ready: mainThreadOnly('the start-up state'),
+  ...(config.parts.catalogue.length ? { parts: mainThreadOnly<NonNullable<ApiDeps['parts']>>('the parts stock') } : {}),
+  options: {
+    metricsPublic: config.api.metricsPublic,
+    rateLimit: { max: config.api.rateLimit.max, window: config.api.rateLimit.window },
+    bodyLimit: config.api.bodyLimit,
+  },
+  logger,
+  version: data.version,
+  forward: (req) =>
+    new Promise((resolve, reject) => {
+      const id = ++nextId;
+      pending.set(id, { resolve, reject });
+      post({ t: 'request', id, req });
+    }),
+});
+
+port.on('message', (m: ToWorker) => {
+  switch (m.t) {
+    case 'response': {
+      const p = pending.get(m.id);
+      pending.delete(m.id);
+      if (!p) return;
+      if (m.res) p.resolve(m.res);
+      else p.reject(unavailable(m.error ?? 'no answer'));
+      return;
+    }
+    case 'event':
+      outbox.relay(m.event);
+      return;
+    case 'close':
+      void close();
+      return;
+  }
+});
+
+async function close(): Promise<void> {
+  try {
+    // In-flight requests finish (the main thread still answers forwarded ones), streams end.
+    await app.close();
+  } finally {
+    for (const p of pending.values()) p.reject(unavailable('the gateway is stopping'));
+    pending.clear();
+    db.close();
+    post({ t: 'closed' });
+  }
+}
+
+try {
+  await app.listen({ host: data.host, port: data.port });
+  const address = app.server.address();
+  post({ t: 'listening', port: typeof address === 'object' && address ? address.port : data.port });
+} catch (err) {
+  const e = err as NodeJS.ErrnoException;
+  post({ t: 'failed', error: { message: e.message, ...(e.code ? { code: e.code } : {}) } });
+  db.close();
+}

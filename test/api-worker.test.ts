@@ -1,0 +1,198 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../gateway/gateway.js';
+import {
+  auth,
+  getJson,
+  postJson,
+  stream,
+  startFromFile,
+  TEST_API_KEY,
+  tempDir,
+  waitFor,
+  writeFiles,
+} from './helpers.js';
+
+/**
+ * The API on its worker thread (`api.worker`, the default): reads answer while the main thread is
+ * busy, other routes pass through to it, a dead worker comes back, and `api.worker: false` serves
+ * everything from the main thread.
+ */
+
+const CONFIG = `sites: [{ id: plant, area: local }]
+devices: [{ id: press-1, name: Press 1, model: press, site: plant }]
+rules: { files: [rules.yaml] }
+`;
+const RULES = `rules:
+  - id: hot
+    match: { metric: temperature }
+    threshold: { above: 90 }
+    ticket: { priority: general, faultType: mechanical }
+`;
+const ticket = (title: string) => ({
+  title,
+  priority: 'general',
+  source: 'phone',
+  reporter: { name: 'Shift lead' },
+  faultType: 'mechanical',
+  deviceId: 'press-1',
+});
+
+/** Starts `node -e` fetching `url` with the test key; the status and body land in `out`. */
+function fetchInChild(url: string, out: string): void {
+  const script = `fetch(${JSON.stringify(url)}, { headers: { authorization: 'Bearer ${TEST_API_KEY}' } })
+    .then(async (r) => require('node:fs').writeFileSync(${JSON.stringify(out)}, r.status + ' ' + (await r.text())))
+    .catch((e) => require('node:fs').writeFileSync(${JSON.stringify(out)}, 'error ' + e.message));`;
+  spawn(process.execPath, ['-e', script], { stdio: 'ignore' }).unref();
+}
+
+/** Blocks this (the main) thread until `done()` or `limitMs`: the event loop runs nothing meanwhile. */
+function blockUntil(done: () => boolean, limitMs: number): boolean {
+  const until = Date.now() + limitMs;
+  while (Date.now() < until) if (done()) return true;
+  return false;
+}
+
+describe('the API worker thread', () => {
+  const tmp = tempDir();
+  let gw: RunningGateway;
+  const api = (path: string) => `${gw.apiUrl}/api/v1${path}`;
+
+  beforeAll(async () => {
+    writeFiles(tmp.dir, { 'faultline.yaml': CONFIG, 'rules.yaml': RULES });
+    gw = await startFromFile(join(tmp.dir, 'faultline.yaml'), join(tmp.dir, 'data'));
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    tmp.cleanup();
+  });
+
+  it('answers ticket reads while the main thread is blocked; other routes once it is free', async () => {
+    expect(gw.apiThread).not.toBeNull();
+    // A write passes through to the main thread.
+    const made = await postJson<{ id: string }>(api('/tickets'), ticket('Guard rail loose'));
+    expect(made.status).toBe(201);
+    const id = made.body.id;
+
+    const read = join(tmp.dir, 'read.out');
+    const list = join(tmp.dir, 'list.out');
+    const devices = join(tmp.dir, 'devices.out');
+    fetchInChild(api(`/tickets/${id}`), read);
+    fetchInChild(api('/tickets?status=open&limit=50'), list);
+    fetchInChild(api('/devices'), devices);
+    // While this thread spins, only the worker can answer.
+    const answered = blockUntil(() => existsSync(read) && existsSync(list), 20_000);
+    const devicesWhileBlocked = existsSync(devices);
+    expect(answered).toBe(true);
+    expect(devicesWhileBlocked).toBe(false);
+
+    const [status, body] = readFileSync(read, 'utf8').split(/ (.*)/s);
+    expect(status).toBe('200');
+    expect(JSON.parse(body as string)).toMatchObject({ id, title: 'Guard rail loose', status: 'open' });
+    const [listStatus, listBody] = readFileSync(list, 'utf8').split(/ (.*)/s);
+    expect(listStatus).toBe('200');
+    expect((JSON.parse(listBody as string) as { items: { id: string }[] }).items.map((t) => t.id)).toContain(id);
+    // The device list is the main thread's: answered once it runs again.
+    const dev = await waitFor(async () => (existsSync(devices) ? readFileSync(devices, 'utf8') : undefined));
+    expect(dev.startsWith('200 ')).toBe(true);
+  });
+
+  it('checks keys, bodies and permissions in the worker, and keeps the problem responses', async () => {
+    expect((await getJson(api('/tickets'), null)).status).toBe(401);
+    expect((await getJson(api('/devices'), 'flk_unknown-key-0000000000000000')).status).toBe(401);
+    // Prototype poisoning is refused before anything reaches the main thread.
+    const res = await fetch(api('/tickets'), {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: JSON.stringify(ticket('x')).replace(/}$/, ',"__proto__":{"polluted":true}}'),
+    });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toMatch(/problem\+json/);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    // A forwarded validation error (main thread) comes back as it was given.
+    const bad = await postJson<{ status: number; code: string }>(api('/tickets/T-999999/transitions'), {
+      to: 'acknowledged',
+    });
+    expect(bad.status).toBe(404);
+    expect(bad.body.code).toBe('FL_ERR_TICKET_NOT_FOUND');
+  });
+
+  it('streams events published on the main thread', async () => {
+    const s = await stream(api('/events?types=ticket.*'), auth());
+    expect(s.status).toBe(200);
+    const made = await postJson<{ id: string }>(api('/tickets'), ticket('Coolant leak'));
+    expect(made.status).toBe(201);
+    const e = await waitFor(async () => s.events.find((x) => x.data.subject === made.body.id));
+    s.close();
+    expect(e.event).toBe('ticket.created');
+  });
+
+  it('starts a worker that died again on the same port; ingest goes on meanwhile', async () => {
+    const port = new URL(gw.apiUrl).port;
+    await gw.apiThread?.kill();
+    // The API is down for a moment; readings are still accepted (QoS 1: acknowledged once durable).
+    const client = await mqtt.connectAsync(gw.mqttUrl as string, { reconnectPeriod: 0 });
+    await client.publishAsync('devices/press-9/telemetry', JSON.stringify({ temperature: 95 }), {
+      qos: 1,
+    });
+    await client.endAsync();
+    const back = await waitFor(
+      async () => {
+        const r = await getJson<{ items: { id: string }[] }>(api('/devices'));
+        return r.status === 200 && r.body.items.some((d) => d.id === 'press-9') ? r : undefined;
+      },
+      15_000,
+      'the API back with the new device',
+    );
+    expect(back.status).toBe(200);
+    expect(new URL(gw.apiUrl).port).toBe(port);
+  });
+});
+
+describe('api.worker: false', () => {
+  const tmp = tempDir();
+  let gw: RunningGateway;
+  beforeAll(async () => {
+    writeFiles(tmp.dir, { 'faultline.yaml': `${CONFIG}api: { worker: false }\n`, 'rules.yaml': RULES });
+    gw = await startFromFile(join(tmp.dir, 'faultline.yaml'), join(tmp.dir, 'data'));
+  });
+  afterAll(async () => {
+    await gw?.stop();
+    tmp.cleanup();
+  });
+
+  it('serves every route from the main thread', async () => {
+    expect(gw.apiThread).toBeNull();
+    const made = await postJson<{ id: string }>(`${gw.apiUrl}/api/v1/tickets`, ticket('Door sensor'));
+    expect(made.status).toBe(201);
+    expect((await getJson(`${gw.apiUrl}/api/v1/tickets/${made.body.id}`)).status).toBe(200);
+  });
+});
+
+describe('the API worker at start', () => {
+  it('reports a port in use as the main thread would (EADDRINUSE)', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as { port: number }).port;
+    const tmp = tempDir();
+    try {
+      writeFiles(tmp.dir, { 'faultline.yaml': `${CONFIG}api: { port: ${port} }\n`, 'rules.yaml': RULES });
+      const { loadConfig } = await import('../gateway/config/load.js');
+      const { startGateway } = await import('../gateway/gateway.js');
+      const { silentLogger } = await import('./helpers.js');
+      const loaded = await loadConfig(join(tmp.dir, 'faultline.yaml'), {
+        mqttPort: 0,
+        dataDir: join(tmp.dir, 'data'),
+      });
+      loaded.config.api.adminKey = TEST_API_KEY;
+      await expect(startGateway(loaded.config, silentLogger)).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    } finally {
+      taken.close();
+      tmp.cleanup();
+    }
+  });
+});
