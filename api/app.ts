@@ -24,7 +24,7 @@ import type { Rule } from '../rules/schema.js';
 import type { SilenceStore } from '../rules/silences.js';
 import type { TicketService } from '../tickets/service.js';
 import { type ApiKeyStore, StreamTokens } from './auth.js';
-import { installForwarding, type Forward } from './forward.js';
+import { type Forward, installForwarding } from './forward.js';
 import { installAuth } from './guard.js';
 import { installProblemHandlers } from './problem.js';
 import { alertRoutes } from './routes/alerts.js';
@@ -180,8 +180,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
 
   app.register(
     async (v1) => {
-      v1.get('/openapi.json', { config: { access: 'public', worker: true }, schema: { hide: true } }, async () =>
-        app.swagger(),
+      v1.get(
+        '/openapi.json',
+        { config: { access: 'public', worker: true }, schema: { hide: true } },
+        async () => app.swagger(),
       );
       v1.register(ticketRoutes(deps.tickets, deps.faultTypes));
       v1.register(customerRoutes(deps.tickets, deps.devices));

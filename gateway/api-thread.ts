@@ -79,7 +79,9 @@ export class ApiThread {
   constructor(private readonly opts: ApiThreadOptions) {
     this.port = opts.config.api.port;
     this.log = opts.logger.child({ component: 'api' });
-    this.offEvents = opts.outbox.on((event) => this.worker?.postMessage({ t: 'event', event } satisfies ToWorker));
+    this.offEvents = opts.outbox.on((event) =>
+      this.worker?.postMessage({ t: 'event', event } satisfies ToWorker),
+    );
   }
 
   /** The port the worker listens on (the one bound first when the configuration said 0). */

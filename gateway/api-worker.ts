@@ -9,6 +9,8 @@ import type { Device } from '../ingest/devices.js';
 import { FaultlineError } from '../lib/errors.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { Outbox } from '../notify/outbox.js';
+import type { PartsPlanner } from '../parts/planner.js';
+import type { PartsStock } from '../parts/stock.js';
 import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
@@ -38,7 +40,10 @@ const logger = pino(
  */
 function mainThreadOnly<T extends object>(what: string): T {
   const fail = (): never => {
-    throw new FaultlineError('FL_ERR_INTERNAL', `${what} is on the main thread: its routes are forwarded there`);
+    throw new FaultlineError(
+      'FL_ERR_INTERNAL',
+      `${what} is on the main thread: its routes are forwarded there`,
+    );
   };
   return new Proxy((() => undefined) as unknown as T, { get: fail, apply: fail });
 }
@@ -78,7 +83,14 @@ const app = buildApi({
   silences: mainThreadOnly('the maintenance windows'),
   metrics: mainThreadOnly('the metrics'),
   ready: mainThreadOnly('the start-up state'),
-  ...(config.parts.catalogue.length ? { parts: mainThreadOnly<NonNullable<ApiDeps['parts']>>('the parts stock') } : {}),
+  ...(config.parts.catalogue.length
+    ? {
+        parts: {
+          stock: mainThreadOnly<PartsStock>('the parts stock'),
+          planner: mainThreadOnly<PartsPlanner>('the parts planner'),
+        },
+      }
+    : {}),
   options: {
     metricsPublic: config.api.metricsPublic,
     rateLimit: { max: config.api.rateLimit.max, window: config.api.rateLimit.window },

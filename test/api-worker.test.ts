@@ -9,8 +9,8 @@ import {
   auth,
   getJson,
   postJson,
-  stream,
   startFromFile,
+  stream,
   TEST_API_KEY,
   tempDir,
   waitFor,
@@ -95,7 +95,9 @@ describe('the API worker thread', () => {
     expect(JSON.parse(body as string)).toMatchObject({ id, title: 'Guard rail loose', status: 'open' });
     const [listStatus, listBody] = readFileSync(list, 'utf8').split(/ (.*)/s);
     expect(listStatus).toBe('200');
-    expect((JSON.parse(listBody as string) as { items: { id: string }[] }).items.map((t) => t.id)).toContain(id);
+    expect((JSON.parse(listBody as string) as { items: { id: string }[] }).items.map((t) => t.id)).toContain(
+      id,
+    );
     // The device list is the main thread's: answered once it runs again.
     const dev = await waitFor(async () => (existsSync(devices) ? readFileSync(devices, 'utf8') : undefined));
     expect(dev.startsWith('200 ')).toBe(true);

@@ -82,10 +82,11 @@ rules:
     const d = await waitFor(
       async () => {
         const r = await getJson<Dev>(api('/devices/meter-1'));
-        return r.body.lastValues?.voltage ? r.body : undefined;
+        // Online once the connectivity point behind the first reading is durable too.
+        return r.body.lastValues?.voltage && r.body.connectivity.state === 'online' ? r.body : undefined;
       },
       5_000,
-      'readings',
+      'readings and the device online',
     );
     expect(d.lastValues).toMatchObject({
       voltage: { value: 230.5 },
