@@ -101,6 +101,8 @@ export function gatewayConfig(o: {
   /** Consume from this broker (client mode) instead of the embedded broker. */
   brokerUrl?: string;
   qos: 0 | 1;
+  /** `api.worker` (default true, as shipped). */
+  apiWorker?: boolean;
 }): string {
   const source = o.brokerUrl
     ? `mqtt:
@@ -121,6 +123,7 @@ api:
   host: 127.0.0.1
   metricsPublic: true
   rateLimit: { max: 10000000, window: 1m }
+  worker: ${o.apiWorker ?? true}
 teams:
   - id: field
     skills: [thermal, mechanical, hydraulic, electrical, electronic]

@@ -72,12 +72,18 @@ export async function startFaultline(
   env: BenchEnv,
   name: string,
   db: string,
-  c: Pick<IngestCase, 'target' | 'qos' | 'rules'>,
+  c: Pick<IngestCase, 'target' | 'qos' | 'rules'> & { apiWorker?: boolean },
 ): Promise<RunningGateway> {
   const brokerUrl = c.target === 'faultline-mosquitto' ? env.mosquitto?.url : undefined;
   const gw = await startGateway(
     join(env.dir, name),
-    gatewayConfig({ influxUrl: env.influx.url, database: db, brokerUrl, qos: c.qos }),
+    gatewayConfig({
+      influxUrl: env.influx.url,
+      database: db,
+      brokerUrl,
+      qos: c.qos,
+      ...(c.apiWorker !== undefined ? { apiWorker: c.apiWorker } : {}),
+    }),
     { 'rules.yaml': rulesYaml(c.rules) },
   );
   if (brokerUrl) {

@@ -41,9 +41,10 @@ export async function withGateway<T>(
   env: BenchEnv,
   name: string,
   fn: (gw: RunningGateway) => Promise<T>,
+  o: { apiWorker?: boolean } = {},
 ): Promise<T> {
   const db = await env.database(`bench_${name}`);
-  const gw = await startFaultline(env, name, db, { target: 'faultline-embedded', qos: 1, rules: 100 });
+  const gw = await startFaultline(env, name, db, { target: 'faultline-embedded', qos: 1, rules: 100, ...o });
   try {
     const before = await forwarded(gw);
     await publishAtRate({
@@ -205,9 +206,11 @@ export async function runApiCase(
   seeded: number;
   seedSeconds: number;
   ingestRate: number;
-  /** Without ingest, then during ingest: whether the API and ingest contend for the one event loop. */
+  /** Without ingest, then during ingest (the API on its worker thread, as shipped). */
   idle: { byId: ApiResult; list: ApiResult };
   loaded: { byId: ApiResult; list: ApiResult };
+  /** During ingest with `api.worker: false`: the API and ingest on the one event loop. */
+  mainThread: { byId: ApiResult; list: ApiResult; ingestRate: number };
 }> {
   const devices = 10_000;
   const t0 = wallNow();
@@ -219,32 +222,35 @@ export async function runApiCase(
     '/api/v1/tickets?team=field&faultType=thermal&limit=50',
     '/api/v1/tickets?deviceId=d00042&limit=50',
   ];
-  return withGateway(env, 'api', async (gw) => {
-    const both = async () => {
-      let k = 0;
-      const byId = await cannon(gw.apiUrl, o.rate, o.seconds, () => {
-        k = (k * 7_919 + 13) % o.tickets;
-        return `/api/v1/tickets/T-${k + 1}`;
-      });
-      let j = 0;
-      const list = await cannon(gw.apiUrl, o.rate, o.seconds, () => lists[j++ % lists.length] as string);
-      return { byId, list };
-    };
-    const idle = await both();
+  const both = async (gw: RunningGateway) => {
+    let k = 0;
+    const byId = await cannon(gw.apiUrl, o.rate, o.seconds, () => {
+      k = (k * 7_919 + 13) % o.tickets;
+      return `/api/v1/tickets/T-${k + 1}`;
+    });
+    let j = 0;
+    const list = await cannon(gw.apiUrl, o.rate, o.seconds, () => lists[j++ % lists.length] as string);
+    return { byId, list };
+  };
+  /** Both request kinds while the gateway ingests at the half rate; with the ingest rate reached. */
+  const duringIngest = async (gw: RunningGateway) => {
+    const before = await forwarded(gw);
     const messages = Math.round(o.ingestRate * (2 * o.seconds + 6));
     const load = steadyLoad(gw, { rate: o.ingestRate, messages, anomalyEvery: 100 });
     await sleep(2_000);
-    const loaded = await both();
+    const r = await both(gw);
     const pub = await load.done;
-    await settle(() => forwarded(gw), messages, 10_000, 60_000);
-    return {
-      seeded: o.tickets,
-      seedSeconds,
-      ingestRate: pub.published / ((pub.endedAt - pub.startedAt) / 1000),
-      idle,
-      loaded,
-    };
+    await settle(() => forwarded(gw), before + messages, 10_000, 60_000);
+    return { ...r, ingestRate: pub.published / ((pub.endedAt - pub.startedAt) / 1000) };
+  };
+  const shipped = await withGateway(env, 'api', async (gw) => {
+    const idle = await both(gw);
+    const { ingestRate, ...loaded } = await duringIngest(gw);
+    return { idle, loaded, ingestRate };
   });
+  // The same tickets, the API on the main thread: what the worker takes off the ingest loop.
+  const mainThread = await withGateway(env, 'api', duringIngest, { apiWorker: false });
+  return { seeded: o.tickets, seedSeconds, ...shipped, mainThread };
 }
 
 export interface DrainResult {

@@ -127,13 +127,15 @@ async function apiPart(env: BenchEnv, rated: number, out: (s: string) => void): 
       seconds: 10,
     });
     o.out(
-      `\nAPI (autocannon, 20 connections, fixed 2,000 requests/s for 10 s each, over ${int(api.seeded)} stored tickets, first without ingest, then while ingesting ${int(api.ingestRate)} readings/s; seeding took ${fixed(api.seedSeconds)} s):\n\n`,
+      `\nAPI (autocannon, 20 connections, fixed 2,000 requests/s for 10 s each, over ${int(api.seeded)} stored tickets, first without ingest, then while ingesting ${int(api.ingestRate)} readings/s — the API on its worker thread as shipped — then again during ingest (${int(api.mainThread.ingestRate)} readings/s) with api.worker: false; seeding took ${fixed(api.seedSeconds)} s):\n\n`,
     );
     const runs = [
       ['GET /api/v1/tickets/:id (random ids), no ingest', api.idle.byId],
       ['GET /api/v1/tickets?<filter>&limit=50 (4 filters in turn), no ingest', api.idle.list],
       ['GET /api/v1/tickets/:id (random ids), during ingest', api.loaded.byId],
       ['GET /api/v1/tickets?<filter>&limit=50 (4 filters in turn), during ingest', api.loaded.list],
+      ['GET /api/v1/tickets/:id, during ingest, api.worker: false', api.mainThread.byId],
+      ['GET /api/v1/tickets?<filter>&limit=50, during ingest, api.worker: false', api.mainThread.list],
     ] as const;
     o.out(
       table(
