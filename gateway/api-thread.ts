@@ -69,6 +69,8 @@ export interface ApiThreadOptions {
 
 export class ApiThread {
   private worker: Worker | null = null;
+  private listening = false;
+  private restarts = 0;
   private port: number;
   private closing = false;
   private restartDelay = RESTART_MIN_MS;
@@ -82,6 +84,11 @@ export class ApiThread {
     this.offEvents = opts.outbox.on((event) =>
       this.worker?.postMessage({ t: 'event', event } satisfies ToWorker),
     );
+  }
+
+  /** For the metrics: whether the worker listens, and how often it was started again. */
+  stats(): { up: boolean; restarts: number } {
+    return { up: this.listening, restarts: this.restarts };
   }
 
   /** The port the worker listens on (the one bound first when the configuration said 0). */
@@ -117,6 +124,7 @@ export class ApiThread {
         switch (m.t) {
           case 'listening':
             listening = true;
+            this.listening = true;
             clearTimeout(timer);
             this.restartDelay = RESTART_MIN_MS;
             resolve(m.port);
@@ -148,8 +156,10 @@ export class ApiThread {
       w.on('exit', (code) => {
         if (this.worker !== w) return;
         this.worker = null;
+        this.listening = false;
         if (this.closing || !listening) return;
         // Ingest goes on; the API comes back on its port.
+        this.restarts++;
         this.log.error({ code, restartIn: this.restartDelay }, 'the API worker stopped: starting it again');
         this.scheduleRestart();
       });

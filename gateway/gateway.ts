@@ -143,6 +143,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   };
   let ready = false;
   const adapters: Adapter[] = [];
+  let apiThread: ApiThread | null = null;
   try {
     // state.db: tickets, alerts, devices, dead letters; spool.db: the telemetry spool (its write rate
     // never contends with tickets); history.db: per-minute rollups.
@@ -193,6 +194,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
           counts[d.connectivity.state] = (counts[d.connectivity.state] ?? 0) + 1;
         return counts;
       },
+      () => apiThread?.stats() ?? null,
     );
     if (config.influx) {
       const writer = createWriter(config.influx);
@@ -440,7 +442,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     });
     started.push({ stop: () => api.close() });
     // HTTP from a worker thread (api-thread.ts), or from this one.
-    let apiThread: ApiThread | null = null;
     let apiPort: number;
     if (config.api.worker) {
       const thread = new ApiThread({ app: api, config, outbox, logger, version: packageVersion() });

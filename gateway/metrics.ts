@@ -10,6 +10,8 @@ export function createMetrics(
   status: () => Promise<IngestStatus>,
   adapters: () => readonly Adapter[],
   deviceStates: () => Record<string, number>,
+  /** The API worker thread, when there is one (`api.worker`). */
+  apiWorker: () => { up: boolean; restarts: number } | null = () => null,
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'faultline_' });
@@ -159,6 +161,26 @@ export function createMetrics(
   deviceStat('faultline_polls', 'Polls of a device since start.', 'polls');
   deviceStat('faultline_poll_timeouts', 'Requests to a device that timed out since start.', 'timeouts');
   deviceStat('faultline_poll_errors', 'Polls of a device that got no answer at all since start.', 'failed');
+
+  new Gauge({
+    name: 'faultline_api_worker_up',
+    help: 'Whether the API worker thread listens (1) or is being started again (0); absent with api.worker: false.',
+    registers: [registry],
+    collect() {
+      const w = apiWorker();
+      if (w) this.set(w.up ? 1 : 0);
+    },
+  });
+  new Counter({
+    name: 'faultline_api_worker_restarts_total',
+    help: 'Times the API worker thread stopped unexpectedly and was started again.',
+    registers: [registry],
+    collect() {
+      const w = apiWorker();
+      this.reset();
+      if (w) this.inc(w.restarts);
+    },
+  });
 
   const writeDuration = new Histogram({
     name: 'faultline_influx_write_duration_seconds',

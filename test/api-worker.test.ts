@@ -152,6 +152,9 @@ describe('the API worker thread', () => {
     );
     expect(back.status).toBe(200);
     expect(new URL(gw.apiUrl).port).toBe(port);
+    const metrics = await (await fetch(`${gw.apiUrl}/metrics`, { headers: auth() })).text();
+    expect(metrics).toMatch(/^faultline_api_worker_restarts_total 1$/m);
+    expect(metrics).toMatch(/^faultline_api_worker_up 1$/m);
   });
 });
 
