@@ -26,6 +26,16 @@ class ScriptedWriter implements InfluxWriter {
   }
 }
 
+/** Counts the batches the forwarder reads (each is inflated when read). */
+class CountingLog extends SqliteTelemetryLog {
+  batchesRead = 0;
+  override async read(afterId: number, limit: number) {
+    const rows = await super.read(afterId, limit);
+    this.batchesRead += rows.length;
+    return rows;
+  }
+}
+
 describe('Forwarder', () => {
   let db: SqliteDatabase;
   let f: Forwarder | undefined;
@@ -59,6 +69,29 @@ describe('Forwarder', () => {
     await log.append('c 3\nd 4\ne 5', 3);
     await waitFor(async () => ((await log.stats()).batches === 0 ? true : undefined), 5_000, 'drained');
     expect(w.received).toEqual(['a 1', 'b 2', 'c 3', 'd 4', 'e 5']);
+  });
+
+  it('reads each batch once while a small request fills up, whatever the number of commits', async () => {
+    db = openDatabase(':memory:');
+    const log = new CountingLog(db);
+    const w = new ScriptedWriter();
+    f = new Forwarder({
+      log,
+      writer: w,
+      deadLetters: { add: async () => {}, list: async () => [], count: async () => 0 },
+      logger: silentLogger,
+      batchLines: 10_000,
+      flushIntervalMs: 400,
+      retryMinMs: 5,
+      retryMaxMs: 20,
+    });
+    log.onCommit(() => f?.notify());
+    f.start();
+    // 60 commits (one per turn, as a steady stream gives), each waking the forwarder.
+    for (let i = 0; i < 60; i++) await log.append(`m${i} v=${i}`, 1);
+    await waitFor(async () => ((await log.stats()).batches === 0 ? true : undefined), 5_000, 'drained');
+    expect(w.received).toEqual(Array.from({ length: 60 }, (_, i) => `m${i} v=${i}`));
+    expect(log.batchesRead).toBe(60);
   });
 
   it('keeps going when the dead-letter store fails: retries until the line can be recorded', async () => {

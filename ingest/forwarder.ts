@@ -43,6 +43,15 @@ export interface ForwarderCounters {
  * lines are alone, and those go to the dead-letter store with the server's message. A crash between
  * the 2xx and the delete resends the batch: InfluxDB overwrites identical points, so that is safe.
  */
+/** Batches read from the spool at a time, at most. */
+const READ_BATCHES = 256;
+
+interface HeldBatch {
+  id: number;
+  createdAt: number;
+  lines: string[];
+}
+
 export class Forwarder {
   readonly counters: ForwarderCounters = {
     linesWritten: 0,
@@ -105,41 +114,59 @@ export class Forwarder {
   }
 
   private async run(): Promise<void> {
+    // Batches read from the spool (inflated and split once) and not shipped yet, oldest first.
+    // While a small batch fills up, every commit wakes the loop: it reads only what came since.
+    let held: HeldBatch[] = [];
+    // Shipped and deleted through this id.
     let afterId = 0;
     while (this.running) {
-      const batches = await this.o.log.read(afterId, 256);
-      if (batches.length === 0) {
-        await this.sleep(this.o.flushIntervalMs);
-        continue;
-      }
-      const lines: string[] = [];
-      let lastId = afterId;
-      for (const b of batches) {
-        if (lines.length > 0 && lines.length + b.points > this.o.batchLines) break;
-        for (const l of b.lines.split('\n')) if (l !== '') lines.push(l);
-        lastId = b.id;
-      }
-      // Let a small batch fill up for at most flushInterval since its oldest reading was spooled.
-      const oldest = batches[0]?.createdAt ?? this.now();
-      const waitMs = oldest + this.o.flushIntervalMs - this.now();
-      if (lines.length < this.o.batchLines && waitMs > 0 && batches.length < 256) {
-        await this.sleep(waitMs);
-        continue;
-      }
       try {
+        if (held.length < READ_BATCHES) {
+          const from = held.length > 0 ? (held[held.length - 1] as HeldBatch).id : afterId;
+          for (const b of await this.o.log.read(from, READ_BATCHES - held.length))
+            held.push({
+              id: b.id,
+              createdAt: b.createdAt,
+              lines: b.lines.split('\n').filter((l) => l !== ''),
+            });
+        }
+        const first = held[0];
+        if (!first) {
+          await this.sleep(this.o.flushIntervalMs);
+          continue;
+        }
+        let count = 0;
+        let take = 0;
+        for (const b of held) {
+          if (count > 0 && count + b.lines.length > this.o.batchLines) break;
+          count += b.lines.length;
+          take++;
+        }
+        // Let a small batch fill up for at most flushInterval since its oldest reading was spooled.
+        const waitMs = first.createdAt + this.o.flushIntervalMs - this.now();
+        if (count < this.o.batchLines && waitMs > 0 && held.length < READ_BATCHES) {
+          await this.sleep(waitMs);
+          continue;
+        }
+        const shipping = held.slice(0, take);
+        const lines = shipping.flatMap((b) => b.lines);
         for (let i = 0; i < lines.length && this.running; i += this.o.batchLines) {
           await this.ship(lines.slice(i, i + this.o.batchLines));
         }
         if (!this.running) break;
+        const lastId = (shipping[shipping.length - 1] as HeldBatch).id;
         await this.o.log.deleteThrough(lastId);
         afterId = lastId;
+        held = held.slice(take);
         if (this.counters.failingFor > 0) {
           this.o.logger.info({ after: this.counters.failingFor }, 'InfluxDB writes succeed again');
         }
         this.counters.failingFor = 0;
       } catch (err) {
         // Anything else (a spool read, a dead-letter insert on a full disk) is retried the same way:
-        // the forwarder must never stop while the spool holds data.
+        // the forwarder must never stop while the spool holds data. The next attempt reads the
+        // spool again: its bounds may have dropped the oldest batches meanwhile.
+        held = [];
         const retryAfterMs =
           err instanceof InfluxWriteError && err.failure.kind === 'retry'
             ? err.failure.retryAfterMs

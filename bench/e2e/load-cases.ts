@@ -65,18 +65,21 @@ export async function withGateway<T>(
   }
 }
 
-/** QoS 1 readings at a fixed rate from 10,000 devices to the gateway's embedded broker. */
+/**
+ * QoS 1 readings at a fixed rate from 10,000 devices to the gateway's embedded broker, stamped with
+ * the time they are sent (live equipment: the rules' timers for held thresholds and windows run).
+ */
 export function steadyLoad(
   gw: RunningGateway,
   o: { rate: number; messages: number; anomalyEvery: number },
 ): { done: Promise<PublisherResult> } {
-  const devices = FLEET;
   return publishAtRate({
     url: gw.mqttUrl as string,
     qos: 1,
-    devices,
+    devices: FLEET,
     window: 5_000,
-    tsBase: Date.now() - Math.ceil(o.messages / devices + 10) * 1000,
+    tsBase: 0,
+    liveTs: true,
     ...o,
   });
 }

@@ -25,6 +25,11 @@ export interface PublisherOptions {
   anomalyEvery: number;
   /** Data time of the first pass (epoch ms); each pass over the fleet is one second later. */
   tsBase: number;
+  /**
+   * Data time = the wall clock at publish, as live equipment sends (rule deadlines then lie ahead
+   * and their timers run, as in production); else `tsBase` plus one second per pass.
+   */
+  liveTs?: boolean;
   /** QoS 1: messages published and not yet acknowledged, at most. */
   window: number;
   /** Device ids start here (so that one run's anomalies are on devices without an open ticket). */
@@ -78,7 +83,7 @@ async function main(): Promise<void> {
     const dev = deviceId(first + d);
     const anomaly = o.anomalyEvery > 0 && d % o.anomalyEvery === pass % o.anomalyEvery;
     // One reading per device per second of data time: no two share a series' timestamp.
-    const body = payload(i, o.tsBase + pass * 1000, anomaly);
+    const body = payload(i, o.liveTs ? Date.now() : o.tsBase + pass * 1000, anomaly);
     if (anomaly) anomalies.push([dev, wallNow()]);
     inFlight++;
     published++;

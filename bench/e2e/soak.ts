@@ -5,7 +5,8 @@ import { fixed, int, table } from './report.js';
 
 /**
  * Soak: the gateway (embedded broker, 100 rules, 10k devices) under a steady QoS 1 load for
- * `seconds`, sampled every `every` seconds: RSS, spool, open files, event-loop delay, throughput.
+ * `seconds`, sampled every `every` seconds: throughput, CPU per reading, RSS, spool, open files,
+ * event-loop delay.
  * Rows are printed as they are taken, so that a long run shows its trend while it runs.
  */
 export async function runSoak(
@@ -28,6 +29,7 @@ export async function runSoak(
         [
           't (s)',
           'readings/s',
+          'CPU µs/reading',
           'RSS MB',
           'spool points',
           'spool KB',
@@ -41,6 +43,7 @@ export async function runSoak(
     const t0 = wallNow();
     let lastAccepted = 0;
     let lastAt = t0;
+    let lastCpu = procSample(gw.pid).cpuSeconds;
     let peakRss = 0;
     const rows: number[][] = [];
     while (!finished) {
@@ -52,6 +55,7 @@ export async function runSoak(
       const row = [
         (now - t0) / 1000,
         (accepted - lastAccepted) / ((now - lastAt) / 1000),
+        accepted > lastAccepted ? ((p.cpuSeconds - lastCpu) * 1e6) / (accepted - lastAccepted) : 0,
         p.rssBytes / 2 ** 20,
         m.get('faultline_spool_points') ?? 0,
         (m.get('faultline_spool_bytes') ?? 0) / 1024,
@@ -63,11 +67,12 @@ export async function runSoak(
       rows.push(row);
       lastAccepted = accepted;
       lastAt = now;
+      lastCpu = p.cpuSeconds;
       o.out(
-        `| ${int(row[0] as number)} | ${int(row[1] as number)} | ${int(row[2] as number)} | ${int(row[3] as number)} | ${int(row[4] as number)} | ${row[5]} | ${fixed(row[6] as number, 1)} | ${fixed(row[7] as number, 1)} |\n`,
+        `| ${int(row[0] as number)} | ${int(row[1] as number)} | ${fixed(row[2] as number, 1)} | ${int(row[3] as number)} | ${int(row[4] as number)} | ${int(row[5] as number)} | ${row[6]} | ${fixed(row[7] as number, 1)} | ${fixed(row[8] as number, 1)} |\n`,
       );
     }
-    const rss = rows.map((r) => r[2] as number);
+    const rss = rows.map((r) => r[3] as number);
     const half = rss.slice(Math.floor(rss.length / 2));
     o.out(
       `\nsoak: RSS first sample ${int(rss[0] ?? 0)} MB, last ${int(rss[rss.length - 1] ?? 0)} MB, second-half mean ${int(half.reduce((a, b) => a + b, 0) / Math.max(1, half.length))} MB, peak ${int(peakRss / 2 ** 20)} MB\n`,
