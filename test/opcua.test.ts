@@ -79,12 +79,15 @@ rules:
     const d = await waitFor(
       async () => {
         const r = await getJson<Device>(api('/devices/oven-2'));
-        return typeof r.body.lastValues?.temperature?.value === 'number' && r.body.lastValues.state
+        // Online once the connectivity point behind the first reading is durable too.
+        return typeof r.body.lastValues?.temperature?.value === 'number' &&
+          r.body.lastValues.state &&
+          r.body.connectivity.state === 'online'
           ? r.body
           : undefined;
       },
       10_000,
-      'oven-2 values',
+      'oven-2 values and the device online',
     );
     expect(['HEATING', 'HOLDING']).toContain(d.lastValues.state?.value);
     expect(d.connectivity.state).toBe('online');
