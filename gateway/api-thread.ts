@@ -71,6 +71,7 @@ export class ApiThread {
   private worker: Worker | null = null;
   private listening = false;
   private restarts = 0;
+  /** The port the worker listens on: after the first start, the one bound then (also when the configuration said 0). */
   private port: number;
   private closing = false;
   private restartDelay = RESTART_MIN_MS;
@@ -89,11 +90,6 @@ export class ApiThread {
   /** For the metrics: whether the worker listens, and how often it was started again. */
   stats(): { up: boolean; restarts: number } {
     return { up: this.listening, restarts: this.restarts };
-  }
-
-  /** The port the worker listens on (the one bound first when the configuration said 0). */
-  get boundPort(): number {
-    return this.port;
   }
 
   /** Starts the worker; resolves once it listens, rejects as listening failed (EADDRINUSE, …). */

@@ -47,10 +47,7 @@ export async function withGateway<T>(
   const gw = await startFaultline(env, name, db, { target: 'faultline-embedded', qos: 1, rules: 100, ...o });
   try {
     const before = await forwarded(gw);
-    await publishAtRate({
-      url: gw.mqttUrl as string,
-      qos: 1,
-      devices: FLEET,
+    await toFleet(gw, {
       window: 1_000,
       rate: 0,
       messages: FLEET,
@@ -65,23 +62,23 @@ export async function withGateway<T>(
   }
 }
 
+/** QoS 1 readings from the 10,000-device fleet to the gateway's embedded broker. */
+function toFleet(
+  gw: RunningGateway,
+  o: Omit<PublisherOptions, 'url' | 'qos' | 'devices'>,
+): { done: Promise<PublisherResult> } {
+  return publishAtRate({ url: gw.mqttUrl as string, qos: 1, devices: FLEET, ...o });
+}
+
 /**
- * QoS 1 readings at a fixed rate from 10,000 devices to the gateway's embedded broker, stamped with
- * the time they are sent (live equipment: the rules' timers for held thresholds and windows run).
+ * Readings at a fixed rate from the fleet, stamped with the time they are sent (live equipment: the
+ * rules' timers for held thresholds and windows run).
  */
 export function steadyLoad(
   gw: RunningGateway,
   o: { rate: number; messages: number; anomalyEvery: number },
 ): { done: Promise<PublisherResult> } {
-  return publishAtRate({
-    url: gw.mqttUrl as string,
-    qos: 1,
-    devices: FLEET,
-    window: 5_000,
-    tsBase: 0,
-    liveTs: true,
-    ...o,
-  });
+  return toFleet(gw, { window: 5_000, tsBase: 0, liveTs: true, ...o });
 }
 
 /** Reads `ticket.created` events from the gateway's SSE stream, noting when each arrives. */
