@@ -15,6 +15,7 @@ import type { History } from '../ingest/history.js';
 import type { IngestStatus } from '../ingest/status.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { EgressPolicy } from '../notify/egress.js';
 import type { Outbox } from '../notify/outbox.js';
 import type { PartsPlanner } from '../parts/planner.js';
 import type { PartsStock } from '../parts/stock.js';
@@ -69,6 +70,8 @@ export interface ApiDeps {
   keys: ApiKeyStore;
   /** Events (SSE) and webhook subscriptions. */
   outbox: Outbox;
+  /** Which URLs may receive webhooks (default: public addresses only). */
+  egress?: EgressPolicy;
   /** Spare parts stock and planning (routes only when a catalogue is configured). */
   parts?: { stock: PartsStock; planner: PartsPlanner };
   /** Prometheus exposition (`GET /metrics`). */
@@ -196,7 +199,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(keyRoutes(deps.keys, deps.directory));
       v1.register(statsRoutes(deps.tickets));
       v1.register(eventRoutes(deps.outbox, tokens));
-      v1.register(webhookRoutes(deps.outbox));
+      v1.register(webhookRoutes(deps.outbox, deps.egress ?? new EgressPolicy()));
       if (deps.parts) v1.register(partRoutes(deps.parts.stock, deps.parts.planner, deps.tickets));
     },
     { prefix: '/api/v1' },

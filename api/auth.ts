@@ -96,6 +96,18 @@ export function seesSite(p: Principal, site: string | null): boolean {
   return p.sites === null || (site !== null && p.sites.includes(site));
 }
 
+/**
+ * Whether a key with `role` at `sites` gives no more than `p` has (issue 18): every permission of
+ * that role is one of `p`'s, and its sites are among `p`'s (a key limited to sites cannot make or
+ * manage a key for every site). What a key may make, list and revoke.
+ */
+export function withinScope(p: Principal, k: { role: Role; sites: string[] | null }): boolean {
+  for (const perm of GRANTS[k.role]) if (!GRANTS[p.role].has(perm)) return false;
+  const mine = p.sites;
+  if (mine === null) return true;
+  return (k.sites ?? []).length > 0 && (k.sites ?? []).every((s) => mine.includes(s));
+}
+
 export interface ApiKey extends Principal {
   createdAt: number;
   createdBy: string;

@@ -24,6 +24,7 @@ import { packageVersion } from '../lib/package-root.js';
 import { FLUSH_SLICE, yieldToLoop } from '../lib/slices.js';
 import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
+import { EgressPolicy } from '../notify/egress.js';
 import { MailSender, mailsOf } from '../notify/mail.js';
 import { Outbox } from '../notify/outbox.js';
 import { WebhookDeliverer } from '../notify/webhooks.js';
@@ -160,6 +161,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       registry,
       deadLetters,
       logger: logger.child({ component: 'ingest' }),
+      admission: config.ingest,
+      knownDevices: adapterDeviceIds(config),
       ...(config.influx
         ? { measurement: config.influx.measurement, eventsMeasurement: config.influx.eventsMeasurement }
         : {}),
@@ -243,8 +246,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     const events = wireEvents({ outbox, tickets, alerts, ingest, registry, logger });
     // Spare parts: likely parts on new tickets, forecasts, low-stock events (gateway/parts.ts).
     const partsPlanner = parts ? wireParts({ stock: parts, tickets, registry, outbox, logger }) : undefined;
+    const egress = new EgressPolicy(config.notifications.webhooks.egress);
     const deliverer = new WebhookDeliverer({
       outbox,
+      egress,
       logger: logger.child({ component: 'webhooks' }),
       retry: config.notifications.webhooks.retry,
       timeoutMs: config.notifications.webhooks.timeout,
@@ -406,6 +411,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     const api = buildApi({
       keys,
       outbox,
+      egress,
       deadLetters,
       ...(parts && partsPlanner ? { parts: { stock: parts, planner: partsPlanner } } : {}),
       directory: {
@@ -524,6 +530,16 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     for (const db of databases) if (db.open) db.close();
     throw err;
   }
+}
+
+/** Devices that configured adapters read (Modbus units, OPC UA items): known without `devices`. */
+function adapterDeviceIds(config: Config): Set<string> {
+  const ids = new Set<string>();
+  for (const a of config.adapters) {
+    if (a.protocol === 'modbus') for (const d of a.devices) ids.add(d.id);
+    if (a.protocol === 'opcua') for (const item of a.items) ids.add(item.device);
+  }
+  return ids;
 }
 
 /** Seeds the rule engine with the alerts that were pending or firing when the gateway last stopped. */

@@ -58,6 +58,21 @@ export function createMetrics(
     'Readings kept with some keys dropped.',
     (s) => s.readings.partiallyRejected,
   );
+  counter(
+    'faultline_readings_time_rejected_total',
+    'Readings refused for a time outside ingest.timestamps (included in rejected).',
+    (s) => s.readings.timeRejected,
+  );
+  counter(
+    'faultline_readings_time_restamped_total',
+    'Readings kept with their receipt time instead of their own (ingest.timestamps.outOfRange: receipt).',
+    (s) => s.readings.timeRestamped,
+  );
+  counter(
+    'faultline_readings_unknown_device_total',
+    'Readings of unknown devices refused (ingest.autoRegister, ingest.maxAutoRegistered).',
+    (s) => s.readings.unknownDeviceRejected,
+  );
   gauge('faultline_spool_points', 'Readings held in the spool.', (s) => s.spool.points);
   gauge('faultline_spool_batches', 'Batches held in the spool.', (s) => s.spool.batches);
   gauge('faultline_spool_bytes', 'Compressed bytes held in the spool.', (s) => s.spool.bytes);

@@ -17,9 +17,10 @@ export interface DeadLetter extends DeadLetterInput {
 /** Rejected input, kept with its reason so that an integrator can see what a device sent. */
 export interface DeadLetterStore {
   add(entry: DeadLetterInput): Promise<void>;
-  /** Newest first. */
-  list(limit: number): Promise<DeadLetter[]>;
-  count(): Promise<number>;
+  /** Newest first; with `deviceIn`, only those of these devices (a key limited to sites). */
+  list(limit: number, deviceIn?: readonly string[]): Promise<DeadLetter[]>;
+  /** How many are kept; with `deviceIn`, of these devices only. */
+  count(deviceIn?: readonly string[]): Promise<number>;
 }
 
 const MIGRATIONS = [
@@ -65,8 +66,16 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     }
   }
 
-  async list(limit: number): Promise<DeadLetter[]> {
-    const rows = this.db.prepare('SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit) as {
+  async list(limit: number, deviceIn?: readonly string[]): Promise<DeadLetter[]> {
+    const rows = (
+      deviceIn
+        ? this.db
+            .prepare(
+              'SELECT * FROM dead_letters WHERE device_id IN (SELECT value FROM json_each(?)) ORDER BY id DESC LIMIT ?',
+            )
+            .all(JSON.stringify(deviceIn), limit)
+        : this.db.prepare('SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?').all(limit)
+    ) as {
       id: number;
       at: number;
       source: string;
@@ -86,7 +95,14 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     }));
   }
 
-  async count(): Promise<number> {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM dead_letters').get() as { n: number }).n;
+  async count(deviceIn?: readonly string[]): Promise<number> {
+    const row = deviceIn
+      ? this.db
+          .prepare(
+            'SELECT COUNT(*) AS n FROM dead_letters WHERE device_id IN (SELECT value FROM json_each(?))',
+          )
+          .get(JSON.stringify(deviceIn))
+      : this.db.prepare('SELECT COUNT(*) AS n FROM dead_letters').get();
+    return (row as { n: number }).n;
   }
 }

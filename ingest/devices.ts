@@ -1,4 +1,5 @@
 import { FLUSH_SLICE, inSlices } from '../lib/slices.js';
+import { isTime } from '../lib/time.js';
 import type { DeviceConfig, SiteConfig } from './config.js';
 import { DEFAULT_SITE } from './config.js';
 import type { FieldValue, Point } from './point.js';
@@ -64,6 +65,27 @@ export function newDevice(
   };
 }
 
+/** Stored times further ahead than this are a bad clock's leftovers, not the device's last state. */
+const STORED_FUTURE_SLACK_MS = 86_400_000;
+
+/**
+ * A stored device without times that could not have been right: written before timestamps were
+ * checked at the edge (issue 18), a last value from the year 2200 would keep every newer reading
+ * from ever replacing it, and one outside a Date's range would fail every view of the device.
+ */
+export function withoutImpossibleTimes(d: Device, now: number): Device {
+  const ok = (t: number | null) => t !== null && isTime(t) && t <= now + STORED_FUTURE_SLACK_MS;
+  const lastValues: Record<string, LastValue> = {};
+  for (const [k, v] of Object.entries(d.lastValues)) if (ok(v.ts)) lastValues[k] = v;
+  return {
+    ...d,
+    lastValues,
+    firstSeenAt: ok(d.firstSeenAt) ? d.firstSeenAt : null,
+    lastSeenAt: ok(d.lastSeenAt) ? d.lastSeenAt : null,
+    connectivity: ok(d.connectivity.since) ? d.connectivity : { ...UNKNOWN },
+  };
+}
+
 /** Source of the readings the gateway itself makes when a device falls silent or comes back. */
 export const CONNECTIVITY_SOURCE = 'connectivity';
 
@@ -96,7 +118,8 @@ export class DeviceRegistry {
 
   /** Loads persisted devices, then applies the configuration (config wins for identity). */
   async load(): Promise<void> {
-    for (const d of await this.store.loadAll()) this.devices.set(d.id, { ...d, configured: false });
+    for (const d of await this.store.loadAll())
+      this.devices.set(d.id, { ...withoutImpossibleTimes(d, Date.now()), configured: false });
     for (const c of this.configured) {
       const prev = this.devices.get(c.id);
       this.devices.set(c.id, {
@@ -121,6 +144,11 @@ export class DeviceRegistry {
 
   get(id: string): Device | undefined {
     return this.devices.get(id);
+  }
+
+  /** Devices that registered themselves (seen, not configured): capped by `ingest.maxAutoRegistered`. */
+  autoRegisteredCount(): number {
+    return this.devices.size - this.configured.length;
   }
 
   list(): Device[] {

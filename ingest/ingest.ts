@@ -1,4 +1,5 @@
 import { type Logger, RateLimitedLog } from '../lib/log.js';
+import { DEFAULT_INGEST, type IngestConfig, ORIGINAL_TS_FIELD, timeProblem } from './admission.js';
 import type { DeadLetterInput, DeadLetterStore } from './dead-letters.js';
 import type { Device, DeviceRegistry } from './devices.js';
 import { line, seriesKey } from './line-protocol.js';
@@ -20,6 +21,12 @@ export interface IngestCounters {
   rejected: number;
   partiallyRejected: number;
   deadLetterWriteErrors: number;
+  /** Readings refused for a time outside `ingest.timestamps` (also counted in `rejected`). */
+  timeRejected: number;
+  /** Readings kept with their receipt time instead of their own (`outOfRange: receipt`). */
+  timeRestamped: number;
+  /** Readings of unknown devices refused (`autoRegister: false` or over `maxAutoRegistered`). */
+  unknownDeviceRejected: number;
 }
 
 export interface IngestOptions {
@@ -29,6 +36,11 @@ export interface IngestOptions {
   logger: Logger;
   measurement?: string;
   eventsMeasurement?: string;
+  /** Time bounds and self-registration limits (defaults: `ingest:` section defaults). */
+  admission?: IngestConfig;
+  /** Devices read by configured adapters (Modbus, OPC UA): known without being in `devices`. */
+  knownDevices?: ReadonlySet<string>;
+  now?: () => number;
 }
 
 /**
@@ -41,14 +53,19 @@ export class Ingest implements ReadingSink {
     rejected: 0,
     partiallyRejected: 0,
     deadLetterWriteErrors: 0,
+    timeRejected: 0,
+    timeRestamped: 0,
+    unknownDeviceRejected: 0,
   };
   private readonly listeners: ReadingListener[] = [];
   private readonly warn: RateLimitedLog;
   private readonly measurement: string;
   private readonly eventsMeasurement: string;
+  private readonly admission: IngestConfig;
 
   constructor(private readonly opts: IngestOptions) {
     this.warn = new RateLimitedLog(opts.logger);
+    this.admission = opts.admission ?? DEFAULT_INGEST;
     this.measurement = opts.measurement ?? 'telemetry';
     this.eventsMeasurement = opts.eventsMeasurement ?? 'device_events';
   }
@@ -57,7 +74,8 @@ export class Ingest implements ReadingSink {
     this.listeners.push(listener);
   }
 
-  async accept(points: readonly Point[]): Promise<void> {
+  async accept(all: readonly Point[]): Promise<void> {
+    const points = this.admit(all);
     if (points.length === 0) return;
     let text = '';
     for (const p of points) {
@@ -76,6 +94,69 @@ export class Ingest implements ReadingSink {
         }
       }
     }
+  }
+
+  /**
+   * The readings that may enter: times within `ingest.timestamps` (else dead-lettered, or stamped
+   * with their receipt), devices known or allowed to register themselves. Allocates nothing when all
+   * pass, which is the common case.
+   */
+  private admit(points: readonly Point[]): readonly Point[] {
+    let out: Point[] | undefined;
+    for (let i = 0; i < points.length; i++) {
+      const p = points[i] as Point;
+      const admitted = this.admitOne(p);
+      if (admitted !== p && out === undefined) out = points.slice(0, i) as Point[];
+      if (out !== undefined && admitted !== null) out.push(admitted);
+    }
+    return out ?? points;
+  }
+
+  private admitOne(p: Point): Point | null {
+    let point = p;
+    const bad = timeProblem(p, this.admission.timestamps);
+    if (bad !== null) {
+      if (this.admission.timestamps.outOfRange === 'reject' || !Number.isFinite(p.receivedAt)) {
+        this.counters.timeRejected++;
+        this.reject(this.letterOf(p, bad));
+        return null;
+      }
+      this.counters.timeRestamped++;
+      point = { ...p, ts: p.receivedAt, originalTs: p.ts };
+    }
+    const unknown = this.unknownDevice(p.deviceId, p.tags?.site);
+    if (unknown !== null) {
+      this.counters.unknownDeviceRejected++;
+      this.reject(this.letterOf(p, unknown));
+      return null;
+    }
+    return point;
+  }
+
+  /** Why a reading of this device may not register it, or null when it may enter. */
+  private unknownDevice(id: string, siteHint: string | undefined): string | null {
+    const { registry, knownDevices } = this.opts;
+    if (registry.get(id) !== undefined || knownDevices?.has(id)) return null;
+    if (!this.admission.autoRegister)
+      return `unknown device "${id}" (ingest.autoRegister is false: add it to devices)`;
+    if (registry.autoRegisteredCount() >= this.admission.maxAutoRegistered)
+      return `unknown device "${id}": ${this.admission.maxAutoRegistered} devices registered themselves already (ingest.maxAutoRegistered)`;
+    // Registered now, so that the next reading of this batch counts it against the cap.
+    registry.resolve(id, siteHint);
+    return null;
+  }
+
+  private letterOf(p: Point, reason: string): DeadLetterInput {
+    const body: Record<string, unknown> = { ts: p.ts, ...p.fields };
+    if (p.errorCodes) body.errorCode = p.errorCodes;
+    return {
+      at: Number.isFinite(p.receivedAt) ? p.receivedAt : (this.opts.now ?? Date.now)(),
+      source: p.source,
+      deviceId: p.deviceId,
+      origin: p.source,
+      reason,
+      payload: Buffer.from(JSON.stringify(body)),
+    };
   }
 
   reject(entry: DeadLetterInput, partial = false): void {
@@ -104,7 +185,8 @@ export class Ingest implements ReadingSink {
       site: d.site,
       model: d.model ?? '',
     };
-    let out = line(seriesKey(this.measurement, tags), p.fields, p.ts);
+    const fields = p.originalTs === undefined ? p.fields : { ...p.fields, [ORIGINAL_TS_FIELD]: p.originalTs };
+    let out = line(seriesKey(this.measurement, tags), fields, p.ts);
     if (p.connectivity) {
       const ev = line(
         seriesKey(this.eventsMeasurement, { device: d.id, site: d.site, kind: p.connectivity.state }),

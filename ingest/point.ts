@@ -25,6 +25,11 @@ export interface Point {
    * reading also carries the metric `online` (true/false), so that rules can alert on it.
    */
   connectivity?: { state: 'online' | 'offline'; reason: string };
+  /**
+   * The device's own time of a reading stamped with its receipt instead, because that time was
+   * outside `ingest.timestamps` (`outOfRange: receipt`).
+   */
+  originalTs?: number;
 }
 
 /** A reading that says a device went online or offline. */
@@ -77,6 +82,9 @@ export function parseTs(raw: unknown): number | undefined | { error: string } {
     if (!Number.isFinite(raw) || raw < 0) return { error: `ts must be epoch milliseconds, got ${raw}` };
     // Seconds instead of milliseconds is the most common device mistake: 1.7e9 is January 1970 in ms.
     if (raw < 100_000_000_000) return { error: `ts looks like seconds, not milliseconds: ${raw}` };
+    // And the other way: `date +%s%N` gives nanoseconds, many loggers microseconds (issue 18).
+    if (raw >= 1e17) return { error: `ts looks like nanoseconds, not milliseconds: ${raw}` };
+    if (raw >= 1e14) return { error: `ts looks like microseconds, not milliseconds: ${raw}` };
     return Math.round(raw);
   }
   if (typeof raw === 'string') {

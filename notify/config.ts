@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../lib/duration.js';
+import { EgressPolicy, egressSchema } from './egress.js';
 import { smtpSchema } from './mail.js';
 
 /** The `notifications` section: how long events are kept for replay, how webhooks are retried. */
@@ -24,6 +25,15 @@ export const notificationsSchema = z
             attempts: z.number().int().min(1).max(100).default(12),
           })
           .strict()
+          .prefault({}),
+        /** Which receivers may be reached: public addresses only, unless allowed here (docs/security.md). */
+        egress: egressSchema
+          .superRefine((e, ctx) => {
+            e.allow.forEach((a, i) => {
+              const bad = EgressPolicy.checkEntry(a);
+              if (bad) ctx.addIssue({ code: 'custom', path: ['allow', i], message: bad });
+            });
+          })
           .prefault({}),
       })
       .strict()

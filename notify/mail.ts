@@ -91,6 +91,10 @@ export class MailSender {
             o.logger.warn({ mail: m.id, error: errorText(err) }, 'e-mail failed for good: dead list');
         }
       },
+      poison: (m, err) => {
+        o.outbox.mailFailed(m.id, `could not be prepared: ${errorText(err)}`, null);
+        o.logger.error({ err, mail: m.id }, 'e-mail could not be prepared: dead list');
+      },
     });
   }
 

@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
+import { type Agent, fetch } from 'undici';
 import { backoffDelay } from '../lib/backoff.js';
 import type { Logger } from '../lib/log.js';
+import { redactUrl } from '../lib/redact.js';
+import { EgressPolicy, EgressRefused } from './egress.js';
 import type { Delivery, Outbox, StoredEvent } from './outbox.js';
 
 /**
@@ -24,6 +27,8 @@ export function payloadOf(e: StoredEvent): string {
 
 export interface DelivererOptions {
   outbox: Outbox;
+  /** Which receivers may be reached (default: public addresses only). */
+  egress?: EgressPolicy;
   logger: Logger;
   /** Backoff between attempts (exponential with jitter) and how many attempts before the dead list. */
   retry: { min: number; max: number; attempts: number };
@@ -45,15 +50,28 @@ export class WebhookDeliverer {
   private readonly now: () => number;
   /** Aborts the requests in flight when the gateway stops (they stay pending for the next start). */
   private readonly stopping = new AbortController();
+  private readonly egress: EgressPolicy;
+  private readonly dispatcher: Agent;
 
   constructor(private readonly opts: DelivererOptions) {
     this.now = opts.now ?? Date.now;
+    this.egress = opts.egress ?? new EgressPolicy();
+    this.dispatcher = this.egress.dispatcher();
     this.loop = new DeliveryLoop({
       outbox: opts.outbox,
       now: this.now,
       due: (now) => opts.outbox.due(now).slice(0, opts.concurrency ?? 8),
       nextDueAt: () => opts.outbox.nextDueAt(),
       send: (d) => this.send(d),
+      // A delivery that cannot even be prepared (an event that does not serialise) goes to the dead
+      // list at once instead of stopping every delivery behind it.
+      poison: (d, err) => {
+        opts.outbox.failed(d.id, null, `could not be prepared: ${errorText(err)}`, null);
+        opts.logger.error(
+          { err, delivery: d.id, event: d.eventSeq },
+          'webhook delivery could not be prepared: dead list',
+        );
+      },
     });
   }
 
@@ -75,7 +93,11 @@ export class WebhookDeliverer {
     let error = '';
     let retryAfter: number | undefined;
     try {
+      // Checked at every delivery, not only at registration: the policy may have changed.
+      const refused = this.egress.checkUrl(hook.url);
+      if (refused) throw new EgressRefused(refused);
       const res = await fetch(hook.url, {
+        dispatcher: this.dispatcher,
         method: 'POST',
         headers: {
           'content-type': 'application/json',
@@ -99,13 +121,13 @@ export class WebhookDeliverer {
       if (ra !== null && /^\d+$/.test(ra)) retryAfter = Number(ra) * 1000;
     } catch (err) {
       if (this.stopping.signal.aborted) return; // not the receiver's failure: sent again at the next start
-      error = errorText(err);
+      error = deliveryError(err);
     }
     if (status === 410) {
       // The receiver unsubscribed.
       outbox.failed(d.id, status, 'HTTP 410 Gone: webhook switched off', null);
       outbox.deactivate(hook.id);
-      logger.warn({ webhook: hook.id, url: hook.url }, 'webhook answered 410 Gone: switched off');
+      logger.warn({ webhook: hook.id, url: redactUrl(hook.url) }, 'webhook answered 410 Gone: switched off');
       return;
     }
     const nextAt = nextAttemptAt(this.opts.retry, d.attempts, this.now(), retryAfter);
@@ -123,9 +145,10 @@ export class WebhookDeliverer {
     return this.loop.idle();
   }
 
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
     this.stopping.abort();
-    return this.loop.stop();
+    await this.loop.stop();
+    await this.dispatcher.close().catch(() => undefined);
   }
 }
 
@@ -140,11 +163,25 @@ export function nextAttemptAt(
   return now + backoffDelay(attempts + 1, retry.min, retry.max, Math.random(), retryAfterMs);
 }
 
+/**
+ * What is stored and shown of a failed delivery: the policy's refusal, or just "unreachable" — a
+ * refused port, a timeout and an unknown name look the same from the outside, so that the dead list
+ * cannot be used to map the network (issue 18). The full cause is logged at debug.
+ */
+export function deliveryError(err: unknown): string {
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
+  if (cause instanceof EgressRefused) return `refused: ${cause.message}`;
+  if (err instanceof EgressRefused) return `refused: ${err.message}`;
+  return 'unreachable';
+}
+
 /** The most telling message of a failed request (fetch wraps the socket error in `cause`). */
 export function errorText(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   return err.cause instanceof Error ? err.cause.message : err.message;
 }
+
+const STORE_FAILURE_PAUSE_MS = 5_000;
 
 /**
  * The loop behind every outbound channel: sends what is due, then sleeps on one timer until the next
@@ -155,6 +192,8 @@ export class DeliveryLoop<T> {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** After a store failure: not before this time (no busy loop on a broken database). */
+  private resumeAt = 0;
   private readonly offs: (() => void)[];
 
   constructor(
@@ -164,6 +203,8 @@ export class DeliveryLoop<T> {
       due: (now: number) => T[];
       nextDueAt: () => number | null;
       send: (item: T) => Promise<void>;
+      /** An item whose `send` threw: mark it failed for good (the loop goes on with the others). */
+      poison: (item: T, err: unknown) => void;
     },
   ) {
     this.offs = [o.outbox.on(() => this.kick()), o.outbox.onWake(() => this.kick())];
@@ -188,8 +229,9 @@ export class DeliveryLoop<T> {
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const next = this.o.nextDueAt();
-    if (next === null) return;
+    const due = this.o.nextDueAt();
+    if (due === null) return;
+    const next = Math.max(due, this.resumeAt);
     this.timer = setTimeout(() => this.kick(), Math.max(0, Math.min(next - this.o.now(), 2 ** 31 - 1)));
     this.timer.unref();
   }
@@ -199,7 +241,22 @@ export class DeliveryLoop<T> {
       if (this.stopped) return;
       const due = this.o.due(this.o.now());
       if (due.length === 0) return;
-      await Promise.all(due.map((x) => this.o.send(x)));
+      let isolated = true;
+      await Promise.all(
+        due.map((x) =>
+          this.o.send(x).catch((err: unknown) => {
+            try {
+              this.o.poison(x, err);
+            } catch {
+              isolated = false; // the store itself fails: stop this round, try again in a while
+            }
+          }),
+        ),
+      );
+      if (!isolated) {
+        this.resumeAt = this.o.now() + STORE_FAILURE_PAUSE_MS;
+        return;
+      }
     }
   }
 

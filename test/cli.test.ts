@@ -172,7 +172,10 @@ describe('faultline CLI (built)', () => {
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
     const dir = join(tmp.dir, 'sigterm');
-    writeFiles(dir, { 'faultline.yaml': 'shutdown: { timeout: 5s }\nrules: { files: [] }\n' });
+    writeFiles(dir, {
+      'faultline.yaml':
+        'shutdown: { timeout: 5s }\nrules: { files: [] }\nnotifications: { webhooks: { egress: { allow: [127.0.0.1] } } }\n',
+    });
     const child = spawn(
       process.execPath,
       [CLI, 'start', '--api-port', '0', '--mqtt-port', '0', '--config', join(dir, 'faultline.yaml')],

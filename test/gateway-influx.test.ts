@@ -40,7 +40,8 @@ server.describe(`gateway → InfluxDB (real server)${server.label}`, () => {
     const gw = await startFromFile(join(tmp.dir, 'schema.yaml'), join(tmp.dir, 'data-schema'));
     const client = await mqtt.connectAsync(gw.mqttUrl as string, { clientId: 'schema', reconnectPeriod: 0 });
     try {
-      const ts = 1_790_000_000_000;
+      // An hour ago: readings are checked against their receipt (ingest.timestamps, 7 days back).
+      const ts = Date.now() - 3_600_000;
       await client.publishAsync(
         'devices/press-1/telemetry',
         JSON.stringify({ ts, pressure: 6, mode: 'auto', ok: true, errorCode: ['E-7', 'E-9'] }),
@@ -140,7 +141,7 @@ server.describe(`gateway → InfluxDB (real server)${server.label}`, () => {
     const first = await start();
     const client = await mqtt.connectAsync(first.mqttUrl, { clientId: 'crash', reconnectPeriod: 0 });
     const n = 500;
-    const t0 = 1_791_000_000_000;
+    const t0 = Date.now() - 7_200_000;
     for (let i = 0; i < n; i++) {
       // Awaiting each publish: resolved = PUBACK received = acknowledged by the gateway.
       await client.publishAsync('devices/press-1/telemetry', JSON.stringify({ ts: t0 + i, crashTest: i }), {

@@ -285,16 +285,27 @@ export class TicketService {
    */
   async createManual(
     input: ManualTicketInput,
-    mayFileAt: (site: string) => boolean = () => true,
+    mayFile: (scope: { site: string; customer: string | null }) => boolean = () => true,
   ): Promise<Ticket> {
     const now = this.now();
     const reportedAt = input.reportedAt ?? now;
     const device = input.deviceId ? this.opts.device?.(input.deviceId) : undefined;
-    if (input.deviceId && (!device || !mayFileAt(device.site)))
-      throw new FaultlineError('FL_ERR_DEVICE_NOT_FOUND', `device "${input.deviceId}" is not known`);
+    // A device the caller may not file for (another customer's, another site's) gets the same
+    // answer as one that does not exist: no probing for device ids (issue 18).
+    if (input.deviceId) {
+      const owner = device ? customerOf(device, this.opts.site(device.site)) : null;
+      if (!device || !mayFile({ site: device.site, customer: owner }))
+        throw new FaultlineError('FL_ERR_DEVICE_NOT_FOUND', `device "${input.deviceId}" is not known`);
+    }
     const site = this.opts.site(device?.site ?? input.site ?? 'default');
-    if (!mayFileAt(site.id))
-      throw new FaultlineError('FL_ERR_AUTH_FORBIDDEN', `this key may not file tickets at site "${site.id}"`);
+    // A named site must be the caller's; without one, the ticket is the caller's own request.
+    const owner =
+      input.site !== undefined ? (site.customer ?? null) : (input.customer ?? site.customer ?? null);
+    if (!device && !mayFile({ site: input.site ?? site.id, customer: owner }))
+      throw new FaultlineError(
+        'FL_ERR_AUTH_FORBIDDEN',
+        `this key may not file tickets at site "${input.site ?? site.id}"`,
+      );
     const routed = await this.route(input.faultType, site, now);
     const ticket = await this.opts.store.create(
       {
@@ -464,7 +475,7 @@ export class TicketService {
    * The technicians (R4.1): team, skills with levels, trainings (valid now or not), whether on call
    * now, and how many open tickets they have.
    */
-  async technicians(): Promise<
+  async technicians(sites: readonly string[] | null = null): Promise<
     {
       id: string;
       name: string | null;
@@ -477,7 +488,8 @@ export class TicketService {
     }[]
   > {
     const at = this.now();
-    const loads = await this.opts.store.openCounts();
+    // A caller limited to sites sees the load of those sites only.
+    const loads = await this.opts.store.openCounts(sites);
     const out = [];
     for (const team of this.opts.teams ?? [])
       for (const p of team.technicians) {

@@ -265,7 +265,9 @@ export class SqliteTicketStore implements TicketStore {
       ),
       events: db.prepare('SELECT * FROM ticket_events WHERE ticket_seq = ? ORDER BY id'),
       openCounts: db.prepare(`SELECT a.value AS assignee, COUNT(*) AS n
-        FROM tickets t, json_each(t.assignees) a WHERE t.is_open = 1 GROUP BY a.value`),
+        FROM tickets t, json_each(t.assignees) a
+        WHERE t.is_open = 1 AND (@sites IS NULL OR t.site IN (SELECT value FROM json_each(@sites)))
+        GROUP BY a.value`),
     };
   }
 
@@ -467,8 +469,11 @@ export class SqliteTicketStore implements TicketStore {
     return { items, nextCursor };
   }
 
-  async openCounts(): Promise<Map<string, number>> {
-    const rows = this.stmts.openCounts.all() as { assignee: string; n: number }[];
+  async openCounts(sites?: readonly string[] | null): Promise<Map<string, number>> {
+    const rows = this.stmts.openCounts.all({ sites: sites ? JSON.stringify(sites) : null }) as {
+      assignee: string;
+      n: number;
+    }[];
     return new Map(rows.map((r) => [r.assignee, r.n]));
   }
 

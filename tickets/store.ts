@@ -95,7 +95,7 @@ export interface TicketStore {
   noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<Ticket | undefined>;
   timeline(id: string): Promise<TicketEvent[]>;
   /** Open tickets per assignee (only those with any): the routing load, without reading tickets. */
-  openCounts(): Promise<Map<string, number>>;
+  openCounts(sites?: readonly string[] | null): Promise<Map<string, number>>;
   close(): Promise<void>;
 }
 

@@ -2,10 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { type AddressInfo, createServer, type Server } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket, type Subscription } from 'aedes';
+import { AuthThrottle } from '../../lib/auth-throttle.js';
+import { FaultlineError } from '../../lib/errors.js';
 import { RateLimitedLog } from '../../lib/log.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
 import { BrokerAuth, type BrokerUser } from './auth.js';
-import type { EmbeddedBrokerConfig } from './config.js';
+import { brokerExposure, type EmbeddedBrokerConfig, isLoopback } from './config.js';
+import { limitPacketSize } from './packet-limit.js';
 import { DecodeReporter } from './report.js';
 import { TopicRouter } from './router.js';
 
@@ -26,6 +29,10 @@ export class EmbeddedBroker implements Adapter {
   private tlsPort: number | undefined;
   private readonly auth: BrokerAuth;
   private readonly allowAnonymous: boolean;
+  /** The interface listened on (loopback unless credentials or anonymous access say otherwise). */
+  private readonly host: string;
+  private readonly exposureProblem: string | null;
+  private readonly throttle: AuthThrottle;
   /** The account each authenticated client logged in with; absent = anonymous. */
   private readonly accounts = new WeakMap<Client, BrokerUser>();
   private warn: RateLimitedLog | undefined;
@@ -40,6 +47,10 @@ export class EmbeddedBroker implements Adapter {
     readings: 0,
     refusedWhileStopping: 0,
     authFailures: 0,
+    /** Logins refused unchecked: the address had failed too often (mqtt.embedded.authFailures). */
+    authBlocked: 0,
+    oversizedPackets: 0,
+    retainCleared: 0,
     unauthorizedPublishes: 0,
     unauthorizedSubscribes: 0,
   };
@@ -47,10 +58,15 @@ export class EmbeddedBroker implements Adapter {
   constructor(private readonly cfg: EmbeddedBrokerConfig) {
     this.router = new TopicRouter(cfg.topics);
     this.auth = new BrokerAuth(cfg.users);
-    this.allowAnonymous = cfg.allowAnonymous ?? cfg.users.length === 0;
+    const exposure = brokerExposure(cfg);
+    this.allowAnonymous = exposure.anonymous;
+    this.host = exposure.host;
+    this.exposureProblem = exposure.problem;
+    this.throttle = new AuthThrottle(cfg.authFailures);
   }
 
   async start(ctx: AdapterContext): Promise<void> {
+    if (this.exposureProblem) throw new FaultlineError('FL_ERR_CONFIG', this.exposureProblem);
     this.ctx = ctx;
     this.stopping = false;
     this.warn = new RateLimitedLog(ctx.logger);
@@ -70,23 +86,47 @@ export class EmbeddedBroker implements Adapter {
     this.aedes.on('clientError', (client, err) => {
       ctx.logger.debug({ clientId: client.id, err: err.message }, 'mqtt client error');
     });
-    const server = createServer(this.aedes.handle);
+    const server = createServer((socket) => this.accept(socket));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.cfg.port, this.cfg.host, () => {
+      server.listen(this.cfg.port, this.host, () => {
         server.off('error', reject);
         resolve();
       });
     });
     this.port = (server.address() as AddressInfo).port;
     if (this.cfg.tls) await this.listenTls(this.cfg.tls);
-    if (this.allowAnonymous && !['127.0.0.1', '::1', 'localhost'].includes(this.cfg.host)) {
+    if (this.allowAnonymous && !isLoopback(this.host)) {
       ctx.logger.warn(
-        { host: this.cfg.host },
-        'the embedded broker accepts anonymous clients on a network interface: configure mqtt.embedded.users for production',
+        { host: this.host },
+        'the embedded broker accepts anonymous clients on a network interface (mqtt.embedded.allowAnonymous: true): anyone who reaches it can send readings and open tickets; configure mqtt.embedded.users for production',
+      );
+    } else if (isLoopback(this.host) && this.cfg.host === undefined) {
+      ctx.logger.info(
+        { host: this.host },
+        'the embedded broker listens on loopback only, since no device credentials are configured (mqtt.embedded.users; docs/security.md)',
       );
     }
+  }
+
+  /** A new connection: aedes handles it, with the packet size capped (issue 18). */
+  private accept(socket: import('node:net').Socket): void {
+    const aedes = this.aedes;
+    if (!aedes) {
+      socket.destroy();
+      return;
+    }
+    const client = aedes.handle(socket) as unknown as { _parser?: unknown };
+    limitPacketSize(client._parser, this.cfg.maxPacketSize, () => {
+      this.counters.oversizedPackets++;
+      this.warn?.warn(
+        `oversize:${socket.remoteAddress}`,
+        { address: socket.remoteAddress, maxPacketSize: this.cfg.maxPacketSize },
+        'MQTT packet over mqtt.embedded.maxPacketSize: connection closed',
+      );
+      socket.destroy();
+    });
   }
 
   private async listenTls(tls: NonNullable<EmbeddedBrokerConfig['tls']>): Promise<void> {
@@ -97,11 +137,11 @@ export class EmbeddedBroker implements Adapter {
       rejectUnauthorized: tls.requestClientCert,
     };
     if (tls.ca) options.ca = await readFile(tls.ca);
-    const server = createTlsServer(options, (socket) => this.aedes?.handle(socket));
+    const server = createTlsServer(options, (socket) => this.accept(socket));
     this.tlsServer = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(tls.port, tls.host ?? this.cfg.host, () => {
+      server.listen(tls.port, tls.host ?? this.host, () => {
         server.off('error', reject);
         resolve();
       });
@@ -112,8 +152,8 @@ export class EmbeddedBroker implements Adapter {
   /** The mqtts URL of the TLS listener, when there is one. */
   tlsUrl(): string | null {
     if (this.tlsPort === undefined) return null;
-    const h = this.cfg.tls?.host ?? this.cfg.host;
-    return `mqtts://${h === '0.0.0.0' || h === '::' ? '127.0.0.1' : h}:${this.tlsPort}`;
+    const h = this.cfg.tls?.host ?? this.host;
+    return `mqtts://${h.includes(':') ? `[${h}]` : h}:${this.tlsPort}`;
   }
 
   private async authenticate(
@@ -121,14 +161,28 @@ export class EmbeddedBroker implements Adapter {
     username: string | undefined,
     password: Buffer | undefined,
   ): Promise<boolean> {
+    const address = addressOf(client);
     if (username === undefined || username === '') {
       if (!this.allowAnonymous) this.counters.authFailures++;
       return this.allowAnonymous;
     }
+    // A blocked address is refused before its password is checked: bcrypt costs the broker more
+    // than a guess costs the attacker.
+    if ((await this.throttle.blockedFor(address)) > 0) {
+      this.counters.authBlocked++;
+      return false;
+    }
     const user = await this.auth.verify(username, password);
     if (!user) {
       this.counters.authFailures++;
-      this.warn?.warn(`auth:${username}`, { clientId: client.id, username }, 'MQTT login refused');
+      const blockedMs = await this.throttle.failed(address);
+      this.warn?.warn(
+        `auth:${address}`,
+        { clientId: client.id, username, address, ...(blockedMs > 0 ? { blockedMs } : {}) },
+        blockedMs > 0
+          ? 'MQTT logins from this address blocked after repeated failures'
+          : 'MQTT login refused',
+      );
       return false;
     }
     this.accounts.set(client, user);
@@ -171,9 +225,9 @@ export class EmbeddedBroker implements Adapter {
     done(new Error(`publish to ${topic} refused: ${why}`));
   }
 
-  /** The URL devices connect to (the loopback address when listening on every interface). */
+  /** The URL of the listener as bound: `mqtt://0.0.0.0:1883` when it serves every interface. */
   url(): string {
-    const host = this.cfg.host === '0.0.0.0' || this.cfg.host === '::' ? '127.0.0.1' : this.cfg.host;
+    const host = this.host;
     return `mqtt://${host.includes(':') ? `[${host}]` : host}:${this.port ?? this.cfg.port}`;
   }
 
@@ -262,6 +316,11 @@ export class EmbeddedBroker implements Adapter {
       return;
     }
     this.counters.publishes++;
+    if (packet.retain && !this.cfg.retainTelemetry) {
+      // Delivered to subscribers, not stored as the topic's retained message.
+      packet.retain = false;
+      this.counters.retainCleared++;
+    }
     this.reporter?.report(decoded, packet.topic, payload, receivedAt);
     if (decoded.points.length === 0) {
       done(null);
@@ -281,6 +340,12 @@ export class EmbeddedBroker implements Adapter {
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   }
+}
+
+/** The remote address of a client's connection ('unknown' when the socket is already gone). */
+function addressOf(client: Client): string {
+  const conn = (client as unknown as { conn?: { remoteAddress?: string } }).conn;
+  return conn?.remoteAddress ?? 'unknown';
 }
 
 /** CONNACK return code 4 (bad user name or password) or 5 (not authorized, no credentials). */

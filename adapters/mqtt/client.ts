@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
 import { backoffDelay } from '../../lib/backoff.js';
 import { RateLimitedLog } from '../../lib/log.js';
+import { redactUrl } from '../../lib/redact.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
 import type { MqttClientConfig } from './client-config.js';
 import { DecodeReporter } from './report.js';
@@ -71,7 +72,10 @@ export class MqttClientAdapter implements Adapter {
       this.counters.connects++;
       this.counters.lastConnectAt = ctx.now();
       this.counters.sessionPresent = connack.sessionPresent;
-      ctx.logger.info({ url: this.cfg.url, sessionPresent: connack.sessionPresent }, 'connected to broker');
+      ctx.logger.info(
+        { url: redactUrl(this.cfg.url), sessionPresent: connack.sessionPresent },
+        'connected to broker',
+      );
       this.subscribe(connack.sessionPresent);
     });
     client.on('close', () => {
@@ -79,7 +83,7 @@ export class MqttClientAdapter implements Adapter {
       this.pendingAcks.clear();
       if (this.counters.connected) {
         this.counters.disconnects++;
-        ctx.logger.warn({ url: this.cfg.url }, 'broker connection lost');
+        ctx.logger.warn({ url: redactUrl(this.cfg.url) }, 'broker connection lost');
       }
       this.counters.connected = false;
       this.counters.subscribed = false;
@@ -89,7 +93,7 @@ export class MqttClientAdapter implements Adapter {
       this.counters.lastError = err.message;
       this.warn?.warn(
         `${this.id}:error`,
-        { url: this.cfg.url, error: err.message },
+        { url: redactUrl(this.cfg.url), error: err.message },
         'broker connection error',
       );
     });
@@ -264,7 +268,7 @@ export class MqttClientAdapter implements Adapter {
           ? 'running'
           : 'degraded';
     const details = {
-      url: this.cfg.url,
+      url: redactUrl(this.cfg.url),
       ...this.counters,
       rejected: this.reporter?.counters.rejected ?? 0,
       decoderWarnings: this.reporter?.counters.warnings ?? 0,

@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { redactUrl } from '../../lib/redact.js';
 import './node-opcua-log.js'; // before node-opcua speaks: keep its messages off stdout
 import {
   AttributeIds,
@@ -163,7 +164,10 @@ export class OpcuaAdapter implements Adapter {
       if (this.lostAt === null) {
         this.lostAt = ctx.now();
         this.counters.losses++;
-        ctx.logger.warn({ endpoint: this.cfg.endpointUrl, reason }, 'OPC UA server lost; reconnecting');
+        ctx.logger.warn(
+          { endpoint: redactUrl(this.cfg.endpointUrl), reason },
+          'OPC UA server lost; reconnecting',
+        );
         const points = [...this.stats.keys()].map((d) =>
           connectivityPoint(d, 'offline', `OPC UA: ${reason}`, this.lostAt as number, ctx.now(), this.id),
         );
@@ -238,13 +242,13 @@ export class OpcuaAdapter implements Adapter {
       }
       this.counters.lastRecoveryMs = to - this.lostAt;
       ctx.logger.info(
-        { endpoint: this.cfg.endpointUrl, gapMs: to - this.lostAt },
+        { endpoint: redactUrl(this.cfg.endpointUrl), gapMs: to - this.lostAt },
         'OPC UA subscriptions re-created',
       );
       this.lostAt = null;
     } else {
       ctx.logger.info(
-        { endpoint: this.cfg.endpointUrl, items: this.cfg.items.length },
+        { endpoint: redactUrl(this.cfg.endpointUrl), items: this.cfg.items.length },
         'OPC UA subscriptions created',
       );
     }
@@ -465,7 +469,7 @@ export class OpcuaAdapter implements Adapter {
       protocol: this.protocol,
       state: this.stopping || !this.loop ? 'stopped' : this.connected ? 'running' : 'degraded',
       details: {
-        endpoint: this.cfg.endpointUrl,
+        endpoint: redactUrl(this.cfg.endpointUrl),
         connected: this.connected,
         ...this.counters,
         lostSince: this.lostAt,

@@ -66,7 +66,7 @@ export function alertView(a: Alert) {
     fireCount: a.fireCount,
     flapping: a.flapping,
     silencedBy: a.silencedBy,
-    updatedAt: toIso(a.updatedAt),
+    updatedAt: toIso(a.updatedAt), // the gateway's clock, always a time
   };
 }
 
@@ -121,7 +121,11 @@ export function alertRoutes(alerts: AlertStore, devices: DeviceRegistry) {
         if (!a || !seesSite(p, devices.get(a.deviceId)?.site ?? null))
           throw new FaultlineError('FL_ERR_ALERT_NOT_FOUND', `alert "${id}" does not exist`);
         const history = await alerts.history(id, 100);
-        return { ...alertView(a), history: history.map((h) => ({ ...h, at: toIso(h.at) })) };
+        const shown = history.flatMap((h) => {
+          const at = toIsoOrNull(h.at);
+          return at === null ? [] : [{ ...h, at }];
+        });
+        return { ...alertView(a), history: shown };
       },
     );
   };

@@ -22,7 +22,10 @@ const listQuery = z
 
 export function deviceView(d: Device) {
   const lastValues: Record<string, { value: unknown; ts: string }> = {};
-  for (const [k, v] of Object.entries(d.lastValues)) lastValues[k] = { value: v.value, ts: toIso(v.ts) };
+  for (const [k, v] of Object.entries(d.lastValues)) {
+    const ts = toIsoOrNull(v.ts);
+    if (ts !== null) lastValues[k] = { value: v.value, ts };
+  }
   return {
     id: d.id,
     name: d.name,

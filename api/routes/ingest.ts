@@ -5,7 +5,7 @@ import type { DeadLetterStore } from '../../ingest/dead-letters.js';
 import type { DeviceRegistry } from '../../ingest/devices.js';
 import type { IngestStatus } from '../../ingest/status.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
-import { seesSite } from '../auth.js';
+import { type Principal, seesSite } from '../auth.js';
 import { principalOf } from '../guard.js';
 
 const MAX_PAYLOAD_SHOWN = 4_096;
@@ -19,6 +19,11 @@ export function ingestRoutes(
   deadLetters?: DeadLetterStore,
   devices?: DeviceRegistry,
 ) {
+  /** The devices a key limited to sites may see; undefined for a key that sees every site. */
+  const visibleDevices = (p: Principal): string[] | undefined =>
+    p.sites === null
+      ? undefined
+      : (devices?.list() ?? []).filter((d) => seesSite(p, d.site)).map((d) => d.id);
   return async (plain: FastifyInstance) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
     app.get(
@@ -27,9 +32,10 @@ export function ingestRoutes(
         config: { access: 'ingest:read' },
         schema: { tags: ['ingest'], summary: 'Where every accepted reading is' },
       },
-      async () => {
+      async (req) => {
         const s = await status();
         const now = Date.now();
+        const mine = visibleDevices(principalOf(req));
         return {
           readings: s.readings,
           spool: {
@@ -43,7 +49,7 @@ export function ingestRoutes(
             lastErrorAt: toIsoOrNull(s.influx.lastErrorAt),
             state: s.influx.failingFor > 0 ? 'retrying' : 'ok',
           },
-          deadLetters: s.deadLetters,
+          deadLetters: mine && deadLetters ? await deadLetters.count(mine) : s.deadLetters,
           sources: s.sources,
         };
       },
@@ -61,32 +67,26 @@ export function ingestRoutes(
         },
       },
       async (req) => {
-        const p = principalOf(req);
-        const items = await deadLetters.list(req.query.limit);
+        // A key limited to sites sees its devices' rejects only (unknown senders stay hidden from it).
+        const mine = visibleDevices(principalOf(req));
+        const items = await deadLetters.list(req.query.limit, mine);
         return {
-          items: items
-            // A key limited to sites sees its devices' rejects only (unknown senders stay hidden from it).
-            .filter(
-              (d) =>
-                p.sites === null ||
-                (d.deviceId !== null && seesSite(p, devices?.get(d.deviceId)?.site ?? null)),
-            )
-            .map((d) => {
-              const text = d.payload.toString('utf8');
-              const printable = !text.includes('\uFFFD');
-              return {
-                id: d.id,
-                at: toIso(d.at),
-                source: d.source,
-                deviceId: d.deviceId,
-                origin: d.origin,
-                reason: d.reason,
-                payloadBytes: d.payload.length,
-                payload: printable ? text.slice(0, MAX_PAYLOAD_SHOWN) : null,
-                payloadBase64: printable ? null : d.payload.subarray(0, MAX_PAYLOAD_SHOWN).toString('base64'),
-              };
-            }),
-          total: await deadLetters.count(),
+          items: items.map((d) => {
+            const text = d.payload.toString('utf8');
+            const printable = !text.includes('\uFFFD');
+            return {
+              id: d.id,
+              at: toIso(d.at),
+              source: d.source,
+              deviceId: d.deviceId,
+              origin: d.origin,
+              reason: d.reason,
+              payloadBytes: d.payload.length,
+              payload: printable ? text.slice(0, MAX_PAYLOAD_SHOWN) : null,
+              payloadBase64: printable ? null : d.payload.subarray(0, MAX_PAYLOAD_SHOWN).toString('base64'),
+            };
+          }),
+          total: await deadLetters.count(mine),
         };
       },
     );

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
-import { type ApiKey, type ApiKeyStore, ROLES } from '../auth.js';
+import { type ApiKey, type ApiKeyStore, ROLES, withinScope } from '../auth.js';
 import { principalOf } from '../guard.js';
 import { timeParam } from '../problem.js';
 
@@ -59,9 +59,15 @@ export function keyRoutes(
     app.get(
       '/keys',
       { config: { access: 'keys:admin' }, schema: { tags, summary: 'API keys (never the keys themselves)' } },
-      async () => ({
-        items: keys.list().map(keyView),
-      }),
+      async (req) => {
+        const p = principalOf(req);
+        return {
+          items: keys
+            .list()
+            .filter((k) => withinScope(p, k))
+            .map(keyView),
+        };
+      },
     );
 
     app.post(
@@ -82,6 +88,13 @@ export function keyRoutes(
         check('customer', b.customer, directory?.customers());
         for (const s of b.sites ?? []) check('site', s, directory?.sites());
         if (problems.length) throw new FaultlineError('FL_ERR_API_VALIDATION', problems.join('; '));
+        const p = principalOf(req);
+        const wanted = { role: b.role, sites: b.sites ?? null };
+        if (!withinScope(p, wanted))
+          throw new FaultlineError(
+            'FL_ERR_AUTH_FORBIDDEN',
+            `a key may only make keys with its own rights or fewer, at its own sites or fewer (this key: ${p.role} at ${p.sites?.join(', ') ?? 'every site'}; asked: ${b.role} at ${wanted.sites?.join(', ') ?? 'every site'})`,
+          );
         const { key, record } = keys.create({
           name: b.name,
           role: b.role,
@@ -103,6 +116,10 @@ export function keyRoutes(
         schema: { tags, summary: 'Revoke an API key', params: z.object({ id: z.string().min(1).max(64) }) },
       },
       async (req) => {
+        // A key outside the caller's scope is "not found", as if it did not exist.
+        const existing = keys.get(req.params.id);
+        if (!existing || !withinScope(principalOf(req), existing))
+          throw new FaultlineError('FL_ERR_API_KEY_NOT_FOUND', `API key "${req.params.id}" does not exist`);
         const k = keys.revoke(req.params.id);
         if (!k)
           throw new FaultlineError('FL_ERR_API_KEY_NOT_FOUND', `API key "${req.params.id}" does not exist`);

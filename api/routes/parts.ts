@@ -9,6 +9,7 @@ import { supplierOf } from '../../parts/forecast.js';
 import type { PartsPlanner } from '../../parts/planner.js';
 import type { PartsStock, Reservation } from '../../parts/stock.js';
 import type { TicketService } from '../../tickets/service.js';
+import { type Principal, seesSite } from '../auth.js';
 import { principalOf, seesTicket } from '../guard.js';
 import { timeParam } from '../problem.js';
 
@@ -32,6 +33,46 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
       // A critical part with fewer than two suppliers waits on one company (R4.2).
       singleSource: p.critical && p.suppliers.length < 2,
     };
+  };
+  /**
+   * What of the stock's history a caller may see (issue 18): a reservation or movement for a ticket,
+   * when it sees the ticket; one without (receipts, counts), when the location serves one of its
+   * sites or no site in particular. Unlimited keys see everything.
+   */
+  const scopeOf = (principal: Principal) => {
+    if (principal.sites === null && principal.role !== 'customer') return null;
+    const seen = new Map<string, Promise<boolean>>();
+    const ticketVisible = (id: string) => {
+      let v = seen.get(id);
+      if (!v) {
+        v = tickets.get(id).then(
+          (t) => seesTicket(principal, t),
+          () => false,
+        );
+        seen.set(id, v);
+      }
+      return v;
+    };
+    const locationVisible = (id: string) => {
+      const sites = stock.config.locations.find((l) => l.id === id)?.sites ?? [];
+      return (
+        principal.role !== 'customer' && (sites.length === 0 || sites.some((x) => seesSite(principal, x)))
+      );
+    };
+    return async <T extends { ticketId: string | null; location: string }>(items: T[]): Promise<T[]> => {
+      const out: T[] = [];
+      for (const it of items)
+        if (it.ticketId !== null ? await ticketVisible(it.ticketId) : locationVisible(it.location))
+          out.push(it);
+      return out;
+    };
+  };
+  const scoped = async <T extends { ticketId: string | null; location: string }>(
+    principal: Principal,
+    items: T[],
+  ) => {
+    const filter = scopeOf(principal);
+    return filter ? filter(items) : items;
   };
   return async (plain: FastifyInstance) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
@@ -142,7 +183,7 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         const to = req.query.to ?? Date.now();
         const from = req.query.from ?? to - 30 * 86_400_000;
         if (from >= to) throw new FaultlineError('FL_ERR_API_VALIDATION', 'query from: must be before to');
-        const used = stock.movements({ kind: 'use', from, to }, 100_000);
+        const used = await scoped(principalOf(req), stock.movements({ kind: 'use', from, to }, 100_000));
         const models = new Map<string, string>();
         if (req.query.groupBy === 'model')
           for (const id of new Set(used.map((m) => m.ticketId).filter((x): x is string => x !== null)))
@@ -264,10 +305,12 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         return {
           ...view(p),
           locations: stock.levels({ part: p.number }),
-          reservations: stock
-            .reservations()
-            .filter((r) => r.part === p.number)
-            .map(reservationView),
+          reservations: (
+            await scoped(
+              principalOf(req),
+              stock.reservations().filter((r) => r.part === p.number),
+            )
+          ).map(reservationView),
         };
       },
     );
@@ -373,7 +416,8 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         const { limit, ...rest } = req.query;
         const f: { part?: string; location?: string; ticketId?: string } = {};
         for (const k of ['part', 'location', 'ticketId'] as const) if (rest[k]) f[k] = rest[k];
-        return { items: stock.movements(f, limit).map((m) => ({ ...m, at: toIso(m.at) })) };
+        const items = await scoped(principalOf(req), stock.movements(f, limit));
+        return { items: items.map((m) => ({ ...m, at: toIso(m.at) })) };
       },
     );
 
@@ -387,7 +431,9 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
           querystring: z.object({ ticketId: z.string().min(1).optional() }).strict(),
         },
       },
-      async (req) => ({ items: stock.reservations(req.query.ticketId).map(reservationView) }),
+      async (req) => ({
+        items: (await scoped(principalOf(req), stock.reservations(req.query.ticketId))).map(reservationView),
+      }),
     );
   };
 }

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { TicketService } from '../../tickets/service.js';
+import { principalOf } from '../guard.js';
 
 /** `GET /technicians` (R4.1): who can take which work, now. */
 export function teamRoutes(tickets: TicketService) {
@@ -13,7 +14,7 @@ export function teamRoutes(tickets: TicketService) {
           summary: 'Technicians: team, skills with levels, trainings (valid now?), on call now, open tickets',
         },
       },
-      async () => ({ items: await tickets.technicians() }),
+      async (req) => ({ items: await tickets.technicians(principalOf(req).sites) }),
     );
   };
 }

@@ -248,10 +248,9 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
         ] as const)
           if (b[k] !== undefined) (input as unknown as Record<string, unknown>)[k] = b[k];
         if (p.role === 'customer' && p.customer) input.customer = p.customer;
-        // A key limited to sites files tickets there only (checked where the device's site is known).
-        const t = await tickets.createManual(input, (site) =>
-          seesTicket(p, { site, customer: input.customer ?? p.customer }),
-        );
+        // A key limited to sites files tickets there only; a customer key for its own devices and
+        // sites only (a site without a customer is not its own).
+        const t = await tickets.createManual(input, (scope) => seesTicket(p, scope));
         return created(reply, t);
       },
     );

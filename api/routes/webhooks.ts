@@ -2,8 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { FaultlineError } from '../../lib/errors.js';
+import { redactUrl } from '../../lib/redact.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
+import type { EgressPolicy } from '../../notify/egress.js';
 import { type Delivery, EVENT_TYPES, type Mail, type Outbox, type Webhook } from '../../notify/outbox.js';
+import { principalOf } from '../guard.js';
 import { limitParam } from '../problem.js';
 
 const typeGlob = z
@@ -44,12 +47,12 @@ const stateQuery = z
 function webhookView(w: Webhook, withSecret = false) {
   return {
     id: w.id,
-    url: w.url,
+    url: redactUrl(w.url),
     types: w.types,
     description: w.description,
     active: w.active,
     createdAt: toIso(w.createdAt),
-    ...(withSecret ? { secret: w.secret } : { secretHint: `${w.secret.slice(0, 10)}…` }),
+    ...(withSecret ? { secret: w.secret } : { secretHint: `whsec_…${w.secret.slice(-4)}` }),
   };
 }
 
@@ -89,9 +92,18 @@ const tags = ['webhooks'];
  * Webhooks headers), retried with backoff; what never got through is on the dead list, and can be
  * sent again.
  */
-export function webhookRoutes(outbox: Outbox, now: () => number = Date.now) {
+export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => number = Date.now) {
   return async (plain: FastifyInstance) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
+    // Webhooks and mails carry the events of every site: a key limited to sites may not manage them
+    // (it could otherwise subscribe to what it may not see, issue 18).
+    app.addHook('preHandler', async (req) => {
+      if (principalOf(req).sites !== null)
+        throw new FaultlineError(
+          'FL_ERR_AUTH_FORBIDDEN',
+          'webhooks and mails carry events of every site: a key limited to sites may not manage them',
+        );
+    });
     const found = (id: string) => {
       const w = outbox.webhook(id);
       if (!w) throw new FaultlineError('FL_ERR_WEBHOOK_NOT_FOUND', `webhook "${id}" does not exist`);
@@ -119,6 +131,11 @@ export function webhookRoutes(outbox: Outbox, now: () => number = Date.now) {
       },
       async (req, reply) => {
         const b = req.body;
+        const refused = egress.checkUrl(b.url);
+        if (refused)
+          throw new FaultlineError('FL_ERR_API_VALIDATION', `body url: ${refused}`, {
+            details: [{ path: 'url', message: refused }],
+          });
         const w = outbox.createWebhook({
           url: b.url,
           types: b.types,

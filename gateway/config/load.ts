@@ -1,6 +1,7 @@
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYamlScalar, visit } from 'yaml';
 import { z } from 'zod';
+import { brokerExposure } from '../../adapters/mqtt/config.js';
 import { packageRoot } from '../../lib/package-root.js';
 import { formatPath, readYamlSource, type SourceIssue, type YamlSource } from '../../lib/source-errors.js';
 import '../../lib/zod-messages.js';
@@ -136,6 +137,17 @@ export async function loadConfig(
     config.storage.dataDir = resolve(config.storage.dataDir);
   }
   const overrideIssues = applyOverrides(config, overrides);
+  const embedded = config.mqtt.embedded;
+  const exposure = brokerExposure(embedded);
+  if (embedded.enabled && exposure.problem !== null) {
+    const fromFile = overrides.mqttHost === undefined && src !== undefined;
+    overrideIssues.push({
+      file: fromFile ? (file ?? '<defaults>') : '<command line or environment>',
+      ...(fromFile ? where(['mqtt', 'embedded', 'host']) : { line: 1, col: 1 }),
+      path: 'mqtt.embedded.host',
+      message: exposure.problem,
+    });
+  }
   return { config, file, issues: overrideIssues };
 }
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { adapterSchema, modelSchema } from '../../adapters/index.js';
 import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
+import { ingestSchema } from '../../ingest/admission.js';
 import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
 import { influxSchema } from '../../ingest/influx/config.js';
 import { duration } from '../../lib/duration.js';
@@ -91,6 +92,8 @@ export const configSchema = z
     sites: z.array(siteSchema).default([]),
     devices: z.array(deviceSchema).default([]),
     connectivity: connectivitySchema.prefault({}),
+    /** What readings may enter: time bounds, devices that register themselves. */
+    ingest: ingestSchema.prefault({}),
     rules: rulesSectionSchema.prefault({}),
     /** Recurring maintenance windows: alerts recorded, no tickets opened. */
     maintenance: z.array(recurringWindowSchema).default([]),

@@ -1,6 +1,7 @@
 import { promisify } from 'node:util';
 import { gzip as gzipCb } from 'node:zlib';
 import { HttpError, InfluxDB } from '@influxdata/influxdb-client';
+import { redactUrl } from '../../lib/redact.js';
 import type { InfluxConfig } from './config.js';
 
 const gzip = promisify(gzipCb);
@@ -63,7 +64,7 @@ export class V1Writer implements InfluxWriter {
     if (cfg.retentionPolicy) u.searchParams.set('rp', cfg.retentionPolicy);
     u.searchParams.set('precision', 'ms');
     this.url = u.toString();
-    this.target = `${cfg.url} (v1, db ${cfg.database})`;
+    this.target = `${redactUrl(cfg.url)} (v1, db ${cfg.database})`;
     this.headers = { 'content-type': 'text/plain; charset=utf-8' };
     if (cfg.gzip) this.headers['content-encoding'] = 'gzip';
     if (cfg.username !== undefined) {
@@ -110,7 +111,7 @@ export class V2Writer implements InfluxWriter {
     this.client = new InfluxDB({ url: cfg.url, token: cfg.token, timeout: cfg.timeout });
     const q = new URLSearchParams({ org: cfg.org, bucket: cfg.bucket, precision: 'ms' });
     this.path = `/api/v2/write?${q}`;
-    this.target = `${cfg.url} (v2, bucket ${cfg.bucket})`;
+    this.target = `${redactUrl(cfg.url)} (v2, bucket ${cfg.bucket})`;
   }
 
   async write(lines: string): Promise<void> {
