@@ -13,6 +13,7 @@ import type { DeadLetterStore } from '../ingest/dead-letters.js';
 import type { DeviceRegistry } from '../ingest/devices.js';
 import type { History } from '../ingest/history.js';
 import type { IngestStatus } from '../ingest/status.js';
+import { type AuthFailuresConfig, AuthThrottle, authFailuresSchema } from '../lib/auth-throttle.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { EgressPolicy } from '../notify/egress.js';
@@ -90,6 +91,7 @@ export interface ApiDeps {
     metricsPublic?: boolean;
     rateLimit?: { max: number; window: number };
     bodyLimit?: number;
+    authFailures?: AuthFailuresConfig;
   };
 }
 
@@ -128,10 +130,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(rateLimit, {
     max: opts.rateLimit?.max ?? 1200,
     timeWindow: opts.rateLimit?.window ?? 60_000,
-    keyGenerator: (req) => {
-      const h = req.headers.authorization;
-      return h?.startsWith('Bearer ') ? `key:${h.slice(7, 31)}` : `ip:${req.ip}`;
-    },
+    // Counted once the key is known (after guard.ts): per verified key, else per address. Keyed on
+    // what was sent, rotating made-up tokens would open a new bucket each time (issue 18); those are
+    // refused before this, and throttled per address there.
+    hook: 'preHandler',
+    keyGenerator: (req) => (req.principal ? `key:${req.principal.keyId}` : `ip:${req.ip}`),
     // Thrown to the error handler: the same problem+json as every other error.
     errorResponseBuilder: (_req, ctx) =>
       Object.assign(
@@ -159,7 +162,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   });
   app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
   const tokens = new StreamTokens(deps.keys);
-  installAuth(app as unknown as FastifyInstance, deps.keys, tokens);
+  installAuth(
+    app as unknown as FastifyInstance,
+    deps.keys,
+    tokens,
+    new AuthThrottle(opts.authFailures ?? authFailuresSchema.parse({})),
+  );
 
   app.after(() => {
     app.get('/health', { config: { access: 'public', worker: true }, schema: { hide: true } }, async () => ({

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuthThrottle } from '../lib/auth-throttle.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Ticket } from '../tickets/model.js';
 import type { TicketFilter } from '../tickets/store.js';
@@ -47,7 +48,12 @@ const PUBLIC_PREFIXES = ['/docs'];
  * missing or unknown), the role's permission (403). Registration fails for an `/api/v1` route that
  * declares no access, so that no route is open by omission.
  */
-export function installAuth(app: FastifyInstance, keys: ApiKeyStore, tokens?: StreamTokens): void {
+export function installAuth(
+  app: FastifyInstance,
+  keys: ApiKeyStore,
+  tokens?: StreamTokens,
+  throttle?: AuthThrottle,
+): void {
   app.decorateRequest('principal', null);
   const table: RouteEntry[] = [];
   app.decorate('faultlineRoutes', table);
@@ -57,13 +63,19 @@ export function installAuth(app: FastifyInstance, keys: ApiKeyStore, tokens?: St
     for (const method of Array.isArray(r.method) ? r.method : [r.method])
       if (method !== 'HEAD') table.push({ method, url: r.url, access: r.config?.access ?? null });
   });
-  app.addHook('onRequest', async (req) => {
+  app.addHook('onRequest', async (req, reply) => {
     const access = req.routeOptions.config?.access;
     if (access === 'public') return;
     if (access === undefined && PUBLIC_PREFIXES.some((p) => req.url.startsWith(p))) return;
     // Unknown routes under /api/v1 need a key too: no probing for what exists.
     if (access === undefined && !req.url.startsWith('/api/')) return;
-    const p = authenticate(req, keys, req.routeOptions.config?.streamToken ? tokens : undefined);
+    const p = await authenticateThrottled(
+      req,
+      reply,
+      keys,
+      req.routeOptions.config?.streamToken ? tokens : undefined,
+      throttle,
+    );
     if (access !== undefined && !can(p, access))
       throw new FaultlineError(
         'FL_ERR_AUTH_FORBIDDEN',
@@ -71,6 +83,36 @@ export function installAuth(app: FastifyInstance, keys: ApiKeyStore, tokens?: St
       );
     req.principal = p;
   });
+}
+
+/**
+ * `authenticate`, with failed attempts counted per client address (issue 18): once an address sent
+ * `maxFailures` unknown keys or tokens within the window, its failures are answered 429 (with
+ * Retry-After) until the block ends. A valid key still passes (checking one is a hash and an index
+ * lookup), so that an attacker behind the same NAT cannot lock the plant's programs out. A request
+ * without credentials is not a guess and is not counted.
+ */
+async function authenticateThrottled(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  keys: ApiKeyStore,
+  tokens: StreamTokens | undefined,
+  throttle: AuthThrottle | undefined,
+): Promise<Principal> {
+  try {
+    return authenticate(req, keys, tokens);
+  } catch (err) {
+    const presented = req.headers.authorization !== undefined || (req.query as { token?: unknown })?.token;
+    if (!throttle || !presented || !(err instanceof FaultlineError) || err.code !== 'FL_ERR_AUTH_REQUIRED')
+      throw err;
+    const blockedMs = Math.max(await throttle.blockedFor(req.ip), await throttle.failed(req.ip));
+    if (blockedMs === 0) throw err;
+    reply.header('retry-after', String(Math.ceil(blockedMs / 1000)));
+    throw new FaultlineError(
+      'FL_ERR_API_RATE_LIMITED',
+      `too many failed authentications from this address; retry in ${Math.ceil(blockedMs / 1000)} s`,
+    );
+  }
 }
 
 function authenticate(req: FastifyRequest, keys: ApiKeyStore, tokens?: StreamTokens): Principal {

@@ -95,6 +95,7 @@ const app = buildApi({
     metricsPublic: config.api.metricsPublic,
     rateLimit: { max: config.api.rateLimit.max, window: config.api.rateLimit.window },
     bodyLimit: config.api.bodyLimit,
+    authFailures: config.api.authFailures,
   },
   logger,
   version: data.version,

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatDuration, parseDuration } from '../lib/duration.js';
 import { isFaultlineError } from '../lib/errors.js';
@@ -203,12 +203,14 @@ async function validate(o: CommonOptions, ruleFiles: string[]): Promise<void> {
   const file = configFile(o, null);
   const loaded = await loadConfig(file, overridesFrom(o));
   const issues = [...loaded.issues];
-  const patterns = ruleFiles.length ? ruleFiles : loaded.config.rules.files;
-  const rules =
-    loaded.issues.length && !ruleFiles.length
-      ? { rules: [], files: [], issues: [] }
-      : await loadRuleFiles(patterns, process.cwd(), { faultTypes: loaded.config.rules.faultTypes });
+  // A configuration with errors still names its rule files: they are checked in the same run.
+  const hint = loaded.issues.length ? loaded.rulesHint : undefined;
+  const patterns = ruleFiles.length ? ruleFiles : (hint?.files ?? loaded.config.rules.files);
+  const faultTypes = hint?.faultTypes ?? loaded.config.rules.faultTypes;
+  const rules = await loadRuleFiles(patterns, process.cwd(), { faultTypes });
   issues.push(...rules.issues);
+  // By file, then line and column: a run reads like a compiler's.
+  issues.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.col - b.col));
   for (const i of issues) process.stdout.write(`${formatIssue(i)}\n`);
   if (issues.length) {
     process.stdout.write(`${issues.length} error(s)\n`);
@@ -235,11 +237,20 @@ withCommonOptions(
     .command('demo')
     .description(
       'run the gateway with simulated equipment that develops faults; tickets appear within a minute',
-    ),
-).action(async (o: CommonOptions) => {
+    )
+    .option('--reset', "start afresh: delete the demo's state (tickets, alerts, spool) first"),
+).action(async (o: CommonOptions & { reset?: boolean }) => {
   const opts = { ...o };
   // The demo keeps its state apart from a real gateway's.
   opts.dataDir ??= join('data', 'demo');
+  const dir = resolve(opts.dataDir);
+  if (o.reset) {
+    rmSync(dir, { recursive: true, force: true });
+    process.stderr.write(`[demo] reset: deleted ${dir}\n`);
+  }
+  process.stderr.write(
+    `[demo] state in ${dir}${o.reset ? '' : ' (kept between runs; npm run demo -- --reset starts afresh)'}\n`,
+  );
   await run(o.config ?? join(packageRoot(), 'examples', 'demo.yaml'), opts, true);
 });
 
@@ -289,6 +300,15 @@ rulesCmd
     // Test files (*.test.yaml) beside the rules are checked as test files, not as rule files.
     const { glob } = await import('tinyglobby');
     const all = (await glob(files, { cwd: process.cwd(), onlyFiles: true })).sort();
+    // A pattern that matches nothing is a mistake, not "0 rules, all fine" (issue 18).
+    const unmatched: string[] = [];
+    for (const f of files)
+      if ((await glob([f], { cwd: process.cwd(), onlyFiles: true })).length === 0) unmatched.push(f);
+    if (unmatched.length) {
+      for (const f of unmatched) process.stderr.write(`no rule file matches ${f} (in ${process.cwd()})\n`);
+      process.exitCode = 1;
+      return;
+    }
     const testFiles = all.filter((f) => /\.test\.ya?ml$/.test(f));
     const r = await loadRuleFiles(
       files.filter((f) => !/\.test\.ya?ml$/.test(f)),

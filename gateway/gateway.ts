@@ -18,6 +18,7 @@ import { Ingest } from '../ingest/ingest.js';
 import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
 import { ingestStatus } from '../ingest/status.js';
 import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
+import { lockDataDir } from '../lib/dir-lock.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
@@ -137,6 +138,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   const databases: SqliteDatabase[] = [];
   const started: { stop(): Promise<unknown> }[] = [];
   assertWritableDir(dataDir);
+  const unlock = lockDataDir(dataDir);
   const open = (name: string) => {
     const db = openDatabase(join(dataDir, name));
     databases.push(db);
@@ -423,6 +425,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         metricsPublic: config.api.metricsPublic,
         rateLimit: { max: config.api.rateLimit.max, window: config.api.rateLimit.window },
         bodyLimit: config.api.bodyLimit,
+        authFailures: config.api.authFailures,
       },
       tickets,
       alerts: alertStore,
@@ -503,6 +506,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         await spool.close();
         await housekeeping.stop();
         for (const db of databases) db.close();
+        unlock();
         logger.info('stopped');
       })();
       return stopped;
@@ -528,6 +532,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   } catch (err) {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
     for (const db of databases) if (db.open) db.close();
+    unlock();
     throw err;
   }
 }

@@ -25,6 +25,8 @@ export const ERRORS = {
   FL_ERR_STOCK_SHORT: { status: 409, title: 'Not enough in stock' },
   FL_ERR_CONFIG: { status: 500, title: 'Configuration error' },
   FL_ERR_DATA_DIR: { status: 500, title: 'Data directory not usable' },
+  FL_ERR_DATA_DIR_LOCKED: { status: 500, title: 'Data directory in use by another gateway' },
+  FL_ERR_DATA_FILE: { status: 500, title: 'Data file not usable' },
   FL_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   FL_ERR_API_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
 } as const;

@@ -118,13 +118,17 @@ export class YamlSource {
     for (const issue of error.issues) {
       const base = [...prefix, ...(issue.path as PathSegment[])];
       if (issue.code === 'unrecognized_keys') {
+        // The message (zod-messages.ts) has one part per key, with the nearest known key.
+        const parts = issue.message.split('; ');
         for (const key of issue.keys) {
           const path = [...base, key];
+          const own = parts.find((m) => m.startsWith(`unknown key ${JSON.stringify(key)}`));
+          const hint = own?.match(/\(did you mean "[^"]*"\?\)$/)?.[0];
           out.push({
             file: this.file,
             ...this.locate(path, true),
             path: formatPath(path),
-            message: 'unknown key',
+            message: hint ? `unknown key ${hint}` : 'unknown key',
           });
         }
         continue;

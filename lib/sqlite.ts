@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { FaultlineError } from './errors.js';
 
 export type SqliteDatabase = Database.Database;
 
@@ -18,19 +19,44 @@ export interface Migration {
  */
 export function openDatabase(file: string): SqliteDatabase {
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
-  db.pragma('foreign_keys = ON');
-  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
-    component TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    description TEXT NOT NULL,
-    applied_at INTEGER NOT NULL,
-    PRIMARY KEY (component, version)
-  )`);
-  return db;
+  let db: SqliteDatabase | undefined;
+  try {
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 5000');
+    db.pragma('foreign_keys = ON');
+    db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      component TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      description TEXT NOT NULL,
+      applied_at INTEGER NOT NULL,
+      PRIMARY KEY (component, version)
+    )`);
+    return db;
+  } catch (err) {
+    db?.close();
+    throw unusableFile(file, err);
+  }
+}
+
+/**
+ * A data file SQLite cannot use, named with what to do (issue 18): a corrupted file or one that is
+ * not a database, or a database of another program (its tables collide with ours).
+ */
+export function unusableFile(file: string, err: unknown, during = 'opening'): FaultlineError {
+  const code = (err as { code?: string }).code ?? '';
+  const why =
+    code === 'SQLITE_NOTADB'
+      ? 'is not a SQLite database'
+      : code.startsWith('SQLITE_CORRUPT')
+        ? 'is corrupted'
+        : `could not be used (${(err as Error).message})`;
+  return new FaultlineError(
+    'FL_ERR_DATA_FILE',
+    `${file} ${why} (${during}${code ? `, ${code}` : ''}): restore it from a backup, or move it away to start with an empty one (what it held is then lost); is --data-dir Faultline's own folder?`,
+    { cause: err },
+  );
 }
 
 /**
@@ -50,11 +76,15 @@ export function migrate(db: SqliteDatabase, component: string, migrations: reado
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
   for (const m of sorted) {
     if (applied.has(m.version)) continue;
-    db.transaction(() => {
-      if (typeof m.up === 'string') db.exec(m.up);
-      else m.up(db);
-      record.run(component, m.version, m.description, Date.now());
-    })();
+    try {
+      db.transaction(() => {
+        if (typeof m.up === 'string') db.exec(m.up);
+        else m.up(db);
+        record.run(component, m.version, m.description, Date.now());
+      })();
+    } catch (err) {
+      throw unusableFile(db.name, err, `migration ${component} ${m.version}, ${m.description}`);
+    }
   }
 }
 

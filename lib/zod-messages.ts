@@ -1,3 +1,4 @@
+import { closest, distance } from 'fastest-levenshtein';
 import { z } from 'zod';
 
 /** How a received value is shown in a message: short, quoted when a string. */
@@ -8,6 +9,24 @@ export function shown(v: unknown): string {
   if (typeof v === 'object') return 'a mapping';
   if (v === undefined) return 'nothing';
   return String(v);
+}
+
+/** The keys an object schema knows (zod 4 passes the schema as `inst`). */
+function knownKeys(inst: unknown): string[] {
+  const shape = (inst as { _zod?: { def?: { shape?: Record<string, unknown> } } } | undefined)?._zod?.def
+    ?.shape;
+  return shape ? Object.keys(shape) : [];
+}
+
+/** `unknown key "hots" (did you mean "host"?)`: the nearest known key within a couple of edits. */
+export function unknownKeys(keys: readonly string[], known: readonly string[]): string {
+  return keys
+    .map((k) => {
+      const near = known.length ? closest(k, known as string[]) : undefined;
+      const close = near !== undefined && distance(k, near) <= Math.max(2, Math.floor(k.length / 3));
+      return `unknown key ${JSON.stringify(k)}${close ? ` (did you mean ${JSON.stringify(near)}?)` : ''}`;
+    })
+    .join('; ');
 }
 
 let installed = false;
@@ -37,6 +56,8 @@ export function installZodMessages(): void {
             : `expected at least ${iss.minimum} ${iss.origin === 'string' ? 'characters' : 'items'}`;
         case 'invalid_format':
           return `expected ${iss.format}, ${got}`;
+        case 'unrecognized_keys':
+          return unknownKeys(iss.keys, knownKeys(iss.inst));
         default:
           return undefined;
       }

@@ -31,7 +31,11 @@ export class EgressPolicy {
   private readonly hosts = new Set<string>();
   private readonly nets: Net[] = [];
 
-  constructor(private readonly cfg: EgressConfig = { allow: [], allowPrivate: false }) {
+  constructor(
+    private readonly cfg: EgressConfig = { allow: [], allowPrivate: false },
+    /** Name resolution (the system's; tests give their own). */
+    private readonly lookup: typeof dnsLookup = dnsLookup,
+  ) {
     for (const a of cfg.allow) {
       if (a.includes('/')) this.nets.push(ipaddr.parseCIDR(a));
       else if (ipaddr.isValid(a))
@@ -93,7 +97,7 @@ export class EgressPolicy {
       connect: {
         lookup: (hostname, options, callback) => {
           const all = (options as { all?: boolean }).all === true;
-          dnsLookup(hostname, { ...(options as object), all: true }, (err, addresses: LookupAddress[]) => {
+          this.lookup(hostname, { ...(options as object), all: true }, (err, addresses: LookupAddress[]) => {
             if (err) return callback(err, all ? [] : '', 4);
             const allowedName = this.hosts.has(hostname.toLowerCase());
             const bad = allowedName

@@ -33,12 +33,15 @@ export function parseRuleSource(
   const src = new YamlSource(file, text);
   const syntax = src.syntaxIssues();
   if (syntax.length) return { rules: [], issues: syntax };
-  const top = ruleFileSchema.safeParse(src.toJS());
-  if (!top.success) return { rules: [], issues: src.zodIssues(top.error) };
+  const js = src.toJS();
+  const top = ruleFileSchema.safeParse(js);
+  const issues: SourceIssue[] = top.success ? [] : src.zodIssues(top.error);
+  // An unknown top-level key does not hide the errors of the rules themselves.
+  const list = top.success ? top.data.rules : field(js, 'rules');
+  if (!Array.isArray(list)) return { rules: [], issues };
 
   const rules: Rule[] = [];
-  const issues: SourceIssue[] = [];
-  top.data.rules.forEach((raw, i) => {
+  list.forEach((raw: unknown, i) => {
     const base: PathSegment[] = ['rules', i];
     const ruleId =
       raw && typeof raw === 'object' && typeof (raw as { id?: unknown }).id === 'string'
@@ -46,42 +49,23 @@ export function parseRuleSource(
         : `#${i + 1}`;
     const parsed = ruleSchema.safeParse(raw);
     const here: SourceIssue[] = [];
-    if (!parsed.success) {
-      for (const issue of src.zodIssues(parsed.error, base)) {
+    if (!parsed.success)
+      for (const issue of src.zodIssues(parsed.error, base))
         here.push({ ...issue, rule: ruleId, path: issue.path.replace(/^rules\[\d+\]\.?/, '') });
-      }
-    } else {
-      const known = (path: PathSegment[], type: string | undefined) => {
-        if (type === undefined || faultTypes.includes(type)) return;
-        here.push({
-          file,
-          ...src.locate([...base, ...path]),
-          rule: ruleId,
-          path: formatPath(path),
-          message: `unknown fault type "${type}" (rules.faultTypes: ${faultTypes.join(', ')})`,
-        });
-      };
-      known(['ticket', 'faultType'], parsed.data.ticket.faultType);
-      const ec = parsed.data.errorCode;
-      if (ec && !Array.isArray(ec))
-        for (const [code, entry] of Object.entries(ec.table ?? {}))
-          known(['errorCode', 'table', code, 'faultType'], entry.faultType);
-      for (const key of ['title', 'description'] as const) {
-        const t = parsed.data.ticket[key];
-        if (t === undefined) continue;
-        for (const name of unknownVariables(t)) {
-          const path = [...base, 'ticket', key];
-          here.push({
-            file,
-            ...src.locate(path),
-            rule: ruleId,
-            path: formatPath(['ticket', key]),
-            message: `unknown template variable "{{${name}}}"`,
-          });
-        }
-      }
+    // Fault types and template variables are checked on the raw rule, so that a schema error
+    // elsewhere in it does not hide them (every error at once, issue 18).
+    const report = (path: PathSegment[], message: string) =>
+      here.push({ file, ...src.locate([...base, ...path]), rule: ruleId, path: formatPath(path), message });
+    for (const [path, type] of faultTypesOf(raw))
+      if (!faultTypes.includes(type))
+        report(path, `unknown fault type "${type}" (rules.faultTypes: ${faultTypes.join(', ')})`);
+    for (const key of ['title', 'description'] as const) {
+      const t = field(field(raw, 'ticket'), key);
+      if (typeof t === 'string')
+        for (const name of unknownVariables(t))
+          report(['ticket', key], `unknown template variable "{{${name}}}"`);
     }
-    if (here.length || !parsed.success) {
+    if (here.length || !parsed.success || !top.success) {
       issues.push(...here);
       return;
     }
@@ -89,6 +73,24 @@ export function parseRuleSource(
     rules.push(toRule(parsed.data, `${file}:${at.line}:${at.col}`));
   });
   return { rules, issues };
+}
+
+function field(x: unknown, key: string): unknown {
+  return x !== null && typeof x === 'object' ? (x as Record<string, unknown>)[key] : undefined;
+}
+
+/** The fault types a raw rule names: its ticket's, and those of its error-code table entries. */
+function faultTypesOf(raw: unknown): [PathSegment[], string][] {
+  const out: [PathSegment[], string][] = [];
+  const t = field(field(raw, 'ticket'), 'faultType');
+  if (typeof t === 'string') out.push([['ticket', 'faultType'], t]);
+  const table = field(field(raw, 'errorCode'), 'table');
+  if (table !== null && typeof table === 'object' && !Array.isArray(table))
+    for (const [code, entry] of Object.entries(table)) {
+      const f = field(entry, 'faultType');
+      if (typeof f === 'string') out.push([['errorCode', 'table', code, 'faultType'], f]);
+    }
+  return out;
 }
 
 /** Loads every file matched by `patterns` (globs relative to `baseDir`), checking ids across files. */

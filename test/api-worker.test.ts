@@ -44,9 +44,13 @@ const ticket = (title: string) => ({
 
 /** Starts `node -e` fetching `url` with the test key; the status and body land in `out`. */
 function fetchInChild(url: string, out: string): void {
-  const script = `fetch(${JSON.stringify(url)}, { headers: { authorization: 'Bearer ${TEST_API_KEY}' } })
-    .then(async (r) => require('node:fs').writeFileSync(${JSON.stringify(out)}, r.status + ' ' + (await r.text())))
-    .catch((e) => require('node:fs').writeFileSync(${JSON.stringify(out)}, 'error ' + e.message));`;
+  // Written to a temporary name and renamed: \`out\` appears only complete. (Written in place, it
+  // existed, empty, between its creation and the write, and the test read '' — issue 18.)
+  const script = `const fs = require('node:fs');
+    const put = (text) => { fs.writeFileSync(${JSON.stringify(`${out}.tmp`)}, text); fs.renameSync(${JSON.stringify(`${out}.tmp`)}, ${JSON.stringify(out)}); };
+    fetch(${JSON.stringify(url)}, { headers: { authorization: 'Bearer ${TEST_API_KEY}' } })
+      .then(async (r) => put(r.status + ' ' + (await r.text())))
+      .catch((e) => put('error ' + e.message));`;
   spawn(process.execPath, ['-e', script], { stdio: 'ignore' }).unref();
 }
 

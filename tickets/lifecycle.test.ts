@@ -101,6 +101,21 @@ describe('ticket lifecycle', () => {
     expect(t.sla.remoteFix?.dueAt).toBe(200);
   });
 
+  it('waiting returns to open while nobody responded: the response clock runs again, unmet (issue 18)', () => {
+    let t = applyTransition(ticket(), 'waiting', 30); // the customer is asked before anyone responds
+    expect(t.sla.response).toMatchObject({ pausedAt: 30, metAt: null });
+    t = applyTransition(t, 'open', 80);
+    expect(t.status).toBe('open');
+    // Resumed with the deadline moved by the 50 of waiting, and not met by going back.
+    expect(t.sla.response).toMatchObject({ pausedAt: null, runningSince: 80, dueAt: 150, metAt: null });
+    // Once responded to, a waiting ticket returns to a later stage, not to open.
+    let acked = applyTransition(ticket(), 'acknowledged', 10);
+    acked = applyTransition(acked, 'waiting', 20);
+    expect(() => applyTransition(acked, 'open', 30)).toThrow(
+      /cannot go from "waiting" to "open" \(allowed: acknowledged, diagnosing/,
+    );
+  });
+
   it('a reopened ticket is open again, with its met clocks kept', () => {
     let t = applyTransition(ticket(), 'acknowledged', 5);
     t = applyTransition(t, 'resolved', 50);

@@ -15,7 +15,8 @@ const NEXT: Record<Status, readonly Status[]> = {
   diagnosing: ['dispatched', 'waiting', 'resolved', 'cancelled'],
   dispatched: ['on_site', 'diagnosing', 'waiting', 'resolved', 'cancelled'],
   on_site: ['resolved', 'dispatched', 'waiting', 'cancelled'],
-  waiting: ['acknowledged', 'diagnosing', 'dispatched', 'on_site', 'resolved', 'cancelled'],
+  // Back to `open` only for a ticket that was never responded to (see `mayGo`).
+  waiting: ['open', 'acknowledged', 'diagnosing', 'dispatched', 'on_site', 'resolved', 'cancelled'],
   resolved: ['closed', 'open'],
   closed: [],
   cancelled: [],
@@ -23,6 +24,17 @@ const NEXT: Record<Status, readonly Status[]> = {
 
 export function allowedTransitions(from: Status): readonly Status[] {
   return NEXT[from];
+}
+
+/**
+ * Whether `t` may go to `to`. `waiting → open` returns a ticket to where it was when nobody had
+ * responded yet (its response clock is unmet), so that the response clock paused on an unanswered
+ * ticket runs again without being met (issue 18); once responded to, it returns to a later stage.
+ */
+function mayGo(t: Ticket, to: Status): boolean {
+  if (!NEXT[t.status].includes(to)) return false;
+  if (t.status === 'waiting' && to === 'open') return !t.sla.response || t.sla.response.metAt === null;
+  return true;
 }
 
 const ALWAYS = new Calendar('24x7');
@@ -43,8 +55,8 @@ export interface TransitionContext {
 export function applyTransition(t: Ticket, to: Status, at: number, ctx: TransitionContext = {}): Ticket {
   const calendars = ctx.calendars ?? (() => ALWAYS);
   const meet = (c: SlaClock | undefined, when: number) => (c ? meetClock(calendars(c.calendar), c, when) : c);
-  if (!NEXT[t.status].includes(to)) {
-    const allowed = NEXT[t.status];
+  if (!mayGo(t, to)) {
+    const allowed = NEXT[t.status].filter((s) => mayGo(t, s));
     throw new FaultlineError(
       'FL_ERR_TICKET_TRANSITION',
       `ticket ${t.id} cannot go from "${t.status}" to "${to}"` +

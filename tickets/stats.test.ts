@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { SlaClock, SlaTarget, Status, Ticket, TicketEvent } from './model.js';
-import { computeStats, statsCsv, summarize, type TicketWithTimeline } from './stats.js';
+import { computeStats, csvCell, statsCsv, summarize, type TicketWithTimeline } from './stats.js';
 
 const M = 60_000;
 const T0 = Date.parse('2026-11-02T08:00:00Z');
@@ -246,5 +246,20 @@ describe('statistics', () => {
       satisfaction_mean: '3.50',
     });
     expect(csv[2]?.startsWith('electrical,2,1,1,')).toBe(true);
+  });
+});
+
+describe('CSV cells (issue 18)', () => {
+  it('neutralises formulas; numbers, negative ones included, stay numbers', () => {
+    expect(csvCell('=HYPERLINK("http://evil.example","x")')).toBe(
+      '"\'=HYPERLINK(""http://evil.example"",""x"")"',
+    );
+    expect(csvCell('+49 30 1234')).toBe("'+49 30 1234");
+    expect(csvCell('@SUM(A1)')).toBe("'@SUM(A1)");
+    expect(csvCell('-cmd')).toBe("'-cmd");
+    expect(csvCell('\tx')).toBe("'\tx");
+    expect(csvCell('-12.5')).toBe('-12.5');
+    expect(csvCell('42')).toBe('42');
+    expect(csvCell('north, hall 2')).toBe('"north, hall 2"');
   });
 });

@@ -208,7 +208,15 @@ export function computeStats(items: readonly TicketWithTimeline[], by: GroupBy, 
 }
 
 const seconds = (ms: number | null) => (ms === null ? '' : (ms / 1000).toFixed(0));
-const csvCell = (v: string) => (/[",\n]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v);
+/**
+ * One CSV cell. A text starting with = + - @ (or a tab or carriage return) is a formula to a
+ * spreadsheet (`=HYPERLINK(…)` in a site or customer name): it gets a leading apostrophe, as OWASP
+ * recommends for CSV injection (issue 18). Numbers, negative ones included, stay numbers.
+ */
+export function csvCell(raw: string): string {
+  const v = /^[=+\-@\t\r]/.test(raw) && !/^-?\d+(\.\d+)?$/.test(raw) ? `'${raw}` : raw;
+  return /[",\n\r]/.test(v) ? `"${v.replaceAll('"', '""')}"` : v;
+}
 
 /** One row per group (and a first row for all tickets); durations in seconds, rates 0–1. */
 export function statsCsv(s: Stats): string {

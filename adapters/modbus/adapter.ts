@@ -3,7 +3,7 @@ import { backoffDelay } from '../../lib/backoff.js';
 import { RateLimitedLog } from '../../lib/log.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
 import type { ModbusAdapterConfig, ModelConfig } from './config.js';
-import { ModbusConnection, ModbusReadError } from './connection.js';
+import { CLOSE_GRACE_MS, ModbusConnection, ModbusReadError, within } from './connection.js';
 import { planReads, type ReadRequest } from './plan.js';
 import { decodeValue, errorCodesOf, type Register } from './registers.js';
 
@@ -233,7 +233,9 @@ export class ModbusAdapter implements Adapter {
     if (this.stopping) return;
     this.stopping = true;
     for (const p of this.pollers) clearTimeout(p.timer);
-    await Promise.allSettled(this.pollers.map((p) => p.running));
+    // Polls in flight finish (and their readings are handed on) within the grace; a device that
+    // does not answer does not hold the stop up (the connection's close destroys its socket).
+    await within(Promise.allSettled(this.pollers.map((p) => p.running)), CLOSE_GRACE_MS);
     await this.conn?.close();
   }
 

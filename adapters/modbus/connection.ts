@@ -32,6 +32,8 @@ export interface ReadResult {
  */
 export class ModbusConnection {
   private client: ModbusClient | undefined;
+  /** A client still connecting (a host that does not answer can take the OS's whole SYN timeout). */
+  private connecting: ModbusClient | undefined;
   private chain: Promise<unknown> = Promise.resolve();
   private timeoutsInRow = 0;
   private closed = false;
@@ -49,6 +51,18 @@ export class ModbusConnection {
   private async open(): Promise<ModbusClient> {
     if (this.client?.isOpen) return this.client;
     const c = new ModbusRTU();
+    this.connecting = c;
+    try {
+      await this.connect(c);
+    } finally {
+      this.connecting = undefined;
+    }
+    this.counters.connects++;
+    this.client = c;
+    return c;
+  }
+
+  private async connect(c: ModbusClient): Promise<void> {
     const cfg = this.cfg;
     if (cfg.transport === 'tcp') await c.connectTCP(cfg.host as string, { port: cfg.port });
     // Raw RTU frames over a TCP socket (a transparent serial-to-Ethernet gateway): modbus-serial calls
@@ -63,9 +77,6 @@ export class ModbusConnection {
         stopBits: s.stopBits,
       });
     }
-    this.counters.connects++;
-    this.client = c;
-    return c;
   }
 
   private drop(): void {
@@ -73,7 +84,8 @@ export class ModbusConnection {
     this.client = undefined;
     this.timeoutsInRow = 0;
     this.counters.reconnects++;
-    if (c) c.close(() => undefined);
+    // destroy, not close: close() waits for a 'close' event that a socket already gone never sends.
+    if (c) c.destroy(() => undefined);
   }
 
   private async readNow(unit: number, req: ReadRequest, timeoutMs: number): Promise<ReadResult> {
@@ -140,11 +152,43 @@ export class ModbusConnection {
     }
   }
 
-  async close(): Promise<void> {
+  /**
+   * Stops: reads in flight may finish within `graceMs`, then the port is closed, or destroyed when
+   * closing does not complete in time. modbus-serial's close() calls back on the socket's 'close'
+   * event, which never comes once the socket is gone (a device that went away): without the bound a
+   * gateway stop hung for its whole shutdown timeout and exited 1 (issue 18).
+   */
+  async close(graceMs = CLOSE_GRACE_MS): Promise<void> {
     this.closed = true;
-    await this.chain;
-    const c = this.client;
+    await within(this.chain, graceMs);
+    for (const c of [this.client, this.connecting]) {
+      if (!c) continue;
+      const closed = await within(new Promise<void>((r) => c.close(() => r())), graceMs);
+      if (!closed) c.destroy(() => undefined);
+    }
     this.client = undefined;
-    if (c) await new Promise<void>((r) => c.close(() => r()));
+    this.connecting = undefined;
+  }
+}
+
+/** How long a stop waits for reads in flight and for the port to close before destroying it. */
+export const CLOSE_GRACE_MS = 1_000;
+
+/** Whether `p` settled within `ms`. */
+export async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((r) => {
+    timer = setTimeout(() => r(false), ms);
+  });
+  try {
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      late,
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

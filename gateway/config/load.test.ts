@@ -22,6 +22,41 @@ describe('configuration loading', () => {
     expect(config.sla.emergency.response).toBe(3_600_000);
   });
 
+  it('an unknown key says which known key was probably meant', async () => {
+    const f = file('typo.yaml', 'mqtt:\n  embedded:\n    hots: 0.0.0.0\napi: { prot: 8080, zzzzzz: 1 }\n');
+    const { issues } = await loadConfig(f, {}, {});
+    expect(issues.map(formatIssue)).toEqual([
+      expect.stringMatching(/typo\.yaml:3:5: mqtt\.embedded\.hots: unknown key \(did you mean "host"\?\)$/),
+      expect.stringMatching(/typo\.yaml:4:8: api\.prot: unknown key \(did you mean "port"\?\)$/),
+      expect.stringMatching(/typo\.yaml:4:20: api\.zzzzzz: unknown key$/),
+    ]);
+  });
+
+  it('the embedded broker serves the network only with credentials or an explicit anonymous switch (issue 18)', async () => {
+    const open = file('open.yaml', 'mqtt:\n  embedded:\n    host: 0.0.0.0\n');
+    const refused = await loadConfig(open, {}, {});
+    expect(refused.issues.map(formatIssue)).toEqual([
+      expect.stringMatching(
+        /open\.yaml:3:11: mqtt\.embedded\.host: the embedded broker would accept anyone on 0\.0\.0\.0: configure device credentials/,
+      ),
+    ]);
+    // The same from the environment, located there.
+    const env = await loadConfig(null, { mqttHost: '0.0.0.0' }, {});
+    expect(env.issues[0]).toMatchObject({
+      file: '<command line or environment>',
+      path: 'mqtt.embedded.host',
+    });
+    const explicit = file('anon.yaml', 'mqtt:\n  embedded: { host: 0.0.0.0, allowAnonymous: true }\n');
+    expect((await loadConfig(explicit, {}, {})).issues).toEqual([]);
+    const users = file(
+      'users.yaml',
+      'mqtt:\n  embedded:\n    users: [{ username: press-7, password: s3cret-pw }]\n',
+    );
+    const withUsers = await loadConfig(users, {}, {});
+    expect(withUsers.issues).toEqual([]);
+    expect(withUsers.config.mqtt.embedded.host).toBeUndefined(); // bound to 0.0.0.0 at start (brokerExposure)
+  });
+
   it('paths in the file are relative to the file', async () => {
     const f = file('paths.yaml', 'storage: { dataDir: state }\nrules: { files: [rules/*.yaml] }\n');
     const { config } = await loadConfig(f, {}, {});

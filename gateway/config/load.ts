@@ -24,6 +24,24 @@ export interface LoadedConfig {
   /** The file read, or null for the built-in defaults. */
   file: string | null;
   issues: SourceIssue[];
+  /**
+   * With issues, `config` holds the defaults; these are the rule files and fault types the file
+   * names as far as they can be read, so that `validate` checks the rules too (every error at once).
+   */
+  rulesHint?: { files: string[]; faultTypes?: string[] };
+}
+
+const strings = (x: unknown): string[] | undefined =>
+  Array.isArray(x) && x.every((v) => typeof v === 'string') ? (x as string[]) : undefined;
+
+/** The rule files and fault types a (possibly invalid) raw configuration names. */
+function rulesHintOf(raw: unknown, file: string | null): LoadedConfig['rulesHint'] {
+  const rules = raw && typeof raw === 'object' ? (raw as { rules?: unknown }).rules : undefined;
+  const r = rules && typeof rules === 'object' ? (rules as { files?: unknown; faultTypes?: unknown }) : {};
+  const base = file === null ? process.cwd() : dirname(resolve(file));
+  const files = (strings(r.files) ?? []).map((g) => (isAbsolute(g) ? g : join(base, g)));
+  const faultTypes = strings(r.faultTypes);
+  return faultTypes ? { files, faultTypes } : { files };
 }
 
 const ENV_REF = /\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
@@ -126,7 +144,7 @@ export async function loadConfig(
   }
   if (issues.length || !parsed.success) {
     issues.sort((a, b) => a.line - b.line || a.col - b.col);
-    return { config: configSchema.parse({}), file, issues };
+    return { config: configSchema.parse({}), file, issues, rulesHint: rulesHintOf(raw, file) };
   }
   const config = parsed.data;
   const base = file === null ? process.cwd() : dirname(resolve(file));

@@ -4,6 +4,7 @@ import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
 import { ingestSchema } from '../../ingest/admission.js';
 import { connectivitySchema, deviceSchema, siteSchema, storageSchema } from '../../ingest/config.js';
 import { influxSchema } from '../../ingest/influx/config.js';
+import { authFailuresSchema } from '../../lib/auth-throttle.js';
 import { duration } from '../../lib/duration.js';
 import { byteSize } from '../../lib/size.js';
 import { notificationsSchema } from '../../notify/config.js';
@@ -35,6 +36,11 @@ export const apiSchema = z
       .prefault({}),
     /** The largest request body accepted. */
     bodyLimit: byteSize.prefault('1MB'),
+    /**
+     * Failed authentication per client address: after `maxFailures` within `window`, its requests
+     * are answered 429 for `block` without their keys being checked (docs/security.md).
+     */
+    authFailures: authFailuresSchema.prefault({}),
     /**
      * Serve HTTP from a worker thread: reads (tickets, lists, statistics, technicians, the event
      * stream) answer from its own SQLite connections while ingest keeps the main thread busy; the
