@@ -68,9 +68,13 @@ function describe(ts: number): string {
   return Number.isNaN(d.getTime()) ? String(ts) : d.toISOString();
 }
 
+/** A rounded duration: `1h` for 59 min 59.9 s (a time taken a few ms before it was compared). */
 function human(ms: number): string {
-  if (ms >= 86_400_000) return `${Math.round(ms / 86_400_000)}d`;
-  if (ms >= 3_600_000) return `${Math.round(ms / 3_600_000)}h`;
-  if (ms >= 60_000) return `${Math.round(ms / 60_000)}m`;
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+  ] as const)
+    if (Math.round(ms / (size / 60)) >= 60) return `${Math.round(ms / size)}${unit}`;
   return `${Math.round(ms / 1000)}s`;
 }

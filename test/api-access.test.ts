@@ -23,6 +23,7 @@ parts:
   catalogue: [{ number: S-7, name: Interlock switch, category: electrical }]
 api:
   rateLimit: { max: 100000 }
+  authFailures: { maxFailures: 100000 } # this test sends unknown keys to every route on purpose
 `;
 
 type Ticket = { id: string; site: string; customer: string | null; assignees: string[] };

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import picomatch from 'picomatch';
 import { z } from 'zod';
-import { toIso } from '../../lib/time.js';
+import { toIso, toIsoOrNull } from '../../lib/time.js';
 import type { Outbox, StoredEvent } from '../../notify/outbox.js';
 import { type Principal, type StreamTokens, seesSite } from '../auth.js';
 import { principalOf } from '../guard.js';
@@ -33,7 +33,7 @@ export function seesEvent(p: Principal, e: StoredEvent): boolean {
 }
 
 const frame = (e: StoredEvent) =>
-  `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ id: String(e.seq), type: e.type, timestamp: toIso(e.at), subject: e.subject, data: e.data })}\n\n`;
+  `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify({ id: String(e.seq), type: e.type, timestamp: toIsoOrNull(e.at), subject: e.subject, data: e.data })}\n\n`;
 
 /**
  * `GET /events`: Server-Sent Events of ticket, alert, SLA and device changes. Resumable: with
