@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -222,6 +222,56 @@ export function runScript<T>(script: string, args: readonly string[]): Promise<T
     });
     child.on('exit', (code) =>
       code === 0 ? resolve(JSON.parse(out) as T) : reject(new Error(`script exited ${code}: ${err}`)),
+    );
+  });
+}
+
+/** A gateway run by the built CLI in its own process, as users run it. */
+export interface CliGateway {
+  child: ChildProcess;
+  apiUrl: string;
+  mqttUrl: string;
+  /** An /api/v1 URL of it. */
+  api: (path: string) => string;
+  /** Everything it wrote to stdout and stderr so far. */
+  output: () => string;
+  /** SIGTERM; resolves its exit code. */
+  stop: () => Promise<number | null>;
+}
+
+/**
+ * Starts `faultline start` with `args` (on free ports) and resolves once it logged "listening";
+ * rejects with its output when it exits before that.
+ */
+export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliGateway> {
+  const cli = join(packageRoot(), 'dist', 'gateway', 'cli.js');
+  const child = spawn(process.execPath, [cli, 'start', '--api-port', '0', '--mqtt-port', '0', ...args], {
+    env: { ...process.env, FAULTLINE_API_KEY: TEST_API_KEY, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const onData = (c: Buffer) => {
+      out += c.toString();
+      const m = /"api":"(http:\/\/[^"]+)","mqtt":"(mqtt:\/\/[^"]+)".*"msg":"listening"/.exec(out);
+      if (m)
+        resolve({
+          child,
+          apiUrl: m[1] as string,
+          mqttUrl: m[2] as string,
+          api: (p) => `${m[1]}/api/v1${p}`,
+          output: () => out,
+          stop: () => {
+            child.kill('SIGTERM');
+            return exited;
+          },
+        });
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    void exited.then((code) =>
+      reject(Object.assign(new Error(`gateway exited ${code}: ${out}`), { output: out })),
     );
   });
 }

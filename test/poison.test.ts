@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -6,10 +5,9 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newDevice } from '../ingest/devices.js';
 import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
-import { packageRoot } from '../lib/package-root.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { Outbox } from '../notify/outbox.js';
-import { getJson, postJson, TEST_API_KEY, tempDir, waitFor, writeFiles } from './helpers.js';
+import { type CliGateway, getJson, postJson, startCli, tempDir, waitFor, writeFiles } from './helpers.js';
 
 /**
  * Issue 18, finding 1: a reading with an impossible timestamp was acknowledged, then killed the
@@ -18,8 +16,6 @@ import { getJson, postJson, TEST_API_KEY, tempDir, waitFor, writeFiles } from '.
  * (the built CLI, as users run it) and must start and serve every list. Stored values written before
  * the edge checked times, and an event that cannot be serialised, must not stop it either.
  */
-const CLI = join(packageRoot(), 'dist', 'gateway', 'cli.js');
-
 const CONFIG = `
 sites: [{ id: north }]
 devices: [{ id: press-1, site: north }]
@@ -34,13 +30,6 @@ const RULES = `rules:
     errorCode: [E-STOP]
     ticket: { priority: emergency, faultType: safety }
 `;
-
-interface Gateway {
-  child: ChildProcess;
-  api: (path: string) => string;
-  mqttUrl: string;
-  stop: () => Promise<number | null>;
-}
 
 describe('poison inputs: impossible timestamps and stored values (issue 18)', () => {
   const tmp = tempDir();
@@ -68,37 +57,11 @@ describe('poison inputs: impossible timestamps and stored values (issue 18)', ()
     tmp.cleanup();
   });
 
-  const start = (): Promise<Gateway> => {
-    const child = spawn(
-      process.execPath,
-      [CLI, 'start', '--config', join(tmp.dir, 'faultline.yaml'), '--data-dir', join(tmp.dir, 'data')].concat(
-        ['--api-port', '0', '--mqtt-port', '0'],
-      ),
-      { env: { ...process.env, FAULTLINE_API_KEY: TEST_API_KEY }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    return new Promise((resolve, reject) => {
-      let out = '';
-      child.stdout?.on('data', (c: Buffer) => {
-        out += c.toString();
-        const m = /"api":"(http:\/\/[^"]+)","mqtt":"(mqtt:\/\/[^"]+)".*"msg":"listening"/.exec(out);
-        if (m)
-          resolve({
-            child,
-            api: (p) => `${m[1]}/api/v1${p}`,
-            mqttUrl: m[2] as string,
-            stop: () => {
-              const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-              child.kill('SIGTERM');
-              return exited;
-            },
-          });
-      });
-      child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${out}`)));
-    });
-  };
+  const start = () =>
+    startCli(['--config', join(tmp.dir, 'faultline.yaml'), '--data-dir', join(tmp.dir, 'data')]);
 
   /** Every list a user opens answers 200. */
-  const serves = async (gw: Gateway) => {
+  const serves = async (gw: CliGateway) => {
     for (const p of ['/devices', '/alerts', '/tickets', '/ingest', '/ingest/dead-letters', '/webhooks'])
       expect((await getJson(gw.api(p))).status, p).toBe(200);
   };
