@@ -109,9 +109,9 @@ function assertWritableDir(dir: string): void {
   }
 }
 
+/** The URL of a listener as bound: `http://0.0.0.0:8080` when it serves every interface (issue 18). */
 function displayUrl(scheme: string, host: string, port: number): string {
-  const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return `${scheme}://${h.includes(':') ? `[${h}]` : h}:${port}`;
+  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /**

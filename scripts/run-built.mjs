@@ -52,12 +52,11 @@ if (changed > built) {
   utimesSync(stamp, now, now);
   process.stderr.write('[faultline] built.\n');
 }
+// In its own process group, so that a terminal's Ctrl-C reaches it once, through this process (a
+// second signal makes the gateway exit at once instead of stopping cleanly).
 const child = spawn(process.execPath, [join(root, 'dist', 'gateway', 'cli.js'), ...process.argv.slice(2)], {
   stdio: 'inherit',
+  detached: true,
 });
-// Ctrl-C reaches the gateway too (same process group); this process waits for its clean stop.
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
-  process.on(sig, () => {
-    if (sig !== 'SIGINT') child.kill(sig);
-  });
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../lib/package-root.js';
 import { openDatabase } from '../lib/sqlite.js';
-import { auth, TEST_API_KEY, tempDir, waitFor, writeFiles } from './helpers.js';
+import { auth, startCli, TEST_API_KEY, tempDir, waitFor, writeFiles } from './helpers.js';
 
 const CLI = join(packageRoot(), 'dist', 'gateway', 'cli.js');
 
@@ -89,6 +89,68 @@ describe('faultline CLI (built)', () => {
     );
   });
 
+  it('rules check: a pattern that matches no file is an error, not "0 rules, all fine" (issue 18)', () => {
+    const r = cli(
+      ['rules', 'check', 'rules/*.yaml', join(packageRoot(), 'examples', 'rules', '*.yaml')],
+      tmp.dir,
+    );
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`no rule file matches rules/*.yaml (in ${tmp.dir})`);
+    expect(r.stdout).not.toContain('ok:');
+  });
+
+  it('validate: config, rule schema, fault type and template errors of every file in one run, sorted (issue 18)', () => {
+    writeFiles(tmp.dir, {
+      'all/faultline.yaml': 'api:\n  prot: 8080\nrules:\n  files: [b.yaml, a.yaml]\n',
+      'all/a.yaml': [
+        'rules:',
+        '  - id: hot',
+        '    match: { metric: temperature }',
+        '    threshold: { above: 90, for: soon }',
+        '    ticket: { priority: general, faultType: plumbing, title: "{{device.nmae}} hot" }',
+        '',
+      ].join('\n'),
+      'all/b.yaml':
+        'rules:\n  - id: cold\n    match: { metric: t }\n    threshold: { below: 1 }\n    ticket: { priority: urgent }\n',
+    });
+    const r = cli(['validate', '--config', 'all/faultline.yaml'], tmp.dir);
+    expect(r.status).toBe(1);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/all\/a\.yaml:4:34: rule "hot": threshold\.for: expected a duration/),
+      expect.stringMatching(
+        /all\/a\.yaml:5:\d+: rule "hot": ticket\.faultType: unknown fault type "plumbing"/,
+      ),
+      expect.stringMatching(
+        /all\/a\.yaml:5:\d+: rule "hot": ticket\.title: unknown template variable "\{\{device\.nmae\}\}"/,
+      ),
+      expect.stringMatching(/all\/b\.yaml:5:25: rule "cold": ticket\.priority: expected one of/),
+      expect.stringMatching(/all\/faultline\.yaml:2:3: api\.prot: unknown key \(did you mean "port"\?\)/),
+      '5 error(s)',
+    ]);
+  });
+
+  it('start: anonymous on the network only when asked for, with a warning; the listening line names the bind address', async () => {
+    writeFiles(tmp.dir, {
+      'anon.yaml': 'mqtt: { embedded: { host: 0.0.0.0, allowAnonymous: true } }\nrules: { files: [] }\n',
+    });
+    const gw = await startCli([
+      '--config',
+      join(tmp.dir, 'anon.yaml'),
+      '--data-dir',
+      join(tmp.dir, 'anon-data'),
+    ]);
+    expect(gw.mqttUrl).toMatch(/^mqtt:\/\/0\.0\.0\.0:\d+$/);
+    expect(gw.output()).toContain('accepts anonymous clients on a network interface');
+    expect(await gw.stop()).toBe(0);
+    writeFiles(tmp.dir, { 'open.yaml': 'mqtt: { embedded: { host: 0.0.0.0 } }\nrules: { files: [] }\n' });
+    const refused = cli(['start', '--config', 'open.yaml', '--data-dir', 'open-data'], tmp.dir);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr + refused.stdout).toMatch(
+      /open\.yaml:1:27: mqtt\.embedded\.host: the embedded broker would accept anyone/,
+    );
+  });
+
   it('validate: a config error names file, line, column and path', () => {
     writeFiles(tmp.dir, { 'bad-config.yaml': 'api:\n  port: 70000\nmqtt:\n  embeded: {}\n' });
     const r = cli(['validate', '--config', 'bad-config.yaml'], tmp.dir);
@@ -117,18 +179,24 @@ describe('faultline CLI (built)', () => {
         [CLI, 'start', '--api-port', '0', '--mqtt-port', '0', '--data-dir', join(tmp.dir, 'data')],
         {
           cwd: tmp.dir,
-          env: { ...env, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+          env,
           stdio: ['ignore', 'pipe', 'pipe'],
         },
       );
     const child = start();
+    let stdout = '';
+    child.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => {
       stderr += c.toString();
     });
     const line = await listeningLine(child);
     expect(line.api).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    // No device credentials: the broker serves loopback only, and says so (issue 18).
     expect(line.mqtt).toMatch(/^mqtt:\/\/127\.0\.0\.1:\d+$/);
+    expect(stdout).toContain('the embedded broker listens on loopback only');
     const health = await fetch(`${line.api}/health`);
     expect(health.status).toBe(200);
     // No key was configured: one admin key is made and printed on stderr; only its hash is stored.
@@ -314,6 +382,41 @@ describe('faultline CLI (built)', () => {
     expect(bad.status).toBe(1);
     expect(bad.stderr).toContain('scenario.yaml:1:10: devices: expected at least 1 items');
   });
+
+  it('npm run demo: built only when sources changed; --reset starts afresh and says where the state lives (issue 18)', async () => {
+    const data = join(tmp.dir, 'demo-state');
+    writeFiles(data, { 'leftover.txt': 'from an earlier run' });
+    const child = spawn(
+      process.execPath,
+      [
+        join(packageRoot(), 'scripts', 'run-built.mjs'),
+        'demo',
+        '--reset',
+        '--api-port',
+        '0',
+        '--mqtt-port',
+        '0',
+        '--data-dir',
+        data,
+      ],
+      { cwd: tmp.dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let err = '';
+    child.stderr?.on('data', (c: Buffer) => {
+      err += c.toString();
+    });
+    await listeningLine(child);
+    await waitFor(async () => (err.includes('simulated machines publishing') ? true : undefined), 20_000);
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGINT'); // as Ctrl-C: the script passes it to the gateway once
+    expect(await exited).toBe(0);
+    // npm test built dist/ just before: nothing to build.
+    expect(err).not.toContain('[faultline] building');
+    expect(err).toContain(`[demo] reset: deleted ${data}`);
+    expect(err).toContain(`[demo] state in ${data}`);
+    expect(existsSync(join(data, 'leftover.txt'))).toBe(false);
+    expect(existsSync(join(data, 'state.db'))).toBe(true);
+  }, 60_000);
 
   it('--help works for every command', () => {
     for (const cmd of ['start', 'demo', 'validate', 'sim']) {
