@@ -199,7 +199,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(ticketRoutes(deps.tickets, deps.faultTypes));
       v1.register(customerRoutes(deps.tickets, deps.devices));
       v1.register(teamRoutes(deps.tickets));
-      v1.register(alertRoutes(deps.alerts, deps.devices));
+      v1.register(alertRoutes(deps.alerts, deps.devices, (ids) => deps.tickets.ticketsOfAlerts(ids)));
       v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources));
       v1.register(ingestRoutes(deps.ingestStatus, deps.deadLetters, deps.devices));
       v1.register(ruleRoutes(deps.rules, deps.faultTypes));

@@ -179,6 +179,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     ingest.onReading((point, device) => connectivity.onReading(point, device));
 
     let forwarder: Forwarder | null = null;
+    let ticketsRef: TicketService | undefined;
     let target = '';
     let housekeepingRef: Housekeeping | undefined;
     const status = () =>
@@ -200,6 +201,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         return counts;
       },
       () => apiThread?.stats() ?? null,
+      () => ticketsRef?.openByPriority() ?? Promise.resolve({}),
     );
     if (config.influx) {
       const writer = createWriter(config.influx);
@@ -243,6 +245,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       customers: config.customers,
       ...(parts ? { parts } : {}),
     });
+    ticketsRef = tickets;
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
     const outbox = new Outbox(stateDb);
     const events = wireEvents({ outbox, tickets, alerts, ingest, registry, logger });
@@ -292,7 +295,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       ),
       scheduler: systemScheduler,
       logger: logger.child({ component: 'sla' }),
-      onNotice: events.slaNotice,
+      onNotice: (n) => {
+        metrics.slaNotice(n.stage, n.target);
+        events.slaNotice(n);
+      },
     });
     await slaWatcher.start();
     tickets.onChange(({ kind, ticket }) => void slaWatcher.changed(ticket, kind === 'created'));

@@ -12,6 +12,8 @@ export function createMetrics(
   deviceStates: () => Record<string, number>,
   /** The API worker thread, when there is one (`api.worker`). */
   apiWorker: () => { up: boolean; restarts: number } | null = () => null,
+  /** Open tickets per class (priority), read at each scrape. */
+  openTickets: () => Promise<Record<string, number>> = async () => ({}),
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'faultline_' });
@@ -197,6 +199,24 @@ export function createMetrics(
     },
   });
 
+  let open: Record<string, number> = {};
+  new Gauge({
+    name: 'faultline_tickets_open',
+    help: 'Tickets in an open status, per class (priority).',
+    labelNames: ['priority'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of ['emergency', 'general', 'preventive']) this.set({ priority: p }, open[p] ?? 0);
+    },
+  });
+  const slaNotices = new Counter({
+    name: 'faultline_sla_notices_total',
+    help: 'SLA notices since start: warnings (at sla.warnAt shares), breaches and escalations, per clock.',
+    labelNames: ['stage', 'target'],
+    registers: [registry],
+  });
+
   const writeDuration = new Histogram({
     name: 'faultline_influx_write_duration_seconds',
     help: 'Duration of InfluxDB write requests.',
@@ -206,11 +226,16 @@ export function createMetrics(
   });
 
   return {
+    /** An SLA warning, breach or escalation was announced. */
+    slaNotice(stage: string, target: string | null): void {
+      slaNotices.inc({ stage, target: target ?? 'none' });
+    },
     observeWrite(ms: number, ok: boolean): void {
       writeDuration.observe({ outcome: ok ? 'ok' : 'error' }, ms / 1000);
     },
     async render(): Promise<{ contentType: string; body: string }> {
       await refresh();
+      open = await openTickets().catch(() => open);
       return { contentType: registry.contentType, body: await registry.metrics() };
     },
   };

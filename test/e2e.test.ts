@@ -139,7 +139,12 @@ describe('equipment to ticket, end to end', () => {
       fireCount: number;
       history: { event: string; value: number }[];
     }>(api('/alerts/overheat@cnc-1'));
-    expect(alert.body).toMatchObject({ state: 'firing', fireCount: 2 });
+    // The alert names its ticket (issue 18), in the list too.
+    expect(alert.body).toMatchObject({ state: 'firing', fireCount: 2, ticketId: list[0]?.id });
+    const firing = await getJson<{ items: { id: string; ticketId: string | null }[] }>(
+      api('/alerts?state=firing'),
+    );
+    expect(firing.body.items.find((a) => a.id === 'overheat@cnc-1')?.ticketId).toBe(list[0]?.id);
     // Its history, newest first: fired at 97, cleared at 80, fired before that.
     expect(alert.body.history.slice(0, 3).map((h) => `${h.event}@${h.value}`)).toEqual([
       'firing@97',

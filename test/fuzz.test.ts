@@ -2,10 +2,17 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeValue, errorCodesOf } from '../adapters/modbus/registers.js';
+import { deviceView } from '../api/routes/devices.js';
 import { loadConfig } from '../gateway/config/load.js';
+import { SqliteDeadLetterStore } from '../ingest/dead-letters.js';
+import { DeviceRegistry, newDevice } from '../ingest/devices.js';
+import { Ingest } from '../ingest/ingest.js';
 import { decodeTelemetryJson } from '../ingest/point.js';
+import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
+import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
+import { openDatabase } from '../lib/sqlite.js';
 import { parseRuleSource } from '../rules/load.js';
-import { gatewayFixture, postJson, tempDir, writeFiles } from './helpers.js';
+import { gatewayFixture, postJson, silentLogger, tempDir, writeFiles } from './helpers.js';
 
 /**
  * Property-based fuzzing (issue 11): whatever a device, a config author or an API client sends, the
@@ -70,6 +77,62 @@ describe('fuzzing', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('timestamps in every format and unit: admitted within the bounds, or dead-lettered (issue 18)', async () => {
+    const NOW = Date.UTC(2026, 11, 7, 12);
+    const units = [1e-3, 1, 1e3, 1e6]; // seconds, ms, µs, ns
+    const ts = fc.oneof(
+      fc.double({ min: -1e22, max: 1e22, noNaN: true }),
+      fc
+        .constantFrom(...units)
+        .chain((u) => fc.integer({ min: -10 * 86_400_000, max: 10 * 86_400_000 }).map((d) => (NOW + d) * u)),
+      fc
+        .integer({ min: -300_000, max: 300_000 })
+        .map((y) => new Date(Date.UTC(2026, 0, 1) + y * 86_400_000 * 3).toISOString()),
+      fc.constantFrom(
+        '+275760-09-13T00:00:00Z',
+        '-000001-01-01T00:00:00Z',
+        '2200-01-01',
+        '1980-01-01T00:00:00+14:00',
+        'Mon, 07 Dec 2026 12:00:00 GMT',
+        '1796644800000',
+        '0x1a2b',
+        'Infinity',
+        '',
+      ),
+      fc.string({ maxLength: 30 }),
+    );
+    const db = openDatabase(':memory:');
+    const registry = new DeviceRegistry(new SqliteDeviceStore(db), [], []);
+    await registry.load();
+    const deadLetters = new SqliteDeadLetterStore(db);
+    const ingest = new Ingest({
+      log: new SqliteTelemetryLog(db),
+      registry,
+      deadLetters,
+      logger: silentLogger,
+    });
+    const admitted: number[] = [];
+    ingest.onReading((p) => admitted.push(p.ts));
+    await fc.assert(
+      fc.asyncProperty(ts, async (t) => {
+        const r = decodeTelemetryJson(JSON.stringify({ ts: t, v: 1 }), 'dev-1', NOW, 'fuzz');
+        const before = admitted.length;
+        if (r.ok) await ingest.accept([r.point]);
+        if (admitted.length > before) {
+          const got = admitted[admitted.length - 1] as number;
+          expect(got).toBeGreaterThanOrEqual(NOW - 7 * 86_400_000);
+          expect(got).toBeLessThanOrEqual(NOW + 5 * 60_000);
+        }
+        // Whatever was admitted, every view of the device works.
+        expect(() => JSON.stringify(deviceView(registry.get('dev-1') ?? newDevice('dev-1')))).not.toThrow();
+      }),
+      { numRuns: 1_000 },
+    );
+    expect(admitted.length).toBeGreaterThan(0);
+    expect(await deadLetters.count()).toBeGreaterThan(0);
+    db.close();
   });
 
   it('Modbus register words: every type and byte order decodes to a value, never throws', () => {

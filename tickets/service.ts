@@ -475,6 +475,16 @@ export class TicketService {
    * The technicians (R4.1): team, skills with levels, trainings (valid now or not), whether on call
    * now, and how many open tickets they have.
    */
+  /** Tickets in an open status per class (priority). */
+  openByPriority(): Promise<Record<string, number>> {
+    return this.opts.store.openByPriority();
+  }
+
+  /** The newest ticket of each alert: alert id → ticket id. */
+  ticketsOfAlerts(alertIds: readonly string[]): Promise<Map<string, string>> {
+    return this.opts.store.ticketsOfAlerts(alertIds);
+  }
+
   async technicians(sites: readonly string[] | null = null): Promise<
     {
       id: string;

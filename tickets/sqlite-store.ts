@@ -123,6 +123,11 @@ export const MIGRATIONS = [
     up: `DROP INDEX tickets_status;
       CREATE INDEX tickets_status_urgency ON tickets (status, is_open, priority_rank, due_key, seq);`,
   },
+  {
+    version: 9,
+    description: 'the tickets of an alert (an alert names its ticket)',
+    up: 'CREATE INDEX tickets_alert ON tickets (alert_id, seq) WHERE alert_id IS NOT NULL;',
+  },
 ];
 
 interface Row {
@@ -264,6 +269,11 @@ export class SqliteTicketStore implements TicketStore {
         'INSERT INTO ticket_events (ticket_seq, at, type, actor, from_status, to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?)',
       ),
       events: db.prepare('SELECT * FROM ticket_events WHERE ticket_seq = ? ORDER BY id'),
+      openByPriority: db.prepare(
+        'SELECT priority, COUNT(*) AS n FROM tickets WHERE is_open = 1 GROUP BY priority',
+      ),
+      ticketsOfAlerts: db.prepare(`SELECT alert_id, MAX(seq) AS seq FROM tickets
+        WHERE alert_id IN (SELECT value FROM json_each(?)) GROUP BY alert_id`),
       openCounts: db.prepare(`SELECT a.value AS assignee, COUNT(*) AS n
         FROM tickets t, json_each(t.assignees) a
         WHERE t.is_open = 1 AND (@sites IS NULL OR t.site IN (SELECT value FROM json_each(@sites)))
@@ -467,6 +477,20 @@ export class SqliteTicketStore implements TicketStore {
       );
     }
     return { items, nextCursor };
+  }
+
+  async openByPriority(): Promise<Record<string, number>> {
+    const rows = this.stmts.openByPriority.all() as { priority: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.priority, r.n]));
+  }
+
+  async ticketsOfAlerts(alertIds: readonly string[]): Promise<Map<string, string>> {
+    if (alertIds.length === 0) return new Map();
+    const rows = this.stmts.ticketsOfAlerts.all(JSON.stringify(alertIds)) as {
+      alert_id: string;
+      seq: number;
+    }[];
+    return new Map(rows.map((r) => [r.alert_id, idOf(r.seq)]));
   }
 
   async openCounts(sites?: readonly string[] | null): Promise<Map<string, number>> {

@@ -152,6 +152,17 @@ export function ticketStoreContract(
       expect(Object.fromEntries(await store.openCounts())).toEqual({ ana: 2, ben: 1 });
     });
 
+    it('names the newest ticket of each alert', async () => {
+      const first = (await store.openOrRecur(monitoring(), 1)).ticket;
+      await store.update(first.id, (t) => ({ ticket: { ...t, status: 'closed', finalAt: 5 }, events: [] }));
+      const second = (await store.openOrRecur(monitoring(), 6)).ticket;
+      const other = (await store.openOrRecur(monitoring({ ruleId: 'r2', alertId: 'r2@d1' }), 6)).ticket;
+      const m = await store.ticketsOfAlerts(['r1@d1', 'r2@d1', 'r9@d1']);
+      expect(Object.fromEntries(m)).toEqual({ 'r1@d1': second.id, 'r2@d1': other.id });
+      expect((await store.ticketsOfAlerts([])).size).toBe(0);
+      expect(await store.openByPriority()).toEqual({ emergency: 2 }); // the closed one does not count
+    });
+
     it('filters by status, priority, device, text and SLA state', async () => {
       const a = (await store.openOrRecur(monitoring({ title: 'Spindle overheat' }), 1)).ticket;
       const b = (

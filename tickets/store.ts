@@ -96,6 +96,10 @@ export interface TicketStore {
   timeline(id: string): Promise<TicketEvent[]>;
   /** Open tickets per assignee (only those with any): the routing load, without reading tickets. */
   openCounts(sites?: readonly string[] | null): Promise<Map<string, number>>;
+  /** Tickets in an open status per class (priority): for the metrics. */
+  openByPriority(): Promise<Record<string, number>>;
+  /** The newest ticket of each of these alerts, whatever its status: alert id → ticket id. */
+  ticketsOfAlerts(alertIds: readonly string[]): Promise<Map<string, string>>;
   close(): Promise<void>;
 }
 

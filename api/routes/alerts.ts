@@ -38,6 +38,8 @@ const alertSchema = z
     flapping: z.boolean(),
     silencedBy: z.string().nullable(),
     updatedAt: z.string(),
+    /** The ticket this alert opened (its newest), if any. */
+    ticketId: z.string().nullable(),
   })
   .strict();
 
@@ -51,7 +53,7 @@ const historySchema = z
   })
   .strict();
 
-export function alertView(a: Alert) {
+export function alertView(a: Alert, ticketId: string | null = null) {
   return {
     id: a.id,
     ruleId: a.ruleId,
@@ -67,12 +69,16 @@ export function alertView(a: Alert) {
     flapping: a.flapping,
     silencedBy: a.silencedBy,
     updatedAt: toIso(a.updatedAt), // the gateway's clock, always a time
+    ticketId,
   };
 }
 
 const errors = { 400: problemSchema, 401: problemSchema, 403: problemSchema, 404: problemSchema };
 
-export function alertRoutes(alerts: AlertStore, devices: DeviceRegistry) {
+/** The tickets of alerts, by alert id (the ticket service). */
+type TicketsOfAlerts = (alertIds: readonly string[]) => Promise<Map<string, string>>;
+
+export function alertRoutes(alerts: AlertStore, devices: DeviceRegistry, ticketsOf: TicketsOfAlerts) {
   return async (plain: FastifyInstance) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
     app.get(
@@ -99,7 +105,11 @@ export function alertRoutes(alerts: AlertStore, devices: DeviceRegistry) {
             .filter((d) => seesSite(p, d.site) && (q.site === undefined || d.site === q.site))
             .map((d) => d.id);
         const res = await alerts.list(filter, q.limit, q.cursor);
-        return { items: res.items.map(alertView), nextCursor: res.nextCursor };
+        const tickets = await ticketsOf(res.items.map((a) => a.id));
+        return {
+          items: res.items.map((a) => alertView(a, tickets.get(a.id) ?? null)),
+          nextCursor: res.nextCursor,
+        };
       },
     );
 
@@ -125,7 +135,8 @@ export function alertRoutes(alerts: AlertStore, devices: DeviceRegistry) {
           const at = toIsoOrNull(h.at);
           return at === null ? [] : [{ ...h, at }];
         });
-        return { ...alertView(a), history: shown };
+        const ticket = (await ticketsOf([a.id])).get(a.id) ?? null;
+        return { ...alertView(a, ticket), history: shown };
       },
     );
   };
