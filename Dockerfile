@@ -25,22 +25,22 @@ COPY simulators ./simulators
 RUN npm run build && npm prune --omit=dev
 
 FROM node:${NODE_VERSION}-bookworm-slim
+# Hosts, ports and the data directory come from the configuration file, not from FAULTLINE_*
+# variables: those would override a mounted file (flag > environment > file).
 ENV NODE_ENV=production \
-    FAULTLINE_DATA_DIR=/data \
-    FAULTLINE_API_HOST=0.0.0.0 \
-    FAULTLINE_MQTT_HOST=0.0.0.0 \
-    FAULTLINE_API_PORT=8080 \
-    FAULTLINE_MQTT_PORT=1883
+    FAULTLINE_CONFIG=/etc/faultline/faultline.yaml
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY examples ./examples
+COPY simulators/scenarios ./simulators/scenarios
+COPY docker/faultline.yaml /etc/faultline/faultline.yaml
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]
 EXPOSE 8080 1883
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+process.env.FAULTLINE_API_PORT+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.FAULTLINE_API_PORT||8080)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 ENTRYPOINT ["node", "dist/gateway/cli.js"]
 CMD ["start"]

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { packageRoot } from '../../lib/package-root.js';
 import { formatIssue } from '../../lib/source-errors.js';
 import { tempDir, writeFiles } from '../../test/helpers.js';
 import { loadConfig } from './load.js';
@@ -55,6 +57,22 @@ describe('configuration loading', () => {
     const withUsers = await loadConfig(users, {}, {});
     expect(withUsers.issues).toEqual([]);
     expect(withUsers.config.mqtt.embedded.host).toBeUndefined(); // bound to 0.0.0.0 at start (brokerExposure)
+  });
+
+  it('the Docker image: its config serves the network with a device account; nothing overrides a mounted file', async () => {
+    const file = join(packageRoot(), 'docker', 'faultline.yaml');
+    const ok = await loadConfig(file, {}, { MQTT_DEVICE_PASSWORD: 'a-device-secret' });
+    expect(ok.issues).toEqual([]);
+    expect(ok.config.api.host).toBe('0.0.0.0');
+    expect(ok.config.mqtt.embedded).toMatchObject({ host: '0.0.0.0', users: [{ username: 'device' }] });
+    const missing = await loadConfig(file, {}, {});
+    expect(missing.issues.map(formatIssue)[0]).toMatch(
+      /faultline\.yaml:\d+:\d+: environment variable MQTT_DEVICE_PASSWORD is not set/,
+    );
+    const dockerfile = readFileSync(join(packageRoot(), 'Dockerfile'), 'utf8');
+    expect(dockerfile).not.toMatch(/FAULTLINE_(API_HOST|MQTT_HOST|API_PORT|MQTT_PORT|DATA_DIR)=/);
+    expect(dockerfile).toContain('COPY docker/faultline.yaml /etc/faultline/faultline.yaml');
+    expect(dockerfile).toContain('COPY simulators/scenarios ./simulators/scenarios');
   });
 
   it('paths in the file are relative to the file', async () => {
