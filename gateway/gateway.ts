@@ -20,7 +20,7 @@ import { ingestStatus } from '../ingest/status.js';
 import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
 import { lockDataDir } from '../lib/dir-lock.js';
 import { FaultlineError } from '../lib/errors.js';
-import type { Logger } from '../lib/log.js';
+import { type Logger, RateLimitedLog } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
 import { FLUSH_SLICE, yieldToLoop } from '../lib/slices.js';
 import { formatIssue } from '../lib/source-errors.js';
@@ -180,6 +180,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
 
     let forwarder: Forwarder | null = null;
     let ticketsRef: TicketService | undefined;
+    let engineRef: RuleEngine | undefined;
     let target = '';
     let housekeepingRef: Housekeeping | undefined;
     const status = () =>
@@ -202,6 +203,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       },
       () => apiThread?.stats() ?? null,
       () => ticketsRef?.openByPriority() ?? Promise.resolve({}),
+      () => engineRef?.evaluationErrors ?? 0,
     );
     if (config.influx) {
       const writer = createWriter(config.influx);
@@ -340,7 +342,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       undefined,
       RULE_STATE_CHECKPOINTS * config.rules.stateSaveInterval,
     );
+    engineRef = engine;
     engine.onTransition((t) => alerts.handle(t));
+    const evalWarn = new RateLimitedLog(logger.child({ component: 'rules' }));
+    engine.onError((alertId, err) => evalWarn.warn(alertId, { err, alertId }, 'rule evaluation failed'));
     alerts.onFiring(async (alert, t) => {
       if (alert.silencedBy) {
         // Planned work: the alert is recorded, no ticket opened; the visit's ticket hears of it.

@@ -14,6 +14,8 @@ export function createMetrics(
   apiWorker: () => { up: boolean; restarts: number } | null = () => null,
   /** Open tickets per class (priority), read at each scrape. */
   openTickets: () => Promise<Record<string, number>> = async () => ({}),
+  /** Rule evaluations that threw (one rule on one series). */
+  evaluationErrors: () => number = () => 0,
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'faultline_' });
@@ -69,6 +71,11 @@ export function createMetrics(
     'faultline_readings_time_restamped_total',
     'Readings kept with their receipt time instead of their own (ingest.timestamps.outOfRange: receipt).',
     (s) => s.readings.timeRestamped,
+  );
+  counter(
+    'faultline_reading_listener_errors_total',
+    'A consumer of durable readings (history, rules, connectivity) threw on one; the others still saw it.',
+    (s) => s.readings.listenerErrors,
   );
   counter(
     'faultline_readings_unknown_device_total',
@@ -208,6 +215,15 @@ export function createMetrics(
     collect() {
       this.reset();
       for (const p of ['emergency', 'general', 'preventive']) this.set({ priority: p }, open[p] ?? 0);
+    },
+  });
+  new Counter({
+    name: 'faultline_rule_evaluation_errors_total',
+    help: 'Rule evaluations that threw (one rule on one series); the other rules of the reading ran.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(evaluationErrors());
     },
   });
   const slaNotices = new Counter({

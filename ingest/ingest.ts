@@ -27,6 +27,8 @@ export interface IngestCounters {
   timeRestamped: number;
   /** Readings of unknown devices refused (`autoRegister: false` or over `maxAutoRegistered`). */
   unknownDeviceRejected: number;
+  /** A listener (history, rules, connectivity) threw on a reading; the others still saw it. */
+  listenerErrors: number;
 }
 
 export interface IngestOptions {
@@ -56,6 +58,7 @@ export class Ingest implements ReadingSink {
     timeRejected: 0,
     timeRestamped: 0,
     unknownDeviceRejected: 0,
+    listenerErrors: 0,
   };
   private readonly listeners: ReadingListener[] = [];
   private readonly warn: RateLimitedLog;
@@ -90,7 +93,8 @@ export class Ingest implements ReadingSink {
         try {
           listener(p, device);
         } catch (err) {
-          this.opts.logger.error({ err, deviceId: p.deviceId }, 'reading listener failed');
+          this.counters.listenerErrors++;
+          this.warn.warn(`listener:${p.deviceId}`, { err, deviceId: p.deviceId }, 'reading listener failed');
         }
       }
     }

@@ -31,6 +31,33 @@ function engineWith(rules: Rule[], start = 0) {
 }
 
 describe('RuleEngine', () => {
+  it('a rule that throws on one series is counted and told; the other rules of the reading still run (issue 18)', () => {
+    const good = hot({ above: 90 });
+    const broken = ruleFrom({
+      id: 'broken',
+      match: { metric: 't' },
+      threshold: { above: 1 },
+      ticket: { priority: 'general', faultType: 'm' },
+    });
+    // Its evaluation fails (as a bug in one rule kind would); compiling and matching it does not.
+    let armed = false;
+    const cond = broken.condition as unknown as Record<string, unknown>;
+    const trap = new Proxy(cond, {
+      get: (t, p) => {
+        if (armed && p !== 'kind' && p !== 'metric') throw new Error('evaluation bug');
+        return t[p as string];
+      },
+    });
+    const { engine, seen } = engineWith([{ ...broken, condition: trap } as unknown as Rule, good]);
+    const errors: string[] = [];
+    engine.onError((id, err) => errors.push(`${id}: ${(err as Error).message}`));
+    armed = true;
+    engine.onReading(point('m1', 0, { t: 95 }), device('m1'));
+    expect(errors).toEqual(['broken@m1: evaluation bug']);
+    expect(engine.evaluationErrors).toBe(1);
+    expect(seen).toEqual(['hot@m1 firing@0']);
+  });
+
   it('fires a pending alert from its timer at the end of `for`, without another reading', () => {
     const { sched, engine, seen } = engineWith([hot()]);
     engine.onReading(point('m1', 0, { t: 95 }), device('m1'));
@@ -138,6 +165,20 @@ describe('RuleEngine', () => {
     const changed = engineWith([hot({ above: 80, for: '10s' })], 4_000);
     expect(changed.engine.load(stored, (id) => device(id))).toEqual({ restored: 0, dropped: 1 });
     expect(changed.engine.takeChanges()).toMatchObject([{ alertId: 'hot@m1', state: null }]);
+  });
+
+  it('a saved series fed from a clock in the future is started afresh, not kept deaf to real readings (issue 18)', () => {
+    const first = engineWith([hot({ above: 90 })]);
+    first.engine.onReading(point('m1', Date.UTC(2200, 0, 1), { t: 50 }), device('m1'));
+    const stored = first.engine
+      .takeChanges()
+      .map((e) => ({ ...e, state: JSON.parse(JSON.stringify(e.state)) }));
+    first.engine.stop();
+    const now = Date.UTC(2026, 11, 7);
+    const again = engineWith([hot({ above: 90 })], now);
+    expect(again.engine.load(stored, (id) => device(id))).toEqual({ restored: 0, dropped: 1 });
+    again.engine.onReading(point('m1', now, { t: 95 }), device('m1'));
+    expect(again.seen).toEqual([`hot@m1 firing@${now}`]);
   });
 
   it('changes are taken in slices of at most `max`: removed series first, nothing lost or repeated', () => {

@@ -134,6 +134,9 @@ export class RuleEngine {
   /** Counts readings, to visit a rule on several of a reading's metrics once. */
   private epoch = 0;
   private readonly listeners: TransitionListener[] = [];
+  private readonly errorListeners: ((alertId: string, err: unknown) => void)[] = [];
+  /** Evaluations that threw (one rule on one series); the others of the reading went on. */
+  evaluationErrors = 0;
   private readonly dirty = new Set<string>();
   private readonly deleted = new Map<string, { ruleId: string; deviceId: string; fingerprint: string }>();
 
@@ -209,6 +212,11 @@ export class RuleEngine {
 
   onTransition(listener: TransitionListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Told of an evaluation that threw (issue 18: one item fails, the rest carry on). */
+  onError(listener: (alertId: string, err: unknown) => void): void {
+    this.errorListeners.push(listener);
   }
 
   /**
@@ -332,7 +340,11 @@ export class RuleEngine {
     const byId = new Map(this.compiled.map((c) => [c.rule.id, c]));
     for (const e of saved) {
       const c = byId.get(e.ruleId);
-      if (!c || c.fingerprint !== e.fingerprint) {
+      // A series whose newest reading is far in the future was fed by a wrong clock before readings'
+      // times were checked (issue 18): kept, it would ignore every real reading as late, forever.
+      const lastTs = (e.state as { lastTs?: unknown } | null)?.lastTs;
+      const impossible = typeof lastTs === 'number' && lastTs > this.scheduler.now() + 86_400_000;
+      if (!c || c.fingerprint !== e.fingerprint || impossible) {
         dropped++;
         this.deleted.set(e.alertId, { ruleId: e.ruleId, deviceId: e.deviceId, fingerprint: e.fingerprint });
         continue;
@@ -445,7 +457,16 @@ export class RuleEngine {
 
   private step(s: Series, input: EvalInput): void {
     const key = s.key;
-    const [state, events] = evaluate(s.compiled.rule, s.state, input);
+    let result: ReturnType<typeof evaluate>;
+    try {
+      result = evaluate(s.compiled.rule, s.state, input);
+    } catch (err) {
+      // One rule failing on one series must not keep the reading from the other rules.
+      this.evaluationErrors++;
+      for (const l of this.errorListeners) l(key, err);
+      return;
+    }
+    const [state, events] = result;
     // Updated in place: every evaluation may have changed what is saved.
     s.unsaved = true;
     if (
