@@ -28,7 +28,8 @@ export interface WorkerData {
 
 export type ToWorker =
   | { t: 'response'; id: number; res?: ForwardedResponse; error?: string }
-  | { t: 'event'; event: StoredEvent }
+  /** The events of one turn, oldest first, sent only while the worker has streams open. */
+  | { t: 'events'; events: StoredEvent[] }
   | { t: 'close' };
 
 export type FromWorker =
@@ -36,6 +37,8 @@ export type FromWorker =
   | { t: 'failed'; error: { message: string; code?: string } }
   | { t: 'request'; id: number; req: ForwardedRequest }
   | { t: 'log'; line: string }
+  /** Whether the worker has live streams open: events are sent to it only then (issue 19). */
+  | { t: 'streams'; open: boolean }
   | { t: 'closed' };
 
 /** How long a starting worker may take to listen, and a closing one to finish its requests. */
@@ -78,18 +81,46 @@ export class ApiThread {
   private restartTimer: NodeJS.Timeout | undefined;
   private readonly offEvents: () => void;
   private readonly log: Logger;
+  /** Whether the worker has streams open; events are batched per turn and sent only then. */
+  private streams = false;
+  private batch: StoredEvent[] = [];
+  private flushing = false;
+  private readonly sent = { events: 0, batches: 0 };
 
   constructor(private readonly opts: ApiThreadOptions) {
     this.port = opts.config.api.port;
     this.log = opts.logger.child({ component: 'api' });
-    this.offEvents = opts.outbox.on((event) =>
-      this.worker?.postMessage({ t: 'event', event } satisfies ToWorker),
-    );
+    this.offEvents = opts.outbox.on((event) => this.queue(event));
+  }
+
+  /**
+   * An event for the worker's streams: nothing when none is open (a structured clone per event was 5 %
+   * of the main thread under flapping alerts, issue 19), else one message per event-loop turn.
+   */
+  private queue(event: StoredEvent): void {
+    if (!this.streams || !this.worker) return;
+    this.batch.push(event);
+    if (this.flushing) return;
+    this.flushing = true;
+    setImmediate(() => {
+      this.flushing = false;
+      const events = this.batch;
+      this.batch = [];
+      if (events.length === 0 || !this.streams || !this.worker) return;
+      this.worker.postMessage({ t: 'events', events } satisfies ToWorker);
+      this.sent.events += events.length;
+      this.sent.batches++;
+    });
   }
 
   /** For the metrics: whether the worker listens, and how often it was started again. */
   stats(): { up: boolean; restarts: number } {
     return { up: this.listening, restarts: this.restarts };
+  }
+
+  /** Events and messages sent to the worker's streams since start (tests, diagnosis). */
+  eventStats(): { events: number; batches: number; streamsOpen: boolean } {
+    return { ...this.sent, streamsOpen: this.streams };
   }
 
   /** Starts the worker; resolves once it listens, rejects as listening failed (EADDRINUSE, …). */
@@ -138,6 +169,10 @@ export class ApiThread {
           case 'log':
             this.relayLog(m.line);
             return;
+          case 'streams':
+            this.streams = m.open;
+            if (!m.open) this.batch = [];
+            return;
           case 'closed':
             return;
         }
@@ -153,6 +188,8 @@ export class ApiThread {
         if (this.worker !== w) return;
         this.worker = null;
         this.listening = false;
+        this.streams = false; // a new worker starts without streams
+        this.batch = [];
         if (this.closing || !listening) return;
         // Ingest goes on; the API comes back on its port.
         this.restarts++;

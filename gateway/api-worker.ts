@@ -8,7 +8,7 @@ import type { DeadLetterStore } from '../ingest/dead-letters.js';
 import type { Device } from '../ingest/devices.js';
 import { FaultlineError } from '../lib/errors.js';
 import { openDatabase } from '../lib/sqlite.js';
-import { Outbox } from '../notify/outbox.js';
+import { Outbox, type StoredEvent } from '../notify/outbox.js';
 import type { PartsPlanner } from '../parts/planner.js';
 import type { PartsStock } from '../parts/stock.js';
 import { TicketService } from '../tickets/service.js';
@@ -107,6 +107,41 @@ const app = buildApi({
     }),
 });
 
+// Events reach this thread only while streams are open here. The first batch after streams opened
+// may start after events stored meanwhile (the main thread learns of the streams a little later):
+// those are read from the database, so that a stream misses nothing (issue 19).
+let streamsOpen = false;
+let relayedSeq = 0;
+outbox.onListenerCount((n) => {
+  if (n > 0 && !streamsOpen) {
+    streamsOpen = true;
+    relayedSeq = outbox.lastSeq();
+    post({ t: 'streams', open: true });
+  } else if (n === 0 && streamsOpen) {
+    streamsOpen = false;
+    post({ t: 'streams', open: false });
+  }
+});
+
+function relay(events: StoredEvent[]): void {
+  const first = events[0]?.seq;
+  if (!streamsOpen || first === undefined) return;
+  // Stored between the streams opening and the main thread hearing of it: read here.
+  while (relayedSeq + 1 < first) {
+    const page = outbox.since(relayedSeq, 500).filter((e) => e.seq < first);
+    if (page.length === 0) break;
+    for (const e of page) {
+      outbox.relay(e);
+      relayedSeq = e.seq;
+    }
+  }
+  for (const e of events)
+    if (e.seq > relayedSeq) {
+      outbox.relay(e);
+      relayedSeq = e.seq;
+    }
+}
+
 port.on('message', (m: ToWorker) => {
   switch (m.t) {
     case 'response': {
@@ -117,8 +152,8 @@ port.on('message', (m: ToWorker) => {
       else p.reject(unavailable(m.error ?? 'no answer'));
       return;
     }
-    case 'event':
-      outbox.relay(m.event);
+    case 'events':
+      relay(m.events);
       return;
     case 'close':
       void close();

@@ -74,6 +74,8 @@ export interface RunningGateway {
   readonly adapters: readonly Adapter[];
   /** API keys (the demo makes one per run). */
   readonly keys: ApiKeyStore;
+  /** Events and their deliveries. */
+  readonly outbox: Outbox;
 }
 
 /**
@@ -525,6 +527,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     return {
       apiUrl,
       keys,
+      outbox,
       mqttUrl,
       stop,
       ingest,

@@ -233,7 +233,13 @@ export type EventListener = (e: StoredEvent) => void;
 /** Events and webhook deliveries in SQLite; listeners (the SSE streams, the deliverer) hear each event. */
 export class Outbox {
   private readonly listeners = new Set<EventListener>();
-  private matchers = new Map<string, (type: string) => boolean>();
+  /**
+   * The active webhooks that want each event type, built on first use of a type and dropped when a
+   * webhook changes through this outbox: publishing an event is a map lookup, not a query of every
+   * webhook and a glob test each (issue 19). Webhooks are changed only here (the API's webhook routes
+   * run on the main thread).
+   */
+  private hooksByType: Map<string, Webhook[]> | null = null;
   private mailsFor: ((e: NewEvent) => NewMail[]) | null = null;
 
   constructor(
@@ -253,22 +259,41 @@ export class Outbox {
 
   on(l: EventListener): () => void {
     this.listeners.add(l);
-    return () => this.listeners.delete(l);
+    this.countChanged();
+    return () => {
+      this.listeners.delete(l);
+      this.countChanged();
+    };
   }
 
-  private matches(w: Webhook, type: string): boolean {
-    const key = JSON.stringify(w.types);
-    let m = this.matchers.get(key);
-    if (!m) {
-      m = picomatch(w.types);
-      this.matchers.set(key, m);
+  private readonly countListeners = new Set<(n: number) => void>();
+
+  /** Told how many listeners there are whenever that changes (the API worker: streams open or not). */
+  onListenerCount(l: (n: number) => void): void {
+    this.countListeners.add(l);
+  }
+
+  private countChanged(): void {
+    for (const l of this.countListeners) l(this.listeners.size);
+  }
+
+  private hooksFor(type: string): Webhook[] {
+    this.hooksByType ??= new Map();
+    let hooks = this.hooksByType.get(type);
+    if (!hooks) {
+      hooks = this.webhooks().filter((w) => w.active && picomatch.isMatch(type, w.types));
+      this.hooksByType.set(type, hooks);
     }
-    return m(type);
+    return hooks;
+  }
+
+  private webhooksChanged(): void {
+    this.hooksByType = null;
   }
 
   /** Stores the event and one delivery per webhook that wants it, in one transaction; then tells listeners. */
   publish(e: NewEvent): StoredEvent {
-    const hooks = this.webhooks().filter((w) => w.active && this.matches(w, e.type));
+    const hooks = this.hooksFor(e.type);
     const at = this.now();
     const stored = this.db.transaction((): StoredEvent => {
       const r = this.stmt(
@@ -347,6 +372,7 @@ export class Outbox {
     this.stmt(
       'INSERT INTO webhooks (id, url, types, secret, description, active, created_at) VALUES (?, ?, ?, ?, ?, 1, ?)',
     ).run(id, w.url, JSON.stringify(w.types), secret, w.description, this.now());
+    this.webhooksChanged();
     return this.webhook(id) as Webhook;
   }
 
@@ -361,16 +387,20 @@ export class Outbox {
 
   deactivate(id: string): void {
     this.stmt('UPDATE webhooks SET active = 0 WHERE id = ?').run(id);
+    this.webhooksChanged();
   }
 
   /** Switches a webhook on or off (off: no new deliveries; pending ones wait). */
   setActive(id: string, active: boolean): Webhook | undefined {
     this.stmt('UPDATE webhooks SET active = ? WHERE id = ?').run(active ? 1 : 0, id);
+    this.webhooksChanged();
     return this.webhook(id);
   }
 
   deleteWebhook(id: string): boolean {
-    return this.stmt('DELETE FROM webhooks WHERE id = ?').run(id).changes > 0;
+    const deleted = this.stmt('DELETE FROM webhooks WHERE id = ?').run(id).changes > 0;
+    this.webhooksChanged();
+    return deleted;
   }
 
   /** The earliest pending delivery per webhook (deliveries go out in event order, one at a time per webhook). */
