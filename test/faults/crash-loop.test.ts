@@ -1,9 +1,7 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { packageRoot } from '../../lib/package-root.js';
-import { auth, TEST_API_KEY, tempDir, waitFor, writeFiles } from '../helpers.js';
+import { auth, startCli, tempDir, waitFor, writeFiles } from '../helpers.js';
 import { describeWithServer } from '../servers/common.js';
 import { type InfluxServer, startInfluxDB } from '../servers/influxdb.js';
 
@@ -13,7 +11,6 @@ import { type InfluxServer, startInfluxDB } from '../servers/influxdb.js';
  * the fault the stream keeps reporting must have exactly one open ticket.
  */
 const server = describeWithServer('influxd', 'apt-get install influxdb');
-const CLI = join(packageRoot(), 'dist', 'gateway', 'cli.js');
 
 const config = (influxUrl: string) => `
 sites: [{ id: north, area: local }]
@@ -49,36 +46,8 @@ server.describe(
       tmp.cleanup();
     });
 
-    const start = async (): Promise<{ child: ChildProcess; mqttUrl: string; apiUrl: string }> => {
-      const child = spawn(
-        process.execPath,
-        [
-          CLI,
-          'start',
-          '--config',
-          join(tmp.dir, 'faultline.yaml'),
-          '--data-dir',
-          join(tmp.dir, 'data'),
-          '--api-port',
-          '0',
-          '--mqtt-port',
-          '0',
-        ],
-        {
-          env: { ...process.env, FAULTLINE_MQTT_HOST: '127.0.0.1', FAULTLINE_API_KEY: TEST_API_KEY },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        },
-      );
-      return new Promise((resolve, reject) => {
-        let buf = '';
-        child.stdout?.on('data', (c: Buffer) => {
-          buf += c.toString();
-          const m = /"api":"(http:\/\/[^"]+)","mqtt":"(mqtt:\/\/[^"]+)".*"msg":"listening"/.exec(buf);
-          if (m) resolve({ child, apiUrl: m[1] as string, mqttUrl: m[2] as string });
-        });
-        child.once('exit', (code) => reject(new Error(`gateway exited ${code}: ${buf}`)));
-      });
-    };
+    const start = () =>
+      startCli(['--config', join(tmp.dir, 'faultline.yaml'), '--data-dir', join(tmp.dir, 'data')]);
 
     it('every acknowledged reading reaches InfluxDB; the fault has one open ticket', async () => {
       writeFiles(tmp.dir, { 'faultline.yaml': config(influx.url), 'rules.yaml': RULES });
