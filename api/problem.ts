@@ -1,7 +1,9 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { MAX_DURATION_MS } from '../lib/duration.js';
 import { ERRORS, FaultlineError, isFaultlineError } from '../lib/errors.js';
+import { isTime } from '../lib/time.js';
 
 /** RFC 9457 problem details. `code` is the Faultline error code. */
 export interface Problem {
@@ -25,7 +27,9 @@ function typeUri(code: string): string {
 /** An ISO 8601 time or epoch milliseconds, as a number of milliseconds. */
 export const timeParam = z.string().transform((v, ctx) => {
   const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  if (Number.isNaN(t)) {
+  // Beyond a Date's range a stored time could not be shown again (issue 18: a poison value); the
+  // margin keeps a time plus any duration (at most 100 years) within it too.
+  if (!isTime(t) || !isTime(t + Math.sign(t) * MAX_DURATION_MS)) {
     ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time or epoch milliseconds, got "${v}"` });
     return z.NEVER;
   }

@@ -30,3 +30,12 @@ describe('parseDuration', () => {
     expect(r.error?.issues[0]?.message).toContain('"soon"');
   });
 });
+
+describe('duration bounds (issue 18)', () => {
+  it('refuses durations over 100 years: a time computed from one could not be shown', () => {
+    expect(duration.safeParse('36500d').success).toBe(true);
+    const r = duration.safeParse('1000000000000d');
+    expect(r.success).toBe(false);
+    expect(r.error?.issues[0]?.message).toBe('expected at most 100 years, got "1000000000000d"');
+  });
+});

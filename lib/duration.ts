@@ -48,6 +48,12 @@ export function formatDuration(ms: number): string {
   return out;
 }
 
+/**
+ * The longest duration accepted anywhere (100 years): a time computed from a longer one could fall
+ * outside what a Date holds and fail every view that shows it (issue 18).
+ */
+export const MAX_DURATION_MS = 100 * 365 * UNIT_MS.d;
+
 /** zod type for a duration string; the parsed value is milliseconds. */
 export const duration = z.string().transform((text, ctx) => {
   const ms = parseDuration(text);
@@ -56,6 +62,10 @@ export const duration = z.string().transform((text, ctx) => {
       code: 'custom',
       message: `expected a duration such as 500ms, 30s, 4h or 3d, got "${text}"`,
     });
+    return z.NEVER;
+  }
+  if (ms > MAX_DURATION_MS) {
+    ctx.addIssue({ code: 'custom', message: `expected at most 100 years, got "${text}"` });
     return z.NEVER;
   }
   return ms;

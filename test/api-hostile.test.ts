@@ -222,6 +222,19 @@ describe('API scope, secrets and throttling (issue 18)', () => {
     expect((await getJson(api('/tickets'))).status).toBe(200);
   });
 
+  it('times and durations a view could not show again are refused, not stored', async () => {
+    for (const body of [
+      { devices: ['press-1'], to: '99999999999999999999', reason: 'x' },
+      { devices: ['press-1'], duration: '1000000000000d', reason: 'x' },
+      { devices: ['press-1'], from: '+275760-09-14T00:00:00Z', duration: '1h', reason: 'x' },
+      { devices: ['press-1'], from: '+275760-09-13T00:00:00Z', duration: '1h', reason: 'x' },
+    ]) {
+      const r = await postJson<Problem>(api('/silences'), body);
+      expect(r.status, JSON.stringify(body)).toBe(400);
+    }
+    expect((await getJson(api('/silences?all=true'))).status).toBe(200);
+  });
+
   it('a posted rule file is bounded', async () => {
     const big = `rules:\n${'  # padding\n'.repeat(30_000)}`;
     const r = await postJson<Problem>(api('/rules/check'), { source: big });
