@@ -1,9 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { MAX_DURATION_MS } from '../lib/duration.js';
 import { ERRORS, FaultlineError, isFaultlineError } from '../lib/errors.js';
-import { isTime } from '../lib/time.js';
 
 /** RFC 9457 problem details. `code` is the Faultline error code. */
 export interface Problem {
@@ -25,12 +23,18 @@ function typeUri(code: string): string {
 }
 
 /** An ISO 8601 time or epoch milliseconds, as a number of milliseconds. */
+/** The latest time the API takes: the end of the year 9999. */
+const MAX_API_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 export const timeParam = z.string().transform((v, ctx) => {
   const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  // Beyond a Date's range a stored time could not be shown again (issue 18: a poison value); the
-  // margin keeps a time plus any duration (at most 100 years) within it too.
-  if (!isTime(t) || !isTime(t + Math.sign(t) * MAX_DURATION_MS)) {
-    ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time or epoch milliseconds, got "${v}"` });
+  // Times from 1970 to the year 9999 (ISO 8601's four-digit years): beyond them a stored time, or one
+  // computed from it with a duration or a calendar, could not be shown again (issue 18).
+  if (!(t >= 0 && t <= MAX_API_TIME_MS)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `expected an ISO 8601 time or epoch milliseconds between 1970 and 9999, got "${v}"`,
+    });
     return z.NEVER;
   }
   return t;

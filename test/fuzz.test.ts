@@ -243,6 +243,43 @@ describe('fuzzing', () => {
       ['PUT', '/tickets/T-1/report'],
     ] as const;
 
+    it('times and durations of every size in well-formed bodies: a 2xx or 4xx, and the lists still answer (issue 18)', async () => {
+      const time = fc.oneof(
+        fc.double({ min: 0, max: 1e22, noNaN: true }).map((n) => String(Math.floor(n))),
+        fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+        fc.constantFrom('+275760-09-13T00:00:00Z', '-271821-04-20T00:00:00Z', '0', '99999999999999999999'),
+      );
+      const dur = fc.tuple(
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        fc.constantFrom('ms', 's', 'm', 'h', 'd', 'w'),
+      );
+      await fc.assert(
+        fc.asyncProperty(time, time, dur, async (from, to, [n, unit]) => {
+          const silence = await postJson(g.api('/silences'), {
+            devices: ['d-1'],
+            from,
+            duration: `${n}${unit}`,
+            reason: 'fuzz',
+          });
+          const silence2 = await postJson(g.api('/silences'), { sites: ['north'], from, to, reason: 'fuzz' });
+          const ticket = await postJson(g.api('/tickets'), {
+            title: 'x',
+            priority: 'general',
+            source: 'phone',
+            reporter: { name: 'x' },
+            faultType: 'mechanical',
+            reportedAt: from,
+          });
+          for (const r of [silence, silence2, ticket]) expect(r.status).toBeLessThan(500);
+          for (const list of ['/silences?all=true', '/tickets?limit=5', '/stats/sla'])
+            expect(
+              (await postJson(g.api(list), undefined, undefined, 'GET').catch(() => ({ status: 0 }))).status,
+            ).not.toBe(500);
+        }),
+        { numRuns: 150 },
+      );
+    });
+
     it('any JSON body: a 2xx or a 4xx problem, never a 5xx', async () => {
       await fc.assert(
         fc.asyncProperty(
