@@ -23,17 +23,19 @@ function typeUri(code: string): string {
 }
 
 /** An ISO 8601 time or epoch milliseconds, as a number of milliseconds. */
-/** The latest time the API takes: the end of the year 9999. */
-const MAX_API_TIME_MS = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+/**
+ * The latest time the API takes: the end of the year 2999. The API shows times as ISO 8601 with
+ * four-digit years; a deadline or window computed from a later time (plus up to 100 years of
+ * duration) could not be shown, and a stored one failed every list it was in (issue 18).
+ */
+const MAX_API_TIME_MS = Date.UTC(3000, 0, 1) - 1;
 
 export const timeParam = z.string().transform((v, ctx) => {
   const t = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-  // Times from 1970 to the year 9999 (ISO 8601's four-digit years): beyond them a stored time, or one
-  // computed from it with a duration or a calendar, could not be shown again (issue 18).
   if (!(t >= 0 && t <= MAX_API_TIME_MS)) {
     ctx.addIssue({
       code: 'custom',
-      message: `expected an ISO 8601 time or epoch milliseconds between 1970 and 9999, got "${v}"`,
+      message: `expected an ISO 8601 time or epoch milliseconds between 1970 and 2999, got "${v}"`,
     });
     return z.NEVER;
   }
