@@ -19,7 +19,11 @@ describe('Outbox', () => {
     db = openDatabase(':memory:');
     const outbox = new Outbox(db);
     const pending = () => outbox.counts().pending;
-    const tickets = outbox.createWebhook({ url: 'https://a.example/x', types: ['ticket.*'], description: '' });
+    const tickets = outbox.createWebhook({
+      url: 'https://a.example/x',
+      types: ['ticket.*'],
+      description: '',
+    });
     outbox.publish(event('ticket.created'));
     outbox.publish(event('alert.firing'));
     expect(pending()).toBe(1);
