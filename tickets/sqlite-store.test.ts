@@ -4,20 +4,8 @@ import { migrate, openDatabase } from '../lib/sqlite.js';
 import { tempDir } from '../test/helpers.js';
 import { fixedClock } from './clock.js';
 import { MIGRATIONS, SqliteTicketStore } from './sqlite-store.js';
-import { ticketStoreContract } from './store-contract.js';
 
-ticketStoreContract('SQLite (file, WAL)', async () => {
-  const tmp = tempDir();
-  const db = openDatabase(join(tmp.dir, 'state.db'));
-  return {
-    store: new SqliteTicketStore(db),
-    cleanup: async () => {
-      db.close();
-      tmp.cleanup();
-    },
-  };
-});
-
+// The TicketStore contract runs in test/contracts/sqlite.test.ts with the other stores'.
 describe('SQLite ticket store: migrations', () => {
   it('clocks stored before pausable clocks existed come back as running 24x7 clocks', async () => {
     const tmp = tempDir();

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { Calendar } from './calendar.js';
-import { fixedClock, pauseClock } from './clock.js';
-import type { Ticket } from './model.js';
-import type { NewTicket, TicketStore } from './store.js';
+import { Calendar } from '../../tickets/calendar.js';
+import { fixedClock, pauseClock } from '../../tickets/clock.js';
+import type { Ticket } from '../../tickets/model.js';
+import type { NewTicket, TicketStore } from '../../tickets/store.js';
 
 /**
  * The behaviour every TicketStore implementation must have. Each implementation's test file calls

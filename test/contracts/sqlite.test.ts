@@ -1,0 +1,39 @@
+import { join } from 'node:path';
+import { SqliteDeadLetterStore } from '../../ingest/dead-letters.js';
+import { SqliteDeviceStore } from '../../ingest/sqlite-device-store.js';
+import { openDatabase } from '../../lib/sqlite.js';
+import { SqliteAlertStore } from '../../rules/sqlite-alert-store.js';
+import { SqliteTicketStore } from '../../tickets/sqlite-store.js';
+import { tempDir } from '../helpers.js';
+import { alertStoreContract } from './alert-store.js';
+import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js';
+import { ticketStoreContract } from './ticket-store.js';
+
+/** Every store contract against the SQLite implementations (a file in WAL mode, as the gateway runs). */
+function sqlite<S>(build: (db: ReturnType<typeof openDatabase>) => S) {
+  return async () => {
+    const tmp = tempDir();
+    const db = openDatabase(join(tmp.dir, 'state.db'));
+    return {
+      store: build(db),
+      cleanup: async () => {
+        db.close();
+        tmp.cleanup();
+      },
+    };
+  };
+}
+
+ticketStoreContract(
+  'SQLite (file, WAL)',
+  sqlite((db) => new SqliteTicketStore(db)),
+);
+alertStoreContract(
+  'SQLite (file, WAL)',
+  sqlite((db) => new SqliteAlertStore(db)),
+);
+deviceStoreContract(
+  'SQLite (file, WAL)',
+  sqlite((db) => new SqliteDeviceStore(db)),
+);
+deadLetterStoreContract('SQLite (file, WAL)', (max) => sqlite((db) => new SqliteDeadLetterStore(db, max))());
