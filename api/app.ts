@@ -92,6 +92,8 @@ export interface ApiDeps {
     rateLimit?: { max: number; window: number };
     bodyLimit?: number;
     authFailures?: AuthFailuresConfig;
+    /** Event streams open at once, per key and in all. */
+    streams?: { perKey: number; total: number };
   };
 }
 
@@ -206,7 +208,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(silenceRoutes(deps.silences, deps.devices));
       v1.register(keyRoutes(deps.keys, deps.directory));
       v1.register(statsRoutes(deps.tickets));
-      v1.register(eventRoutes(deps.outbox, tokens));
+      v1.register(eventRoutes(deps.outbox, tokens, opts.streams));
       v1.register(webhookRoutes(deps.outbox, deps.egress ?? new EgressPolicy()));
       if (deps.parts) v1.register(partRoutes(deps.parts.stock, deps.parts.planner, deps.tickets));
     },

@@ -96,6 +96,7 @@ const app = buildApi({
     rateLimit: { max: config.api.rateLimit.max, window: config.api.rateLimit.window },
     bodyLimit: config.api.bodyLimit,
     authFailures: config.api.authFailures,
+    streams: config.api.streams,
   },
   logger,
   version: data.version,

@@ -439,6 +439,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         rateLimit: { max: config.api.rateLimit.max, window: config.api.rateLimit.window },
         bodyLimit: config.api.bodyLimit,
         authFailures: config.api.authFailures,
+        streams: config.api.streams,
       },
       tickets,
       alerts: alertStore,

@@ -3,7 +3,17 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../gateway/config/load.js';
 import { type RunningGateway, startGateway } from '../gateway/gateway.js';
-import { auth, getJson, postJson, TEST_API_KEY, TWO_TEAMS, tempDir, writeFiles } from './helpers.js';
+import {
+  auth,
+  getJson,
+  postJson,
+  stream,
+  TEST_API_KEY,
+  TWO_TEAMS,
+  tempDir,
+  waitFor,
+  writeFiles,
+} from './helpers.js';
 
 /**
  * Issue 18, findings 3–6 through the API of a running gateway: keys cannot widen their own scope, a
@@ -36,6 +46,7 @@ influx:
   database: plant
 api:
   authFailures: { maxFailures: 5, window: 1m, block: 1m }
+  streams: { perKey: 2, total: 3 }
 `;
 
 type Problem = { status: number; code: string; detail: string };
@@ -233,6 +244,25 @@ describe('API scope, secrets and throttling (issue 18)', () => {
       expect(r.status, JSON.stringify(body)).toBe(400);
     }
     expect((await getJson(api('/silences?all=true'))).status).toBe(200);
+  });
+
+  it('event streams are capped per key and in all; a closed one frees its place', async () => {
+    const viewer = (await key({ name: 'stream viewer', role: 'viewer' })).body.key;
+    const other = (await key({ name: 'stream viewer 2', role: 'viewer' })).body.key;
+    const a1 = await stream(api('/events'), auth(viewer));
+    const a2 = await stream(api('/events'), auth(viewer));
+    const a3 = await stream(api('/events'), auth(viewer));
+    expect([a1.status, a2.status, a3.status]).toEqual([200, 200, 429]);
+    const b1 = await stream(api('/events'), auth(other));
+    const c1 = await stream(api('/events'), auth());
+    expect([b1.status, c1.status]).toEqual([200, 429]); // three open in all
+    a1.close();
+    await waitFor(async () => {
+      const again = await stream(api('/events'), auth());
+      again.close();
+      return again.status === 200 ? true : undefined;
+    });
+    for (const s of [a2, a3, b1, c1]) s.close();
   });
 
   it('a posted rule file is bounded', async () => {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import picomatch from 'picomatch';
 import { z } from 'zod';
+import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
 import type { Outbox, StoredEvent } from '../../notify/outbox.js';
 import { type Principal, type StreamTokens, seesSite } from '../auth.js';
@@ -40,11 +41,23 @@ const frame = (e: StoredEvent) =>
  * `Last-Event-ID` (EventSource sends it when it reconnects) or `lastEventId`, the events after it are
  * replayed first, then new ones follow. A comment every `heartbeatMs` keeps proxies from closing it.
  */
-export function eventRoutes(outbox: Outbox, tokens: StreamTokens, heartbeatMs = 15_000) {
+/** Streams open at once: per key, and in all (each holds a socket, a timer and a buffer). */
+export interface StreamLimits {
+  perKey: number;
+  total: number;
+}
+
+export function eventRoutes(
+  outbox: Outbox,
+  tokens: StreamTokens,
+  limits: StreamLimits = { perKey: 20, total: 1_000 },
+  heartbeatMs = 15_000,
+) {
   return async (plain: FastifyInstance) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
     // Open streams end when the API starts closing (a stop or restart), so that closing does not wait on them.
     const open = new Set<{ destroy(): void }>();
+    const perKey = new Map<string, number>();
     app.addHook('preClose', async () => {
       for (const s of open) s.destroy();
     });
@@ -81,6 +94,16 @@ export function eventRoutes(outbox: Outbox, tokens: StreamTokens, heartbeatMs = 
         const fromText =
           q.lastEventId ?? (typeof header === 'string' && /^\d{1,15}$/.test(header) ? header : undefined);
         const visible = (e: StoredEvent) => want(e.type) && seesEvent(p, e);
+        // One key cannot hold every socket and timer of the API (issue 18: cheap denial of service).
+        const mine = perKey.get(p.keyId) ?? 0;
+        if (mine >= limits.perKey || open.size >= limits.total)
+          throw new FaultlineError(
+            'FL_ERR_API_RATE_LIMITED',
+            mine >= limits.perKey
+              ? `this key has ${mine} event streams open already (api.streams.perKey: ${limits.perKey}); close one first`
+              : `${open.size} event streams are open (api.streams.total: ${limits.total}); retry later`,
+          );
+        perKey.set(p.keyId, mine + 1);
 
         reply.hijack();
         const res = reply.raw;
@@ -107,6 +130,9 @@ export function eventRoutes(outbox: Outbox, tokens: StreamTokens, heartbeatMs = 
         open.add(res);
         res.on('close', () => {
           open.delete(res);
+          const left = (perKey.get(p.keyId) ?? 1) - 1;
+          if (left > 0) perKey.set(p.keyId, left);
+          else perKey.delete(p.keyId);
           closed = true;
           off();
           clearInterval(heartbeat);

@@ -41,6 +41,11 @@ export const apiSchema = z
      * are answered 429 for `block` without their keys being checked (docs/security.md).
      */
     authFailures: authFailuresSchema.prefault({}),
+    /** Live event streams (`GET /api/v1/events`) open at once: per key, and in all; over it: 429. */
+    streams: z
+      .object({ perKey: z.number().int().min(1).default(20), total: z.number().int().min(1).default(1_000) })
+      .strict()
+      .prefault({}),
     /**
      * Serve HTTP from a worker thread: reads (tickets, lists, statistics, technicians, the event
      * stream) answer from its own SQLite connections while ingest keeps the main thread busy; the
