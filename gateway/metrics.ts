@@ -78,6 +78,11 @@ export function createMetrics(
     (s) => s.readings.listenerErrors,
   );
   counter(
+    'faultline_metrics_dropped_total',
+    'Metrics dropped from readings: new names beyond ingest.maxMetricsPerDevice.',
+    (s) => s.readings.metricsDropped,
+  );
+  counter(
     'faultline_readings_unknown_device_total',
     'Readings of unknown devices refused (ingest.autoRegister, ingest.maxAutoRegistered).',
     (s) => s.readings.unknownDeviceRejected,

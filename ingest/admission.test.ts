@@ -112,6 +112,23 @@ describe('Ingest admission', () => {
     expect(s.ingest.counters.unknownDeviceRejected).toBe(1);
   });
 
+  it('maxMetricsPerDevice: new metric names beyond it are dropped with the reason; a reading of only new ones is refused', async () => {
+    const s = await setup({ maxMetricsPerDevice: 3 });
+    await s.ingest.accept([reading('known', NOW, { a: 1, b: 2 })]);
+    await s.ingest.accept([reading('known', NOW + 1, { a: 3, c: 4, d: 5, e: 6 })]); // room for one more
+    expect(s.seen[1]?.fields).toEqual({ a: 3, c: 4 });
+    await s.ingest.accept([reading('known', NOW + 2, { x: 1, y: 2 })]);
+    expect(s.seen).toHaveLength(2);
+    await s.ingest.accept([reading('known', NOW + 3, { a: 7, b: 8, c: 9 })]); // known ones always pass
+    expect(s.seen[2]?.fields).toEqual({ a: 7, b: 8, c: 9 });
+    expect(Object.keys(s.registry.get('known')?.lastValues ?? {}).sort()).toEqual(['a', 'b', 'c']);
+    expect(s.ingest.counters).toMatchObject({ metricsDropped: 4, partiallyRejected: 1, rejected: 1 });
+    expect((await s.deadLetters.list(2)).map((d) => d.reason)).toEqual([
+      'no metric left: device "known" has ingest.maxMetricsPerDevice (3) metrics',
+      '2 new metric(s) dropped: device "known" has ingest.maxMetricsPerDevice (3) metrics',
+    ]);
+  });
+
   it('maxAutoRegistered caps the devices that register themselves, within one batch too', async () => {
     const s = await setup({ maxAutoRegistered: 3 });
     const ids = Array.from({ length: 6 }, (_, i) => `made-up-${i}`);

@@ -38,6 +38,12 @@ export const ingestSchema = z
     autoRegister: z.boolean().default(true),
     /** At most this many devices registered on first sight; beyond it their readings are dead-lettered. */
     maxAutoRegistered: z.number().int().min(0).default(10_000),
+    /**
+     * Distinct metrics one device may have (its last values are kept in memory and in state.db): a
+     * reading with more is dead-lettered; new metric names beyond it are dropped from the reading
+     * with the reason (a device inventing keys cannot fill the memory).
+     */
+    maxMetricsPerDevice: z.number().int().min(1).default(1_000),
   })
   .strict();
 

@@ -29,6 +29,8 @@ export interface IngestCounters {
   unknownDeviceRejected: number;
   /** A listener (history, rules, connectivity) threw on a reading; the others still saw it. */
   listenerErrors: number;
+  /** Metrics dropped from readings: new names beyond `ingest.maxMetricsPerDevice`. */
+  metricsDropped: number;
 }
 
 export interface IngestOptions {
@@ -59,6 +61,7 @@ export class Ingest implements ReadingSink {
     timeRestamped: 0,
     unknownDeviceRejected: 0,
     listenerErrors: 0,
+    metricsDropped: 0,
   };
   private readonly listeners: ReadingListener[] = [];
   private readonly warn: RateLimitedLog;
@@ -134,7 +137,32 @@ export class Ingest implements ReadingSink {
       this.reject(this.letterOf(p, unknown));
       return null;
     }
-    return point;
+    return this.withinMetricCap(point);
+  }
+
+  /**
+   * The reading with no more distinct metrics for its device than `ingest.maxMetricsPerDevice`.
+   * Costs a lookup per metric; the device's metrics are counted only when a new name appears.
+   */
+  private withinMetricCap(p: Point): Point | null {
+    const max = this.admission.maxMetricsPerDevice;
+    const known = this.opts.registry.get(p.deviceId)?.lastValues ?? {};
+    const fresh: string[] = [];
+    for (const key in p.fields) if (!(key in known)) fresh.push(key);
+    if (fresh.length === 0) return p;
+    const room = Math.max(max - Object.keys(known).length, 0);
+    if (fresh.length <= room) return p;
+    const dropped = new Set(fresh.slice(room));
+    const fields: Point['fields'] = {};
+    for (const key in p.fields) if (!dropped.has(key)) fields[key] = p.fields[key] as Point['fields'][string];
+    this.counters.metricsDropped += dropped.size;
+    const why = `device "${p.deviceId}" has ingest.maxMetricsPerDevice (${max}) metrics`;
+    if (Object.keys(fields).length === 0 && p.errorCodes === undefined && p.connectivity === undefined) {
+      this.reject(this.letterOf(p, `no metric left: ${why}`));
+      return null;
+    }
+    this.reject(this.letterOf(p, `${dropped.size} new metric(s) dropped: ${why}`), true);
+    return { ...p, fields };
   }
 
   /** Why a reading of this device may not register it, or null when it may enter. */
