@@ -100,6 +100,11 @@ export function createMetrics(
   );
   counter('faultline_influx_lines_written_total', 'Lines InfluxDB accepted.', (s) => s.influx?.linesWritten);
   counter('faultline_influx_requests_total', 'Write requests sent to InfluxDB.', (s) => s.influx?.requests);
+  gauge(
+    'faultline_influx_longest_write_gap_seconds',
+    'Longest time readings waited with no successful InfluxDB write since start.',
+    (s) => (s.influx ? s.influx.longestWriteGapMs / 1000 : undefined),
+  );
   counter(
     'faultline_influx_retries_total',
     'Failed write attempts that are retried.',

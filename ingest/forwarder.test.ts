@@ -71,6 +71,33 @@ describe('Forwarder', () => {
     expect(w.received).toEqual(['a 1', 'b 2', 'c 3', 'd 4', 'e 5']);
   });
 
+  it('records the longest time readings waited for a write: a stalled InfluxDB shows, an idle spool does not', async () => {
+    let stall = 0;
+    const w = new ScriptedWriter();
+    const slow: InfluxWriter = {
+      target: 'slow',
+      write: async (lines) => {
+        if (stall > 0) await new Promise((r) => setTimeout(r, stall));
+        return w.write(lines);
+      },
+    };
+    const { log, forwarder } = setup(
+      { add: async () => {}, list: async () => [], count: async () => 0 },
+      slow,
+    );
+    await log.append('a 1', 1);
+    await waitFor(async () => (w.received.length === 1 ? true : undefined));
+    // Margins are wide: what is checked is which time counts, not how fast the machine is.
+    await new Promise((r) => setTimeout(r, 1_500)); // idle: nothing waited, so this is no gap
+    await log.append('b 2', 1);
+    await waitFor(async () => (w.received.length === 2 ? true : undefined));
+    expect(forwarder.counters.longestWriteGapMs).toBeLessThan(1_000);
+    stall = 1_200;
+    await log.append('c 3', 1);
+    await waitFor(async () => (w.received.length === 3 ? true : undefined));
+    expect(forwarder.counters.longestWriteGapMs).toBeGreaterThanOrEqual(1_200);
+  });
+
   it('reads each batch once while a small request fills up, whatever the number of commits', async () => {
     db = openDatabase(':memory:');
     const log = new CountingLog(db);

@@ -34,6 +34,12 @@ export interface ForwarderCounters {
   lastErrorAt: number | null;
   /** Consecutive failed attempts (0 when healthy). */
   failingFor: number;
+  /**
+   * The longest time readings waited with no successful write since start: from the later of the
+   * previous write and the oldest waiting reading's spooling, to the next write (issue 19: a
+   * forwarder starved by ingest shows here; includes `flushInterval` and outages).
+   */
+  longestWriteGapMs: number;
 }
 
 /**
@@ -64,7 +70,10 @@ export class Forwarder {
     lastError: null,
     lastErrorAt: null,
     failingFor: 0,
+    longestWriteGapMs: 0,
   };
+  /** When the oldest reading of the request being shipped was spooled. */
+  private waitingSince = 0;
   private running = false;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
@@ -149,6 +158,7 @@ export class Forwarder {
           continue;
         }
         const shipping = held.slice(0, take);
+        this.waitingSince = first.createdAt;
         const lines = shipping.flatMap((b) => b.lines);
         for (let i = 0; i < lines.length && this.running; i += this.o.batchLines) {
           await this.ship(lines.slice(i, i + this.o.batchLines));
@@ -201,8 +211,11 @@ export class Forwarder {
     try {
       await this.o.writer.write(lines.join('\n'));
       this.counters.linesWritten += lines.length;
-      this.counters.lastWriteMs = this.now() - started;
-      this.counters.lastSuccessAt = this.now();
+      const now = this.now();
+      this.counters.lastWriteMs = now - started;
+      const gap = now - Math.max(this.counters.lastSuccessAt ?? 0, this.waitingSince);
+      if (gap > this.counters.longestWriteGapMs) this.counters.longestWriteGapMs = gap;
+      this.counters.lastSuccessAt = now;
       this.o.observeWrite?.(this.counters.lastWriteMs, true);
     } catch (err) {
       this.o.observeWrite?.(this.now() - started, false);

@@ -30,6 +30,8 @@ export interface IngestResult {
   /** Publisher side: QoS 1 readings acknowledged. */
   acked: number;
   tickets: number;
+  /** Longest time readings waited with no InfluxDB write (Faultline only), seconds. */
+  longestWriteGapS: number | null;
 }
 
 /** Time allowed for the last readings to reach InfluxDB after the publisher is done. */
@@ -40,6 +42,8 @@ interface Consumer {
   /** Readings the consumer has written to InfluxDB so far (accepted and not left in its spool). */
   written(): Promise<number>;
   tickets(): Promise<number>;
+  /** Longest time readings waited with no InfluxDB write, seconds (null: not measured). */
+  writeGap(): Promise<number | null>;
   stop(): Promise<void>;
 }
 
@@ -60,6 +64,7 @@ async function startFloor(env: BenchEnv, db: string, qos: 0 | 1): Promise<Consum
     pid: child.pid as number,
     written: async () => written,
     tickets: async () => 0,
+    writeGap: async () => null,
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -157,6 +162,7 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
       pid: gw.pid,
       written: () => forwarded(gw),
       tickets: () => ticketCount(gw),
+      writeGap: async () => (await gw.metrics()).get('faultline_influx_longest_write_gap_seconds') ?? null,
       stop: async () => {
         await gw.stop();
       },
@@ -207,6 +213,7 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
       peakRssMb: after.peakRssBytes / 2 ** 20,
       acked: pub.acked,
       tickets: await consumer.tickets(),
+      longestWriteGapS: await consumer.writeGap(),
     };
   } finally {
     await consumer.stop();

@@ -194,6 +194,7 @@ function printIngest(results: IngestResult[], out: (s: string) => void): void {
           'vs floor',
           'CPU µs/reading',
           'peak RSS MB',
+          'longest write gap s',
           'tickets',
         ],
         results.map((r) => [
@@ -205,6 +206,7 @@ function printIngest(results: IngestResult[], out: (s: string) => void): void {
           floor && r !== floor ? `${fixed(r.pointsPerSecond / floor.pointsPerSecond, 2)}x` : '',
           fixed(r.cpuUsPerReading, 1),
           int(r.peakRssMb),
+          r.longestWriteGapS === null ? '' : fixed(r.longestWriteGapS, 2),
           r.c.target === 'floor' ? '' : int(r.tickets),
         ]),
       ),
