@@ -2,52 +2,22 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
-import mqtt, { type MqttClient } from 'mqtt';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import type { ReadingSink } from '../../ingest/ingest.js';
-import type { Point } from '../../ingest/point.js';
-import { silentLogger, tempDir } from '../../test/helpers.js';
-import { EmbeddedBroker } from './broker.js';
-import { embeddedBrokerSchema } from './config.js';
+import mqtt from 'mqtt';
+import { afterAll, describe, expect, it } from 'vitest';
+import { brokerHarness } from '../../test/broker-harness.js';
+import { tempDir } from '../../test/helpers.js';
 
 describe('embedded broker: accounts, authorisation, TLS', () => {
   const tmp = tempDir();
-  let broker: EmbeddedBroker | undefined;
-  const clients: MqttClient[] = [];
-  const accepted: Point[] = [];
-  const sink: ReadingSink = { accept: async (p) => void accepted.push(...p), reject: () => undefined };
-  afterEach(async () => {
-    for (const c of clients.splice(0)) await c.endAsync(true).catch(() => undefined);
-    await broker?.stop();
-    accepted.length = 0;
+  const h = brokerHarness({
+    host: '127.0.0.1',
+    users: [
+      { username: 'press-7', password: 'pw7' },
+      { username: 'plc-2', passwordHash: bcrypt.hashSync('plc-secret', 4), devices: ['line2-*'] },
+    ],
   });
   afterAll(() => tmp.cleanup());
-
-  async function start(extra: Record<string, unknown>) {
-    broker = new EmbeddedBroker(
-      embeddedBrokerSchema.parse({
-        host: '127.0.0.1',
-        port: 0,
-        users: [
-          { username: 'press-7', password: 'pw7' },
-          { username: 'plc-2', passwordHash: bcrypt.hashSync('plc-secret', 4), devices: ['line2-*'] },
-        ],
-        ...extra,
-      }),
-    );
-    await broker.start({ sink, logger: silentLogger, now: Date.now });
-    return broker;
-  }
-  const connect = async (opts: mqtt.IClientOptions, url = broker?.url() as string) => {
-    const c = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 3_000, ...opts });
-    clients.push(c);
-    return c;
-  };
-  const connackCode = (opts: mqtt.IClientOptions) =>
-    connect(opts).then(
-      () => 0,
-      (err: { code?: number }) => err.code,
-    );
+  const { start, connect, connackCode, accepted } = h;
 
   it('refuses anonymous clients and wrong secrets once accounts exist', async () => {
     await start({});
@@ -55,7 +25,7 @@ describe('embedded broker: accounts, authorisation, TLS', () => {
     expect(await connackCode({ username: 'press-7', password: 'nope' })).toBe(4);
     expect(await connackCode({ username: 'plc-2', password: 'wrong' })).toBe(4);
     expect(await connackCode({ username: 'plc-2', password: 'plc-secret' })).toBe(0);
-    expect(broker?.status().details).toMatchObject({ anonymous: false, authFailures: 3 });
+    expect(h.broker?.status().details).toMatchObject({ anonymous: false, authFailures: 3 });
   });
 
   it('a device publishes for itself; publishing as another device closes its connection', async () => {
@@ -70,7 +40,7 @@ describe('embedded broker: accounts, authorisation, TLS', () => {
     const plc = await connect({ username: 'plc-2', password: 'plc-secret' });
     await plc.publishAsync('devices/line2-drill/telemetry', '{"t": 2}', { qos: 1 });
     expect(accepted.map((p) => p.deviceId)).toEqual(['press-7', 'line2-drill']);
-    expect(broker?.status().details).toMatchObject({ unauthorizedPublishes: 1 });
+    expect(h.broker?.status().details).toMatchObject({ unauthorizedPublishes: 1 });
   });
 
   it('a device subscribes only within its own namespace, and cannot publish outside it', async () => {

@@ -1,41 +1,16 @@
 import { Socket } from 'node:net';
-import mqtt, { type MqttClient } from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { ReadingSink } from '../../ingest/ingest.js';
-import type { Point } from '../../ingest/point.js';
+import { describe, expect, it } from 'vitest';
 import { FaultlineError } from '../../lib/errors.js';
+import { brokerHarness } from '../../test/broker-harness.js';
 import { silentLogger } from '../../test/helpers.js';
 import { EmbeddedBroker } from './broker.js';
 import { brokerExposure, embeddedBrokerSchema } from './config.js';
 
 /** Issue 18, finding 2: the embedded broker's defaults and limits, as Mosquitto 2 has them. */
 describe('embedded broker: safe defaults and limits', () => {
-  let broker: EmbeddedBroker | undefined;
-  const clients: MqttClient[] = [];
-  const accepted: Point[] = [];
-  const sink: ReadingSink = { accept: async (p) => void accepted.push(...p), reject: () => undefined };
-  afterEach(async () => {
-    for (const c of clients.splice(0)) await c.endAsync(true).catch(() => undefined);
-    await broker?.stop();
-    broker = undefined;
-    accepted.length = 0;
-  });
-
-  async function start(cfg: Record<string, unknown>) {
-    broker = new EmbeddedBroker(embeddedBrokerSchema.parse({ port: 0, ...cfg }));
-    await broker.start({ sink, logger: silentLogger, now: Date.now });
-    return broker;
-  }
-  const connect = async (opts: mqtt.IClientOptions = {}) => {
-    const c = await mqtt.connectAsync(broker?.url() as string, {
-      reconnectPeriod: 0,
-      connectTimeout: 3_000,
-      ...opts,
-    });
-    clients.push(c);
-    return c;
-  };
+  const h = brokerHarness();
+  const { start, connect, accepted, sink } = h;
 
   it('without credentials it listens on loopback only, and says so in its URL', async () => {
     expect(brokerExposure({ users: [] })).toEqual({ host: '127.0.0.1', anonymous: true, problem: null });
@@ -107,7 +82,7 @@ describe('embedded broker: safe defaults and limits', () => {
     await sub.subscribeAsync(['devices/+/telemetry', 'plant/notice'], { qos: 1 });
     await new Promise((r) => setTimeout(r, 200));
     expect(got).toEqual(['plant/notice']);
-    expect(broker?.status().details).toMatchObject({ retainCleared: 1 });
+    expect(h.broker?.status().details).toMatchObject({ retainCleared: 1 });
   });
 
   it('repeated wrong passwords from one address block its logins for a while, the right one too', async () => {
@@ -116,11 +91,7 @@ describe('embedded broker: safe defaults and limits', () => {
       host: '127.0.0.1',
       authFailures: { maxFailures: 3, window: '1m', block: '1m' },
     });
-    const code = (password: string) =>
-      connect({ username: 'press-7', password }).then(
-        () => 0,
-        (err: { code?: number }) => err.code,
-      );
+    const code = (password: string) => h.connackCode({ username: 'press-7', password });
     expect(await code('pw7')).toBe(0);
     for (let i = 0; i < 4; i++) expect(await code(`guess-${i}`)).toBe(4);
     expect(await code('pw7')).toBe(4); // blocked: not even checked
