@@ -205,7 +205,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       },
       () => apiThread?.stats() ?? null,
       () => ticketsRef?.openByPriority() ?? Promise.resolve({}),
-      () => engineRef?.evaluationErrors ?? 0,
+      () => engineRef,
     );
     if (config.influx) {
       const writer = createWriter(config.influx);

@@ -14,8 +14,8 @@ export function createMetrics(
   apiWorker: () => { up: boolean; restarts: number } | null = () => null,
   /** Open tickets per class (priority), read at each scrape. */
   openTickets: () => Promise<Record<string, number>> = async () => ({}),
-  /** Rule evaluations that threw (one rule on one series). */
-  evaluationErrors: () => number = () => 0,
+  /** The rule engine's counters: evaluations that threw (one rule on one series), alert transitions. */
+  engine: () => { evaluationErrors: number; transitions: number } | undefined = () => undefined,
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'faultline_' });
@@ -233,7 +233,16 @@ export function createMetrics(
     registers: [registry],
     collect() {
       this.reset();
-      this.inc(evaluationErrors());
+      this.inc(engine()?.evaluationErrors ?? 0);
+    },
+  });
+  new Counter({
+    name: 'faultline_alert_transitions_total',
+    help: 'Alert transitions the rules produced (pending, firing, resolved, inactive, escalated).',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(engine()?.transitions ?? 0);
     },
   });
   const slaNotices = new Counter({

@@ -137,6 +137,8 @@ export class RuleEngine {
   private readonly errorListeners: ((alertId: string, err: unknown) => void)[] = [];
   /** Evaluations that threw (one rule on one series); the others of the reading went on. */
   evaluationErrors = 0;
+  /** Alert transitions emitted since start. */
+  transitions = 0;
   private readonly dirty = new Set<string>();
   private readonly deleted = new Map<string, { ruleId: string; deviceId: string; fingerprint: string }>();
 
@@ -479,6 +481,7 @@ export class RuleEngine {
     s.state = state;
     this.arm(s);
     for (const event of events) {
+      this.transitions++;
       const t: AlertTransition = { alertId: key, rule: s.compiled.rule, device: s.device, event };
       for (const l of this.listeners) l(t);
     }

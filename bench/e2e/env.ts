@@ -6,16 +6,19 @@ export interface BenchEnv {
   dir: string;
   influx: InfluxServer;
   mosquitto: MosquittoServer | undefined;
+  /** Mosquitto as installed: its default queue (`max_queued_messages 1000`) and in-flight window. */
+  stockMosquitto: MosquittoServer | undefined;
   /** A new, empty database for one case. */
   database(name: string): Promise<string>;
-  /** Points in `telemetry` of a database. */
-  count(database: string): Promise<number>;
+  /** Points in `telemetry` of a database (counted on a field every reading carries). */
+  count(database: string, field?: string): Promise<number>;
 }
 
 export function benchEnv(
   dir: string,
   influx: InfluxServer,
   mosquitto: MosquittoServer | undefined,
+  stockMosquitto: MosquittoServer | undefined,
 ): BenchEnv {
   const query = async (db: string, q: string) => {
     const res = await fetch(`${influx.url}/query?db=${encodeURIComponent(db)}`, {
@@ -32,13 +35,13 @@ export function benchEnv(
     dir,
     influx,
     mosquitto,
+    stockMosquitto,
     async database(name) {
       await query(name, `CREATE DATABASE "${name}"`);
       return name;
     },
-    async count(db) {
-      // One field every reading carries: the count of points.
-      const series = await query(db, 'SELECT COUNT("rpm") FROM "telemetry"');
+    async count(db, field = 'rpm') {
+      const series = await query(db, `SELECT COUNT("${field}") FROM "telemetry"`);
       return Number(series[0]?.values[0]?.[1] ?? 0);
     },
   };

@@ -5,13 +5,15 @@ import mqtt from 'mqtt';
  * JSON.parse → line protocol → batched POST to InfluxDB 1.x /write, one request in flight. No
  * spool, no rules, no tickets: whatever Faultline costs beyond this is what its guarantees cost.
  *
- * argv[2]: JSON { url, qos, influxUrl, database }. Prints `{"written":n}` every 100 ms.
+ * argv[2]: JSON { url, qos, influxUrl, database, workload }. Prints `{"written":n}` every 100 ms.
  */
 interface FloorOptions {
   url: string;
   qos: 0 | 1;
   influxUrl: string;
   database: string;
+  /** `fleet`: devices/<id>/telemetry; `plant`: plant/<site>/<device>/telemetry (site a tag too). */
+  workload?: 'fleet' | 'plant';
 }
 
 const o = JSON.parse(process.argv[2] ?? '{}') as FloorOptions;
@@ -24,8 +26,12 @@ let failed = 0;
 
 const escapeTag = (s: string) => s.replace(/[,= ]/g, (c) => `\\${c}`);
 
+const plant = o.workload === 'plant';
+
 function toLine(topic: string, body: Buffer): string | undefined {
-  const device = topic.split('/')[1];
+  const levels = topic.split('/');
+  const device = plant ? levels[2] : levels[1];
+  const site = plant ? `,site=${escapeTag(levels[1] ?? '')}` : '';
   let obj: unknown;
   try {
     obj = JSON.parse(body.toString());
@@ -42,7 +48,7 @@ function toLine(topic: string, body: Buffer): string | undefined {
   }
   if (fields.length === 0) return undefined;
   const ts = typeof rec.ts === 'number' ? rec.ts : Date.now();
-  return `telemetry,device=${escapeTag(device)} ${fields.join(',')} ${ts}`;
+  return `telemetry,device=${escapeTag(device)}${site} ${fields.join(',')} ${ts}`;
 }
 
 async function flush(): Promise<void> {
@@ -72,7 +78,7 @@ const client = mqtt.connect(o.url, {
   protocolVersion: 4,
 });
 client.on('connect', () => {
-  client.subscribe('devices/+/telemetry', { qos: o.qos }, (err) => {
+  client.subscribe(plant ? 'plant/+/+/telemetry' : 'devices/+/telemetry', { qos: o.qos }, (err) => {
     if (err) throw err;
     process.stdout.write(`${JSON.stringify({ subscribed: true })}\n`);
   });

@@ -103,7 +103,10 @@ export function gatewayConfig(o: {
   qos: 0 | 1;
   /** `api.worker` (default true, as shipped). */
   apiWorker?: boolean;
+  /** `plant`: telemetry on plant/<site>/<device>/telemetry (issue 19's flapping case). */
+  workload?: 'fleet' | 'plant';
 }): string {
+  const topic = o.workload === 'plant' ? 'plant/{site}/{device}/telemetry' : 'devices/{device}/telemetry';
   const source = o.brokerUrl
     ? `mqtt:
   embedded: { enabled: false }
@@ -112,10 +115,13 @@ adapters:
     id: plant-broker
     url: ${o.brokerUrl}
     subscriptions:
-      - { topic: "devices/{device}/telemetry", qos: ${o.qos} }
+      - { topic: "${topic}", qos: ${o.qos} }
 `
     : `mqtt:
-  embedded: { host: 127.0.0.1, port: 0 }
+  embedded:
+    host: 127.0.0.1
+    port: 0
+    topics: [{ topic: "${topic}" }]
 `;
   return `# Faultline bench: the gateway as users run it, with its spool, rules, tickets and API.
 log: { level: info }

@@ -3,7 +3,7 @@ import type { BenchEnv } from './env.js';
 import { gatewayConfig, type RunningGateway, startGateway } from './gateway.js';
 import { lines, procSample, runScript, sleep, spawnScript, until, wallNow } from './procs.js';
 import type { PublisherOptions, PublisherResult } from './publisher.js';
-import { rulesYaml } from './workload.js';
+import { plantRulesYaml, rulesYaml } from './workload.js';
 
 export type Target = 'floor' | 'faultline-mosquitto' | 'faultline-embedded';
 
@@ -15,6 +15,10 @@ export interface IngestCase {
   messages: number;
   /** 1 in n messages an anomaly (0 = none). */
   anomalyEvery: number;
+  /** `fleet` (default): the 5-metric fleet; `plant`: issue 19's flapping telemetry and its one rule. */
+  workload?: 'fleet' | 'plant';
+  /** `stock`: Mosquitto with its default queue limits (client mode and the floor), which drops. */
+  broker?: 'tuned' | 'stock';
 }
 
 export interface IngestResult {
@@ -32,6 +36,8 @@ export interface IngestResult {
   tickets: number;
   /** Longest time readings waited with no InfluxDB write (Faultline only), seconds. */
   longestWriteGapS: number | null;
+  /** Alert transitions during the burst (Faultline only: faultline_alert_transitions_total). */
+  transitions: number | null;
 }
 
 /** Time allowed for the last readings to reach InfluxDB after the publisher is done. */
@@ -44,13 +50,25 @@ interface Consumer {
   tickets(): Promise<number>;
   /** Longest time readings waited with no InfluxDB write, seconds (null: not measured). */
   writeGap(): Promise<number | null>;
+  /** Alert transitions so far (null: not measured). */
+  transitions(): Promise<number | null>;
   stop(): Promise<void>;
 }
 
-async function startFloor(env: BenchEnv, db: string, qos: 0 | 1): Promise<Consumer> {
-  const mosquitto = env.mosquitto;
+/** The Mosquitto a case uses (client mode and the floor). */
+const brokerOf = (env: BenchEnv, c: Pick<IngestCase, 'broker'>) =>
+  c.broker === 'stock' ? env.stockMosquitto : env.mosquitto;
+
+async function startFloor(env: BenchEnv, db: string, c: IngestCase): Promise<Consumer> {
+  const mosquitto = brokerOf(env, c);
   if (!mosquitto) throw new Error('the floor needs Mosquitto');
-  const child = spawnScript('floor', { url: mosquitto.url, qos, influxUrl: env.influx.url, database: db });
+  const child = spawnScript('floor', {
+    url: mosquitto.url,
+    qos: c.qos,
+    influxUrl: env.influx.url,
+    database: db,
+    workload: c.workload ?? 'fleet',
+  });
   let written = 0;
   let subscribed = false;
   const out = lines(child, (l) => {
@@ -65,6 +83,7 @@ async function startFloor(env: BenchEnv, db: string, qos: 0 | 1): Promise<Consum
     written: async () => written,
     tickets: async () => 0,
     writeGap: async () => null,
+    transitions: async () => null,
     async stop() {
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
@@ -77,9 +96,10 @@ export async function startFaultline(
   env: BenchEnv,
   name: string,
   db: string,
-  c: Pick<IngestCase, 'target' | 'qos' | 'rules'> & { apiWorker?: boolean },
+  c: Pick<IngestCase, 'target' | 'qos' | 'rules' | 'workload' | 'broker'> & { apiWorker?: boolean },
 ): Promise<RunningGateway> {
-  const brokerUrl = c.target === 'faultline-mosquitto' ? env.mosquitto?.url : undefined;
+  const brokerUrl = c.target === 'faultline-mosquitto' ? brokerOf(env, c)?.url : undefined;
+  const plant = c.workload === 'plant';
   const gw = await startGateway(
     join(env.dir, name),
     gatewayConfig({
@@ -87,9 +107,10 @@ export async function startFaultline(
       database: db,
       brokerUrl,
       qos: c.qos,
+      workload: c.workload ?? 'fleet',
       ...(c.apiWorker !== undefined ? { apiWorker: c.apiWorker } : {}),
     }),
-    { 'rules.yaml': rulesYaml(c.rules) },
+    { 'rules.yaml': plant ? plantRulesYaml(c.rules) : rulesYaml(c.rules) },
   );
   if (brokerUrl) {
     const up = await until(async () => (await gw.metrics()).get('faultline_adapter_up') === 1, 15_000, 100);
@@ -154,8 +175,8 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
   let consumer: Consumer;
   let brokerUrl: string;
   if (c.target === 'floor') {
-    consumer = await startFloor(env, db, c.qos);
-    brokerUrl = env.mosquitto?.url as string;
+    consumer = await startFloor(env, db, c);
+    brokerUrl = brokerOf(env, c)?.url as string;
   } else {
     const gw = await startFaultline(env, name, db, c);
     consumer = {
@@ -163,11 +184,12 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
       written: () => forwarded(gw),
       tickets: () => ticketCount(gw),
       writeGap: async () => (await gw.metrics()).get('faultline_influx_longest_write_gap_seconds') ?? null,
+      transitions: async () => (await gw.metrics()).get('faultline_alert_transitions_total') ?? 0,
       stop: async () => {
         await gw.stop();
       },
     };
-    brokerUrl = gw.mqttUrl ?? (env.mosquitto?.url as string);
+    brokerUrl = gw.mqttUrl ?? (brokerOf(env, c)?.url as string);
   }
   try {
     const tsBase = Date.now() - Math.ceil(c.messages / c.devices + 10) * 1000;
@@ -178,7 +200,9 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
       rate: 0,
       anomalyEvery: 0,
       window: 1_000,
+      workload: c.workload ?? 'fleet',
     };
+    const field = c.workload === 'plant' ? 'temperature' : 'rpm';
     await runScript<PublisherResult>('publisher', {
       ...base,
       qos: 1,
@@ -189,6 +213,7 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
       throw new Error(`warm-up: ${await consumer.written()} of ${c.devices} readings written`);
 
     const before = procSample(consumer.pid);
+    const transitionsBefore = await consumer.transitions();
     const pub = await runScript<PublisherResult>('publisher', {
       ...base,
       messages: c.messages,
@@ -199,7 +224,7 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
     await settle(() => consumer.written(), expected);
     // The consumer's own count may include readings it made itself (devices coming online): the
     // clock stops when InfluxDB holds every reading sent, or stops growing.
-    const stored = (await settle(() => env.count(db), expected, 5_000, 60_000)) - c.devices;
+    const stored = (await settle(() => env.count(db, field), expected, 5_000, 60_000)) - c.devices;
     const end = wallNow();
     const after = procSample(consumer.pid);
     const seconds = (end - pub.startedAt) / 1000;
@@ -214,6 +239,10 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
       acked: pub.acked,
       tickets: await consumer.tickets(),
       longestWriteGapS: await consumer.writeGap(),
+      transitions: await (async () => {
+        const n = await consumer.transitions();
+        return n === null || transitionsBefore === null ? null : n - transitionsBefore;
+      })(),
     };
   } finally {
     await consumer.stop();

@@ -30,8 +30,13 @@ export function label(c: IngestCase): string {
       : c.target === 'faultline-mosquitto'
         ? 'Faultline (Mosquitto, client mode)'
         : 'Faultline (embedded broker)';
+  const stock = c.broker === 'stock' ? ', stock Mosquitto' : '';
+  if (c.workload === 'plant') {
+    const rules = c.rules === 0 ? 'no rules' : 'flapping threshold rule';
+    return `plant: ${who}${stock}, QoS ${c.qos}, ${rules}, ${int(c.devices)} devices`;
+  }
   const rules = c.target === 'floor' ? 'no rules' : `${int(c.rules)} rules`;
-  return `${who}, QoS ${c.qos}, ${rules}, ${int(c.devices)} devices`;
+  return `${who}${stock}, QoS ${c.qos}, ${rules}, ${int(c.devices)} devices`;
 }
 
 /** The end-to-end part of `npm run bench`. Returns false when it could not run. */
@@ -43,13 +48,16 @@ export async function runE2e(o: E2eOptions): Promise<boolean> {
   const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-e2e-'));
   const influx = await startInfluxDB('bench');
   let mosquitto: MosquittoServer | undefined;
-  if (findBinary('mosquitto'))
+  let stockMosquitto: MosquittoServer | undefined;
+  if (findBinary('mosquitto')) {
     mosquitto = await startMosquitto('max_inflight_messages 1000\n', {
       persistence: false,
       maxQueuedMessages: 0,
     });
-  else o.out('Mosquitto cases skipped: mosquitto not found (apt-get install mosquitto)\n');
-  const env = benchEnv(dir, influx, mosquitto);
+    // As installed: max_queued_messages 1000, max_inflight_messages 20 (Mosquitto's defaults).
+    stockMosquitto = await startMosquitto('', { persistence: false, maxQueuedMessages: 1000 });
+  } else o.out('Mosquitto cases skipped: mosquitto not found (apt-get install mosquitto)\n');
+  const env = benchEnv(dir, influx, mosquitto, stockMosquitto);
   try {
     if (o.soakSeconds !== undefined) {
       await runSoak(env, { seconds: o.soakSeconds, rate: o.rated ?? 5_000, out: o.out });
@@ -70,6 +78,7 @@ export async function runE2e(o: E2eOptions): Promise<boolean> {
       for (const rules of [10, 100, 1_000]) add({ target: 'faultline-embedded', qos, rules, devices: 1_000 });
       add({ target: 'faultline-embedded', qos, rules: 100, devices: 10_000 });
     }
+    plantCases(cases, n, mosquitto !== undefined);
     const results: IngestResult[] = [];
     for (const [i, c] of cases.entries()) {
       if (!o.parts.has('ingest')) break;
@@ -94,8 +103,32 @@ export async function runE2e(o: E2eOptions): Promise<boolean> {
     return true;
   } finally {
     await mosquitto?.cleanup();
+    await stockMosquitto?.cleanup();
     await influx.cleanup();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Issue 19's cases: the plant telemetry (100 devices, one threshold rule that keeps firing and
+ * clearing), the same with no rules, and client mode on a stock Mosquitto, each beside a floor on
+ * the same broker.
+ */
+function plantCases(cases: IngestCase[], n: number, withMosquitto: boolean): void {
+  const base = { workload: 'plant', devices: 100, messages: n, anomalyEvery: 0 } as const;
+  for (const qos of [0, 1] as const) {
+    if (withMosquitto) {
+      cases.push({ ...base, target: 'floor', qos, rules: 0 });
+      cases.push({ ...base, target: 'faultline-mosquitto', qos, rules: 1 });
+    }
+    cases.push({ ...base, target: 'faultline-embedded', qos, rules: 1 });
+  }
+  if (withMosquitto) cases.push({ ...base, target: 'faultline-mosquitto', qos: 0, rules: 0 });
+  cases.push({ ...base, target: 'faultline-embedded', qos: 0, rules: 0 });
+  if (!withMosquitto) return;
+  for (const qos of [0, 1] as const) {
+    cases.push({ ...base, target: 'floor', qos, rules: 0, broker: 'stock' });
+    cases.push({ ...base, target: 'faultline-mosquitto', qos, rules: 1, broker: 'stock' });
   }
 }
 
@@ -181,7 +214,15 @@ async function drainPart(env: BenchEnv, rated: number, out: (s: string) => void)
 
 function printIngest(results: IngestResult[], out: (s: string) => void): void {
   {
-    const floor = results.find((r) => r.c.target === 'floor');
+    // Each case is compared with the floor of its own workload, broker and QoS (else the first).
+    const floorOf = (r: IngestResult) =>
+      results.find(
+        (f) =>
+          f.c.target === 'floor' &&
+          (f.c.workload ?? 'fleet') === (r.c.workload ?? 'fleet') &&
+          (f.c.broker ?? 'tuned') === (r.c.broker ?? 'tuned') &&
+          (f.c.qos === r.c.qos || (r.c.workload ?? 'fleet') === 'fleet'),
+      );
     const o = { out };
     o.out(
       table(
@@ -193,22 +234,31 @@ function printIngest(results: IngestResult[], out: (s: string) => void): void {
           'points/s',
           'vs floor',
           'CPU µs/reading',
+          'CPU vs floor',
           'peak RSS MB',
           'longest write gap s',
+          'lost',
+          'alert transitions',
           'tickets',
         ],
-        results.map((r) => [
-          label(r.c),
-          int(r.sent),
-          int(r.stored),
-          fixed(r.seconds, 2),
-          int(r.pointsPerSecond),
-          floor && r !== floor ? `${fixed(r.pointsPerSecond / floor.pointsPerSecond, 2)}x` : '',
-          fixed(r.cpuUsPerReading, 1),
-          int(r.peakRssMb),
-          r.longestWriteGapS === null ? '' : fixed(r.longestWriteGapS, 2),
-          r.c.target === 'floor' ? '' : int(r.tickets),
-        ]),
+        results.map((r) => {
+          const floor = floorOf(r);
+          return [
+            label(r.c),
+            int(r.sent),
+            int(r.stored),
+            fixed(r.seconds, 2),
+            int(r.pointsPerSecond),
+            floor && r !== floor ? `${fixed(r.pointsPerSecond / floor.pointsPerSecond, 2)}x` : '',
+            fixed(r.cpuUsPerReading, 1),
+            floor && r !== floor ? `${fixed(r.cpuUsPerReading / floor.cpuUsPerReading, 1)}x` : '',
+            int(r.peakRssMb),
+            r.longestWriteGapS === null ? '' : fixed(r.longestWriteGapS, 2),
+            int(r.sent - r.stored),
+            r.transitions === null ? '' : int(r.transitions),
+            r.c.target === 'floor' ? '' : int(r.tickets),
+          ];
+        }),
       ),
     );
   }

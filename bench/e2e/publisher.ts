@@ -1,5 +1,5 @@
 import mqtt from 'mqtt';
-import { deviceId, payload } from './workload.js';
+import { deviceId, payload, plantPayload, plantTopic, prng } from './workload.js';
 
 /**
  * The load process: publishes telemetry per the convention (`devices/<id>/telemetry`, one JSON
@@ -34,6 +34,8 @@ export interface PublisherOptions {
   window: number;
   /** Device ids start here (so that one run's anomalies are on devices without an open ticket). */
   firstDevice?: number;
+  /** `fleet` (default): `devices/<id>/telemetry`, 5 metrics; `plant`: issue 19's flapping telemetry. */
+  workload?: 'fleet' | 'plant';
 }
 
 export interface PublisherResult {
@@ -65,6 +67,7 @@ async function main(): Promise<void> {
   let settledAt = 0;
   let wake: (() => void) | undefined;
   const first = o.firstDevice ?? 0;
+  const random = prng(0x19);
   const startedAt = wallNow();
 
   const onAck = (err?: Error) => {
@@ -83,11 +86,14 @@ async function main(): Promise<void> {
     const dev = deviceId(first + d);
     const anomaly = o.anomalyEvery > 0 && d % o.anomalyEvery === pass % o.anomalyEvery;
     // One reading per device per second of data time: no two share a series' timestamp.
-    const body = payload(i, o.liveTs ? Date.now() : o.tsBase + pass * 1000, anomaly);
+    const ts = o.liveTs ? Date.now() : o.tsBase + pass * 1000;
+    const plant = o.workload === 'plant';
+    const body = plant ? plantPayload(random, ts) : payload(i, ts, anomaly);
     if (anomaly) anomalies.push([dev, wallNow()]);
     inFlight++;
     published++;
-    client.publish(`devices/${dev}/telemetry`, body, { qos: o.qos }, onAck);
+    const topic = plant ? plantTopic(first + d, dev) : `devices/${dev}/telemetry`;
+    client.publish(topic, body, { qos: o.qos }, onAck);
   };
 
   const waitRoom = async (): Promise<void> => {

@@ -71,3 +71,47 @@ export function rulesYaml(n: number): string {
   }
   return `${out.join('\n')}\n`;
 }
+
+/**
+ * The plant workload of issue 19: what a Node-RED user's telemetry looks like. Topics
+ * `plant/<site>/<device>/telemetry`, ~115-byte JSON with ms timestamps, temperature uniformly
+ * random in 60–95 — so the one rule an integrator writes for it (`threshold: {above: 90}`) keeps
+ * firing and clearing on every device (~14 % of readings above 90).
+ */
+export const PLANT_SITES = 4;
+
+export function plantTopic(d: number, dev: string): string {
+  return `plant/site-${d % PLANT_SITES}/${dev}/telemetry`;
+}
+
+/** A small deterministic PRNG (mulberry32): every run sends the same sequence. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function plantPayload(random: () => number, ts: number): string {
+  const temperature = (60 + random() * 35).toFixed(2);
+  const vibration = (1.5 + random() * 2).toFixed(3);
+  const pressure = (5.8 + random() * 0.4).toFixed(3);
+  const flow = (11 + random() * 3).toFixed(2);
+  const current = (7.5 + random() * 2).toFixed(2);
+  return `{"ts":${ts},"temperature":${temperature},"vibration":${vibration},"pressure":${pressure},"flow_rate":${flow},"motor_current":${current}}`;
+}
+
+/** The one rule a Node-RED user writes for the plant telemetry (none: `n` = 0). */
+export function plantRulesYaml(n: number): string {
+  if (n === 0) return 'rules: []\n';
+  return `rules:
+  - id: overheat
+    match: { metric: temperature }
+    threshold: { above: 90 }
+    ticket: { priority: general, faultType: thermal }
+`;
+}
