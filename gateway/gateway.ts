@@ -25,6 +25,7 @@ import { packageVersion } from '../lib/package-root.js';
 import { FLUSH_SLICE, yieldToLoop } from '../lib/slices.js';
 import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
+import { UnitOfWork } from '../lib/unit-of-work.js';
 import { EgressPolicy } from '../notify/egress.js';
 import { MailSender, mailsOf } from '../notify/mail.js';
 import { Outbox } from '../notify/outbox.js';
@@ -250,8 +251,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       ...(parts ? { parts } : {}),
     });
     ticketsRef = tickets;
+    // The state changes of one turn's readings commit together (lib/unit-of-work.ts); events are
+    // relayed once committed.
+    const uow = new UnitOfWork(stateDb, (err, stage) =>
+      logger.error({ err, stage }, 'state changes of a turn could not be committed'),
+    );
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
     const outbox = new Outbox(stateDb);
+    outbox.relayAfter((fn) => uow.afterCommit(fn));
     const events = wireEvents({ outbox, tickets, alerts, ingest, registry, logger });
     // Spare parts: likely parts on new tickets, forecasts, low-stock events (gateway/parts.ts).
     const partsPlanner = parts ? wireParts({ stock: parts, tickets, registry, outbox, logger }) : undefined;
@@ -305,7 +312,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       },
     });
     await slaWatcher.start();
-    tickets.onChange(({ kind, ticket }) => void slaWatcher.changed(ticket, kind === 'created'));
+    // An occurrence changes no clock.
+    tickets.onChange(({ kind, ticket }) => {
+      if (kind !== 'occurrence') void slaWatcher.changed(ticket, kind === 'created');
+    });
     // Preventive schedules: tickets `notice` before each visit, and the visit as a maintenance window.
     const planner = new PreventivePlanner({
       schedules: config.preventive,
@@ -345,7 +355,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       RULE_STATE_CHECKPOINTS * config.rules.stateSaveInterval,
     );
     engineRef = engine;
-    engine.onTransition((t) => alerts.handle(t));
+    engine.onTransition((t) => {
+      uow.join();
+      alerts.handle(t);
+    });
     const evalWarn = new RateLimitedLog(logger.child({ component: 'rules' }));
     engine.onError((alertId, err) => evalWarn.warn(alertId, { err, alertId }, 'rule evaluation failed'));
     alerts.onFiring(async (alert, t) => {
@@ -511,6 +524,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         clearInterval(ruleStateTimer);
         await alerts.idle();
         await slaWatcher.idle();
+        uow.commit();
         engine.flushAll();
         await saveRuleState();
         // What the forwarder has not shipped stays in the spool for the next start.

@@ -241,16 +241,30 @@ export class Outbox {
    */
   private hooksByType: Map<string, Webhook[]> | null = null;
   private mailsFor: ((e: NewEvent) => NewMail[]) | null = null;
+  /** Runs a relay once the event is committed (the state path's unit of work); default: now. */
+  private afterCommit: (fn: () => void) => void = (fn) => fn();
+
+  private readonly publishTx;
 
   constructor(
-    private readonly db: SqliteDatabase,
+    db: SqliteDatabase,
     private readonly now: () => number = Date.now,
   ) {
     migrate(db, 'outbox', MIGRATIONS);
     this.stmt = statementCache(db);
+    // Built once: better-sqlite3 makes a transaction function per call of db.transaction().
+    this.publishTx = db.transaction(this.publishRows.bind(this));
   }
 
   private readonly stmt: (sql: string) => Statement;
+
+  /**
+   * Events published inside a unit of work (lib/unit-of-work.ts) are told to listeners — streams,
+   * the deliverers, the API worker that reads them from its own connection — only once committed.
+   */
+  relayAfter(afterCommit: (fn: () => void) => void): void {
+    this.afterCommit = afterCommit;
+  }
 
   /** With SMTP configured: the e-mails an event asks for, stored with it and sent by the mail sender. */
   setMailer(f: (e: NewEvent) => NewMail[]): void {
@@ -291,29 +305,31 @@ export class Outbox {
     this.hooksByType = null;
   }
 
+  private publishRows(e: NewEvent, hooks: Webhook[], at: number): StoredEvent {
+    const r = this.stmt(
+      'INSERT INTO events (type, at, subject, site, customer, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
+    ).get(e.type, e.at, e.subject, e.site, e.customer, JSON.stringify(e.data)) as { seq: number };
+    const insert = this.stmt(
+      `INSERT INTO deliveries (id, webhook_id, event_seq, state, next_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`,
+    );
+    for (const w of hooks) insert.run(`msg_${r.seq}_${w.id}`, w.id, r.seq, at, at);
+    const mails = this.mailsFor?.(e) ?? [];
+    const insertMail = this.stmt(
+      `INSERT INTO mails (id, event_seq, to_addr, subject, text, state, next_at, created_at)
+       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
+    );
+    mails.forEach((m, i) => {
+      insertMail.run(`mail_${r.seq}_${i + 1}`, r.seq, m.to, m.subject, m.text, at, at);
+    });
+    return { ...e, seq: r.seq };
+  }
+
   /** Stores the event and one delivery per webhook that wants it, in one transaction; then tells listeners. */
   publish(e: NewEvent): StoredEvent {
     const hooks = this.hooksFor(e.type);
     const at = this.now();
-    const stored = this.db.transaction((): StoredEvent => {
-      const r = this.stmt(
-        'INSERT INTO events (type, at, subject, site, customer, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
-      ).get(e.type, e.at, e.subject, e.site, e.customer, JSON.stringify(e.data)) as { seq: number };
-      const insert = this.stmt(
-        `INSERT INTO deliveries (id, webhook_id, event_seq, state, next_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`,
-      );
-      for (const w of hooks) insert.run(`msg_${r.seq}_${w.id}`, w.id, r.seq, at, at);
-      const mails = this.mailsFor?.(e) ?? [];
-      const insertMail = this.stmt(
-        `INSERT INTO mails (id, event_seq, to_addr, subject, text, state, next_at, created_at)
-         VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
-      );
-      mails.forEach((m, i) => {
-        insertMail.run(`mail_${r.seq}_${i + 1}`, r.seq, m.to, m.subject, m.text, at, at);
-      });
-      return { ...e, seq: r.seq };
-    })();
-    this.relay(stored);
+    const stored = this.publishTx(e, hooks, at);
+    if (this.listeners.size > 0) this.afterCommit(() => this.relay(stored));
     return stored;
   }
 

@@ -65,6 +65,11 @@ export type AlertListener = (alert: Alert, t: AlertTransition) => Promise<void> 
  */
 export class AlertTracker {
   private chain: Promise<void> = Promise.resolve();
+  /**
+   * The alerts this tracker wrote, as written: the tracker is their only writer, so a transition
+   * reads its alert here instead of the store (issue 19: a re-firing costs no query).
+   */
+  private readonly known = new Map<string, Alert>();
   private readonly firing: AlertListener[] = [];
   private readonly resolved: AlertListener[] = [];
   private readonly escalated: AlertListener[] = [];
@@ -104,7 +109,7 @@ export class AlertTracker {
   }
 
   private async apply(t: AlertTransition): Promise<void> {
-    const prev = await this.store.get(t.alertId);
+    const prev = this.known.get(t.alertId) ?? (await this.store.get(t.alertId));
     const { event, rule } = t;
     const alert: Alert = prev
       ? { ...prev }
@@ -156,13 +161,20 @@ export class AlertTracker {
       case 'escalated':
         break;
     }
-    await this.store.upsert(alert, {
-      at: event.at,
-      event: event.type,
-      value: event.value,
-      priority: alert.priority,
-      silencedBy: event.type === 'firing' ? alert.silencedBy : null,
-    });
+    try {
+      await this.store.upsert(alert, {
+        at: event.at,
+        event: event.type,
+        value: event.value,
+        priority: alert.priority,
+        silencedBy: event.type === 'firing' ? alert.silencedBy : null,
+      });
+    } catch (err) {
+      // Not written: the next transition reads what the store holds.
+      this.known.delete(alert.id);
+      throw err;
+    }
+    this.known.set(alert.id, alert);
     const listeners =
       event.type === 'firing'
         ? this.firing

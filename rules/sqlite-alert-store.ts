@@ -60,6 +60,8 @@ const MIGRATIONS = [
 
 /** Changes kept per alert. */
 const HISTORY_PER_ALERT = 500;
+/** Changes between two prunes of an alert's history. */
+const PRUNE_EVERY = 50;
 
 interface Row {
   id: string;
@@ -104,6 +106,8 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
   private readonly deleteState;
   private readonly stmt: (sql: string) => Statement;
 
+  private readonly upsertTx;
+
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'alerts', MIGRATIONS);
     this.stmt = statementCache(db);
@@ -119,6 +123,8 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
       VALUES (?, ?, ?, ?, ?) ON CONFLICT(alert_id) DO UPDATE SET rule_id = excluded.rule_id,
       fingerprint = excluded.fingerprint, device_id = excluded.device_id, state = excluded.state`);
     this.deleteState = db.prepare('DELETE FROM rule_state WHERE alert_id = ?');
+    // Built once: better-sqlite3 makes a transaction function per call of db.transaction().
+    this.upsertTx = db.transaction(this.upsertRows.bind(this));
   }
 
   async loadAll() {
@@ -156,24 +162,45 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
   }
 
   async upsert(a: Alert, change?: AlertHistoryEntry): Promise<void> {
-    this.db.transaction(() => {
-      this.write(a);
-      if (!change) return;
-      this.stmt(
-        'INSERT INTO alert_history (alert_id, at, event, value, priority, silenced_by) VALUES (?, ?, ?, ?, ?, ?)',
-      ).run(
-        a.id,
-        change.at,
-        change.event,
-        change.value === null ? null : JSON.stringify(change.value),
-        change.priority,
-        change.silencedBy,
-      );
-      this.stmt(
-        `DELETE FROM alert_history WHERE alert_id = ? AND seq <= (
-           SELECT seq FROM alert_history WHERE alert_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
-      ).run(a.id, a.id, HISTORY_PER_ALERT);
-    })();
+    this.upsertTx(a, change, change !== undefined && this.pruneDue(a.id));
+  }
+
+  private upsertRows(a: Alert, change?: AlertHistoryEntry, pruneNow = false) {
+    this.write(a);
+    if (!change) return;
+    this.stmt(
+      'INSERT INTO alert_history (alert_id, at, event, value, priority, silenced_by) VALUES (?, ?, ?, ?, ?, ?)',
+    ).run(
+      a.id,
+      change.at,
+      change.event,
+      change.value === null ? null : JSON.stringify(change.value),
+      change.priority,
+      change.silencedBy,
+    );
+    if (!pruneNow) return;
+    this.stmt(
+      `DELETE FROM alert_history WHERE alert_id = ? AND seq <= (
+         SELECT seq FROM alert_history WHERE alert_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
+    ).run(a.id, a.id, HISTORY_PER_ALERT);
+  }
+
+  /** History entries written per alert since its last prune (in memory; a restart prunes on the first). */
+  private readonly sincePrune = new Map<string, number>();
+
+  /**
+   * Whether this change should prune the alert's history to the newest HISTORY_PER_ALERT: every
+   * PRUNE_EVERY changes, not each (the delete reads the alert's newest entries: a flapping alert
+   * paid for it on every transition). The table holds at most PRUNE_EVERY more per alert.
+   */
+  private pruneDue(id: string): boolean {
+    const n = this.sincePrune.get(id);
+    if (n !== undefined && n < PRUNE_EVERY) {
+      this.sincePrune.set(id, n + 1);
+      return false;
+    }
+    this.sincePrune.set(id, 1);
+    return true;
   }
 
   async history(id: string, limit: number): Promise<AlertHistoryEntry[]> {

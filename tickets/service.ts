@@ -238,11 +238,14 @@ export class TicketService {
    */
   async openFromAlert(alert: Alert, t: AlertTransition): Promise<{ ticket: Ticket; created: boolean }> {
     const { rule, device, event } = t;
+    const now = this.now();
+    // An open ticket for the pair: one more occurrence, no routing or rendering (a flapping alert).
+    const open = await this.opts.store.recur(rule.id, device.id, now);
+    if (open) return this.occurred(open);
     const site = this.opts.site(device.site);
     const vars = templateVars(t, device);
     const title = render(event.entry?.title ?? rule.ticket.title ?? defaultTitle(t), vars);
     const description = render(rule.ticket.description ?? defaultDescription(t), vars);
-    const now = this.now();
     const routed = rule.ticket.team ? null : await this.route(alert.faultType, site, now);
     const result = await this.opts.store.openOrRecur(
       {
@@ -270,13 +273,28 @@ export class TicketService {
       },
       now,
     );
-    if (result.created) result.ticket = await this.afterCreate(result.ticket, routed, now);
+    if (!result.created) return this.occurred(result.ticket);
+    result.ticket = await this.afterCreate(result.ticket, routed, now);
     this.opts.logger.info(
-      { ticketId: result.ticket.id, ruleId: rule.id, deviceId: device.id, created: result.created },
-      result.created ? 'ticket opened' : 'ticket occurrence',
+      { ticketId: result.ticket.id, ruleId: rule.id, deviceId: device.id },
+      'ticket opened',
     );
-    this.emit(result.created ? 'created' : 'occurrence', result.ticket);
+    this.emit('created', result.ticket);
     return result;
+  }
+
+  private occurred(ticket: Ticket): { ticket: Ticket; created: false } {
+    this.opts.logger.debug(
+      {
+        ticketId: ticket.id,
+        ruleId: ticket.ruleId,
+        deviceId: ticket.deviceId,
+        occurrences: ticket.occurrences,
+      },
+      'ticket occurrence',
+    );
+    this.emit('occurrence', ticket);
+    return { ticket, created: false };
   }
 
   /**

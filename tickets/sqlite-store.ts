@@ -228,14 +228,17 @@ function toParams(t: NewTicket | Ticket) {
   };
 }
 
+type Mutate = (t: Ticket) => { ticket: Ticket; events: NewTicketEvent[] };
+
 /** SQLite ticket store: tickets, their SLA clocks (queryable by state) and their timelines. */
 export class SqliteTicketStore implements TicketStore {
   private readonly stmts;
+  private readonly tx;
   /** Statements whose text varies (filters, page sizes): prepared once per text. */
   private readonly stmt: (sql: string) => Statement;
 
   constructor(
-    private readonly db: SqliteDatabase,
+    db: SqliteDatabase,
     /** The first warning instant of a clock (the SLA policy's shares on its calendar). */
     private readonly warnAtOf: WarnAtOf = HALFWAY,
   ) {
@@ -258,7 +261,11 @@ export class SqliteTicketStore implements TicketStore {
         waiting_on = @waiting_on, waiting_for = @waiting_for, dispatch = @dispatch, due_key = @due_key
         WHERE seq = @seq`),
       get: db.prepare('SELECT * FROM tickets WHERE seq = ?'),
+      occurrence: db.prepare(
+        'UPDATE tickets SET occurrences = occurrences + 1, last_occurrence_at = ?, updated_at = ? WHERE seq = ?',
+      ),
       openPair: db.prepare(`SELECT * FROM tickets WHERE rule_id = ? AND device_id = ? AND is_open = 1`),
+      openPairSeq: db.prepare(`SELECT seq FROM tickets WHERE rule_id = ? AND device_id = ? AND is_open = 1`),
       clocks: db.prepare('SELECT * FROM sla_clocks WHERE ticket_seq = ?'),
       deleteClocks: db.prepare('DELETE FROM sla_clocks WHERE ticket_seq = ?'),
       insertClock: db.prepare(
@@ -279,31 +286,11 @@ export class SqliteTicketStore implements TicketStore {
         WHERE t.is_open = 1 AND (@sites IS NULL OR t.site IN (SELECT value FROM json_each(@sites)))
         GROUP BY a.value`),
     };
-  }
-
-  async openOrRecur(
-    input: NewTicket & { ruleId: string; deviceId: string },
-    at: number,
-  ): Promise<OpenResult> {
-    // better-sqlite3 transactions are synchronous, so nothing in this process interleaves; the
-    // partial unique index keeps the pair unique against other writers of the same file.
-    return this.db
-      .transaction((): OpenResult => {
+    // Built once: better-sqlite3 makes a transaction function per call of db.transaction().
+    this.tx = {
+      openOrRecur: db.transaction((input: NewTicket & { ruleId: string; deviceId: string }, at: number) => {
         const existing = this.stmts.openPair.get(input.ruleId, input.deviceId) as Row | undefined;
-        if (existing) {
-          const t = this.hydrate(existing);
-          const next: Ticket = { ...t, occurrences: t.occurrences + 1, lastOccurrenceAt: at, updatedAt: at };
-          this.write(next);
-          this.addEvent(existing.seq, {
-            at,
-            type: 'occurrence',
-            actor: 'monitoring',
-            from: null,
-            to: null,
-            note: null,
-          });
-          return { ticket: next, created: false };
-        }
+        if (existing) return { ticket: this.occurrence(existing, at), created: false };
         const ticket = this.insert(input, {
           at: input.createdAt,
           type: 'created',
@@ -313,12 +300,49 @@ export class SqliteTicketStore implements TicketStore {
           note: null,
         });
         return { ticket, created: true };
-      })
-      .immediate();
+      }),
+      recur: db.transaction((ruleId: string, deviceId: string, at: number): Ticket | undefined => {
+        const existing = this.stmts.openPair.get(ruleId, deviceId) as Row | undefined;
+        return existing ? this.occurrence(existing, at) : undefined;
+      }),
+      update: db.transaction((seq: number, mutate: Mutate): Ticket | undefined => {
+        const row = this.stmts.get.get(seq) as Row | undefined;
+        if (!row) return undefined;
+        const { ticket, events } = mutate(this.hydrate(row));
+        this.write(ticket);
+        for (const e of events) this.addEvent(seq, e);
+        return ticket;
+      }),
+      create: db.transaction((input: NewTicket, event: NewTicketEvent) => this.insert(input, event)),
+    };
+  }
+
+  async openOrRecur(
+    input: NewTicket & { ruleId: string; deviceId: string },
+    at: number,
+  ): Promise<OpenResult> {
+    // better-sqlite3 transactions are synchronous, so nothing in this process interleaves; the
+    // partial unique index keeps the pair unique against other writers of the same file.
+    return this.tx.openOrRecur.immediate(input, at);
+  }
+
+  async recur(ruleId: string, deviceId: string, at: number): Promise<Ticket | undefined> {
+    return this.tx.recur(ruleId, deviceId, at);
+  }
+
+  /**
+   * Another occurrence on an open ticket: its counters and one timeline entry, not a rewrite of
+   * the ticket and its clocks (issue 19: a flapping alert re-fires many times a minute).
+   */
+  private occurrence(row: Row, at: number): Ticket {
+    this.stmts.occurrence.run(at, at, row.seq);
+    this.addEvent(row.seq, { at, type: 'occurrence', actor: 'monitoring', from: null, to: null, note: null });
+    const t = this.hydrate(row);
+    return { ...t, occurrences: t.occurrences + 1, lastOccurrenceAt: at, updatedAt: at };
   }
 
   async create(input: NewTicket, event: NewTicketEvent): Promise<Ticket> {
-    return this.db.transaction(() => this.insert(input, event)).immediate();
+    return this.tx.create.immediate(input, event);
   }
 
   async get(id: string): Promise<Ticket | undefined> {
@@ -334,27 +358,14 @@ export class SqliteTicketStore implements TicketStore {
   ): Promise<Ticket | undefined> {
     const seq = seqOf(id);
     if (seq === undefined) return undefined;
-    return this.db
-      .transaction(() => {
-        const row = this.stmts.get.get(seq) as Row | undefined;
-        if (!row) return undefined;
-        const { ticket, events } = mutate(this.hydrate(row));
-        this.write(ticket);
-        for (const e of events) this.addEvent(seq, e);
-        return ticket;
-      })
-      .immediate();
+    return this.tx.update.immediate(seq, mutate);
   }
 
-  async noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<Ticket | undefined> {
-    return this.db
-      .transaction(() => {
-        const row = this.stmts.openPair.get(ruleId, deviceId) as Row | undefined;
-        if (!row) return undefined;
-        this.addEvent(row.seq, event);
-        return this.hydrate(row);
-      })
-      .immediate();
+  async noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<string | undefined> {
+    const row = this.stmts.openPairSeq.get(ruleId, deviceId) as { seq: number } | undefined;
+    if (!row) return undefined;
+    this.addEvent(row.seq, event);
+    return idOf(row.seq);
   }
 
   async timeline(id: string): Promise<TicketEvent[]> {

@@ -77,6 +77,12 @@ export interface TicketStore {
    * status — counts an occurrence on it instead. Atomic: never two open tickets for one pair.
    */
   openOrRecur(input: NewTicket & { ruleId: string; deviceId: string }, at: number): Promise<OpenResult>;
+  /**
+   * Counts an occurrence (counter, last time, one timeline entry) on the open ticket of
+   * (ruleId, deviceId), if there is one, and returns it; `undefined` when the pair has none. The
+   * cheap path of a re-firing alert: `openOrRecur` is for when a ticket may have to be filed.
+   */
+  recur(ruleId: string, deviceId: string, at: number): Promise<Ticket | undefined>;
   /** Creates a ticket with no de-duplication (manual intake). */
   create(input: NewTicket, event: NewTicketEvent): Promise<Ticket>;
   get(id: string): Promise<Ticket | undefined>;
@@ -91,8 +97,11 @@ export interface TicketStore {
     id: string,
     mutate: (t: Ticket) => { ticket: Ticket; events: NewTicketEvent[] },
   ): Promise<Ticket | undefined>;
-  /** Adds a timeline entry to the open ticket of (ruleId, deviceId), if there is one. */
-  noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<Ticket | undefined>;
+  /**
+   * Adds a timeline entry to the open ticket of (ruleId, deviceId), if there is one; returns its id
+   * (`undefined`: none open). The ticket itself is not changed.
+   */
+  noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<string | undefined>;
   timeline(id: string): Promise<TicketEvent[]>;
   /** Open tickets per assignee (only those with any): the routing load, without reading tickets. */
   openCounts(sites?: readonly string[] | null): Promise<Map<string, number>>;
