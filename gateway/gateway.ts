@@ -77,6 +77,8 @@ export interface RunningGateway {
   readonly keys: ApiKeyStore;
   /** Events and their deliveries. */
   readonly outbox: Outbox;
+  /** The state path's turn transactions (commits, failures). */
+  readonly unitOfWork: UnitOfWork;
 }
 
 /**
@@ -543,6 +545,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       apiUrl,
       keys,
       outbox,
+      unitOfWork: uow,
       mqttUrl,
       stop,
       ingest,

@@ -1,0 +1,128 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../test/helpers.js';
+import { openDatabase, type SqliteDatabase } from './sqlite.js';
+import { UnitOfWork } from './unit-of-work.js';
+
+const nextTurn = () => new Promise<void>((r) => setImmediate(r));
+
+describe('UnitOfWork: one transaction per turn', () => {
+  const tmp = tempDir();
+  const open: SqliteDatabase[] = [];
+  afterEach(() => {
+    for (const db of open.splice(0)) db.close();
+  });
+  afterAll(() => tmp.cleanup());
+
+  function setup(name: string) {
+    const file = join(tmp.dir, `${name}.db`);
+    const db = openDatabase(file);
+    const reader = openDatabase(file);
+    open.push(db, reader);
+    db.exec(`CREATE TABLE parents (id INTEGER PRIMARY KEY);
+      CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+        parent INTEGER REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED)`);
+    const errors: { stage: string; err: unknown }[] = [];
+    const uow = new UnitOfWork(db, (err, stage) => errors.push({ err, stage }));
+    // A store call as the stores write: its own db.transaction() (a savepoint inside the turn).
+    const add = db.transaction((names: string[], fail = false) => {
+      for (const n of names) db.prepare('INSERT INTO items (name) VALUES (?)').run(n);
+      if (fail) throw new Error('injected failure after the first rows');
+    });
+    const count = (conn: SqliteDatabase) =>
+      (conn.prepare('SELECT count(*) AS n FROM items').get() as { n: number }).n;
+    return { db, reader, uow, add, count, errors };
+  }
+
+  it('commits the turn once, after its work, and only then runs what waits for the commit', async () => {
+    const { reader, uow, add, count } = setup('once');
+    const seen: number[] = [];
+    uow.join();
+    add(['a']);
+    uow.join();
+    add(['b', 'c']);
+    uow.afterCommit(() => seen.push(count(reader)));
+    // Another connection (the API worker) sees nothing of the turn before its commit.
+    expect(count(reader)).toBe(0);
+    expect(seen).toEqual([]);
+    await nextTurn();
+    expect(count(reader)).toBe(3);
+    expect(seen).toEqual([3]);
+    expect(uow.stats.commits).toBe(1);
+    expect(uow.active).toBe(false);
+  });
+
+  it('an item that fails midway is rolled back alone; the rest of the turn commits', async () => {
+    const { reader, uow, add, count, errors } = setup('isolated');
+    uow.join();
+    add(['before']);
+    expect(() => add(['half-1', 'half-2'], true)).toThrow('injected');
+    add(['after']);
+    await nextTurn();
+    const names = reader.prepare('SELECT name FROM items ORDER BY id').all() as { name: string }[];
+    expect(names.map((r) => r.name)).toEqual(['before', 'after']);
+    expect(count(reader)).toBe(2);
+    expect(errors).toEqual([]);
+  });
+
+  it('a commit that fails rolls the turn back, is reported, and tells no one of its events', async () => {
+    const { db, reader, uow, count, errors } = setup('failed');
+    const told: string[] = [];
+    uow.join();
+    // A deferred foreign key is checked at COMMIT: a real commit failure, the transaction left open.
+    db.prepare('INSERT INTO items (name, parent) VALUES (?, ?)').run('orphan', 42);
+    uow.afterCommit(() => told.push('event'));
+    await nextTurn();
+    expect(uow.stats.failedCommits).toBe(1);
+    expect(errors.map((e) => e.stage)).toEqual(['commit']);
+    expect(String(errors[0]?.err)).toMatch(/FOREIGN KEY/);
+    expect(told).toEqual([]);
+    expect(db.inTransaction).toBe(false);
+    expect(count(reader)).toBe(0);
+    // The next turn works as before.
+    uow.join();
+    db.prepare('INSERT INTO items (name) VALUES (?)').run('next');
+    uow.afterCommit(() => told.push('next'));
+    await nextTurn();
+    expect(count(reader)).toBe(1);
+    expect(told).toEqual(['next']);
+  });
+
+  it('outside a turn, afterCommit runs at once and join inside a running transaction adds nothing', () => {
+    const { db, uow, add } = setup('outside');
+    const ran: string[] = [];
+    uow.afterCommit(() => ran.push('now'));
+    expect(ran).toEqual(['now']);
+    db.transaction(() => {
+      uow.join();
+      expect(uow.active).toBe(false);
+      add(['inner']);
+    })();
+    expect(db.inTransaction).toBe(false);
+  });
+
+  it('a failing after-commit callback is reported and the others still run', async () => {
+    const { uow, add, errors } = setup('after');
+    const ran: string[] = [];
+    uow.join();
+    add(['x']);
+    uow.afterCommit(() => {
+      throw new Error('listener broke');
+    });
+    uow.afterCommit(() => ran.push('second'));
+    await nextTurn();
+    expect(ran).toEqual(['second']);
+    expect(errors.map((e) => e.stage)).toEqual(['after-commit']);
+  });
+
+  it('commit() commits now (stop); with nothing open it does nothing', () => {
+    const { reader, uow, add, count } = setup('now');
+    uow.commit();
+    expect(uow.stats.commits).toBe(0);
+    uow.join();
+    add(['y']);
+    uow.commit();
+    expect(count(reader)).toBe(1);
+    expect(uow.stats.commits).toBe(1);
+  });
+});
