@@ -188,6 +188,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     let engineRef: RuleEngine | undefined;
     let target = '';
     let housekeepingRef: Housekeeping | undefined;
+    let uowRef: UnitOfWork | undefined;
     const status = () =>
       ingestStatus({
         ingest,
@@ -209,6 +210,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       () => apiThread?.stats() ?? null,
       () => ticketsRef?.openByPriority() ?? Promise.resolve({}),
       () => engineRef,
+      () => uowRef?.stats,
     );
     if (config.influx) {
       const writer = createWriter(config.influx);
@@ -261,6 +263,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
     const outbox = new Outbox(stateDb);
     outbox.relayAfter((fn) => uow.afterCommit(fn));
+    uowRef = uow;
     const events = wireEvents({ outbox, tickets, alerts, ingest, registry, logger });
     // Spare parts: likely parts on new tickets, forecasts, low-stock events (gateway/parts.ts).
     const partsPlanner = parts ? wireParts({ stock: parts, tickets, registry, outbox, logger }) : undefined;

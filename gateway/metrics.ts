@@ -16,6 +16,8 @@ export function createMetrics(
   openTickets: () => Promise<Record<string, number>> = async () => ({}),
   /** The rule engine's counters: evaluations that threw (one rule on one series), alert transitions. */
   engine: () => { evaluationErrors: number; transitions: number } | undefined = () => undefined,
+  /** The state path's turn transactions (lib/unit-of-work.ts). */
+  stateCommits: () => { commits: number; failedCommits: number } | undefined = () => undefined,
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'faultline_' });
@@ -234,6 +236,24 @@ export function createMetrics(
     collect() {
       this.reset();
       this.inc(engine()?.evaluationErrors ?? 0);
+    },
+  });
+  new Counter({
+    name: 'faultline_state_commits_total',
+    help: "Turn transactions of the state path committed (one turn's alert, ticket and event changes each).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stateCommits()?.commits ?? 0);
+    },
+  });
+  new Counter({
+    name: 'faultline_state_commit_failures_total',
+    help: "Turn transactions that failed to commit: that turn's state changes were rolled back (see docs/architecture.md).",
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(stateCommits()?.failedCommits ?? 0);
     },
   });
   new Counter({

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { Point } from '../ingest/point.js';
-import { gatewayFixture, getJson, waitFor } from './helpers.js';
+import { auth, gatewayFixture, getJson, waitFor } from './helpers.js';
 
 /**
  * Issue 19: the state changes of one turn's readings commit together. A write that fails in the
@@ -123,5 +123,12 @@ describe('the state path commits one unit of work per turn', () => {
     const timeline = await f.gw.tickets.timeline(page.items[0]?.id as string);
     expect(timeline.filter((e) => e.type === 'occurrence')).toHaveLength(3);
     expect(timeline.filter((e) => e.type === 'alert_resolved')).toHaveLength(3);
+    // The figures in /metrics.
+    const text = await (await fetch(`${f.gw.apiUrl}/metrics`, { headers: auth() })).text();
+    const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+    expect(value('faultline_state_commits_total')).toBe(f.gw.unitOfWork.stats.commits);
+    expect(value('faultline_state_commit_failures_total')).toBe(0);
+    expect(value('faultline_alert_transitions_total')).toBe(f.gw.engine.transitions);
+    expect(f.gw.engine.transitions).toBeGreaterThanOrEqual(3 + 2 + 6);
   });
 });
