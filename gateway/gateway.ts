@@ -20,7 +20,7 @@ import { ingestStatus } from '../ingest/status.js';
 import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
 import { lockDataDir } from '../lib/dir-lock.js';
 import { FaultlineError } from '../lib/errors.js';
-import { type Logger, RateLimitedLog } from '../lib/log.js';
+import type { Logger } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
 import { FLUSH_SLICE, yieldToLoop } from '../lib/slices.js';
 import { formatIssue } from '../lib/source-errors.js';
@@ -38,17 +38,19 @@ import { loadRuleFiles } from '../rules/load.js';
 import { RuleReloader } from '../rules/reloader.js';
 import { SilenceStore } from '../rules/silences.js';
 import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
+import { AlertIntake } from '../tickets/alert-intake.js';
 import { PreventivePlanner } from '../tickets/preventive.js';
 import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
-import { SlaWatcher } from '../tickets/sla-watcher.js';
+import { type Notice, SlaWatcher } from '../tickets/sla-watcher.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
 import { ApiThread } from './api-thread.js';
+import { Components } from './components.js';
 import type { Config } from './config/schema.js';
-import { wireEvents } from './events.js';
 import { Housekeeping } from './housekeeping.js';
 import { createMetrics } from './metrics.js';
 import { wireParts } from './parts.js';
+import { wirePipeline } from './pipeline.js';
 
 /** A series that only ran (no transition) is saved every this many state saves. */
 const RULE_STATE_CHECKPOINTS = 6;
@@ -141,9 +143,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   useOpcuaLogger(logger);
   const dataDir = config.storage.dataDir;
   const databases: SqliteDatabase[] = [];
-  const started: { stop(): Promise<unknown> }[] = [];
   assertWritableDir(dataDir);
-  const unlock = lockDataDir(dataDir);
+  // Everything started registers here and is stopped in the reverse order (gateway/components.ts).
+  const components = new Components();
+  components.onStop('data directory lock', lockDataDir(dataDir));
+  components.onStop('databases', () => {
+    for (const db of databases) if (db.open) db.close();
+  });
   const open = (name: string) => {
     const db = openDatabase(join(dataDir, name));
     databases.push(db);
@@ -157,6 +163,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     // never contends with tickets); history.db: per-minute rollups.
     const stateDb = open('state.db');
     const spool = new SqliteTelemetryLog(open('spool.db'));
+    components.onStop('spool', () => spool.close());
     const historyStore = new SqliteHistoryStore(open('history.db'));
     const history = new History(historyStore);
     const deadLetters = new SqliteDeadLetterStore(stateDb, config.storage.deadLetters.maxEntries);
@@ -174,14 +181,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         ? { measurement: config.influx.measurement, eventsMeasurement: config.influx.eventsMeasurement }
         : {}),
     });
-    ingest.onReading((point) => history.add(point));
     const connectivity = new ConnectivityMonitor({
       sink: ingest,
       registry,
       logger: logger.child({ component: 'connectivity' }),
       offlineAfterMs: config.connectivity.offlineAfter,
     });
-    ingest.onReading((point, device) => connectivity.onReading(point, device));
 
     let forwarder: Forwarder | null = null;
     let ticketsRef: TicketService | undefined;
@@ -228,7 +233,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       });
       spool.onCommit(() => f.notify());
       f.start();
-      started.push(f);
+      components.add('forwarder', f);
       forwarder = f;
       logger.info({ target, backlog: (await spool.stats()).points }, 'forwarding the spool to InfluxDB');
     }
@@ -264,33 +269,32 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     const outbox = new Outbox(stateDb);
     outbox.relayAfter((fn) => uow.afterCommit(fn));
     uowRef = uow;
-    const events = wireEvents({ outbox, tickets, alerts, ingest, registry, logger });
     // Spare parts: likely parts on new tickets, forecasts, low-stock events (gateway/parts.ts).
     const partsPlanner = parts ? wireParts({ stock: parts, tickets, registry, outbox, logger }) : undefined;
     const egress = new EgressPolicy(config.notifications.webhooks.egress);
-    const deliverer = new WebhookDeliverer({
-      outbox,
-      egress,
-      logger: logger.child({ component: 'webhooks' }),
-      retry: config.notifications.webhooks.retry,
-      timeoutMs: config.notifications.webhooks.timeout,
-    });
-    deliverer.kick();
-    started.push({ stop: () => deliverer.stop() });
-    const outbound: { stop(): Promise<void> }[] = [deliverer];
-    if (config.notifications.smtp) {
-      outbox.setMailer(mailsOf);
-      const mail = new MailSender({
+    const deliverer = components.add(
+      'webhook deliveries',
+      new WebhookDeliverer({
         outbox,
-        smtp: config.notifications.smtp,
+        egress,
+        logger: logger.child({ component: 'webhooks' }),
         retry: config.notifications.webhooks.retry,
         timeoutMs: config.notifications.webhooks.timeout,
-        logger: logger.child({ component: 'mail' }),
-      });
-      mail.kick();
-      started.push({ stop: () => mail.stop() });
-      outbound.push(mail);
-    }
+      }),
+    );
+    const mail = config.notifications.smtp
+      ? components.add(
+          'mail',
+          new MailSender({
+            outbox,
+            smtp: config.notifications.smtp,
+            retry: config.notifications.webhooks.retry,
+            timeoutMs: config.notifications.webhooks.timeout,
+            logger: logger.child({ component: 'mail' }),
+          }),
+        )
+      : undefined;
+    if (mail) outbox.setMailer(mailsOf);
     const pruneEvents = setInterval(() => {
       try {
         outbox.prune(Date.now() - config.notifications.events.retention);
@@ -299,28 +303,38 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       }
     }, 3_600_000);
     pruneEvents.unref();
-    started.push({ stop: async () => clearInterval(pruneEvents) });
+    components.onStop('event pruning', () => clearInterval(pruneEvents));
+    // At the stop, after the rules, SLA clocks and schedules have stopped (registered before them):
+    // the transitions in flight applied, the turn committed, the rule state saved.
+    let slaRef: SlaWatcher | undefined;
+    components.onStop('state flush', async () => {
+      await alerts.idle();
+      await slaRef?.idle();
+      uow.commit();
+      engineRef?.flushAll();
+      await saveRuleState();
+    });
     // SLA clocks: warnings and breaches announced at their moments, escalated along the chain;
-    // what fell due while the gateway was down is announced now.
-    const slaWatcher = new SlaWatcher({
-      store: ticketStore,
-      policy: config.sla,
-      teams: config.teams,
-      supervisors: Object.fromEntries(
-        config.teams.flatMap((t) => (t.supervisor ? [[t.id, t.supervisor]] : [])),
-      ),
-      scheduler: systemScheduler,
-      logger: logger.child({ component: 'sla' }),
-      onNotice: (n) => {
-        metrics.slaNotice(n.stage, n.target);
-        events.slaNotice(n);
-      },
-    });
-    await slaWatcher.start();
-    // An occurrence changes no clock.
-    tickets.onChange(({ kind, ticket }) => {
-      if (kind !== 'occurrence') void slaWatcher.changed(ticket, kind === 'created');
-    });
+    // what fell due while the gateway was down is announced at the start.
+    let slaNotice: (n: Notice) => void = () => undefined;
+    const slaWatcher = components.add(
+      'SLA clocks',
+      new SlaWatcher({
+        store: ticketStore,
+        policy: config.sla,
+        teams: config.teams,
+        supervisors: Object.fromEntries(
+          config.teams.flatMap((t) => (t.supervisor ? [[t.id, t.supervisor]] : [])),
+        ),
+        scheduler: systemScheduler,
+        logger: logger.child({ component: 'sla' }),
+        onNotice: (n) => {
+          metrics.slaNotice(n.stage, n.target);
+          slaNotice(n);
+        },
+      }),
+    );
+    slaRef = slaWatcher;
     // Preventive schedules: tickets `notice` before each visit, and the visit as a maintenance window.
     const planner = new PreventivePlanner({
       schedules: config.preventive,
@@ -344,13 +358,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         return t.id;
       },
     });
-    await planner.run();
-    // A preventive visit agreed for another time: its maintenance window moves with it.
-    tickets.onChange(({ kind, ticket }) => {
-      const visit = ticket.sla.visit;
-      if (kind !== 'visit' || !visit) return;
-      for (const w of silences.list())
-        if (w.ticketId === ticket.id && w.endedAt === null) silences.reschedule(w.id, visit.dueAt);
+    components.onStop('preventive schedules', async () => {
+      planner.stop();
+      await planner.idle();
     });
     // Running memory (window samples, averages) is saved at least once a minute by default;
     // transitions at the next save.
@@ -360,30 +370,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       RULE_STATE_CHECKPOINTS * config.rules.stateSaveInterval,
     );
     engineRef = engine;
-    engine.onTransition((t) => {
-      uow.join();
-      alerts.handle(t);
-    });
-    const evalWarn = new RateLimitedLog(logger.child({ component: 'rules' }));
-    engine.onError((alertId, err) => evalWarn.warn(alertId, { err, alertId }, 'rule evaluation failed'));
-    alerts.onFiring(async (alert, t) => {
-      if (alert.silencedBy) {
-        // Planned work: the alert is recorded, no ticket opened; the visit's ticket hears of it.
-        const s = silences.get(alert.silencedBy);
-        logger.info({ alertId: alert.id, silence: alert.silencedBy }, 'alert during maintenance: no ticket');
-        if (s?.ticketId) await tickets.noteMaintenanceAlert(s.ticketId, alert, s.id);
-        return;
-      }
-      await tickets.openFromAlert(alert, t);
-    });
-    alerts.onResolved((alert) => tickets.alertResolved(alert));
-    alerts.onEscalated(async (alert, t) => {
-      await tickets.raiseFromAlert(alert, t);
-    });
-    // Rule state survives restarts: `for`, windows, outlier baselines and no-data clocks go on.
-    const ruleState = engine.load(await alertStore.loadAll(), (id) => registry.resolve(id));
-    await restoreAlerts(alertStore, engine, registry);
-    engine.watch(registry.list(), Date.now());
+    components.onStop('rules', () => engine.stop());
     // Saved in slices with the event loop free between them: 100k changed series in one
     // transaction held readings up for a quarter of a second.
     const saveRuleState = async () => {
@@ -396,10 +383,40 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         logger.error({ err }, 'rule state could not be saved');
       }
     };
+
+    // readings → decode → spool → rules → alerts → tickets → notify, wired in one place.
+    const intake = new AlertIntake(
+      tickets,
+      { ticketOf: (id) => silences.get(id)?.ticketId },
+      logger.child({ component: 'tickets' }),
+    );
+    ({ slaNotice } = wirePipeline({
+      ingest,
+      registry,
+      history,
+      connectivity,
+      engine,
+      planner,
+      unitOfWork: uow,
+      alerts,
+      intake,
+      tickets,
+      slaWatcher,
+      silences,
+      outbox,
+      logger,
+    }));
+    deliverer.kick();
+    mail?.kick();
+    await slaWatcher.start();
+    await planner.run();
+    // Rule state survives restarts: `for`, windows, outlier baselines and no-data clocks go on.
+    const ruleState = engine.load(await alertStore.loadAll(), (id) => registry.resolve(id));
+    await restoreAlerts(alertStore, engine, registry);
+    engine.watch(registry.list(), Date.now());
     const ruleStateTimer = setInterval(() => void saveRuleState(), config.rules.stateSaveInterval);
     ruleStateTimer.unref();
-    ingest.onReading((point, device) => engine.onReading(point, device));
-    ingest.onReading((point, device) => planner.observe(point.fields, device, point.ts));
+    components.onStop('rule state saving', () => clearInterval(ruleStateTimer));
     logger.info(ruleState, 'rule state restored');
     const reloader = new RuleReloader(
       config.rules.files,
@@ -409,6 +426,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       rules.files,
       { faultTypes: config.rules.faultTypes, devices: () => registry.list() },
     );
+    components.add('rule reloader', reloader);
     if (config.rules.watch) reloader.watch();
     logger.info({ rules: rules.rules.length, files: rules.files.length, dataDir }, 'rules loaded');
 
@@ -425,7 +443,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       databases: [stateDb],
     });
     housekeeping.start();
-    started.push(housekeeping);
+    components.add('housekeeping', housekeeping);
     housekeepingRef = housekeeping;
 
     // API keys: FAULTLINE_API_KEY (or api.adminKey) is an admin key; with none at all, the first
@@ -481,13 +499,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       version: packageVersion(),
       ready: () => ready,
     });
-    started.push({ stop: () => api.close() });
+    components.onStop('API', () => api.close());
     // HTTP from a worker thread (api-thread.ts), or from this one.
     let apiPort: number;
     if (config.api.worker) {
       const thread = new ApiThread({ app: api, config, outbox, logger, version: packageVersion() });
       apiThread = thread;
-      started.push({ stop: () => thread.close() });
+      components.onStop('API worker', () => thread.close());
       apiPort = await thread.start();
     } else {
       await api.listen({ host: config.api.host, port: config.api.port });
@@ -503,7 +521,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     for (const cfg of config.adapters) adapters.push(await createAdapter(cfg, { models: config.models }));
     for (const a of adapters) {
       await a.start({ sink: ingest, logger: logger.child({ adapter: a.id }), now: Date.now, dataDir });
-      started.push(a);
+      components.add(`adapter ${a.id}`, a);
     }
     ready = true;
 
@@ -514,32 +532,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     const stop = () => {
       stopped ??= (async () => {
         ready = false;
-        // Adapters first: stop reading, let in-flight readings become durable and be acknowledged.
-        for (const a of [...adapters].reverse()) {
-          await a.stop().catch((err: unknown) => logger.error({ err, adapter: a.id }, 'adapter stop failed'));
-        }
-        // Outbound deliveries: the ones in flight are abandoned and go out again at the next start.
-        clearInterval(pruneEvents);
-        for (const s of outbound) await s.stop();
-        await reloader.stop();
-        engine.stop();
-        slaWatcher.stop();
-        planner.stop();
-        await planner.idle();
-        clearInterval(ruleStateTimer);
-        await alerts.idle();
-        await slaWatcher.idle();
-        uow.commit();
-        engine.flushAll();
-        await saveRuleState();
-        // What the forwarder has not shipped stays in the spool for the next start.
-        await forwarder?.stop();
-        await apiThread?.close();
-        await api.close();
-        await spool.close();
-        await housekeeping.stop();
-        for (const db of databases) db.close();
-        unlock();
+        // Adapters first (started last): stop reading, let in-flight readings become durable and
+        // be acknowledged; deliveries in flight are abandoned and go out again at the next start;
+        // what the forwarder has not shipped stays in the spool.
+        await components.stopAll(logger);
         logger.info('stopped');
       })();
       return stopped;
@@ -565,9 +561,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       adapters,
     };
   } catch (err) {
-    for (const s of started.reverse()) await s.stop().catch(() => undefined);
-    for (const db of databases) if (db.open) db.close();
-    unlock();
+    await components.stopAll(logger);
     throw err;
   }
 }

@@ -1,0 +1,98 @@
+import type { ConnectivityMonitor } from '../ingest/connectivity.js';
+import type { DeviceRegistry } from '../ingest/devices.js';
+import type { History } from '../ingest/history.js';
+import type { Ingest } from '../ingest/ingest.js';
+import type { Logger } from '../lib/log.js';
+import { RateLimitedLog } from '../lib/log.js';
+import type { UnitOfWork } from '../lib/unit-of-work.js';
+import type { Outbox } from '../notify/outbox.js';
+import type { AlertTracker } from '../rules/alerts.js';
+import type { RuleEngine } from '../rules/engine.js';
+import type { SilenceStore } from '../rules/silences.js';
+import type { AlertIntake } from '../tickets/alert-intake.js';
+import type { PreventivePlanner } from '../tickets/preventive.js';
+import type { TicketService } from '../tickets/service.js';
+import type { Notice, SlaWatcher } from '../tickets/sla-watcher.js';
+import { wireEvents } from './events.js';
+
+/** The stages of the pipeline, built by the composition root (gateway.ts). */
+export interface Stages {
+  /** decode → spool: adapters hand decoded readings to `ingest.accept`; listeners hear durable ones. */
+  ingest: Ingest;
+  registry: DeviceRegistry;
+  /** Durable readings → per-minute rollups. */
+  history: History;
+  /** Durable readings → online / offline (itself a reading, back through ingest). */
+  connectivity: ConnectivityMonitor;
+  /** Durable readings → alert transitions. */
+  engine: RuleEngine;
+  /** Durable readings → usage counters of preventive schedules. */
+  planner: PreventivePlanner;
+  /** The turn's transaction, joined by every state change the readings cause. */
+  unitOfWork: UnitOfWork;
+  /** Alert transitions → stored alerts (firing, resolved, escalated). */
+  alerts: AlertTracker;
+  /** Alert changes → tickets (opened, occurrences, notes), with the maintenance policy. */
+  intake: AlertIntake;
+  /** Ticket changes → SLA timers. */
+  tickets: TicketService;
+  slaWatcher: SlaWatcher;
+  /** Maintenance windows that follow their visit's ticket. */
+  silences: SilenceStore;
+  /** Every change the outside world hears of → outbox (webhooks, e-mail, SSE). */
+  outbox: Outbox;
+  logger: Logger;
+}
+
+/**
+ * Wires the pipeline in one place (issue 19), in the order a reading travels:
+ *
+ *   readings → decode → spool → rules → alerts → tickets → notify
+ *
+ * Adapters decode and call `ingest.accept`; the spool makes readings durable once per turn and then
+ * tells the reading listeners (history, connectivity, rules, preventive usage). Alert transitions
+ * join the turn's unit of work and go to the alert tracker; its changes go to the ticket intake
+ * (tickets/alert-intake.ts: the domain policy) and, like ticket changes, to the outbox. Listeners
+ * run in the order registered here: an alert's event is stored before the ticket it opens.
+ *
+ * Returns the SLA notice sink (the watcher announces warnings and breaches through it).
+ */
+export function wirePipeline(s: Stages): { slaNotice: (n: Notice) => void } {
+  // spool → durable-reading consumers.
+  s.ingest.onReading((point) => s.history.add(point));
+  s.ingest.onReading((point, device) => s.connectivity.onReading(point, device));
+  // notify: tickets, customer notices, alerts, connectivity → outbox.
+  const events = wireEvents({
+    outbox: s.outbox,
+    tickets: s.tickets,
+    alerts: s.alerts,
+    ingest: s.ingest,
+    registry: s.registry,
+    logger: s.logger,
+  });
+  // tickets → SLA timers (an occurrence changes no clock); a visit moved moves its window.
+  s.tickets.onChange(({ kind, ticket }) => {
+    if (kind !== 'occurrence') void s.slaWatcher.changed(ticket, kind === 'created');
+  });
+  s.tickets.onChange(({ kind, ticket }) => {
+    const visit = ticket.sla.visit;
+    if (kind !== 'visit' || !visit) return;
+    for (const w of s.silences.list())
+      if (w.ticketId === ticket.id && w.endedAt === null) s.silences.reschedule(w.id, visit.dueAt);
+  });
+  // rules → alerts, in the turn's unit of work.
+  s.engine.onTransition((t) => {
+    s.unitOfWork.join();
+    s.alerts.handle(t);
+  });
+  const evalWarn = new RateLimitedLog(s.logger.child({ component: 'rules' }));
+  s.engine.onError((alertId, err) => evalWarn.warn(alertId, { err, alertId }, 'rule evaluation failed'));
+  // alerts → tickets.
+  s.alerts.onFiring((alert, t) => s.intake.firing(alert, t));
+  s.alerts.onResolved((alert) => s.intake.resolved(alert));
+  s.alerts.onEscalated((alert, t) => s.intake.escalated(alert, t));
+  // spool → rules, and preventive usage.
+  s.ingest.onReading((point, device) => s.engine.onReading(point, device));
+  s.ingest.onReading((point, device) => s.planner.observe(point.fields, device, point.ts));
+  return events;
+}
