@@ -1,6 +1,5 @@
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAdapter } from '../adapters/index.js';
 import { EmbeddedBroker } from '../adapters/mqtt/broker.js';
@@ -26,12 +25,8 @@ import { FLUSH_SLICE, yieldToLoop } from '../lib/slices.js';
 import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { UnitOfWork } from '../lib/unit-of-work.js';
-import { EgressPolicy } from '../notify/egress.js';
-import { MailSender, mailsOf } from '../notify/mail.js';
 import { Outbox } from '../notify/outbox.js';
-import { WebhookDeliverer } from '../notify/webhooks.js';
 import { PartsStock } from '../parts/stock.js';
-import type { AlertStore } from '../rules/alerts.js';
 import { AlertTracker } from '../rules/alerts.js';
 import { RuleEngine, systemScheduler } from '../rules/engine.js';
 import { loadRuleFiles } from '../rules/load.js';
@@ -49,8 +44,10 @@ import { Components } from './components.js';
 import type { Config } from './config/schema.js';
 import { Housekeeping } from './housekeeping.js';
 import { createMetrics } from './metrics.js';
+import { startOutbound } from './outbound.js';
 import { wireParts } from './parts.js';
 import { wirePipeline } from './pipeline.js';
+import { adapterDeviceIds, assertWritableDir, displayUrl, ensureAdminKey, restoreAlerts } from './startup.js';
 
 /** A series that only ran (no transition) is saved every this many state saves. */
 const RULE_STATE_CHECKPOINTS = 6;
@@ -81,44 +78,6 @@ export interface RunningGateway {
   readonly outbox: Outbox;
   /** The state path's turn transactions (commits, failures). */
   readonly unitOfWork: UnitOfWork;
-}
-
-/**
- * The data directory must be writable before anything is accepted: a spool that cannot write would
- * refuse every reading anyway, and a read-only state.db would lose tickets. Refuse to start, and
- * say why.
- */
-function assertWritableDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
-  } catch (err) {
-    // mkdir under a read-only mount says ENOENT: ask the nearest existing folder what is wrong.
-    let at = dir;
-    while (!existsSync(at) && dirname(at) !== at) at = dirname(at);
-    let code = (err as NodeJS.ErrnoException).code;
-    try {
-      accessSync(at, constants.W_OK);
-    } catch (inner) {
-      code = (inner as NodeJS.ErrnoException).code ?? code;
-    }
-    const why =
-      code === 'EROFS'
-        ? 'read-only file system'
-        : code === 'EACCES' || code === 'EPERM'
-          ? 'permission denied'
-          : (err as Error).message;
-    throw new FaultlineError(
-      'FL_ERR_DATA_DIR',
-      `data directory ${dir} is not writable (${why}): not starting, since readings could not be kept`,
-      { cause: err },
-    );
-  }
-}
-
-/** The URL of a listener as bound: `http://0.0.0.0:8080` when it serves every interface (issue 18). */
-function displayUrl(scheme: string, host: string, port: number): string {
-  return `${scheme}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /**
@@ -271,39 +230,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     uowRef = uow;
     // Spare parts: likely parts on new tickets, forecasts, low-stock events (gateway/parts.ts).
     const partsPlanner = parts ? wireParts({ stock: parts, tickets, registry, outbox, logger }) : undefined;
-    const egress = new EgressPolicy(config.notifications.webhooks.egress);
-    const deliverer = components.add(
-      'webhook deliveries',
-      new WebhookDeliverer({
-        outbox,
-        egress,
-        logger: logger.child({ component: 'webhooks' }),
-        retry: config.notifications.webhooks.retry,
-        timeoutMs: config.notifications.webhooks.timeout,
-      }),
-    );
-    const mail = config.notifications.smtp
-      ? components.add(
-          'mail',
-          new MailSender({
-            outbox,
-            smtp: config.notifications.smtp,
-            retry: config.notifications.webhooks.retry,
-            timeoutMs: config.notifications.webhooks.timeout,
-            logger: logger.child({ component: 'mail' }),
-          }),
-        )
-      : undefined;
-    if (mail) outbox.setMailer(mailsOf);
-    const pruneEvents = setInterval(() => {
-      try {
-        outbox.prune(Date.now() - config.notifications.events.retention);
-      } catch (err) {
-        logger.error({ err }, 'events could not be pruned');
-      }
-    }, 3_600_000);
-    pruneEvents.unref();
-    components.onStop('event pruning', () => clearInterval(pruneEvents));
+    const { egress, deliverer, mail } = startOutbound(config, outbox, components, logger);
     // At the stop, after the rules, SLA clocks and schedules have stopped (registered before them):
     // the transitions in flight applied, the turn committed, the rule state saved.
     let slaRef: SlaWatcher | undefined;
@@ -446,18 +373,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     components.add('housekeeping', housekeeping);
     housekeepingRef = housekeeping;
 
-    // API keys: FAULTLINE_API_KEY (or api.adminKey) is an admin key; with none at all, the first
-    // start makes one and prints it once (only its hash is stored).
     const keys = new ApiKeyStore(stateDb);
-    if (config.api.adminKey) keys.ensureEnvKey(config.api.adminKey);
-    else if (keys.activeCount() === 0) {
-      const { key } = keys.create({ name: 'first admin key', role: 'admin', createdBy: 'first start' });
-      process.stderr.write(
-        `\nFaultline made an admin API key (shown this once; only its hash is stored):\n\n  ${key}\n\n` +
-          'Send it as "Authorization: Bearer <key>"; make other keys with POST /api/v1/keys.\n\n',
-      );
-      logger.warn('no API key existed: an admin key was made and printed once on stderr');
-    }
+    ensureAdminKey(keys, config.api.adminKey, logger);
 
     const api = buildApi({
       keys,
@@ -564,24 +481,4 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     await components.stopAll(logger);
     throw err;
   }
-}
-
-/** Devices that configured adapters read (Modbus units, OPC UA items): known without `devices`. */
-function adapterDeviceIds(config: Config): Set<string> {
-  const ids = new Set<string>();
-  for (const a of config.adapters) {
-    if (a.protocol === 'modbus') for (const d of a.devices) ids.add(d.id);
-    if (a.protocol === 'opcua') for (const item of a.items) ids.add(item.device);
-  }
-  return ids;
-}
-
-/** Seeds the rule engine with the alerts that were pending or firing when the gateway last stopped. */
-async function restoreAlerts(store: AlertStore, engine: RuleEngine, registry: DeviceRegistry): Promise<void> {
-  let cursor: string | undefined;
-  do {
-    const page = await store.list({ state: ['firing', 'pending'] }, 500, cursor);
-    for (const a of page.items) engine.restore(a, registry.resolve(a.deviceId));
-    cursor = page.nextCursor ?? undefined;
-  } while (cursor);
 }
