@@ -1,5 +1,6 @@
 import mqtt from 'mqtt';
-import { deviceId, payload, plantPayload, plantTopic, prng } from './workload.js';
+import { prng } from '../../simulators/mqtt/model.js';
+import { deviceId, payload, plantPayload, plantTopic } from './workload.js';
 
 /**
  * The load process: publishes telemetry per the convention (`devices/<id>/telemetry`, one JSON

@@ -84,18 +84,7 @@ export function plantTopic(d: number, dev: string): string {
   return `plant/site-${d % PLANT_SITES}/${dev}/telemetry`;
 }
 
-/** A small deterministic PRNG (mulberry32): every run sends the same sequence. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
+/** One plant reading; `random` is the publisher's seeded PRNG (simulators/mqtt/model.ts). */
 export function plantPayload(random: () => number, ts: number): string {
   const temperature = (60 + random() * 35).toFixed(2);
   const vibration = (1.5 + random() * 2).toFixed(3);
