@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Calendar } from '../../tickets/calendar.js';
 import { fixedClock, pauseClock } from '../../tickets/clock.js';
-import type { Ticket } from '../../tickets/model.js';
+import type { NewTicketEvent, Ticket } from '../../tickets/model.js';
 import type { NewTicket, TicketStore } from '../../tickets/store.js';
 
 /**
@@ -71,6 +71,41 @@ export function ticketStoreContract(
       expect(t.lastOccurrenceAt).toBe(3_019);
       const timeline = await store.timeline(t.id);
       expect(timeline.filter((e) => e.type === 'occurrence')).toHaveLength(19);
+    });
+
+    it('recur counts an occurrence on the open ticket only; clocks and the rest stay as stored', async () => {
+      expect(await store.recur('r1', 'd1', 2_500)).toBeUndefined();
+      const { ticket } = await store.openOrRecur(monitoring(), 2_000);
+      const again = await store.recur('r1', 'd1', 4_000);
+      expect(again).toEqual({ ...ticket, occurrences: 1, lastOccurrenceAt: 4_000, updatedAt: 4_000 });
+      expect(await store.get(ticket.id)).toEqual(again);
+      expect((await store.recur('r1', 'd1', 5_000))?.occurrences).toBe(2);
+      expect(await store.recur('r1', 'other-device', 5_000)).toBeUndefined();
+      const timeline = await store.timeline(ticket.id);
+      expect(timeline.filter((e) => e.type === 'occurrence').map((e) => e.at)).toEqual([4_000, 5_000]);
+      // A final ticket takes no more occurrences.
+      await store.update(ticket.id, (t) => ({
+        ticket: { ...t, status: 'closed', finalAt: 6_000 },
+        events: [],
+      }));
+      expect(await store.recur('r1', 'd1', 7_000)).toBeUndefined();
+    });
+
+    it('noteOnOpen adds a timeline entry to the open ticket of the pair and changes nothing else', async () => {
+      const note = {
+        at: 3_000,
+        type: 'alert_resolved',
+        actor: 'monitoring',
+        from: null,
+        to: null,
+        note: 'ok',
+      };
+      expect(await store.noteOnOpen('r1', 'd1', note as NewTicketEvent)).toBeUndefined();
+      const { ticket } = await store.openOrRecur(monitoring(), 2_000);
+      expect(await store.noteOnOpen('r1', 'd1', note as NewTicketEvent)).toBe(ticket.id);
+      expect(await store.get(ticket.id)).toEqual(ticket);
+      const entries = (await store.timeline(ticket.id)).filter((e) => e.type === 'alert_resolved');
+      expect(entries).toMatchObject([{ at: 3_000, actor: 'monitoring', note: 'ok' }]);
     });
 
     it('a final ticket no longer de-duplicates: the next firing opens a new one', async () => {
