@@ -229,42 +229,37 @@ export function createMetrics(
       for (const p of ['emergency', 'general', 'preventive']) this.set({ priority: p }, open[p] ?? 0);
     },
   });
-  new Counter({
-    name: 'faultline_rule_evaluation_errors_total',
-    help: 'Rule evaluations that threw (one rule on one series); the other rules of the reading ran.',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(engine()?.evaluationErrors ?? 0);
-    },
-  });
-  new Counter({
-    name: 'faultline_state_commits_total',
-    help: "Turn transactions of the state path committed (one turn's alert, ticket and event changes each).",
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(stateCommits()?.commits ?? 0);
-    },
-  });
-  new Counter({
-    name: 'faultline_state_commit_failures_total',
-    help: "Turn transactions that failed to commit: that turn's state changes were rolled back (see docs/architecture.md).",
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(stateCommits()?.failedCommits ?? 0);
-    },
-  });
-  new Counter({
-    name: 'faultline_alert_transitions_total',
-    help: 'Alert transitions the rules produced (pending, firing, resolved, inactive, escalated).',
-    registers: [registry],
-    collect() {
-      this.reset();
-      this.inc(engine()?.transitions ?? 0);
-    },
-  });
+  /** A counter read from a component's own count at each scrape. */
+  const counted = (name: string, help: string, read: () => number | undefined) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read() ?? 0);
+      },
+    });
+  counted(
+    'faultline_rule_evaluation_errors_total',
+    'Rule evaluations that threw (one rule on one series); the other rules of the reading ran.',
+    () => engine()?.evaluationErrors,
+  );
+  counted(
+    'faultline_state_commits_total',
+    "Turn transactions of the state path committed (one turn's alert, ticket and event changes each).",
+    () => stateCommits()?.commits,
+  );
+  counted(
+    'faultline_state_commit_failures_total',
+    "Turn transactions that failed to commit: that turn's state changes were rolled back (see docs/architecture.md).",
+    () => stateCommits()?.failedCommits,
+  );
+  counted(
+    'faultline_alert_transitions_total',
+    'Alert transitions the rules produced (pending, firing, resolved, inactive, escalated).',
+    () => engine()?.transitions,
+  );
   const slaNotices = new Counter({
     name: 'faultline_sla_notices_total',
     help: 'SLA notices since start: warnings (at sla.warnAt shares), breaches and escalations, per clock.',
