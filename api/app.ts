@@ -23,7 +23,7 @@ import type { PartsStock } from '../parts/stock.js';
 import type { AlertStore } from '../rules/alerts.js';
 import type { ReloadResult, ReloadTrigger, RuleSetStatus } from '../rules/reloader.js';
 import type { Rule } from '../rules/schema.js';
-import type { SilenceStore } from '../rules/silences.js';
+import type { Silences } from '../rules/silences.js';
 import type { TicketService } from '../tickets/service.js';
 import { type ApiKeyStore, StreamTokens } from './auth.js';
 import { type Forward, installForwarding } from './forward.js';
@@ -66,7 +66,7 @@ export interface ApiDeps {
   /** Fault types tickets may have (`rules.faultTypes`). */
   faultTypes: readonly string[];
   /** Maintenance windows. */
-  silences: SilenceStore;
+  silences: Silences;
   /** API keys: who may call, with which role. */
   keys: ApiKeyStore;
   /** Events (SSE) and webhook subscriptions. */

@@ -31,8 +31,9 @@ import { AlertTracker } from '../rules/alerts.js';
 import { RuleEngine, systemScheduler } from '../rules/engine.js';
 import { loadRuleFiles } from '../rules/load.js';
 import { RuleReloader } from '../rules/reloader.js';
-import { SilenceStore } from '../rules/silences.js';
+import { Silences } from '../rules/silences.js';
 import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
+import { SqliteSilenceStore } from '../rules/sqlite-silence-store.js';
 import { AlertIntake } from '../tickets/alert-intake.js';
 import { PreventivePlanner } from '../tickets/preventive.js';
 import { TicketService } from '../tickets/service.js';
@@ -198,7 +199,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     }
 
     const alertStore = new SqliteAlertStore(stateDb);
-    const silences = new SilenceStore(stateDb, Date.now, config.maintenance);
+    const silences = new Silences(new SqliteSilenceStore(stateDb), Date.now, config.maintenance);
+    await silences.refresh();
     const alerts = new AlertTracker(
       alertStore,
       logger.child({ component: 'alerts' }),
@@ -273,7 +275,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       open: async (s, device, visitAt, usage) => {
         const t = await tickets.openPreventive(s, device, visitAt, usage);
         if (!t) return null;
-        silences.create({
+        await silences.create({
           devices: [device.id],
           sites: [],
           from: visitAt,
@@ -312,11 +314,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     };
 
     // readings → decode → spool → rules → alerts → tickets → notify, wired in one place.
-    const intake = new AlertIntake(
-      tickets,
-      { ticketOf: (id) => silences.get(id)?.ticketId },
-      logger.child({ component: 'tickets' }),
-    );
+    const intake = new AlertIntake(tickets, silences, logger.child({ component: 'tickets' }));
     ({ slaNotice } = wirePipeline({
       ingest,
       registry,

@@ -8,7 +8,7 @@ import type { UnitOfWork } from '../lib/unit-of-work.js';
 import type { Outbox } from '../notify/outbox.js';
 import type { AlertTracker } from '../rules/alerts.js';
 import type { RuleEngine } from '../rules/engine.js';
-import type { SilenceStore } from '../rules/silences.js';
+import type { Silences } from '../rules/silences.js';
 import type { AlertIntake } from '../tickets/alert-intake.js';
 import type { PreventivePlanner } from '../tickets/preventive.js';
 import type { TicketService } from '../tickets/service.js';
@@ -38,7 +38,7 @@ export interface Stages {
   tickets: TicketService;
   slaWatcher: SlaWatcher;
   /** Maintenance windows that follow their visit's ticket. */
-  silences: SilenceStore;
+  silences: Silences;
   /** Every change the outside world hears of → outbox (webhooks, e-mail, SSE). */
   outbox: Outbox;
   logger: Logger;
@@ -77,8 +77,12 @@ export function wirePipeline(s: Stages): { slaNotice: (n: Notice) => void } {
   s.tickets.onChange(({ kind, ticket }) => {
     const visit = ticket.sla.visit;
     if (kind !== 'visit' || !visit) return;
-    for (const w of s.silences.list())
-      if (w.ticketId === ticket.id && w.endedAt === null) s.silences.reschedule(w.id, visit.dueAt);
+    s.silences.rescheduleVisit(ticket.id, visit.dueAt).catch((err: unknown) => {
+      s.logger.error(
+        { err, ticketId: ticket.id },
+        'the visit moved, its maintenance window could not be moved',
+      );
+    });
   });
   // rules → alerts, in the turn's unit of work.
   s.engine.onTransition((t) => {

@@ -2,7 +2,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type Device, newDevice } from '../ingest/devices.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { tempDir } from '../test/helpers.js';
-import { occurrence, recurringWindowSchema, SilenceStore } from './silences.js';
+import { occurrence, recurringWindowSchema, Silences } from './silences.js';
+import { SqliteSilenceStore } from './sqlite-silence-store.js';
 
 const device = (id: string, site = 'north'): Device => newDevice(id, { site });
 
@@ -47,12 +48,13 @@ describe('maintenance windows', () => {
     expect(issues({ sites: [] })).toEqual(['devices: give devices (ids or globs) and/or sites']);
   });
 
-  it('covering(): stored windows by device glob, recurring ones by site; the longer-running wins', () => {
+  it('covering(): stored windows by device glob, recurring ones by site; the longer-running wins', async () => {
     let now = Date.parse('2026-11-22T22:30:00Z'); // a Sunday, inside the weekly window (23:30 CET)
-    const store = new SilenceStore(openDatabase(`${tmp.dir}/s.db`), () => now, [weekly]);
+    const store = new Silences(new SqliteSilenceStore(openDatabase(`${tmp.dir}/s.db`)), () => now, [weekly]);
+    await store.refresh();
     expect(store.covering(device('press-1'), now)?.id).toBe('maintenance:sunday-night');
     expect(store.covering(device('press-1', 'south'), now)).toBeUndefined();
-    const s = store.create({
+    const s = await store.create({
       devices: ['press-*'],
       sites: [],
       from: now,
@@ -63,11 +65,11 @@ describe('maintenance windows', () => {
     });
     expect(store.covering(device('press-1', 'south'), now)?.id).toBe(s.id);
     expect(store.covering(device('press-1'), now)?.id).toBe(s.id); // ends later than tonight's shift
-    expect(store.list().map((x) => x.id)).toEqual(['maintenance:sunday-night', s.id]);
+    expect((await store.list()).map((x) => x.id)).toEqual(['maintenance:sunday-night', s.id]);
     now += 3_600_000;
-    store.end(s.id);
+    await store.end(s.id);
     expect(store.covering(device('press-1', 'south'), now)).toBeUndefined();
-    expect(store.list().map((x) => x.id)).toEqual(['maintenance:sunday-night']);
-    expect(store.list({ all: true }).map((x) => x.id)).toEqual(['maintenance:sunday-night', s.id]);
+    expect((await store.list()).map((x) => x.id)).toEqual(['maintenance:sunday-night']);
+    expect((await store.list({ all: true })).map((x) => x.id)).toEqual(['maintenance:sunday-night', s.id]);
   });
 });

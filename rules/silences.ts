@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Device } from '../ingest/devices.js';
 import { duration } from '../lib/duration.js';
 import { configId, cronProblem, validTimeZone } from '../lib/schedule.js';
-import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import type { SilenceStore } from './store.js';
 
 /**
  * A maintenance window (silence): planned work on devices or a whole site, from `from` to `to`.
@@ -90,52 +90,6 @@ function asSilence(w: RecurringWindow, o: { from: number; to: number }): Silence
   };
 }
 
-const MIGRATIONS = [
-  {
-    version: 1,
-    description: 'silences (maintenance windows)',
-    up: `CREATE TABLE silences (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      devices TEXT NOT NULL,
-      sites TEXT NOT NULL,
-      from_at INTEGER NOT NULL,
-      to_at INTEGER NOT NULL,
-      reason TEXT NOT NULL,
-      created_by TEXT NOT NULL,
-      ticket_id TEXT,
-      created_at INTEGER NOT NULL,
-      ended_at INTEGER
-    );
-    CREATE INDEX silences_to ON silences (to_at);`,
-  },
-];
-
-interface Row {
-  seq: number;
-  devices: string;
-  sites: string;
-  from_at: number;
-  to_at: number;
-  reason: string;
-  created_by: string;
-  ticket_id: string | null;
-  created_at: number;
-  ended_at: number | null;
-}
-
-const fromRow = (r: Row): Silence => ({
-  id: `S-${r.seq}`,
-  devices: JSON.parse(r.devices) as string[],
-  sites: JSON.parse(r.sites) as string[],
-  from: r.from_at,
-  to: r.to_at,
-  reason: r.reason,
-  createdBy: r.created_by,
-  ticketId: r.ticket_id,
-  createdAt: r.created_at,
-  endedAt: r.ended_at,
-});
-
 /** The end of a window: its planned end, or when it was ended early. */
 export const endOf = (s: Silence): number => (s.endedAt === null ? s.to : Math.min(s.to, s.endedAt));
 
@@ -146,95 +100,88 @@ export function silenceMatches(s: Silence, device: Device, at: number): boolean 
 }
 
 /**
- * Silences in SQLite (alerts.db), with the ones not yet over kept in memory: the check on every
- * firing alert does not touch the disk.
+ * The maintenance windows: the stored ones (through a `SilenceStore`) and the recurring ones of the
+ * configuration. The windows not yet over are kept in memory, so that the check on every firing alert
+ * touches no store; they are reloaded after each change made here, when one of them ends, and by
+ * `refresh()` (another instance's changes, with a shared store).
  */
-export class SilenceStore {
+export class Silences {
   private current: Silence[] = [];
+  private loading: Promise<void> | undefined;
 
   constructor(
-    private readonly db: SqliteDatabase,
+    private readonly store: SilenceStore,
     private readonly now: () => number = Date.now,
     private readonly recurring: readonly RecurringWindow[] = [],
-  ) {
-    migrate(db, 'silences', MIGRATIONS);
-    this.refresh();
+  ) {}
+
+  /** Reloads the windows not yet over from the store. */
+  refresh(): Promise<void> {
+    this.loading ??= this.store
+      .current(this.now())
+      .then((rows) => {
+        this.current = rows.filter((s) => endOf(s) > this.now());
+      })
+      .finally(() => {
+        this.loading = undefined;
+      });
+    return this.loading;
   }
 
-  private refresh(): void {
-    const rows = this.db
-      .prepare(
-        'SELECT * FROM silences WHERE to_at > ? AND (ended_at IS NULL OR ended_at > from_at) ORDER BY seq',
-      )
-      .all(this.now()) as Row[];
-    this.current = rows.map(fromRow).filter((s) => endOf(s) > this.now());
+  async create(s: NewSilence): Promise<Silence> {
+    const made = await this.store.create(s, this.now());
+    await this.refresh();
+    return made;
   }
 
-  create(s: NewSilence): Silence {
-    const r = this.db
-      .prepare(
-        `INSERT INTO silences (devices, sites, from_at, to_at, reason, created_by, ticket_id, created_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING *`,
-      )
-      .get(
-        JSON.stringify(s.devices),
-        JSON.stringify(s.sites),
-        s.from,
-        s.to,
-        s.reason,
-        s.createdBy,
-        s.ticketId,
-        this.now(),
-      ) as Row;
-    this.refresh();
-    return fromRow(r);
-  }
-
-  get(id: string): Silence | undefined {
+  private recurringOne(id: string): Silence | undefined {
     const w = this.recurring.find((x) => `maintenance:${x.id}` === id);
-    if (w) return asSilence(w, occurrence(w, this.now()));
-    const seq = /^S-(\d+)$/.exec(id)?.[1];
-    if (!seq) return undefined;
-    const r = this.db.prepare('SELECT * FROM silences WHERE seq = ?').get(Number(seq)) as Row | undefined;
-    return r ? fromRow(r) : undefined;
+    return w ? asSilence(w, occurrence(w, this.now())) : undefined;
+  }
+
+  async get(id: string): Promise<Silence | undefined> {
+    return this.recurringOne(id) ?? this.store.get(id);
+  }
+
+  /** The ticket a window belongs to (a preventive visit's), null for none, undefined: no such window. */
+  async ticketOf(id: string): Promise<string | null | undefined> {
+    const cached = this.current.find((s) => s.id === id);
+    return cached ? cached.ticketId : (await this.get(id))?.ticketId;
   }
 
   /** Moves a stored window (a preventive visit agreed for another time), keeping its length. */
-  reschedule(id: string, from: number): Silence | undefined {
-    const s = this.get(id);
-    if (!s || !/^S-\d+$/.test(id)) return undefined;
-    this.db
-      .prepare('UPDATE silences SET from_at = ?, to_at = ? WHERE seq = ?')
-      .run(from, from + (s.to - s.from), Number(id.slice(2)));
-    this.refresh();
-    return this.get(id);
+  async reschedule(id: string, from: number): Promise<Silence | undefined> {
+    const s = await this.store.get(id);
+    if (!s) return undefined;
+    const moved = await this.store.move(id, from, from + (s.to - s.from));
+    await this.refresh();
+    return moved;
+  }
+
+  /** Moves the open windows of a ticket's visit to its new time. */
+  async rescheduleVisit(ticketId: string, from: number): Promise<void> {
+    for (const w of await this.list())
+      if (w.ticketId === ticketId && w.endedAt === null) await this.reschedule(w.id, from);
   }
 
   /** Ends a window now (kept for the record). */
-  end(id: string): Silence | undefined {
-    const s = this.get(id);
-    if (!s) return undefined;
-    if (s.endedAt === null) {
-      this.db.prepare('UPDATE silences SET ended_at = ? WHERE seq = ?').run(this.now(), Number(id.slice(2)));
-      this.refresh();
-    }
-    return this.get(id);
+  async end(id: string): Promise<Silence | undefined> {
+    const s = await this.store.end(id, this.now());
+    await this.refresh();
+    return s;
   }
 
   /**
    * Windows not over yet (active or planned; recurring ones with their current or next occurrence),
-   * or every stored window, newest first.
+   * or every stored window (the newest 1,000), newest first.
    */
-  list(opts: { all?: boolean } = {}): Silence[] {
+  async list(opts: { all?: boolean } = {}): Promise<Silence[]> {
     const recurring = this.recurring.map((w) => asSilence(w, occurrence(w, this.now())));
     if (!opts.all) {
-      this.refresh();
+      await this.refresh();
       return [...recurring, ...[...this.current].reverse()];
     }
-    const stored = (
-      this.db.prepare('SELECT * FROM silences ORDER BY seq DESC LIMIT 1000').all() as Row[]
-    ).map(fromRow);
-    return [...recurring, ...stored];
+    return [...recurring, ...(await this.store.recent(1000))];
   }
 
   /** The window that covers this device at this time, if any (the one ending last). */
@@ -247,7 +194,7 @@ export class SilenceStore {
       const s = asSilence(w, o);
       if (o.covering && silenceMatches(s, device, at) && (!best || endOf(s) > endOf(best))) best = s;
     }
-    if (this.current.some((s) => endOf(s) <= this.now())) this.refresh();
+    if (this.current.some((s) => endOf(s) <= this.now())) void this.refresh().catch(() => undefined);
     return best;
   }
 }

@@ -6,7 +6,7 @@ import type { TicketService } from './service.js';
 /** The maintenance windows, as the intake needs them: which ticket, if any, a window belongs to. */
 export interface MaintenanceWindows {
   /** The ticket of a window (a preventive visit's), or null; undefined when there is no such window. */
-  ticketOf(windowId: string): string | null | undefined;
+  ticketOf(windowId: string): Promise<string | null | undefined>;
 }
 
 /**
@@ -27,7 +27,7 @@ export class AlertIntake {
 
   async firing(alert: Alert, t: AlertTransition): Promise<void> {
     if (alert.silencedBy) {
-      const ticketId = this.windows.ticketOf(alert.silencedBy);
+      const ticketId = await this.windows.ticketOf(alert.silencedBy);
       this.logger.info(
         { alertId: alert.id, silence: alert.silencedBy },
         'alert during maintenance: no ticket',

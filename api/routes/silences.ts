@@ -5,7 +5,7 @@ import type { DeviceRegistry } from '../../ingest/devices.js';
 import { duration } from '../../lib/duration.js';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
-import { endOf, requireCoverage, type Silence, type SilenceStore } from '../../rules/silences.js';
+import { endOf, requireCoverage, type Silence, type Silences } from '../../rules/silences.js';
 import { seesSite } from '../auth.js';
 import { principalOf } from '../guard.js';
 import { timeParam } from '../problem.js';
@@ -54,7 +54,7 @@ export function silenceView(s: Silence, now: number) {
 const tags = ['maintenance windows'];
 
 /** Maintenance windows: alerts of covered devices are recorded but open no tickets. */
-export function silenceRoutes(silences: SilenceStore, devices: DeviceRegistry, now: () => number = Date.now) {
+export function silenceRoutes(silences: Silences, devices: DeviceRegistry, now: () => number = Date.now) {
   return async (plain: FastifyInstance) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
     /** A key limited to sites sees and makes windows of its sites only. */
@@ -83,8 +83,7 @@ export function silenceRoutes(silences: SilenceStore, devices: DeviceRegistry, n
       async (req) => {
         const t = now();
         return {
-          items: silences
-            .list({ all: req.query.all === 'true' })
+          items: (await silences.list({ all: req.query.all === 'true' }))
             .filter((s) => inScope(req, s))
             .map((s) => silenceView(s, t)),
         };
@@ -114,7 +113,7 @@ export function silenceRoutes(silences: SilenceStore, devices: DeviceRegistry, n
           throw new FaultlineError('FL_ERR_API_VALIDATION', 'body to: a window is at most 366 days', {
             details: [{ path: 'to', message: 'at most 366 days after from' }],
           });
-        const s = silences.create({
+        const s = await silences.create({
           devices: b.devices,
           sites: b.sites,
           from,
@@ -146,10 +145,10 @@ export function silenceRoutes(silences: SilenceStore, devices: DeviceRegistry, n
             `path id: "${id}" is a recurring window of the configuration (maintenance:); change it there`,
             { details: [{ path: 'id', message: 'a configured window' }] },
           );
-        const found = silences.get(id);
+        const found = await silences.get(id);
         if (!found || !inScope(req, found))
           throw new FaultlineError('FL_ERR_SILENCE_NOT_FOUND', `silence "${id}" does not exist`);
-        const s = silences.end(id) as Silence;
+        const s = (await silences.end(id)) as Silence;
         return silenceView(s, now());
       },
     );

@@ -3,10 +3,12 @@ import { SqliteDeadLetterStore } from '../../ingest/dead-letters.js';
 import { SqliteDeviceStore } from '../../ingest/sqlite-device-store.js';
 import { openDatabase } from '../../lib/sqlite.js';
 import { SqliteAlertStore } from '../../rules/sqlite-alert-store.js';
+import { SqliteSilenceStore } from '../../rules/sqlite-silence-store.js';
 import { SqliteTicketStore } from '../../tickets/sqlite-store.js';
 import { tempDir } from '../helpers.js';
 import { alertStoreContract } from './alert-store.js';
 import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js';
+import { silenceStoreContract } from './rule-stores.js';
 import { ticketStoreContract } from './ticket-store.js';
 
 /** Every store contract against the SQLite implementations (a file in WAL mode, as the gateway runs). */
@@ -37,3 +39,7 @@ deviceStoreContract(
   sqlite((db) => new SqliteDeviceStore(db)),
 );
 deadLetterStoreContract('SQLite (file, WAL)', (max) => sqlite((db) => new SqliteDeadLetterStore(db, max))());
+silenceStoreContract(
+  'SQLite (file, WAL)',
+  sqlite((db) => new SqliteSilenceStore(db)),
+);
