@@ -25,7 +25,7 @@ import type { ReloadResult, ReloadTrigger, RuleSetStatus } from '../rules/reload
 import type { Rule } from '../rules/schema.js';
 import type { Silences } from '../rules/silences.js';
 import type { TicketService } from '../tickets/service.js';
-import { type ApiKeyStore, StreamTokens } from './auth.js';
+import { type ApiKeys, StreamTokens } from './auth.js';
 import { type Forward, installForwarding } from './forward.js';
 import { installAuth } from './guard.js';
 import { installProblemHandlers } from './problem.js';
@@ -68,7 +68,7 @@ export interface ApiDeps {
   /** Maintenance windows. */
   silences: Silences;
   /** API keys: who may call, with which role. */
-  keys: ApiKeyStore;
+  keys: ApiKeys;
   /** Events (SSE) and webhook subscriptions. */
   outbox: Outbox;
   /** Which URLs may receive webhooks (default: public addresses only). */

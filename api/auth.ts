@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { FaultlineError } from '../lib/errors.js';
-import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import type { ApiKeyStore } from './store.js';
 
 /**
  * Access control (issue 9): API keys with a role, optionally limited to sites, stored hashed.
@@ -126,59 +126,7 @@ export interface NewKey {
   createdBy: string;
 }
 
-const MIGRATIONS = [
-  {
-    version: 1,
-    description: 'API keys, stored as SHA-256 hashes',
-    up: `CREATE TABLE api_keys (
-      id TEXT PRIMARY KEY,
-      hash TEXT NOT NULL UNIQUE,
-      name TEXT NOT NULL,
-      role TEXT NOT NULL,
-      sites TEXT,
-      technician TEXT,
-      customer TEXT,
-      created_at INTEGER NOT NULL,
-      created_by TEXT NOT NULL,
-      expires_at INTEGER,
-      last_used_at INTEGER,
-      revoked_at INTEGER
-    );`,
-  },
-];
-
-interface Row {
-  id: string;
-  hash: string;
-  name: string;
-  role: Role;
-  sites: string | null;
-  technician: string | null;
-  customer: string | null;
-  created_at: number;
-  created_by: string;
-  expires_at: number | null;
-  last_used_at: number | null;
-  revoked_at: number | null;
-}
-
 const hashOf = (key: string) => createHash('sha256').update(key, 'utf8').digest('hex');
-
-function fromRow(r: Row): ApiKey {
-  return {
-    keyId: r.id,
-    name: r.name,
-    role: r.role,
-    sites: r.sites ? (JSON.parse(r.sites) as string[]) : null,
-    technician: r.technician,
-    customer: r.customer,
-    createdAt: r.created_at,
-    createdBy: r.created_by,
-    expiresAt: r.expires_at,
-    lastUsedAt: r.last_used_at,
-    revokedAt: r.revoked_at,
-  };
-}
 
 /**
  * Short-lived tokens for the browser's EventSource, which cannot send an Authorization header: made
@@ -189,7 +137,7 @@ export class StreamTokens {
   private readonly secret = randomBytes(32);
 
   constructor(
-    private readonly keys: ApiKeyStore,
+    private readonly keys: ApiKeys,
     private readonly ttlMs = 5 * 60_000,
     private readonly now: () => number = Date.now,
   ) {}
@@ -200,7 +148,7 @@ export class StreamTokens {
     return { token: `${payload}.${this.sign(payload)}`, expiresAt };
   }
 
-  verify(token: string): Principal | undefined {
+  async verify(token: string): Promise<Principal | undefined> {
     const [payload, sig] = token.split('.');
     if (!payload || !sig) return undefined;
     const want = Buffer.from(this.sign(payload));
@@ -214,7 +162,7 @@ export class StreamTokens {
     }
     if (typeof claims.k !== 'string' || typeof claims.e !== 'number' || claims.e <= this.now())
       return undefined;
-    const k = this.keys.get(claims.k);
+    const k = await this.keys.get(claims.k);
     if (!k || k.revokedAt !== null || (k.expiresAt !== null && k.expiresAt <= this.now())) return undefined;
     const { keyId, name, role, sites, technician, customer } = k;
     return { keyId, name, role, sites, technician, customer };
@@ -228,96 +176,83 @@ export class StreamTokens {
 /** The id of the key given by `FAULTLINE_API_KEY` (replaced when the variable changes). */
 export const ENV_KEY_ID = 'K-env';
 
-/** API keys in SQLite (state.db). Lookups are by hash; `last_used_at` is written at most once a minute. */
-export class ApiKeyStore {
+/**
+ * API keys: made here (`flk_` + 32 random bytes), kept hashed in an `ApiKeyStore`, checked on every
+ * request by hash. `last used` is written at most once a minute per key.
+ */
+export class ApiKeys {
   private readonly lastTouch = new Map<string, number>();
 
   constructor(
-    private readonly db: SqliteDatabase,
+    private readonly store: ApiKeyStore,
     private readonly now: () => number = Date.now,
-  ) {
-    migrate(db, 'api-keys', MIGRATIONS);
+  ) {}
+
+  private record(id: string, k: NewKey): ApiKey {
+    return {
+      keyId: id,
+      name: k.name,
+      role: k.role,
+      sites: k.sites ?? null,
+      technician: k.technician ?? null,
+      customer: k.customer ?? null,
+      createdAt: this.now(),
+      createdBy: k.createdBy,
+      expiresAt: k.expiresAt ?? null,
+      lastUsedAt: null,
+      revokedAt: null,
+    };
   }
 
   /** Makes a key; the returned `key` is the only time it is seen. */
-  create(k: NewKey): { key: string; record: ApiKey } {
+  async create(k: NewKey): Promise<{ key: string; record: ApiKey }> {
     const key = `flk_${randomBytes(32).toString('base64url')}`;
-    const id = `K-${randomBytes(6).toString('hex')}`;
-    this.insert(id, key, k);
-    return { key, record: this.get(id) as ApiKey };
-  }
-
-  private insert(id: string, key: string, k: NewKey): void {
-    this.db
-      .prepare(
-        `INSERT INTO api_keys (id, hash, name, role, sites, technician, customer, created_at, created_by, expires_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        id,
-        hashOf(key),
-        k.name,
-        k.role,
-        k.sites ? JSON.stringify(k.sites) : null,
-        k.technician ?? null,
-        k.customer ?? null,
-        this.now(),
-        k.createdBy,
-        k.expiresAt ?? null,
-      );
+    const record = this.record(`K-${randomBytes(6).toString('hex')}`, k);
+    await this.store.insert(record, hashOf(key));
+    return { key, record };
   }
 
   /** The admin key from `FAULTLINE_API_KEY`: stored hashed like the others, replaced if it changed. */
-  ensureEnvKey(key: string): void {
+  async ensureEnvKey(key: string): Promise<void> {
     if (key.length < 16)
       throw new FaultlineError('FL_ERR_CONFIG', 'FAULTLINE_API_KEY must be at least 16 characters');
-    const current = this.db.prepare('SELECT hash FROM api_keys WHERE id = ?').get(ENV_KEY_ID) as
-      | { hash: string }
-      | undefined;
-    if (current?.hash === hashOf(key)) return;
-    this.db.transaction(() => {
-      this.db.prepare('DELETE FROM api_keys WHERE id = ?').run(ENV_KEY_ID);
-      this.insert(ENV_KEY_ID, key, { name: 'FAULTLINE_API_KEY', role: 'admin', createdBy: 'environment' });
-    })();
+    if ((await this.store.hashOf(ENV_KEY_ID)) === hashOf(key)) return;
+    const record = this.record(ENV_KEY_ID, {
+      name: 'FAULTLINE_API_KEY',
+      role: 'admin',
+      createdBy: 'environment',
+    });
+    await this.store.replace(record, hashOf(key));
   }
 
   /** Keys that could be used (not revoked, not expired). */
-  activeCount(): number {
-    const r = this.db
-      .prepare(
-        'SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?)',
-      )
-      .get(this.now()) as { n: number };
-    return r.n;
+  activeCount(): Promise<number> {
+    return this.store.activeCount(this.now());
   }
 
   /** The principal a presented key stands for, or undefined (unknown, revoked or expired). */
-  verify(key: string): Principal | undefined {
-    const r = this.db.prepare('SELECT * FROM api_keys WHERE hash = ?').get(hashOf(key)) as Row | undefined;
-    if (!r || r.revoked_at !== null) return undefined;
+  async verify(key: string): Promise<Principal | undefined> {
+    const k = await this.store.byHash(hashOf(key));
+    if (!k || k.revokedAt !== null) return undefined;
     const now = this.now();
-    if (r.expires_at !== null && r.expires_at <= now) return undefined;
-    if ((this.lastTouch.get(r.id) ?? 0) < now - 60_000) {
-      this.lastTouch.set(r.id, now);
-      this.db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(now, r.id);
+    if (k.expiresAt !== null && k.expiresAt <= now) return undefined;
+    if ((this.lastTouch.get(k.keyId) ?? 0) < now - 60_000) {
+      this.lastTouch.set(k.keyId, now);
+      await this.store.touch(k.keyId, now);
     }
-    const { keyId, name, role, sites, technician, customer } = fromRow(r);
+    const { keyId, name, role, sites, technician, customer } = k;
     return { keyId, name, role, sites, technician, customer };
   }
 
-  get(id: string): ApiKey | undefined {
-    const r = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
-    return r ? fromRow(r) : undefined;
+  get(id: string): Promise<ApiKey | undefined> {
+    return this.store.get(id);
   }
 
-  list(): ApiKey[] {
-    return (this.db.prepare('SELECT * FROM api_keys ORDER BY created_at, id').all() as Row[]).map(fromRow);
+  list(): Promise<ApiKey[]> {
+    return this.store.list();
   }
 
-  revoke(id: string): ApiKey | undefined {
-    this.db
-      .prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
-      .run(this.now(), id);
-    return this.get(id);
+  revoke(id: string): Promise<ApiKey | undefined> {
+    return this.store.revoke(id, this.now());
   }
 }

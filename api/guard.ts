@@ -3,14 +3,7 @@ import type { AuthThrottle } from '../lib/auth-throttle.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Ticket } from '../tickets/model.js';
 import type { TicketFilter } from '../tickets/store.js';
-import {
-  type ApiKeyStore,
-  can,
-  type Permission,
-  type Principal,
-  type StreamTokens,
-  seesSite,
-} from './auth.js';
+import { type ApiKeys, can, type Permission, type Principal, type StreamTokens, seesSite } from './auth.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -50,7 +43,7 @@ const PUBLIC_PREFIXES = ['/docs'];
  */
 export function installAuth(
   app: FastifyInstance,
-  keys: ApiKeyStore,
+  keys: ApiKeys,
   tokens?: StreamTokens,
   throttle?: AuthThrottle,
 ): void {
@@ -95,12 +88,12 @@ export function installAuth(
 async function authenticateThrottled(
   req: FastifyRequest,
   reply: FastifyReply,
-  keys: ApiKeyStore,
+  keys: ApiKeys,
   tokens: StreamTokens | undefined,
   throttle: AuthThrottle | undefined,
 ): Promise<Principal> {
   try {
-    return authenticate(req, keys, tokens);
+    return await authenticate(req, keys, tokens);
   } catch (err) {
     const presented = req.headers.authorization !== undefined || (req.query as { token?: unknown })?.token;
     if (!throttle || !presented || !(err instanceof FaultlineError) || err.code !== 'FL_ERR_AUTH_REQUIRED')
@@ -115,11 +108,11 @@ async function authenticateThrottled(
   }
 }
 
-function authenticate(req: FastifyRequest, keys: ApiKeyStore, tokens?: StreamTokens): Principal {
+async function authenticate(req: FastifyRequest, keys: ApiKeys, tokens?: StreamTokens): Promise<Principal> {
   const h = req.headers.authorization;
   const token = (req.query as Record<string, unknown> | undefined)?.token;
   if (!h && tokens && typeof token === 'string') {
-    const p = tokens.verify(token);
+    const p = await tokens.verify(token);
     if (!p)
       throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'unknown or expired stream token: get a new one');
     return p;
@@ -127,7 +120,7 @@ function authenticate(req: FastifyRequest, keys: ApiKeyStore, tokens?: StreamTok
   if (!h) throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'send an API key: Authorization: Bearer <key>');
   const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
   if (!m) throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'the Authorization header must be "Bearer <key>"');
-  const p = keys.verify(m[1] as string);
+  const p = await keys.verify(m[1] as string);
   if (!p) throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'unknown, revoked or expired API key');
   return p;
 }

@@ -2,8 +2,9 @@ import { join } from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { type ApiDeps, buildApi } from '../api/app.js';
-import { ApiKeyStore } from '../api/auth.js';
+import { ApiKeys } from '../api/auth.js';
 import type { ForwardedResponse } from '../api/forward.js';
+import { SqliteApiKeyStore } from '../api/sqlite-key-store.js';
 import type { DeadLetterStore } from '../ingest/dead-letters.js';
 import type { Device } from '../ingest/devices.js';
 import { FaultlineError } from '../lib/errors.js';
@@ -55,7 +56,7 @@ const unavailable = (why: string) =>
 
 const db = openDatabase(join(config.storage.dataDir, 'state.db'));
 const outbox = new Outbox(db);
-const keys = new ApiKeyStore(db);
+const keys = new ApiKeys(new SqliteApiKeyStore(db));
 const tickets = new TicketService({
   store: new SqliteTicketStore(db, (c) => firstWarningAt(config.sla, c)),
   policy: config.sla,

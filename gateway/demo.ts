@@ -67,8 +67,9 @@ export async function runDemo(gw: RunningGateway, logger: Logger): Promise<MqttS
   });
   say(`${sim.devices.length} simulated machines publishing to ${gw.mqttUrl}`);
   // A key for this run (the one of the last run is revoked), so that the links below can be followed.
-  for (const k of gw.keys.list()) if (k.name === 'demo' && k.revokedAt === null) gw.keys.revoke(k.keyId);
-  const { key } = gw.keys.create({ name: 'demo', role: 'admin', createdBy: 'demo' });
+  for (const k of await gw.keys.list())
+    if (k.name === 'demo' && k.revokedAt === null) await gw.keys.revoke(k.keyId);
+  const { key } = await gw.keys.create({ name: 'demo', role: 'admin', createdBy: 'demo' });
   say(`API key of this demo run: ${key}`);
   say(`  curl -H 'Authorization: Bearer ${key}' ${gw.apiUrl}/api/v1/tickets`);
   say(`API documentation: ${gw.apiUrl}/docs`);

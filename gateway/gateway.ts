@@ -6,7 +6,8 @@ import { EmbeddedBroker } from '../adapters/mqtt/broker.js';
 import { useOpcuaLogger } from '../adapters/opcua/node-opcua-log.js';
 import type { Adapter } from '../adapters/types.js';
 import { buildApi } from '../api/app.js';
-import { ApiKeyStore } from '../api/auth.js';
+import { ApiKeys } from '../api/auth.js';
+import { SqliteApiKeyStore } from '../api/sqlite-key-store.js';
 import { ConnectivityMonitor } from '../ingest/connectivity.js';
 import { SqliteDeadLetterStore } from '../ingest/dead-letters.js';
 import { DeviceRegistry } from '../ingest/devices.js';
@@ -74,7 +75,7 @@ export interface RunningGateway {
   readonly apiThread: ApiThread | null;
   readonly adapters: readonly Adapter[];
   /** API keys (the demo makes one per run). */
-  readonly keys: ApiKeyStore;
+  readonly keys: ApiKeys;
   /** Events and their deliveries. */
   readonly outbox: Outbox;
   /** The state path's turn transactions (commits, failures). */
@@ -371,8 +372,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     components.add('housekeeping', housekeeping);
     housekeepingRef = housekeeping;
 
-    const keys = new ApiKeyStore(stateDb);
-    ensureAdminKey(keys, config.api.adminKey, logger);
+    const keys = new ApiKeys(new SqliteApiKeyStore(stateDb));
+    await ensureAdminKey(keys, config.api.adminKey, logger);
 
     const api = buildApi({
       keys,

@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { ApiKeyStore } from '../api/auth.js';
+import type { ApiKeys } from '../api/auth.js';
 import type { DeviceRegistry } from '../ingest/devices.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -76,13 +76,17 @@ export async function restoreAlerts(
  * API keys: FAULTLINE_API_KEY (or api.adminKey) is an admin key; with none at all, the first start
  * makes one and prints it once on stderr (only its hash is stored).
  */
-export function ensureAdminKey(keys: ApiKeyStore, adminKey: string | undefined, logger: Logger): void {
+export async function ensureAdminKey(
+  keys: ApiKeys,
+  adminKey: string | undefined,
+  logger: Logger,
+): Promise<void> {
   if (adminKey) {
-    keys.ensureEnvKey(adminKey);
+    await keys.ensureEnvKey(adminKey);
     return;
   }
-  if (keys.activeCount() > 0) return;
-  const { key } = keys.create({ name: 'first admin key', role: 'admin', createdBy: 'first start' });
+  if ((await keys.activeCount()) > 0) return;
+  const { key } = await keys.create({ name: 'first admin key', role: 'admin', createdBy: 'first start' });
   process.stderr.write(
     `\nFaultline made an admin API key (shown this once; only its hash is stored):\n\n  ${key}\n\n` +
       'Send it as "Authorization: Bearer <key>"; make other keys with POST /api/v1/keys.\n\n',

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
-import { type ApiKey, type ApiKeyStore, ROLES, withinScope } from '../auth.js';
+import { type ApiKey, type ApiKeys, ROLES, withinScope } from '../auth.js';
 import { principalOf } from '../guard.js';
 import { timeParam } from '../problem.js';
 
@@ -51,7 +51,7 @@ const tags = ['api keys'];
 
 /** API keys, managed by admins: made (the key is shown once), listed (never the key), revoked. */
 export function keyRoutes(
-  keys: ApiKeyStore,
+  keys: ApiKeys,
   directory?: { technicians: () => string[]; customers: () => string[]; sites: () => string[] },
 ) {
   return async (plain: FastifyInstance) => {
@@ -62,10 +62,7 @@ export function keyRoutes(
       async (req) => {
         const p = principalOf(req);
         return {
-          items: keys
-            .list()
-            .filter((k) => withinScope(p, k))
-            .map(keyView),
+          items: (await keys.list()).filter((k) => withinScope(p, k)).map(keyView),
         };
       },
     );
@@ -95,7 +92,7 @@ export function keyRoutes(
             'FL_ERR_AUTH_FORBIDDEN',
             `a key may only make keys with its own rights or fewer, at its own sites or fewer (this key: ${p.role} at ${p.sites?.join(', ') ?? 'every site'}; asked: ${b.role} at ${wanted.sites?.join(', ') ?? 'every site'})`,
           );
-        const { key, record } = keys.create({
+        const { key, record } = await keys.create({
           name: b.name,
           role: b.role,
           sites: b.sites ?? null,
@@ -117,10 +114,10 @@ export function keyRoutes(
       },
       async (req) => {
         // A key outside the caller's scope is "not found", as if it did not exist.
-        const existing = keys.get(req.params.id);
+        const existing = await keys.get(req.params.id);
         if (!existing || !withinScope(principalOf(req), existing))
           throw new FaultlineError('FL_ERR_API_KEY_NOT_FOUND', `API key "${req.params.id}" does not exist`);
-        const k = keys.revoke(req.params.id);
+        const k = await keys.revoke(req.params.id);
         if (!k)
           throw new FaultlineError('FL_ERR_API_KEY_NOT_FOUND', `API key "${req.params.id}" does not exist`);
         return keyView(k);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { SqliteApiKeyStore } from '../../api/sqlite-key-store.js';
 import { SqliteDeadLetterStore } from '../../ingest/dead-letters.js';
 import { SqliteDeviceStore } from '../../ingest/sqlite-device-store.js';
 import { openDatabase } from '../../lib/sqlite.js';
@@ -7,6 +8,7 @@ import { SqliteSilenceStore } from '../../rules/sqlite-silence-store.js';
 import { SqliteTicketStore } from '../../tickets/sqlite-store.js';
 import { tempDir } from '../helpers.js';
 import { alertStoreContract } from './alert-store.js';
+import { apiKeyStoreContract } from './api-stores.js';
 import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js';
 import { silenceStoreContract } from './rule-stores.js';
 import { ticketStoreContract } from './ticket-store.js';
@@ -42,4 +44,8 @@ deadLetterStoreContract('SQLite (file, WAL)', (max) => sqlite((db) => new Sqlite
 silenceStoreContract(
   'SQLite (file, WAL)',
   sqlite((db) => new SqliteSilenceStore(db)),
+);
+apiKeyStoreContract(
+  'SQLite (file, WAL)',
+  sqlite((db) => new SqliteApiKeyStore(db)),
 );
