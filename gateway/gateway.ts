@@ -40,6 +40,7 @@ import { PreventivePlanner } from '../tickets/preventive.js';
 import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
 import { type Notice, SlaWatcher } from '../tickets/sla-watcher.js';
+import { SqlitePreventiveStore } from '../tickets/sqlite-preventive-store.js';
 import { SqliteTicketStore } from '../tickets/sqlite-store.js';
 import { ApiThread } from './api-thread.js';
 import { Components } from './components.js';
@@ -270,7 +271,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       schedules: config.preventive,
       devices: () => registry.list(),
       notice: config.sla.preventive.notice,
-      db: stateDb,
+      store: new SqlitePreventiveStore(stateDb),
       scheduler: systemScheduler,
       logger: logger.child({ component: 'preventive' }),
       open: async (s, device, visitAt, usage) => {
@@ -335,7 +336,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     deliverer.kick();
     mail?.kick();
     await slaWatcher.start();
-    await planner.run();
+    await planner.start();
     // Rule state survives restarts: `for`, windows, outlier baselines and no-data clocks go on.
     const ruleState = engine.load(await alertStore.loadAll(), (id) => registry.resolve(id));
     await restoreAlerts(alertStore, engine, registry);

@@ -13,6 +13,7 @@ import {
 } from './preventive.js';
 import { TicketService } from './service.js';
 import { slaSchema } from './sla-policy.js';
+import { SqlitePreventiveStore } from './sqlite-preventive-store.js';
 import { SqliteTicketStore } from './sqlite-store.js';
 
 const D = 86_400_000;
@@ -83,7 +84,7 @@ describe('preventive maintenance schedules', () => {
         schedules: [schedule],
         devices: () => [device],
         notice: policy.preventive.notice,
-        db,
+        store: new SqlitePreventiveStore(db),
         scheduler: s,
         logger: silentLogger,
         open: async (sc, d, visitAt) => {
@@ -94,7 +95,7 @@ describe('preventive maintenance schedules', () => {
       });
     };
     const p = planner();
-    await p.run();
+    await p.start();
     expect(opened).toEqual([]);
     sched.advanceTo(t('2026-11-28T08:00:00Z')); // three days before the visit
     await p.idle();
@@ -106,14 +107,14 @@ describe('preventive maintenance schedules', () => {
 
     // A restart on 29 November: the visit of 1 December already has its ticket.
     const again = planner(new ManualScheduler(t('2026-11-29T00:00:00Z')));
-    await again.run();
+    await again.start();
     expect(opened).toHaveLength(1);
     again.stop();
 
     // A month on: the next visit's ticket, three days ahead again.
     const later = new ManualScheduler(t('2026-12-27T00:00:00Z'));
     const p3 = planner(later);
-    await p3.run();
+    await p3.start();
     later.advanceTo(t('2026-12-28T08:00:00Z'));
     await p3.idle();
     expect(opened).toEqual(['T-1 2026-12-01T08:00:00.000Z', 'T-2 2026-12-31T08:00:00.000Z']);
@@ -159,7 +160,7 @@ describe('preventive maintenance schedules', () => {
         schedules: [s],
         devices: () => [device],
         notice: 3 * D,
-        db,
+        store: new SqlitePreventiveStore(db),
         scheduler: sched,
         logger: silentLogger,
         open: async (sc, d, visitAt, usage) => {
@@ -169,6 +170,7 @@ describe('preventive maintenance schedules', () => {
         },
       });
     let p = planner();
+    await p.start();
     const start = sched.now();
     const at = (h: number) => start + h * H;
     /** A reading arriving `h` hours in. */
@@ -190,6 +192,7 @@ describe('preventive maintenance schedules', () => {
 
     // Restarted: the state is read back; the next service is at 2,000.
     p = planner();
+    await p.start();
     read(70, 900);
     await p.idle();
     expect(opened).toHaveLength(1);

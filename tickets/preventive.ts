@@ -6,9 +6,9 @@ import type { Device } from '../ingest/devices.js';
 import { duration } from '../lib/duration.js';
 import type { Logger } from '../lib/log.js';
 import { configId, cronProblem, validTimeZone } from '../lib/schedule.js';
-import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 import type { Scheduler } from '../rules/engine.js';
 import { MAX_TIMER_MS } from '../rules/engine.js';
+import type { PreventiveStore, UsageState } from './store.js';
 
 /**
  * Preventive maintenance (R1.3): schedules per device or model create a preventive ticket `notice`
@@ -100,15 +100,6 @@ const isUsage = (s: PreventiveSchedule): s is UsageSchedule => s.usage !== undef
 /** A counter's rate is trusted once it was watched this long since the last service. */
 export const MIN_RATE_SPAN_MS = 10 * 60_000;
 
-/** The usage state of one (schedule, device): the counter value the next service is due at, and the
- * reading the rate is measured from (the first one seen, or the one when the last ticket opened). */
-interface UsageState {
-  dueValue: number;
-  baseValue: number;
-  baseAt: number;
-  ticketId: string | null;
-}
-
 /** The first due value of the grid (first, first + every, …) above `value`. */
 export function nextDueValue(u: { every: number; first?: number | undefined }, value: number): number {
   const first = u.first ?? u.every;
@@ -159,33 +150,6 @@ export function scheduleMatches(s: PreventiveSchedule, d: Device): boolean {
   return true;
 }
 
-const MIGRATIONS = [
-  {
-    version: 1,
-    description: 'preventive schedules: the last visit a ticket was opened for',
-    up: `CREATE TABLE preventive_state (
-      schedule_id TEXT NOT NULL,
-      device_id TEXT NOT NULL,
-      last_visit INTEGER NOT NULL,
-      ticket_id TEXT,
-      PRIMARY KEY (schedule_id, device_id)
-    );`,
-  },
-  {
-    version: 2,
-    description: 'usage-counter schedules: the counter value of the next service, and the rate baseline',
-    up: `CREATE TABLE preventive_usage (
-      schedule_id TEXT NOT NULL,
-      device_id TEXT NOT NULL,
-      due_value REAL NOT NULL,
-      base_value REAL NOT NULL,
-      base_at INTEGER NOT NULL,
-      ticket_id TEXT,
-      PRIMARY KEY (schedule_id, device_id)
-    );`,
-  },
-];
-
 export interface PreventiveDeps {
   schedules: readonly PreventiveSchedule[];
   devices: () => readonly Device[];
@@ -202,7 +166,7 @@ export interface PreventiveDeps {
     visitAt: number,
     usage?: { key: string; detail: string },
   ) => Promise<string | null>;
-  db: SqliteDatabase;
+  store: PreventiveStore;
   scheduler: Scheduler;
   logger: Logger;
 }
@@ -221,36 +185,28 @@ export class PreventivePlanner {
   private readonly usageState = new Map<string, UsageState>();
   /** (schedule, device) pairs whose usage ticket is being opened (readings keep coming meanwhile). */
   private readonly opening = new Set<string>();
+  /** Usage states are loaded (`start`): readings before that change nothing. */
+  private loaded = false;
 
   constructor(private readonly deps: PreventiveDeps) {
-    migrate(deps.db, 'preventive', MIGRATIONS);
     this.usage = deps.schedules.filter(isUsage);
-    const rows = deps.db.prepare('SELECT * FROM preventive_usage').all() as {
-      schedule_id: string;
-      device_id: string;
-      due_value: number;
-      base_value: number;
-      base_at: number;
-      ticket_id: string | null;
-    }[];
-    for (const r of rows)
-      this.usageState.set(`${r.schedule_id}\u0000${r.device_id}`, {
-        dueValue: r.due_value,
-        baseValue: r.base_value,
-        baseAt: r.base_at,
-        ticketId: r.ticket_id,
-      });
   }
 
-  private saveUsage(scheduleId: string, deviceId: string, u: UsageState): void {
+  /** Loads what the store remembers, then opens what is due and arms the timer (`run`). */
+  async start(): Promise<void> {
+    if (this.usage.length > 0)
+      for (const { scheduleId, deviceId, state } of await this.deps.store.usageStates())
+        this.usageState.set(`${scheduleId}\u0000${deviceId}`, state);
+    this.loaded = true;
+    await this.run();
+  }
+
+  /** Keeps the usage state here at once and in the store as it comes; a failed save is logged. */
+  private saveUsage(scheduleId: string, deviceId: string, u: UsageState): Promise<void> {
     this.usageState.set(`${scheduleId}\u0000${deviceId}`, u);
-    this.deps.db
-      .prepare(
-        `INSERT INTO preventive_usage (schedule_id, device_id, due_value, base_value, base_at, ticket_id)
-         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (schedule_id, device_id) DO UPDATE SET due_value = excluded.due_value,
-         base_value = excluded.base_value, base_at = excluded.base_at, ticket_id = excluded.ticket_id`,
-      )
-      .run(scheduleId, deviceId, u.dueValue, u.baseValue, u.baseAt, u.ticketId);
+    return this.deps.store.saveUsage(scheduleId, deviceId, u).catch((err: unknown) => {
+      this.deps.logger.error({ err, schedule: scheduleId, deviceId }, 'preventive usage state not saved');
+    });
   }
 
   /**
@@ -260,7 +216,7 @@ export class PreventivePlanner {
    * starts a new baseline. Cheap when no usage schedule is configured.
    */
   observe(fields: Readonly<Record<string, unknown>>, device: Device, at: number): void {
-    if (this.usage.length === 0 || this.stopped) return;
+    if (this.usage.length === 0 || this.stopped || !this.loaded) return;
     for (const s of this.usage) {
       const value = fields[s.usage.metric];
       if (typeof value !== 'number' || !Number.isFinite(value) || !scheduleMatches(s, device)) continue;
@@ -273,7 +229,7 @@ export class PreventivePlanner {
             { schedule: s.id, deviceId: device.id, value, was: u.baseValue },
             'usage counter went back: new baseline',
           );
-        this.saveUsage(s.id, device.id, {
+        void this.saveUsage(s.id, device.id, {
           dueValue: nextDueValue(s.usage, value),
           baseValue: value,
           baseAt: at,
@@ -302,7 +258,7 @@ export class PreventivePlanner {
             detail,
           });
           // The next service is counted from this one; the rate is measured afresh from here.
-          this.saveUsage(s.id, device.id, {
+          await this.saveUsage(s.id, device.id, {
             dueValue: nextDueValue(s.usage, Math.max(value, u.dueValue)),
             baseValue: value,
             baseAt: at,
@@ -312,13 +268,6 @@ export class PreventivePlanner {
         .catch((err: unknown) => this.deps.logger.error({ err, schedule: s.id }, 'preventive ticket failed'))
         .finally(() => this.opening.delete(key));
     }
-  }
-
-  private last(scheduleId: string, deviceId: string): number | undefined {
-    const r = this.deps.db
-      .prepare('SELECT last_visit FROM preventive_state WHERE schedule_id = ? AND device_id = ?')
-      .get(scheduleId, deviceId) as { last_visit: number } | undefined;
-    return r?.last_visit;
   }
 
   /** Opens what is due now and arms the timer for the next opening. */
@@ -341,18 +290,13 @@ export class PreventivePlanner {
       for (const d of this.deps.devices()) {
         if (!scheduleMatches(s, d)) continue;
         // The next visit after the last one handled (or after now - ε for a new schedule/device).
-        let visit = nextVisit(s, this.last(s.id, d.id) ?? now - 1);
+        let visit = nextVisit(s, (await this.deps.store.lastVisit(s.id, d.id)) ?? now - 1);
         // Visits already past when first seen are not opened late; the next one is planned.
         while (visit <= now) visit = nextVisit(s, visit);
         const openAt = visit - notice;
         if (openAt <= now) {
           const ticketId = await this.deps.open(s, d, visit);
-          this.deps.db
-            .prepare(
-              `INSERT INTO preventive_state (schedule_id, device_id, last_visit, ticket_id) VALUES (?, ?, ?, ?)
-               ON CONFLICT (schedule_id, device_id) DO UPDATE SET last_visit = excluded.last_visit, ticket_id = excluded.ticket_id`,
-            )
-            .run(s.id, d.id, visit, ticketId);
+          await this.deps.store.saveVisit(s.id, d.id, visit, ticketId);
           const following = nextVisit(s, visit) - notice;
           if (nextOpen === undefined || following < nextOpen) nextOpen = following;
         } else if (nextOpen === undefined || openAt < nextOpen) nextOpen = openAt;

@@ -113,3 +113,30 @@ export interface TicketStore {
 }
 
 export type { SlaTarget };
+
+/**
+ * The usage state of one (schedule, device) of a usage-counter schedule: the counter value the next
+ * service is due at, and the reading the rate is measured from (the first one seen, or the one when
+ * the last ticket opened).
+ */
+export interface UsageState {
+  dueValue: number;
+  baseValue: number;
+  baseAt: number;
+  ticketId: string | null;
+}
+
+/**
+ * What the preventive planner (preventive.ts) remembers across restarts, per (schedule, device): the
+ * last calendar visit a ticket was opened for, and the usage state of counter schedules.
+ */
+export interface PreventiveStore {
+  /** The last calendar visit handled for (schedule, device), or undefined (none yet). */
+  lastVisit(scheduleId: string, deviceId: string): Promise<number | undefined>;
+  /** Records the visit handled for (schedule, device) and its ticket (null: the visit had one open). */
+  saveVisit(scheduleId: string, deviceId: string, visitAt: number, ticketId: string | null): Promise<void>;
+  /** Every stored usage state. */
+  usageStates(): Promise<{ scheduleId: string; deviceId: string; state: UsageState }[]>;
+  /** Stores (replacing) the usage state of (schedule, device). */
+  saveUsage(scheduleId: string, deviceId: string, state: UsageState): Promise<void>;
+}

@@ -5,11 +5,13 @@ import { SqliteDeviceStore } from '../../ingest/sqlite-device-store.js';
 import { openDatabase } from '../../lib/sqlite.js';
 import { SqliteAlertStore } from '../../rules/sqlite-alert-store.js';
 import { SqliteSilenceStore } from '../../rules/sqlite-silence-store.js';
+import { SqlitePreventiveStore } from '../../tickets/sqlite-preventive-store.js';
 import { SqliteTicketStore } from '../../tickets/sqlite-store.js';
 import { tempDir } from '../helpers.js';
 import { alertStoreContract } from './alert-store.js';
 import { apiKeyStoreContract } from './api-stores.js';
 import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js';
+import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
 import { ticketStoreContract } from './ticket-store.js';
 
@@ -48,4 +50,8 @@ silenceStoreContract(
 apiKeyStoreContract(
   'SQLite (file, WAL)',
   sqlite((db) => new SqliteApiKeyStore(db)),
+);
+preventiveStoreContract(
+  'SQLite (file, WAL)',
+  sqlite((db) => new SqlitePreventiveStore(db)),
 );
