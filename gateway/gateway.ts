@@ -27,6 +27,7 @@ import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { UnitOfWork } from '../lib/unit-of-work.js';
 import { Outbox } from '../notify/outbox.js';
+import { SqliteStockStore } from '../parts/sqlite-stock-store.js';
 import { PartsStock } from '../parts/stock.js';
 import { AlertTracker } from '../rules/alerts.js';
 import { RuleEngine, systemScheduler } from '../rules/engine.js';
@@ -210,7 +211,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       (t) => silences.covering(t.device, t.event.at)?.id ?? null,
     );
     const ticketStore = new SqliteTicketStore(stateDb, (c) => firstWarningAt(config.sla, c));
-    const parts = config.parts.catalogue.length ? new PartsStock(stateDb, config.parts) : undefined;
+    const parts = config.parts.catalogue.length
+      ? new PartsStock(new SqliteStockStore(stateDb), config.parts)
+      : undefined;
+    await parts?.start();
     const tickets = new TicketService({
       store: ticketStore,
       policy: config.sla,
@@ -233,7 +237,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     outbox.relayAfter((fn) => uow.afterCommit(fn));
     uowRef = uow;
     // Spare parts: likely parts on new tickets, forecasts, low-stock events (gateway/parts.ts).
-    const partsPlanner = parts ? wireParts({ stock: parts, tickets, registry, outbox, logger }) : undefined;
+    const partsPlanner = parts
+      ? await wireParts({ stock: parts, tickets, registry, outbox, logger })
+      : undefined;
     const { egress, deliverer, mail } = startOutbound(config, outbox, components, logger);
     // At the stop, after the rules, SLA clocks and schedules have stopped (registered before them):
     // the transitions in flight applied, the turn committed, the rule state saved.

@@ -4,6 +4,7 @@ import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { Outbox } from '../notify/outbox.js';
 import { partsSchema } from '../parts/config.js';
+import { SqliteStockStore } from '../parts/sqlite-stock-store.js';
 import { PartsStock } from '../parts/stock.js';
 import { silentLogger } from '../test/helpers.js';
 import { TicketService } from '../tickets/service.js';
@@ -28,8 +29,8 @@ describe('wireParts', () => {
       routing: { autoAssign: false },
       now,
     });
-    const planner = wireParts({
-      stock: new PartsStock(db, partsSchema.parse({})),
+    const planner = await wireParts({
+      stock: new PartsStock(new SqliteStockStore(db), partsSchema.parse({})),
       tickets,
       registry: new DeviceRegistry(new SqliteDeviceStore(db), [], []),
       outbox: new Outbox(db, now),

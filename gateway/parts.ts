@@ -10,14 +10,14 @@ import type { TicketService } from '../tickets/service.js';
  * ticket history and the installed base; a new ticket's likely parts go on its timeline with where
  * they are; a part falling below its minimum (or to its reorder level) is an event, once per fall.
  */
-export function wireParts(d: {
+export async function wireParts(d: {
   stock: PartsStock;
   tickets: TicketService;
   registry: DeviceRegistry;
   outbox: Outbox;
   logger: Logger;
   now?: () => number;
-}): PartsPlanner {
+}): Promise<PartsPlanner> {
   const { stock, tickets, registry, outbox, logger } = d;
   const planner = new PartsPlanner({
     stock,
@@ -64,13 +64,17 @@ export function wireParts(d: {
       .catch((err: unknown) => logger.error({ err, ticketId: ticket.id }, 'parts suggestion failed'));
   });
 
-  const isLow = (n: string) => {
-    const f = stock.flags(n);
+  const isLow = async (n: string) => {
+    const f = await stock.flags(n);
     return f.belowMinimum || f.belowReorderLevel;
   };
-  const low = new Set(stock.config.catalogue.map((p) => p.number).filter(isLow));
-  stock.onChange((n) => {
-    if (!isLow(n)) {
+  const low = new Set<string>();
+  for (const p of stock.config.catalogue) if (await isLow(p.number)) low.add(p.number);
+  stock.onChange(
+    (n) => void lowStock(n).catch((err: unknown) => logger.error({ err, part: n }, 'low-stock check failed')),
+  );
+  const lowStock = async (n: string) => {
+    if (!(await isLow(n))) {
       low.delete(n);
       return;
     }
@@ -86,11 +90,11 @@ export function wireParts(d: {
       data: {
         part: n,
         name: p?.name,
-        stock: stock.total(n),
+        stock: await stock.total(n),
         minimum: p?.minimum,
         reorderLevel: p?.reorderLevel ?? null,
       },
     });
-  });
+  };
   return planner;
 }

@@ -53,7 +53,7 @@ export class PartsPlanner {
     if (this.cached && now - this.cached.at < 60_000) return this.cached.history;
     // The window [from, to) takes in this millisecond: a ticket being filed now counts.
     const h = await this.o.history(now - this.o.stock.config.history, now + 1);
-    const history: History = { ...h, overrides: this.o.stock.faultMap() };
+    const history: History = { ...h, overrides: await this.o.stock.faultMap() };
     this.cached = { at: now, history };
     return history;
   }
@@ -70,9 +70,10 @@ export class PartsPlanner {
     const h = await this.history();
     const installed = this.o.installed();
     const stock = this.o.stock;
+    const available = await stock.available();
     return reorder(
       stock.config.catalogue,
-      (part) => stock.total(part).available,
+      (part) => available.get(part) ?? 0,
       (part, ms) => forecast(h, installed, ms).find((f) => f.part === part)?.quantity ?? 0,
       this.now,
     );
@@ -84,6 +85,9 @@ export class PartsPlanner {
     const entry = (await this.faultMap()).find((f) => f.model === model && f.faultType === faultType);
     if (!entry) return [];
     const places = this.o.stock.candidates(near);
+    const levels = new Map<string, number>();
+    for (const p of entry.parts)
+      for (const l of places) levels.set(`${p.part}@${l}`, (await this.o.stock.level(p.part, l)).available);
     return entry.parts.map((p) => ({
       part: p.part,
       name: this.o.stock.part(p.part)?.name ?? null,
@@ -92,7 +96,7 @@ export class PartsPlanner {
       source: p.source,
       stocked: this.o.stock.tracked(p.part),
       available: places
-        .map((l) => ({ location: l, quantity: this.o.stock.level(p.part, l).available }))
+        .map((l) => ({ location: l, quantity: levels.get(`${p.part}@${l}`) ?? 0 }))
         .filter((x) => x.quantity > 0),
     }));
   }

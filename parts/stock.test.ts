@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../lib/sqlite.js';
 import { tempDir } from '../test/helpers.js';
 import { partsSchema } from './config.js';
+import { SqliteStockStore } from './sqlite-stock-store.js';
 import { PartsStock } from './stock.js';
 
 const PARTS = partsSchema.parse({
@@ -28,16 +29,22 @@ const PARTS = partsSchema.parse({
   ],
 });
 
+async function stockIn(db: ReturnType<typeof openDatabase>): Promise<PartsStock> {
+  const stock = new PartsStock(new SqliteStockStore(db), PARTS);
+  await stock.start();
+  return stock;
+}
+
 describe('spare parts stock', () => {
   const tmp = tempDir();
   afterAll(() => tmp.cleanup());
   const near = { site: 'north', technicians: ['ben'], team: null };
 
-  it('a ticket reserves from the nearest stock, uses what the repair took, and the rest is released', () => {
+  it('a ticket reserves from the nearest stock, uses what the repair took, and the rest is released', async () => {
     const db = openDatabase(join(tmp.dir, 'walk.db'));
-    const stock = new PartsStock(db, PARTS);
+    const stock = await stockIn(db);
     // Ben's van first (1 there), then the store near the site, then central.
-    const r = stock.reserve(
+    const r = await stock.reserve(
       'T-1',
       [
         { part: 'S-7', quantity: 1 },
@@ -51,9 +58,9 @@ describe('spare parts stock', () => {
       '1× S-7@van-ben',
       '2× B-120@north-store',
     ]);
-    expect(stock.level('B-120', 'north-store')).toMatchObject({ onHand: 3, reserved: 2, available: 1 });
+    expect(await stock.level('B-120', 'north-store')).toMatchObject({ onHand: 3, reserved: 2, available: 1 });
     // The repair used one belt (not two) and the switch.
-    stock.use(
+    await stock.use(
       'T-1',
       [
         { part: 'S-7', quantity: 1 },
@@ -62,11 +69,13 @@ describe('spare parts stock', () => {
       near,
       'ben',
     );
-    expect(stock.level('S-7', 'van-ben')).toMatchObject({ onHand: 0, reserved: 0 });
-    expect(stock.level('B-120', 'north-store')).toMatchObject({ onHand: 2, reserved: 0, available: 2 });
-    expect(stock.reservations('T-1').map((x) => x.state)).toEqual(['used', 'used']);
+    expect(await stock.level('S-7', 'van-ben')).toMatchObject({ onHand: 0, reserved: 0 });
+    expect(await stock.level('B-120', 'north-store')).toMatchObject({ onHand: 2, reserved: 0, available: 2 });
+    expect((await stock.reservations('T-1')).map((x) => x.state)).toEqual(['used', 'used']);
     expect(
-      stock.movements({ ticketId: 'T-1' }).map((m) => `${m.kind} ${m.quantity} ${m.part}@${m.location}`),
+      (await stock.movements({ ticketId: 'T-1' })).map(
+        (m) => `${m.kind} ${m.quantity} ${m.part}@${m.location}`,
+      ),
     ).toEqual([
       'reserve 1 S-7@van-ben',
       'reserve 2 B-120@north-store',
@@ -75,26 +84,26 @@ describe('spare parts stock', () => {
       'release -1 B-120@north-store',
     ]);
     // More used than reserved: taken from the nearest stock; beyond the records, reported, not negative.
-    const more = stock.use('T-9', [{ part: 'B-120', quantity: 5 }], near, 'ben');
+    const more = await stock.use('T-9', [{ part: 'B-120', quantity: 5 }], near, 'ben');
     expect(more).toEqual({
       used: [{ part: 'B-120', quantity: 2, location: 'north-store' }],
       missing: [{ part: 'B-120', quantity: 3 }],
     });
-    expect(stock.level('B-120', 'north-store').onHand).toBe(0);
-    expect(stock.hasUsed('T-9')).toBe(true);
+    expect((await stock.level('B-120', 'north-store')).onHand).toBe(0);
+    expect(await stock.hasUsed('T-9')).toBe(true);
     // A cancelled ticket gives its reservation back.
-    stock.reserve('T-2', [{ part: 'S-7', quantity: 4 }], near, 'pia');
-    expect(stock.total('S-7')).toEqual({ onHand: 10, reserved: 4, available: 6 });
-    stock.release('T-2', 'pia');
-    expect(stock.total('S-7')).toEqual({ onHand: 10, reserved: 0, available: 10 });
-    expect(stock.reservations('T-2')[0]?.state).toBe('released');
+    await stock.reserve('T-2', [{ part: 'S-7', quantity: 4 }], near, 'pia');
+    expect(await stock.total('S-7')).toEqual({ onHand: 10, reserved: 4, available: 6 });
+    await stock.release('T-2', 'pia');
+    expect(await stock.total('S-7')).toEqual({ onHand: 10, reserved: 0, available: 10 });
+    expect((await stock.reservations('T-2'))[0]?.state).toBe('released');
     db.close();
   });
 
-  it('all or nothing: a shortage reserves nothing and says where the part is', () => {
+  it('all or nothing: a shortage reserves nothing and says where the part is', async () => {
     const db = openDatabase(join(tmp.dir, 'short.db'));
-    const stock = new PartsStock(db, PARTS);
-    expect(() =>
+    const stock = await stockIn(db);
+    await expect(
       stock.reserve(
         'T-3',
         [
@@ -104,24 +113,27 @@ describe('spare parts stock', () => {
         near,
         'pia',
       ),
-    ).toThrow('not enough in stock for ticket T-3: 11× S-7 (available: 10 at central, 1 at van-ben)');
-    expect(stock.total('B-120').reserved).toBe(0);
-    expect(() => stock.adjust('S-7', 'central', -1, 'x', 'typo')).toThrow();
-    stock.reserve('T-4', [{ part: 'S-7', quantity: 3, from: 'central' }], near, 'pia');
-    expect(() => stock.adjust('S-7', 'central', 2, 'ana', 'count')).toThrow(
+    ).rejects.toThrow('not enough in stock for ticket T-3: 11× S-7 (available: 10 at central, 1 at van-ben)');
+    expect((await stock.total('B-120')).reserved).toBe(0);
+    await expect(stock.adjust('S-7', 'central', -1, 'x', 'typo')).rejects.toThrow();
+    await stock.reserve('T-4', [{ part: 'S-7', quantity: 3, from: 'central' }], near, 'pia');
+    await expect(stock.adjust('S-7', 'central', 2, 'ana', 'count')).rejects.toThrow(
       '3 are reserved; on hand cannot be 2',
     );
-    expect(stock.adjust('S-7', 'central', 8, 'ana', 'stocktaking')).toMatchObject({ onHand: 8, reserved: 3 });
+    expect(await stock.adjust('S-7', 'central', 8, 'ana', 'stocktaking')).toMatchObject({
+      onHand: 8,
+      reserved: 3,
+    });
     db.close();
   });
 
-  it('opening stock is applied once, not again after a restart', () => {
+  it('opening stock is applied once, not again after a restart', async () => {
     const file = join(tmp.dir, 'opening.db');
     const a = openDatabase(file);
-    new PartsStock(a, PARTS).receive('S-7', 'central', 5, 'ana', 'delivery 42');
+    await (await stockIn(a)).receive('S-7', 'central', 5, 'ana', 'delivery 42');
     a.close();
     const b = openDatabase(file);
-    expect(new PartsStock(b, PARTS).level('S-7', 'central').onHand).toBe(15);
+    expect((await (await stockIn(b)).level('S-7', 'central')).onHand).toBe(15);
     b.close();
   });
 });

@@ -1,96 +1,16 @@
 import { FaultlineError } from '../lib/errors.js';
-import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 import type { Part, PartsConfig, StockLocation } from './config.js';
 import { supplierOf } from './forecast.js';
+import type {
+  FaultMapEntry,
+  Movement,
+  MovementFilter,
+  Reservation,
+  StockLevel,
+  StockStore,
+} from './store.js';
 
-/**
- * Stock per (part, location): on hand and reserved, in state.db. The database keeps it sound:
- * `reserved <= on_hand` and neither below zero are CHECK constraints, and every change is one
- * immediate transaction that writes its movement, so concurrent requests never take a part twice.
- */
-const MIGRATIONS = [
-  {
-    version: 1,
-    description: 'stock, reservations and movements',
-    up: `CREATE TABLE stock (
-      part TEXT NOT NULL,
-      location TEXT NOT NULL,
-      on_hand REAL NOT NULL DEFAULT 0 CHECK (on_hand >= 0),
-      reserved REAL NOT NULL DEFAULT 0 CHECK (reserved >= 0 AND reserved <= on_hand),
-      PRIMARY KEY (part, location)
-    );
-    CREATE TABLE reservations (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      ticket_id TEXT NOT NULL,
-      part TEXT NOT NULL,
-      location TEXT NOT NULL,
-      quantity REAL NOT NULL CHECK (quantity > 0),
-      state TEXT NOT NULL,
-      created_at INTEGER NOT NULL,
-      closed_at INTEGER
-    );
-    CREATE INDEX reservations_ticket ON reservations (ticket_id, state);
-    CREATE TABLE stock_movements (
-      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-      at INTEGER NOT NULL,
-      part TEXT NOT NULL,
-      location TEXT NOT NULL,
-      kind TEXT NOT NULL,
-      quantity REAL NOT NULL,
-      ticket_id TEXT,
-      actor TEXT NOT NULL,
-      note TEXT
-    );
-    CREATE INDEX stock_movements_part ON stock_movements (part, seq);
-    CREATE INDEX stock_movements_ticket ON stock_movements (ticket_id);`,
-  },
-  {
-    version: 2,
-    description: 'fault → parts map entries edited through the API',
-    up: `CREATE TABLE fault_map (
-      model TEXT NOT NULL,
-      fault_type TEXT NOT NULL,
-      parts TEXT NOT NULL,
-      updated_by TEXT NOT NULL,
-      updated_at INTEGER NOT NULL,
-      PRIMARY KEY (model, fault_type)
-    );`,
-  },
-];
-
-export interface StockLevel {
-  part: string;
-  location: string;
-  onHand: number;
-  reserved: number;
-  available: number;
-}
-
-export interface Reservation {
-  id: number;
-  ticketId: string;
-  part: string;
-  location: string;
-  quantity: number;
-  state: 'active' | 'used' | 'released';
-  createdAt: number;
-  closedAt: number | null;
-}
-
-export type MovementKind = 'receipt' | 'adjustment' | 'reserve' | 'release' | 'use';
-
-export interface Movement {
-  seq: number;
-  at: number;
-  part: string;
-  location: string;
-  kind: MovementKind;
-  /** Change of on hand (receipt, adjustment, use) or of reserved (reserve, release). */
-  quantity: number;
-  ticketId: string | null;
-  actor: string;
-  note: string | null;
-}
+export type { Movement, MovementKind, Reservation, StockLevel } from './store.js';
 
 /** Where a ticket's parts should come from first: the technicians' vans, the team's stock, stores near the site. */
 export interface Nearby {
@@ -99,43 +19,11 @@ export interface Nearby {
   team: string | null;
 }
 
-interface StockRow {
-  part: string;
-  location: string;
-  on_hand: number;
-  reserved: number;
-}
-
-const levelOf = (r: StockRow): StockLevel => ({
-  part: r.part,
-  location: r.location,
-  onHand: r.on_hand,
-  reserved: r.reserved,
-  available: r.on_hand - r.reserved,
-});
-
-interface ReservationRow {
-  id: number;
-  ticket_id: string;
-  part: string;
-  location: string;
-  quantity: number;
-  state: Reservation['state'];
-  created_at: number;
-  closed_at: number | null;
-}
-
-const reservationOf = (r: ReservationRow): Reservation => ({
-  id: r.id,
-  ticketId: r.ticket_id,
-  part: r.part,
-  location: r.location,
-  quantity: r.quantity,
-  state: r.state,
-  createdAt: r.created_at,
-  closedAt: r.closed_at,
-});
-
+/**
+ * The parts stock as the gateway uses it: the catalogue and locations of the configuration, which
+ * location is nearest a ticket, low-stock notices; the counts, reservations and movements are kept by
+ * a `StockStore` (atomic per change).
+ */
 export class PartsStock {
   private readonly parts: Map<string, Part>;
   private readonly locations: Map<string, StockLocation>;
@@ -143,31 +31,29 @@ export class PartsStock {
   private readonly touched = new Set<string>();
 
   constructor(
-    private readonly db: SqliteDatabase,
+    private readonly store: StockStore,
     readonly config: PartsConfig,
     private readonly now: () => number = Date.now,
   ) {
-    migrate(db, 'parts', MIGRATIONS);
     this.parts = new Map(config.catalogue.map((p) => [p.number, p]));
     this.locations = new Map(config.locations.map((l) => [l.id, l]));
-    // Opening stock: once per (part, location) that has no record yet.
-    this.db.transaction(() => {
-      for (const s of config.stock) {
-        const exists = this.db
-          .prepare('SELECT 1 FROM stock WHERE part = ? AND location = ?')
-          .get(s.part, s.location);
-        if (exists) continue;
-        this.db
-          .prepare('INSERT INTO stock (part, location, on_hand) VALUES (?, ?, ?)')
-          .run(s.part, s.location, s.quantity);
-        this.move(s.part, s.location, 'receipt', s.quantity, null, 'configuration', 'opening stock');
-      }
-    })();
+  }
+
+  /** Opening stock of the configuration: once per (part, location) that has no record yet. */
+  start(): Promise<void> {
+    return this.store.seed(this.config.stock, this.now());
   }
 
   /** Told (once per part, after the change) when a part's stock changed: low-stock alerts. */
   onChange(l: (part: string) => void): void {
     this.listeners.push(l);
+  }
+
+  private changed(parts: Iterable<string>): void {
+    for (const p of parts) {
+      if (this.touched.size === 0) queueMicrotask(() => this.flush());
+      this.touched.add(p);
+    }
   }
 
   private flush(): void {
@@ -192,9 +78,9 @@ export class PartsStock {
   }
 
   /** Whether a part's available stock (all locations) is below its minimum, or at its reorder level. */
-  flags(number: string): { belowMinimum: boolean; belowReorderLevel: boolean } {
+  async flags(number: string): Promise<{ belowMinimum: boolean; belowReorderLevel: boolean }> {
     const p = this.parts.get(number);
-    const a = this.total(number).available;
+    const a = (await this.total(number)).available;
     return {
       belowMinimum: p !== undefined && a < p.minimum,
       belowReorderLevel: p?.reorderLevel !== undefined && a <= p.reorderLevel,
@@ -206,34 +92,24 @@ export class PartsStock {
     return this.parts.has(number);
   }
 
-  levels(filter: { part?: string; location?: string } = {}): StockLevel[] {
-    const where: string[] = [];
-    const params: string[] = [];
-    if (filter.part) {
-      where.push('part = ?');
-      params.push(filter.part);
-    }
-    if (filter.location) {
-      where.push('location = ?');
-      params.push(filter.location);
-    }
-    return (
-      this.db
-        .prepare(
-          `SELECT * FROM stock ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY part, location`,
-        )
-        .all(...params) as StockRow[]
-    ).map(levelOf);
+  levels(filter: { part?: string; location?: string } = {}): Promise<StockLevel[]> {
+    return this.store.levels(filter);
   }
 
   /** Totals of a part over all locations. */
-  total(part: string): { onHand: number; reserved: number; available: number } {
-    const r = this.db
-      .prepare(
-        'SELECT coalesce(sum(on_hand), 0) AS h, coalesce(sum(reserved), 0) AS r FROM stock WHERE part = ?',
-      )
-      .get(part) as { h: number; r: number };
-    return { onHand: r.h, reserved: r.r, available: r.h - r.r };
+  total(part: string): Promise<{ onHand: number; reserved: number; available: number }> {
+    return this.store.total(part);
+  }
+
+  /** Available stock of every catalogue part, over all locations. */
+  async available(): Promise<Map<string, number>> {
+    const m = new Map<string, number>();
+    for (const l of await this.store.levels()) m.set(l.part, (m.get(l.part) ?? 0) + l.available);
+    return m;
+  }
+
+  level(part: string, location: string): Promise<StockLevel> {
+    return this.store.level(part, location);
   }
 
   private known(part: string, location: string): void {
@@ -243,69 +119,32 @@ export class PartsStock {
       throw new FaultlineError('FL_ERR_API_VALIDATION', `unknown stock location "${location}"`);
   }
 
-  private move(
+  /** Goods in (a delivery): on hand goes up. */
+  async receive(
     part: string,
     location: string,
-    kind: MovementKind,
     quantity: number,
-    ticketId: string | null,
     actor: string,
     note: string | null,
-  ): void {
-    this.db
-      .prepare(
-        'INSERT INTO stock_movements (at, part, location, kind, quantity, ticket_id, actor, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
-      )
-      .run(this.now(), part, location, kind, quantity, ticketId, actor, note);
-    if (this.touched.size === 0) queueMicrotask(() => this.flush());
-    this.touched.add(part);
-  }
-
-  /** Goods in (a delivery): on hand goes up. */
-  receive(part: string, location: string, quantity: number, actor: string, note: string | null): StockLevel {
+  ): Promise<StockLevel> {
     this.known(part, location);
-    return this.db
-      .transaction(() => {
-        this.db
-          .prepare(
-            `INSERT INTO stock (part, location, on_hand) VALUES (?, ?, ?)
-             ON CONFLICT (part, location) DO UPDATE SET on_hand = on_hand + excluded.on_hand`,
-          )
-          .run(part, location, quantity);
-        this.move(part, location, 'receipt', quantity, null, actor, note);
-        return this.level(part, location);
-      })
-      .immediate();
+    const level = await this.store.receive(part, location, quantity, actor, note, this.now());
+    this.changed([part]);
+    return level;
   }
 
   /** A count corrected (stocktaking): on hand set; never below what is reserved. */
-  adjust(part: string, location: string, onHand: number, actor: string, note: string): StockLevel {
+  async adjust(
+    part: string,
+    location: string,
+    onHand: number,
+    actor: string,
+    note: string,
+  ): Promise<StockLevel> {
     this.known(part, location);
-    return this.db
-      .transaction(() => {
-        const before = this.level(part, location);
-        if (onHand < before.reserved)
-          throw new FaultlineError(
-            'FL_ERR_STOCK_SHORT',
-            `${part} at ${location}: ${before.reserved} are reserved; on hand cannot be ${onHand}`,
-          );
-        this.db
-          .prepare(
-            `INSERT INTO stock (part, location, on_hand) VALUES (?, ?, ?)
-             ON CONFLICT (part, location) DO UPDATE SET on_hand = excluded.on_hand`,
-          )
-          .run(part, location, onHand);
-        this.move(part, location, 'adjustment', onHand - before.onHand, null, actor, note);
-        return this.level(part, location);
-      })
-      .immediate();
-  }
-
-  level(part: string, location: string): StockLevel {
-    const r = this.db.prepare('SELECT * FROM stock WHERE part = ? AND location = ?').get(part, location) as
-      | StockRow
-      | undefined;
-    return r ? levelOf(r) : { part, location, onHand: 0, reserved: 0, available: 0 };
+    const level = await this.store.adjust(part, location, onHand, actor, note, this.now());
+    this.changed([part]);
+    return level;
   }
 
   /** Locations to take a ticket's parts from, nearest first. */
@@ -327,103 +166,45 @@ export class PartsStock {
    * Reserves a ticket's parts, all or nothing: each from `from` when given, else from the nearest
    * location that has enough available. Parts not in the catalogue are not reserved (not stocked).
    */
-  reserve(
+  async reserve(
     ticketId: string,
     items: readonly { part: string; quantity: number; from?: string }[],
     near: Nearby,
     actor: string,
-  ): Reservation[] {
-    return this.db
-      .transaction(() => {
-        const made: Reservation[] = [];
-        const short: string[] = [];
-        for (const it of items) {
-          if (!this.tracked(it.part)) continue;
-          const places = it.from ? [it.from] : this.candidates(near);
-          if (it.from) this.known(it.part, it.from);
-          const at = places.find((l) => this.level(it.part, l).available >= it.quantity);
-          if (!at) {
-            const where = this.levels({ part: it.part })
-              .filter((l) => l.available > 0)
-              .map((l) => `${l.available} at ${l.location}`);
-            short.push(
-              `${it.quantity}× ${it.part} (${where.length ? `available: ${where.join(', ')}` : 'none available'})`,
-            );
-            continue;
-          }
-          this.db
-            .prepare('UPDATE stock SET reserved = reserved + ? WHERE part = ? AND location = ?')
-            .run(it.quantity, it.part, at);
-          const r = this.db
-            .prepare(
-              `INSERT INTO reservations (ticket_id, part, location, quantity, state, created_at) VALUES (?, ?, ?, ?, 'active', ?) RETURNING *`,
-            )
-            .get(ticketId, it.part, at, it.quantity, this.now()) as ReservationRow;
-          this.move(it.part, at, 'reserve', it.quantity, ticketId, actor, null);
-          made.push(reservationOf(r));
-        }
-        if (short.length)
-          throw new FaultlineError(
-            'FL_ERR_STOCK_SHORT',
-            `not enough in stock for ticket ${ticketId}: ${short.join('; ')}`,
-            {
-              details: short,
-            },
-          );
-        return made;
-      })
-      .immediate();
+  ): Promise<Reservation[]> {
+    const places = this.candidates(near);
+    const wanted = items
+      .filter((it) => this.tracked(it.part))
+      .map((it) => {
+        if (it.from) this.known(it.part, it.from);
+        return { part: it.part, quantity: it.quantity, locations: it.from ? [it.from] : places };
+      });
+    if (wanted.length === 0) return [];
+    const made = await this.store.reserve(ticketId, wanted, actor, this.now());
+    this.changed(made.map((r) => r.part));
+    return made;
   }
 
   /**
    * The parts a repair used: taken from the ticket's reservations first, then from the nearest
    * available stock; what stays reserved for the ticket is released. Untracked parts are skipped.
    */
-  use(
+  async use(
     ticketId: string,
     items: readonly { part: string; quantity: number }[],
     near: Nearby,
     actor: string,
-  ): {
+  ): Promise<{
     used: { part: string; quantity: number; location: string }[];
     missing: { part: string; quantity: number }[];
-  } {
-    return this.db
-      .transaction(() => {
-        const used: { part: string; quantity: number; location: string }[] = [];
-        const missing: { part: string; quantity: number }[] = [];
-        const active = this.reservations(ticketId).filter((r) => r.state === 'active');
-        const consumed = new Map<number, number>();
-        const takeFrom = (part: string, location: string, quantity: number, fromReserved: number) => {
-          this.take(part, location, quantity, fromReserved, ticketId, actor);
-          used.push({ part, quantity, location });
-        };
-        for (const it of items) {
-          if (!this.tracked(it.part)) continue;
-          let left = it.quantity;
-          for (const r of active.filter((x) => x.part === it.part)) {
-            const take = Math.min(left, r.quantity - (consumed.get(r.id) ?? 0));
-            if (take <= 0) continue;
-            takeFrom(it.part, r.location, take, take);
-            consumed.set(r.id, (consumed.get(r.id) ?? 0) + take);
-            left -= take;
-          }
-          // Used more than was reserved: from the nearest stock that has it. What the records do not
-          // have is reported (the count is off), never taken below zero.
-          for (const l of this.candidates(near)) {
-            if (left <= 0) break;
-            const take = Math.min(left, this.level(it.part, l).available);
-            if (take <= 0) continue;
-            takeFrom(it.part, l, take, 0);
-            left -= take;
-          }
-          if (left > 0) missing.push({ part: it.part, quantity: left });
-        }
-        // What stays reserved for the ticket goes back to available.
-        for (const r of active) this.close(r, consumed.get(r.id) ?? 0, ticketId, actor);
-        return { used, missing };
-      })
-      .immediate();
+  }> {
+    const places = this.candidates(near);
+    const wanted = items
+      .filter((it) => this.tracked(it.part))
+      .map((it) => ({ part: it.part, quantity: it.quantity, locations: places }));
+    const r = await this.store.use(ticketId, wanted, actor, this.now());
+    this.changed(r.used.map((u) => u.part));
+    return r;
   }
 
   /** When an order placed at `from` would arrive: the preferred supplier's lead time, else the fastest. */
@@ -437,25 +218,8 @@ export class PartsStock {
    * The fault → parts map as edited: the configured entries, and those set through the API (which
    * win for the same model and fault type).
    */
-  faultMap(): {
-    model: string;
-    faultType: string;
-    parts: { part: string; quantity: number }[];
-    by: string;
-  }[] {
-    const stored = (
-      this.db.prepare('SELECT * FROM fault_map ORDER BY model, fault_type').all() as {
-        model: string;
-        fault_type: string;
-        parts: string;
-        updated_by: string;
-      }[]
-    ).map((r) => ({
-      model: r.model,
-      faultType: r.fault_type,
-      parts: JSON.parse(r.parts) as { part: string; quantity: number }[],
-      by: r.updated_by,
-    }));
+  async faultMap(): Promise<FaultMapEntry[]> {
+    const stored = await this.store.faultMap();
     const configured = this.config.faultMap
       .filter((c) => !stored.some((s) => s.model === c.model && s.faultType === c.faultType))
       .map((c) => ({ ...c, parts: [...c.parts], by: 'configuration' }));
@@ -467,135 +231,32 @@ export class PartsStock {
     faultType: string,
     parts: { part: string; quantity: number }[],
     by: string,
-  ): void {
-    this.db
-      .prepare(
-        `INSERT INTO fault_map (model, fault_type, parts, updated_by, updated_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT (model, fault_type) DO UPDATE SET parts = excluded.parts, updated_by = excluded.updated_by,
-         updated_at = excluded.updated_at`,
-      )
-      .run(model, faultType, JSON.stringify(parts), by, this.now());
+  ): Promise<void> {
+    return this.store.setFaultMap({ model, faultType, parts, by }, this.now());
   }
 
   /** Forgets an edited entry: the reports (or the configuration) decide again. */
-  clearFaultMap(model: string, faultType: string): boolean {
-    return (
-      this.db.prepare('DELETE FROM fault_map WHERE model = ? AND fault_type = ?').run(model, faultType)
-        .changes > 0
-    );
+  clearFaultMap(model: string, faultType: string): Promise<boolean> {
+    return this.store.clearFaultMap(model, faultType);
   }
 
   /** Whether the ticket's repair has taken parts from stock already. */
-  hasUsed(ticketId: string): boolean {
-    return (
-      this.db
-        .prepare(`SELECT 1 FROM stock_movements WHERE ticket_id = ? AND kind = 'use' LIMIT 1`)
-        .get(ticketId) !== undefined
-    );
-  }
-
-  private take(
-    part: string,
-    location: string,
-    quantity: number,
-    fromReserved: number,
-    ticketId: string,
-    actor: string,
-  ) {
-    this.db
-      .prepare(
-        'UPDATE stock SET on_hand = on_hand - ?, reserved = reserved - ? WHERE part = ? AND location = ?',
-      )
-      .run(quantity, fromReserved, part, location);
-    this.move(part, location, 'use', -quantity, ticketId, actor, null);
-  }
-
-  /** Closes a reservation of which `consumed` was used: the rest is released. */
-  private close(r: Reservation, consumed: number, ticketId: string, actor: string): void {
-    const rest = r.quantity - consumed;
-    if (rest > 0) {
-      this.db
-        .prepare('UPDATE stock SET reserved = reserved - ? WHERE part = ? AND location = ?')
-        .run(rest, r.part, r.location);
-      this.move(r.part, r.location, 'release', -rest, ticketId, actor, null);
-    }
-    this.db
-      .prepare('UPDATE reservations SET state = ?, closed_at = ? WHERE id = ?')
-      .run(consumed > 0 ? 'used' : 'released', this.now(), r.id);
+  hasUsed(ticketId: string): Promise<boolean> {
+    return this.store.hasUsed(ticketId);
   }
 
   /** Releases what a ticket still has reserved (cancelled, closed without using it); returns what was released. */
-  release(ticketId: string, actor: string, only?: readonly number[]): Reservation[] {
-    return this.db
-      .transaction(() => {
-        const open = this.reservations(ticketId).filter(
-          (r) => r.state === 'active' && (only === undefined || only.includes(r.id)),
-        );
-        for (const r of open) this.close(r, 0, ticketId, actor);
-        return open;
-      })
-      .immediate();
+  async release(ticketId: string, actor: string, only?: readonly number[]): Promise<Reservation[]> {
+    const back = await this.store.release(ticketId, actor, this.now(), only);
+    this.changed(back.map((r) => r.part));
+    return back;
   }
 
-  reservations(ticketId?: string): Reservation[] {
-    const rows = ticketId
-      ? this.db.prepare('SELECT * FROM reservations WHERE ticket_id = ? ORDER BY id').all(ticketId)
-      : this.db.prepare(`SELECT * FROM reservations WHERE state = 'active' ORDER BY id`).all();
-    return (rows as ReservationRow[]).map(reservationOf);
+  reservations(ticketId?: string): Promise<Reservation[]> {
+    return this.store.reservations(ticketId);
   }
 
-  movements(
-    filter: {
-      part?: string;
-      location?: string;
-      ticketId?: string;
-      kind?: MovementKind;
-      from?: number;
-      to?: number;
-    } = {},
-    limit = 500,
-  ): Movement[] {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    for (const [cond, v] of [
-      ['part = ?', filter.part],
-      ['location = ?', filter.location],
-      ['ticket_id = ?', filter.ticketId],
-      ['kind = ?', filter.kind],
-      ['at >= ?', filter.from],
-      ['at < ?', filter.to],
-    ] as const)
-      if (v !== undefined) {
-        where.push(cond);
-        params.push(v);
-      }
-    return this.movementRows(where.length ? `WHERE ${where.join(' AND ')}` : '', params, limit);
-  }
-
-  private movementRows(where: string, params: (string | number)[], limit: number): Movement[] {
-    const rows = this.db
-      .prepare(`SELECT * FROM stock_movements ${where} ORDER BY seq LIMIT ?`)
-      .all(...params, limit) as {
-      seq: number;
-      at: number;
-      part: string;
-      location: string;
-      kind: MovementKind;
-      quantity: number;
-      ticket_id: string | null;
-      actor: string;
-      note: string | null;
-    }[];
-    return rows.map((r) => ({
-      seq: r.seq,
-      at: r.at,
-      part: r.part,
-      location: r.location,
-      kind: r.kind,
-      quantity: r.quantity,
-      ticketId: r.ticket_id,
-      actor: r.actor,
-      note: r.note,
-    }));
+  movements(filter: MovementFilter = {}, limit = 500): Promise<Movement[]> {
+    return this.store.movements(filter, limit);
   }
 }

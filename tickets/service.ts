@@ -85,22 +85,22 @@ export interface PartsPort {
     items: readonly { part: string; quantity: number; from?: string }[],
     near: NearbyStock,
     actor: string,
-  ): { id: number; part: string; quantity: number; location: string }[];
+  ): Promise<{ id: number; part: string; quantity: number; location: string }[]>;
   use(
     ticketId: string,
     items: readonly { part: string; quantity: number }[],
     near: NearbyStock,
     actor: string,
-  ): {
+  ): Promise<{
     used: { part: string; quantity: number; location: string }[];
     missing: { part: string; quantity: number }[];
-  };
+  }>;
   release(
     ticketId: string,
     actor: string,
     only?: readonly number[],
-  ): { part: string; quantity: number; location: string }[];
-  hasUsed(ticketId: string): boolean;
+  ): Promise<{ part: string; quantity: number; location: string }[]>;
+  hasUsed(ticketId: string): Promise<boolean>;
   /** When an order placed now would arrive (the preferred, else fastest supplier); null: not known. */
   expectedArrival(part: string, from: number): number | null;
 }
@@ -724,7 +724,7 @@ export class TicketService {
       return t;
     } catch (err) {
       if (reserved.length)
-        this.opts.parts?.release(
+        await this.opts.parts?.release(
           id,
           input.actor,
           reserved.map((r) => r.id),
@@ -765,13 +765,13 @@ export class TicketService {
     const list = (xs: readonly { part: string; quantity: number; location?: string }[]) =>
       xs.map((x) => `${x.quantity}× ${x.part}${x.location ? ` at ${x.location}` : ''}`).join(', ');
     if (reserved.length) lines.push(`reserved ${list(reserved)}`);
-    if (to === 'resolved' && t.report && !parts.hasUsed(t.id)) {
-      const r = parts.use(t.id, t.report.partsUsed, this.near(t), actor);
+    if (to === 'resolved' && t.report && !(await parts.hasUsed(t.id))) {
+      const r = await parts.use(t.id, t.report.partsUsed, this.near(t), actor);
       if (r.used.length) lines.push(`used ${list(r.used)}`);
       if (r.missing.length) lines.push(`not in the stock records: ${list(r.missing)} — check the count`);
     }
     if (to === 'cancelled' || to === 'closed' || to === 'resolved') {
-      const back = parts.release(t.id, actor);
+      const back = await parts.release(t.id, actor);
       if (back.length) lines.push(`released ${list(back)}`);
     }
     if (lines.length === 0) return;

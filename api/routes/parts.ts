@@ -23,13 +23,13 @@ function reservationView(r: Reservation) {
 
 /** Spare parts (R4.2): the catalogue with stock, suppliers and flags; receipts, counts, movements, reservations. */
 export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: TicketService) {
-  const view = (p: Part) => {
-    const total = stock.total(p.number);
+  const view = async (p: Part) => {
+    const total = await stock.total(p.number);
     return {
       ...p,
       suppliers: p.suppliers.map((s) => ({ ...s, leadTimeMs: s.leadTime })),
       stock: total,
-      ...stock.flags(p.number),
+      ...(await stock.flags(p.number)),
       // A critical part with fewer than two suppliers waits on one company (R4.2).
       singleSource: p.critical && p.suppliers.length < 2,
     };
@@ -93,10 +93,13 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         },
       },
       async (req) => ({
-        items: stock.config.catalogue
-          .filter((p) => req.query.category === undefined || p.category === req.query.category)
-          .map(view)
-          .filter((p) => req.query.flag === undefined || p[req.query.flag]),
+        items: (
+          await Promise.all(
+            stock.config.catalogue
+              .filter((p) => req.query.category === undefined || p.category === req.query.category)
+              .map(view),
+          )
+        ).filter((p) => req.query.flag === undefined || p[req.query.flag]),
       }),
     );
 
@@ -134,7 +137,12 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         },
       },
       async (req) => {
-        stock.setFaultMap(req.params.model, req.params.faultType, req.body.parts, principalOf(req).name);
+        await stock.setFaultMap(
+          req.params.model,
+          req.params.faultType,
+          req.body.parts,
+          principalOf(req).name,
+        );
         planner.invalidate();
         return (await planner.faultMap()).find(
           (f) => f.model === req.params.model && f.faultType === req.params.faultType,
@@ -153,7 +161,7 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         },
       },
       async (req, reply) => {
-        if (!stock.clearFaultMap(req.params.model, req.params.faultType))
+        if (!(await stock.clearFaultMap(req.params.model, req.params.faultType)))
           throw new FaultlineError(
             'FL_ERR_PART_NOT_FOUND',
             `no edited entry for ${req.params.model} / ${req.params.faultType}`,
@@ -183,7 +191,10 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         const to = req.query.to ?? Date.now();
         const from = req.query.from ?? to - 30 * 86_400_000;
         if (from >= to) throw new FaultlineError('FL_ERR_API_VALIDATION', 'query from: must be before to');
-        const used = await scoped(principalOf(req), stock.movements({ kind: 'use', from, to }, 100_000));
+        const used = await scoped(
+          principalOf(req),
+          await stock.movements({ kind: 'use', from, to }, 100_000),
+        );
         const models = new Map<string, string>();
         if (req.query.groupBy === 'model')
           for (const id of new Set(used.map((m) => m.ticketId).filter((x): x is string => x !== null)))
@@ -233,10 +244,12 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
       },
       async (req) => ({
         horizonMs: req.query.horizon,
-        items: (await planner.forecast(req.query.horizon)).map((f) => ({
-          ...f,
-          stock: stock.tracked(f.part) ? stock.total(f.part) : null,
-        })),
+        items: await Promise.all(
+          (await planner.forecast(req.query.horizon)).map(async (f) => ({
+            ...f,
+            stock: stock.tracked(f.part) ? await stock.total(f.part) : null,
+          })),
+        ),
       }),
     );
 
@@ -280,7 +293,7 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
           model: t.equipmentModel,
           faultType: t.faultType,
           likely: await planner.suggest(t.equipmentModel, t.faultType, near),
-          reservations: stock.reservations(t.id).map(reservationView),
+          reservations: (await stock.reservations(t.id)).map(reservationView),
         };
       },
     );
@@ -303,12 +316,12 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
             `part "${req.params.number}" is not in the catalogue`,
           );
         return {
-          ...view(p),
-          locations: stock.levels({ part: p.number }),
+          ...(await view(p)),
+          locations: await stock.levels({ part: p.number }),
           reservations: (
             await scoped(
               principalOf(req),
-              stock.reservations().filter((r) => r.part === p.number),
+              (await stock.reservations()).filter((r) => r.part === p.number),
             )
           ).map(reservationView),
         };
@@ -333,7 +346,7 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         if (req.query.location) f.location = req.query.location;
         // Levels kept per location (a van's kit), where configured.
         return {
-          items: stock.levels(f).map((l) => {
+          items: (await stock.levels(f)).map((l) => {
             const kept = stock.config.stock.find((s) => s.part === l.part && s.location === l.location);
             return {
               ...l,
@@ -416,7 +429,7 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         const { limit, ...rest } = req.query;
         const f: { part?: string; location?: string; ticketId?: string } = {};
         for (const k of ['part', 'location', 'ticketId'] as const) if (rest[k]) f[k] = rest[k];
-        const items = await scoped(principalOf(req), stock.movements(f, limit));
+        const items = await scoped(principalOf(req), await stock.movements(f, limit));
         return { items: items.map((m) => ({ ...m, at: toIso(m.at) })) };
       },
     );
@@ -432,7 +445,9 @@ export function partRoutes(stock: PartsStock, planner: PartsPlanner, tickets: Ti
         },
       },
       async (req) => ({
-        items: (await scoped(principalOf(req), stock.reservations(req.query.ticketId))).map(reservationView),
+        items: (await scoped(principalOf(req), await stock.reservations(req.query.ticketId))).map(
+          reservationView,
+        ),
       }),
     );
   };

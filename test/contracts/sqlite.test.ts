@@ -3,6 +3,7 @@ import { SqliteApiKeyStore } from '../../api/sqlite-key-store.js';
 import { SqliteDeadLetterStore } from '../../ingest/dead-letters.js';
 import { SqliteDeviceStore } from '../../ingest/sqlite-device-store.js';
 import { openDatabase } from '../../lib/sqlite.js';
+import { SqliteStockStore } from '../../parts/sqlite-stock-store.js';
 import { SqliteAlertStore } from '../../rules/sqlite-alert-store.js';
 import { SqliteSilenceStore } from '../../rules/sqlite-silence-store.js';
 import { SqlitePreventiveStore } from '../../tickets/sqlite-preventive-store.js';
@@ -11,6 +12,7 @@ import { tempDir } from '../helpers.js';
 import { alertStoreContract } from './alert-store.js';
 import { apiKeyStoreContract } from './api-stores.js';
 import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js';
+import { stockStoreContract } from './parts-store.js';
 import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
 import { ticketStoreContract } from './ticket-store.js';
@@ -54,4 +56,8 @@ apiKeyStoreContract(
 preventiveStoreContract(
   'SQLite (file, WAL)',
   sqlite((db) => new SqlitePreventiveStore(db)),
+);
+stockStoreContract(
+  'SQLite (file, WAL)',
+  sqlite((db) => new SqliteStockStore(db)),
 );
