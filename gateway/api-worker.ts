@@ -10,6 +10,7 @@ import type { Device } from '../ingest/devices.js';
 import { FaultlineError } from '../lib/errors.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { Outbox, type StoredEvent } from '../notify/outbox.js';
+import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
 import type { PartsPlanner } from '../parts/planner.js';
 import type { PartsStock } from '../parts/stock.js';
 import { TicketService } from '../tickets/service.js';
@@ -55,7 +56,7 @@ const unavailable = (why: string) =>
   new FaultlineError('FL_ERR_API_UNAVAILABLE', `the gateway could not answer this request (${why}); retry`);
 
 const db = openDatabase(join(config.storage.dataDir, 'state.db'));
-const outbox = new Outbox(db);
+const outbox = new Outbox(new SqliteOutboxStore(db));
 const keys = new ApiKeys(new SqliteApiKeyStore(db));
 const tickets = new TicketService({
   store: new SqliteTicketStore(db, (c) => firstWarningAt(config.sla, c)),
@@ -112,25 +113,32 @@ const app = buildApi({
 // Events reach this thread only while streams are open here. The first batch after streams opened
 // may start after events stored meanwhile (the main thread learns of the streams a little later):
 // those are read from the database, so that a stream misses nothing (issue 19).
+// Opening and relaying run one after the other (a chain), so that batches keep their order.
 let streamsOpen = false;
 let relayedSeq = 0;
+let relaying: Promise<void> = Promise.resolve();
+const inOrder = (what: string, f: () => Promise<void>) => {
+  relaying = relaying.then(f).catch((err: unknown) => logger.error({ err }, `event relay: ${what} failed`));
+};
 outbox.onListenerCount((n) => {
   if (n > 0 && !streamsOpen) {
     streamsOpen = true;
-    relayedSeq = outbox.lastSeq();
-    post({ t: 'streams', open: true });
+    inOrder('opening', async () => {
+      relayedSeq = await outbox.lastSeq();
+      post({ t: 'streams', open: true });
+    });
   } else if (n === 0 && streamsOpen) {
     streamsOpen = false;
     post({ t: 'streams', open: false });
   }
 });
 
-function relay(events: StoredEvent[]): void {
+async function relay(events: StoredEvent[]): Promise<void> {
   const first = events[0]?.seq;
   if (!streamsOpen || first === undefined) return;
   // Stored between the streams opening and the main thread hearing of it: read here.
   while (relayedSeq + 1 < first) {
-    const page = outbox.since(relayedSeq, 500).filter((e) => e.seq < first);
+    const page = (await outbox.since(relayedSeq, 500)).filter((e) => e.seq < first);
     if (page.length === 0) break;
     for (const e of page) {
       outbox.relay(e);
@@ -155,7 +163,7 @@ port.on('message', (m: ToWorker) => {
       return;
     }
     case 'events':
-      relay(m.events);
+      inOrder('a batch', () => relay(m.events));
       return;
     case 'close':
       void close();

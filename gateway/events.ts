@@ -21,12 +21,10 @@ export function wireEvents(d: {
   logger: Logger;
 }): { slaNotice: (n: Notice) => void } {
   const { outbox, tickets, registry } = d;
-  const publish = (e: Parameters<Outbox['publish']>[0]) => {
-    try {
-      outbox.publish(e);
-    } catch (err) {
+  const publish = (e: Parameters<Outbox['publish']>[0]): void => {
+    outbox.publish(e).catch((err: unknown) => {
       d.logger.error({ err, type: e.type, subject: e.subject }, 'event could not be stored');
-    }
+    });
   };
   tickets.onChange(({ kind, ticket }) =>
     publish({

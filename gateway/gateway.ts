@@ -27,6 +27,7 @@ import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { UnitOfWork } from '../lib/unit-of-work.js';
 import { Outbox } from '../notify/outbox.js';
+import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
 import { SqliteStockStore } from '../parts/sqlite-stock-store.js';
 import { PartsStock } from '../parts/stock.js';
 import { AlertTracker } from '../rules/alerts.js';
@@ -233,7 +234,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       logger.error({ err, stage }, 'state changes of a turn could not be committed'),
     );
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
-    const outbox = new Outbox(stateDb);
+    const outbox = new Outbox(new SqliteOutboxStore(stateDb));
     outbox.relayAfter((fn) => uow.afterCommit(fn));
     uowRef = uow;
     // Spare parts: likely parts on new tickets, forecasts, low-stock events (gateway/parts.ts).

@@ -42,11 +42,9 @@ export function startOutbound(config: Config, outbox: Outbox, components: Compon
     : undefined;
   if (mail) outbox.setMailer(mailsOf);
   const prune = setInterval(() => {
-    try {
-      outbox.prune(Date.now() - config.notifications.events.retention);
-    } catch (err) {
+    outbox.prune(Date.now() - config.notifications.events.retention).catch((err: unknown) => {
       logger.error({ err }, 'events could not be pruned');
-    }
+    });
   }, PRUNE_EVERY_MS);
   prune.unref();
   components.onStop('event pruning', () => clearInterval(prune));

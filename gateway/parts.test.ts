@@ -3,6 +3,7 @@ import { DeviceRegistry } from '../ingest/devices.js';
 import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { Outbox } from '../notify/outbox.js';
+import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
 import { partsSchema } from '../parts/config.js';
 import { SqliteStockStore } from '../parts/sqlite-stock-store.js';
 import { PartsStock } from '../parts/stock.js';
@@ -33,7 +34,7 @@ describe('wireParts', () => {
       stock: new PartsStock(new SqliteStockStore(db), partsSchema.parse({})),
       tickets,
       registry: new DeviceRegistry(new SqliteDeviceStore(db), [], []),
-      outbox: new Outbox(db, now),
+      outbox: new Outbox(new SqliteOutboxStore(db), now),
       logger: silentLogger,
       now,
     });

@@ -81,7 +81,7 @@ export async function wireParts(d: {
     if (low.has(n)) return;
     low.add(n);
     const p = stock.part(n);
-    outbox.publish({
+    await outbox.publish({
       type: 'parts.low_stock',
       at: Date.now(),
       subject: n,

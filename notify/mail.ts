@@ -82,17 +82,17 @@ export class MailSender {
       send: async (m) => {
         try {
           await this.transport.sendMail({ from: s.from, to: m.to, subject: m.subject, text: m.text });
-          o.outbox.mailSent(m.id, now());
+          await o.outbox.mailSent(m.id, now());
         } catch (err) {
           if (this.stopping) return; // cut off by the stop: sent again at the next start
           const next = nextAttemptAt(o.retry, m.attempts, now());
-          o.outbox.mailFailed(m.id, errorText(err), next);
+          await o.outbox.mailFailed(m.id, errorText(err), next);
           if (next === null)
             o.logger.warn({ mail: m.id, error: errorText(err) }, 'e-mail failed for good: dead list');
         }
       },
-      poison: (m, err) => {
-        o.outbox.mailFailed(m.id, `could not be prepared: ${errorText(err)}`, null);
+      poison: async (m, err) => {
+        await o.outbox.mailFailed(m.id, `could not be prepared: ${errorText(err)}`, null);
         o.logger.error({ err, mail: m.id }, 'e-mail could not be prepared: dead list');
       },
     });

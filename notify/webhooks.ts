@@ -60,13 +60,13 @@ export class WebhookDeliverer {
     this.loop = new DeliveryLoop({
       outbox: opts.outbox,
       now: this.now,
-      due: (now) => opts.outbox.due(now).slice(0, opts.concurrency ?? 8),
+      due: async (now) => (await opts.outbox.due(now)).slice(0, opts.concurrency ?? 8),
       nextDueAt: () => opts.outbox.nextDueAt(),
       send: (d) => this.send(d),
       // A delivery that cannot even be prepared (an event that does not serialise) goes to the dead
       // list at once instead of stopping every delivery behind it.
-      poison: (d, err) => {
-        opts.outbox.failed(d.id, null, `could not be prepared: ${errorText(err)}`, null);
+      poison: async (d, err) => {
+        await opts.outbox.failed(d.id, null, `could not be prepared: ${errorText(err)}`, null);
         opts.logger.error(
           { err, delivery: d.id, event: d.eventSeq },
           'webhook delivery could not be prepared: dead list',
@@ -81,10 +81,10 @@ export class WebhookDeliverer {
 
   private async send(d: Delivery): Promise<void> {
     const { outbox, logger } = this.opts;
-    const hook = outbox.webhook(d.webhookId);
-    const event = outbox.event(d.eventSeq);
+    const hook = await outbox.webhook(d.webhookId);
+    const event = await outbox.event(d.eventSeq);
     if (!hook || !event) {
-      outbox.failed(d.id, null, 'webhook or event no longer exists', null);
+      await outbox.failed(d.id, null, 'webhook or event no longer exists', null);
       return;
     }
     const body = payloadOf(event);
@@ -113,7 +113,7 @@ export class WebhookDeliverer {
       status = res.status;
       await res.body?.cancel();
       if (res.ok) {
-        outbox.delivered(d.id, status, this.now());
+        await outbox.delivered(d.id, status, this.now());
         return;
       }
       error = `HTTP ${status}`;
@@ -125,13 +125,13 @@ export class WebhookDeliverer {
     }
     if (status === 410) {
       // The receiver unsubscribed.
-      outbox.failed(d.id, status, 'HTTP 410 Gone: webhook switched off', null);
-      outbox.deactivate(hook.id);
+      await outbox.failed(d.id, status, 'HTTP 410 Gone: webhook switched off', null);
+      await outbox.setActive(hook.id, false);
       logger.warn({ webhook: hook.id, url: redactUrl(hook.url) }, 'webhook answered 410 Gone: switched off');
       return;
     }
     const nextAt = nextAttemptAt(this.opts.retry, d.attempts, this.now(), retryAfter);
-    outbox.failed(d.id, status, error, nextAt);
+    await outbox.failed(d.id, status, error, nextAt);
     if (nextAt === null)
       logger.warn({ webhook: hook.id, delivery: d.id, error }, 'webhook delivery failed for good: dead list');
     else
@@ -200,11 +200,11 @@ export class DeliveryLoop<T> {
     private readonly o: {
       outbox: Outbox;
       now: () => number;
-      due: (now: number) => T[];
-      nextDueAt: () => number | null;
+      due: (now: number) => Promise<T[]>;
+      nextDueAt: () => Promise<number | null>;
       send: (item: T) => Promise<void>;
       /** An item whose `send` threw: mark it failed for good (the loop goes on with the others). */
-      poison: (item: T, err: unknown) => void;
+      poison: (item: T, err: unknown) => Promise<void>;
     },
   ) {
     this.offs = [o.outbox.on(() => this.kick()), o.outbox.onWake(() => this.kick())];
@@ -216,37 +216,51 @@ export class DeliveryLoop<T> {
       this.again = true;
       return;
     }
-    this.running = this.round().finally(() => {
+    this.running = this.cycle().finally(() => {
       this.running = null;
       if (this.again) {
         this.again = false;
         this.kick();
-      } else this.arm();
+      }
     });
   }
 
-  private arm(): void {
+  /** A round, then the timer for the next due item; a failing store pauses the loop (no busy loop). */
+  private async cycle(): Promise<void> {
+    try {
+      await this.round();
+    } catch {
+      this.resumeAt = this.o.now() + STORE_FAILURE_PAUSE_MS;
+    }
+    if (this.again || this.stopped) return; // kicked meanwhile: another round follows at once
+    let due: number | null;
+    try {
+      due = await this.o.nextDueAt();
+    } catch {
+      this.resumeAt = this.o.now() + STORE_FAILURE_PAUSE_MS;
+      due = this.resumeAt;
+    }
     if (this.stopped) return;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    const due = this.o.nextDueAt();
     if (due === null) return;
     const next = Math.max(due, this.resumeAt);
     this.timer = setTimeout(() => this.kick(), Math.max(0, Math.min(next - this.o.now(), 2 ** 31 - 1)));
     this.timer.unref();
   }
 
+  /** Sends what is due until nothing is; a store that fails while marking a poisoned item ends the round. */
   private async round(): Promise<void> {
     for (;;) {
       if (this.stopped) return;
-      const due = this.o.due(this.o.now());
+      const due = await this.o.due(this.o.now());
       if (due.length === 0) return;
       let isolated = true;
       await Promise.all(
         due.map((x) =>
-          this.o.send(x).catch((err: unknown) => {
+          this.o.send(x).catch(async (err: unknown) => {
             try {
-              this.o.poison(x, err);
+              await this.o.poison(x, err);
             } catch {
               isolated = false; // the store itself fails: stop this round, try again in a while
             }

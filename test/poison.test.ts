@@ -7,6 +7,7 @@ import { newDevice } from '../ingest/devices.js';
 import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { Outbox } from '../notify/outbox.js';
+import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
 import { type CliGateway, getJson, postJson, startCli, tempDir, waitFor, writeFiles } from './helpers.js';
 
 /**
@@ -146,8 +147,8 @@ describe('poison inputs: impossible timestamps and stored values (issue 18)', ()
     frozen.lastSeenAt = 1e20;
     frozen.connectivity = { state: 'online', since: 1e20, reason: 'first reading' };
     await store.saveMany([frozen]);
-    const outbox = new Outbox(db);
-    outbox.publish({
+    const outbox = new Outbox(new SqliteOutboxStore(db));
+    await outbox.publish({
       type: 'device.online',
       at: 1e20,
       subject: 'press-1',

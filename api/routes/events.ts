@@ -137,9 +137,9 @@ export function eventRoutes(
           off();
           clearInterval(heartbeat);
         });
-        let after = fromText === undefined ? outbox.lastSeq() : Number(fromText);
+        let after = fromText === undefined ? await outbox.lastSeq() : Number(fromText);
         for (;;) {
-          const page = outbox.since(after, REPLAY_PAGE);
+          const page = await outbox.since(after, REPLAY_PAGE);
           for (const e of page) {
             send(e);
             after = e.seq;

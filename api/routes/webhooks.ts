@@ -104,8 +104,8 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
           'webhooks and mails carry events of every site: a key limited to sites may not manage them',
         );
     });
-    const found = (id: string) => {
-      const w = outbox.webhook(id);
+    const found = async (id: string) => {
+      const w = await outbox.webhook(id);
       if (!w) throw new FaultlineError('FL_ERR_WEBHOOK_NOT_FOUND', `webhook "${id}" does not exist`);
       return w;
     };
@@ -114,8 +114,8 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
       '/webhooks',
       { config: { access: 'webhooks:admin' }, schema: { tags, summary: 'Webhook subscriptions' } },
       async () => ({
-        items: outbox.webhooks().map((w) => webhookView(w)),
-        deliveries: outbox.counts(),
+        items: (await outbox.webhooks()).map((w) => webhookView(w)),
+        deliveries: await outbox.counts(),
       }),
     );
 
@@ -136,7 +136,7 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
           throw new FaultlineError('FL_ERR_API_VALIDATION', `body url: ${refused}`, {
             details: [{ path: 'url', message: refused }],
           });
-        const w = outbox.createWebhook({
+        const w = await outbox.createWebhook({
           url: b.url,
           types: b.types,
           description: b.description,
@@ -150,7 +150,7 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
     app.get(
       '/webhooks/:id',
       { config: { access: 'webhooks:admin' }, schema: { tags, summary: 'A webhook', params: idParams } },
-      async (req) => webhookView(found(req.params.id)),
+      async (req) => webhookView(await found(req.params.id)),
     );
 
     app.patch(
@@ -165,8 +165,8 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
         },
       },
       async (req) => {
-        found(req.params.id);
-        return webhookView(outbox.setActive(req.params.id, req.body.active) as Webhook);
+        await found(req.params.id);
+        return webhookView((await outbox.setActive(req.params.id, req.body.active)) as Webhook);
       },
     );
 
@@ -177,8 +177,8 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
         schema: { tags, summary: 'Delete a webhook and its deliveries', params: idParams },
       },
       async (req, reply) => {
-        found(req.params.id);
-        outbox.deleteWebhook(req.params.id);
+        await found(req.params.id);
+        await outbox.deleteWebhook(req.params.id);
         return reply.code(204).send();
       },
     );
@@ -195,9 +195,9 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
         },
       },
       async (req) => {
-        found(req.params.id);
+        await found(req.params.id);
         const q = req.query;
-        const page = outbox.deliveries(req.params.id, q.state, q.limit, q.cursor);
+        const page = await outbox.deliveries(req.params.id, q.state, q.limit, q.cursor);
         return { items: page.items.map(deliveryView), nextCursor: page.nextCursor };
       },
     );
@@ -213,7 +213,7 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
         },
       },
       async (req) => {
-        const page = outbox.mails(req.query.state, req.query.limit, req.query.cursor);
+        const page = await outbox.mails(req.query.state, req.query.limit, req.query.cursor);
         return { items: page.items.map(mailView), nextCursor: page.nextCursor };
       },
     );
@@ -225,7 +225,7 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
         schema: { tags: ['e-mail'], summary: 'Send a dead e-mail again', params: idParams },
       },
       async (req) => {
-        const m = outbox.mail(req.params.id);
+        const m = await outbox.mail(req.params.id);
         if (!m)
           throw new FaultlineError('FL_ERR_WEBHOOK_NOT_FOUND', `e-mail "${req.params.id}" does not exist`);
         if (m.state !== 'dead')
@@ -233,7 +233,7 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
             'FL_ERR_API_VALIDATION',
             `e-mail ${m.id} is ${m.state}: only dead ones are sent again`,
           );
-        const again = outbox.retryMail(m.id, now()) as Mail;
+        const again = (await outbox.retryMail(m.id, now())) as Mail;
         outbox.wake();
         return mailView(again);
       },
@@ -250,8 +250,8 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
         },
       },
       async (req) => {
-        found(req.params.id);
-        const d = outbox.delivery(req.params.deliveryId);
+        await found(req.params.id);
+        const d = await outbox.delivery(req.params.deliveryId);
         if (!d || d.webhookId !== req.params.id)
           throw new FaultlineError(
             'FL_ERR_WEBHOOK_NOT_FOUND',
@@ -262,7 +262,7 @@ export function webhookRoutes(outbox: Outbox, egress: EgressPolicy, now: () => n
             'FL_ERR_API_VALIDATION',
             `delivery ${d.id} is ${d.state}: only dead ones are sent again`,
           );
-        const again = outbox.retry(d.id, now()) as Delivery;
+        const again = (await outbox.retry(d.id, now())) as Delivery;
         outbox.wake();
         return deliveryView(again);
       },

@@ -3,6 +3,7 @@ import { SqliteApiKeyStore } from '../../api/sqlite-key-store.js';
 import { SqliteDeadLetterStore } from '../../ingest/dead-letters.js';
 import { SqliteDeviceStore } from '../../ingest/sqlite-device-store.js';
 import { openDatabase } from '../../lib/sqlite.js';
+import { SqliteOutboxStore } from '../../notify/sqlite-outbox-store.js';
 import { SqliteStockStore } from '../../parts/sqlite-stock-store.js';
 import { SqliteAlertStore } from '../../rules/sqlite-alert-store.js';
 import { SqliteSilenceStore } from '../../rules/sqlite-silence-store.js';
@@ -12,6 +13,7 @@ import { tempDir } from '../helpers.js';
 import { alertStoreContract } from './alert-store.js';
 import { apiKeyStoreContract } from './api-stores.js';
 import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js';
+import { outboxStoreContract } from './outbox-store.js';
 import { stockStoreContract } from './parts-store.js';
 import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
@@ -60,4 +62,8 @@ preventiveStoreContract(
 stockStoreContract(
   'SQLite (file, WAL)',
   sqlite((db) => new SqliteStockStore(db)),
+);
+outboxStoreContract(
+  'SQLite (file, WAL)',
+  sqlite((db) => new SqliteOutboxStore(db)),
 );
