@@ -9,10 +9,10 @@ import {
   validatorCompiler,
   type ZodTypeProvider,
 } from 'fastify-type-provider-zod';
-import type { DeadLetterStore } from '../ingest/dead-letters.js';
 import type { DeviceRegistry } from '../ingest/devices.js';
 import type { History } from '../ingest/history.js';
 import type { IngestStatus } from '../ingest/status.js';
+import type { DeadLetterStore } from '../ingest/store.js';
 import { type AuthFailuresConfig, AuthThrottle, authFailuresSchema } from '../lib/auth-throttle.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -20,10 +20,10 @@ import { EgressPolicy } from '../notify/egress.js';
 import type { Outbox } from '../notify/outbox.js';
 import type { PartsPlanner } from '../parts/planner.js';
 import type { PartsStock } from '../parts/stock.js';
-import type { AlertStore } from '../rules/alerts.js';
 import type { ReloadResult, ReloadTrigger, RuleSetStatus } from '../rules/reloader.js';
 import type { Rule } from '../rules/schema.js';
 import type { Silences } from '../rules/silences.js';
+import type { AlertStore } from '../rules/store.js';
 import type { TicketService } from '../tickets/service.js';
 import { type ApiKeys, StreamTokens } from './auth.js';
 import { type Forward, installForwarding } from './forward.js';

@@ -1,15 +1,15 @@
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { SqliteDeadLetterStore } from '../ingest/dead-letters.js';
 import { DeviceRegistry } from '../ingest/devices.js';
 import { Forwarder } from '../ingest/forwarder.js';
 import { influxSchema } from '../ingest/influx/config.js';
 import { V1Writer } from '../ingest/influx/writer.js';
 import { Ingest } from '../ingest/ingest.js';
 import type { Point } from '../ingest/point.js';
+import { SqliteDeadLetterStore } from '../ingest/sqlite-dead-letter-store.js';
 import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
-import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
+import { SqliteTelemetryLog } from '../ingest/sqlite-telemetry-log.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { findBinary } from '../test/servers/common.js';
 import { startInfluxDB } from '../test/servers/influxdb.js';

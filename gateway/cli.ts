@@ -447,7 +447,7 @@ withStorageOptions(
       const file = join(config.storage.dataDir, 'history.db');
       if (!existsSync(file)) return fail(`no rollups at ${file} (--data-dir?)`);
       const { openDatabase } = await import('../lib/sqlite.js');
-      const { SqliteHistoryStore } = await import('../ingest/history.js');
+      const { SqliteHistoryStore } = await import('../ingest/sqlite-history-store.js');
       const db = openDatabase(file);
       close = () => db.close();
       source = new RollupSource(new SqliteHistoryStore(db), o.value as 'mean');

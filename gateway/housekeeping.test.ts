@@ -1,9 +1,10 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DeviceRegistry } from '../ingest/devices.js';
-import { History, SqliteHistoryStore } from '../ingest/history.js';
+import { History } from '../ingest/history.js';
 import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
-import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
+import { SqliteHistoryStore } from '../ingest/sqlite-history-store.js';
+import { SqliteTelemetryLog } from '../ingest/sqlite-telemetry-log.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { Housekeeping } from './housekeeping.js';
 

@@ -1,7 +1,7 @@
 import type { ConnectivityMonitor } from '../ingest/connectivity.js';
 import type { DeviceRegistry } from '../ingest/devices.js';
-import { type History, type HistoryStore, MINUTE_MS } from '../ingest/history.js';
-import type { TelemetryLog } from '../ingest/telemetry-log.js';
+import { type History, MINUTE_MS } from '../ingest/history.js';
+import type { HistoryStore, TelemetryLog } from '../ingest/store.js';
 import type { Logger } from '../lib/log.js';
 import type { SqliteDatabase } from '../lib/sqlite.js';
 

@@ -4,8 +4,8 @@ import type { ApiKeys } from '../api/auth.js';
 import type { DeviceRegistry } from '../ingest/devices.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
-import type { AlertStore } from '../rules/alerts.js';
 import type { RuleEngine } from '../rules/engine.js';
+import type { AlertStore } from '../rules/store.js';
 import type { Config } from './config/schema.js';
 
 /** Start-up steps of the composition root (gateway.ts) that stand on their own. */

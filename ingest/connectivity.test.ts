@@ -2,12 +2,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { silentLogger } from '../test/helpers.js';
 import { ConnectivityMonitor } from './connectivity.js';
-import { SqliteDeadLetterStore } from './dead-letters.js';
 import { DeviceRegistry } from './devices.js';
 import { Ingest } from './ingest.js';
 import type { Point } from './point.js';
+import { SqliteDeadLetterStore } from './sqlite-dead-letter-store.js';
 import { SqliteDeviceStore } from './sqlite-device-store.js';
-import { SqliteTelemetryLog } from './telemetry-log.js';
+import { SqliteTelemetryLog } from './sqlite-telemetry-log.js';
 
 describe('ConnectivityMonitor', () => {
   let db: SqliteDatabase;

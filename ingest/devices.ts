@@ -3,6 +3,7 @@ import { isTime } from '../lib/time.js';
 import type { DeviceConfig, SiteConfig } from './config.js';
 import { DEFAULT_SITE } from './config.js';
 import type { FieldValue, Point } from './point.js';
+import type { DeviceStore } from './store.js';
 
 export interface LastValue {
   value: FieldValue;
@@ -88,12 +89,6 @@ export function withoutImpossibleTimes(d: Device, now: number): Device {
 
 /** Source of the readings the gateway itself makes when a device falls silent or comes back. */
 export const CONNECTIVITY_SOURCE = 'connectivity';
-
-/** Persistence of the device registry (identity, last seen, last values). */
-export interface DeviceStore {
-  loadAll(): Promise<Device[]>;
-  saveMany(devices: readonly Device[]): Promise<void>;
-}
 
 /**
  * Devices by id with the last value of every series, in memory. Configured devices come from the

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { silentLogger, waitFor } from '../test/helpers.js';
-import type { DeadLetterInput, DeadLetterStore } from './dead-letters.js';
 import { Forwarder } from './forwarder.js';
 import { InfluxWriteError, type InfluxWriter } from './influx/writer.js';
-import { SqliteTelemetryLog } from './telemetry-log.js';
+import { SqliteTelemetryLog } from './sqlite-telemetry-log.js';
+import type { DeadLetterInput, DeadLetterStore } from './store.js';
 
 /** A writer we script: the seam between the forwarder and InfluxDB. */
 class ScriptedWriter implements InfluxWriter {

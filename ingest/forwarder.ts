@@ -1,8 +1,7 @@
 import { backoffDelay } from '../lib/backoff.js';
 import type { Logger } from '../lib/log.js';
-import type { DeadLetterStore } from './dead-letters.js';
 import { InfluxWriteError, type InfluxWriter } from './influx/writer.js';
-import type { TelemetryLog } from './telemetry-log.js';
+import type { DeadLetterStore, TelemetryLog } from './store.js';
 
 export interface ForwarderOptions {
   log: TelemetryLog;

@@ -1,8 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { FLUSH_SLICE } from '../lib/slices.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
-import { History, MINUTE_MS, SqliteHistoryStore } from './history.js';
+import { History, MINUTE_MS } from './history.js';
 import type { Point } from './point.js';
+import { SqliteHistoryStore } from './sqlite-history-store.js';
 
 const T0 = Date.UTC(2026, 10, 24, 10, 0, 0);
 const p = (ts: number, fields: Point['fields'], deviceId = 'd1'): Point => ({

@@ -1,10 +1,9 @@
 import { type Logger, RateLimitedLog } from '../lib/log.js';
 import { DEFAULT_INGEST, type IngestConfig, ORIGINAL_TS_FIELD, timeProblem } from './admission.js';
-import type { DeadLetterInput, DeadLetterStore } from './dead-letters.js';
 import type { Device, DeviceRegistry } from './devices.js';
 import { line, seriesKey } from './line-protocol.js';
 import type { Point } from './point.js';
-import type { TelemetryLog } from './telemetry-log.js';
+import type { DeadLetterInput, DeadLetterStore, TelemetryLog } from './store.js';
 
 /** What adapters hand readings to. Implemented by `Ingest`; adapters know nothing else. */
 export interface ReadingSink {

@@ -1,5 +1,6 @@
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
-import type { Device, DeviceStore } from './devices.js';
+import type { Device } from './devices.js';
+import type { DeviceStore } from './store.js';
 
 const MIGRATIONS = [
   {

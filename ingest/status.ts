@@ -1,7 +1,6 @@
-import type { DeadLetterStore } from './dead-letters.js';
 import type { Forwarder, ForwarderCounters } from './forwarder.js';
 import type { Ingest, IngestCounters } from './ingest.js';
-import type { TelemetryLog } from './telemetry-log.js';
+import type { DeadLetterStore, TelemetryLog } from './store.js';
 
 /** One source of readings as it reports itself (the adapters' status, without importing them). */
 export interface SourceStatus {

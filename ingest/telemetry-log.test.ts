@@ -1,7 +1,7 @@
 import { deflateRawSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
-import { SqliteTelemetryLog } from './telemetry-log.js';
+import { SqliteTelemetryLog } from './sqlite-telemetry-log.js';
 
 describe('SqliteTelemetryLog', () => {
   let db: SqliteDatabase;

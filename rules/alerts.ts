@@ -1,6 +1,7 @@
 import type { FieldValue } from '../ingest/point.js';
 import type { Logger } from '../lib/log.js';
 import type { AlertTransition } from './engine.js';
+import type { AlertStore } from './store.js';
 
 export type AlertState = 'pending' | 'firing' | 'resolved' | 'inactive';
 
@@ -41,20 +42,6 @@ export interface AlertHistoryEntry {
   value: FieldValue | null;
   priority: Alert['priority'];
   silencedBy: string | null;
-}
-
-export interface AlertStore {
-  get(id: string): Promise<Alert | undefined>;
-  /** Stores the alert, and the change that led to it in its history (one transaction). */
-  upsert(alert: Alert, change?: AlertHistoryEntry): Promise<void>;
-  /** The newest changes first. */
-  history(id: string, limit: number): Promise<AlertHistoryEntry[]>;
-  /** Firing first, then pending, resolved, inactive; newest change first within each. */
-  list(
-    filter: AlertFilter,
-    limit: number,
-    cursor?: string,
-  ): Promise<{ items: Alert[]; nextCursor: string | null }>;
 }
 
 export type AlertListener = (alert: Alert, t: AlertTransition) => Promise<void> | void;

@@ -14,6 +14,7 @@ import {
 } from './evaluate.js';
 import { compileMatcher, type DeviceMatcher } from './match.js';
 import { metricsOf, type Rule } from './schema.js';
+import type { SavedSeries } from './store.js';
 
 /** A transition of one alert (one rule for one device), as the engine reports it. */
 export interface AlertTransition {
@@ -44,25 +45,6 @@ export const systemScheduler: Scheduler = {
   },
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
-
-/** One series as saved: which alert, the rule's definition (fingerprint), and its state. */
-export interface SavedSeries<S = SeriesState> {
-  alertId: string;
-  ruleId: string;
-  fingerprint: string;
-  deviceId: string;
-  state: S;
-}
-
-/** Where per-series state survives a restart (`for`, windows, no-data timers). */
-export interface RuleStateStore {
-  loadAll(): Promise<SavedSeries[]>;
-  /**
-   * Saves (or, with a `null` state, deletes) series in one transaction. The states are the
-   * engine's live objects: serialise them before returning control to the event loop.
-   */
-  saveMany(entries: SavedSeries<SeriesState | null>[]): Promise<void>;
-}
 
 interface Compiled {
   rule: Rule;

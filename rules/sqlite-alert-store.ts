@@ -1,9 +1,9 @@
 import type { Statement } from 'better-sqlite3';
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
-import type { Alert, AlertFilter, AlertHistoryEntry, AlertState, AlertStore } from './alerts.js';
-import type { RuleStateStore, SavedSeries } from './engine.js';
+import type { Alert, AlertFilter, AlertHistoryEntry, AlertState } from './alerts.js';
 import type { SeriesState } from './evaluate.js';
+import type { AlertStore, RuleStateStore, SavedSeries } from './store.js';
 
 const STATE_RANK: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
 

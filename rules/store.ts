@@ -1,3 +1,5 @@
+import type { Alert, AlertFilter, AlertHistoryEntry } from './alerts.js';
+import type { SeriesState } from './evaluate.js';
 import type { NewSilence, Silence } from './silences.js';
 
 /**
@@ -30,4 +32,38 @@ export interface SilenceStore {
   current(at: number): Promise<Silence[]>;
   /** The newest `limit` stored windows, over or not, newest first. */
   recent(limit: number): Promise<Silence[]>;
+}
+
+/** Where alerts live: one row per (rule, device), with its recent history. */
+export interface AlertStore {
+  get(id: string): Promise<Alert | undefined>;
+  /** Stores the alert, and the change that led to it in its history (one transaction). */
+  upsert(alert: Alert, change?: AlertHistoryEntry): Promise<void>;
+  /** The newest changes first. */
+  history(id: string, limit: number): Promise<AlertHistoryEntry[]>;
+  /** Firing first, then pending, resolved, inactive; newest change first within each. */
+  list(
+    filter: AlertFilter,
+    limit: number,
+    cursor?: string,
+  ): Promise<{ items: Alert[]; nextCursor: string | null }>;
+}
+
+/** One series as saved: which alert, the rule's definition (fingerprint), and its state. */
+export interface SavedSeries<S = SeriesState> {
+  alertId: string;
+  ruleId: string;
+  fingerprint: string;
+  deviceId: string;
+  state: S;
+}
+
+/** Where per-series state survives a restart (`for`, windows, no-data timers). */
+export interface RuleStateStore {
+  loadAll(): Promise<SavedSeries[]>;
+  /**
+   * Saves (or, with a `null` state, deletes) series in one transaction. The states are the
+   * engine's live objects: serialise them before returning control to the event loop.
+   */
+  saveMany(entries: SavedSeries<SeriesState | null>[]): Promise<void>;
 }

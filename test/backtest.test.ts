@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SqliteHistoryStore } from '../ingest/history.js';
+import { SqliteHistoryStore } from '../ingest/sqlite-history-store.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { runCli, tempDir, writeFiles } from './helpers.js';
 import { describeWithServer } from './servers/common.js';

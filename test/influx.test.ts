@@ -1,10 +1,10 @@
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { SqliteDeadLetterStore } from '../ingest/dead-letters.js';
 import { Forwarder } from '../ingest/forwarder.js';
 import { influxSchema } from '../ingest/influx/config.js';
 import { createWriter } from '../ingest/influx/writer.js';
-import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
+import { SqliteDeadLetterStore } from '../ingest/sqlite-dead-letter-store.js';
+import { SqliteTelemetryLog } from '../ingest/sqlite-telemetry-log.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { silentLogger, tempDir, waitFor } from './helpers.js';
 import { describeWithServer } from './servers/common.js';

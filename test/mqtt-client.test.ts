@@ -6,7 +6,7 @@ import { MqttClientAdapter } from '../adapters/mqtt/client.js';
 import { mqttClientSchema } from '../adapters/mqtt/client-config.js';
 import type { ReadingSink } from '../ingest/ingest.js';
 import type { Point } from '../ingest/point.js';
-import { SqliteTelemetryLog } from '../ingest/telemetry-log.js';
+import { SqliteTelemetryLog } from '../ingest/sqlite-telemetry-log.js';
 import { packageRoot } from '../lib/package-root.js';
 import { openDatabase } from '../lib/sqlite.js';
 import { getJson, silentLogger, startFromFile, tempDir, waitFor, writeFiles } from './helpers.js';

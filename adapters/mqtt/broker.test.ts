@@ -1,8 +1,8 @@
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DeadLetterInput } from '../../ingest/dead-letters.js';
 import type { ReadingSink } from '../../ingest/ingest.js';
 import type { Point } from '../../ingest/point.js';
+import type { DeadLetterInput } from '../../ingest/store.js';
 import { silentLogger } from '../../test/helpers.js';
 import { EmbeddedBroker } from './broker.js';
 import { embeddedBrokerSchema } from './config.js';

@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { DeadLetterStore } from '../../ingest/dead-letters.js';
 import type { DeviceRegistry } from '../../ingest/devices.js';
 import type { IngestStatus } from '../../ingest/status.js';
+import type { DeadLetterStore } from '../../ingest/store.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
 import { type Principal, seesSite } from '../auth.js';
 import { principalOf } from '../guard.js';

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Alert, AlertHistoryEntry, AlertStore } from '../../rules/alerts.js';
-import type { RuleStateStore, SavedSeries } from '../../rules/engine.js';
+import type { Alert, AlertHistoryEntry } from '../../rules/alerts.js';
 import type { SeriesState } from '../../rules/evaluate.js';
+import type { AlertStore, RuleStateStore, SavedSeries } from '../../rules/store.js';
 import type { MakeStore } from './index.js';
 
 const alert = (over: Partial<Alert> = {}): Alert => ({

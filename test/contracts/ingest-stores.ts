@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { DeadLetterStore } from '../../ingest/dead-letters.js';
-import { type DeviceStore, newDevice } from '../../ingest/devices.js';
+import { newDevice } from '../../ingest/devices.js';
+import type { DeadLetterStore, DeviceStore } from '../../ingest/store.js';
 import type { MakeStore } from './index.js';
 
 /** DeviceStore: identity, last seen, last values and connectivity survive a restart. */

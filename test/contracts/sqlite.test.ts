@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { SqliteApiKeyStore } from '../../api/sqlite-key-store.js';
-import { SqliteDeadLetterStore } from '../../ingest/dead-letters.js';
+import { SqliteDeadLetterStore } from '../../ingest/sqlite-dead-letter-store.js';
 import { SqliteDeviceStore } from '../../ingest/sqlite-device-store.js';
 import { openDatabase } from '../../lib/sqlite.js';
 import { SqliteOutboxStore } from '../../notify/sqlite-outbox-store.js';

@@ -1,27 +1,5 @@
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
-
-export interface DeadLetterInput {
-  at: number;
-  source: string;
-  deviceId: string | null;
-  /** Where it came from: the MQTT topic, a Modbus address, an OPC UA node. */
-  origin: string;
-  reason: string;
-  payload: Buffer;
-}
-
-export interface DeadLetter extends DeadLetterInput {
-  id: number;
-}
-
-/** Rejected input, kept with its reason so that an integrator can see what a device sent. */
-export interface DeadLetterStore {
-  add(entry: DeadLetterInput): Promise<void>;
-  /** Newest first; with `deviceIn`, only those of these devices (a key limited to sites). */
-  list(limit: number, deviceIn?: readonly string[]): Promise<DeadLetter[]>;
-  /** How many are kept; with `deviceIn`, of these devices only. */
-  count(deviceIn?: readonly string[]): Promise<number>;
-}
+import type { DeadLetter, DeadLetterInput, DeadLetterStore } from './store.js';
 
 const MIGRATIONS = [
   {

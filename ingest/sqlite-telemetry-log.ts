@@ -2,44 +2,9 @@ import { promisify } from 'node:util';
 import { deflateRawSync, inflateRaw } from 'node:zlib';
 import type { Statement } from 'better-sqlite3';
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import type { LogBatch, SpoolStats, TelemetryLog } from './store.js';
 
 const inflate = promisify(inflateRaw);
-
-export interface SpoolStats {
-  batches: number;
-  points: number;
-  /** Compressed bytes held. */
-  bytes: number;
-  /** Creation time of the oldest batch held, or null when empty. */
-  oldestAt: number | null;
-}
-
-/** A batch of line protocol as held in the log. */
-export interface LogBatch {
-  id: number;
-  createdAt: number;
-  points: number;
-  lines: string;
-}
-
-/**
- * The durable telemetry log: accepted readings, as line protocol, in arrival order.
- * A reading counts as accepted — and may be acknowledged to its source — once `append` resolved.
- */
-export interface TelemetryLog {
-  /** Makes `lines` (newline-separated, `points` readings) durable; resolves after the commit. */
-  append(lines: string, points: number): Promise<void>;
-  /** Oldest batches first, at most `limit`, with an id above `afterId`. */
-  read(afterId: number, limit: number): Promise<LogBatch[]>;
-  /** Deletes batches up to and including `id` (after they were shipped). */
-  deleteThrough(id: number): Promise<void>;
-  /** Deletes batches older than `cutoff`; returns how many points were dropped. */
-  pruneOlderThan(cutoff: number): Promise<number>;
-  /** Deletes the oldest batches until at most `maxBytes` remain; returns how many points were dropped. */
-  pruneToSize(maxBytes: number): Promise<number>;
-  stats(): Promise<SpoolStats>;
-  close(): Promise<void>;
-}
 
 const MIGRATIONS = [
   {
