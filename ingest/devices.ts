@@ -196,8 +196,12 @@ export class DeviceRegistry {
     if (d.lastSeenAt === null || point.receivedAt > d.lastSeenAt) d.lastSeenAt = point.receivedAt;
     for (const key in point.fields) {
       const prev = d.lastValues[key];
-      if (!prev || point.ts >= prev.ts)
-        d.lastValues[key] = { value: point.fields[key] as FieldValue, ts: point.ts };
+      if (!prev) d.lastValues[key] = { value: point.fields[key] as FieldValue, ts: point.ts };
+      else if (point.ts >= prev.ts) {
+        // In place: no allocation per field and reading (the registry owns these objects).
+        prev.value = point.fields[key] as FieldValue;
+        prev.ts = point.ts;
+      }
     }
     if (point.errorCodes) d.activeErrorCodes = point.errorCodes;
     if (point.units) d.units = { ...d.units, ...point.units };

@@ -11,7 +11,10 @@ class ScriptedWriter implements InfluxWriter {
   readonly target = 'scripted';
   received: string[] = [];
   failures: InfluxWriteError[] = [];
+  /** Lines per request, as sent. */
+  sizes: number[] = [];
   async write(lines: string): Promise<void> {
+    this.sizes.push(lines.split('\n').length);
     const f = this.failures.shift();
     if (f) throw f;
     // Like InfluxDB: a line it cannot parse is refused every time.
@@ -141,5 +144,26 @@ describe('Forwarder', () => {
     expect(forwarder.counters.failingFor).toBe(0);
     await log.append('good 2', 1);
     await waitFor(async () => (w.received.includes('good 2') ? true : undefined), 5_000, 'next batch');
+  });
+
+  it('isolates refused lines, leaves out empty ones, and splits a batch larger than a request', async () => {
+    const w = new ScriptedWriter();
+    const added: DeadLetterInput[] = [];
+    const dl: DeadLetterStore = {
+      add: async (e) => {
+        added.push(e);
+      },
+      list: async () => [],
+      count: async () => added.length,
+    };
+    const { log } = setup(dl, w, 3);
+    await log.append('a 1\n\nbad x', 2);
+    await log.append('', 0);
+    await log.append('c 3\nd 4\ne 5\nf 6\ng 7', 5);
+    await waitFor(async () => ((await log.stats()).batches === 0 ? true : undefined), 5_000, 'drained');
+    expect(w.received).toEqual(['a 1', 'c 3', 'd 4', 'e 5', 'f 6', 'g 7']);
+    expect(added.map((a) => a.payload.toString())).toEqual(['bad x']);
+    expect(Math.max(...w.sizes)).toBeLessThanOrEqual(3);
+    expect(w.sizes.every((n) => n > 0)).toBe(true);
   });
 });

@@ -17,6 +17,22 @@ function escapeWith(re: RegExp, s: string): string {
 export const escapeMeasurement = (s: string): string => escapeWith(MEASUREMENT_SPECIAL, s);
 export const escapeKey = (s: string): string => escapeWith(KEY_SPECIAL, s);
 
+/**
+ * Field keys as written (`key=`), escaped once: the same few metric names come with every reading.
+ * Bounded: past `MAX_FIELD_KEYS` names (a fleet with unusually many) it starts over.
+ */
+const fieldKeys = new Map<string, string>();
+const MAX_FIELD_KEYS = 10_000;
+function fieldKey(key: string): string {
+  let k = fieldKeys.get(key);
+  if (k === undefined) {
+    if (fieldKeys.size >= MAX_FIELD_KEYS) fieldKeys.clear();
+    k = `${escapeKey(key)}=`;
+    fieldKeys.set(key, k);
+  }
+  return k;
+}
+
 function fieldValue(v: FieldValue): string {
   // Numbers are always float fields (no `i` suffix) so that 1 and 1.5 never conflict in one field.
   if (typeof v === 'number') return String(v);
@@ -46,7 +62,9 @@ export function line(series: string, fields: Record<string, FieldValue>, tsMs: n
   for (const key in fields) {
     const v = fields[key];
     if (v === undefined) continue;
-    body += `${body === '' ? '' : ','}${escapeKey(key)}=${fieldValue(v)}`;
+    if (body !== '') body += ',';
+    body += fieldKey(key);
+    body += typeof v === 'number' ? String(v) : fieldValue(v);
   }
   return body === '' ? '' : `${series} ${body} ${tsMs}`;
 }

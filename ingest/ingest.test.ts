@@ -1,0 +1,69 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
+import { silentLogger } from '../test/helpers.js';
+import { deviceSchema, siteSchema } from './config.js';
+import { DeviceRegistry } from './devices.js';
+import { Ingest } from './ingest.js';
+import type { Point } from './point.js';
+import { SqliteDeadLetterStore } from './sqlite-dead-letter-store.js';
+import { SqliteDeviceStore } from './sqlite-device-store.js';
+import { SqliteTelemetryLog } from './sqlite-telemetry-log.js';
+
+const NOW = Date.now();
+
+describe('Ingest: the line protocol of readings', () => {
+  let db: SqliteDatabase;
+  afterEach(() => db.close());
+
+  it("keeps each reading's series right while reusing it: other tags, another site, other fields", async () => {
+    db = openDatabase(':memory:');
+    const sites = [siteSchema.parse({ id: 'north' }), siteSchema.parse({ id: 'south' })];
+    const registry = new DeviceRegistry(new SqliteDeviceStore(db), sites, [
+      deviceSchema.parse({ id: 'press-1', site: 'north', model: 'p-400', tags: { line: 'l2' } }),
+    ]);
+    await registry.load();
+    const log = new SqliteTelemetryLog(db);
+    const ingest = new Ingest({
+      log,
+      registry,
+      deadLetters: new SqliteDeadLetterStore(db),
+      logger: silentLogger,
+      now: () => NOW,
+    });
+    const reading = (i: number, o: Partial<Point> = {}): Point => ({
+      deviceId: 'press-1',
+      ts: NOW - 1_000 + i,
+      receivedAt: NOW,
+      source: 'test',
+      fields: { temperature: 70 + i, 'odd key,=': 1 },
+      ...o,
+    });
+    await ingest.accept([
+      reading(0),
+      reading(1, { tags: { cell: 'c1' } }),
+      reading(2, { tags: { cell: 'c1' } }),
+    ]);
+    await ingest.accept([
+      reading(3, { tags: { cell: 'c2' } }),
+      reading(4, { fields: { on: true, mode: 'a "b"' } }),
+    ]);
+    // A device registering itself in the site its topic names; then a reading of it without tags.
+    await ingest.accept([
+      reading(5, { deviceId: 'mill-9', tags: { site: 'south' } }),
+      reading(6, { deviceId: 'mill-9' }),
+    ]);
+    log.flush();
+    const lines = (await log.read(0, 10)).flatMap((b) => b.lines.split('\n'));
+    const t = (i: number) => NOW - 1_000 + i;
+    expect(lines).toEqual([
+      `telemetry,device=press-1,line=l2,model=p-400,site=north temperature=70,odd\\ key\\,\\==1 ${t(0)}`,
+      `telemetry,cell=c1,device=press-1,line=l2,model=p-400,site=north temperature=71,odd\\ key\\,\\==1 ${t(1)}`,
+      `telemetry,cell=c1,device=press-1,line=l2,model=p-400,site=north temperature=72,odd\\ key\\,\\==1 ${t(2)}`,
+      `telemetry,cell=c2,device=press-1,line=l2,model=p-400,site=north temperature=73,odd\\ key\\,\\==1 ${t(3)}`,
+      `telemetry,device=press-1,line=l2,model=p-400,site=north on=true,mode="a \\"b\\"" ${t(4)}`,
+      `telemetry,device=mill-9,site=south temperature=75,odd\\ key\\,\\==1 ${t(5)}`,
+      `telemetry,device=mill-9,site=south temperature=76,odd\\ key\\,\\==1 ${t(6)}`,
+    ]);
+    expect(registry.get('press-1')?.lastValues.temperature).toEqual({ value: 73, ts: t(3) });
+  });
+});
