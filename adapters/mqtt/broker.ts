@@ -117,6 +117,8 @@ export class EmbeddedBroker implements Adapter {
       socket.destroy();
       return;
     }
+    // PUBACKs follow the spool's commits in bursts: sent at once, not held by Nagle's algorithm.
+    socket.setNoDelay(true);
     const client = aedes.handle(socket) as unknown as { _parser?: unknown };
     limitPacketSize(client._parser, this.cfg.maxPacketSize, () => {
       this.counters.oversizedPackets++;

@@ -67,6 +67,10 @@ export class MqttClientAdapter implements Adapter {
     client.handleMessage = (packet, callback) => this.onMessage(packet, callback);
     this.deferAcks(client);
     client.on('connect', (connack) => {
+      // PUBACKs are small and go out in bursts after each spool commit: with Nagle's algorithm the
+      // later ones wait for the broker's delayed ACK (~40 ms), and a broker that allows few
+      // messages in flight (Mosquitto: 20) then sends a burst per 40 ms and drops the rest.
+      (client.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
       this.attempt = 0;
       this.counters.connected = true;
       this.counters.connects++;
