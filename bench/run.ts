@@ -6,6 +6,7 @@ import { parseDuration } from '../lib/duration.js';
 import { runE2e } from './e2e/main.js';
 import { runRulesBench } from './rules.js';
 import { machine, runSpoolInfluxBench } from './spool-influx.js';
+import { runStatePathBench } from './state-path.js';
 
 /**
  * `npm run bench [-- --only <text>] [--messages N] [--components]`: the end-to-end table (the
@@ -40,8 +41,10 @@ async function main(): Promise<void> {
   try {
     const n = Number(process.env.BENCH_POINTS ?? 100_000);
     out(`\ncomponents (in-process, ${n} readings per case, 5 fields each):\n\n`);
-    const rows = await runSpoolInfluxBench(dir, n);
-    rows.push(...runRulesBench(Number(process.env.BENCH_RULE_READINGS ?? 50_000)));
+    const rows = values.parts.includes('state-only') ? [] : await runSpoolInfluxBench(dir, n);
+    if (!values.parts.includes('state-only'))
+      rows.push(...runRulesBench(Number(process.env.BENCH_RULE_READINGS ?? 50_000)));
+    rows.push(...(await runStatePathBench(dir, Number(process.env.BENCH_STATE_READINGS ?? 50_000))));
     const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
     out('| case | points | seconds | points/s | note |\n|---|---:|---:|---:|---|\n');
     for (const r of rows) {

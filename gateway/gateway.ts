@@ -19,6 +19,7 @@ import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
 import { SqliteHistoryStore } from '../ingest/sqlite-history-store.js';
 import { SqliteTelemetryLog } from '../ingest/sqlite-telemetry-log.js';
 import { ingestStatus } from '../ingest/status.js';
+import { Checkpointer } from '../lib/checkpoint.js';
 import { lockDataDir } from '../lib/dir-lock.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
@@ -127,8 +128,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     // state.db: tickets, alerts, devices, dead letters; spool.db: the telemetry spool (its write rate
     // never contends with tickets); history.db: per-minute rollups.
     const stateDb = open('state.db');
-    const spool = new SqliteTelemetryLog(open('spool.db'));
+    const spoolDb = open('spool.db');
+    const spool = new SqliteTelemetryLog(spoolDb);
     components.onStop('spool', () => spool.close());
+    // WAL checkpoints of the two files written every turn run on a thread of their own (lib/checkpoint.ts).
+    const checkpoints = new Checkpointer([stateDb, spoolDb], logger.child({ component: 'storage' }));
+    await checkpoints.start();
+    components.add('checkpoints', checkpoints);
     const historyStore = new SqliteHistoryStore(open('history.db'));
     const history = new History(historyStore);
     const deadLetters = new SqliteDeadLetterStore(stateDb, config.storage.deadLetters.maxEntries);
