@@ -1,0 +1,48 @@
+import { afterAll, beforeAll } from 'vitest';
+import { PgApiKeyStore } from '../../api/pg-key-store.js';
+import { openPool, type PgPool } from '../../lib/pg.js';
+import { PgSilenceStore } from '../../rules/pg-silence-store.js';
+import { PgPreventiveStore } from '../../tickets/pg-preventive-store.js';
+import { describeIf } from '../servers/common.js';
+import { type PostgresServer, postgresBin, startPostgres } from '../servers/postgres.js';
+import { apiKeyStoreContract } from './api-stores.js';
+import { preventiveStoreContract } from './preventive-store.js';
+import { silenceStoreContract } from './rule-stores.js';
+
+/**
+ * The store contracts against PostgreSQL (issue 20): a private server started for this file
+ * (initdb in a temp dir, a free port), a fresh database for every test.
+ */
+const { describe, label } = describeIf(
+  postgresBin() !== undefined,
+  'PostgreSQL',
+  'apt-get install postgresql',
+);
+
+describe(`store contracts on PostgreSQL${label}`, () => {
+  let server: PostgresServer;
+  let n = 0;
+  beforeAll(async () => {
+    server = await startPostgres();
+  }, 60_000);
+  afterAll(async () => {
+    await server?.cleanup();
+  });
+
+  function postgres<S>(open: (pool: PgPool) => Promise<S>) {
+    return async () => {
+      const url = await server.createDatabase(`contract_${++n}`);
+      const pool = openPool({ url, poolSize: 4, statementTimeoutMs: 10_000 });
+      return {
+        store: await open(pool),
+        cleanup: async () => {
+          await pool.end();
+        },
+      };
+    };
+  }
+
+  silenceStoreContract('PostgreSQL', postgres(PgSilenceStore.open));
+  apiKeyStoreContract('PostgreSQL', postgres(PgApiKeyStore.open));
+  preventiveStoreContract('PostgreSQL', postgres(PgPreventiveStore.open));
+});
