@@ -1,11 +1,14 @@
 import { afterAll, beforeAll } from 'vitest';
 import { PgApiKeyStore } from '../../api/pg-key-store.js';
+import { PgDeadLetterStore } from '../../ingest/pg-dead-letter-store.js';
+import { PgDeviceStore } from '../../ingest/pg-device-store.js';
 import { openPool, type PgPool } from '../../lib/pg.js';
 import { PgSilenceStore } from '../../rules/pg-silence-store.js';
 import { PgPreventiveStore } from '../../tickets/pg-preventive-store.js';
 import { describeIf } from '../servers/common.js';
 import { type PostgresServer, postgresBin, startPostgres } from '../servers/postgres.js';
 import { apiKeyStoreContract } from './api-stores.js';
+import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js';
 import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
 
@@ -45,4 +48,6 @@ describe(`store contracts on PostgreSQL${label}`, () => {
   silenceStoreContract('PostgreSQL', postgres(PgSilenceStore.open));
   apiKeyStoreContract('PostgreSQL', postgres(PgApiKeyStore.open));
   preventiveStoreContract('PostgreSQL', postgres(PgPreventiveStore.open));
+  deviceStoreContract('PostgreSQL', postgres(PgDeviceStore.open));
+  deadLetterStoreContract('PostgreSQL', (max) => postgres((pool) => PgDeadLetterStore.open(pool, max))());
 });
