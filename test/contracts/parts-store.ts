@@ -77,6 +77,19 @@ export function stockStoreContract(name: string, make: MakeStore<StockStore>) {
       expect((await store.reservations()).map((r) => r.ticketId)).toEqual(['T-1', 'T-1']);
     });
 
+    it('concurrent reservations of the same part never take more than there is', async () => {
+      const results = await Promise.allSettled(
+        Array.from({ length: 30 }, (_, i) => store.reserve(`T-${i}`, [req('S-7', 1, 'van', 'central')], 'pia', 1)),
+      );
+      const ok = results.filter((r) => r.status === 'fulfilled');
+      const short = results.filter(
+        (r) => r.status === 'rejected' && (r.reason as { code?: string }).code === 'FL_ERR_STOCK_SHORT',
+      );
+      expect([ok.length, short.length]).toEqual([11, 19]);
+      expect(await store.total('S-7')).toEqual({ onHand: 11, reserved: 11, available: 0 });
+      expect(await store.reservations()).toHaveLength(11);
+    });
+
     it('adjust() sets on hand but never below what is reserved', async () => {
       await store.reserve('T-1', [req('S-7', 3, 'central')], 'pia', 1);
       await expect(store.adjust('S-7', 'central', 2, 'ana', 'count', 2)).rejects.toMatchObject({

@@ -3,12 +3,14 @@ import { PgApiKeyStore } from '../../api/pg-key-store.js';
 import { PgDeadLetterStore } from '../../ingest/pg-dead-letter-store.js';
 import { PgDeviceStore } from '../../ingest/pg-device-store.js';
 import { openPool, type PgPool } from '../../lib/pg.js';
+import { PgStockStore } from '../../parts/pg-stock-store.js';
 import { PgSilenceStore } from '../../rules/pg-silence-store.js';
 import { PgPreventiveStore } from '../../tickets/pg-preventive-store.js';
 import { describeIf } from '../servers/common.js';
 import { type PostgresServer, postgresBin, startPostgres } from '../servers/postgres.js';
 import { apiKeyStoreContract } from './api-stores.js';
 import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js';
+import { stockStoreContract } from './parts-store.js';
 import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
 
@@ -49,5 +51,6 @@ describe(`store contracts on PostgreSQL${label}`, () => {
   apiKeyStoreContract('PostgreSQL', postgres(PgApiKeyStore.open));
   preventiveStoreContract('PostgreSQL', postgres(PgPreventiveStore.open));
   deviceStoreContract('PostgreSQL', postgres(PgDeviceStore.open));
+  stockStoreContract('PostgreSQL', postgres(PgStockStore.open));
   deadLetterStoreContract('PostgreSQL', (max) => postgres((pool) => PgDeadLetterStore.open(pool, max))());
 });
