@@ -79,7 +79,9 @@ export function stockStoreContract(name: string, make: MakeStore<StockStore>) {
 
     it('concurrent reservations of the same part never take more than there is', async () => {
       const results = await Promise.allSettled(
-        Array.from({ length: 30 }, (_, i) => store.reserve(`T-${i}`, [req('S-7', 1, 'van', 'central')], 'pia', 1)),
+        Array.from({ length: 30 }, (_, i) =>
+          store.reserve(`T-${i}`, [req('S-7', 1, 'van', 'central')], 'pia', 1),
+        ),
       );
       const ok = results.filter((r) => r.status === 'fulfilled');
       const short = results.filter(
