@@ -4,10 +4,12 @@ import { PgDeadLetterStore } from '../../ingest/pg-dead-letter-store.js';
 import { PgDeviceStore } from '../../ingest/pg-device-store.js';
 import { openPool, type PgPool } from '../../lib/pg.js';
 import { PgStockStore } from '../../parts/pg-stock-store.js';
+import { PgAlertStore } from '../../rules/pg-alert-store.js';
 import { PgSilenceStore } from '../../rules/pg-silence-store.js';
 import { PgPreventiveStore } from '../../tickets/pg-preventive-store.js';
 import { describeIf } from '../servers/common.js';
 import { type PostgresServer, postgresBin, startPostgres } from '../servers/postgres.js';
+import { alertStoreContract } from './alert-store.js';
 import { apiKeyStoreContract } from './api-stores.js';
 import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js';
 import { stockStoreContract } from './parts-store.js';
@@ -48,6 +50,7 @@ describe(`store contracts on PostgreSQL${label}`, () => {
   }
 
   silenceStoreContract('PostgreSQL', postgres(PgSilenceStore.open));
+  alertStoreContract('PostgreSQL', postgres(PgAlertStore.open));
   apiKeyStoreContract('PostgreSQL', postgres(PgApiKeyStore.open));
   preventiveStoreContract('PostgreSQL', postgres(PgPreventiveStore.open));
   deviceStoreContract('PostgreSQL', postgres(PgDeviceStore.open));
