@@ -44,6 +44,32 @@ export interface AlertHistoryEntry {
   silencedBy: string | null;
 }
 
+/** Changes kept per alert in its history. */
+export const HISTORY_PER_ALERT = 500;
+/** Changes between two prunes of an alert's history. */
+const PRUNE_EVERY = 50;
+
+/**
+ * When a store prunes an alert's history to the newest HISTORY_PER_ALERT: every PRUNE_EVERY changes,
+ * not each (the delete reads the alert's newest entries: a flapping alert paid for it on every
+ * transition). The table holds at most PRUNE_EVERY more per alert; counted in memory (a restart
+ * prunes on the first change).
+ */
+export class HistoryPruning {
+  private readonly sincePrune = new Map<string, number>();
+
+  /** Whether this change of alert `id` should prune its history. */
+  due(id: string): boolean {
+    const n = this.sincePrune.get(id);
+    if (n !== undefined && n < PRUNE_EVERY) {
+      this.sincePrune.set(id, n + 1);
+      return false;
+    }
+    this.sincePrune.set(id, 1);
+    return true;
+  }
+}
+
 export type AlertListener = (alert: Alert, t: AlertTransition) => Promise<void> | void;
 
 /**

@@ -1,6 +1,13 @@
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
 import { inTransaction, migratePg, type PgPool } from '../lib/pg.js';
-import type { Alert, AlertFilter, AlertHistoryEntry, AlertState } from './alerts.js';
+import {
+  type Alert,
+  type AlertFilter,
+  type AlertHistoryEntry,
+  type AlertState,
+  HISTORY_PER_ALERT,
+  HistoryPruning,
+} from './alerts.js';
 import type { SeriesState } from './evaluate.js';
 import type { AlertStore, RuleStateStore, SavedSeries } from './store.js';
 
@@ -48,10 +55,6 @@ const MIGRATIONS = [
     );`,
   },
 ];
-
-/** Changes kept per alert, and changes between two prunes of an alert's history (as in SQLite). */
-const HISTORY_PER_ALERT = 500;
-const PRUNE_EVERY = 50;
 
 interface Row {
   id: string;
@@ -105,8 +108,7 @@ const json = (v: unknown) => (v === null ? null : JSON.stringify(v));
  * bytewise (`COLLATE "C"`), as in SQLite, so that list cursors mean the same on both.
  */
 export class PgAlertStore implements AlertStore, RuleStateStore {
-  private readonly sincePrune = new Map<string, number>();
-
+  private readonly pruning = new HistoryPruning();
   private constructor(private readonly pool: PgPool) {}
 
   static async open(pool: PgPool): Promise<PgAlertStore> {
@@ -179,7 +181,7 @@ export class PgAlertStore implements AlertStore, RuleStateStore {
       await this.pool.query(UPSERT, params);
       return;
     }
-    const prune = this.pruneDue(a.id);
+    const prune = this.pruning.due(a.id);
     await inTransaction(this.pool, async (c) => {
       await c.query(UPSERT, params);
       await c.query(
@@ -193,16 +195,6 @@ export class PgAlertStore implements AlertStore, RuleStateStore {
           [a.id, HISTORY_PER_ALERT],
         );
     });
-  }
-
-  private pruneDue(id: string): boolean {
-    const n = this.sincePrune.get(id);
-    if (n !== undefined && n < PRUNE_EVERY) {
-      this.sincePrune.set(id, n + 1);
-      return false;
-    }
-    this.sincePrune.set(id, 1);
-    return true;
   }
 
   async history(id: string, limit: number): Promise<AlertHistoryEntry[]> {

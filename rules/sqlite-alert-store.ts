@@ -1,7 +1,14 @@
 import type { Statement } from 'better-sqlite3';
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
-import type { Alert, AlertFilter, AlertHistoryEntry, AlertState } from './alerts.js';
+import {
+  type Alert,
+  type AlertFilter,
+  type AlertHistoryEntry,
+  type AlertState,
+  HISTORY_PER_ALERT,
+  HistoryPruning,
+} from './alerts.js';
 import type { SeriesState } from './evaluate.js';
 import type { AlertStore, RuleStateStore, SavedSeries } from './store.js';
 
@@ -58,11 +65,6 @@ const MIGRATIONS = [
   },
 ];
 
-/** Changes kept per alert. */
-const HISTORY_PER_ALERT = 500;
-/** Changes between two prunes of an alert's history. */
-const PRUNE_EVERY = 50;
-
 interface Row {
   id: string;
   rule_id: string;
@@ -107,6 +109,7 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
   private readonly stmt: (sql: string) => Statement;
 
   private readonly upsertTx;
+  private readonly pruning = new HistoryPruning();
 
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'alerts', MIGRATIONS);
@@ -162,7 +165,7 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
   }
 
   async upsert(a: Alert, change?: AlertHistoryEntry): Promise<void> {
-    this.upsertTx(a, change, change !== undefined && this.pruneDue(a.id));
+    this.upsertTx(a, change, change !== undefined && this.pruning.due(a.id));
   }
 
   private upsertRows(a: Alert, change?: AlertHistoryEntry, pruneNow = false) {
@@ -183,24 +186,6 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
       `DELETE FROM alert_history WHERE alert_id = ? AND seq <= (
          SELECT seq FROM alert_history WHERE alert_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
     ).run(a.id, a.id, HISTORY_PER_ALERT);
-  }
-
-  /** History entries written per alert since its last prune (in memory; a restart prunes on the first). */
-  private readonly sincePrune = new Map<string, number>();
-
-  /**
-   * Whether this change should prune the alert's history to the newest HISTORY_PER_ALERT: every
-   * PRUNE_EVERY changes, not each (the delete reads the alert's newest entries: a flapping alert
-   * paid for it on every transition). The table holds at most PRUNE_EVERY more per alert.
-   */
-  private pruneDue(id: string): boolean {
-    const n = this.sincePrune.get(id);
-    if (n !== undefined && n < PRUNE_EVERY) {
-      this.sincePrune.set(id, n + 1);
-      return false;
-    }
-    this.sincePrune.set(id, 1);
-    return true;
   }
 
   async history(id: string, limit: number): Promise<AlertHistoryEntry[]> {
