@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Alert, AlertHistoryEntry } from '../../rules/alerts.js';
 import type { SeriesState } from '../../rules/evaluate.js';
 import type { AlertStore, RuleStateStore, SavedSeries } from '../../rules/store.js';
-import type { MakeStore } from './index.js';
+import { eachFresh, type MakeStore } from './index.js';
 
 const alert = (over: Partial<Alert> = {}): Alert => ({
   id: 'hot@d1',
@@ -33,12 +33,10 @@ const change = (at: number, event: AlertHistoryEntry['event'], value: AlertHisto
 /** AlertStore and RuleStateStore: alerts with their history, and the rule engine's saved series. */
 export function alertStoreContract(name: string, make: MakeStore<AlertStore & RuleStateStore>) {
   describe(`AlertStore contract: ${name}`, () => {
-    let store: AlertStore & RuleStateStore;
-    let cleanup: () => Promise<void>;
-    beforeEach(async () => {
-      ({ store, cleanup } = await make());
+    let store!: AlertStore & RuleStateStore;
+    eachFresh(make, (s) => {
+      store = s;
     });
-    afterEach(() => cleanup());
 
     it('stores an alert and gives it back as stored; an unknown id is undefined', async () => {
       const a = alert({ value: 'jammed', silencedBy: 'S-1', flapping: true });

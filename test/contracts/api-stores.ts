@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ApiKey } from '../../api/auth.js';
 import type { ApiKeyStore } from '../../api/store.js';
-import type { MakeStore } from './index.js';
+import { eachFresh, type MakeStore } from './index.js';
 
 const record = (id: string, o: Partial<ApiKey> = {}): ApiKey => ({
   keyId: id,
@@ -21,12 +21,10 @@ const record = (id: string, o: Partial<ApiKey> = {}): ApiKey => ({
 /** ApiKeyStore: records with their hashes, found by hash; revocation, use and expiry. */
 export function apiKeyStoreContract(name: string, make: MakeStore<ApiKeyStore>) {
   describe(`ApiKeyStore contract: ${name}`, () => {
-    let store: ApiKeyStore;
-    let cleanup: () => Promise<void>;
-    beforeEach(async () => {
-      ({ store, cleanup } = await make());
+    let store!: ApiKeyStore;
+    eachFresh(make, (s) => {
+      store = s;
     });
-    afterEach(() => cleanup());
 
     it('stores a record and finds it by id and by hash, as stored', async () => {
       const a = record('K-a');

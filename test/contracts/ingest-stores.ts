@@ -1,17 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newDevice } from '../../ingest/devices.js';
 import type { DeadLetterStore, DeviceStore } from '../../ingest/store.js';
-import type { MakeStore } from './index.js';
+import { eachFresh, type MakeStore } from './index.js';
 
 /** DeviceStore: identity, last seen, last values and connectivity survive a restart. */
 export function deviceStoreContract(name: string, make: MakeStore<DeviceStore>) {
   describe(`DeviceStore contract: ${name}`, () => {
-    let store: DeviceStore;
-    let cleanup: () => Promise<void>;
-    beforeEach(async () => {
-      ({ store, cleanup } = await make());
+    let store!: DeviceStore;
+    eachFresh(make, (s) => {
+      store = s;
     });
-    afterEach(() => cleanup());
 
     it('saves devices and loads them back as saved; a second save replaces the first', async () => {
       const d = newDevice('press-1', {
@@ -48,12 +46,13 @@ export function deadLetterStoreContract(
   make: (maxEntries: number) => ReturnType<MakeStore<DeadLetterStore>>,
 ) {
   describe(`DeadLetterStore contract: ${name}`, () => {
-    let store: DeadLetterStore;
-    let cleanup: () => Promise<void>;
-    beforeEach(async () => {
-      ({ store, cleanup } = await make(10));
-    });
-    afterEach(() => cleanup());
+    let store!: DeadLetterStore;
+    eachFresh(
+      () => make(10),
+      (s) => {
+        store = s;
+      },
+    );
     const letter = (i: number, deviceId: string | null = `d${i % 3}`) => ({
       at: 1_000 + i,
       source: 'mqtt-embedded',

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewEvent, Webhook } from '../../notify/outbox.js';
 import type { OutboxStore } from '../../notify/store.js';
-import type { MakeStore } from './index.js';
+import { eachFresh, type MakeStore } from './index.js';
 
 const event = (subject: string, at = 1_000): NewEvent => ({
   type: 'ticket.created',
@@ -26,12 +26,10 @@ const hook = (id: string, o: Partial<Webhook> = {}): Webhook => ({
 /** OutboxStore: events in order with their deliveries and e-mails; per-webhook order; dead lists. */
 export function outboxStoreContract(name: string, make: MakeStore<OutboxStore>) {
   describe(`OutboxStore contract: ${name}`, () => {
-    let store: OutboxStore;
-    let cleanup: () => Promise<void>;
-    beforeEach(async () => {
-      ({ store, cleanup } = await make());
+    let store!: OutboxStore;
+    eachFresh(make, (s) => {
+      store = s;
     });
-    afterEach(() => cleanup());
 
     it('stores events in order with increasing seq; reads them back as stored', async () => {
       expect(await store.lastSeq()).toBe(0);

@@ -1,16 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { StockStore } from '../../parts/store.js';
-import type { MakeStore } from './index.js';
+import { eachFresh, type MakeStore } from './index.js';
 
 const req = (part: string, quantity: number, ...locations: string[]) => ({ part, quantity, locations });
 
 /** StockStore: counts that never go wrong, reservations all or nothing, every change a movement. */
 export function stockStoreContract(name: string, make: MakeStore<StockStore>) {
   describe(`StockStore contract: ${name}`, () => {
-    let store: StockStore;
-    let cleanup: () => Promise<void>;
+    let store!: StockStore;
+    eachFresh(make, (s) => {
+      store = s;
+    });
     beforeEach(async () => {
-      ({ store, cleanup } = await make());
       await store.seed(
         [
           { part: 'S-7', location: 'central', quantity: 10 },
@@ -20,7 +21,6 @@ export function stockStoreContract(name: string, make: MakeStore<StockStore>) {
         100,
       );
     });
-    afterEach(() => cleanup());
 
     it('seeds opening stock once per (part, location), each with a receipt', async () => {
       await store.receive('S-7', 'central', 5, 'ana', 'delivery', 200);

@@ -1,16 +1,14 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PreventiveStore } from '../../tickets/store.js';
-import type { MakeStore } from './index.js';
+import { eachFresh, type MakeStore } from './index.js';
 
 /** PreventiveStore: the last visit and the usage state per (schedule, device), replaced on save. */
 export function preventiveStoreContract(name: string, make: MakeStore<PreventiveStore>) {
   describe(`PreventiveStore contract: ${name}`, () => {
-    let store: PreventiveStore;
-    let cleanup: () => Promise<void>;
-    beforeEach(async () => {
-      ({ store, cleanup } = await make());
+    let store!: PreventiveStore;
+    eachFresh(make, (s) => {
+      store = s;
     });
-    afterEach(() => cleanup());
 
     it('remembers the last visit per (schedule, device); a later save replaces it', async () => {
       expect(await store.lastVisit('lube', 'press-1')).toBeUndefined();

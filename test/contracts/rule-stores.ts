@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewSilence } from '../../rules/silences.js';
 import type { SilenceStore } from '../../rules/store.js';
-import type { MakeStore } from './index.js';
+import { eachFresh, type MakeStore } from './index.js';
 
 const window = (o: Partial<NewSilence> = {}): NewSilence => ({
   devices: ['press-*'],
@@ -17,12 +17,10 @@ const window = (o: Partial<NewSilence> = {}): NewSilence => ({
 /** SilenceStore: maintenance windows as made, moved and ended; which are current at a time. */
 export function silenceStoreContract(name: string, make: MakeStore<SilenceStore>) {
   describe(`SilenceStore contract: ${name}`, () => {
-    let store: SilenceStore;
-    let cleanup: () => Promise<void>;
-    beforeEach(async () => {
-      ({ store, cleanup } = await make());
+    let store!: SilenceStore;
+    eachFresh(make, (s) => {
+      store = s;
     });
-    afterEach(() => cleanup());
 
     it('stores a window as given, with an increasing S- id and its making time; get() reads it back', async () => {
       const a = await store.create(window({ ticketId: 'T-4' }), 5_000);
