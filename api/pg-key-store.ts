@@ -1,5 +1,5 @@
 import { FaultlineError } from '../lib/errors.js';
-import { inTransaction, migratePg, type PgPool } from '../lib/pg.js';
+import { bigintOrNull, inTransaction, migratePg, type PgPool } from '../lib/pg.js';
 import type { ApiKey, Role } from './auth.js';
 import type { ApiKeyStore } from './store.js';
 
@@ -39,8 +39,6 @@ interface Row {
   revoked_at: string | null;
 }
 
-const num = (v: string | null): number | null => (v === null ? null : Number(v));
-
 function fromRow(r: Row): ApiKey {
   return {
     keyId: r.id,
@@ -51,9 +49,9 @@ function fromRow(r: Row): ApiKey {
     customer: r.customer,
     createdAt: Number(r.created_at),
     createdBy: r.created_by,
-    expiresAt: num(r.expires_at),
-    lastUsedAt: num(r.last_used_at),
-    revokedAt: num(r.revoked_at),
+    expiresAt: bigintOrNull(r.expires_at),
+    lastUsedAt: bigintOrNull(r.last_used_at),
+    revokedAt: bigintOrNull(r.revoked_at),
   };
 }
 

@@ -1,4 +1,4 @@
-import { migratePg, type PgPool } from '../lib/pg.js';
+import { bigintOrNull, migratePg, type PgPool } from '../lib/pg.js';
 import type { Device } from './devices.js';
 import type { DeviceStore } from './store.js';
 
@@ -38,8 +38,6 @@ interface Row {
   connectivity: Device['connectivity'];
 }
 
-const num = (v: string | null): number | null => (v === null ? null : Number(v));
-
 /** The device registry's persistence in PostgreSQL (issue 20): one row per device, written in batches. */
 export class PgDeviceStore implements DeviceStore {
   private constructor(private readonly pool: PgPool) {}
@@ -59,8 +57,8 @@ export class PgDeviceStore implements DeviceStore {
       customer: r.customer,
       tags: r.tags,
       configured: false,
-      firstSeenAt: num(r.first_seen_at),
-      lastSeenAt: num(r.last_seen_at),
+      firstSeenAt: bigintOrNull(r.first_seen_at),
+      lastSeenAt: bigintOrNull(r.last_seen_at),
       lastValues: r.last_values,
       activeErrorCodes: r.active_error_codes,
       units: r.units,

@@ -36,6 +36,9 @@ export function openPool(o: PgOptions): PgPool {
   return pool;
 }
 
+/** A BIGINT column as read by `pg` (a string, to keep 64 bits) as a number: times in ms and counters fit. */
+export const bigintOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
+
 /** One numbered schema change of one component, as SQL. Versions start at 1 and never change once released. */
 export interface PgMigration {
   version: number;

@@ -44,6 +44,9 @@ export interface AlertHistoryEntry {
   silencedBy: string | null;
 }
 
+/** The order alerts are listed in: firing first, then pending, resolved, inactive (stored per row). */
+export const STATE_RANK: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
+
 /** Changes kept per alert in its history. */
 export const HISTORY_PER_ALERT = 500;
 /** Changes between two prunes of an alert's history. */

@@ -1,5 +1,5 @@
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
-import { inTransaction, migratePg, type PgPool } from '../lib/pg.js';
+import { bigintOrNull, inTransaction, migratePg, type PgPool } from '../lib/pg.js';
 import {
   type Alert,
   type AlertFilter,
@@ -7,11 +7,10 @@ import {
   type AlertState,
   HISTORY_PER_ALERT,
   HistoryPruning,
+  STATE_RANK,
 } from './alerts.js';
 import type { SeriesState } from './evaluate.js';
 import type { AlertStore, RuleStateStore, SavedSeries } from './store.js';
-
-const STATE_RANK: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
 
 const MIGRATIONS = [
   {
@@ -73,8 +72,6 @@ interface Row {
   updated_at: string;
 }
 
-const num = (v: string | null): number | null => (v === null ? null : Number(v));
-
 const fromRow = (r: Row): Alert => ({
   id: r.id,
   ruleId: r.rule_id,
@@ -83,9 +80,9 @@ const fromRow = (r: Row): Alert => ({
   priority: r.priority,
   faultType: r.fault_type,
   value: r.value,
-  activeAt: num(r.active_at),
-  firedAt: num(r.fired_at),
-  resolvedAt: num(r.resolved_at),
+  activeAt: bigintOrNull(r.active_at),
+  firedAt: bigintOrNull(r.fired_at),
+  resolvedAt: bigintOrNull(r.resolved_at),
   fireCount: r.fire_count,
   flapping: r.flapping,
   silencedBy: r.silenced_by,

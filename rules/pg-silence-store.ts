@@ -1,5 +1,5 @@
 import { migratePg, type PgPool } from '../lib/pg.js';
-import type { NewSilence, Silence } from './silences.js';
+import { type NewSilence, type Silence, storedSilenceSeq } from './silences.js';
 import type { SilenceStore } from './store.js';
 
 const MIGRATIONS = [
@@ -48,8 +48,6 @@ const fromRow = (r: Row): Silence => ({
   endedAt: r.ended_at === null ? null : Number(r.ended_at),
 });
 
-const seqOf = (id: string): string | undefined => /^S-(\d{1,15})$/.exec(id)?.[1];
-
 /** Maintenance windows in PostgreSQL, shared by every gateway instance (issue 20). */
 export class PgSilenceStore implements SilenceStore {
   private constructor(private readonly pool: PgPool) {}
@@ -78,14 +76,14 @@ export class PgSilenceStore implements SilenceStore {
   }
 
   async get(id: string): Promise<Silence | undefined> {
-    const seq = seqOf(id);
+    const seq = storedSilenceSeq(id);
     if (seq === undefined) return undefined;
     const { rows } = await this.pool.query<Row>('SELECT * FROM silences WHERE seq = $1', [seq]);
     return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
   async move(id: string, from: number, to: number): Promise<Silence | undefined> {
-    const seq = seqOf(id);
+    const seq = storedSilenceSeq(id);
     if (seq === undefined) return undefined;
     const { rows } = await this.pool.query<Row>(
       'UPDATE silences SET from_at = $1, to_at = $2 WHERE seq = $3 RETURNING *',
@@ -95,7 +93,7 @@ export class PgSilenceStore implements SilenceStore {
   }
 
   async end(id: string, at: number): Promise<Silence | undefined> {
-    const seq = seqOf(id);
+    const seq = storedSilenceSeq(id);
     if (seq === undefined) return undefined;
     await this.pool.query('UPDATE silences SET ended_at = $1 WHERE seq = $2 AND ended_at IS NULL', [at, seq]);
     return this.get(id);

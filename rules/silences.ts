@@ -90,6 +90,12 @@ function asSilence(w: RecurringWindow, o: { from: number; to: number }): Silence
   };
 }
 
+/** The number of a stored window's id (`S-<n>`), or undefined for any other id (recurring, malformed). */
+export function storedSilenceSeq(id: string): number | undefined {
+  const m = /^S-(\d{1,15})$/.exec(id);
+  return m ? Number(m[1]) : undefined;
+}
+
 /** The end of a window: its planned end, or when it was ended early. */
 export const endOf = (s: Silence): number => (s.endedAt === null ? s.to : Math.min(s.to, s.endedAt));
 

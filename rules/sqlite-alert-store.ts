@@ -8,11 +8,10 @@ import {
   type AlertState,
   HISTORY_PER_ALERT,
   HistoryPruning,
+  STATE_RANK,
 } from './alerts.js';
 import type { SeriesState } from './evaluate.js';
 import type { AlertStore, RuleStateStore, SavedSeries } from './store.js';
-
-const STATE_RANK: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
 
 const MIGRATIONS = [
   {

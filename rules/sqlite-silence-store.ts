@@ -1,5 +1,5 @@
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
-import type { NewSilence, Silence } from './silences.js';
+import { type NewSilence, type Silence, storedSilenceSeq } from './silences.js';
 import type { SilenceStore } from './store.js';
 
 const MIGRATIONS = [
@@ -48,12 +48,6 @@ const fromRow = (r: Row): Silence => ({
   endedAt: r.ended_at,
 });
 
-/** The row number of a stored window's id, or undefined for any other id. */
-const seqOf = (id: string): number | undefined => {
-  const m = /^S-(\d{1,15})$/.exec(id);
-  return m ? Number(m[1]) : undefined;
-};
-
 /** Maintenance windows in SQLite (state.db). */
 export class SqliteSilenceStore implements SilenceStore {
   constructor(private readonly db: SqliteDatabase) {
@@ -80,21 +74,21 @@ export class SqliteSilenceStore implements SilenceStore {
   }
 
   async get(id: string): Promise<Silence | undefined> {
-    const seq = seqOf(id);
+    const seq = storedSilenceSeq(id);
     if (seq === undefined) return undefined;
     const r = this.db.prepare('SELECT * FROM silences WHERE seq = ?').get(seq) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
   async move(id: string, from: number, to: number): Promise<Silence | undefined> {
-    const seq = seqOf(id);
+    const seq = storedSilenceSeq(id);
     if (seq === undefined) return undefined;
     this.db.prepare('UPDATE silences SET from_at = ?, to_at = ? WHERE seq = ?').run(from, to, seq);
     return this.get(id);
   }
 
   async end(id: string, at: number): Promise<Silence | undefined> {
-    const seq = seqOf(id);
+    const seq = storedSilenceSeq(id);
     if (seq === undefined) return undefined;
     this.db.prepare('UPDATE silences SET ended_at = ? WHERE seq = ? AND ended_at IS NULL').run(at, seq);
     return this.get(id);
