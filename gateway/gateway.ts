@@ -210,7 +210,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     }
 
     const alertStore = new SqliteAlertStore(stateDb);
-    const silences = new Silences(new SqliteSilenceStore(stateDb), Date.now, config.maintenance);
+    const silences = new Silences(new SqliteSilenceStore(stateDb), Date.now, config.maintenance, (err) =>
+      logger.error({ err }, 'maintenance windows could not be reloaded'),
+    );
     await silences.refresh();
     const alerts = new AlertTracker(
       alertStore,

@@ -119,6 +119,8 @@ export class Silences {
     private readonly store: SilenceStore,
     private readonly now: () => number = Date.now,
     private readonly recurring: readonly RecurringWindow[] = [],
+    /** A reload that failed in the background (the windows in memory stay until the next one). */
+    private readonly onError: (err: unknown) => void = () => undefined,
   ) {}
 
   /** Reloads the windows not yet over from the store. */
@@ -200,7 +202,7 @@ export class Silences {
       const s = asSilence(w, o);
       if (o.covering && silenceMatches(s, device, at) && (!best || endOf(s) > endOf(best))) best = s;
     }
-    if (this.current.some((s) => endOf(s) <= this.now())) void this.refresh().catch(() => undefined);
+    if (this.current.some((s) => endOf(s) <= this.now())) void this.refresh().catch(this.onError);
     return best;
   }
 }
