@@ -71,6 +71,8 @@ export interface RunningGateway {
   readonly housekeeping: Housekeeping;
   readonly tickets: TicketService;
   readonly alerts: AlertTracker;
+  /** Alert changes → tickets (and the flapping alerts' summaries). */
+  readonly intake: AlertIntake;
   readonly engine: RuleEngine;
   /** Reloads the rule files (SIGHUP, the API, file changes). */
   readonly rules: RuleReloader;
@@ -254,8 +256,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     // At the stop, after the rules, SLA clocks and schedules have stopped (registered before them):
     // the transitions in flight applied, the turn committed, the rule state saved.
     let slaRef: SlaWatcher | undefined;
+    let intakeRef: AlertIntake | undefined;
     components.onStop('state flush', async () => {
       await alerts.idle();
+      await intakeRef?.flush(); // the flapping alerts' pending summaries
       await slaRef?.idle();
       uow.commit();
       engineRef?.flushAll();
@@ -333,6 +337,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
 
     // readings → decode → spool → rules → alerts → tickets → notify, wired in one place.
     const intake = new AlertIntake(tickets, silences, logger.child({ component: 'tickets' }));
+    intakeRef = intake;
     ({ slaNotice } = wirePipeline({
       ingest,
       registry,
@@ -487,6 +492,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       housekeeping,
       tickets,
       alerts,
+      intake,
       engine,
       rules: reloader,
       api,

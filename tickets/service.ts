@@ -194,6 +194,16 @@ function reportEvent(t: Ticket, by: string, at: number): NewTicketEvent {
 }
 
 export type TicketChange = 'created' | 'occurrence' | 'transition' | 'visit';
+
+/** Occurrences and recoveries of one ticket's alert counted since `since` but not yet on its timeline. */
+export interface RecurrenceSummary {
+  alertId: string;
+  since: number;
+  occurrences: { count: number; lastAt: number };
+  recoveries: { count: number; lastAt: number };
+}
+
+const plural = (n: number, word: string) => (n === 1 ? word : `${word}s`);
 export type TicketListener = (e: { kind: TicketChange; ticket: Ticket }) => void;
 
 /** The ticket side of the plan: intake from monitoring, lifecycle, SLA clocks. */
@@ -643,8 +653,44 @@ export class TicketService {
   }
 
   /** The alert behind an open ticket cleared: recorded on the timeline; the work goes on. */
-  async alertResolved(alert: Alert): Promise<void> {
-    await this.opts.store.noteOnOpen(alert.ruleId, alert.deviceId, {
+  /**
+   * Counts an occurrence on the open ticket of (rule, device) without a timeline entry or an event —
+   * the intake sums them (tickets/alert-intake.ts); returns the ticket's id, `undefined`: none open.
+   */
+  countOccurrence(ruleId: string, deviceId: string): Promise<string | undefined> {
+    return this.opts.store.count(ruleId, deviceId, this.now());
+  }
+
+  /**
+   * One timeline entry for occurrences and one for recoveries that were counted but not noted one by
+   * one (a flapping alert), in the order they ended; then a `ticket.occurrence` event if any fired.
+   */
+  async noteRecurrences(ticketId: string, s: RecurrenceSummary): Promise<void> {
+    const entries: NewTicketEvent[] = [];
+    const base = { actor: 'monitoring', from: null, to: null } as const;
+    if (s.occurrences.count > 0)
+      entries.push({
+        ...base,
+        at: s.occurrences.lastAt,
+        type: 'occurrence',
+        note: `${s.occurrences.count} more ${plural(s.occurrences.count, 'occurrence')} since ${toIso(s.since)}, the last at ${toIso(s.occurrences.lastAt)}`,
+      });
+    if (s.recoveries.count > 0)
+      entries.push({
+        ...base,
+        at: s.recoveries.lastAt,
+        type: 'alert_resolved',
+        note: `alert ${s.alertId} resolved ${s.recoveries.count} more ${plural(s.recoveries.count, 'time')} since ${toIso(s.since)}, the last at ${toIso(s.recoveries.lastAt)}`,
+      });
+    if (entries.length === 0) return;
+    entries.sort((a, b) => a.at - b.at);
+    const ticket = await this.opts.store.update(ticketId, (t) => ({ ticket: t, events: entries }));
+    if (ticket && s.occurrences.count > 0) this.occurred(ticket);
+  }
+
+  /** Notes an alert's recovery on the open ticket of its pair; returns the ticket's id, if any. */
+  async alertResolved(alert: Alert): Promise<string | undefined> {
+    return this.opts.store.noteOnOpen(alert.ruleId, alert.deviceId, {
       at: alert.resolvedAt ?? this.now(),
       type: 'alert_resolved',
       actor: 'monitoring',

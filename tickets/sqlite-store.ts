@@ -264,6 +264,8 @@ export class SqliteTicketStore implements TicketStore {
       occurrence: db.prepare(
         'UPDATE tickets SET occurrences = occurrences + 1, last_occurrence_at = ?, updated_at = ? WHERE seq = ?',
       ),
+      count: db.prepare(`UPDATE tickets SET occurrences = occurrences + 1, last_occurrence_at = @at,
+        updated_at = @at WHERE rule_id = @ruleId AND device_id = @deviceId AND is_open = 1 RETURNING seq`),
       openPair: db.prepare(`SELECT * FROM tickets WHERE rule_id = ? AND device_id = ? AND is_open = 1`),
       openPairSeq: db.prepare(`SELECT seq FROM tickets WHERE rule_id = ? AND device_id = ? AND is_open = 1`),
       clocks: db.prepare('SELECT * FROM sla_clocks WHERE ticket_seq = ?'),
@@ -328,6 +330,11 @@ export class SqliteTicketStore implements TicketStore {
 
   async recur(ruleId: string, deviceId: string, at: number): Promise<Ticket | undefined> {
     return this.tx.recur(ruleId, deviceId, at);
+  }
+
+  async count(ruleId: string, deviceId: string, at: number): Promise<string | undefined> {
+    const row = this.stmts.count.get({ at, ruleId, deviceId }) as { seq: number } | undefined;
+    return row ? idOf(row.seq) : undefined;
   }
 
   /**

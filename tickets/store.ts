@@ -83,6 +83,12 @@ export interface TicketStore {
    * cheap path of a re-firing alert: `openOrRecur` is for when a ticket may have to be filed.
    */
   recur(ruleId: string, deviceId: string, at: number): Promise<Ticket | undefined>;
+  /**
+   * Counts an occurrence (counter and last time, no timeline entry) on the open ticket of
+   * (ruleId, deviceId); returns its id, `undefined` when the pair has none open. The cheapest path
+   * of a flapping alert, whose occurrences are summed on the timeline by the intake.
+   */
+  count(ruleId: string, deviceId: string, at: number): Promise<string | undefined>;
   /** Creates a ticket with no de-duplication (manual intake). */
   create(input: NewTicket, event: NewTicketEvent): Promise<Ticket>;
   get(id: string): Promise<Ticket | undefined>;

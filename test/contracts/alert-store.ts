@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Alert, AlertHistoryEntry } from '../../rules/alerts.js';
 import type { SeriesState } from '../../rules/evaluate.js';
 import type { AlertStore, RuleStateStore, SavedSeries } from '../../rules/store.js';

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { ApiKey } from '../../api/auth.js';
 import type { ApiKeyStore } from '../../api/store.js';
 import { eachFresh, type MakeStore } from './index.js';

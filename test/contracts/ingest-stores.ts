@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { newDevice } from '../../ingest/devices.js';
 import type { DeadLetterStore, DeviceStore } from '../../ingest/store.js';
 import { eachFresh, type MakeStore } from './index.js';

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NewEvent, Webhook } from '../../notify/outbox.js';
 import type { OutboxStore } from '../../notify/store.js';
 import { eachFresh, type MakeStore } from './index.js';

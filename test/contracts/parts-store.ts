@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import type { StockStore } from '../../parts/store.js';
 import { eachFresh, type MakeStore } from './index.js';
 

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { NewSilence } from '../../rules/silences.js';
 import type { SilenceStore } from '../../rules/store.js';
 import { eachFresh, type MakeStore } from './index.js';

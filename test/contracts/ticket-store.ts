@@ -91,6 +91,27 @@ export function ticketStoreContract(
       expect(await store.recur('r1', 'd1', 7_000)).toBeUndefined();
     });
 
+    it("count adds to the open ticket's counter with no timeline entry and returns its id", async () => {
+      expect(await store.count('r1', 'd1', 2_500)).toBeUndefined();
+      const { ticket } = await store.openOrRecur(monitoring(), 2_000);
+      expect(await store.count('r1', 'd1', 4_000)).toBe(ticket.id);
+      expect(await store.count('r1', 'd1', 5_000)).toBe(ticket.id);
+      expect(await store.count('r1', 'other-device', 5_000)).toBeUndefined();
+      expect(await store.get(ticket.id)).toEqual({
+        ...ticket,
+        occurrences: 2,
+        lastOccurrenceAt: 5_000,
+        updatedAt: 5_000,
+      });
+      expect((await store.timeline(ticket.id)).map((e) => e.type)).toEqual(['created']);
+      await store.update(ticket.id, (t) => ({
+        ticket: { ...t, status: 'closed', finalAt: 6_000 },
+        events: [],
+      }));
+      expect(await store.count('r1', 'd1', 7_000)).toBeUndefined();
+      expect((await store.get(ticket.id))?.occurrences).toBe(2);
+    });
+
     it('noteOnOpen adds a timeline entry to the open ticket of the pair and changes nothing else', async () => {
       const note = {
         at: 3_000,
