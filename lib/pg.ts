@@ -23,6 +23,7 @@ export interface PgOptions {
  */
 export function openPool(o: PgOptions): PgPool {
   const pool = new pg.Pool({
+    types: NUMBERS,
     connectionString: o.url,
     max: o.poolSize,
     statement_timeout: o.statementTimeoutMs,
@@ -36,8 +37,19 @@ export function openPool(o: PgOptions): PgPool {
   return pool;
 }
 
+/**
+ * BIGINT (times in ms, counters, sequence numbers) read as a number, for this pool only: every value
+ * Faultline stores in one fits in 2^53 (`pg` reads them as strings by default, to keep 64 bits).
+ */
+const NUMBERS = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === pg.types.builtins.INT8
+      ? (v: string) => Number(v)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
 /** A BIGINT column as read by `pg` (a string, to keep 64 bits) as a number: times in ms and counters fit. */
-export const bigintOrNull = (v: string | null): number | null => (v === null ? null : Number(v));
+export const bigintOrNull = (v: string | number | null): number | null => (v === null ? null : Number(v));
 
 /** One numbered schema change of one component, as SQL. Versions start at 1 and never change once released. */
 export interface PgMigration {

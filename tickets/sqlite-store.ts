@@ -1,24 +1,24 @@
 import type { Statement } from 'better-sqlite3';
-import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
+import type { Page } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
-import {
-  type Dispatch,
-  type Feedback,
-  isOpen,
-  type NewTicketEvent,
-  nextDueAt,
-  PRIORITY_RANK,
-  type RepairReport,
-  type Reporter,
-  type SlaClock,
-  type SlaTarget,
-  type Ticket,
-  type TicketEvent,
-} from './model.js';
+import type { NewTicketEvent, SlaClock, SlaTarget, Ticket, TicketEvent } from './model.js';
 import type { ListQuery, NewTicket, OpenResult, TicketStore } from './store.js';
-
-// Sort key for "no unmet deadline": after every real one.
-const NO_DEADLINE = 8_640_000_000_000_000;
+import { listSql, nextCursor, SQLITE } from './ticket-list-sql.js';
+import {
+  CLOCK_COLUMNS,
+  type ClockRow,
+  clocksBySeq,
+  clockValues,
+  type EventRow,
+  eventOf,
+  HALFWAY,
+  idOf,
+  type TicketRow as Row,
+  seqOf,
+  ticketColumns,
+  ticketOf,
+  type WarnAtOf,
+} from './ticket-rows.js';
 
 export const MIGRATIONS = [
   {
@@ -130,104 +130,6 @@ export const MIGRATIONS = [
   },
 ];
 
-interface Row {
-  seq: number;
-  title: string;
-  description: string;
-  priority: Ticket['priority'];
-  status: Ticket['status'];
-  source: Ticket['source'];
-  device_id: string | null;
-  site: string | null;
-  area: Ticket['area'];
-  customer: string | null;
-  equipment_model: string | null;
-  rule_id: string | null;
-  alert_id: string | null;
-  fault_type: string;
-  occurrences: number;
-  last_occurrence_at: number | null;
-  reported_at: number;
-  created_at: number;
-  updated_at: number;
-  final_at: number | null;
-  assignees: string;
-  team: string | null;
-  labels: string;
-  is_open: number;
-  priority_rank: number;
-  due_key: number;
-  reporter: string | null;
-  report: string | null;
-  feedback: string | null;
-  waiting_on: Ticket['waitingOn'];
-  waiting_for: string | null;
-  dispatch: string | null;
-}
-
-interface ClockRow {
-  ticket_seq: number;
-  target: SlaTarget;
-  start_at: number;
-  due_at: number;
-  met_at: number | null;
-  calendar: string;
-  target_ms: number;
-  worked_ms: number;
-  running_since: number | null;
-  paused_at: number | null;
-  notified: number;
-}
-
-/** When a clock shows its first warning (null: paused, met, or past it); stored for the SQL filters. */
-export type WarnAtOf = (c: SlaClock) => number | null;
-
-/** Without a policy: the first warning at half of the clock's remaining plain time. */
-const HALFWAY: WarnAtOf = (c) =>
-  c.metAt !== null || c.runningSince === null
-    ? null
-    : c.runningSince + Math.max(0, c.targetMs / 2 - c.workedMs);
-
-const idOf = (seq: number) => `T-${seq}`;
-function seqOf(id: string): number | undefined {
-  const m = /^T-(\d{1,15})$/.exec(id);
-  return m ? Number(m[1]) : undefined;
-}
-
-function toParams(t: NewTicket | Ticket) {
-  return {
-    title: t.title,
-    description: t.description,
-    priority: t.priority,
-    priority_rank: PRIORITY_RANK[t.priority],
-    status: t.status,
-    is_open: isOpen(t.status) ? 1 : 0,
-    source: t.source,
-    device_id: t.deviceId,
-    site: t.site,
-    area: t.area,
-    customer: t.customer,
-    equipment_model: t.equipmentModel,
-    rule_id: t.ruleId,
-    alert_id: t.alertId,
-    fault_type: t.faultType,
-    reported_at: t.reportedAt,
-    created_at: t.createdAt,
-    updated_at: t.updatedAt,
-    final_at: 'finalAt' in t ? t.finalAt : null,
-    assignees: JSON.stringify(t.assignees),
-    team: t.team,
-    labels: JSON.stringify(t.labels),
-    reporter: t.reporter ? JSON.stringify(t.reporter) : null,
-    report: 'report' in t && t.report ? JSON.stringify(t.report) : null,
-    feedback: 'feedback' in t && t.feedback ? JSON.stringify(t.feedback) : null,
-    waiting_on: 'waitingOn' in t ? t.waitingOn : null,
-    waiting_for: 'waitingFor' in t && t.waitingFor ? JSON.stringify(t.waitingFor) : null,
-    dispatch: 'dispatch' in t && t.dispatch ? JSON.stringify(t.dispatch) : null,
-    due_key: nextDueAt(t) ?? NO_DEADLINE,
-  };
-}
-
 type Mutate = (t: Ticket) => { ticket: Ticket; events: NewTicketEvent[] };
 
 /** SQLite ticket store: tickets, their SLA clocks (queryable by state) and their timelines. */
@@ -271,8 +173,7 @@ export class SqliteTicketStore implements TicketStore {
       clocks: db.prepare('SELECT * FROM sla_clocks WHERE ticket_seq = ?'),
       deleteClocks: db.prepare('DELETE FROM sla_clocks WHERE ticket_seq = ?'),
       insertClock: db.prepare(
-        `INSERT INTO sla_clocks (ticket_seq, target, start_at, due_at, met_at, calendar, target_ms, worked_ms,
-         running_since, paused_at, warn_at, notified) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO sla_clocks (${CLOCK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       insertEvent: db.prepare(
         'INSERT INTO ticket_events (ticket_seq, at, type, actor, from_status, to_status, note) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -378,123 +279,14 @@ export class SqliteTicketStore implements TicketStore {
   async timeline(id: string): Promise<TicketEvent[]> {
     const seq = seqOf(id);
     if (seq === undefined) return [];
-    const rows = this.stmts.events.all(seq) as {
-      at: number;
-      type: TicketEvent['type'];
-      actor: string;
-      from_status: TicketEvent['from'];
-      to_status: TicketEvent['to'];
-      note: string | null;
-    }[];
-    return rows.map((r) => ({
-      ticketId: id,
-      at: r.at,
-      type: r.type,
-      actor: r.actor,
-      from: r.from_status,
-      to: r.to_status,
-      note: r.note,
-    }));
+    const rows = this.stmts.events.all(seq) as EventRow[];
+    return rows.map((r) => eventOf(id, r));
   }
 
   async list(q: ListQuery): Promise<Page<Ticket>> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    const inList = (col: string, values: readonly string[] | undefined) => {
-      if (!values?.length) return;
-      where.push(`${col} IN (${values.map(() => '?').join(',')})`);
-      params.push(...values);
-    };
-    const f = q.filter;
-    inList('t.status', f.status);
-    inList('t.priority', f.priority);
-    // The same conditions on the columns the urgency index leads with, which SQLite cannot derive:
-    // a list of resolved emergencies seeks to them instead of walking every open ticket first.
-    const open = new Set(f.status?.map((x) => isOpen(x)));
-    if (open.size === 1) where.push(`t.is_open = ${open.has(true) ? 1 : 0}`);
-    if (f.priority?.length) {
-      where.push(`t.priority_rank IN (${f.priority.map(() => '?').join(',')})`);
-      params.push(...f.priority.map((x) => PRIORITY_RANK[x]));
-    }
-    inList('t.source', f.source);
-    for (const [cond, v] of [
-      ['t.created_at >= ?', f.createdFrom],
-      ['t.created_at < ?', f.createdTo],
-      ['t.updated_at >= ?', f.updatedFrom],
-      ['t.updated_at < ?', f.updatedTo],
-    ] as const) {
-      if (v !== undefined) {
-        where.push(cond);
-        params.push(v);
-      }
-    }
-    if (f.siteIn) {
-      // An empty list sees nothing.
-      if (f.siteIn.length === 0) where.push('0');
-      inList('t.site', f.siteIn);
-    }
-    for (const [col, v] of [
-      ['t.device_id', f.deviceId],
-      ['t.site', f.site],
-      ['t.customer', f.customer],
-      ['t.team', f.team],
-      ['t.fault_type', f.faultType],
-      ['t.rule_id', f.ruleId],
-    ] as const) {
-      if (v !== undefined) {
-        where.push(`${col} = ?`);
-        params.push(v);
-      }
-    }
-    if (f.assignee !== undefined) {
-      where.push('EXISTS (SELECT 1 FROM json_each(t.assignees) WHERE json_each.value = ?)');
-      params.push(f.assignee);
-    }
-    if (f.q) {
-      where.push(
-        "(t.title LIKE ? ESCAPE '\\' OR t.description LIKE ? ESCAPE '\\' OR t.customer LIKE ? ESCAPE '\\')",
-      );
-      const like = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-      params.push(like, like, like);
-    }
-    if (f.slaState?.length) {
-      const { sql, args } = slaStateCondition(f.slaState, q.now);
-      where.push(`EXISTS (SELECT 1 FROM sla_clocks c WHERE c.ticket_seq = t.seq AND (${sql}))`);
-      params.push(...args);
-    }
-    let order: string;
-    let keyLength: number;
-    if (q.sort === 'urgency') {
-      order = 't.is_open DESC, t.priority_rank, t.due_key, t.seq';
-      keyLength = 4;
-      if (q.cursor) {
-        const [open, rank, due, seq] = decodeCursor(q.cursor, 4) as number[];
-        where.push(`(t.is_open < ? OR (t.is_open = ? AND (t.priority_rank > ? OR (t.priority_rank = ? AND
-          (t.due_key > ? OR (t.due_key = ? AND t.seq > ?))))))`);
-        params.push(open!, open!, rank!, rank!, due!, due!, seq!);
-      }
-    } else {
-      order = 't.seq DESC';
-      keyLength = 1;
-      if (q.cursor) {
-        const [seq] = decodeCursor(q.cursor, 1) as number[];
-        where.push('t.seq < ?');
-        params.push(seq!);
-      }
-    }
-    const sql = `SELECT t.* FROM tickets t ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY ${order} LIMIT ?`;
-    const rows = this.stmt(sql).all(...params, q.limit + 1) as Row[];
-    const page = rows.slice(0, q.limit);
-    const items = this.hydrateMany(page);
-    const last = page[page.length - 1];
-    let nextCursor: string | null = null;
-    if (rows.length > q.limit && last) {
-      nextCursor = encodeCursor(
-        keyLength === 4 ? [last.is_open, last.priority_rank, last.due_key, last.seq] : [last.seq],
-      );
-    }
-    return { items, nextCursor };
+    const { sql, params } = listSql(q, SQLITE);
+    const rows = this.stmt(sql).all(...params) as Row[];
+    return { items: this.hydrateMany(rows.slice(0, q.limit)), nextCursor: nextCursor(q, rows) };
   }
 
   async openByPriority(): Promise<Record<string, number>> {
@@ -524,7 +316,7 @@ export class SqliteTicketStore implements TicketStore {
   }
 
   private insert(input: NewTicket, event: NewTicketEvent): Ticket {
-    const info = this.stmts.insert.run(toParams(input));
+    const info = this.stmts.insert.run(ticketColumns(input));
     const seq = Number(info.lastInsertRowid);
     this.writeClocks(seq, input.sla);
     this.addEvent(seq, event);
@@ -545,7 +337,7 @@ export class SqliteTicketStore implements TicketStore {
   private write(t: Ticket): void {
     const seq = seqOf(t.id) as number;
     this.stmts.update.run({
-      ...toParams(t),
+      ...ticketColumns(t),
       seq,
       occurrences: t.occurrences,
       last_occurrence_at: t.lastOccurrenceAt,
@@ -555,22 +347,8 @@ export class SqliteTicketStore implements TicketStore {
   }
 
   private writeClocks(seq: number, sla: Ticket['sla']): void {
-    for (const [target, c] of Object.entries(sla) as [SlaTarget, SlaClock][]) {
-      this.stmts.insertClock.run(
-        seq,
-        target,
-        c.startAt,
-        c.dueAt,
-        c.metAt,
-        c.calendar,
-        c.targetMs,
-        c.workedMs,
-        c.runningSince,
-        c.pausedAt,
-        this.warnAtOf(c),
-        c.notified,
-      );
-    }
+    for (const [target, c] of Object.entries(sla) as [SlaTarget, SlaClock][])
+      this.stmts.insertClock.run(...clockValues(seq, target, c, this.warnAtOf));
   }
 
   private addEvent(seq: number, e: NewTicketEvent): void {
@@ -586,94 +364,7 @@ export class SqliteTicketStore implements TicketStore {
     const clocks = this.stmt(
       `SELECT * FROM sla_clocks WHERE ticket_seq IN (${rows.map(() => '?').join(',')})`,
     ).all(...rows.map((r) => r.seq)) as ClockRow[];
-    const bySeq = new Map<number, Ticket['sla']>();
-    for (const c of clocks) {
-      let sla = bySeq.get(c.ticket_seq);
-      if (!sla) {
-        sla = {};
-        bySeq.set(c.ticket_seq, sla);
-      }
-      sla[c.target] = {
-        calendar: c.calendar,
-        targetMs: c.target_ms,
-        startAt: c.start_at,
-        workedMs: c.worked_ms,
-        runningSince: c.running_since,
-        dueAt: c.due_at,
-        metAt: c.met_at,
-        pausedAt: c.paused_at,
-        notified: c.notified,
-      };
-    }
-    return rows.map((r) => ({
-      id: idOf(r.seq),
-      title: r.title,
-      description: r.description,
-      priority: r.priority,
-      status: r.status,
-      source: r.source,
-      deviceId: r.device_id,
-      site: r.site,
-      area: r.area,
-      customer: r.customer,
-      equipmentModel: r.equipment_model,
-      ruleId: r.rule_id,
-      alertId: r.alert_id,
-      faultType: r.fault_type,
-      occurrences: r.occurrences,
-      lastOccurrenceAt: r.last_occurrence_at,
-      reportedAt: r.reported_at,
-      createdAt: r.created_at,
-      updatedAt: r.updated_at,
-      finalAt: r.final_at,
-      assignees: JSON.parse(r.assignees) as string[],
-      team: r.team,
-      labels: JSON.parse(r.labels) as Record<string, string>,
-      reporter: r.reporter ? (JSON.parse(r.reporter) as Reporter) : null,
-      report: r.report ? (JSON.parse(r.report) as RepairReport) : null,
-      feedback: r.feedback ? (JSON.parse(r.feedback) as Feedback) : null,
-      waitingOn: r.waiting_on,
-      waitingFor: r.waiting_for ? (JSON.parse(r.waiting_for) as Ticket['waitingFor']) : null,
-      dispatch: r.dispatch ? (JSON.parse(r.dispatch) as Dispatch) : null,
-      sla: bySeq.get(r.seq) ?? {},
-    }));
+    const bySeq = clocksBySeq(clocks);
+    return rows.map((r) => ticketOf(r, bySeq.get(r.seq) ?? {}));
   }
-}
-
-/**
- * SQL for "this clock is in one of these states", mirroring `clockState`: clocks of final
- * tickets are judged at the time the ticket became final.
- */
-function slaStateCondition(states: readonly string[], now: number) {
-  const evalAt = `COALESCE((SELECT final_at FROM tickets x WHERE x.seq = c.ticket_seq), ?)`;
-  const running = `c.met_at IS NULL AND c.paused_at IS NULL AND ${evalAt} <= c.due_at`;
-  const parts: string[] = [];
-  const args: number[] = [];
-  for (const s of states) {
-    switch (s) {
-      case 'met':
-        parts.push('(c.met_at IS NOT NULL AND c.worked_ms <= c.target_ms)');
-        break;
-      case 'breached':
-        parts.push(
-          `((c.met_at IS NOT NULL AND c.worked_ms > c.target_ms) OR (c.met_at IS NULL AND c.paused_at IS NULL AND ${evalAt} > c.due_at) OR (c.met_at IS NULL AND c.paused_at IS NOT NULL AND c.worked_ms > c.target_ms))`,
-        );
-        args.push(now);
-        break;
-      case 'paused':
-        parts.push('(c.met_at IS NULL AND c.paused_at IS NOT NULL AND c.worked_ms <= c.target_ms)');
-        break;
-      case 'warning':
-        parts.push(`(${running} AND c.warn_at IS NOT NULL AND ${evalAt} >= c.warn_at)`);
-        args.push(now, now);
-        break;
-      case 'running':
-        parts.push(`(${running} AND (c.warn_at IS NULL OR ${evalAt} < c.warn_at))`);
-        args.push(now, now);
-        break;
-      default:
-        parts.push('0');
-    }
-  }
-  return { sql: parts.join(' OR '), args };
 }

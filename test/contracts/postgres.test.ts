@@ -7,6 +7,7 @@ import { PgStockStore } from '../../parts/pg-stock-store.js';
 import { PgAlertStore } from '../../rules/pg-alert-store.js';
 import { PgSilenceStore } from '../../rules/pg-silence-store.js';
 import { PgPreventiveStore } from '../../tickets/pg-preventive-store.js';
+import { PgTicketStore } from '../../tickets/pg-store.js';
 import { describeIf } from '../servers/common.js';
 import { type PostgresServer, postgresBin, startPostgres } from '../servers/postgres.js';
 import { alertStoreContract } from './alert-store.js';
@@ -15,6 +16,7 @@ import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js
 import { stockStoreContract } from './parts-store.js';
 import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
+import { ticketStoreContract } from './ticket-store.js';
 
 /**
  * The store contracts against PostgreSQL (issue 20): a private server started for this file
@@ -49,6 +51,7 @@ describe(`store contracts on PostgreSQL${label}`, () => {
     };
   }
 
+  ticketStoreContract('PostgreSQL', postgres(PgTicketStore.open));
   silenceStoreContract('PostgreSQL', postgres(PgSilenceStore.open));
   alertStoreContract('PostgreSQL', postgres(PgAlertStore.open));
   apiKeyStoreContract('PostgreSQL', postgres(PgApiKeyStore.open));
