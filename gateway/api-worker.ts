@@ -4,19 +4,17 @@ import pino from 'pino';
 import { type ApiDeps, buildApi } from '../api/app.js';
 import { ApiKeys } from '../api/auth.js';
 import type { ForwardedResponse } from '../api/forward.js';
-import { SqliteApiKeyStore } from '../api/sqlite-key-store.js';
 import type { Device } from '../ingest/devices.js';
 import type { DeadLetterStore } from '../ingest/store.js';
 import { FaultlineError } from '../lib/errors.js';
-import { openDatabase } from '../lib/sqlite.js';
+import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { Outbox, type StoredEvent } from '../notify/outbox.js';
-import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
 import type { PartsPlanner } from '../parts/planner.js';
 import type { PartsStock } from '../parts/stock.js';
 import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
-import { SqliteTicketStore } from '../tickets/sqlite-store.js';
 import type { FromWorker, ToWorker, WorkerData } from './api-thread.js';
+import { openSharedStores } from './stores.js';
 
 /**
  * The API worker thread (`api.worker`, see `api-thread.ts`): owns the HTTP port, serves the routes
@@ -55,11 +53,28 @@ const pending = new Map<number, { resolve: (r: ForwardedResponse) => void; rejec
 const unavailable = (why: string) =>
   new FaultlineError('FL_ERR_API_UNAVAILABLE', `the gateway could not answer this request (${why}); retry`);
 
-const db = openDatabase(join(config.storage.dataDir, 'state.db'));
-const outbox = new Outbox(new SqliteOutboxStore(db));
-const keys = new ApiKeys(new SqliteApiKeyStore(db));
+// Its own connections: to state.db (WAL: it reads while the main thread writes), or a pool of its own.
+let stateDb: SqliteDatabase | null = null;
+const stores = await openSharedStores({
+  postgres: config.storage.postgres && {
+    ...config.storage.postgres,
+    poolSize: Math.max(2, Math.floor(config.storage.postgres.poolSize / 2)),
+  },
+  deadLetters: config.storage.deadLetters.maxEntries,
+  warnAtOf: (c) => firstWarningAt(config.sla, c),
+  stateDb: () => {
+    stateDb = openDatabase(join(config.storage.dataDir, 'state.db'));
+    return stateDb;
+  },
+});
+const closeStores = async () => {
+  await stores.close();
+  (stateDb as SqliteDatabase | null)?.close();
+};
+const outbox = new Outbox(stores.outbox);
+const keys = new ApiKeys(stores.keys);
 const tickets = new TicketService({
-  store: new SqliteTicketStore(db, (c) => firstWarningAt(config.sla, c)),
+  store: stores.tickets,
   policy: config.sla,
   logger,
   teams: config.teams,
@@ -178,7 +193,7 @@ async function close(): Promise<void> {
   } finally {
     for (const p of pending.values()) p.reject(unavailable('the gateway is stopping'));
     pending.clear();
-    db.close();
+    await closeStores();
     post({ t: 'closed' });
   }
 }
@@ -190,5 +205,5 @@ try {
 } catch (err) {
   const e = err as NodeJS.ErrnoException;
   post({ t: 'failed', error: { message: e.message, ...(e.code ? { code: e.code } : {}) } });
-  db.close();
+  await closeStores();
 }

@@ -66,6 +66,7 @@ function overridesFrom(o: CommonOptions): Overrides {
   if (process.env.FAULTLINE_API_HOST) out.apiHost = process.env.FAULTLINE_API_HOST;
   if (process.env.FAULTLINE_API_KEY) out.apiKey = process.env.FAULTLINE_API_KEY;
   if (process.env.FAULTLINE_MQTT_HOST) out.mqttHost = process.env.FAULTLINE_MQTT_HOST;
+  if (process.env.FAULTLINE_DATABASE_URL) out.databaseUrl = process.env.FAULTLINE_DATABASE_URL;
   return out;
 }
 

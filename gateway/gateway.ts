@@ -7,15 +7,12 @@ import { useOpcuaLogger } from '../adapters/opcua/node-opcua-log.js';
 import type { Adapter } from '../adapters/types.js';
 import { buildApi } from '../api/app.js';
 import { ApiKeys } from '../api/auth.js';
-import { SqliteApiKeyStore } from '../api/sqlite-key-store.js';
 import { ConnectivityMonitor } from '../ingest/connectivity.js';
 import { DeviceRegistry } from '../ingest/devices.js';
 import { Forwarder } from '../ingest/forwarder.js';
 import { History } from '../ingest/history.js';
 import { createWriter } from '../ingest/influx/writer.js';
 import { Ingest } from '../ingest/ingest.js';
-import { SqliteDeadLetterStore } from '../ingest/sqlite-dead-letter-store.js';
-import { SqliteDeviceStore } from '../ingest/sqlite-device-store.js';
 import { SqliteHistoryStore } from '../ingest/sqlite-history-store.js';
 import { SqliteTelemetryLog } from '../ingest/sqlite-telemetry-log.js';
 import { ingestStatus } from '../ingest/status.js';
@@ -29,23 +26,17 @@ import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { UnitOfWork } from '../lib/unit-of-work.js';
 import { Outbox } from '../notify/outbox.js';
-import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
-import { SqliteStockStore } from '../parts/sqlite-stock-store.js';
 import { PartsStock } from '../parts/stock.js';
 import { AlertTracker } from '../rules/alerts.js';
 import { RuleEngine, systemScheduler } from '../rules/engine.js';
 import { loadRuleFiles } from '../rules/load.js';
 import { RuleReloader } from '../rules/reloader.js';
 import { Silences } from '../rules/silences.js';
-import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
-import { SqliteSilenceStore } from '../rules/sqlite-silence-store.js';
 import { AlertIntake } from '../tickets/alert-intake.js';
 import { PreventivePlanner } from '../tickets/preventive.js';
 import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
 import { type Notice, SlaWatcher } from '../tickets/sla-watcher.js';
-import { SqlitePreventiveStore } from '../tickets/sqlite-preventive-store.js';
-import { SqliteTicketStore } from '../tickets/sqlite-store.js';
 import { ApiThread } from './api-thread.js';
 import { Components } from './components.js';
 import type { Config } from './config/schema.js';
@@ -55,6 +46,7 @@ import { startOutbound } from './outbound.js';
 import { wireParts } from './parts.js';
 import { wirePipeline } from './pipeline.js';
 import { adapterDeviceIds, assertWritableDir, displayUrl, ensureAdminKey, restoreAlerts } from './startup.js';
+import { openSharedStores } from './stores.js';
 
 /** A series that only ran (no transition) is saved every this many state saves. */
 const RULE_STATE_CHECKPOINTS = 6;
@@ -129,19 +121,30 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
   try {
     // state.db: tickets, alerts, devices, dead letters; spool.db: the telemetry spool (its write rate
     // never contends with tickets); history.db: per-minute rollups.
-    const stateDb = open('state.db');
     const spoolDb = open('spool.db');
+    // Shared state: state.db, or PostgreSQL with `storage.postgres` (gateway/stores.ts).
+    const stores = await openSharedStores({
+      postgres: config.storage.postgres,
+      deadLetters: config.storage.deadLetters.maxEntries,
+      warnAtOf: (c) => firstWarningAt(config.sla, c),
+      stateDb: () => open('state.db'),
+    });
+    components.onStop('shared stores', () => stores.close());
+    const stateDb = stores.stateDb;
     const spool = new SqliteTelemetryLog(spoolDb);
     components.onStop('spool', () => spool.close());
     // WAL checkpoints of the two files written every turn run on a thread of their own (lib/checkpoint.ts).
-    const checkpoints = new Checkpointer([stateDb, spoolDb], logger.child({ component: 'storage' }));
+    const checkpoints = new Checkpointer(
+      stateDb ? [stateDb, spoolDb] : [spoolDb],
+      logger.child({ component: 'storage' }),
+    );
     await checkpoints.start();
     components.add('checkpoints', checkpoints);
     const historyStore = new SqliteHistoryStore(open('history.db'));
     const history = new History(historyStore);
-    const deadLetters = new SqliteDeadLetterStore(stateDb, config.storage.deadLetters.maxEntries);
+    const deadLetters = stores.deadLetters;
 
-    const registry = new DeviceRegistry(new SqliteDeviceStore(stateDb), config.sites, config.devices);
+    const registry = new DeviceRegistry(stores.devices, config.sites, config.devices);
     await registry.load();
     const ingest = new Ingest({
       log: spool,
@@ -211,8 +214,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       logger.info({ target, backlog: (await spool.stats()).points }, 'forwarding the spool to InfluxDB');
     }
 
-    const alertStore = new SqliteAlertStore(stateDb);
-    const silences = new Silences(new SqliteSilenceStore(stateDb), Date.now, config.maintenance, (err) =>
+    const alertStore = stores.alerts;
+    const silences = new Silences(stores.silences, Date.now, config.maintenance, (err) =>
       logger.error({ err }, 'maintenance windows could not be reloaded'),
     );
     await silences.refresh();
@@ -222,10 +225,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       Date.now,
       (t) => silences.covering(t.device, t.event.at)?.id ?? null,
     );
-    const ticketStore = new SqliteTicketStore(stateDb, (c) => firstWarningAt(config.sla, c));
-    const parts = config.parts.catalogue.length
-      ? new PartsStock(new SqliteStockStore(stateDb), config.parts)
-      : undefined;
+    const ticketStore = stores.tickets;
+    const parts = config.parts.catalogue.length ? new PartsStock(stores.stock, config.parts) : undefined;
     await parts?.start();
     const tickets = new TicketService({
       store: ticketStore,
@@ -245,7 +246,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       logger.error({ err, stage }, 'state changes of a turn could not be committed'),
     );
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
-    const outbox = new Outbox(new SqliteOutboxStore(stateDb));
+    const outbox = new Outbox(stores.outbox);
     outbox.relayAfter((fn) => uow.afterCommit(fn));
     uowRef = uow;
     // Spare parts: likely parts on new tickets, forecasts, low-stock events (gateway/parts.ts).
@@ -291,7 +292,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       schedules: config.preventive,
       devices: () => registry.list(),
       notice: config.sla.preventive.notice,
-      store: new SqlitePreventiveStore(stateDb),
+      store: stores.preventive,
       scheduler: systemScheduler,
       logger: logger.child({ component: 'preventive' }),
       open: async (s, device, visitAt, usage) => {
@@ -388,13 +389,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       spoolMaxAgeMs: config.storage.spool.maxAge,
       logger: logger.child({ component: 'housekeeping' }),
       connectivity,
-      databases: [stateDb],
+      databases: stateDb ? [stateDb] : [],
     });
     housekeeping.start();
     components.add('housekeeping', housekeeping);
     housekeepingRef = housekeeping;
 
-    const keys = new ApiKeys(new SqliteApiKeyStore(stateDb));
+    const keys = new ApiKeys(stores.keys);
     await ensureAdminKey(keys, config.api.adminKey, logger);
 
     const api = buildApi({

@@ -31,6 +31,28 @@ export const deviceSchema = z
   })
   .strict();
 
+export const postgresSchema = z
+  .object({
+    /** `postgres://user:password@host:5432/faultline` (better from `${FAULTLINE_DATABASE_URL}`). */
+    url: z.string().regex(/^postgres(ql)?:\/\/\S+$/, 'a URL postgres://user:password@host:port/database'),
+    /** Connections this gateway keeps open. */
+    poolSize: z.number().int().min(2).max(100).default(10),
+    /** A statement running longer is cancelled. */
+    statementTimeout: duration.prefault('30s'),
+    /** TLS to the server; without it, `sslmode` in the URL decides. */
+    tls: z
+      .object({
+        /** A PEM file of the CA that signed the server's certificate (default: the system's CAs). */
+        ca: z.string().optional(),
+        /** Check the server's certificate (only turn off for a test server). */
+        verify: z.boolean().default(true),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+export type PostgresConfig = z.infer<typeof postgresSchema>;
+
 /** When a device counts as offline without a source saying so. */
 export const connectivitySchema = z
   .object({
@@ -67,6 +89,13 @@ export const storageSchema = z
       })
       .strict()
       .default({ maxEntries: 10_000 }),
+    /**
+     * Shared state in PostgreSQL (15 or newer) instead of state.db: tickets, alerts and rule state,
+     * maintenance windows, the outbox, devices, dead letters, parts stock, API keys and preventive
+     * schedules; several gateways may share one database (docs/deployment.md). The spool and the
+     * history rollups stay local SQLite files. Also `FAULTLINE_DATABASE_URL`.
+     */
+    postgres: postgresSchema.optional(),
   })
   .strict();
 

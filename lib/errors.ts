@@ -28,6 +28,7 @@ export const ERRORS = {
   FL_ERR_DATA_DIR_LOCKED: { status: 500, title: 'Data directory in use by another gateway' },
   FL_ERR_DATA_FILE: { status: 500, title: 'Data file not usable' },
   FL_ERR_DB_SCHEMA: { status: 500, title: 'Database schema newer than this gateway' },
+  FL_ERR_DB_UNAVAILABLE: { status: 503, title: 'Database unavailable' },
   FL_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   FL_ERR_API_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
 } as const;

@@ -38,7 +38,8 @@ export class UnitOfWork {
   readonly stats: UnitOfWorkStats = { commits: 0, failedCommits: 0, retriedCommits: 0 };
 
   constructor(
-    private readonly db: SqliteDatabase,
+    /** state.db; null when the state lives in PostgreSQL (each store call is its own transaction). */
+    private readonly db: SqliteDatabase | null,
     private readonly onError: (err: unknown, stage: 'begin' | 'commit' | 'after-commit') => void,
     private readonly schedule: Schedule = (fn) => setImmediate(fn),
   ) {}
@@ -54,7 +55,7 @@ export class UnitOfWork {
    * connection (a store call that is running), the changes belong to that one and nothing opens.
    */
   join(): void {
-    if (this.open || this.db.inTransaction) return;
+    if (this.db === null || this.open || this.db.inTransaction) return;
     try {
       this.db.exec('BEGIN IMMEDIATE');
     } catch (err) {
@@ -77,7 +78,7 @@ export class UnitOfWork {
 
   /** Commits the turn's transaction now (stop, tests); a no-op when none is open. */
   commit(): void {
-    if (!this.open) return;
+    if (!this.open || this.db === null) return;
     this.open = false;
     let failed = false;
     for (let attempt = 1; ; attempt++) {
@@ -88,7 +89,8 @@ export class UnitOfWork {
       } catch (err) {
         // SQLITE_BUSY at commit leaves the transaction open: another connection is reading an older
         // snapshot of the WAL; try again (the busy timeout waits between tries).
-        const busy = (err as { code?: string }).code?.startsWith('SQLITE_BUSY') && this.db.inTransaction;
+        const db = this.db;
+        const busy = (err as { code?: string }).code?.startsWith('SQLITE_BUSY') && db.inTransaction;
         if (busy && attempt < COMMIT_ATTEMPTS) {
           this.stats.retriedCommits++;
           continue;

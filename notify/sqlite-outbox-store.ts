@@ -1,16 +1,17 @@
 import type { Statement } from 'better-sqlite3';
 import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
-import type {
-  Delivery,
-  DeliveryState,
-  EventType,
-  Mail,
-  NewEvent,
-  NewMail,
-  StoredEvent,
-  Webhook,
-} from './outbox.js';
+import type { Delivery, DeliveryState, Mail, NewEvent, NewMail, StoredEvent, Webhook } from './outbox.js';
+import {
+  type DeliveryRow,
+  deliveryOf,
+  type EventRow,
+  eventOf,
+  type MailRow,
+  mailOf,
+  type WebhookRow,
+  webhookOf,
+} from './outbox-rows.js';
 import type { OutboxStore } from './store.js';
 
 const MIGRATIONS = [
@@ -70,88 +71,6 @@ const MIGRATIONS = [
     CREATE INDEX mails_due ON mails (next_at) WHERE state = 'pending';`,
   },
 ];
-
-interface MailRow {
-  id: string;
-  event_seq: number;
-  to_addr: string;
-  subject: string;
-  text: string;
-  state: DeliveryState;
-  attempts: number;
-  next_at: number;
-  last_error: string | null;
-  created_at: number;
-  sent_at: number | null;
-}
-
-const mailOf = (r: MailRow): Mail => ({
-  id: r.id,
-  eventSeq: r.event_seq,
-  to: r.to_addr,
-  subject: r.subject,
-  text: r.text,
-  state: r.state,
-  attempts: r.attempts,
-  nextAt: r.next_at,
-  lastError: r.last_error,
-  createdAt: r.created_at,
-  sentAt: r.sent_at,
-});
-
-interface EventRow {
-  seq: number;
-  type: EventType;
-  at: number;
-  subject: string;
-  site: string | null;
-  customer: string | null;
-  data: string;
-}
-interface WebhookRow {
-  id: string;
-  url: string;
-  types: string;
-  secret: string;
-  description: string;
-  active: number;
-  created_at: number;
-}
-interface DeliveryRow {
-  id: string;
-  webhook_id: string;
-  event_seq: number;
-  state: DeliveryState;
-  attempts: number;
-  next_at: number;
-  last_status: number | null;
-  last_error: string | null;
-  created_at: number;
-  delivered_at: number | null;
-}
-
-const eventOf = (r: EventRow): StoredEvent => ({ ...r, data: JSON.parse(r.data) as unknown });
-const webhookOf = (r: WebhookRow): Webhook => ({
-  id: r.id,
-  url: r.url,
-  types: JSON.parse(r.types) as string[],
-  secret: r.secret,
-  description: r.description,
-  active: r.active === 1,
-  createdAt: r.created_at,
-});
-const deliveryOf = (r: DeliveryRow): Delivery => ({
-  id: r.id,
-  webhookId: r.webhook_id,
-  eventSeq: r.event_seq,
-  state: r.state,
-  attempts: r.attempts,
-  nextAt: r.next_at,
-  lastStatus: r.last_status,
-  lastError: r.last_error,
-  createdAt: r.created_at,
-  deliveredAt: r.delivered_at,
-});
 
 /** The outbox in SQLite (state.db): events, webhooks, deliveries and e-mails. */
 export class SqliteOutboxStore implements OutboxStore {

@@ -2,6 +2,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { parse as parseYamlScalar, visit } from 'yaml';
 import { z } from 'zod';
 import { brokerExposure } from '../../adapters/mqtt/config.js';
+import { postgresSchema } from '../../ingest/config.js';
 import { packageRoot } from '../../lib/package-root.js';
 import { formatPath, readYamlSource, type SourceIssue, type YamlSource } from '../../lib/source-errors.js';
 import '../../lib/zod-messages.js';
@@ -17,6 +18,8 @@ export interface Overrides {
   mqttPort?: number;
   mqttHost?: string;
   logLevel?: string;
+  /** `FAULTLINE_DATABASE_URL`: shared state in PostgreSQL. */
+  databaseUrl?: string;
 }
 
 export interface LoadedConfig {
@@ -189,6 +192,12 @@ function applyOverrides(c: Config, o: Overrides): SourceIssue[] {
   if (o.mqttPort !== undefined) {
     if (port.safeParse(o.mqttPort).success) c.mqtt.embedded.port = o.mqttPort;
     else bad('mqtt.embedded.port', `expected a port 0-65535, got ${o.mqttPort}`);
+  }
+  if (o.databaseUrl !== undefined) {
+    // The file's pool and TLS settings stay; the URL is the variable's.
+    const r = postgresSchema.safeParse({ url: o.databaseUrl });
+    if (r.success) c.storage.postgres = { ...r.data, ...c.storage.postgres, url: r.data.url };
+    else bad('FAULTLINE_DATABASE_URL', 'expected a URL postgres://user:password@host:port/database');
   }
   if (o.logLevel !== undefined) {
     const r = logSchema.safeParse({ level: o.logLevel });

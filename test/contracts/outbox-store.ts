@@ -45,6 +45,31 @@ export function outboxStoreContract(name: string, make: MakeStore<OutboxStore>) 
       expect(await store.lastSeq()).toBe(b.seq);
     });
 
+    it('a reader following since() sees every event of concurrent appends, in seq order, none skipped', async () => {
+      const seen: number[] = [];
+      let last = 0;
+      const read = async () => {
+        for (const e of await store.since(last, 1_000)) {
+          seen.push(e.seq);
+          last = e.seq;
+        }
+      };
+      let done = false;
+      const reader = (async () => {
+        while (!done) {
+          await read();
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      })();
+      const appended = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => store.append(event(`T-${i}`), [], [], 1_000 + i)),
+      );
+      done = true;
+      await reader;
+      await read();
+      expect(seen).toEqual(appended.map((a) => a.seq).sort((a, b) => a - b));
+    });
+
     it('writes one pending delivery per webhook and the e-mails with the event', async () => {
       await store.insertWebhook(hook('W-a'));
       await store.insertWebhook(hook('W-b', { types: ['*.*'], active: false, createdAt: 5 }));

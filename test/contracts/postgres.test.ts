@@ -3,6 +3,7 @@ import { PgApiKeyStore } from '../../api/pg-key-store.js';
 import { PgDeadLetterStore } from '../../ingest/pg-dead-letter-store.js';
 import { PgDeviceStore } from '../../ingest/pg-device-store.js';
 import { openPool, type PgPool } from '../../lib/pg.js';
+import { PgOutboxStore } from '../../notify/pg-outbox-store.js';
 import { PgStockStore } from '../../parts/pg-stock-store.js';
 import { PgAlertStore } from '../../rules/pg-alert-store.js';
 import { PgSilenceStore } from '../../rules/pg-silence-store.js';
@@ -13,6 +14,7 @@ import { type PostgresServer, postgresBin, startPostgres } from '../servers/post
 import { alertStoreContract } from './alert-store.js';
 import { apiKeyStoreContract } from './api-stores.js';
 import { deadLetterStoreContract, deviceStoreContract } from './ingest-stores.js';
+import { outboxStoreContract } from './outbox-store.js';
 import { stockStoreContract } from './parts-store.js';
 import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
@@ -52,6 +54,7 @@ describe(`store contracts on PostgreSQL${label}`, () => {
   }
 
   ticketStoreContract('PostgreSQL', postgres(PgTicketStore.open));
+  outboxStoreContract('PostgreSQL', postgres(PgOutboxStore.open));
   silenceStoreContract('PostgreSQL', postgres(PgSilenceStore.open));
   alertStoreContract('PostgreSQL', postgres(PgAlertStore.open));
   apiKeyStoreContract('PostgreSQL', postgres(PgApiKeyStore.open));
