@@ -1,0 +1,108 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { loadConfig } from '../gateway/config/load.js';
+import { type RunningGateway, startGateway } from '../gateway/gateway.js';
+import { FaultlineError } from '../lib/errors.js';
+import type { TicketView } from '../tickets/service.js';
+import { getJson, silentLogger, TEST_API_KEY, tempDir, waitFor, writeFiles } from './helpers.js';
+import { describeIf } from './servers/common.js';
+import { type PostgresServer, postgresBin, startPostgres } from './servers/postgres.js';
+
+const { describe, label } = describeIf(
+  postgresBin() !== undefined,
+  'PostgreSQL',
+  'apt-get install postgresql',
+);
+
+const RULES = `rules:
+  - id: hot
+    match: { metric: temperature }
+    threshold: { above: 90 }
+    ticket: { priority: general, faultType: thermal }
+`;
+
+/**
+ * One gateway with its shared state in PostgreSQL (issue 20): a reading over MQTT opens a ticket that
+ * the API (served by its worker thread from a pool of its own) lists; nothing goes to state.db; the
+ * tickets are there after a restart; a database that does not answer stops the start with a coded error.
+ */
+describe(`a gateway on PostgreSQL${label}`, () => {
+  let server: PostgresServer;
+  let url: string;
+  const tmp = tempDir();
+  beforeAll(async () => {
+    server = await startPostgres();
+    url = await server.createDatabase('gateway');
+    writeFiles(tmp.dir, { 'rules.yaml': RULES });
+  }, 60_000);
+  afterAll(async () => {
+    await server?.cleanup();
+    tmp.cleanup();
+  });
+
+  async function start(databaseUrl: string): Promise<RunningGateway> {
+    writeFiles(tmp.dir, {
+      'faultline.yaml':
+        'rules:\n  files: [rules.yaml]\nstorage:\n  postgres: { url: "${DB_URL}", poolSize: 4 }\n',
+    });
+    process.env.DB_URL = databaseUrl;
+    const loaded = await loadConfig(join(tmp.dir, 'faultline.yaml'), {
+      apiPort: 0,
+      mqttPort: 0,
+      mqttHost: '127.0.0.1',
+      dataDir: join(tmp.dir, 'data'),
+    });
+    if (loaded.issues.length) throw new Error(JSON.stringify(loaded.issues));
+    loaded.config.api.adminKey = TEST_API_KEY;
+    return startGateway(loaded.config, silentLogger);
+  }
+
+  it('opens tickets from readings, serves them from the worker, keeps them across a restart', async () => {
+    let gw = await start(url);
+    try {
+      const client = await mqtt.connectAsync(gw.mqttUrl as string, { reconnectPeriod: 0 });
+      await client.publishAsync('devices/press-1/telemetry', JSON.stringify({ temperature: 95 }), { qos: 1 });
+      await client.endAsync();
+      const ticket = await waitFor(
+        async () => {
+          const r = await getJson<{ items: TicketView[] }>(`${gw.apiUrl}/api/v1/tickets?deviceId=press-1`);
+          return r.body.items?.[0];
+        },
+        10_000,
+        'the ticket',
+      );
+      expect(ticket).toMatchObject({
+        ruleId: 'hot',
+        deviceId: 'press-1',
+        status: 'open',
+        priority: 'general',
+      });
+      const alert = await getJson<{ state: string; ticketId: string }>(
+        `${gw.apiUrl}/api/v1/alerts/hot@press-1`,
+      );
+      expect(alert.body).toMatchObject({ state: 'firing', ticketId: ticket.id });
+      expect(existsSync(join(tmp.dir, 'data', 'state.db'))).toBe(false);
+      expect(existsSync(join(tmp.dir, 'data', 'spool.db'))).toBe(true);
+      await gw.stop();
+      gw = await start(url);
+      const again = await getJson<TicketView>(`${gw.apiUrl}/api/v1/tickets/${ticket.id}`);
+      expect(again.body).toMatchObject({ id: ticket.id, status: 'open' });
+    } finally {
+      await gw.stop();
+    }
+  }, 60_000);
+
+  it('a database that does not answer stops the start with FL_ERR_DB_UNAVAILABLE, password not shown', async () => {
+    const wrong = `postgres://faultline:s3cret@127.0.0.1:${server.port}/no_such_database`;
+    const err = await start(wrong).then(
+      (gw) => gw.stop().then(() => undefined),
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(FaultlineError);
+    expect((err as FaultlineError).code).toBe('FL_ERR_DB_UNAVAILABLE');
+    expect((err as Error).message).toContain('no_such_database');
+    expect((err as Error).message).not.toContain('s3cret');
+  }, 30_000);
+});
