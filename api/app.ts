@@ -43,6 +43,13 @@ import { teamRoutes } from './routes/teams.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { webhookRoutes } from './routes/webhooks.js';
 
+export interface InstanceInfo {
+  id: string;
+  storage: 'sqlite' | 'postgres';
+  /** `single`: the only instance (SQLite); `leader` / `standby` among several on PostgreSQL. */
+  role: 'single' | 'leader' | 'standby';
+}
+
 export interface ApiDeps {
   tickets: TicketService;
   alerts: AlertStore;
@@ -81,6 +88,8 @@ export interface ApiDeps {
   version: string;
   /** Whether stores are open and adapters started (for `/ready`). */
   ready: () => boolean;
+  /** This gateway instance: its id, where its state lives, and whether it leads (issue 20). */
+  instance?: () => InstanceInfo;
   /**
    * In the API worker: where the routes it does not serve go (`forward.ts`). Their handlers do not
    * run here, so the dependencies only they use are never called in the worker.
@@ -172,9 +181,11 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   );
 
   app.after(() => {
-    app.get('/health', { config: { access: 'public', worker: true }, schema: { hide: true } }, async () => ({
+    // Answered by the main thread (not the API worker): it knows this instance's role.
+    app.get('/health', { config: { access: 'public' }, schema: { hide: true } }, async () => ({
       status: 'ok',
       version: deps.version,
+      ...(deps.instance ? { instance: deps.instance() } : {}),
     }));
     app.get('/ready', { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => {
       const ready = deps.ready();

@@ -5,7 +5,7 @@ import { createAdapter } from '../adapters/index.js';
 import { EmbeddedBroker } from '../adapters/mqtt/broker.js';
 import { useOpcuaLogger } from '../adapters/opcua/node-opcua-log.js';
 import type { Adapter } from '../adapters/types.js';
-import { buildApi } from '../api/app.js';
+import { buildApi, type InstanceInfo } from '../api/app.js';
 import { ApiKeys } from '../api/auth.js';
 import { ConnectivityMonitor } from '../ingest/connectivity.js';
 import { DeviceRegistry } from '../ingest/devices.js';
@@ -41,6 +41,7 @@ import { ApiThread } from './api-thread.js';
 import { Components } from './components.js';
 import type { Config } from './config/schema.js';
 import { Housekeeping } from './housekeeping.js';
+import { instanceId, runLeaderWork } from './leadership.js';
 import { createMetrics } from './metrics.js';
 import { startOutbound } from './outbound.js';
 import { wireParts } from './parts.js';
@@ -87,6 +88,8 @@ export interface RunningGateway {
  * reverses the order.
  */
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
+  // Several instances share PostgreSQL: every log line names this one.
+  if (config.storage.postgres) logger = logger.child({ instance: instanceId() });
   const rules = await loadRuleFiles(config.rules.files, process.cwd(), {
     faultTypes: config.rules.faultTypes,
   });
@@ -116,6 +119,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     return db;
   };
   let ready = false;
+  let instance: () => InstanceInfo = () => ({ id: instanceId(), storage: 'sqlite', role: 'single' });
   const adapters: Adapter[] = [];
   let apiThread: ApiThread | null = null;
   try {
@@ -355,10 +359,29 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       outbox,
       logger,
     }));
-    deliverer.kick();
-    mail?.kick();
-    await slaWatcher.start();
-    await planner.start();
+    // What runs once: here, or on the leader among several instances (gateway/leadership.ts).
+    await deliverer.pause();
+    await mail?.pause();
+    instance = await runLeaderWork({
+      pool: stores.pool,
+      id: instanceId(),
+      components,
+      logger,
+      work: {
+        start: async () => {
+          deliverer.resume();
+          mail?.resume();
+          await slaWatcher.start();
+          await planner.start();
+        },
+        stop: async () => {
+          slaWatcher.stop();
+          planner.stop();
+          await deliverer.pause();
+          await mail?.pause();
+        },
+      },
+    });
     // Rule state survives restarts: `for`, windows, outlier baselines and no-data clocks go on.
     const ruleState = engine.load(await alertStore.loadAll(), (id) => registry.resolve(id));
     await restoreAlerts(alertStore, engine, registry);
@@ -437,6 +460,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       logger,
       version: packageVersion(),
       ready: () => ready,
+      instance: () => instance(),
     });
     components.onStop('API', () => api.close());
     // HTTP from a worker thread (api-thread.ts), or from this one.

@@ -35,6 +35,7 @@ export const LEASE_TTL_MS = 10_000;
 
 export class Lease {
   private timer: NodeJS.Timeout | null = null;
+  private started = false;
   private watchdog: NodeJS.Timeout | null = null;
   private held = false;
   private lastRenewed = 0;
@@ -51,9 +52,10 @@ export class Lease {
     return this.held;
   }
 
-  /** Tries at once, then every `ttl / 3`. */
+  /** Tries at once (resolves once that try is done), then every `ttl / 3`. */
   start(): Promise<void> {
-    this.schedule(0);
+    this.started = true;
+    this.running = this.tick();
     // A renewal that hangs (a stuck connection) must not keep a leader acting past its lease.
     this.watchdog = setInterval(() => this.stepDownIfOverdue(), this.ttl / 10);
     this.watchdog.unref();
@@ -62,6 +64,7 @@ export class Lease {
 
   /** Stops trying; releases the lease if held (another instance takes over at its next try). */
   async stop(): Promise<void> {
+    this.started = false;
     if (this.timer) clearTimeout(this.timer);
     if (this.watchdog) clearInterval(this.watchdog);
     this.timer = null;
@@ -89,7 +92,7 @@ export class Lease {
       this.o.onError?.(err);
       this.stepDownIfOverdue();
     }
-    if (this.timer !== null) this.schedule(this.ttl / 3);
+    if (this.started) this.schedule(this.ttl / 3);
   }
 
   /** Unrenewed for `ttl * 0.8`: no longer surely the holder. */

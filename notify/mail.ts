@@ -98,6 +98,15 @@ export class MailSender {
     });
   }
 
+  /** A standby instance sends nothing; the leader does (issue 20). */
+  pause(): Promise<void> {
+    return this.loop.pause();
+  }
+
+  resume(): void {
+    this.loop.resume();
+  }
+
   kick(): void {
     this.loop.kick();
   }

@@ -75,6 +75,15 @@ export class WebhookDeliverer {
     });
   }
 
+  /** A standby instance sends nothing; the leader does (issue 20). */
+  pause(): Promise<void> {
+    return this.loop.pause();
+  }
+
+  resume(): void {
+    this.loop.resume();
+  }
+
   kick(): void {
     this.loop.kick();
   }
@@ -192,6 +201,8 @@ export class DeliveryLoop<T> {
   private running: Promise<void> | null = null;
   private again = false;
   private stopped = false;
+  /** Not the leader among several instances: another one delivers (issue 20). */
+  private paused = false;
   /** After a store failure: not before this time (no busy loop on a broken database). */
   private resumeAt = 0;
   private readonly offs: (() => void)[];
@@ -211,7 +222,7 @@ export class DeliveryLoop<T> {
   }
 
   kick(): void {
-    if (this.stopped) return;
+    if (this.stopped || this.paused) return;
     if (this.running) {
       this.again = true;
       return;
@@ -276,6 +287,19 @@ export class DeliveryLoop<T> {
 
   async idle(): Promise<void> {
     while (this.running) await this.running;
+  }
+
+  /** Sends nothing until resumed (a standby instance); what is in flight finishes. */
+  async pause(): Promise<void> {
+    this.paused = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.idle();
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.kick();
   }
 
   async stop(): Promise<void> {

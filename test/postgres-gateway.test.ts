@@ -42,7 +42,7 @@ describe(`a gateway on PostgreSQL${label}`, () => {
     tmp.cleanup();
   });
 
-  async function start(databaseUrl: string): Promise<RunningGateway> {
+  async function start(databaseUrl: string, dataDir = 'data'): Promise<RunningGateway> {
     writeFiles(tmp.dir, {
       'faultline.yaml':
         'rules:\n  files: [rules.yaml]\nstorage:\n  postgres: { url: "${DB_URL}", poolSize: 4 }\n',
@@ -52,7 +52,7 @@ describe(`a gateway on PostgreSQL${label}`, () => {
       apiPort: 0,
       mqttPort: 0,
       mqttHost: '127.0.0.1',
-      dataDir: join(tmp.dir, 'data'),
+      dataDir: join(tmp.dir, dataDir),
     });
     if (loaded.issues.length) throw new Error(JSON.stringify(loaded.issues));
     loaded.config.api.adminKey = TEST_API_KEY;
@@ -91,6 +91,48 @@ describe(`a gateway on PostgreSQL${label}`, () => {
       expect(again.body).toMatchObject({ id: ticket.id, status: 'open' });
     } finally {
       await gw.stop();
+    }
+  }, 60_000);
+
+  it('two instances: one leads, the other stands by and takes over when the leader stops; one ticket per fault', async () => {
+    const shared = await server.createDatabase('two_instances');
+    process.env.FAULTLINE_INSTANCE_ID = 'gw-a';
+    const a = await start(shared, 'a');
+    process.env.FAULTLINE_INSTANCE_ID = 'gw-b';
+    const b = await start(shared, 'b');
+    delete process.env.FAULTLINE_INSTANCE_ID;
+    const health = async (gw: RunningGateway) =>
+      (
+        await getJson<{ instance: { id: string; role: string; storage: string } }>(
+          `${gw.apiUrl}/health`,
+          null,
+        )
+      ).body.instance;
+    try {
+      await waitFor(async () => ((await health(a)).role === 'leader' ? true : undefined), 5_000, 'a leads');
+      expect(await health(a)).toEqual({ id: 'gw-a', role: 'leader', storage: 'postgres' });
+      expect(await health(b)).toEqual({ id: 'gw-b', role: 'standby', storage: 'postgres' });
+      // The same fault seen by both: one ticket.
+      for (const gw of [a, b]) {
+        const client = await mqtt.connectAsync(gw.mqttUrl as string, { reconnectPeriod: 0 });
+        await client.publishAsync('devices/press-7/telemetry', JSON.stringify({ temperature: 97 }), {
+          qos: 1,
+        });
+        await client.endAsync();
+      }
+      await a.alerts.idle();
+      await b.alerts.idle();
+      const list = await getJson<{ items: TicketView[] }>(`${b.apiUrl}/api/v1/tickets?deviceId=press-7`);
+      expect(list.body.items).toHaveLength(1);
+      expect(list.body.items[0]?.occurrences).toBe(1);
+      // The leader stops: b takes over (a clean stop releases the lease at once).
+      const stoppedAt = Date.now();
+      await a.stop();
+      await waitFor(async () => ((await health(b)).role === 'leader' ? true : undefined), 15_000, 'b leads');
+      console.log(`takeover after a clean stop: ${Date.now() - stoppedAt} ms`);
+    } finally {
+      await a.stop();
+      await b.stop();
     }
   }, 60_000);
 

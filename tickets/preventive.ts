@@ -194,6 +194,7 @@ export class PreventivePlanner {
 
   /** Loads what the store remembers, then opens what is due and arms the timer (`run`). */
   async start(): Promise<void> {
+    this.stopped = false; // started again: an instance that became the leader (issue 20)
     if (this.usage.length > 0)
       for (const { scheduleId, deviceId, state } of await this.deps.store.usageStates())
         this.usageState.set(`${scheduleId}\u0000${deviceId}`, state);

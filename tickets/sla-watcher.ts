@@ -55,6 +55,7 @@ export class SlaWatcher {
 
   /** Reads the open tickets, announces what is overdue, arms the timer. */
   async start(): Promise<void> {
+    this.stopped = false; // started again: an instance that became the leader (issue 20)
     let cursor: string | undefined;
     do {
       const page = await this.opts.store.list({
@@ -72,6 +73,7 @@ export class SlaWatcher {
 
   /** A ticket was created or changed: check it now (serialised with the timer's checks). */
   changed(t: Ticket, created = false): Promise<void> {
+    if (this.stopped) return this.chain; // a standby instance: the leader watches the clocks
     this.chain = this.chain
       .then(async () => {
         if (created) await this.announceCreated(t);
