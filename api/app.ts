@@ -42,6 +42,7 @@ import { statsRoutes } from './routes/stats.js';
 import { teamRoutes } from './routes/teams.js';
 import { ticketRoutes } from './routes/tickets.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import { refuseNulText } from './text-guard.js';
 
 export interface InstanceInfo {
   id: string;
@@ -172,6 +173,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     transform: jsonSchemaTransform,
   });
   app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
+  refuseNulText(app as unknown as FastifyInstance);
   const tokens = new StreamTokens(deps.keys);
   installAuth(
     app as unknown as FastifyInstance,

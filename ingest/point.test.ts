@@ -22,6 +22,13 @@ describe('telemetry convention (JSON)', () => {
     expect(noTs.ok && noTs.point.ts).toBe(NOW);
   });
 
+  it('NUL characters (which PostgreSQL text and the line protocol cannot carry) drop that key only', () => {
+    const r = decode('{"t": 1, "mode": "a\\u0000b", "x\\u0000y": 2, "errorCode": "E\\u0000"}');
+    expect(r.ok && r.point.fields).toEqual({ t: 1 });
+    expect(r.ok && r.rejected.map((k) => k.key).sort()).toEqual(['errorCode', 'mode', 'x\u0000y']);
+    expect(r.ok && r.point.errorCodes).toBeUndefined();
+  });
+
   it('accepts ts as ISO 8601', () => {
     const r = decode('{"t": 1, "ts": "2026-11-24T10:00:00.250Z"}');
     expect(r.ok && r.point.ts).toBe(Date.UTC(2026, 10, 24, 10, 0, 0, 250));

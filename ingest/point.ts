@@ -107,6 +107,7 @@ export function parseErrorCodes(raw: unknown): string[] | { error: string } {
       return { error: 'errorCode must be a string or a list of strings' };
     }
     const code = String(c).trim();
+    if (code.includes('\u0000')) return { error: 'errorCode cannot hold NUL characters' };
     if (code !== '' && !codes.includes(code)) codes.push(code);
   }
   return codes;
@@ -116,13 +117,14 @@ export function checkField(key: string, value: unknown): string | undefined {
   if (key.length === 0 || key.length > MAX_KEY_LENGTH)
     return `metric names are 1 to ${MAX_KEY_LENGTH} characters`;
   if (RESERVED_FIELDS.has(key)) return `"${key}" is reserved by InfluxDB`;
+  // Neither PostgreSQL text nor InfluxDB's line protocol can carry U+0000.
+  if (key.includes('\u0000')) return 'metric names cannot hold NUL characters';
   if (value === null) return 'null is not a value';
   if (typeof value === 'number') return Number.isFinite(value) ? undefined : 'numbers must be finite';
   if (typeof value === 'boolean') return undefined;
   if (typeof value === 'string') {
-    return value.length > MAX_STRING_LENGTH
-      ? `strings are at most ${MAX_STRING_LENGTH} characters`
-      : undefined;
+    if (value.length > MAX_STRING_LENGTH) return `strings are at most ${MAX_STRING_LENGTH} characters`;
+    return value.includes('\u0000') ? 'strings cannot hold NUL characters' : undefined;
   }
   return Array.isArray(value) ? 'a list is not a metric value' : 'an object is not a metric value';
 }

@@ -6,7 +6,7 @@ import { loadConfig } from '../gateway/config/load.js';
 import { type RunningGateway, startGateway } from '../gateway/gateway.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { TicketView } from '../tickets/service.js';
-import { getJson, silentLogger, TEST_API_KEY, tempDir, waitFor, writeFiles } from './helpers.js';
+import { auth, getJson, silentLogger, TEST_API_KEY, tempDir, waitFor, writeFiles } from './helpers.js';
 import { describeIf } from './servers/common.js';
 import { type PostgresServer, postgresBin, startPostgres } from './servers/postgres.js';
 
@@ -133,6 +133,40 @@ describe(`a gateway on PostgreSQL${label}`, () => {
     } finally {
       await a.stop();
       await b.stop();
+    }
+  }, 60_000);
+
+  it('NUL characters (which PostgreSQL text cannot hold) in bodies and queries: a 400, the gateway goes on', async () => {
+    const gw = await start(url);
+    try {
+      const post = (path: string, body: unknown) =>
+        fetch(`${gw.apiUrl}/api/v1${path}`, {
+          method: 'POST',
+          headers: { ...auth(), 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        });
+      const filed = await post('/tickets', {
+        title: 'pump\u0000leak',
+        priority: 'general',
+        source: 'phone',
+        reporter: { name: 'Ada' },
+        faultType: 'mechanical',
+      });
+      expect(filed.status).toBe(400);
+      expect(((await filed.json()) as { code: string }).code).toBe('FL_ERR_API_VALIDATION');
+      const listed = await getJson<{ code: string }>(`${gw.apiUrl}/api/v1/tickets?q=a%00b`);
+      expect(listed.status).toBe(400);
+      expect(listed.body.code).toBe('FL_ERR_API_VALIDATION');
+      const good = await post('/tickets', {
+        title: 'pump leak',
+        priority: 'general',
+        source: 'phone',
+        reporter: { name: 'Ada' },
+        faultType: 'mechanical',
+      });
+      expect(good.status).toBe(201);
+    } finally {
+      await gw.stop();
     }
   }, 60_000);
 
