@@ -94,6 +94,7 @@ const MIGRATIONS = [
   },
 ];
 
+// The column names, in the order `ticketColumns` gives the values (read off an empty ticket once).
 const COLUMNS = Object.keys(ticketColumns({ sla: {} } as never));
 const INSERT = `INSERT INTO tickets (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
 const UPDATE = `UPDATE tickets SET ${COLUMNS.map((c, i) => `${c} = $${i + 1}`).join(', ')},
