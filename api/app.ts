@@ -49,6 +49,11 @@ export interface InstanceInfo {
   storage: 'sqlite' | 'postgres';
   /** `single`: the only instance (SQLite); `leader` / `standby` among several on PostgreSQL. */
   role: 'single' | 'leader' | 'standby';
+  /**
+   * With PostgreSQL: whether this instance hears other instances' events by notification (else it
+   * polls every 2 s), and the last event it relayed to its streams.
+   */
+  events?: { notified: boolean; seq: number };
 }
 
 export interface ApiDeps {

@@ -46,6 +46,7 @@ import { createMetrics } from './metrics.js';
 import { startOutbound } from './outbound.js';
 import { wireParts } from './parts.js';
 import { wirePipeline } from './pipeline.js';
+import { followSharedState } from './shared-state.js';
 import { adapterDeviceIds, assertWritableDir, displayUrl, ensureAdminKey, restoreAlerts } from './startup.js';
 import { openSharedStores } from './stores.js';
 
@@ -78,6 +79,8 @@ export interface RunningGateway {
   readonly keys: ApiKeys;
   /** Events and their deliveries. */
   readonly outbox: Outbox;
+  /** Maintenance windows (kept in memory, reloaded when another instance changes them). */
+  readonly silences: Silences;
   /** The state path's turn transactions (commits, failures). */
   readonly unitOfWork: UnitOfWork;
 }
@@ -357,12 +360,17 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       slaWatcher,
       silences,
       outbox,
+      shared: stores.pool !== null,
       logger,
     }));
+    // Several instances: every instance's events reach this one's listeners, caches follow changes.
+    const shared = stores.pool
+      ? await followSharedState({ pool: stores.pool, outbox, silences, components, logger })
+      : null;
     // What runs once: here, or on the leader among several instances (gateway/leadership.ts).
     await deliverer.pause();
     await mail?.pause();
-    instance = await runLeaderWork({
+    const role = await runLeaderWork({
       pool: stores.pool,
       id: instanceId(),
       components,
@@ -381,6 +389,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
           await mail?.pause();
         },
       },
+    });
+    instance = () => ({
+      ...role(),
+      ...(shared ? { events: { notified: shared.listening(), seq: shared.follower.position } } : {}),
     });
     // Rule state survives restarts: `for`, windows, outlier baselines and no-data clocks go on.
     const ruleState = engine.load(await alertStore.loadAll(), (id) => registry.resolve(id));
@@ -507,6 +519,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       apiUrl,
       keys,
       outbox,
+      silences,
       unitOfWork: uow,
       mqttUrl,
       stop,

@@ -41,6 +41,11 @@ export interface Stages {
   silences: Silences;
   /** Every change the outside world hears of → outbox (webhooks, e-mail, SSE). */
   outbox: Outbox;
+  /**
+   * Several instances share the store (PostgreSQL): the SLA clocks follow the ticket events of all
+   * of them (gateway/shared-state.ts relays them), not only this instance's changes.
+   */
+  shared: boolean;
   logger: Logger;
 }
 
@@ -71,9 +76,15 @@ export function wirePipeline(s: Stages): { slaNotice: (n: Notice) => void } {
     logger: s.logger,
   });
   // tickets → SLA timers (an occurrence changes no clock); a visit moved moves its window.
-  s.tickets.onChange(({ kind, ticket }) => {
-    if (kind !== 'occurrence') void s.slaWatcher.changed(ticket, kind === 'created');
-  });
+  if (s.shared)
+    s.outbox.on((e) => {
+      if (e.type === 'ticket.created' || e.type === 'ticket.updated')
+        void s.slaWatcher.changed(e.subject, e.type === 'ticket.created');
+    });
+  else
+    s.tickets.onChange(({ kind, ticket }) => {
+      if (kind !== 'occurrence') void s.slaWatcher.changed(ticket, kind === 'created');
+    });
   s.tickets.onChange(({ kind, ticket }) => {
     const visit = ticket.sla.visit;
     if (kind !== 'visit' || !visit) return;

@@ -122,3 +122,12 @@ export async function migratePg(
     }
   });
 }
+
+/**
+ * Tells every instance listening (lib/pg-listen.ts) that cached state changed — `silences`,
+ * `webhooks` — after the change committed. A notification lost (the process died between the two) is
+ * made good by the listeners' periodic reload.
+ */
+export async function notifyChange(pool: PgPool, what: 'silences' | 'webhooks'): Promise<void> {
+  await pool.query("SELECT pg_notify('faultline_changes', $1)", [what]);
+}

@@ -107,6 +107,8 @@ export class Outbox {
   private mailsFor: ((e: NewEvent) => NewMail[]) | null = null;
   /** Runs a relay once the event is committed (the state path's unit of work); default: now. */
   private afterCommit: (fn: () => void) => void = (fn) => fn();
+  /** Whether this outbox tells its listeners of the events it stores itself (see relayOnlyFollowed). */
+  private relayOwn = true;
   private readonly countListeners = new Set<(n: number) => void>();
   private readonly wakers = new Set<() => void>();
   /** The last publish: the next one is stored after it (events keep the order they were published in). */
@@ -123,6 +125,15 @@ export class Outbox {
    */
   relayAfter(afterCommit: (fn: () => void) => void): void {
     this.afterCommit = afterCommit;
+  }
+
+  /**
+   * With a store several instances share: listeners hear of events only through the follower
+   * (notify/event-follower.ts), which relays every instance's events in sequence order — this
+   * instance's own included, so that none is told twice or out of order.
+   */
+  relayOnlyFollowed(): void {
+    this.relayOwn = false;
   }
 
   /** With SMTP configured: the e-mails an event asks for, stored with it and sent by the mail sender. */
@@ -166,7 +177,8 @@ export class Outbox {
     return hooks;
   }
 
-  private webhooksChanged(): void {
+  /** Drops the webhook index: webhooks changed here, or on another instance (a shared store). */
+  webhooksChanged(): void {
     this.hooksByType = null;
     this.allHooks = null;
   }
@@ -191,7 +203,7 @@ export class Outbox {
       mails,
       this.now(),
     );
-    if (this.listeners.size > 0) this.afterCommit(() => this.relay(stored));
+    if (this.relayOwn && this.listeners.size > 0) this.afterCommit(() => this.relay(stored));
     return stored;
   }
 

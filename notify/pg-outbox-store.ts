@@ -1,5 +1,5 @@
 import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
-import { inTransaction, migratePg, type PgPool } from '../lib/pg.js';
+import { inTransaction, migratePg, notifyChange, type PgPool } from '../lib/pg.js';
 import type { Delivery, DeliveryState, Mail, NewEvent, NewMail, StoredEvent, Webhook } from './outbox.js';
 import {
   type DeliveryRow,
@@ -97,8 +97,11 @@ export class PgOutboxStore implements OutboxStore {
   ): Promise<StoredEvent> {
     return inTransaction(this.pool, async (c) => {
       await c.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
+      // Every listening instance hears of it once committed (lib/pg-listen.ts, notify/event-follower.ts).
       const { rows } = await c.query<{ seq: number }>(
-        'INSERT INTO events (type, at, subject, site, customer, data) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq',
+        `WITH e AS (INSERT INTO events (type, at, subject, site, customer, data)
+           VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq)
+         SELECT seq, pg_notify('faultline_events', seq::text) FROM e`,
         [e.type, e.at, e.subject, e.site, e.customer, JSON.stringify(e.data ?? null)],
       );
       const seq = (rows[0] as { seq: number }).seq;
@@ -157,6 +160,7 @@ export class PgOutboxStore implements OutboxStore {
       w.active ? 1 : 0,
       w.createdAt,
     ]);
+    await notifyChange(this.pool, 'webhooks');
   }
 
   async webhook(id: string): Promise<Webhook | undefined> {
@@ -176,11 +180,14 @@ export class PgOutboxStore implements OutboxStore {
 
   async setActive(id: string, active: boolean): Promise<Webhook | undefined> {
     await this.pool.query('UPDATE webhooks SET active = $1 WHERE id = $2', [active ? 1 : 0, id]);
+    await notifyChange(this.pool, 'webhooks');
     return this.webhook(id);
   }
 
   async deleteWebhook(id: string): Promise<boolean> {
-    return ((await this.pool.query('DELETE FROM webhooks WHERE id = $1', [id])).rowCount ?? 0) > 0;
+    const deleted = ((await this.pool.query('DELETE FROM webhooks WHERE id = $1', [id])).rowCount ?? 0) > 0;
+    if (deleted) await notifyChange(this.pool, 'webhooks');
+    return deleted;
   }
 
   async due(now: number): Promise<Delivery[]> {

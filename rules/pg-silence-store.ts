@@ -1,4 +1,4 @@
-import { migratePg, type PgPool } from '../lib/pg.js';
+import { migratePg, notifyChange, type PgPool } from '../lib/pg.js';
 import { type NewSilence, type Silence, storedSilenceSeq } from './silences.js';
 import type { SilenceStore } from './store.js';
 
@@ -72,6 +72,7 @@ export class PgSilenceStore implements SilenceStore {
         at,
       ],
     );
+    await notifyChange(this.pool, 'silences');
     return fromRow(rows[0] as Row);
   }
 
@@ -89,6 +90,7 @@ export class PgSilenceStore implements SilenceStore {
       'UPDATE silences SET from_at = $1, to_at = $2 WHERE seq = $3 RETURNING *',
       [from, to, seq],
     );
+    await notifyChange(this.pool, 'silences');
     return rows[0] ? fromRow(rows[0]) : undefined;
   }
 
@@ -96,6 +98,7 @@ export class PgSilenceStore implements SilenceStore {
     const seq = storedSilenceSeq(id);
     if (seq === undefined) return undefined;
     await this.pool.query('UPDATE silences SET ended_at = $1 WHERE seq = $2 AND ended_at IS NULL', [at, seq]);
+    await notifyChange(this.pool, 'silences');
     return this.get(id);
   }
 

@@ -114,6 +114,7 @@ export function silenceMatches(s: Silence, device: Device, at: number): boolean 
 export class Silences {
   private current: Silence[] = [];
   private loading: Promise<void> | undefined;
+  private reloadAgain: Promise<void> | undefined;
 
   constructor(
     private readonly store: SilenceStore,
@@ -123,9 +124,21 @@ export class Silences {
     private readonly onError: (err: unknown) => void = () => undefined,
   ) {}
 
-  /** Reloads the windows not yet over from the store. */
+  /**
+   * Reloads the windows not yet over from the store. Asked while a reload is under way, it reloads
+   * once more after it (that one may have read before the change that asked).
+   */
   refresh(): Promise<void> {
-    this.loading ??= this.store
+    if (this.loading) {
+      this.reloadAgain ??= this.loading
+        .catch(() => undefined)
+        .then(() => {
+          this.reloadAgain = undefined;
+          return this.refresh();
+        });
+      return this.reloadAgain;
+    }
+    const loading = this.store
       .current(this.now())
       .then((rows) => {
         this.current = rows.filter((s) => endOf(s) > this.now());
@@ -133,7 +146,8 @@ export class Silences {
       .finally(() => {
         this.loading = undefined;
       });
-    return this.loading;
+    this.loading = loading;
+    return loading;
   }
 
   async create(s: NewSilence): Promise<Silence> {

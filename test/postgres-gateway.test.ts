@@ -6,7 +6,17 @@ import { loadConfig } from '../gateway/config/load.js';
 import { type RunningGateway, startGateway } from '../gateway/gateway.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { TicketView } from '../tickets/service.js';
-import { auth, getJson, silentLogger, TEST_API_KEY, tempDir, waitFor, writeFiles } from './helpers.js';
+import {
+  auth,
+  getJson,
+  postJson,
+  silentLogger,
+  stream,
+  TEST_API_KEY,
+  tempDir,
+  waitFor,
+  writeFiles,
+} from './helpers.js';
 import { describeIf } from './servers/common.js';
 import { type PostgresServer, postgresBin, startPostgres } from './servers/postgres.js';
 
@@ -103,15 +113,15 @@ describe(`a gateway on PostgreSQL${label}`, () => {
     delete process.env.FAULTLINE_INSTANCE_ID;
     const health = async (gw: RunningGateway) =>
       (
-        await getJson<{ instance: { id: string; role: string; storage: string } }>(
-          `${gw.apiUrl}/health`,
-          null,
-        )
+        await getJson<{
+          instance: { id: string; role: string; storage: string; events?: { notified: boolean } };
+        }>(`${gw.apiUrl}/health`, null)
       ).body.instance;
     try {
       await waitFor(async () => ((await health(a)).role === 'leader' ? true : undefined), 5_000, 'a leads');
-      expect(await health(a)).toEqual({ id: 'gw-a', role: 'leader', storage: 'postgres' });
-      expect(await health(b)).toEqual({ id: 'gw-b', role: 'standby', storage: 'postgres' });
+      expect(await health(a)).toMatchObject({ id: 'gw-a', role: 'leader', storage: 'postgres' });
+      expect(await health(b)).toMatchObject({ id: 'gw-b', role: 'standby', storage: 'postgres' });
+      expect((await health(b)).events).toMatchObject({ notified: true });
       // The same fault seen by both: one ticket.
       for (const gw of [a, b]) {
         const client = await mqtt.connectAsync(gw.mqttUrl as string, { reconnectPeriod: 0 });
@@ -131,6 +141,67 @@ describe(`a gateway on PostgreSQL${label}`, () => {
       await waitFor(async () => ((await health(b)).role === 'leader' ? true : undefined), 15_000, 'b leads');
       console.log(`takeover after a clean stop: ${Date.now() - stoppedAt} ms`);
     } finally {
+      await a.stop();
+      await b.stop();
+    }
+  }, 60_000);
+
+  it('two instances stay in step: events of either on both streams, the leader clocks tickets the other opened, windows set on one hold on the other', async () => {
+    const shared = await server.createDatabase('in_step');
+    process.env.FAULTLINE_INSTANCE_ID = 'gw-a';
+    const a = await start(shared, 'a');
+    process.env.FAULTLINE_INSTANCE_ID = 'gw-b';
+    const b = await start(shared, 'b');
+    delete process.env.FAULTLINE_INSTANCE_ID;
+    const streamA = await stream(`${a.apiUrl}/api/v1/events`, auth());
+    const streamB = await stream(`${b.apiUrl}/api/v1/events`, auth());
+    try {
+      expect(streamB.status).toBe(200);
+      // An emergency ticket filed on b (standby): a, the leader, hears of it and announces it to the
+      // lead (ticket.escalated, stored by a); both streams see both events, in the same order.
+      const filed = await postJson<{ id: string }>(`${b.apiUrl}/api/v1/tickets`, {
+        title: 'Conveyor stopped',
+        priority: 'emergency',
+        source: 'phone',
+        reporter: { name: 'Shift lead' },
+        faultType: 'mechanical',
+      });
+      expect(filed.status).toBe(201);
+      const seen = (s: typeof streamA) =>
+        s.events.filter((e) => e.data.subject === filed.body.id).map((e) => `${e.id} ${e.event}`);
+      await waitFor(
+        async () => (seen(streamB).length >= 2 && seen(streamA).length >= 2 ? true : undefined),
+        10_000,
+        'ticket.created and ticket.escalated on both streams',
+      );
+      expect(seen(streamA)).toEqual(seen(streamB));
+      expect(seen(streamA).map((x) => x.split(' ')[1])).toEqual(['ticket.created', 'ticket.escalated']);
+      // A maintenance window set through a: a fault on b during it opens no ticket.
+      const window = await postJson<{ id: string }>(`${a.apiUrl}/api/v1/silences`, {
+        devices: ['mill-3'],
+        duration: '1h',
+        reason: 'spindle swap',
+        createdBy: 'planner',
+      });
+      expect(window.status).toBe(201);
+      await waitFor(
+        async () => b.silences.covering({ id: 'mill-3', site: 'default' } as never, Date.now()),
+        5_000,
+        'the window on b',
+      );
+      const client = await mqtt.connectAsync(b.mqttUrl as string, { reconnectPeriod: 0 });
+      await client.publishAsync('devices/mill-3/telemetry', JSON.stringify({ temperature: 99 }), { qos: 1 });
+      await client.endAsync();
+      await b.alerts.idle();
+      const alerts = await getJson<{ items: { deviceId: string; silencedBy: string | null }[] }>(
+        `${a.apiUrl}/api/v1/alerts?deviceId=mill-3`,
+      );
+      expect(alerts.body.items[0]?.silencedBy).toBe(window.body.id);
+      const tickets = await getJson<{ items: TicketView[] }>(`${a.apiUrl}/api/v1/tickets?deviceId=mill-3`);
+      expect(tickets.body.items).toHaveLength(0);
+    } finally {
+      streamA.close();
+      streamB.close();
       await a.stop();
       await b.stop();
     }

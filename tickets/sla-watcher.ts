@@ -71,17 +71,24 @@ export class SlaWatcher {
     this.arm();
   }
 
-  /** A ticket was created or changed: check it now (serialised with the timer's checks). */
-  changed(t: Ticket, created = false): Promise<void> {
+  /**
+   * A ticket was created or changed — here, or (by id, from the shared event stream) on another
+   * instance: check it now (serialised with the timer's checks).
+   */
+  changed(t: Ticket | string, created = false): Promise<void> {
     if (this.stopped) return this.chain; // a standby instance: the leader watches the clocks
+    const id = typeof t === 'string' ? t : t.id;
     this.chain = this.chain
       .then(async () => {
-        if (created) await this.announceCreated(t);
-        const fresh = await this.opts.store.get(t.id);
+        if (created) {
+          const made = typeof t === 'string' ? await this.opts.store.get(id) : t;
+          if (made) await this.announceCreated(made);
+        }
+        const fresh = await this.opts.store.get(id);
         if (fresh) await this.check(fresh);
         this.arm();
       })
-      .catch((err: unknown) => this.opts.logger.error({ err, ticketId: t.id }, 'SLA check failed'));
+      .catch((err: unknown) => this.opts.logger.error({ err, ticketId: id }, 'SLA check failed'));
     return this.chain;
   }
 

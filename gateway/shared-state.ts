@@ -1,0 +1,62 @@
+import { type Logger, RateLimitedLog } from '../lib/log.js';
+import type { PgPool } from '../lib/pg.js';
+import { CHANGES_CHANNEL, EVENTS_CHANNEL, PgListener } from '../lib/pg-listen.js';
+import { EventFollower } from '../notify/event-follower.js';
+import type { Outbox } from '../notify/outbox.js';
+import type { Silences } from '../rules/silences.js';
+import type { Components } from './components.js';
+
+/** Events are read this often even without a notification (one lost with its connection). */
+const POLL_MS = 2000;
+/** Cached state (maintenance windows, the webhook index) is reloaded this often in any case. */
+const RELOAD_MS = 60_000;
+
+/**
+ * What keeps instances sharing PostgreSQL in step (issue 20): every event any of them stores reaches
+ * this one's outbox listeners — SSE streams (through the API worker), the deliverers, the SLA
+ * clocks — in sequence order, by LISTEN/NOTIFY with a poll behind it; maintenance windows and
+ * webhooks changed on another instance are reloaded when it says so (and every minute regardless).
+ * Returns whether the notification connection is up (for /health).
+ */
+export async function followSharedState(d: {
+  pool: PgPool;
+  outbox: Outbox;
+  silences: Silences;
+  components: Components;
+  logger: Logger;
+}): Promise<{ listening: () => boolean; follower: EventFollower }> {
+  const logger = d.logger.child({ component: 'shared-state' });
+  const warn = new RateLimitedLog(logger);
+  d.outbox.relayOnlyFollowed();
+  const follower = new EventFollower(d.outbox, {
+    pollMs: POLL_MS,
+    onError: (err) => warn.warn('read', { err }, 'events of the shared store could not be read; retrying'),
+  });
+  await follower.start();
+  const reload = (what: string) => {
+    if (what === 'silences' || what === 'all')
+      d.silences
+        .refresh()
+        .catch((err: unknown) => warn.warn('silences', { err }, 'maintenance windows could not be reloaded'));
+    if (what === 'webhooks' || what === 'all') d.outbox.webhooksChanged();
+  };
+  const listener = new PgListener(d.pool, [EVENTS_CHANNEL, CHANGES_CHANNEL], {
+    notified: (channel, payload) => (channel === EVENTS_CHANNEL ? follower.signal() : reload(payload)),
+    // Notifications sent while no connection listened are lost: read afresh what they would have told.
+    connected: () => {
+      follower.signal();
+      reload('all');
+    },
+    lost: (err) =>
+      logger.warn({ err }, 'the notification connection failed; events are polled until it is back'),
+  });
+  await listener.start().catch(() => undefined); // retried alone; the poll covers the meantime
+  const reloads = setInterval(() => reload('all'), RELOAD_MS);
+  reloads.unref();
+  d.components.onStop('shared state follower', async () => {
+    clearInterval(reloads);
+    await listener.close();
+    await follower.stop();
+  });
+  return { listening: () => listener.listening, follower };
+}
