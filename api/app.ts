@@ -54,6 +54,8 @@ export interface InstanceInfo {
    * polls every 2 s), and the last event it relayed to its streams.
    */
   events?: { notified: boolean; seq: number };
+  /** With PostgreSQL: how many devices this instance evaluates (the others' are evaluated elsewhere). */
+  devices?: number;
 }
 
 export interface ApiDeps {

@@ -18,6 +18,8 @@ export function wireEvents(d: {
   alerts: AlertTracker;
   ingest: Ingest;
   registry: DeviceRegistry;
+  /** Whether this instance evaluates the device (its online/offline changes are its to tell). */
+  owns: (deviceId: string) => boolean;
   logger: Logger;
 }): { slaNotice: (n: Notice) => void } {
   const { outbox, tickets, registry } = d;
@@ -71,7 +73,7 @@ export function wireEvents(d: {
       }),
     );
   d.ingest.onReading((point, device) => {
-    if (!point.connectivity) return;
+    if (!point.connectivity || !d.owns(device.id)) return;
     publish({
       type: point.connectivity.state === 'online' ? 'device.online' : 'device.offline',
       at: point.ts,

@@ -30,6 +30,7 @@ import { PartsStock } from '../parts/stock.js';
 import { AlertTracker } from '../rules/alerts.js';
 import { RuleEngine, systemScheduler } from '../rules/engine.js';
 import { loadRuleFiles } from '../rules/load.js';
+import type { DeviceOwnership } from '../rules/ownership.js';
 import { RuleReloader } from '../rules/reloader.js';
 import { Silences } from '../rules/silences.js';
 import { AlertIntake } from '../tickets/alert-intake.js';
@@ -44,6 +45,7 @@ import { Housekeeping } from './housekeeping.js';
 import { instanceId, runLeaderWork } from './leadership.js';
 import { createMetrics } from './metrics.js';
 import { startOutbound } from './outbound.js';
+import { openOwnership } from './ownership.js';
 import { wireParts } from './parts.js';
 import { wirePipeline } from './pipeline.js';
 import { followSharedState } from './shared-state.js';
@@ -83,6 +85,8 @@ export interface RunningGateway {
   readonly silences: Silences;
   /** The state path's turn transactions (commits, failures). */
   readonly unitOfWork: UnitOfWork;
+  /** Which devices this instance evaluates, with PostgreSQL (null: all of them). */
+  readonly ownership: DeviceOwnership | null;
 }
 
 /**
@@ -164,9 +168,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         ? { measurement: config.influx.measurement, eventsMeasurement: config.influx.eventsMeasurement }
         : {}),
     });
+    // Which devices this instance evaluates: all of them, or (several instances) those it owns.
+    const evaluation = {
+      route: (_id: string, evaluate: () => void) => evaluate(),
+      owns: (_id: string) => true,
+    };
     const connectivity = new ConnectivityMonitor({
       sink: ingest,
       registry,
+      owns: (id) => evaluation.owns(id),
       logger: logger.child({ component: 'connectivity' }),
       offlineAfterMs: config.connectivity.offlineAfter,
     });
@@ -265,6 +275,24 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     // the transitions in flight applied, the turn committed, the rule state saved.
     let slaRef: SlaWatcher | undefined;
     let intakeRef: AlertIntake | undefined;
+    // Several instances: each device evaluated by one (gateway/ownership.ts); handed over at the
+    // stop, after the state flush below (stopped in reverse order).
+    const ownership = stores.pool
+      ? await openOwnership({
+          pool: stores.pool,
+          instance: instanceId(),
+          engine: () => engine,
+          alertStore,
+          alerts,
+          registry,
+          logger,
+        })
+      : null;
+    if (ownership) {
+      components.onStop('device ownership', () => ownership.stop());
+      evaluation.route = (id, evaluate) => ownership.route(id, evaluate);
+      evaluation.owns = (id) => ownership.owns(id);
+    }
     components.onStop('state flush', async () => {
       await alerts.idle();
       await intakeRef?.flush(); // the flapping alerts' pending summaries
@@ -361,6 +389,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       silences,
       outbox,
       shared: stores.pool !== null,
+      route: evaluation.route,
+      owns: evaluation.owns,
       logger,
     }));
     // Several instances: every instance's events reach this one's listeners, caches follow changes.
@@ -377,12 +407,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       logger,
       work: {
         start: async () => {
+          ownership?.setSweeping(true);
           deliverer.resume();
           mail?.resume();
           await slaWatcher.start();
           await planner.start();
         },
         stop: async () => {
+          ownership?.setSweeping(false);
           slaWatcher.stop();
           planner.stop();
           await deliverer.pause();
@@ -393,11 +425,21 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     instance = () => ({
       ...role(),
       ...(shared ? { events: { notified: shared.listening(), seq: shared.follower.position } } : {}),
+      ...(ownership ? { devices: ownership.count } : {}),
     });
-    // Rule state survives restarts: `for`, windows, outlier baselines and no-data clocks go on.
-    const ruleState = engine.load(await alertStore.loadAll(), (id) => registry.resolve(id));
-    await restoreAlerts(alertStore, engine, registry);
-    engine.watch(registry.list(), Date.now());
+    // Rule state survives restarts: `for`, windows, outlier baselines and no-data clocks go on —
+    // of every device, or (several instances) of the devices claimed here: the configured ones now,
+    // the others at their first reading.
+    let ruleState: object;
+    if (ownership) {
+      await ownership.start();
+      await ownership.claim([...new Set([...config.devices.map((x) => x.id), ...adapterDeviceIds(config)])]);
+      ruleState = { devices: ownership.count };
+    } else {
+      ruleState = engine.load(await alertStore.loadAll(), (id) => registry.resolve(id));
+      await restoreAlerts(alertStore, engine, registry);
+      engine.watch(registry.list(), Date.now());
+    }
     const ruleStateTimer = setInterval(() => void saveRuleState(), config.rules.stateSaveInterval);
     ruleStateTimer.unref();
     components.onStop('rule state saving', () => clearInterval(ruleStateTimer));
@@ -520,6 +562,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       keys,
       outbox,
       silences,
+      ownership,
       unitOfWork: uow,
       mqttUrl,
       stop,

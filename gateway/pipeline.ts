@@ -46,6 +46,12 @@ export interface Stages {
    * of them (gateway/shared-state.ts relays them), not only this instance's changes.
    */
   shared: boolean;
+  /**
+   * Runs a device's evaluation here if this instance evaluates that device (rules/ownership.ts;
+   * always, with one instance); `owns` says whether it does without claiming it.
+   */
+  route: (deviceId: string, evaluate: () => void) => void;
+  owns: (deviceId: string) => boolean;
   logger: Logger;
 }
 
@@ -65,7 +71,7 @@ export interface Stages {
 export function wirePipeline(s: Stages): { slaNotice: (n: Notice) => void } {
   // spool → durable-reading consumers.
   s.ingest.onReading((point) => s.history.add(point));
-  s.ingest.onReading((point, device) => s.connectivity.onReading(point, device));
+  s.ingest.onReading((point, device) => s.route(device.id, () => s.connectivity.onReading(point, device)));
   // notify: tickets, customer notices, alerts, connectivity → outbox.
   const events = wireEvents({
     outbox: s.outbox,
@@ -73,6 +79,7 @@ export function wirePipeline(s: Stages): { slaNotice: (n: Notice) => void } {
     alerts: s.alerts,
     ingest: s.ingest,
     registry: s.registry,
+    owns: s.owns,
     logger: s.logger,
   });
   // tickets → SLA timers (an occurrence changes no clock); a visit moved moves its window.
@@ -107,7 +114,7 @@ export function wirePipeline(s: Stages): { slaNotice: (n: Notice) => void } {
   s.alerts.onResolved((alert) => s.intake.resolved(alert));
   s.alerts.onEscalated((alert, t) => s.intake.escalated(alert, t));
   // spool → rules, and preventive usage.
-  s.ingest.onReading((point, device) => s.engine.onReading(point, device));
+  s.ingest.onReading((point, device) => s.route(device.id, () => s.engine.onReading(point, device)));
   s.ingest.onReading((point, device) => s.planner.observe(point.fields, device, point.ts));
   return events;
 }

@@ -9,6 +9,8 @@ export interface ConnectivityOptions {
   logger: Logger;
   /** A device that sent nothing for this long is offline; 0 turns silence detection off. */
   offlineAfterMs: number;
+  /** Whether this instance watches the device (several instances: the one that evaluates it). */
+  owns?: (deviceId: string) => boolean;
   now?: () => number;
 }
 
@@ -41,6 +43,7 @@ export class ConnectivityMonitor {
     for (const d of this.o.registry.list()) {
       const limit = d.offlineAfterMs ?? this.o.offlineAfterMs;
       if (limit <= 0 || d.connectivity.state !== 'online' || d.lastSeenAt === null) continue;
+      if (this.o.owns && !this.o.owns(d.id)) continue;
       if (now - d.lastSeenAt < limit) continue;
       n++;
       this.change(d, 'offline', `no reading for ${Math.round((now - d.lastSeenAt) / 1000)} s`, now);

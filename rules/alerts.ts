@@ -119,6 +119,14 @@ export class AlertTracker {
       });
   }
 
+  /**
+   * Another instance evaluates these devices now (issue 20): their alerts are read from the store
+   * again, should they come back.
+   */
+  forget(deviceIds: ReadonlySet<string>): void {
+    for (const [id, a] of this.known) if (deviceIds.has(a.deviceId)) this.known.delete(id);
+  }
+
   /** Resolves when every transition handed in so far has been applied. */
   idle(): Promise<void> {
     return this.chain;

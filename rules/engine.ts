@@ -321,6 +321,7 @@ export class RuleEngine {
   load(saved: SavedSeries[], resolve: (deviceId: string) => Device): { restored: number; dropped: number } {
     let restored = 0;
     let dropped = 0;
+    const loaded: Series[] = [];
     const byId = new Map(this.compiled.map((c) => [c.rule.id, c]));
     for (const e of saved) {
       const c = byId.get(e.ruleId);
@@ -339,13 +340,41 @@ export class RuleEngine {
         compiled: c,
         device: resolve(e.deviceId),
       };
+      const replaced = this.series.get(e.alertId);
+      if (replaced) this.disarm(replaced);
       this.series.set(e.alertId, s);
+      loaded.push(s);
       restored++;
     }
-    // Slots may hold series that were just replaced.
-    this.deviceRules = new Map();
-    for (const s of this.series.values()) this.arm(s);
+    // Slots may hold series that were just replaced; only the loaded ones need arming.
+    for (const s of loaded) {
+      this.deviceRules.delete(s.device.id);
+      this.arm(s);
+    }
     return { restored, dropped };
+  }
+
+  /**
+   * Lets go of every series of these devices (another instance evaluates them now, issue 20): their
+   * timers stop, and their current state is returned for saving — the new owner loads it.
+   */
+  forget(deviceIds: ReadonlySet<string>): SavedSeries[] {
+    const out: SavedSeries[] = [];
+    for (const [key, s] of this.series) {
+      if (!deviceIds.has(s.device.id)) continue;
+      this.disarm(s);
+      this.series.delete(key);
+      this.dirty.delete(key);
+      out.push({
+        alertId: key,
+        ruleId: s.compiled.rule.id,
+        fingerprint: s.compiled.fingerprint,
+        deviceId: s.device.id,
+        state: s.state,
+      });
+    }
+    for (const id of deviceIds) this.deviceRules.delete(id);
+    return out;
   }
 
   /**

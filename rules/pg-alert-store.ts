@@ -53,7 +53,28 @@ const MIGRATIONS = [
       state JSONB NOT NULL
     );`,
   },
+  {
+    version: 2,
+    description: 'rule state by device (a device taken over from another instance)',
+    up: 'CREATE INDEX rule_state_device ON rule_state (device_id);',
+  },
 ];
+
+const STATE_COLUMNS = 'alert_id, rule_id, fingerprint, device_id, state';
+interface StateRow {
+  alert_id: string;
+  rule_id: string;
+  fingerprint: string;
+  device_id: string;
+  state: unknown;
+}
+const savedOf = (r: StateRow): SavedSeries => ({
+  alertId: r.alert_id,
+  ruleId: r.rule_id,
+  fingerprint: r.fingerprint,
+  deviceId: r.device_id,
+  state: r.state as SeriesState,
+});
 
 interface Row {
   id: string;
@@ -114,16 +135,16 @@ export class PgAlertStore implements AlertStore, RuleStateStore {
   }
 
   async loadAll(): Promise<SavedSeries[]> {
-    const { rows } = await this.pool.query(
-      'SELECT alert_id, rule_id, fingerprint, device_id, state FROM rule_state',
+    const { rows } = await this.pool.query<StateRow>(`SELECT ${STATE_COLUMNS} FROM rule_state`);
+    return rows.map(savedOf);
+  }
+
+  async loadDevices(deviceIds: readonly string[]): Promise<SavedSeries[]> {
+    const { rows } = await this.pool.query<StateRow>(
+      `SELECT ${STATE_COLUMNS} FROM rule_state WHERE device_id = ANY($1::text[])`,
+      [deviceIds],
     );
-    return rows.map((r) => ({
-      alertId: r.alert_id,
-      ruleId: r.rule_id,
-      fingerprint: r.fingerprint,
-      deviceId: r.device_id,
-      state: r.state as SeriesState,
-    }));
+    return rows.map(savedOf);
   }
 
   async saveMany(entries: SavedSeries<SeriesState | null>[]): Promise<void> {

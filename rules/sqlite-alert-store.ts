@@ -130,9 +130,19 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
   }
 
   async loadAll() {
+    return this.loadWhere('', []);
+  }
+
+  async loadDevices(deviceIds: readonly string[]) {
+    return this.loadWhere(' WHERE device_id IN (SELECT value FROM json_each(?))', [
+      JSON.stringify(deviceIds),
+    ]);
+  }
+
+  private loadWhere(where: string, params: unknown[]) {
     const rows = this.db
-      .prepare('SELECT alert_id, rule_id, fingerprint, device_id, state FROM rule_state')
-      .all() as {
+      .prepare(`SELECT alert_id, rule_id, fingerprint, device_id, state FROM rule_state${where}`)
+      .all(...params) as {
       alert_id: string;
       rule_id: string;
       fingerprint: string;

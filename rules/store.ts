@@ -61,9 +61,40 @@ export interface SavedSeries<S = SeriesState> {
 /** Where per-series state survives a restart (`for`, windows, no-data timers). */
 export interface RuleStateStore {
   loadAll(): Promise<SavedSeries[]>;
+  /** The saved series of these devices (a device taken over from another instance, issue 20). */
+  loadDevices(deviceIds: readonly string[]): Promise<SavedSeries[]>;
   /**
    * Saves (or, with a `null` state, deletes) series in one transaction. The states are the
    * engine's live objects: serialise them before returning control to the event loop.
    */
   saveMany(entries: SavedSeries<SeriesState | null>[]): Promise<void>;
+}
+
+/**
+ * Which instance evaluates each device's rules, among several sharing one PostgreSQL (issue 20), so
+ * that a device's rule state lives in one place at a time. An instance is live while its heartbeat
+ * has not expired (by the store's clock); a device whose owner is not live may be claimed by another.
+ * A device the leader adopted (its owner died and nothing receives its readings) is handed over to an
+ * instance that receives them: that one asks, the adopter saves the state and passes it on.
+ */
+export interface OwnershipStore {
+  /** Marks the instance live for `ttlMs` more; returns the ids of every live instance (itself included). */
+  heartbeat(instance: string, ttlMs: number): Promise<string[]>;
+  /**
+   * Claims those of the devices that have no owner, or whose owner is not live, for the instance —
+   * only while the instance itself is live — and asks for those a live instance adopted. Returns
+   * every one of the devices' owner afterwards, and which of them are asked for (claim again later).
+   */
+  claim(
+    instance: string,
+    deviceIds: readonly string[],
+  ): Promise<{ owners: Map<string, string>; asked: Set<string> }>;
+  /** Adopts at most `limit` devices whose owner is not live (the leader's sweep); returns them. */
+  claimOrphans(instance: string, limit: number): Promise<string[]>;
+  /** The instance's devices another instance asked for. */
+  asked(instance: string): Promise<string[]>;
+  /** Passes these asked-for devices to the instances that asked (their state saved before). */
+  handOver(instance: string, deviceIds: readonly string[]): Promise<void>;
+  /** Gives up these devices; without a list, all of them and the instance's liveness (a clean stop). */
+  release(instance: string, deviceIds?: readonly string[]): Promise<void>;
 }

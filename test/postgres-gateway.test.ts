@@ -130,11 +130,20 @@ describe(`a gateway on PostgreSQL${label}`, () => {
         });
         await client.endAsync();
       }
+      const list = await waitFor(
+        async () => {
+          const r = await getJson<{ items: TicketView[] }>(`${b.apiUrl}/api/v1/tickets?deviceId=press-7`);
+          return r.body.items.length ? r : undefined;
+        },
+        10_000,
+        'the ticket',
+      );
       await a.alerts.idle();
       await b.alerts.idle();
-      const list = await getJson<{ items: TicketView[] }>(`${b.apiUrl}/api/v1/tickets?deviceId=press-7`);
+      // Evaluated by one of them only (the device's owner): no second occurrence.
       expect(list.body.items).toHaveLength(1);
-      expect(list.body.items[0]?.occurrences).toBe(1);
+      expect(list.body.items[0]?.occurrences).toBe(0);
+      expect((a.ownership?.count ?? 0) + (b.ownership?.count ?? 0)).toBe(1);
       // The leader stops: b takes over (a clean stop releases the lease at once).
       const stoppedAt = Date.now();
       await a.stop();
@@ -174,6 +183,7 @@ describe(`a gateway on PostgreSQL${label}`, () => {
         10_000,
         'ticket.created and ticket.escalated on both streams',
       );
+      await new Promise((r) => setTimeout(r, 300)); // anything more would have arrived by now
       expect(seen(streamA)).toEqual(seen(streamB));
       expect(seen(streamA).map((x) => x.split(' ')[1])).toEqual(['ticket.created', 'ticket.escalated']);
       // A maintenance window set through a: a fault on b during it opens no ticket.
@@ -192,16 +202,65 @@ describe(`a gateway on PostgreSQL${label}`, () => {
       const client = await mqtt.connectAsync(b.mqttUrl as string, { reconnectPeriod: 0 });
       await client.publishAsync('devices/mill-3/telemetry', JSON.stringify({ temperature: 99 }), { qos: 1 });
       await client.endAsync();
-      await b.alerts.idle();
-      const alerts = await getJson<{ items: { deviceId: string; silencedBy: string | null }[] }>(
-        `${a.apiUrl}/api/v1/alerts?deviceId=mill-3`,
+      const alert = await waitFor(
+        async () =>
+          (
+            await getJson<{ items: { deviceId: string; silencedBy: string | null }[] }>(
+              `${a.apiUrl}/api/v1/alerts?deviceId=mill-3`,
+            )
+          ).body.items[0],
+        10_000,
+        'the alert',
       );
-      expect(alerts.body.items[0]?.silencedBy).toBe(window.body.id);
+      await b.alerts.idle();
+      expect(alert.silencedBy).toBe(window.body.id);
       const tickets = await getJson<{ items: TicketView[] }>(`${a.apiUrl}/api/v1/tickets?deviceId=mill-3`);
       expect(tickets.body.items).toHaveLength(0);
     } finally {
       streamA.close();
       streamB.close();
+      await a.stop();
+      await b.stop();
+    }
+  }, 60_000);
+
+  it('a device handed over at a clean stop: the other instance goes on from its state (resolves, fires again on the same ticket)', async () => {
+    const shared = await server.createDatabase('hand_over');
+    process.env.FAULTLINE_INSTANCE_ID = 'gw-a';
+    const a = await start(shared, 'a');
+    process.env.FAULTLINE_INSTANCE_ID = 'gw-b';
+    const b = await start(shared, 'b');
+    delete process.env.FAULTLINE_INSTANCE_ID;
+    const send = async (gw: RunningGateway, temperature: number) => {
+      const client = await mqtt.connectAsync(gw.mqttUrl as string, { reconnectPeriod: 0 });
+      await client.publishAsync('devices/kiln-2/telemetry', JSON.stringify({ temperature }), { qos: 1 });
+      await client.endAsync();
+    };
+    type AlertView = { state: string; fireCount: number };
+    const alert = async (state: string) =>
+      waitFor(
+        async () => {
+          const r = await getJson<AlertView>(`${b.apiUrl}/api/v1/alerts/hot@kiln-2`);
+          return r.status === 200 && r.body.state === state ? r.body : undefined;
+        },
+        10_000,
+        `the alert ${state}`,
+      );
+    try {
+      await send(a, 96);
+      expect(await alert('firing')).toMatchObject({ fireCount: 1 });
+      expect(a.ownership?.owns('kiln-2')).toBe(true);
+      await a.stop(); // hands kiln-2 over, its series saved
+      await send(b, 60);
+      expect(await alert('resolved')).toMatchObject({ fireCount: 1 });
+      expect(b.ownership?.owns('kiln-2')).toBe(true);
+      await send(b, 97);
+      expect(await alert('firing')).toMatchObject({ fireCount: 2 });
+      await b.alerts.idle();
+      const tickets = await getJson<{ items: TicketView[] }>(`${b.apiUrl}/api/v1/tickets?deviceId=kiln-2`);
+      expect(tickets.body.items).toHaveLength(1);
+      expect(tickets.body.items[0]?.occurrences).toBe(1);
+    } finally {
       await a.stop();
       await b.stop();
     }

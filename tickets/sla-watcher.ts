@@ -49,7 +49,8 @@ export class SlaWatcher {
   private timer: unknown;
   private timerAt: number | undefined;
   private chain: Promise<void> = Promise.resolve();
-  private stopped = false;
+  /** Until started (on the leader, among several instances) it watches nothing. */
+  private stopped = true;
 
   constructor(private readonly opts: SlaWatcherOptions) {}
 

@@ -103,5 +103,27 @@ export function alertStoreContract(name: string, make: MakeStore<AlertStore & Ru
         { alertId: 'hot@d1', ruleId: 'hot', fingerprint: 'f2', deviceId: 'd1', state },
       ]);
     });
+
+    it('loads the saved series of some devices only (a device taken over from another instance)', async () => {
+      const state = { lastTs: 5, value: 1 } as unknown as SeriesState;
+      const series = (ruleId: string, deviceId: string) => ({
+        alertId: `${ruleId}@${deviceId}`,
+        ruleId,
+        fingerprint: 'f',
+        deviceId,
+        state,
+      });
+      await store.saveMany([
+        series('hot', 'd1'),
+        series('cold', 'd1'),
+        series('hot', 'd2'),
+        series('hot', 'd3'),
+      ]);
+      const ids = async (devices: string[]) =>
+        (await store.loadDevices(devices)).map((s) => s.alertId).sort();
+      expect(await ids(['d1', 'd3', 'nope'])).toEqual(['cold@d1', 'hot@d1', 'hot@d3']);
+      expect(await ids([])).toEqual([]);
+      expect(await ids(["d1' OR '1'='1"])).toEqual([]);
+    });
   });
 }
