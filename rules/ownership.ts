@@ -3,6 +3,13 @@ import type { OwnershipStore } from './store.js';
 
 /** Readings of one device kept while its claim is under way; more are not evaluated (counted). */
 const MAX_WAITING = 1_000;
+/**
+ * Readings of devices another instance owns are kept this long (at most REPLAY_MAX each): when the
+ * owner dies, they are evaluated here after its state is loaded — those since its death included,
+ * which nobody evaluated. The window covers the time a death takes to notice (TTL + a heartbeat).
+ */
+const REPLAY_MS = 15_000;
+const REPLAY_MAX = 64;
 /** Devices taken per sweep of the devices whose owner died. */
 const SWEEP = 500;
 
@@ -37,6 +44,8 @@ export class DeviceOwnership {
   private readonly owned = new Set<string>();
   /** Devices another live instance owns, and which. */
   private readonly foreign = new Map<string, string>();
+  /** The recent readings of those devices (kept for a take-over), with when they arrived. */
+  private readonly recent = new Map<string, { at: number; evaluate: () => void }[]>();
   private readonly waiting = new Map<string, (() => void)[]>();
   private readonly toClaim = new Set<string>();
   private claimScheduled = false;
@@ -85,8 +94,12 @@ export class DeviceOwnership {
       evaluate();
       return;
     }
-    if (!this.current() || this.foreign.has(deviceId)) {
+    if (!this.current()) {
       this.stats.skipped++;
+      return;
+    }
+    if (this.foreign.has(deviceId)) {
+      this.keep(deviceId, evaluate);
       return;
     }
     let queue = this.waiting.get(deviceId);
@@ -98,6 +111,17 @@ export class DeviceOwnership {
     }
     if (queue.length < MAX_WAITING) queue.push(evaluate);
     else this.stats.dropped++;
+  }
+
+  private keep(deviceId: string, evaluate: () => void): void {
+    const now = this.now();
+    let kept = this.recent.get(deviceId);
+    if (!kept) {
+      kept = [];
+      this.recent.set(deviceId, kept);
+    }
+    while (kept.length && ((kept[0]?.at ?? now) < now - REPLAY_MS || kept.length >= REPLAY_MAX)) kept.shift();
+    kept.push({ at: now, evaluate });
   }
 
   /** Claims devices now (the configured ones at the start, so that their no-data clocks run). */
@@ -120,6 +144,7 @@ export class DeviceOwnership {
     const ids = [...this.owned];
     this.owned.clear();
     this.foreign.clear();
+    this.recent.clear();
     this.stats.stepDowns++;
     this.stats.lost += ids.length;
     this.o.logger.warn(
@@ -149,8 +174,18 @@ export class DeviceOwnership {
     if (this.stopped) return;
     const live = new Set(await this.o.store.heartbeat(this.o.instance, this.o.ttlMs));
     this.lastBeat = this.now();
-    // A dead owner's devices are claimed by the next reading (or the sweep).
-    for (const [device, owner] of this.foreign) if (!live.has(owner)) this.foreign.delete(device);
+    const now = this.now();
+    for (const [device, kept] of this.recent)
+      if ((kept.at(-1)?.at ?? 0) < now - REPLAY_MS) this.recent.delete(device); // nothing recent
+    // A dead owner's devices are claimed now, their recent readings waiting to be evaluated.
+    for (const [device, owner] of this.foreign) {
+      if (live.has(owner)) continue;
+      this.foreign.delete(device);
+      const kept = (this.recent.get(device) ?? []).filter((r) => r.at >= now - REPLAY_MS);
+      this.recent.delete(device);
+      this.waiting.set(device, [...kept.map((r) => r.evaluate), ...(this.waiting.get(device) ?? [])]);
+      this.toClaim.add(device);
+    }
     // Devices adopted here that an instance receiving them asked for: state saved, passed on.
     const asked = (await this.o.store.asked(this.o.instance)).filter((id) => this.owned.has(id));
     if (asked.length) {
@@ -187,7 +222,7 @@ export class DeviceOwnership {
         this.toClaim.add(id);
       } else {
         this.foreign.set(id, owner);
-        this.stats.skipped += this.waiting.get(id)?.length ?? 0;
+        for (const evaluate of this.waiting.get(id) ?? []) this.keep(id, evaluate);
         this.waiting.delete(id);
       }
     }
@@ -207,6 +242,7 @@ export class DeviceOwnership {
     for (const id of ids) {
       this.owned.add(id);
       this.foreign.delete(id);
+      this.recent.delete(id);
       const queue = this.waiting.get(id);
       this.waiting.delete(id);
       for (const evaluate of queue ?? []) {

@@ -230,6 +230,7 @@ export function runScript<T>(script: string, args: readonly string[]): Promise<T
 export interface CliGateway {
   child: ChildProcess;
   apiUrl: string;
+  /** The embedded broker's URL ('' when it is off). */
   mqttUrl: string;
   /** An /api/v1 URL of it. */
   api: (path: string) => string;
@@ -254,12 +255,12 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<C
   return new Promise((resolve, reject) => {
     const onData = (c: Buffer) => {
       out += c.toString();
-      const m = /"api":"(http:\/\/[^"]+)","mqtt":"(mqtt:\/\/[^"]+)".*"msg":"listening"/.exec(out);
+      const m = /"api":"(http:\/\/[^"]+)","mqtt":(?:"(mqtt:\/\/[^"]+)"|null).*"msg":"listening"/.exec(out);
       if (m)
         resolve({
           child,
           apiUrl: m[1] as string,
-          mqttUrl: m[2] as string,
+          mqttUrl: m[2] ?? '',
           api: (p) => `${m[1]}/api/v1${p}`,
           output: () => out,
           stop: () => {
