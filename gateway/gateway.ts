@@ -209,6 +209,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       () => ticketsRef?.openByPriority() ?? Promise.resolve({}),
       () => engineRef,
       () => uowRef?.stats,
+      () => instance(),
     );
     if (config.influx) {
       const writer = createWriter(config.influx);

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Adapter } from '../adapters/types.js';
+import type { InstanceInfo } from '../api/app.js';
 import type { IngestStatus } from '../ingest/status.js';
 
 /**
@@ -18,6 +19,8 @@ export function createMetrics(
   engine: () => { evaluationErrors: number; transitions: number } | undefined = () => undefined,
   /** The state path's turn transactions (lib/unit-of-work.ts). */
   stateCommits: () => { commits: number; failedCommits: number } | undefined = () => undefined,
+  /** This instance: its id, storage, role, and (several instances) the devices it evaluates. */
+  instance: () => InstanceInfo | undefined = () => undefined,
 ) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'faultline_' });
@@ -215,6 +218,29 @@ export function createMetrics(
       const w = apiWorker();
       this.reset();
       if (w) this.inc(w.restarts);
+    },
+  });
+
+  new Gauge({
+    name: 'faultline_instance_info',
+    help: 'This gateway instance (always 1): its id, where its state lives, and its role (single, leader, standby).',
+    labelNames: ['instance', 'storage', 'role'],
+    registers: [registry],
+    collect() {
+      const i = instance();
+      this.reset();
+      if (i) this.set({ instance: i.id, storage: i.storage, role: i.role }, 1);
+    },
+  });
+  new Gauge({
+    name: 'faultline_devices_evaluated',
+    help: 'Devices whose rules this instance evaluates, among several on PostgreSQL; absent with SQLite (all).',
+    labelNames: ['instance'],
+    registers: [registry],
+    collect() {
+      const i = instance();
+      this.reset();
+      if (i?.devices !== undefined) this.set({ instance: i.id }, i.devices);
     },
   });
 

@@ -28,6 +28,10 @@ describe('ticket and SLA metrics', () => {
       return l.includes('faultline_sla_notices_total{stage="breach",target="response"} 1') ? l : undefined;
     }, 10_000);
     expect(lines).toContain('faultline_tickets_open{priority="emergency"} 1');
+    expect(lines.find((l) => l.startsWith('faultline_instance_info{'))).toMatch(
+      /storage="sqlite",role="single"} 1$/,
+    );
+    expect(lines.some((l) => l.startsWith('faultline_devices_evaluated'))).toBe(false);
     expect(lines).toContain('faultline_tickets_open{priority="general"} 0');
     expect(lines).toContain('faultline_sla_notices_total{stage="warning",target="response"} 1');
   });

@@ -122,6 +122,11 @@ describe(`a gateway on PostgreSQL${label}`, () => {
       expect(await health(a)).toMatchObject({ id: 'gw-a', role: 'leader', storage: 'postgres' });
       expect(await health(b)).toMatchObject({ id: 'gw-b', role: 'standby', storage: 'postgres' });
       expect((await health(b)).events).toMatchObject({ notified: true });
+      const metrics = await fetch(`${b.apiUrl}/metrics`, { headers: auth() }).then((r) => r.text());
+      expect(metrics).toContain(
+        'faultline_instance_info{instance="gw-b",storage="postgres",role="standby"} 1',
+      );
+      expect(metrics).toContain('faultline_devices_evaluated{instance="gw-b"} 0');
       // The same fault seen by both: one ticket.
       for (const gw of [a, b]) {
         const client = await mqtt.connectAsync(gw.mqttUrl as string, { reconnectPeriod: 0 });
