@@ -7,6 +7,11 @@ export interface AdapterContext {
   now: () => number;
   /** The gateway's data directory, for adapter state such as an OPC UA PKI folder. */
   dataDir?: string;
+  /**
+   * With several instances on PostgreSQL: this instance's id. An identity an adapter holds at a
+   * server (an MQTT client id) includes it, so that instances do not take each other's session.
+   */
+  instance?: string;
 }
 
 export interface AdapterStatus {

@@ -96,7 +96,13 @@ export interface RunningGateway {
  */
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
   // Several instances share PostgreSQL: every log line names this one.
-  if (config.storage.postgres) logger = logger.child({ instance: instanceId() });
+  if (config.storage.postgres) {
+    logger = logger.child({ instance: instanceId() });
+    if (!process.env.FAULTLINE_INSTANCE_ID?.trim())
+      logger.warn(
+        'FAULTLINE_INSTANCE_ID is not set: this instance is named after its host and process, which change at a restart (MQTT client sessions, device ownership); give each instance a stable id',
+      );
+  }
   const rules = await loadRuleFiles(config.rules.files, process.cwd(), {
     faultTypes: config.rules.faultTypes,
   });
@@ -538,7 +544,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     }
     for (const cfg of config.adapters) adapters.push(await createAdapter(cfg, { models: config.models }));
     for (const a of adapters) {
-      await a.start({ sink: ingest, logger: logger.child({ adapter: a.id }), now: Date.now, dataDir });
+      await a.start({
+        sink: ingest,
+        logger: logger.child({ adapter: a.id }),
+        now: Date.now,
+        dataDir,
+        ...(stores.pool ? { instance: instanceId() } : {}),
+      });
       components.add(`adapter ${a.id}`, a);
     }
     ready = true;

@@ -23,14 +23,14 @@ const RULES = `rules:
     ticket: { priority: emergency, faultType: thermal }
 `;
 
-const config = (broker: string, id: string) => `
+// No clientId: each instance's default includes its id (two alike would take each other's session).
+const config = (broker: string) => `
 sites: [{ id: north }]
 mqtt: { embedded: { enabled: false } }
 adapters:
   - protocol: mqtt
     id: plant
     url: ${broker}
-    clientId: ${id}
     reconnect: { min: 100ms, max: 500ms }
     subscriptions:
       - topic: plant/{site}/{device}/telemetry
@@ -70,7 +70,7 @@ describe(`several gateway processes on one PostgreSQL${label}`, () => {
   });
 
   async function start(id: string): Promise<CliGateway> {
-    writeFiles(tmp.dir, { [`${id}.yaml`]: config(broker.url, id) });
+    writeFiles(tmp.dir, { [`${id}.yaml`]: config(broker.url) });
     const gw = await startCli(
       ['--config', join(tmp.dir, `${id}.yaml`), '--data-dir', join(tmp.dir, id), '--log-level', 'info'],
       { FAULTLINE_DATABASE_URL: dbUrl, FAULTLINE_INSTANCE_ID: id },

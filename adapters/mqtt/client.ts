@@ -107,7 +107,8 @@ export class MqttClientAdapter implements Adapter {
   private async options(): Promise<IClientOptions> {
     const c = this.cfg;
     const o: IClientOptions = {
-      clientId: c.clientId ?? `faultline-${c.id}`,
+      clientId:
+        c.clientId ?? (this.ctx?.instance ? `faultline-${c.id}-${this.ctx.instance}` : `faultline-${c.id}`),
       clean: c.clean,
       protocolVersion: c.protocolVersion,
       keepalive: Math.round(c.keepalive / 1000),
