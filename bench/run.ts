@@ -18,7 +18,7 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       messages: { type: 'string', default: process.env.BENCH_MESSAGES ?? '100000' },
       'no-components': { type: 'boolean', default: false },
-      parts: { type: 'string', default: 'ingest,latency,api,drain' },
+      parts: { type: 'string', default: 'ingest,latency,api,drain,postgres' },
       rated: { type: 'string' },
       duration: { type: 'string' },
     },

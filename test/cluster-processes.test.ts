@@ -2,7 +2,17 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { TicketView } from '../tickets/service.js';
-import { auth, type CliGateway, getJson, startCli, stream, tempDir, waitFor, writeFiles } from './helpers.js';
+import {
+  auth,
+  type CliGateway,
+  getJson,
+  postJson,
+  startCli,
+  stream,
+  tempDir,
+  waitFor,
+  writeFiles,
+} from './helpers.js';
 import { describeIf, findBinary } from './servers/common.js';
 import { type MosquittoServer, startMosquitto } from './servers/mosquitto.js';
 import { type PostgresServer, postgresBin, startPostgres } from './servers/postgres.js';
@@ -164,6 +174,24 @@ describe(`several gateway processes on one PostgreSQL${label}`, () => {
     );
     expect(Math.abs(at('sla.warning') - (RESPONSE_S * 1000) / 2)).toBeLessThan(2_000);
     expect(Math.abs(at('sla.breach') - RESPONSE_S * 1000)).toBeLessThan(2_000);
+
+    // Acknowledged through gw-3's API: the standby's stream hears of it.
+    const id = (ticket as TicketView).id;
+    const ack = await postJson((gw3 as CliGateway).api(`/tickets/${id}/transitions`), { to: 'acknowledged' });
+    expect(ack.status).toBe(200);
+    await waitFor(
+      async () =>
+        events.events.some(
+          (e) =>
+            e.event === 'ticket.updated' &&
+            e.data.subject === id &&
+            (e.data.data as TicketView).status === 'acknowledged',
+        )
+          ? true
+          : undefined,
+      10_000,
+      'the acknowledgement on the standby stream',
+    );
 
     // kiln-1 overheats again: the same ticket, another occurrence.
     await publish('kiln-1', 97);

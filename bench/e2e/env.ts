@@ -1,5 +1,6 @@
 import type { InfluxServer } from '../../test/servers/influxdb.js';
 import type { MosquittoServer } from '../../test/servers/mosquitto.js';
+import type { PostgresServer } from '../../test/servers/postgres.js';
 
 /** What the bench cases run against: one InfluxDB and, when installed, one Mosquitto. */
 export interface BenchEnv {
@@ -8,6 +9,8 @@ export interface BenchEnv {
   mosquitto: MosquittoServer | undefined;
   /** Mosquitto as installed: its default queue (`max_queued_messages 1000`) and in-flight window. */
   stockMosquitto: MosquittoServer | undefined;
+  /** A private PostgreSQL for the shared-state cases (issue 20), when installed. */
+  postgres: PostgresServer | undefined;
   /** A new, empty database for one case. */
   database(name: string): Promise<string>;
   /** Points in `telemetry` of a database (counted on a field every reading carries). */
@@ -19,6 +22,7 @@ export function benchEnv(
   influx: InfluxServer,
   mosquitto: MosquittoServer | undefined,
   stockMosquitto: MosquittoServer | undefined,
+  postgres: PostgresServer | undefined = undefined,
 ): BenchEnv {
   const query = async (db: string, q: string) => {
     const res = await fetch(`${influx.url}/query?db=${encodeURIComponent(db)}`, {
@@ -36,6 +40,7 @@ export function benchEnv(
     influx,
     mosquitto,
     stockMosquitto,
+    postgres,
     async database(name) {
       await query(name, `CREATE DATABASE "${name}"`);
       return name;

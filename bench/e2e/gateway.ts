@@ -26,6 +26,8 @@ export async function startGateway(
   dir: string,
   configYaml: string,
   files: Record<string, string> = {},
+  /** More environment (FAULTLINE_INSTANCE_ID for one of several instances). */
+  env: NodeJS.ProcessEnv = {},
 ): Promise<RunningGateway> {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'faultline.yaml'), configYaml);
@@ -48,7 +50,7 @@ export async function startGateway(
       '0',
     ],
     {
-      env: { ...process.env, FAULTLINE_API_KEY: BENCH_KEY, FAULTLINE_MQTT_HOST: '127.0.0.1' },
+      env: { ...process.env, FAULTLINE_API_KEY: BENCH_KEY, FAULTLINE_MQTT_HOST: '127.0.0.1', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -105,6 +107,8 @@ export function gatewayConfig(o: {
   apiWorker?: boolean;
   /** `plant`: telemetry on plant/<site>/<device>/telemetry (issue 19's flapping case). */
   workload?: 'fleet' | 'plant';
+  /** Shared state in this PostgreSQL database (issue 20) instead of state.db. */
+  postgresUrl?: string;
 }): string {
   const topic = o.workload === 'plant' ? 'plant/{site}/{device}/telemetry' : 'devices/{device}/telemetry';
   const source = o.brokerUrl
@@ -143,5 +147,5 @@ influx:
 rules:
   files: [rules.yaml]
   watch: false
-${source}`;
+${o.postgresUrl ? `storage:\n  postgres: { url: "${o.postgresUrl}", poolSize: 10 }\n` : ''}${source}`;
 }

@@ -19,6 +19,10 @@ export interface IngestCase {
   workload?: 'fleet' | 'plant';
   /** `stock`: Mosquitto with its default queue limits (client mode and the floor), which drops. */
   broker?: 'tuned' | 'stock';
+  /** Where the shared state lives (default `sqlite`: state.db). */
+  storage?: 'sqlite' | 'postgres';
+  /** Gateways sharing that PostgreSQL, each subscribed to every reading (client mode; default 1). */
+  instances?: number;
 }
 
 export interface IngestResult {
@@ -34,6 +38,8 @@ export interface IngestResult {
   /** Publisher side: QoS 1 readings acknowledged. */
   acked: number;
   tickets: number;
+  /** How long after InfluxDB held every reading the ticket count still moved, seconds (Faultline only). */
+  ticketsLagS: number | null;
   /** Longest time readings waited with no InfluxDB write (Faultline only), seconds. */
   longestWriteGapS: number | null;
   /** Alert transitions during the burst (Faultline only: faultline_alert_transitions_total). */
@@ -44,7 +50,8 @@ export interface IngestResult {
 const SETTLE_MS = 120_000;
 
 interface Consumer {
-  pid: number;
+  /** The consuming processes (two or more: several gateways on one PostgreSQL). */
+  pids: number[];
   /** Readings the consumer has written to InfluxDB so far (accepted and not left in its spool). */
   written(): Promise<number>;
   tickets(): Promise<number>;
@@ -79,7 +86,7 @@ async function startFloor(env: BenchEnv, db: string, c: IngestCase): Promise<Con
   if (!(await until(async () => subscribed, 10_000)))
     throw new Error(`the floor did not subscribe: ${out.stderr()}`);
   return {
-    pid: child.pid as number,
+    pids: [child.pid as number],
     written: async () => written,
     tickets: async () => 0,
     writeGap: async () => null,
@@ -96,7 +103,12 @@ export async function startFaultline(
   env: BenchEnv,
   name: string,
   db: string,
-  c: Pick<IngestCase, 'target' | 'qos' | 'rules' | 'workload' | 'broker'> & { apiWorker?: boolean },
+  c: Pick<IngestCase, 'target' | 'qos' | 'rules' | 'workload' | 'broker'> & {
+    apiWorker?: boolean;
+    postgresUrl?: string;
+    /** FAULTLINE_INSTANCE_ID, for one of several instances. */
+    instance?: string;
+  },
 ): Promise<RunningGateway> {
   const brokerUrl = c.target === 'faultline-mosquitto' ? brokerOf(env, c)?.url : undefined;
   const plant = c.workload === 'plant';
@@ -109,8 +121,10 @@ export async function startFaultline(
       qos: c.qos,
       workload: c.workload ?? 'fleet',
       ...(c.apiWorker !== undefined ? { apiWorker: c.apiWorker } : {}),
+      ...(c.postgresUrl ? { postgresUrl: c.postgresUrl } : {}),
     }),
     { 'rules.yaml': plant ? plantRulesYaml(c.rules) : rulesYaml(c.rules) },
+    c.instance ? { FAULTLINE_INSTANCE_ID: c.instance } : {},
   );
   if (brokerUrl) {
     const up = await until(async () => (await gw.metrics()).get('faultline_adapter_up') === 1, 15_000, 100);
@@ -178,15 +192,20 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
     consumer = await startFloor(env, db, c);
     brokerUrl = brokerOf(env, c)?.url as string;
   } else {
-    const gw = await startFaultline(env, name, db, c);
+    const gws = await startFaultlines(env, name, db, c, index);
+    const gw = gws[0] as RunningGateway;
+    const each = async (f: (g: RunningGateway) => Promise<number>) => Promise.all(gws.map(f));
+    const metric = (key: string) => async (g: RunningGateway) => (await g.metrics()).get(key) ?? 0;
     consumer = {
-      pid: gw.pid,
-      written: () => forwarded(gw),
+      pids: gws.map((g) => g.pid),
+      // Every instance writes every reading (the same points): done when the slowest is.
+      written: async () => Math.min(...(await each(forwarded))),
       tickets: () => ticketCount(gw),
-      writeGap: async () => (await gw.metrics()).get('faultline_influx_longest_write_gap_seconds') ?? null,
-      transitions: async () => (await gw.metrics()).get('faultline_alert_transitions_total') ?? 0,
+      writeGap: async () => Math.max(...(await each(metric('faultline_influx_longest_write_gap_seconds')))),
+      transitions: async () =>
+        (await each(metric('faultline_alert_transitions_total'))).reduce((a, b) => a + b, 0),
       stop: async () => {
-        await gw.stop();
+        await Promise.all(gws.map((g) => g.stop()));
       },
     };
     brokerUrl = gw.mqttUrl ?? (brokerOf(env, c)?.url as string);
@@ -212,7 +231,8 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
     if (!(await until(async () => (await consumer.written()) >= c.devices, 60_000)))
       throw new Error(`warm-up: ${await consumer.written()} of ${c.devices} readings written`);
 
-    const before = procSample(consumer.pid);
+    const sample = () => consumer.pids.map(procSample);
+    const before = sample();
     const transitionsBefore = await consumer.transitions();
     const pub = await runScript<PublisherResult>('publisher', {
       ...base,
@@ -226,18 +246,27 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
     // clock stops when InfluxDB holds every reading sent, or stops growing.
     const stored = (await settle(() => env.count(db, field), expected, 5_000, 60_000)) - c.devices;
     const end = wallNow();
-    const after = procSample(consumer.pid);
+    // The state path may still be opening tickets (each a few round trips on PostgreSQL): counted
+    // once the count has not moved for 3 s; the CPU it takes is the readings' too.
+    const tickets =
+      c.target === 'floor'
+        ? 0
+        : await settle(() => consumer.tickets(), Number.POSITIVE_INFINITY, 3_000, 120_000);
+    const ticketsAt = Math.max(end, wallNow() - 3_000);
+    const after = sample();
     const seconds = (end - pub.startedAt) / 1000;
+    const cpu = (xs: ReturnType<typeof sample>) => xs.reduce((a, x) => a + x.cpuSeconds, 0);
     return {
       c,
       sent: pub.published,
       stored,
       seconds,
       pointsPerSecond: stored / seconds,
-      cpuUsPerReading: ((after.cpuSeconds - before.cpuSeconds) / c.messages) * 1e6,
-      peakRssMb: after.peakRssBytes / 2 ** 20,
+      cpuUsPerReading: ((cpu(after) - cpu(before)) / c.messages) * 1e6,
+      peakRssMb: Math.max(...after.map((x) => x.peakRssBytes)) / 2 ** 20,
       acked: pub.acked,
-      tickets: await consumer.tickets(),
+      tickets,
+      ticketsLagS: c.target === 'floor' ? null : (ticketsAt - end) / 1000,
       longestWriteGapS: await consumer.writeGap(),
       transitions: await (async () => {
         const n = await consumer.transitions();
@@ -247,4 +276,29 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
   } finally {
     await consumer.stop();
   }
+}
+
+/**
+ * The gateway(s) of a case: one on state.db, or `instances` on one fresh PostgreSQL database (each
+ * subscribed to every reading: the HA topology of docs/deployment.md).
+ */
+async function startFaultlines(
+  env: BenchEnv,
+  name: string,
+  db: string,
+  c: IngestCase,
+  index: number,
+): Promise<RunningGateway[]> {
+  if ((c.storage ?? 'sqlite') === 'sqlite') return [await startFaultline(env, name, db, c)];
+  if (!env.postgres) throw new Error('PostgreSQL cases need postgresql installed');
+  const postgresUrl = await env.postgres.createDatabase(`bench_${index}`);
+  const gws: RunningGateway[] = [];
+  try {
+    for (let i = 0; i < (c.instances ?? 1); i++)
+      gws.push(await startFaultline(env, `${name}-${i}`, db, { ...c, postgresUrl, instance: `bench-${i}` }));
+  } catch (err) {
+    await Promise.all(gws.map((g) => g.stop()));
+    throw err;
+  }
+  return gws;
 }

@@ -3,10 +3,10 @@ import autocannon from 'autocannon';
 import type { BenchEnv } from './env.js';
 import { BENCH_KEY, type RunningGateway } from './gateway.js';
 import { forwarded, settle, startFaultline } from './ingest-case.js';
-import { sleep, spawnScript, wallNow } from './procs.js';
+import { procSample, sleep, spawnScript, wallNow } from './procs.js';
 import type { PublisherOptions, PublisherResult } from './publisher.js';
 import { percentile } from './report.js';
-import { seedTickets } from './seed.js';
+import { seedTickets, seedTicketsPg } from './seed.js';
 
 /** Starts the load process at a fixed rate; resolves with its result when it is done. */
 export function publishAtRate(o: PublisherOptions): { done: Promise<PublisherResult> } {
@@ -41,7 +41,7 @@ export async function withGateway<T>(
   env: BenchEnv,
   name: string,
   fn: (gw: RunningGateway) => Promise<T>,
-  o: { apiWorker?: boolean } = {},
+  o: { apiWorker?: boolean; postgresUrl?: string } = {},
 ): Promise<T> {
   const db = await env.database(`bench_${name}`);
   const gw = await startFaultline(env, name, db, { target: 'faultline-embedded', qos: 1, rules: 100, ...o });
@@ -56,9 +56,22 @@ export async function withGateway<T>(
     }).done;
     await settle(() => forwarded(gw), before + FLEET, 5_000, 60_000);
     await sleep(1_000);
+    // The fleet coming online is 10,000 device.online events: measured once they are all stored.
+    await quiet(gw.pid);
     return await fn(gw);
   } finally {
     await gw.stop();
+  }
+}
+
+/** Waits (up to 2 min) until the process used under 10 % of a core over half a second. */
+async function quiet(pid: number): Promise<void> {
+  const end = wallNow() + 120_000;
+  for (let prev = procSample(pid).cpuSeconds; wallNow() < end; ) {
+    await sleep(500);
+    const now = procSample(pid).cpuSeconds;
+    if (now - prev < 0.05) return;
+    prev = now;
   }
 }
 
@@ -216,22 +229,7 @@ export async function runApiCase(
   const t0 = wallNow();
   await seedTickets(join(env.dir, 'api', 'data'), o.tickets, devices);
   const seedSeconds = (wallNow() - t0) / 1000;
-  const lists = [
-    '/api/v1/tickets?status=open&limit=50',
-    '/api/v1/tickets?priority=emergency&status=resolved,closed&limit=50',
-    '/api/v1/tickets?team=field&faultType=thermal&limit=50',
-    '/api/v1/tickets?deviceId=d00042&limit=50',
-  ];
-  const both = async (gw: RunningGateway) => {
-    let k = 0;
-    const byId = await cannon(gw.apiUrl, o.rate, o.seconds, () => {
-      k = (k * 7_919 + 13) % o.tickets;
-      return `/api/v1/tickets/T-${k + 1}`;
-    });
-    let j = 0;
-    const list = await cannon(gw.apiUrl, o.rate, o.seconds, () => lists[j++ % lists.length] as string);
-    return { byId, list };
-  };
+  const both = (gw: RunningGateway) => ticketRequests(gw, o);
   /** Both request kinds while the gateway ingests at the half rate; with the ingest rate reached. */
   const duringIngest = async (gw: RunningGateway) => {
     const before = await forwarded(gw);
@@ -251,6 +249,54 @@ export async function runApiCase(
   // The same tickets, the API on the main thread: what the worker takes off the ingest loop.
   const mainThread = await withGateway(env, 'api', duringIngest, { apiWorker: false });
   return { seeded: o.tickets, seedSeconds, ...shipped, mainThread };
+}
+
+const LISTS = [
+  '/api/v1/tickets?status=open&limit=50',
+  '/api/v1/tickets?priority=emergency&status=resolved,closed&limit=50',
+  '/api/v1/tickets?team=field&faultType=thermal&limit=50',
+  '/api/v1/tickets?deviceId=d00042&limit=50',
+];
+
+/** A ticket by id (random ids), then a 50-row filtered list (4 filters in turn), each at `rate` requests/s. */
+async function ticketRequests(
+  gw: RunningGateway,
+  o: { tickets: number; rate: number; seconds: number },
+): Promise<{ byId: ApiResult; list: ApiResult }> {
+  let k = 0;
+  const byId = await cannon(gw.apiUrl, o.rate, o.seconds, () => {
+    k = (k * 7_919 + 13) % o.tickets;
+    return `/api/v1/tickets/T-${k + 1}`;
+  });
+  let j = 0;
+  const list = await cannon(gw.apiUrl, o.rate, o.seconds, () => LISTS[j++ % LISTS.length] as string);
+  return { byId, list };
+}
+
+/**
+ * The same API requests over the same `tickets` stored tickets, on state.db and on PostgreSQL
+ * (issue 20), no ingest: what the shared store costs a reader.
+ */
+export async function runPgApiCase(
+  env: BenchEnv,
+  o: { tickets: number; rate: number; seconds: number },
+): Promise<{
+  seedSeconds: number;
+  sqlite: { byId: ApiResult; list: ApiResult };
+  postgres: { byId: ApiResult; list: ApiResult };
+}> {
+  if (!env.postgres) throw new Error('the PostgreSQL API case needs postgresql installed');
+  const devices = 10_000;
+  await seedTickets(join(env.dir, 'api-sqlite', 'data'), o.tickets, devices);
+  const url = await env.postgres.createDatabase('bench_api');
+  const t0 = wallNow();
+  await seedTicketsPg(url, o.tickets, devices);
+  const seedSeconds = (wallNow() - t0) / 1000;
+  const sqlite = await withGateway(env, 'api-sqlite', (gw) => ticketRequests(gw, o));
+  const postgres = await withGateway(env, 'api-postgres', (gw) => ticketRequests(gw, o), {
+    postgresUrl: url,
+  });
+  return { seedSeconds, sqlite, postgres };
 }
 
 export interface DrainResult {

@@ -4,9 +4,10 @@ import { join } from 'node:path';
 import { findBinary } from '../../test/servers/common.js';
 import { startInfluxDB } from '../../test/servers/influxdb.js';
 import { type MosquittoServer, startMosquitto } from '../../test/servers/mosquitto.js';
+import { type PostgresServer, postgresBin, startPostgres } from '../../test/servers/postgres.js';
 import { type BenchEnv, benchEnv } from './env.js';
 import { type IngestCase, type IngestResult, runIngestCase } from './ingest-case.js';
-import { runApiCase, runDrainCase, runLatencyCase } from './load-cases.js';
+import { runApiCase, runDrainCase, runLatencyCase, runPgApiCase } from './load-cases.js';
 import { fixed, int, table } from './report.js';
 import { runSoak } from './soak.js';
 
@@ -16,7 +17,7 @@ export interface E2eOptions {
   only?: string;
   /** Soak mode: only the soak, this many seconds. */
   soakSeconds?: number;
-  /** Which parts run: ingest, latency, api, drain (default all). */
+  /** Which parts run: ingest, latency, api, drain, postgres (the API on PostgreSQL; default all). */
   parts: Set<string>;
   /** Readings/s of the latency case (default: 80 % of the measured QoS 1 rate, 100 rules, 10k devices). */
   rated?: number;
@@ -30,7 +31,11 @@ export function label(c: IngestCase): string {
       : c.target === 'faultline-mosquitto'
         ? 'Faultline (Mosquitto, client mode)'
         : 'Faultline (embedded broker)';
-  const stock = c.broker === 'stock' ? ', stock Mosquitto' : '';
+  const stock =
+    (c.broker === 'stock' ? ', stock Mosquitto' : '') +
+    (c.storage === 'postgres'
+      ? `, PostgreSQL${(c.instances ?? 1) > 1 ? ` × ${c.instances} instances` : ''}`
+      : '');
   if (c.workload === 'plant') {
     const rules = c.rules === 0 ? 'no rules' : 'flapping threshold rule';
     return `plant: ${who}${stock}, QoS ${c.qos}, ${rules}, ${int(c.devices)} devices`;
@@ -57,7 +62,10 @@ export async function runE2e(o: E2eOptions): Promise<boolean> {
     // As installed: max_queued_messages 1000, max_inflight_messages 20 (Mosquitto's defaults).
     stockMosquitto = await startMosquitto('', { persistence: false, maxQueuedMessages: 1000 });
   } else o.out('Mosquitto cases skipped: mosquitto not found (apt-get install mosquitto)\n');
-  const env = benchEnv(dir, influx, mosquitto, stockMosquitto);
+  let postgres: PostgresServer | undefined;
+  if (postgresBin()) postgres = await startPostgres();
+  else o.out('PostgreSQL cases skipped: postgresql not found (apt-get install postgresql)\n');
+  const env = benchEnv(dir, influx, mosquitto, stockMosquitto, postgres);
   try {
     if (o.soakSeconds !== undefined) {
       await runSoak(env, { seconds: o.soakSeconds, rate: o.rated ?? 5_000, out: o.out });
@@ -79,6 +87,7 @@ export async function runE2e(o: E2eOptions): Promise<boolean> {
       add({ target: 'faultline-embedded', qos, rules: 100, devices: 10_000 });
     }
     plantCases(cases, n, mosquitto !== undefined);
+    if (postgres) postgresCases(cases, n, mosquitto !== undefined);
     const results: IngestResult[] = [];
     for (const [i, c] of cases.entries()) {
       if (!o.parts.has('ingest')) break;
@@ -100,10 +109,12 @@ export async function runE2e(o: E2eOptions): Promise<boolean> {
     if (o.parts.has('latency')) await latencyPart(env, rated, o.out);
     if (o.parts.has('api')) await apiPart(env, rated, o.out);
     if (o.parts.has('drain')) await drainPart(env, rated, o.out);
+    if (o.parts.has('postgres') && env.postgres) await pgApiPart(env, o.out);
     return true;
   } finally {
     await mosquitto?.cleanup();
     await stockMosquitto?.cleanup();
+    await postgres?.cleanup();
     await influx.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -130,6 +141,26 @@ function plantCases(cases: IngestCase[], n: number, withMosquitto: boolean): voi
     cases.push({ ...base, target: 'floor', qos, rules: 0, broker: 'stock' });
     cases.push({ ...base, target: 'faultline-mosquitto', qos, rules: 1, broker: 'stock' });
   }
+}
+
+/**
+ * Issue 20's cases: the QoS 1, 100-rule, 1k-device burst with the shared state in PostgreSQL —
+ * embedded broker, client mode, and client mode with two instances on one database (each receives
+ * every reading, each device evaluated by one of them) — beside the same cases on state.db above.
+ */
+function postgresCases(cases: IngestCase[], n: number, withMosquitto: boolean): void {
+  const base = {
+    qos: 1,
+    rules: 100,
+    devices: 1_000,
+    messages: n,
+    anomalyEvery: 100,
+    storage: 'postgres',
+  } as const;
+  cases.push({ ...base, target: 'faultline-embedded' });
+  if (!withMosquitto) return;
+  cases.push({ ...base, target: 'faultline-mosquitto' });
+  cases.push({ ...base, target: 'faultline-mosquitto', instances: 2 });
 }
 
 async function latencyPart(env: BenchEnv, rated: number, out: (s: string) => void): Promise<void> {
@@ -187,6 +218,34 @@ async function apiPart(env: BenchEnv, rated: number, out: (s: string) => void): 
   }
 }
 
+async function pgApiPart(env: BenchEnv, out: (s: string) => void): Promise<void> {
+  process.stderr.write('  API over 100k tickets: state.db and PostgreSQL\n');
+  const r = await runPgApiCase(env, { tickets: 100_000, rate: 2_000, seconds: 10 });
+  out(
+    `\nAPI on state.db and on PostgreSQL (autocannon, 20 connections, fixed 2,000 requests/s for 10 s each, over 100,000 stored tickets, no ingest; seeding PostgreSQL took ${fixed(r.seedSeconds)} s):\n\n`,
+  );
+  const rows = [
+    ['GET /api/v1/tickets/:id, state.db', r.sqlite.byId],
+    ['GET /api/v1/tickets/:id, PostgreSQL', r.postgres.byId],
+    ['GET /api/v1/tickets?<filter>&limit=50, state.db', r.sqlite.list],
+    ['GET /api/v1/tickets?<filter>&limit=50, PostgreSQL', r.postgres.list],
+  ] as const;
+  out(
+    table(
+      ['request', 'requests', 'achieved req/s', 'errors', 'non-2xx', 'p50 ms', 'p99 ms'],
+      rows.map(([label, x]) => [
+        label,
+        int(x.requests),
+        int(x.rate),
+        int(x.errors),
+        int(x.non2xx),
+        fixed(x.p50, 2),
+        fixed(x.p99, 2),
+      ]),
+    ),
+  );
+}
+
 async function drainPart(env: BenchEnv, rated: number, out: (s: string) => void): Promise<void> {
   const o = { out };
   {
@@ -240,6 +299,7 @@ function printIngest(results: IngestResult[], out: (s: string) => void): void {
           'lost',
           'alert transitions',
           'tickets',
+          'tickets lag s',
         ],
         results.map((r) => {
           const floor = floorOf(r);
@@ -257,6 +317,7 @@ function printIngest(results: IngestResult[], out: (s: string) => void): void {
             int(r.sent - r.stored),
             r.transitions === null ? '' : int(r.transitions),
             r.c.target === 'floor' ? '' : int(r.tickets),
+            r.ticketsLagS === null ? '' : fixed(r.ticketsLagS, 1),
           ];
         }),
       ),
