@@ -27,11 +27,11 @@ export async function followSharedState(d: {
 }): Promise<{ listening: () => boolean; follower: EventFollower }> {
   const logger = d.logger.child({ component: 'shared-state' });
   const warn = new RateLimitedLog(logger);
-  d.outbox.relayOnlyFollowed();
   const follower = new EventFollower(d.outbox, {
     pollMs: POLL_MS,
     onError: (err) => warn.warn('read', { err }, 'events of the shared store could not be read; retrying'),
   });
+  d.outbox.relayOnlyFollowed((e) => follower.stored(e));
   await follower.start();
   const reload = (what: string) => {
     if (what === 'silences' || what === 'all')
@@ -41,7 +41,13 @@ export async function followSharedState(d: {
     if (what === 'webhooks' || what === 'all') d.outbox.webhooksChanged();
   };
   const listener = new PgListener(d.pool, [EVENTS_CHANNEL, CHANGES_CHANNEL], {
-    notified: (channel, payload) => (channel === EVENTS_CHANNEL ? follower.signal() : reload(payload)),
+    notified: (channel, payload) => {
+      if (channel !== EVENTS_CHANNEL) return reload(payload);
+      // A moment later: the notification of this instance's own event often arrives before the
+      // answer to its append, and the follower relays its own events without reading them back.
+      const seq = Number(payload);
+      setTimeout(() => follower.signal(Number.isSafeInteger(seq) ? seq : undefined), 2);
+    },
     // Notifications sent while no connection listened are lost: read afresh what they would have told.
     connected: () => {
       follower.signal();

@@ -31,29 +31,41 @@ describe('EventFollower', () => {
     const store = new SqliteOutboxStore(db);
     const here = new Outbox(store);
     const there = new Outbox(store);
-    here.relayOnlyFollowed();
     const errors: unknown[] = [];
     follower = new EventFollower(here, { pollMs, onError: (e) => errors.push(e) });
+    const f = follower;
+    here.relayOnlyFollowed((e) => f.stored(e));
     const heard: string[] = [];
     here.on((e) => heard.push(`${e.seq}:${e.subject}`));
     return { here, there, follower, heard, errors };
   }
 
-  it('relays both instances’ events in sequence order, each once, however many signals come', async () => {
+  it('relays both instances’ events in sequence order, each once; its own without reading them back', async () => {
     const { here, there, follower, heard, errors } = twoInstances();
+    const since = here.since.bind(here);
+    let queries = 0;
+    here.since = (seq, limit) => {
+      queries++;
+      return since(seq, limit);
+    };
     await here.publish(event('before-start')); // history: streams replay it themselves
     await follower.start();
     await here.publish(event('own-1'));
-    expect(heard).toEqual([]); // not told directly: only through the follower
-    await there.publish(event('other-1'));
-    await here.publish(event('own-2'));
-    for (let i = 0; i < 5; i++) follower.signal();
+    expect(heard).toEqual(['2:own-1']); // at once, no query
+    expect(queries).toBe(0);
+    await there.publish(event('other-1')); // no notification (yet)
+    await here.publish(event('own-2')); // after a gap: the gap is read first
     await follower.idle();
     expect(heard).toEqual(['2:own-1', '3:other-1', '4:own-2']);
-    follower.signal();
+    expect(queries).toBe(1);
+    await there.publish(event('other-2'));
+    for (let i = 0; i < 5; i++) follower.signal(5); // a notification, told five times
     await follower.idle();
-    expect(heard).toHaveLength(3);
-    expect(follower.position).toBe(4);
+    follower.signal(5); // already relayed: nothing to read
+    await follower.idle();
+    expect(heard).toEqual(['2:own-1', '3:other-1', '4:own-2', '5:other-2']);
+    expect(queries).toBe(2); // one read for the five, none for the repeat
+    expect(follower.position).toBe(5);
     expect(errors).toEqual([]);
   });
 

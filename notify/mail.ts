@@ -79,6 +79,7 @@ export class MailSender {
       now,
       due: (t) => o.outbox.dueMails(t, 8),
       nextDueAt: () => o.outbox.nextMailAt(),
+      wakeFor: (e) => o.outbox.asksForMail(e),
       send: async (m) => {
         try {
           await this.transport.sendMail({ from: s.from, to: m.to, subject: m.subject, text: m.text });

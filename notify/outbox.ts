@@ -107,8 +107,8 @@ export class Outbox {
   private mailsFor: ((e: NewEvent) => NewMail[]) | null = null;
   /** Runs a relay once the event is committed (the state path's unit of work); default: now. */
   private afterCommit: (fn: () => void) => void = (fn) => fn();
-  /** Whether this outbox tells its listeners of the events it stores itself (see relayOnlyFollowed). */
-  private relayOwn = true;
+  /** With a shared store: where this outbox's own stored events go (the follower relays them in order). */
+  private toFollower: ((e: StoredEvent) => void) | null = null;
   private readonly countListeners = new Set<(n: number) => void>();
   private readonly wakers = new Set<() => void>();
   /** The last publish: the next one is stored after it (events keep the order they were published in). */
@@ -132,8 +132,8 @@ export class Outbox {
    * (notify/event-follower.ts), which relays every instance's events in sequence order — this
    * instance's own included, so that none is told twice or out of order.
    */
-  relayOnlyFollowed(): void {
-    this.relayOwn = false;
+  relayOnlyFollowed(stored: (e: StoredEvent) => void): void {
+    this.toFollower = stored;
   }
 
   /** With SMTP configured: the e-mails an event asks for, stored with it and sent by the mail sender. */
@@ -177,6 +177,16 @@ export class Outbox {
     return hooks;
   }
 
+  /** Whether an active webhook wants events of this type (from the index: no query once known). */
+  async hasWebhooksFor(type: string): Promise<boolean> {
+    return (await this.hooksFor(type)).length > 0;
+  }
+
+  /** Whether the event asks for e-mail (with SMTP configured). */
+  asksForMail(e: NewEvent): boolean {
+    return (this.mailsFor?.(e).length ?? 0) > 0;
+  }
+
   /** Drops the webhook index: webhooks changed here, or on another instance (a shared store). */
   webhooksChanged(): void {
     this.hooksByType = null;
@@ -203,7 +213,8 @@ export class Outbox {
       mails,
       this.now(),
     );
-    if (this.relayOwn && this.listeners.size > 0) this.afterCommit(() => this.relay(stored));
+    if (this.toFollower) this.toFollower(stored);
+    else if (this.listeners.size > 0) this.afterCommit(() => this.relay(stored));
     return stored;
   }
 

@@ -1,5 +1,5 @@
 import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
-import { inTransaction, migratePg, notifyChange, type PgPool } from '../lib/pg.js';
+import { migratePg, notifyChange, type PgPool } from '../lib/pg.js';
 import type { Delivery, DeliveryState, Mail, NewEvent, NewMail, StoredEvent, Webhook } from './outbox.js';
 import {
   type DeliveryRow,
@@ -95,30 +95,36 @@ export class PgOutboxStore implements OutboxStore {
     mails: readonly NewMail[],
     at: number,
   ): Promise<StoredEvent> {
-    return inTransaction(this.pool, async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock($1)', [APPEND_LOCK]);
-      // Every listening instance hears of it once committed (lib/pg-listen.ts, notify/event-follower.ts).
-      const { rows } = await c.query<{ seq: number }>(
-        `WITH e AS (INSERT INTO events (type, at, subject, site, customer, data)
-           VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq)
-         SELECT seq, pg_notify('faultline_events', seq::text) FROM e`,
-        [e.type, e.at, e.subject, e.site, e.customer, JSON.stringify(e.data ?? null)],
-      );
-      const seq = (rows[0] as { seq: number }).seq;
-      if (webhookIds.length)
-        await c.query(
-          `INSERT INTO deliveries (id, webhook_id, event_seq, state, next_at, created_at)
-           SELECT 'msg_' || $1::bigint || '_' || w, w, $1::bigint, 'pending', $2, $2 FROM unnest($3::text[]) AS w`,
-          [seq, at, webhookIds],
-        );
-      for (const [i, m] of mails.entries())
-        await c.query(
-          `INSERT INTO mails (id, event_seq, to_addr, subject, text, state, next_at, created_at)
-           VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6)`,
-          [`mail_${seq}_${i + 1}`, seq, m.to, m.subject, m.text, at],
-        );
-      return { ...e, seq };
-    });
+    // One statement, so one round trip and atomic by itself: the lock is taken (l) before the
+    // sequence number is drawn (e) and held until the commit; the deliveries (d) and e-mails (m)
+    // are written with it; every listening instance hears of it once committed (pg_notify,
+    // lib/pg-listen.ts).
+    const { rows } = await this.pool.query<{ seq: number }>(
+      `WITH l AS (SELECT pg_advisory_xact_lock($7)),
+       e AS (INSERT INTO events (type, at, subject, site, customer, data)
+         SELECT $1, $2, $3, $4, $5, $6 FROM l RETURNING seq),
+       d AS (INSERT INTO deliveries (id, webhook_id, event_seq, state, next_at, created_at)
+         SELECT 'msg_' || e.seq || '_' || w, w, e.seq, 'pending', $8, $8 FROM e, unnest($9::text[]) AS w),
+       m AS (INSERT INTO mails (id, event_seq, to_addr, subject, text, state, next_at, created_at)
+         SELECT 'mail_' || e.seq || '_' || x.n, e.seq, x.to_addr, x.subject, x.body, 'pending', $8, $8
+         FROM e, unnest($10::text[], $11::text[], $12::text[]) WITH ORDINALITY AS x(to_addr, subject, body, n))
+       SELECT seq, pg_notify('faultline_events', seq::text) FROM e`,
+      [
+        e.type,
+        e.at,
+        e.subject,
+        e.site,
+        e.customer,
+        JSON.stringify(e.data ?? null),
+        APPEND_LOCK,
+        at,
+        webhookIds,
+        mails.map((x) => x.to),
+        mails.map((x) => x.subject),
+        mails.map((x) => x.text),
+      ],
+    );
+    return { ...e, seq: (rows[0] as { seq: number }).seq };
   }
 
   async since(seq: number, limit: number): Promise<StoredEvent[]> {

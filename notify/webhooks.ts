@@ -62,6 +62,7 @@ export class WebhookDeliverer {
       now: this.now,
       due: async (now) => (await opts.outbox.due(now)).slice(0, opts.concurrency ?? 8),
       nextDueAt: () => opts.outbox.nextDueAt(),
+      wakeFor: (e) => opts.outbox.hasWebhooksFor(e.type),
       send: (d) => this.send(d),
       // A delivery that cannot even be prepared (an event that does not serialise) goes to the dead
       // list at once instead of stopping every delivery behind it.
@@ -216,9 +217,21 @@ export class DeliveryLoop<T> {
       send: (item: T) => Promise<void>;
       /** An item whose `send` threw: mark it failed for good (the loop goes on with the others). */
       poison: (item: T, err: unknown) => Promise<void>;
+      /**
+       * Whether an event may have made work for this channel (default: any event may). An event
+       * that asked for nothing starts no round: no query per event when nobody subscribed.
+       */
+      wakeFor?: (e: StoredEvent) => boolean | Promise<boolean>;
     },
   ) {
-    this.offs = [o.outbox.on(() => this.kick()), o.outbox.onWake(() => this.kick())];
+    const onEvent = (e: StoredEvent) => {
+      if (!o.wakeFor) return this.kick();
+      Promise.resolve(o.wakeFor(e)).then(
+        (wanted) => wanted && this.kick(),
+        () => this.kick(),
+      );
+    };
+    this.offs = [o.outbox.on(onEvent), o.outbox.onWake(() => this.kick())];
   }
 
   kick(): void {

@@ -199,7 +199,18 @@ export class PgAlertStore implements AlertStore, RuleStateStore {
       await this.pool.query(UPSERT, params);
       return;
     }
+    const entry = [change.at, change.event, json(change.value), change.priority, change.silencedBy];
     const prune = this.pruning.due(a.id);
+    if (!prune) {
+      // One statement (atomic by itself): one round trip instead of four (issue 20's bench).
+      await this.pool.query(
+        `WITH a AS (${UPSERT} RETURNING id)
+         INSERT INTO alert_history (alert_id, at, event, value, priority, silenced_by)
+           SELECT id, $16, $17, $18, $19, $20 FROM a`,
+        [...params, ...entry],
+      );
+      return;
+    }
     await inTransaction(this.pool, async (c) => {
       await c.query(UPSERT, params);
       await c.query(
