@@ -249,6 +249,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       Date.now,
       (t) => silences.covering(t.device, t.event.at)?.id ?? null,
     );
+    if (stores.pool) alerts.applyInParallel();
     const ticketStore = stores.tickets;
     const parts = config.parts.catalogue.length ? new PartsStock(stores.stock, config.parts) : undefined;
     await parts?.start();

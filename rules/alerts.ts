@@ -82,6 +82,12 @@ export type AlertListener = (alert: Alert, t: AlertTransition) => Promise<void> 
 export class AlertTracker {
   private chain: Promise<void> = Promise.resolve();
   /**
+   * With `parallel`: one chain per alert instead of one for all — the transitions of one alert stay
+   * in order, those of different alerts overlap (a shared database: each is a few round trips).
+   */
+  private readonly chains = new Map<string, Promise<void>>();
+  private parallel = false;
+  /**
    * The alerts this tracker wrote, as written: the tracker is their only writer, so a transition
    * reads its alert here instead of the store (issue 19: a re-firing costs no query).
    */
@@ -111,12 +117,28 @@ export class AlertTracker {
     this.escalated.push(l);
   }
 
+  /**
+   * Applies the transitions of different alerts concurrently (PostgreSQL, issue 20: a burst of
+   * transitions waited on one round trip after another). In-process stores keep the one chain: their
+   * calls do not wait, and the order of events across alerts stays the order of transitions.
+   */
+  applyInParallel(): void {
+    this.parallel = true;
+  }
+
   handle(t: AlertTransition): void {
-    this.chain = this.chain
-      .then(() => this.apply(t))
-      .catch((err: unknown) => {
-        this.logger.error({ err, alertId: t.alertId, event: t.event.type }, 'alert transition failed');
-      });
+    const fail = (err: unknown) => {
+      this.logger.error({ err, alertId: t.alertId, event: t.event.type }, 'alert transition failed');
+    };
+    if (!this.parallel) {
+      this.chain = this.chain.then(() => this.apply(t)).catch(fail);
+      return;
+    }
+    const next = (this.chains.get(t.alertId) ?? Promise.resolve()).then(() => this.apply(t)).catch(fail);
+    this.chains.set(t.alertId, next);
+    void next.then(() => {
+      if (this.chains.get(t.alertId) === next) this.chains.delete(t.alertId);
+    });
   }
 
   /**
@@ -128,8 +150,9 @@ export class AlertTracker {
   }
 
   /** Resolves when every transition handed in so far has been applied. */
-  idle(): Promise<void> {
-    return this.chain;
+  async idle(): Promise<void> {
+    await this.chain;
+    while (this.chains.size) await Promise.all([...this.chains.values()]);
   }
 
   private async apply(t: AlertTransition): Promise<void> {
