@@ -1,4 +1,5 @@
 import type { ApiKey } from './auth.js';
+import type { User } from './users.js';
 
 /**
  * The API folder's stored state behind an async interface (issue 19): SQLite today
@@ -28,4 +29,24 @@ export interface ApiKeyStore {
   touch(id: string, at: number): Promise<void>;
   /** Keys that are neither revoked nor expired at `at`. */
   activeCount(at: number): Promise<number>;
+}
+
+/**
+ * People who sign in to the console (issue 21): each user's record and the argon2id hash of their
+ * password (never the password). Hashing and checking passwords is `Users`' work (users.ts).
+ */
+export interface UserStore {
+  /** Stores a new user; fails with FL_ERR_USER_EXISTS when the user name (or id) is taken. */
+  insert(user: User, passwordHash: string): Promise<void>;
+  get(id: string): Promise<User | undefined>;
+  /** The user with this user name (disabled ones too) and the password hash, or undefined. */
+  byUsername(username: string): Promise<{ user: User; passwordHash: string } | undefined>;
+  /** Every user, oldest first (then by id). */
+  list(): Promise<User[]>;
+  /** Replaces the password hash, at `at`; undefined: no such user. */
+  setPassword(id: string, passwordHash: string, at: number): Promise<User | undefined>;
+  /** Disables the user at `at` (kept for the record; a disabled user keeps its first time), or enables it (`null`). */
+  setDisabled(id: string, at: number | null): Promise<User | undefined>;
+  /** Records a sign-in at `at`. */
+  signedIn(id: string, at: number): Promise<void>;
 }

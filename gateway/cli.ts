@@ -9,6 +9,7 @@ import { packageRoot, packageVersion } from '../lib/package-root.js';
 import { formatIssue } from '../lib/source-errors.js';
 import { type LoadOptions, loadRuleFiles } from '../rules/load.js';
 import { loadScenario, runScenario, type SimulationHandle } from '../simulators/mqtt/index.js';
+import { registerUserCommands } from './cli-users.js';
 import { loadConfig, type Overrides } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { runDemo } from './demo.js';
@@ -583,6 +584,11 @@ for (const to of ['trusted', 'rejected'] as const) {
     }
   });
 }
+
+registerUserCommands<CommonOptions>(program, {
+  withCommonOptions,
+  load: (o) => loadOrExit(configFile(o, null), o),
+});
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   process.stderr.write(`faultline: ${(err as Error).message}\n`);

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { PgApiKeyStore } from '../api/pg-key-store.js';
+import { PgUserStore } from '../api/pg-user-store.js';
 import { SqliteApiKeyStore } from '../api/sqlite-key-store.js';
-import type { ApiKeyStore } from '../api/store.js';
+import { SqliteUserStore } from '../api/sqlite-user-store.js';
+import type { ApiKeyStore, UserStore } from '../api/store.js';
 import type { PostgresConfig } from '../ingest/config.js';
 import { PgDeadLetterStore } from '../ingest/pg-dead-letter-store.js';
 import { PgDeviceStore } from '../ingest/pg-device-store.js';
@@ -42,6 +44,8 @@ export interface SharedStores {
   deadLetters: DeadLetterStore;
   stock: StockStore;
   keys: ApiKeyStore;
+  /** Console users (issue 21). */
+  users: UserStore;
   preventive: PreventiveStore;
   /** state.db (the unit of work and the checkpoints use it); null with PostgreSQL. */
   stateDb: SqliteDatabase | null;
@@ -72,6 +76,7 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
       deadLetters: new SqliteDeadLetterStore(db, o.deadLetters),
       stock: new SqliteStockStore(db),
       keys: new SqliteApiKeyStore(db),
+      users: new SqliteUserStore(db),
       preventive: new SqlitePreventiveStore(db),
       stateDb: db,
       pool: null,
@@ -89,6 +94,7 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
     const deadLetters = await PgDeadLetterStore.open(pool, o.deadLetters);
     const stock = await PgStockStore.open(pool);
     const keys = await PgApiKeyStore.open(pool);
+    const users = await PgUserStore.open(pool);
     const preventive = await PgPreventiveStore.open(pool);
     return {
       kind: 'postgres',
@@ -100,6 +106,7 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
       deadLetters,
       stock,
       keys,
+      users,
       preventive,
       stateDb: null,
       pool,

@@ -132,7 +132,7 @@ export async function postJson<T = unknown>(
  */
 export function runCli(
   args: string[],
-  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {},
 ): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const cli = join(packageRoot(), 'dist', 'gateway', 'cli.js');
   return new Promise((resolve, reject) => {
@@ -140,6 +140,7 @@ export function runCli(
       cwd: opts.cwd ?? process.cwd(),
       env: { ...process.env, FAULTLINE_API_KEY: TEST_API_KEY, ...opts.env },
     });
+    child.stdin.end(opts.input ?? '');
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => {

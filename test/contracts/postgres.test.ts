@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { PgApiKeyStore } from '../../api/pg-key-store.js';
+import { PgUserStore } from '../../api/pg-user-store.js';
 import { PgDeadLetterStore } from '../../ingest/pg-dead-letter-store.js';
 import { PgDeviceStore } from '../../ingest/pg-device-store.js';
 import { openPool, type PgPool } from '../../lib/pg.js';
@@ -21,6 +22,7 @@ import { stockStoreContract } from './parts-store.js';
 import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
 import { ticketStoreContract } from './ticket-store.js';
+import { userStoreContract } from './user-store.js';
 
 /**
  * The store contracts against PostgreSQL (issue 20): a private server started for this file
@@ -61,6 +63,7 @@ describe(`store contracts on PostgreSQL${label}`, () => {
   alertStoreContract('PostgreSQL', postgres(PgAlertStore.open));
   ownershipStoreContract('PostgreSQL', postgres(PgOwnershipStore.open));
   apiKeyStoreContract('PostgreSQL', postgres(PgApiKeyStore.open));
+  userStoreContract('PostgreSQL', postgres(PgUserStore.open));
   preventiveStoreContract('PostgreSQL', postgres(PgPreventiveStore.open));
   deviceStoreContract('PostgreSQL', postgres(PgDeviceStore.open));
   stockStoreContract('PostgreSQL', postgres(PgStockStore.open));

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { SqliteApiKeyStore } from '../../api/sqlite-key-store.js';
+import { SqliteUserStore } from '../../api/sqlite-user-store.js';
 import { SqliteDeadLetterStore } from '../../ingest/sqlite-dead-letter-store.js';
 import { SqliteDeviceStore } from '../../ingest/sqlite-device-store.js';
 import { openDatabase } from '../../lib/sqlite.js';
@@ -18,6 +19,7 @@ import { stockStoreContract } from './parts-store.js';
 import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
 import { ticketStoreContract } from './ticket-store.js';
+import { userStoreContract } from './user-store.js';
 
 /** Every store contract against the SQLite implementations (a file in WAL mode, as the gateway runs). */
 function sqlite<S>(build: (db: ReturnType<typeof openDatabase>) => S) {
@@ -54,6 +56,10 @@ silenceStoreContract(
 apiKeyStoreContract(
   'SQLite (file, WAL)',
   sqlite((db) => new SqliteApiKeyStore(db)),
+);
+userStoreContract(
+  'SQLite (file, WAL)',
+  sqlite((db) => new SqliteUserStore(db)),
 );
 preventiveStoreContract(
   'SQLite (file, WAL)',
