@@ -285,6 +285,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     let intakeRef: AlertIntake | undefined;
     // Several instances: each device evaluated by one (gateway/ownership.ts); handed over at the
     // stop, after the state flush below (stopped in reverse order).
+    let plannerRef: PreventivePlanner | undefined;
     const ownership = stores.pool
       ? await openOwnership({
           pool: stores.pool,
@@ -294,6 +295,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
           alerts,
           registry,
           logger,
+          tookOver: (ids) => plannerRef?.loadUsage(ids) ?? Promise.resolve(),
         })
       : null;
     if (ownership) {
@@ -354,9 +356,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       },
     });
     components.onStop('preventive schedules', async () => {
-      planner.stop();
+      planner.close();
       await planner.idle();
     });
+    // Usage counters are counted by the instance that evaluates the device, leader or not.
+    await planner.loadUsage();
+    plannerRef = planner;
     // Running memory (window samples, averages) is saved at least once a minute by default;
     // transitions at the next save.
     const engine = new RuleEngine(

@@ -25,6 +25,8 @@ export async function openOwnership(d: {
   alerts: AlertTracker;
   registry: DeviceRegistry;
   logger: Logger;
+  /** Devices were taken over: what else follows them reads its state afresh (usage counters). */
+  tookOver: (deviceIds: ReadonlySet<string>) => Promise<void>;
 }): Promise<DeviceOwnership> {
   const logger = d.logger.child({ component: 'ownership' });
   return new DeviceOwnership({
@@ -48,6 +50,7 @@ export async function openOwnership(d: {
         ids.flatMap((id) => d.registry.get(id) ?? []),
         Date.now(),
       );
+      await d.tookOver(new Set(ids));
       logger.info({ devices: ids.length, ...restored }, 'evaluating devices taken over');
     },
     lost: async (ids, save) => {

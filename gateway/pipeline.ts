@@ -115,6 +115,8 @@ export function wirePipeline(s: Stages): { slaNotice: (n: Notice) => void } {
   s.alerts.onEscalated((alert, t) => s.intake.escalated(alert, t));
   // spool → rules, and preventive usage.
   s.ingest.onReading((point, device) => s.route(device.id, () => s.engine.onReading(point, device)));
-  s.ingest.onReading((point, device) => s.planner.observe(point.fields, device, point.ts));
+  s.ingest.onReading((point, device) =>
+    s.route(device.id, () => s.planner.observe(point.fields, device, point.ts)),
+  );
   return events;
 }

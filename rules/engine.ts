@@ -365,13 +365,7 @@ export class RuleEngine {
       this.disarm(s);
       this.series.delete(key);
       this.dirty.delete(key);
-      out.push({
-        alertId: key,
-        ruleId: s.compiled.rule.id,
-        fingerprint: s.compiled.fingerprint,
-        deviceId: s.device.id,
-        state: s.state,
-      });
+      out.push(saved(s));
     }
     for (const id of deviceIds) this.deviceRules.delete(id);
     return out;
@@ -430,13 +424,7 @@ export class RuleEngine {
       if (s) {
         s.unsaved = false;
         s.savedAt = now;
-        out.push({
-          alertId: key,
-          ruleId: s.compiled.rule.id,
-          fingerprint: s.compiled.fingerprint,
-          deviceId: s.device.id,
-          state: s.state,
-        });
+        out.push(saved(s));
       }
     }
     return out;
@@ -523,6 +511,17 @@ export class RuleEngine {
       Math.min(MAX_TIMER_MS, Math.max(0, at - this.scheduler.now())),
     );
   }
+}
+
+/** A series as the state store keeps it (its state the live object). */
+function saved(s: Series): SavedSeries {
+  return {
+    alertId: s.key,
+    ruleId: s.compiled.rule.id,
+    fingerprint: s.compiled.fingerprint,
+    deviceId: s.device.id,
+    state: s.state,
+  };
 }
 
 function facts(d: Device): DeviceFacts {

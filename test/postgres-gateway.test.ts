@@ -33,6 +33,15 @@ const RULES = `rules:
     ticket: { priority: general, faultType: thermal }
 `;
 
+/** A usage-counted service: counted by the instance that evaluates the device, leader or not. */
+const PREVENTIVE = `preventive:
+  - id: bearing-hours
+    title: Bearing service
+    devices: [mill-*]
+    usage: { metric: running_hours, every: 100 }
+    notice: 2d
+`;
+
 /**
  * One gateway with its shared state in PostgreSQL (issue 20): a reading over MQTT opens a ticket that
  * the API (served by its worker thread from a pool of its own) lists; nothing goes to state.db; the
@@ -54,8 +63,7 @@ describe(`a gateway on PostgreSQL${label}`, () => {
 
   async function start(databaseUrl: string, dataDir = 'data'): Promise<RunningGateway> {
     writeFiles(tmp.dir, {
-      'faultline.yaml':
-        'rules:\n  files: [rules.yaml]\nstorage:\n  postgres: { url: "${DB_URL}", poolSize: 4 }\n',
+      'faultline.yaml': `rules:\n  files: [rules.yaml]\nstorage:\n  postgres: { url: "\${DB_URL}", poolSize: 4 }\n${PREVENTIVE}`,
     });
     process.env.DB_URL = databaseUrl;
     const loaded = await loadConfig(join(tmp.dir, 'faultline.yaml'), {
@@ -67,6 +75,19 @@ describe(`a gateway on PostgreSQL${label}`, () => {
     if (loaded.issues.length) throw new Error(JSON.stringify(loaded.issues));
     loaded.config.api.adminKey = TEST_API_KEY;
     return startGateway(loaded.config, silentLogger);
+  }
+
+  /** Two gateways, `gw-a` (started first) and `gw-b`, on a new database of their own. */
+  async function twoInstances(database: string): Promise<{ a: RunningGateway; b: RunningGateway }> {
+    const shared = await server.createDatabase(database);
+    try {
+      process.env.FAULTLINE_INSTANCE_ID = 'gw-a';
+      const a = await start(shared, 'a');
+      process.env.FAULTLINE_INSTANCE_ID = 'gw-b';
+      return { a, b: await start(shared, 'b') };
+    } finally {
+      delete process.env.FAULTLINE_INSTANCE_ID;
+    }
   }
 
   it('opens tickets from readings, serves them from the worker, keeps them across a restart', async () => {
@@ -105,12 +126,7 @@ describe(`a gateway on PostgreSQL${label}`, () => {
   }, 60_000);
 
   it('two instances: one leads, the other stands by and takes over when the leader stops; one ticket per fault', async () => {
-    const shared = await server.createDatabase('two_instances');
-    process.env.FAULTLINE_INSTANCE_ID = 'gw-a';
-    const a = await start(shared, 'a');
-    process.env.FAULTLINE_INSTANCE_ID = 'gw-b';
-    const b = await start(shared, 'b');
-    delete process.env.FAULTLINE_INSTANCE_ID;
+    const { a, b } = await twoInstances('two_instances');
     const health = async (gw: RunningGateway) =>
       (
         await getJson<{
@@ -161,12 +177,7 @@ describe(`a gateway on PostgreSQL${label}`, () => {
   }, 60_000);
 
   it('two instances stay in step: events of either on both streams, the leader clocks tickets the other opened, windows set on one hold on the other', async () => {
-    const shared = await server.createDatabase('in_step');
-    process.env.FAULTLINE_INSTANCE_ID = 'gw-a';
-    const a = await start(shared, 'a');
-    process.env.FAULTLINE_INSTANCE_ID = 'gw-b';
-    const b = await start(shared, 'b');
-    delete process.env.FAULTLINE_INSTANCE_ID;
+    const { a, b } = await twoInstances('in_step');
     const streamA = await stream(`${a.apiUrl}/api/v1/events`, auth());
     const streamB = await stream(`${b.apiUrl}/api/v1/events`, auth());
     try {
@@ -221,6 +232,23 @@ describe(`a gateway on PostgreSQL${label}`, () => {
       expect(alert.silencedBy).toBe(window.body.id);
       const tickets = await getJson<{ items: TicketView[] }>(`${a.apiUrl}/api/v1/tickets?deviceId=mill-3`);
       expect(tickets.body.items).toHaveLength(0);
+      // mill-5's running hours reach b only (the standby, which evaluates mill-5): its service is due.
+      const hours = await mqtt.connectAsync(b.mqttUrl as string, { reconnectPeriod: 0 });
+      for (const running_hours of [10, 150])
+        await hours.publishAsync('devices/mill-5/telemetry', JSON.stringify({ running_hours }), { qos: 1 });
+      await hours.endAsync();
+      const service = await waitFor(
+        async () =>
+          (await getJson<{ items: TicketView[] }>(`${a.apiUrl}/api/v1/tickets?deviceId=mill-5`)).body
+            .items[0],
+        10_000,
+        'the usage ticket',
+      );
+      expect(service).toMatchObject({
+        priority: 'preventive',
+        title: expect.stringContaining('Bearing service'),
+      });
+      expect(b.ownership?.owns('mill-5')).toBe(true);
     } finally {
       streamA.close();
       streamB.close();
@@ -230,12 +258,7 @@ describe(`a gateway on PostgreSQL${label}`, () => {
   }, 60_000);
 
   it('a device handed over at a clean stop: the other instance goes on from its state (resolves, fires again on the same ticket)', async () => {
-    const shared = await server.createDatabase('hand_over');
-    process.env.FAULTLINE_INSTANCE_ID = 'gw-a';
-    const a = await start(shared, 'a');
-    process.env.FAULTLINE_INSTANCE_ID = 'gw-b';
-    const b = await start(shared, 'b');
-    delete process.env.FAULTLINE_INSTANCE_ID;
+    const { a, b } = await twoInstances('hand_over');
     const send = async (gw: RunningGateway, temperature: number) => {
       const client = await mqtt.connectAsync(gw.mqttUrl as string, { reconnectPeriod: 0 });
       await client.publishAsync('devices/kiln-2/telemetry', JSON.stringify({ temperature }), { qos: 1 });

@@ -185,8 +185,10 @@ export class PreventivePlanner {
   private readonly usageState = new Map<string, UsageState>();
   /** (schedule, device) pairs whose usage ticket is being opened (readings keep coming meanwhile). */
   private readonly opening = new Set<string>();
-  /** Usage states are loaded (`start`): readings before that change nothing. */
+  /** Usage states are loaded (`loadUsage`): readings before that change nothing. */
   private loaded = false;
+  /** Stopped for good (the gateway stops); `stopped` alone is a standby's (calendar visits elsewhere). */
+  private closed = false;
 
   constructor(private readonly deps: PreventiveDeps) {
     this.usage = deps.schedules.filter(isUsage);
@@ -195,11 +197,20 @@ export class PreventivePlanner {
   /** Loads what the store remembers, then opens what is due and arms the timer (`run`). */
   async start(): Promise<void> {
     this.stopped = false; // started again: an instance that became the leader (issue 20)
+    await this.loadUsage();
+    await this.run();
+  }
+
+  /**
+   * Reads the usage counters' states from the store. Usage is counted by whichever instance
+   * evaluates the device (issue 20: not only the leader), so every instance loads them at its start,
+   * and those of the devices it takes over from another (`devices`) when it does.
+   */
+  async loadUsage(devices?: ReadonlySet<string>): Promise<void> {
     if (this.usage.length > 0)
       for (const { scheduleId, deviceId, state } of await this.deps.store.usageStates())
-        this.usageState.set(`${scheduleId}\u0000${deviceId}`, state);
+        if (!devices || devices.has(deviceId)) this.usageState.set(`${scheduleId}\u0000${deviceId}`, state);
     this.loaded = true;
-    await this.run();
   }
 
   /** Keeps the usage state here at once and in the store as it comes; a failed save is logged. */
@@ -217,7 +228,7 @@ export class PreventivePlanner {
    * starts a new baseline. Cheap when no usage schedule is configured.
    */
   observe(fields: Readonly<Record<string, unknown>>, device: Device, at: number): void {
-    if (this.usage.length === 0 || this.stopped || !this.loaded) return;
+    if (this.usage.length === 0 || this.closed || !this.loaded) return;
     for (const s of this.usage) {
       const value = fields[s.usage.metric];
       if (typeof value !== 'number' || !Number.isFinite(value) || !scheduleMatches(s, device)) continue;
@@ -323,6 +334,13 @@ export class PreventivePlanner {
     return this.running;
   }
 
+  /** Stops everything: calendar visits and usage counting (the gateway stops). */
+  close(): void {
+    this.closed = true;
+    this.stop();
+  }
+
+  /** Calendar visits stop here (another instance leads); usage is still counted for this one's devices. */
   stop(): void {
     this.stopped = true;
     if (this.timer !== undefined) this.deps.scheduler.clearTimeout(this.timer);

@@ -7,7 +7,7 @@ import { type MosquittoServer, startMosquitto } from '../../test/servers/mosquit
 import { type PostgresServer, postgresBin, startPostgres } from '../../test/servers/postgres.js';
 import { type BenchEnv, benchEnv } from './env.js';
 import { type IngestCase, type IngestResult, runIngestCase } from './ingest-case.js';
-import { runApiCase, runDrainCase, runLatencyCase, runPgApiCase } from './load-cases.js';
+import { type ApiResult, runApiCase, runDrainCase, runLatencyCase, runPgApiCase } from './load-cases.js';
 import { fixed, int, table } from './report.js';
 import { runSoak } from './soak.js';
 
@@ -201,20 +201,7 @@ async function apiPart(env: BenchEnv, rated: number, out: (s: string) => void): 
       ['GET /api/v1/tickets/:id, during ingest, api.worker: false', api.mainThread.byId],
       ['GET /api/v1/tickets?<filter>&limit=50, during ingest, api.worker: false', api.mainThread.list],
     ] as const;
-    o.out(
-      table(
-        ['request', 'requests', 'achieved req/s', 'errors', 'non-2xx', 'p50 ms', 'p99 ms'],
-        runs.map(([label, r]) => [
-          label,
-          int(r.requests),
-          int(r.rate),
-          int(r.errors),
-          int(r.non2xx),
-          fixed(r.p50, 2),
-          fixed(r.p99, 2),
-        ]),
-      ),
-    );
+    o.out(apiTable(runs));
   }
 }
 
@@ -230,19 +217,22 @@ async function pgApiPart(env: BenchEnv, out: (s: string) => void): Promise<void>
     ['GET /api/v1/tickets?<filter>&limit=50, state.db', r.sqlite.list],
     ['GET /api/v1/tickets?<filter>&limit=50, PostgreSQL', r.postgres.list],
   ] as const;
-  out(
-    table(
-      ['request', 'requests', 'achieved req/s', 'errors', 'non-2xx', 'p50 ms', 'p99 ms'],
-      rows.map(([label, x]) => [
-        label,
-        int(x.requests),
-        int(x.rate),
-        int(x.errors),
-        int(x.non2xx),
-        fixed(x.p50, 2),
-        fixed(x.p99, 2),
-      ]),
-    ),
+  out(apiTable(rows));
+}
+
+/** API results, a row each: requests, rate, errors, latency. */
+function apiTable(rows: readonly (readonly [string, ApiResult])[]): string {
+  return table(
+    ['request', 'requests', 'achieved req/s', 'errors', 'non-2xx', 'p50 ms', 'p99 ms'],
+    rows.map(([label, x]) => [
+      label,
+      int(x.requests),
+      int(x.rate),
+      int(x.errors),
+      int(x.non2xx),
+      fixed(x.p50, 2),
+      fixed(x.p99, 2),
+    ]),
   );
 }
 
