@@ -119,7 +119,7 @@ export function forecastDue(
   const span = last.at - base.at;
   const moved = last.value - base.value;
   if (span < MIN_RATE_SPAN_MS || moved <= 0) return null;
-  return last.at + ((due - last.value) / moved) * span;
+  return Math.round(last.at + ((due - last.value) / moved) * span); // a whole millisecond
 }
 
 /** The first visit of a schedule strictly after `after` (ms). */

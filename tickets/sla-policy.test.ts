@@ -49,6 +49,10 @@ describe('SLA policy', () => {
     expect(clockState(defaults, fixedClock(0, 100, 101), 500)).toBe('breached');
     expect(firstWarningAt(defaults, c)).toBe(50);
     expect(firstWarningAt(defaults, fixedClock(0, 100, 100))).toBeNull();
+    // An odd target (a preventive visit some ms away): a whole millisecond, not before the share.
+    expect(firstWarningAt(defaults, fixedClock(1_796_723_223_000, 1_796_723_223_000 + 101))).toBe(
+      1_796_723_223_051,
+    );
   });
 
   it('targets count working time on a class calendar, or on their own', () => {

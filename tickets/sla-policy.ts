@@ -239,7 +239,9 @@ export function clockState(policy: SlaPolicy, c: SlaClock, now: number): SlaStat
 /** When a running clock shows its first warning (the policy's first share of its working time). */
 export function firstWarningAt(policy: SlaPolicy, c: SlaClock): number | null {
   if (c.metAt !== null || c.runningSince === null) return null;
-  const first = (Math.min(...policy.warnAt, 100) / 100) * c.targetMs;
+  // A whole millisecond, never before the share (times are stored as integers: PostgreSQL's BIGINT
+  // refuses 1796723223593.5, and a ticket with an odd target then could not be stored at all).
+  const first = Math.ceil((Math.min(...policy.warnAt, 100) / 100) * c.targetMs);
   if (first <= c.workedMs) return c.runningSince;
-  return calendarOf(policy, c.calendar).add(c.runningSince, first - c.workedMs);
+  return Math.ceil(calendarOf(policy, c.calendar).add(c.runningSince, first - c.workedMs));
 }

@@ -87,7 +87,7 @@ export type WarnAtOf = (c: SlaClock) => number | null;
 export const HALFWAY: WarnAtOf = (c) =>
   c.metAt !== null || c.runningSince === null
     ? null
-    : c.runningSince + Math.max(0, c.targetMs / 2 - c.workedMs);
+    : c.runningSince + Math.max(0, Math.ceil(c.targetMs / 2) - c.workedMs);
 
 export const idOf = (seq: number) => `T-${seq}`;
 export function seqOf(id: string): number | undefined {
@@ -126,7 +126,7 @@ export function ticketColumns(t: NewTicket | Ticket) {
     waiting_on: 'waitingOn' in t ? t.waitingOn : null,
     waiting_for: 'waitingFor' in t && t.waitingFor ? JSON.stringify(t.waitingFor) : null,
     dispatch: 'dispatch' in t && t.dispatch ? JSON.stringify(t.dispatch) : null,
-    due_key: nextDueAt(t) ?? NO_DEADLINE,
+    due_key: Math.round(nextDueAt(t) ?? NO_DEADLINE),
   };
 }
 
@@ -137,18 +137,24 @@ export function clockValues(seq: number, target: SlaTarget, c: SlaClock, warnAtO
   return [
     seq,
     target,
-    c.startAt,
-    c.dueAt,
-    c.metAt,
+    ms(c.startAt),
+    ms(c.dueAt),
+    ms(c.metAt),
     c.calendar,
-    c.targetMs,
-    c.workedMs,
-    c.runningSince,
-    c.pausedAt,
-    warnAtOf(c),
+    ms(c.targetMs),
+    ms(c.workedMs),
+    ms(c.runningSince),
+    ms(c.pausedAt),
+    ms(warnAtOf(c)),
     c.notified,
   ];
 }
+
+/**
+ * Times and durations are stored in whole milliseconds (BIGINT on PostgreSQL refuses a fraction, which
+ * arithmetic on odd spans can make): rounded here, so that both stores keep the same values.
+ */
+const ms = (v: number | null): number | null => (v === null ? null : Math.round(v));
 
 function json<T>(v: Json): T {
   return (typeof v === 'string' ? JSON.parse(v) : v) as T;

@@ -59,6 +59,15 @@ export function ticketStoreContract(
       expect(await store.get('nonsense')).toBeUndefined();
     });
 
+    it('keeps clock times in whole milliseconds (a fraction from arithmetic on an odd span is rounded, not refused)', async () => {
+      const { ticket } = await store.openOrRecur(
+        monitoring({ sla: { response: fixedClock(1_000.4, 3_601_000.5) } }),
+        2_000,
+      );
+      const clock = (await store.get(ticket.id))?.sla.response;
+      expect(clock).toMatchObject({ startAt: 1_000, dueAt: 3_601_001, targetMs: 3_600_000 });
+    });
+
     it('never holds two open tickets for one (rule, device), even under concurrent intake', async () => {
       const results = await Promise.all(
         Array.from({ length: 20 }, (_, i) => store.openOrRecur(monitoring(), 3_000 + i)),
