@@ -408,7 +408,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     }));
     // Several instances: every instance's events reach this one's listeners, caches follow changes.
     const shared = stores.pool
-      ? await followSharedState({ pool: stores.pool, outbox, silences, components, logger })
+      ? await followSharedState({
+          pool: stores.pool,
+          outbox,
+          silences,
+          registry,
+          devices: stores.devices,
+          components,
+          logger,
+        })
       : null;
     // What runs once: here, or on the leader among several instances (gateway/leadership.ts).
     await deliverer.pause();

@@ -1,3 +1,5 @@
+import type { DeviceRegistry } from '../ingest/devices.js';
+import type { DeviceStore } from '../ingest/store.js';
 import { type Logger, RateLimitedLog } from '../lib/log.js';
 import type { PgPool } from '../lib/pg.js';
 import { CHANGES_CHANNEL, EVENTS_CHANNEL, PgListener } from '../lib/pg-listen.js';
@@ -10,6 +12,8 @@ import type { Components } from './components.js';
 const POLL_MS = 2000;
 /** Cached state (maintenance windows, the webhook index) is reloaded this often in any case. */
 const RELOAD_MS = 60_000;
+/** Devices other instances saved (registered, seen, gone offline) are taken in this often. */
+const DEVICES_MS = 10_000;
 
 /**
  * What keeps instances sharing PostgreSQL in step (issue 20): every event any of them stores reaches
@@ -22,6 +26,8 @@ export async function followSharedState(d: {
   pool: PgPool;
   outbox: Outbox;
   silences: Silences;
+  registry: DeviceRegistry;
+  devices: DeviceStore;
   components: Components;
   logger: Logger;
 }): Promise<{ listening: () => boolean; follower: EventFollower }> {
@@ -59,8 +65,29 @@ export async function followSharedState(d: {
   await listener.start().catch(() => undefined); // retried alone; the poll covers the meantime
   const reloads = setInterval(() => reload('all'), RELOAD_MS);
   reloads.unref();
+  // Every instance answers for every device: what the others saved is merged in (their last values
+  // as of their last save, a few seconds old).
+  let cursor: number | null = null;
+  let merging = false;
+  const mergeDevices = async () => {
+    if (merging) return;
+    merging = true;
+    try {
+      const changed = await d.devices.changedSince(cursor);
+      cursor = changed.cursor;
+      d.registry.merge(changed.devices);
+    } catch (err) {
+      warn.warn('devices', { err }, 'devices saved by other instances could not be read; retrying');
+    } finally {
+      merging = false;
+    }
+  };
+  await mergeDevices();
+  const devicesTimer = setInterval(() => void mergeDevices(), DEVICES_MS);
+  devicesTimer.unref();
   d.components.onStop('shared state follower', async () => {
     clearInterval(reloads);
+    clearInterval(devicesTimer);
     await listener.close();
     await follower.stop();
   });

@@ -209,6 +209,34 @@ export class DeviceRegistry {
     return d;
   }
 
+  /**
+   * Takes in devices another instance saved (issue 20: every instance answers for every device):
+   * unknown ones are added; known ones take the stored last values, connectivity and error codes
+   * when the stored copy saw the device later. Nothing is marked to save: it is the other's news.
+   */
+  merge(stored: readonly Device[]): number {
+    let changed = 0;
+    for (const s of stored) {
+      const d = this.devices.get(s.id);
+      if (!d) {
+        this.devices.set(s.id, { ...s, configured: false });
+        changed++;
+        continue;
+      }
+      if ((s.lastSeenAt ?? -1) > (d.lastSeenAt ?? -1)) {
+        d.lastSeenAt = s.lastSeenAt;
+        d.firstSeenAt ??= s.firstSeenAt;
+        for (const [key, v] of Object.entries(s.lastValues))
+          if (!d.lastValues[key] || v.ts > (d.lastValues[key]?.ts ?? -1)) d.lastValues[key] = { ...v };
+        d.activeErrorCodes = s.activeErrorCodes;
+        d.units = { ...d.units, ...s.units };
+        changed++;
+      }
+      if ((s.connectivity.since ?? -1) > (d.connectivity.since ?? -1)) d.connectivity = { ...s.connectivity };
+    }
+    return changed;
+  }
+
   /** Saves the changed devices, in slices with the event loop free between them. */
   async flush(): Promise<void> {
     if (this.dirty.size === 0) return;

@@ -21,7 +21,18 @@ const MIGRATIONS = [
       connectivity JSONB NOT NULL
     )`,
   },
+  {
+    version: 2,
+    description: 'when each device was last saved (by the server clock), for other instances to follow',
+    up: `ALTER TABLE devices ADD COLUMN changed_at BIGINT NOT NULL DEFAULT 0;
+    CREATE INDEX devices_changed ON devices (changed_at);`,
+  },
 ];
+
+/** The server's clock in ms, as cursors of `changedSince` (instances' clocks do not matter). */
+const SERVER_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
+/** Writes that commit late come again in `changedSince` for this long before the cursor. */
+const LATE_COMMITS_MS = 5_000;
 
 interface Row {
   id: string;
@@ -49,21 +60,15 @@ export class PgDeviceStore implements DeviceStore {
 
   async loadAll(): Promise<Device[]> {
     const { rows } = await this.pool.query<Row>('SELECT * FROM devices');
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      model: r.model,
-      site: r.site,
-      customer: r.customer,
-      tags: r.tags,
-      configured: false,
-      firstSeenAt: bigintOrNull(r.first_seen_at),
-      lastSeenAt: bigintOrNull(r.last_seen_at),
-      lastValues: r.last_values,
-      activeErrorCodes: r.active_error_codes,
-      units: r.units,
-      connectivity: r.connectivity,
-    }));
+    return rows.map(deviceOf);
+  }
+
+  async changedSince(cursor: number | null): Promise<{ devices: Device[]; cursor: number }> {
+    const now = await this.pool.query<{ now: number }>(`SELECT ${SERVER_MS} AS now`);
+    const { rows } = await this.pool.query<Row>('SELECT * FROM devices WHERE changed_at > $1', [
+      cursor === null ? -1 : cursor - LATE_COMMITS_MS,
+    ]);
+    return { devices: rows.map(deviceOf), cursor: (now.rows[0] as { now: number }).now };
   }
 
   /** One statement for the whole batch (arrays unnested), the last copy of a device winning. */
@@ -74,14 +79,14 @@ export class PgDeviceStore implements DeviceStore {
     const json = (f: (d: Device) => unknown) => devices.map((d) => JSON.stringify(f(d)));
     await this.pool.query(
       `INSERT INTO devices (id, name, model, site, customer, tags, first_seen_at, last_seen_at, last_values,
-           active_error_codes, units, connectivity)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[],
+           active_error_codes, units, connectivity, changed_at)
+         SELECT *, ${SERVER_MS} FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::jsonb[], $7::bigint[],
            $8::bigint[], $9::jsonb[], $10::jsonb[], $11::jsonb[], $12::jsonb[])
          ON CONFLICT (id) DO UPDATE SET name = excluded.name, model = excluded.model, site = excluded.site,
            customer = excluded.customer, tags = excluded.tags, first_seen_at = excluded.first_seen_at,
            last_seen_at = excluded.last_seen_at, last_values = excluded.last_values,
            active_error_codes = excluded.active_error_codes, units = excluded.units,
-           connectivity = excluded.connectivity`,
+           connectivity = excluded.connectivity, changed_at = ${SERVER_MS}`,
       [
         col((d) => d.id),
         col((d) => d.name),
@@ -98,4 +103,22 @@ export class PgDeviceStore implements DeviceStore {
       ],
     );
   }
+}
+
+function deviceOf(r: Row): Device {
+  return {
+    id: r.id,
+    name: r.name,
+    model: r.model,
+    site: r.site,
+    customer: r.customer,
+    tags: r.tags,
+    configured: false,
+    firstSeenAt: bigintOrNull(r.first_seen_at),
+    lastSeenAt: bigintOrNull(r.last_seen_at),
+    lastValues: r.last_values,
+    activeErrorCodes: r.active_error_codes,
+    units: r.units,
+    connectivity: r.connectivity,
+  };
 }

@@ -29,6 +29,11 @@ const MIGRATIONS = [
     description: 'connectivity',
     up: `ALTER TABLE devices ADD COLUMN connectivity TEXT NOT NULL DEFAULT '{"state":"unknown","since":null,"reason":null}'`,
   },
+  {
+    version: 4,
+    description: 'when each device was last saved',
+    up: 'ALTER TABLE devices ADD COLUMN changed_at INTEGER NOT NULL DEFAULT 0; CREATE INDEX devices_changed ON devices (changed_at)',
+  },
 ];
 
 interface Row {
@@ -52,35 +57,29 @@ export class SqliteDeviceStore implements DeviceStore {
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'devices', MIGRATIONS);
     this.upsert = db.prepare(`INSERT INTO devices
-      (id, name, model, site, customer, tags, first_seen_at, last_seen_at, last_values, active_error_codes, units, connectivity)
-      VALUES (@id, @name, @model, @site, @customer, @tags, @first_seen_at, @last_seen_at, @last_values, @active_error_codes, @units, @connectivity)
+      (id, name, model, site, customer, tags, first_seen_at, last_seen_at, last_values, active_error_codes, units, connectivity, changed_at)
+      VALUES (@id, @name, @model, @site, @customer, @tags, @first_seen_at, @last_seen_at, @last_values, @active_error_codes, @units, @connectivity, @changed_at)
       ON CONFLICT(id) DO UPDATE SET name = excluded.name, model = excluded.model, site = excluded.site,
         customer = excluded.customer, tags = excluded.tags, first_seen_at = excluded.first_seen_at,
         last_seen_at = excluded.last_seen_at, last_values = excluded.last_values,
         active_error_codes = excluded.active_error_codes, units = excluded.units,
-        connectivity = excluded.connectivity`);
+        connectivity = excluded.connectivity, changed_at = excluded.changed_at`);
   }
 
   async loadAll(): Promise<Device[]> {
-    const rows = this.db.prepare('SELECT * FROM devices').all() as Row[];
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      model: r.model,
-      site: r.site,
-      customer: r.customer,
-      tags: JSON.parse(r.tags) as Record<string, string>,
-      configured: false,
-      firstSeenAt: r.first_seen_at,
-      lastSeenAt: r.last_seen_at,
-      lastValues: JSON.parse(r.last_values) as Device['lastValues'],
-      activeErrorCodes: JSON.parse(r.active_error_codes) as string[],
-      units: JSON.parse(r.units) as Record<string, string>,
-      connectivity: JSON.parse(r.connectivity) as Device['connectivity'],
-    }));
+    return (this.db.prepare('SELECT * FROM devices').all() as Row[]).map(deviceOf);
+  }
+
+  async changedSince(cursor: number | null): Promise<{ devices: Device[]; cursor: number }> {
+    const now = Date.now();
+    const rows = this.db
+      .prepare('SELECT * FROM devices WHERE changed_at > ?')
+      .all(cursor === null ? -1 : cursor - LATE_COMMITS_MS) as Row[];
+    return { devices: rows.map(deviceOf), cursor: now };
   }
 
   async saveMany(devices: readonly Device[]): Promise<void> {
+    const at = Date.now();
     this.db.transaction(() => {
       for (const d of devices) {
         this.upsert.run({
@@ -96,8 +95,30 @@ export class SqliteDeviceStore implements DeviceStore {
           active_error_codes: JSON.stringify(d.activeErrorCodes),
           units: JSON.stringify(d.units ?? {}),
           connectivity: JSON.stringify(d.connectivity),
+          changed_at: at,
         });
       }
     })();
   }
+}
+
+/** Writes that commit late come again in `changedSince` for this long before the cursor. */
+const LATE_COMMITS_MS = 5_000;
+
+function deviceOf(r: Row): Device {
+  return {
+    id: r.id,
+    name: r.name,
+    model: r.model,
+    site: r.site,
+    customer: r.customer,
+    tags: JSON.parse(r.tags) as Record<string, string>,
+    configured: false,
+    firstSeenAt: r.first_seen_at,
+    lastSeenAt: r.last_seen_at,
+    lastValues: JSON.parse(r.last_values) as Device['lastValues'],
+    activeErrorCodes: JSON.parse(r.active_error_codes) as string[],
+    units: JSON.parse(r.units) as Record<string, string>,
+    connectivity: JSON.parse(r.connectivity) as Device['connectivity'],
+  };
 }

@@ -47,6 +47,12 @@ export interface TelemetryLog {
 export interface DeviceStore {
   loadAll(): Promise<Device[]>;
   saveMany(devices: readonly Device[]): Promise<void>;
+  /**
+   * Devices saved since `cursor` (null: all), by the store's clock, and the cursor for the next call.
+   * Writes committing late are not missed: those of the 5 s before the cursor come again (issue 20:
+   * an instance learns what others saved).
+   */
+  changedSince(cursor: number | null): Promise<{ devices: Device[]; cursor: number }>;
 }
 
 /** Per-minute rollups of numeric metrics (booleans as 0/1), the local history without InfluxDB. */

@@ -249,6 +249,18 @@ describe(`a gateway on PostgreSQL${label}`, () => {
         title: expect.stringContaining('Bearing service'),
       });
       expect(b.ownership?.owns('mill-5')).toBe(true);
+      // a never received mill-5, yet answers for it (what b saved, merged in).
+      const device = await waitFor(
+        async () => {
+          const r = await getJson<{ lastValues?: Record<string, { value: number }> }>(
+            `${a.apiUrl}/api/v1/devices/mill-5`,
+          );
+          return r.body.lastValues?.running_hours?.value === 150 ? r.body : undefined;
+        },
+        25_000,
+        'mill-5 on a',
+      );
+      expect(device).toBeDefined();
     } finally {
       streamA.close();
       streamB.close();

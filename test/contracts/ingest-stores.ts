@@ -37,6 +37,20 @@ export function deviceStoreContract(name: string, make: MakeStore<DeviceStore>) 
       expect(loaded[0]).toMatchObject({ ...d, lastSeenAt: 3_000, configured: expect.any(Boolean) });
       expect(loaded[1]).toMatchObject({ id: 'press-2', lastValues: {}, connectivity: { state: 'unknown' } });
     });
+
+    it('tells which devices were saved since a cursor (those of the last 5 s before it again)', async () => {
+      const first = await store.changedSince(null);
+      expect(first.devices).toEqual([]);
+      await store.saveMany([newDevice('press-1'), newDevice('press-2')]);
+      const all = await store.changedSince(null);
+      expect(all.devices.map((d) => d.id).sort()).toEqual(['press-1', 'press-2']);
+      expect(all.cursor).toBeGreaterThanOrEqual(first.cursor);
+      // Saved again: seen again (a later cursor, far from the late-commit window, sees only new saves).
+      await store.saveMany([{ ...newDevice('press-2'), lastSeenAt: 9_000 }]);
+      const again = await store.changedSince(all.cursor);
+      expect(again.devices.map((d) => d.id)).toContain('press-2');
+      expect((await store.changedSince(all.cursor + 60_000)).devices).toEqual([]);
+    });
   });
 }
 
