@@ -73,6 +73,10 @@ describe('Users', () => {
     expect(await code(u.create({ ...base, role: 'customer' }, 'long enough pass'))).toBe(
       'FL_ERR_API_VALIDATION',
     );
+    for (const displayName of ['x'.repeat(129), 'Ben\u0007', 'Ben\nAdmin'])
+      expect(await code(u.create({ ...base, displayName }, 'long enough pass'))).toBe(
+        'FL_ERR_API_VALIDATION',
+      );
     expect(await code(u.create(base, 'long enough pass'))).toBe('ok');
     expect(await code(u.create({ ...base, username: 'BEN' }, 'long enough pass'))).toBe('FL_ERR_USER_EXISTS');
     expect(await code(u.setPassword('U-none', 'long enough pass'))).toBe('FL_ERR_USER_NOT_FOUND');

@@ -59,6 +59,12 @@ export class Users {
       );
     if (!ROLES.includes(u.role))
       throw new FaultlineError('FL_ERR_API_VALIDATION', `role: one of ${ROLES.join(', ')}`);
+    const displayName = u.displayName?.trim() ?? '';
+    if (displayName.length > 128 || /\p{Cc}/u.test(displayName))
+      throw new FaultlineError(
+        'FL_ERR_API_VALIDATION',
+        'display name: at most 128 characters, no control characters',
+      );
     if (u.role === 'customer' && !u.customer)
       throw new FaultlineError('FL_ERR_API_VALIDATION', 'a customer user names its customer');
     checkPassword(password, username);
@@ -66,7 +72,7 @@ export class Users {
     const user: User = {
       id: `U-${randomBytes(6).toString('hex')}`,
       username,
-      displayName: u.displayName?.trim() || username,
+      displayName: displayName || username,
       role: u.role,
       sites: u.sites?.length ? [...u.sites] : null,
       technician: u.technician ?? null,

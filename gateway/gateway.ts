@@ -95,9 +95,10 @@ export interface RunningGateway {
  * reverses the order.
  */
 export async function startGateway(config: Config, logger: Logger): Promise<RunningGateway> {
+  const id = instanceId(); // a malformed FAULTLINE_INSTANCE_ID stops the start here (FL_ERR_CONFIG)
   // Several instances share PostgreSQL: every log line names this one.
   if (config.storage.postgres) {
-    logger = logger.child({ instance: instanceId() });
+    logger = logger.child({ instance: id });
     if (!process.env.FAULTLINE_INSTANCE_ID?.trim())
       logger.warn(
         'FAULTLINE_INSTANCE_ID is not set: this instance is named after its host and process, which change at a restart (MQTT client sessions, device ownership); give each instance a stable id',

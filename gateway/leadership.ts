@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import type { InstanceInfo } from '../api/app.js';
+import { FaultlineError } from '../lib/errors.js';
 import { Lease } from '../lib/lease.js';
 import type { Logger } from '../lib/log.js';
 import type { PgPool } from '../lib/pg.js';
@@ -12,9 +13,21 @@ export interface LeaderWork {
   stop(): Promise<void>;
 }
 
-/** This instance's id: `FAULTLINE_INSTANCE_ID`, else host and process. */
+/** What an instance id may be: it names MQTT sessions, database rows, log lines and metric labels. */
+const INSTANCE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * This instance's id: `FAULTLINE_INSTANCE_ID`, else host and process. One that could not serve as
+ * an MQTT client id or a label (spaces, control characters, over 64 characters) stops the start.
+ */
 export function instanceId(): string {
-  return process.env.FAULTLINE_INSTANCE_ID?.trim() || `${hostname()}-${process.pid}`;
+  const set = process.env.FAULTLINE_INSTANCE_ID?.trim();
+  if (set && !INSTANCE_ID.test(set))
+    throw new FaultlineError(
+      'FL_ERR_CONFIG',
+      'FAULTLINE_INSTANCE_ID: 1–64 characters, letters, digits and . _ - (starting with a letter or digit)',
+    );
+  return set || `${hostname()}-${process.pid}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 64);
 }
 
 /**
