@@ -1,4 +1,5 @@
 import type { DeviceRegistry } from '../ingest/devices.js';
+import { LEASE_TTL_MS } from '../lib/lease.js';
 import type { Logger } from '../lib/log.js';
 import type { PgPool } from '../lib/pg.js';
 import type { AlertTracker } from '../rules/alerts.js';
@@ -8,9 +9,9 @@ import { PgOwnershipStore } from '../rules/pg-ownership-store.js';
 import type { AlertStore, RuleStateStore } from '../rules/store.js';
 
 /** Liveness of an instance, and its renewal: as the leader lease (lib/lease.ts). */
-const TTL_MS = 10_000;
-const RENEW_MS = 3_300;
-const STEP_DOWN_MS = 8_000;
+const TTL_MS = LEASE_TTL_MS;
+const RENEW_MS = TTL_MS / 3;
+const STEP_DOWN_MS = TTL_MS * 0.8;
 
 /**
  * Device ownership among instances sharing PostgreSQL (issue 20, rules/ownership.ts): what a device

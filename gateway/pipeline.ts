@@ -114,9 +114,14 @@ export function wirePipeline(s: Stages): { slaNotice: (n: Notice) => void } {
   s.alerts.onResolved((alert) => s.intake.resolved(alert));
   s.alerts.onEscalated((alert, t) => s.intake.escalated(alert, t));
   // spool → rules, and preventive usage.
-  s.ingest.onReading((point, device) => s.route(device.id, () => s.engine.onReading(point, device)));
   s.ingest.onReading((point, device) =>
-    s.route(device.id, () => s.planner.observe(point.fields, device, point.ts)),
+    s.route(device.id, () => {
+      try {
+        s.engine.onReading(point, device);
+      } finally {
+        s.planner.observe(point.fields, device, point.ts); // as a listener of its own: even if the rules threw
+      }
+    }),
   );
   return events;
 }

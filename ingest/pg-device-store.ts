@@ -1,4 +1,5 @@
-import { bigintOrNull, migratePg, type PgPool } from '../lib/pg.js';
+import { migratePg, type PgPool } from '../lib/pg.js';
+import { type DeviceRow, deviceOf, LATE_COMMITS_MS } from './device-rows.js';
 import type { Device } from './devices.js';
 import type { DeviceStore } from './store.js';
 
@@ -31,23 +32,6 @@ const MIGRATIONS = [
 
 /** The server's clock in ms, as cursors of `changedSince` (instances' clocks do not matter). */
 const SERVER_MS = '(extract(epoch from clock_timestamp()) * 1000)::bigint';
-/** Writes that commit late come again in `changedSince` for this long before the cursor. */
-const LATE_COMMITS_MS = 5_000;
-
-interface Row {
-  id: string;
-  name: string;
-  model: string | null;
-  site: string;
-  customer: string | null;
-  tags: Record<string, string>;
-  first_seen_at: string | null;
-  last_seen_at: string | null;
-  last_values: Device['lastValues'];
-  active_error_codes: string[];
-  units: Record<string, string>;
-  connectivity: Device['connectivity'];
-}
 
 /** The device registry's persistence in PostgreSQL (issue 20): one row per device, written in batches. */
 export class PgDeviceStore implements DeviceStore {
@@ -59,13 +43,13 @@ export class PgDeviceStore implements DeviceStore {
   }
 
   async loadAll(): Promise<Device[]> {
-    const { rows } = await this.pool.query<Row>('SELECT * FROM devices');
+    const { rows } = await this.pool.query<DeviceRow>('SELECT * FROM devices');
     return rows.map(deviceOf);
   }
 
   async changedSince(cursor: number | null): Promise<{ devices: Device[]; cursor: number }> {
     const now = await this.pool.query<{ now: number }>(`SELECT ${SERVER_MS} AS now`);
-    const { rows } = await this.pool.query<Row>('SELECT * FROM devices WHERE changed_at > $1', [
+    const { rows } = await this.pool.query<DeviceRow>('SELECT * FROM devices WHERE changed_at > $1', [
       cursor === null ? -1 : cursor - LATE_COMMITS_MS,
     ]);
     return { devices: rows.map(deviceOf), cursor: (now.rows[0] as { now: number }).now };
@@ -103,22 +87,4 @@ export class PgDeviceStore implements DeviceStore {
       ],
     );
   }
-}
-
-function deviceOf(r: Row): Device {
-  return {
-    id: r.id,
-    name: r.name,
-    model: r.model,
-    site: r.site,
-    customer: r.customer,
-    tags: r.tags,
-    configured: false,
-    firstSeenAt: bigintOrNull(r.first_seen_at),
-    lastSeenAt: bigintOrNull(r.last_seen_at),
-    lastValues: r.last_values,
-    activeErrorCodes: r.active_error_codes,
-    units: r.units,
-    connectivity: r.connectivity,
-  };
 }

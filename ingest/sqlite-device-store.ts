@@ -1,4 +1,5 @@
 import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import { type DeviceRow, deviceOf, LATE_COMMITS_MS } from './device-rows.js';
 import type { Device } from './devices.js';
 import type { DeviceStore } from './store.js';
 
@@ -36,21 +37,6 @@ const MIGRATIONS = [
   },
 ];
 
-interface Row {
-  id: string;
-  name: string;
-  model: string | null;
-  site: string;
-  customer: string | null;
-  tags: string;
-  first_seen_at: number | null;
-  last_seen_at: number | null;
-  last_values: string;
-  active_error_codes: string;
-  units: string;
-  connectivity: string;
-}
-
 export class SqliteDeviceStore implements DeviceStore {
   private readonly upsert;
 
@@ -67,14 +53,14 @@ export class SqliteDeviceStore implements DeviceStore {
   }
 
   async loadAll(): Promise<Device[]> {
-    return (this.db.prepare('SELECT * FROM devices').all() as Row[]).map(deviceOf);
+    return (this.db.prepare('SELECT * FROM devices').all() as DeviceRow[]).map(deviceOf);
   }
 
   async changedSince(cursor: number | null): Promise<{ devices: Device[]; cursor: number }> {
     const now = Date.now();
     const rows = this.db
       .prepare('SELECT * FROM devices WHERE changed_at > ?')
-      .all(cursor === null ? -1 : cursor - LATE_COMMITS_MS) as Row[];
+      .all(cursor === null ? -1 : cursor - LATE_COMMITS_MS) as DeviceRow[];
     return { devices: rows.map(deviceOf), cursor: now };
   }
 
@@ -100,25 +86,4 @@ export class SqliteDeviceStore implements DeviceStore {
       }
     })();
   }
-}
-
-/** Writes that commit late come again in `changedSince` for this long before the cursor. */
-const LATE_COMMITS_MS = 5_000;
-
-function deviceOf(r: Row): Device {
-  return {
-    id: r.id,
-    name: r.name,
-    model: r.model,
-    site: r.site,
-    customer: r.customer,
-    tags: JSON.parse(r.tags) as Record<string, string>,
-    configured: false,
-    firstSeenAt: r.first_seen_at,
-    lastSeenAt: r.last_seen_at,
-    lastValues: JSON.parse(r.last_values) as Device['lastValues'],
-    activeErrorCodes: JSON.parse(r.active_error_codes) as string[],
-    units: JSON.parse(r.units) as Record<string, string>,
-    connectivity: JSON.parse(r.connectivity) as Device['connectivity'],
-  };
 }
