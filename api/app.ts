@@ -37,12 +37,16 @@ import { ingestRoutes } from './routes/ingest.js';
 import { keyRoutes } from './routes/keys.js';
 import { partRoutes } from './routes/parts.js';
 import { ruleRoutes } from './routes/rules.js';
+import { sessionRoutes } from './routes/session.js';
 import { silenceRoutes } from './routes/silences.js';
 import { statsRoutes } from './routes/stats.js';
 import { teamRoutes } from './routes/teams.js';
 import { ticketRoutes } from './routes/tickets.js';
+import { userRoutes } from './routes/users.js';
 import { webhookRoutes } from './routes/webhooks.js';
+import type { Sessions } from './sessions.js';
 import { refuseNulText } from './text-guard.js';
+import type { Users } from './users.js';
 
 export interface InstanceInfo {
   id: string;
@@ -84,6 +88,8 @@ export interface ApiDeps {
   silences: Silences;
   /** API keys: who may call, with which role. */
   keys: ApiKeys;
+  /** Console users and their sign-in sessions (issue 21); without them, API keys only. */
+  users?: { users: Users; sessions: Sessions };
   /** Events (SSE) and webhook subscriptions. */
   outbox: Outbox;
   /** Which URLs may receive webhooks (default: public addresses only). */
@@ -111,6 +117,8 @@ export interface ApiDeps {
     authFailures?: AuthFailuresConfig;
     /** Event streams open at once, per key and in all. */
     streams?: { perKey: number; total: number };
+    /** Reverse proxies whose X-Forwarded-* headers are believed (`api.trustProxy`). */
+    trustProxy?: string[];
   };
 }
 
@@ -129,6 +137,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
     // Requests are counted, not logged one by one.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimit ?? 1_048_576,
+    ...(opts.trustProxy?.length ? { trustProxy: opts.trustProxy } : {}),
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
@@ -182,12 +191,9 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.register(swaggerUi, { routePrefix: '/docs', staticCSP: false });
   refuseNulText(app as unknown as FastifyInstance);
   const tokens = new StreamTokens(deps.keys);
-  installAuth(
-    app as unknown as FastifyInstance,
-    deps.keys,
-    tokens,
-    new AuthThrottle(opts.authFailures ?? authFailuresSchema.parse({})),
-  );
+  const throttle = new AuthThrottle(opts.authFailures ?? authFailuresSchema.parse({}));
+  if (deps.users) deps.users.sessions.install(app as unknown as FastifyInstance);
+  installAuth(app as unknown as FastifyInstance, deps.keys, tokens, throttle, deps.users?.sessions);
 
   app.after(() => {
     // Answered by the main thread (not the API worker): it knows this instance's role.
@@ -227,6 +233,10 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(ruleRoutes(deps.rules, deps.faultTypes));
       v1.register(silenceRoutes(deps.silences, deps.devices));
       v1.register(keyRoutes(deps.keys, deps.directory));
+      if (deps.users) {
+        v1.register(sessionRoutes(deps.users.users, deps.users.sessions, throttle));
+        v1.register(userRoutes(deps.users.users, deps.directory));
+      }
       v1.register(statsRoutes(deps.tickets));
       v1.register(eventRoutes(deps.outbox, tokens, opts.streams));
       v1.register(webhookRoutes(deps.outbox, deps.egress ?? new EgressPolicy()));

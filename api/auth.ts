@@ -31,6 +31,7 @@ export const PERMISSIONS = [
   'events:read',
   'webhooks:admin',
   'keys:admin',
+  'users:admin',
   'metrics:read',
   'parts:read',
   'parts:write',

@@ -1,14 +1,19 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import type { AuthThrottle } from '../lib/auth-throttle.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Ticket } from '../tickets/model.js';
 import type { TicketFilter } from '../tickets/store.js';
 import { type ApiKeys, can, type Permission, type Principal, type StreamTokens, seesSite } from './auth.js';
+import type { Sessions } from './sessions.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** What the route needs: a permission of the caller's role, or nothing (`public`). Required. */
-    access?: Permission | 'public';
+    /**
+     * What the route needs: a permission of the caller's role, a console session whatever the role
+     * (`session`: the user's own account), or nothing (`public`). Required.
+     */
+    access?: Permission | 'public' | 'session';
     /** The route also takes a stream token in `?token=` (EventSource cannot send headers). */
     streamToken?: boolean;
     /**
@@ -30,15 +35,16 @@ declare module 'fastify' {
 export interface RouteEntry {
   method: string;
   url: string;
-  access: Permission | 'public' | null;
+  access: Permission | 'public' | 'session' | null;
 }
 
 /** Routes outside `/api/v1` that anyone may call: the documentation page and its assets. */
 const PUBLIC_PREFIXES = ['/docs'];
 
 /**
- * Checks every request before its handler: the route's declared access, the bearer key (401 when
- * missing or unknown), the role's permission (403). Registration fails for an `/api/v1` route that
+ * Checks every request before its handler: the route's declared access, the bearer key — or, without
+ * one, the console session and for changes its CSRF token (sessions.ts) — (401 when missing or
+ * unknown), the role's permission (403). Registration fails for an `/api/v1` route that
  * declares no access, so that no route is open by omission.
  */
 export function installAuth(
@@ -46,6 +52,18 @@ export function installAuth(
   keys: ApiKeys,
   tokens?: StreamTokens,
   throttle?: AuthThrottle,
+  sessions?: Sessions,
+): void {
+  // A plugin at the root, registered after the session plugin: its hooks run after that one's.
+  app.register(fp(async (root) => installHooks(root, keys, tokens, throttle, sessions)));
+}
+
+function installHooks(
+  app: FastifyInstance,
+  keys: ApiKeys,
+  tokens: StreamTokens | undefined,
+  throttle: AuthThrottle | undefined,
+  sessions: Sessions | undefined,
 ): void {
   app.decorateRequest('principal', null);
   const table: RouteEntry[] = [];
@@ -62,14 +80,23 @@ export function installAuth(
     if (access === undefined && PUBLIC_PREFIXES.some((p) => req.url.startsWith(p))) return;
     // Unknown routes under /api/v1 need a key too: no probing for what exists.
     if (access === undefined && !req.url.startsWith('/api/')) return;
-    const p = await authenticateThrottled(
-      req,
-      reply,
-      keys,
-      req.routeOptions.config?.streamToken ? tokens : undefined,
-      throttle,
-    );
-    if (access !== undefined && !can(p, access))
+    if (access === 'session') {
+      const signedIn = await sessions?.principal(req);
+      if (!signedIn) throw new FaultlineError('FL_ERR_AUTH_REQUIRED', 'sign in to the console first');
+      req.principal = signedIn.principal;
+      return;
+    }
+    const withKey = req.headers.authorization !== undefined || (req.query as { token?: unknown })?.token;
+    const p =
+      (!withKey && (await sessions?.principal(req))?.principal) ||
+      (await authenticateThrottled(
+        req,
+        reply,
+        keys,
+        req.routeOptions.config?.streamToken ? tokens : undefined,
+        throttle,
+      ));
+    if (access !== undefined && !can(p, access as Permission))
       throw new FaultlineError(
         'FL_ERR_AUTH_FORBIDDEN',
         `the ${p.role} role may not do this (needs ${access})`,

@@ -50,3 +50,36 @@ export interface UserStore {
   /** Records a sign-in at `at`. */
   signedIn(id: string, at: number): Promise<void>;
 }
+
+/** A signed-in console session as stored: whose, since when, last seen when, and its data. */
+export interface SessionRecord {
+  userId: string;
+  createdAt: number;
+  lastSeenAt: number;
+  /** What the session keeps besides (JSON text; the CSRF secret). */
+  data: string;
+}
+
+/**
+ * Console sign-in sessions (issue 21), shared by the API's threads and every instance. A session is
+ * stored under the SHA-256 hash of its id (never the id: whoever reads the database cannot sign in
+ * with what it finds). Expiry (idle, absolute) is `Sessions`' decision (sessions.ts); the store
+ * keeps the times it needs.
+ */
+export interface SessionStore {
+  /**
+   * The secret that signs session cookies: the one stored, or `made` stored first (the first caller
+   * wins when several race; all get the same answer).
+   */
+  secret(made: string): Promise<string>;
+  /** Stores the session under this hash, replacing one stored there. */
+  put(idHash: string, s: SessionRecord): Promise<void>;
+  get(idHash: string): Promise<SessionRecord | undefined>;
+  /** Records activity at `at` (a later time only). */
+  touch(idHash: string, at: number): Promise<void>;
+  remove(idHash: string): Promise<void>;
+  /** Ends every session of this user but `keep` (a hash); resolves how many ended. */
+  removeForUser(userId: string, keep?: string): Promise<number>;
+  /** Deletes sessions last seen before `idleBefore` or made before `createdBefore`; resolves how many. */
+  purge(idleBefore: number, createdBefore: number): Promise<number>;
+}

@@ -69,3 +69,28 @@ export const userValues = (u: User, passwordHash: string) => [
   u.disabledAt,
   passwordHash,
 ];
+
+/** Sign-in sessions (by the hash of their id) and the secret that signs their cookies. */
+export const sessionTables = (time: 'INTEGER' | 'BIGINT') => `CREATE TABLE sessions (
+  id_hash TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  created_at ${time} NOT NULL,
+  last_seen_at ${time} NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE TABLE session_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);`;
+
+export interface SessionRow {
+  user_id: string;
+  created_at: number | string;
+  last_seen_at: number | string;
+  data: string;
+}
+
+export const sessionOf = (r: SessionRow) => ({
+  userId: r.user_id,
+  createdAt: Number(r.created_at),
+  lastSeenAt: Number(r.last_seen_at),
+  data: r.data,
+});

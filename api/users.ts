@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import { FaultlineError } from '../lib/errors.js';
 import { type Principal, ROLES, type Role } from './auth.js';
-import type { UserStore } from './store.js';
+import type { SessionStore, UserStore } from './store.js';
 
 /**
  * People who sign in to the console (issue 21): a user name and a password, and — as an API key
@@ -44,9 +44,14 @@ const MAX_PASSWORD = 256;
 let decoy: Promise<string> | undefined;
 
 export class Users {
+  /**
+   * `sessions`: where sign-in sessions are kept, so that disabling a user or setting its password
+   * ends them (the guard refuses them anyway; ending them keeps a re-enabled user signed out).
+   */
   constructor(
     private readonly store: UserStore,
     private readonly now: () => number = Date.now,
+    private readonly sessions?: Pick<SessionStore, 'removeForUser'>,
   ) {}
 
   /** Makes a user with this password (checked against the policy first). */
@@ -124,12 +129,15 @@ export class Users {
     const user = await this.store.get(id);
     if (!user) throw new FaultlineError('FL_ERR_USER_NOT_FOUND', `no user ${id}`);
     checkPassword(password, user.username);
-    return (await this.store.setPassword(id, await hash(password), this.now())) as User;
+    const changed = (await this.store.setPassword(id, await hash(password), this.now())) as User;
+    await this.sessions?.removeForUser(id);
+    return changed;
   }
 
   async setDisabled(id: string, disabled: boolean): Promise<User> {
     const user = await this.store.setDisabled(id, disabled ? this.now() : null);
     if (!user) throw new FaultlineError('FL_ERR_USER_NOT_FOUND', `no user ${id}`);
+    if (disabled) await this.sessions?.removeForUser(id);
     return user;
   }
 }

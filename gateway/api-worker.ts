@@ -4,6 +4,8 @@ import pino from 'pino';
 import { type ApiDeps, buildApi } from '../api/app.js';
 import { ApiKeys } from '../api/auth.js';
 import type { ForwardedResponse } from '../api/forward.js';
+import { Sessions } from '../api/sessions.js';
+import { Users } from '../api/users.js';
 import type { Device } from '../ingest/devices.js';
 import type { DeadLetterStore } from '../ingest/store.js';
 import { FaultlineError } from '../lib/errors.js';
@@ -73,6 +75,8 @@ const closeStores = async () => {
 };
 const outbox = new Outbox(stores.outbox);
 const keys = new ApiKeys(stores.keys);
+const users = new Users(stores.users, Date.now, stores.sessions);
+const sessions = new Sessions(stores.sessions, users, config.api.sessions);
 const tickets = new TicketService({
   store: stores.tickets,
   policy: config.sla,
@@ -87,6 +91,7 @@ const tickets = new TicketService({
 const app = buildApi({
   tickets,
   keys,
+  users: { users, sessions },
   outbox,
   faultTypes: config.rules.faultTypes,
   alerts: mainThreadOnly('the alert store'),
@@ -114,6 +119,7 @@ const app = buildApi({
     bodyLimit: config.api.bodyLimit,
     authFailures: config.api.authFailures,
     streams: config.api.streams,
+    trustProxy: config.api.trustProxy,
   },
   logger,
   version: data.version,

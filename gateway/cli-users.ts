@@ -39,7 +39,7 @@ async function withUsers(config: Config, f: (users: Users) => Promise<void>): Pr
     },
   });
   try {
-    await f(new Users(stores.users));
+    await f(new Users(stores.users, Date.now, stores.sessions));
   } catch (err) {
     if (!isFaultlineError(err)) throw err;
     process.stderr.write(`faultline users: ${err.message} (${err.code})\n`);

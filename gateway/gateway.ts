@@ -7,6 +7,8 @@ import { useOpcuaLogger } from '../adapters/opcua/node-opcua-log.js';
 import type { Adapter } from '../adapters/types.js';
 import { buildApi, type InstanceInfo } from '../api/app.js';
 import { ApiKeys } from '../api/auth.js';
+import { Sessions } from '../api/sessions.js';
+import { Users } from '../api/users.js';
 import { ConnectivityMonitor } from '../ingest/connectivity.js';
 import { DeviceRegistry } from '../ingest/devices.js';
 import { Forwarder } from '../ingest/forwarder.js';
@@ -478,7 +480,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     if (config.rules.watch) reloader.watch();
     logger.info({ rules: rules.rules.length, files: rules.files.length, dataDir }, 'rules loaded');
 
+    const users = new Users(stores.users, Date.now, stores.sessions);
+    const sessions = new Sessions(stores.sessions, users, config.api.sessions);
     const housekeeping = new Housekeeping({
+      sessions,
       registry,
       history,
       historyStore,
@@ -499,6 +504,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
 
     const api = buildApi({
       keys,
+      users: { users, sessions },
       outbox,
       egress,
       deadLetters,
@@ -514,6 +520,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
         bodyLimit: config.api.bodyLimit,
         authFailures: config.api.authFailures,
         streams: config.api.streams,
+        trustProxy: config.api.trustProxy,
       },
       tickets,
       alerts: alertStore,

@@ -17,6 +17,8 @@ export interface HousekeepingOptions {
   connectivity?: ConnectivityMonitor;
   /** Databases whose query-planner statistics are refreshed now and then (`PRAGMA optimize`). */
   databases?: SqliteDatabase[];
+  /** Console sessions: those ended by time are deleted now and then. */
+  sessions?: { purge(): Promise<number> };
 }
 
 const FLUSH_EVERY_MS = 5_000; // device last values and history partials
@@ -24,6 +26,7 @@ const SPOOL_BOUNDS_EVERY_MS = 10_000;
 const HISTORY_PRUNE_EVERY_MS = 3_600_000;
 const CONNECTIVITY_EVERY_MS = 5_000; // how often silent devices are looked for
 const OPTIMIZE_EVERY_MS = 3_600_000;
+const SESSION_PURGE_EVERY_MS = 600_000;
 
 /** The gateway's periodic chores; `stop()` runs the flushes one last time. */
 export class Housekeeping {
@@ -62,6 +65,11 @@ export class Housekeeping {
     };
     void optimize().catch((err: unknown) => this.o.logger.warn({ err }, 'PRAGMA optimize failed'));
     every(OPTIMIZE_EVERY_MS, 'PRAGMA optimize', optimize);
+    const sessions = this.o.sessions;
+    if (sessions)
+      every(SESSION_PURGE_EVERY_MS, 'session purge', async () => {
+        await sessions.purge();
+      });
   }
 
   /** Saves the devices, and the history minutes before `historyBefore` (all by default). */

@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { PgApiKeyStore } from '../api/pg-key-store.js';
+import { PgSessionStore } from '../api/pg-session-store.js';
 import { PgUserStore } from '../api/pg-user-store.js';
 import { SqliteApiKeyStore } from '../api/sqlite-key-store.js';
+import { SqliteSessionStore } from '../api/sqlite-session-store.js';
 import { SqliteUserStore } from '../api/sqlite-user-store.js';
-import type { ApiKeyStore, UserStore } from '../api/store.js';
+import type { ApiKeyStore, SessionStore, UserStore } from '../api/store.js';
 import type { PostgresConfig } from '../ingest/config.js';
 import { PgDeadLetterStore } from '../ingest/pg-dead-letter-store.js';
 import { PgDeviceStore } from '../ingest/pg-device-store.js';
@@ -46,6 +48,8 @@ export interface SharedStores {
   keys: ApiKeyStore;
   /** Console users (issue 21). */
   users: UserStore;
+  /** Console sign-in sessions (issue 21). */
+  sessions: SessionStore;
   preventive: PreventiveStore;
   /** state.db (the unit of work and the checkpoints use it); null with PostgreSQL. */
   stateDb: SqliteDatabase | null;
@@ -77,6 +81,7 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
       stock: new SqliteStockStore(db),
       keys: new SqliteApiKeyStore(db),
       users: new SqliteUserStore(db),
+      sessions: new SqliteSessionStore(db),
       preventive: new SqlitePreventiveStore(db),
       stateDb: db,
       pool: null,
@@ -95,6 +100,7 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
     const stock = await PgStockStore.open(pool);
     const keys = await PgApiKeyStore.open(pool);
     const users = await PgUserStore.open(pool);
+    const sessions = await PgSessionStore.open(pool);
     const preventive = await PgPreventiveStore.open(pool);
     return {
       kind: 'postgres',
@@ -107,6 +113,7 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
       stock,
       keys,
       users,
+      sessions,
       preventive,
       stateDb: null,
       pool,

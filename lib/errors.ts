@@ -18,6 +18,8 @@ export const ERRORS = {
   FL_ERR_CUSTOMER_NOT_FOUND: { status: 404, title: 'Customer not found' },
   FL_ERR_AUTH_REQUIRED: { status: 401, title: 'Authentication required' },
   FL_ERR_AUTH_FORBIDDEN: { status: 403, title: 'Not allowed' },
+  FL_ERR_AUTH_SIGN_IN: { status: 401, title: 'Sign-in refused' },
+  FL_ERR_AUTH_CSRF: { status: 403, title: 'Missing or invalid CSRF token' },
   FL_ERR_API_RATE_LIMITED: { status: 429, title: 'Too many requests' },
   FL_ERR_API_KEY_NOT_FOUND: { status: 404, title: 'API key not found' },
   FL_ERR_USER_NOT_FOUND: { status: 404, title: 'User not found' },

@@ -106,6 +106,12 @@ describe('API access control (gateway)', () => {
         expect((await call(null)).status, `${r.method} ${r.url} is public`).not.toBe(401);
         continue;
       }
+      if (r.access === 'session') {
+        // The signed-in user's own account: a console session, never a key (console-sessions.test.ts).
+        expect((await call(null)).status, `${r.method} ${r.url} without a session`).toBe(401);
+        expect((await call(keys.admin)).status, `${r.method} ${r.url} with a key`).toBe(401);
+        continue;
+      }
       const access = r.access as Permission;
       expect((await call(null)).status, `${r.method} ${r.url} without a key`).toBe(401);
       expect((await call('flk_not-a-key')).status, `${r.method} ${r.url} with an unknown key`).toBe(401);

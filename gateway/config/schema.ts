@@ -1,3 +1,4 @@
+import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
 import { adapterSchema, modelSchema } from '../../adapters/index.js';
 import { mqttSectionSchema } from '../../adapters/mqtt/config.js';
@@ -15,6 +16,15 @@ import { customerSchema } from '../../tickets/customers.js';
 import { preventiveScheduleSchema } from '../../tickets/preventive.js';
 import { routingSchema, teamSchema } from '../../tickets/routing.js';
 import { slaSchema } from '../../tickets/sla-policy.js';
+
+const isCidr = (a: string) => {
+  try {
+    ipaddr.parseCIDR(a);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 export const apiSchema = z
   .object({
@@ -52,6 +62,32 @@ export const apiSchema = z
      * other routes are passed to the main thread. `false`: everything on the main thread.
      */
     worker: z.boolean().default(true),
+    /**
+     * Console sign-in sessions: one ends after `idle` without a request, and `absolute` after
+     * sign-in whatever its use (a shift, by default).
+     */
+    sessions: z
+      .object({
+        idle: duration.pipe(z.number().min(60_000, 'at least 1m')).prefault('2h'),
+        absolute: duration.pipe(z.number().min(60_000, 'at least 1m')).prefault('12h'),
+      })
+      .strict()
+      .prefault({}),
+    /**
+     * Reverse proxies in front of the API (addresses or CIDR ranges): their `X-Forwarded-For` and
+     * `X-Forwarded-Proto` are believed — client addresses for rate limits and sign-in throttling,
+     * and HTTPS for Secure session cookies. Empty: no header is believed.
+     */
+    trustProxy: z
+      .array(
+        z
+          .string()
+          .refine(
+            (a) => ipaddr.isValid(a) || isCidr(a),
+            'an IP address or a CIDR range (e.g. 10.0.0.5 or 10.0.0.0/24)',
+          ),
+      )
+      .default([]),
   })
   .strict();
 

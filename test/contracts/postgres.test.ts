@@ -1,5 +1,6 @@
 import { afterAll, beforeAll } from 'vitest';
 import { PgApiKeyStore } from '../../api/pg-key-store.js';
+import { PgSessionStore } from '../../api/pg-session-store.js';
 import { PgUserStore } from '../../api/pg-user-store.js';
 import { PgDeadLetterStore } from '../../ingest/pg-dead-letter-store.js';
 import { PgDeviceStore } from '../../ingest/pg-device-store.js';
@@ -21,6 +22,7 @@ import { ownershipStoreContract } from './ownership-store.js';
 import { stockStoreContract } from './parts-store.js';
 import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
+import { sessionStoreContract } from './session-store.js';
 import { ticketStoreContract } from './ticket-store.js';
 import { userStoreContract } from './user-store.js';
 
@@ -64,6 +66,7 @@ describe(`store contracts on PostgreSQL${label}`, () => {
   ownershipStoreContract('PostgreSQL', postgres(PgOwnershipStore.open));
   apiKeyStoreContract('PostgreSQL', postgres(PgApiKeyStore.open));
   userStoreContract('PostgreSQL', postgres(PgUserStore.open));
+  sessionStoreContract('PostgreSQL', postgres(PgSessionStore.open));
   preventiveStoreContract('PostgreSQL', postgres(PgPreventiveStore.open));
   deviceStoreContract('PostgreSQL', postgres(PgDeviceStore.open));
   stockStoreContract('PostgreSQL', postgres(PgStockStore.open));

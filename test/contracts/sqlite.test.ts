@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { SqliteApiKeyStore } from '../../api/sqlite-key-store.js';
+import { SqliteSessionStore } from '../../api/sqlite-session-store.js';
 import { SqliteUserStore } from '../../api/sqlite-user-store.js';
 import { SqliteDeadLetterStore } from '../../ingest/sqlite-dead-letter-store.js';
 import { SqliteDeviceStore } from '../../ingest/sqlite-device-store.js';
@@ -18,6 +19,7 @@ import { outboxStoreContract } from './outbox-store.js';
 import { stockStoreContract } from './parts-store.js';
 import { preventiveStoreContract } from './preventive-store.js';
 import { silenceStoreContract } from './rule-stores.js';
+import { sessionStoreContract } from './session-store.js';
 import { ticketStoreContract } from './ticket-store.js';
 import { userStoreContract } from './user-store.js';
 
@@ -60,6 +62,10 @@ apiKeyStoreContract(
 userStoreContract(
   'SQLite (file, WAL)',
   sqlite((db) => new SqliteUserStore(db)),
+);
+sessionStoreContract(
+  'SQLite (file, WAL)',
+  sqlite((db) => new SqliteSessionStore(db)),
 );
 preventiveStoreContract(
   'SQLite (file, WAL)',
