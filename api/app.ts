@@ -26,6 +26,7 @@ import type { Silences } from '../rules/silences.js';
 import type { AlertStore } from '../rules/store.js';
 import type { TicketService } from '../tickets/service.js';
 import { type ApiKeys, StreamTokens } from './auth.js';
+import { installConsole } from './console.js';
 import { type Forward, installForwarding } from './forward.js';
 import { installAuth } from './guard.js';
 import { installProblemHandlers } from './problem.js';
@@ -37,7 +38,7 @@ import { ingestRoutes } from './routes/ingest.js';
 import { keyRoutes } from './routes/keys.js';
 import { partRoutes } from './routes/parts.js';
 import { ruleRoutes } from './routes/rules.js';
-import { sessionRoutes } from './routes/session.js';
+import { type ConsoleSettings, sessionRoutes } from './routes/session.js';
 import { silenceRoutes } from './routes/silences.js';
 import { statsRoutes } from './routes/stats.js';
 import { teamRoutes } from './routes/teams.js';
@@ -89,7 +90,7 @@ export interface ApiDeps {
   /** API keys: who may call, with which role. */
   keys: ApiKeys;
   /** Console users and their sign-in sessions (issue 21); without them, API keys only. */
-  users?: { users: Users; sessions: Sessions };
+  users?: { users: Users; sessions: Sessions; settings: ConsoleSettings };
   /** Events (SSE) and webhook subscriptions. */
   outbox: Outbox;
   /** Which URLs may receive webhooks (default: public addresses only). */
@@ -145,13 +146,16 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   if (deps.forward) installForwarding(app as unknown as FastifyInstance, deps.forward);
 
   app.register(helmet, {
-    // The API answers JSON; the documentation page needs its own scripts and styles only.
+    // The API answers JSON; the documentation page and the console need their own scripts and styles only.
     contentSecurityPolicy: {
       directives: {
         defaultSrc: ["'self'"],
         scriptSrc: ["'self'"],
         styleSrc: ["'self'", "'unsafe-inline'"],
         imgSrc: ["'self'", 'data:'],
+        // Served over plain HTTP on a plant network too: upgrading the console's requests to HTTPS
+        // would break it there. TLS is the proxy's (`api.trustProxy`).
+        upgradeInsecureRequests: null,
       },
     },
   });
@@ -195,6 +199,8 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   if (deps.users) deps.users.sessions.install(app as unknown as FastifyInstance);
   installAuth(app as unknown as FastifyInstance, deps.keys, tokens, throttle, deps.users?.sessions);
 
+  installConsole(app as unknown as FastifyInstance);
+
   app.after(() => {
     // Answered by the main thread (not the API worker): it knows this instance's role.
     app.get('/health', { config: { access: 'public' }, schema: { hide: true } }, async () => ({
@@ -234,7 +240,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(silenceRoutes(deps.silences, deps.devices));
       v1.register(keyRoutes(deps.keys, deps.directory));
       if (deps.users) {
-        v1.register(sessionRoutes(deps.users.users, deps.users.sessions, throttle));
+        v1.register(sessionRoutes(deps.users.users, deps.users.sessions, throttle, deps.users.settings));
         v1.register(userRoutes(deps.users.users, deps.directory));
       }
       v1.register(statsRoutes(deps.tickets));

@@ -10,7 +10,16 @@ const isoOrNull = iso.nullable();
 const parts = z.array(z.object({ part: z.string(), quantity: z.number() }).strict());
 
 export const clockSchema = z
-  .object({ dueAt: iso, state: z.enum(SLA_STATES), metAt: isoOrNull, pausedAt: isoOrNull })
+  .object({
+    dueAt: iso,
+    state: z.enum(SLA_STATES),
+    metAt: isoOrNull,
+    pausedAt: isoOrNull,
+    /** The clock's target: working time allowed (ms). */
+    targetMs: z.number().int(),
+    /** Working time used when answered, or when met (ms; business hours and pauses excluded). */
+    elapsedMs: z.number().int(),
+  })
   .strict();
 
 export const ticketSchema = z

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { answerForwarded, type ForwardedRequest, type ForwardedResponse } from '../api/forward.js';
+import type { ConsoleSettings } from '../api/routes/session.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Outbox, StoredEvent } from '../notify/outbox.js';
@@ -266,4 +267,13 @@ export class ApiThread {
   async kill(): Promise<void> {
     await this.worker?.terminate();
   }
+}
+
+/** What the console is told of the configuration (both threads answer `GET /api/v1/session`). */
+export function consoleSettings(config: Config): ConsoleSettings {
+  return {
+    slaWarnAt: config.sla.warnAt,
+    sites: config.sites.map((s) => ({ id: s.id, name: s.name ?? s.id })),
+    teams: config.teams.map((t) => ({ id: t.id, name: t.name ?? t.id })),
+  };
 }

@@ -15,7 +15,7 @@ import type { PartsPlanner } from '../parts/planner.js';
 import type { PartsStock } from '../parts/stock.js';
 import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
-import type { FromWorker, ToWorker, WorkerData } from './api-thread.js';
+import { consoleSettings, type FromWorker, type ToWorker, type WorkerData } from './api-thread.js';
 import { openSharedStores } from './stores.js';
 
 /**
@@ -91,7 +91,7 @@ const tickets = new TicketService({
 const app = buildApi({
   tickets,
   keys,
-  users: { users, sessions },
+  users: { users, sessions, settings: consoleSettings(config) },
   outbox,
   faultTypes: config.rules.faultTypes,
   alerts: mainThreadOnly('the alert store'),

@@ -1,3 +1,4 @@
+import { generatedPassword } from '../api/users.js';
 import type { Logger } from '../lib/log.js';
 import { type MqttSimulator, start as startMqttSim } from '../simulators/mqtt/index.js';
 import type { RunningGateway } from './gateway.js';
@@ -47,6 +48,22 @@ const SCENARIO: Step[] = [
   },
 ];
 
+/** The console's demo user (a dispatcher): made on the first run, given a new password each run. */
+async function demoUser(gw: RunningGateway): Promise<string> {
+  const password = generatedPassword();
+  const existing = (await gw.users.list()).find((u) => u.username === 'demo');
+  if (!existing)
+    await gw.users.create(
+      { username: 'demo', displayName: 'Demo dispatcher', role: 'dispatcher', createdBy: 'demo' },
+      password,
+    );
+  else {
+    await gw.users.setPassword(existing.id, password);
+    if (existing.disabledAt !== null) await gw.users.setDisabled(existing.id, false);
+  }
+  return password;
+}
+
 export async function runDemo(gw: RunningGateway, logger: Logger): Promise<MqttSimulator> {
   if (!gw.mqttUrl) throw new Error('the demo needs the embedded MQTT broker (mqtt.embedded.enabled)');
   const sim = await startMqttSim({
@@ -72,6 +89,8 @@ export async function runDemo(gw: RunningGateway, logger: Logger): Promise<MqttS
   const { key } = await gw.keys.create({ name: 'demo', role: 'admin', createdBy: 'demo' });
   say(`API key of this demo run: ${key}`);
   say(`  curl -H 'Authorization: Bearer ${key}' ${gw.apiUrl}/api/v1/tickets`);
+  const password = await demoUser(gw);
+  say(`console: ${gw.apiUrl}/  — sign in as "demo" with password ${password} (a dispatcher; new each run)`);
   say(`API documentation: ${gw.apiUrl}/docs`);
   say(
     `tickets: ${gw.apiUrl}/api/v1/tickets   alerts: ${gw.apiUrl}/api/v1/alerts   devices: ${gw.apiUrl}/api/v1/devices`,

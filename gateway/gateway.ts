@@ -40,7 +40,7 @@ import { PreventivePlanner } from '../tickets/preventive.js';
 import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
 import { type Notice, SlaWatcher } from '../tickets/sla-watcher.js';
-import { ApiThread } from './api-thread.js';
+import { ApiThread, consoleSettings } from './api-thread.js';
 import { Components } from './components.js';
 import type { Config } from './config/schema.js';
 import { Housekeeping } from './housekeeping.js';
@@ -81,6 +81,8 @@ export interface RunningGateway {
   readonly adapters: readonly Adapter[];
   /** API keys (the demo makes one per run). */
   readonly keys: ApiKeys;
+  /** Console users (the demo makes one). */
+  readonly users: Users;
   /** Events and their deliveries. */
   readonly outbox: Outbox;
   /** Maintenance windows (kept in memory, reloaded when another instance changes them). */
@@ -504,7 +506,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
 
     const api = buildApi({
       keys,
-      users: { users, sessions },
+      users: { users, sessions, settings: consoleSettings(config) },
       outbox,
       egress,
       deadLetters,
@@ -595,6 +597,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     return {
       apiUrl,
       keys,
+      users,
       outbox,
       silences,
       ownership,

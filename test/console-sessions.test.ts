@@ -194,6 +194,19 @@ describe('console sessions (issue 21): sign-in, cookie, CSRF, expiry by account 
     expect((await phone.request('GET', '/tickets')).status).toBe(401);
   });
 
+  it('serves the console at / with a CSP of its own scripts only, and no upgrade to HTTPS on plain HTTP', async () => {
+    const res = await fetch(`${fx.gw.apiUrl}/`);
+    expect(res.status).toBe(200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    expect(csp).toContain("script-src 'self'");
+    expect(csp).toContain("frame-ancestors 'self'");
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    const html = await res.text();
+    const js = /src="(\/assets\/app-[\w-]+\.js)"/.exec(html)?.[1];
+    expect(js).toBeDefined();
+    expect((await fetch(`${fx.gw.apiUrl}${js}`)).headers.get('content-type')).toMatch(/javascript/);
+  });
+
   it('refuses a tampered cookie and bad bodies with coded errors', async () => {
     const b = browser();
     b.cookie = 'faultline_session=abc.def';

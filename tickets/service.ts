@@ -8,7 +8,7 @@ import type { Alert } from '../rules/alerts.js';
 import type { AlertTransition } from '../rules/engine.js';
 import type { Comparison } from '../rules/schema.js';
 import { render, type TemplateVars } from '../rules/template.js';
-import { meetClock, retarget } from './clock.js';
+import { meetClock, retarget, worked } from './clock.js';
 import {
   type Customer,
   type CustomerNotice,
@@ -61,10 +61,21 @@ export type TicketView = Omit<
   reportedAt: string;
   createdAt: string;
   updatedAt: string;
-  sla: Partial<
-    Record<SlaTarget, { dueAt: string; state: SlaState; metAt: string | null; pausedAt: string | null }>
-  >;
+  sla: Partial<Record<SlaTarget, ClockView>>;
 };
+
+/**
+ * A clock as the API shows it: its deadline and state, and — for a bar of the share elapsed — its
+ * target and the working time it has used (business hours and pauses excluded), at the answer.
+ */
+export interface ClockView {
+  dueAt: string;
+  state: SlaState;
+  metAt: string | null;
+  pausedAt: string | null;
+  targetMs: number;
+  elapsedMs: number;
+}
 
 /** Where a ticket's parts come from first: the technicians' vans, the team's stock, stores near the site. */
 export interface NearbyStock {
@@ -1125,6 +1136,8 @@ export class TicketService {
         state: clockState(this.opts.policy, c, judgeAt),
         metAt: toIsoOrNull(c.metAt),
         pausedAt: toIsoOrNull(c.pausedAt),
+        targetMs: c.targetMs,
+        elapsedMs: Math.round(worked(calendarOf(this.opts.policy, c.calendar), c, c.metAt ?? judgeAt)),
       };
     }
     const { finalAt: _finalAt, ...rest } = t;

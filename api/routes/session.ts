@@ -23,12 +23,27 @@ const passwordBody = z
 const tags = ['session'];
 
 /**
+ * What the console needs to know of the configuration: the SLA warning shares (percent), and the
+ * sites and teams its filters offer (a user limited to sites is offered those).
+ */
+export interface ConsoleSettings {
+  slaWarnAt: readonly number[];
+  sites: readonly { id: string; name: string }[];
+  teams: readonly { id: string; name: string }[];
+}
+
+/**
  * Console sign-in (issue 21): `POST /session` signs in with a user name and password (throttled per
  * client address like API keys: `api.authFailures`), `GET /session` says who is signed in and gives
  * the CSRF token for changes, `DELETE /session` signs out, `POST /session/password` changes the
  * signed-in user's own password (every other session of theirs ends).
  */
-export function sessionRoutes(users: Users, sessions: Sessions, throttle: AuthThrottle) {
+export function sessionRoutes(
+  users: Users,
+  sessions: Sessions,
+  throttle: AuthThrottle,
+  settings: ConsoleSettings,
+) {
   async function refuse(req: FastifyRequest, reply: FastifyReply): Promise<never> {
     const blockedMs = await throttle.failed(req.ip);
     if (blockedMs > 0) tooMany(reply, blockedMs);
@@ -36,7 +51,13 @@ export function sessionRoutes(users: Users, sessions: Sessions, throttle: AuthTh
   }
 
   async function answer(req: FastifyRequest, user: User, csrfToken: string) {
-    return { user: userView(user), csrfToken, ...times(sessions.expiry(req)) };
+    const sites = user.sites ? settings.sites.filter((s) => user.sites?.includes(s.id)) : settings.sites;
+    return {
+      user: userView(user),
+      csrfToken,
+      ...times(sessions.expiry(req)),
+      settings: { ...settings, sites },
+    };
   }
 
   return async (plain: FastifyInstance) => {

@@ -1,0 +1,135 @@
+import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
+import { ApiError, api, type SlaTarget, type Ticket } from '../api.js';
+import { SlaBar } from '../components/sla-bar.js';
+import { dateTime } from '../format.js';
+import { t, useLanguage } from '../i18n.js';
+import { type LiveEvent, useEvents, useNow } from '../live.js';
+import { SessionContext } from '../session.js';
+
+interface TimelineEntry {
+  at: string;
+  type: string;
+  actor: string;
+  from: string | null;
+  to: string | null;
+  note: string | null;
+}
+
+type Full = Ticket & { timeline: TimelineEntry[] };
+
+const CLOCKS: SlaTarget[] = ['response', 'remoteFix', 'onsite', 'resolution', 'visit'];
+const EVENTS = ['ticket.updated', 'ticket.occurrence', 'sla.warning', 'sla.breach'];
+
+/** One ticket: its clocks, its timeline, and a comment form; kept current from the event stream. */
+export function TicketPage(props: { id?: string }) {
+  useLanguage();
+  const session = useContext(SessionContext);
+  const id = props.id ?? '';
+  const [ticket, setTicket] = useState<{ t: Full; at: number } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const now = useNow();
+  const load = useCallback(
+    () =>
+      api<Full>('GET', `/tickets/${encodeURIComponent(id)}`)
+        .then((tk) => setTicket({ t: tk, at: Date.now() }))
+        .catch((err: unknown) => setError(err instanceof Error ? err.message : String(err))),
+    [id],
+  );
+  useEffect(() => {
+    void load();
+  }, [load]);
+  const onEvent = useCallback((e: LiveEvent) => e.subject === id && void load(), [id, load]);
+  useEvents(EVENTS, onEvent);
+
+  if (error)
+    return (
+      <p class="error" role="alert">
+        {t('error.generic', { m: error })}
+      </p>
+    );
+  if (!ticket) return <p>{t('queue.loading')}</p>;
+  const tk = ticket.t;
+  return (
+    <article class="ticket" aria-labelledby="ticket-title">
+      <header>
+        <p>
+          <span class={`badge badge-${tk.priority}`}>{t(`priority.${tk.priority}`)}</span>{' '}
+          <span class="status">{t(`status.${tk.status}` as 'status.open')}</span>
+        </p>
+        <h1 id="ticket-title">
+          <span class="ticket-id">{tk.id}</span> {tk.title}
+        </h1>
+        <dl class="facts">
+          <dt>{t('col.device')}</dt>
+          <dd>{tk.deviceId ?? '—'}</dd>
+          <dt>{t('col.site')}</dt>
+          <dd>{tk.site ?? '—'}</dd>
+          <dt>{t('col.team')}</dt>
+          <dd>{tk.team ?? '—'}</dd>
+          <dt>{t('col.assignee')}</dt>
+          <dd>{tk.assignees.join(', ') || t('ticket.unassigned')}</dd>
+        </dl>
+        <p class="description">{tk.description}</p>
+      </header>
+      <section aria-label={t('col.clocks')} class="clocks">
+        {CLOCKS.filter((k) => tk.sla[k]).map((k) => (
+          <SlaBar
+            key={k}
+            target={k}
+            clock={tk.sla[k] as NonNullable<Ticket['sla'][SlaTarget]>}
+            receivedAt={ticket.at}
+            now={now}
+            warnAt={session.settings.slaWarnAt}
+          />
+        ))}
+      </section>
+      <section class="timeline" aria-label="Timeline">
+        <ol>
+          {tk.timeline.map((e, i) => (
+            <li key={i}>
+              <time dateTime={e.at}>{dateTime(e.at)}</time> <b>{e.actor}</b> {e.type}
+              {e.to ? ` → ${t(`status.${e.to}` as 'status.open')}` : ''}
+              {e.note ? <p>{e.note}</p> : null}
+            </li>
+          ))}
+        </ol>
+      </section>
+      <CommentForm id={tk.id} onDone={load} />
+    </article>
+  );
+}
+
+function CommentForm(props: { id: string; onDone: () => void }) {
+  const [note, setNote] = useState('');
+  const [error, setError] = useState<ApiError | null>(null);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    try {
+      await api('POST', `/tickets/${encodeURIComponent(props.id)}/comments`, { note });
+      setNote('');
+      setError(null);
+      props.onDone();
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, 'FL_ERR_INTERNAL', String(err)));
+    }
+  };
+  const fieldError = error?.field('note') ?? (error && !error.fields.length ? error.message : undefined);
+  return (
+    <form class="comment" onSubmit={submit}>
+      <label for="comment-note">Comment</label>
+      <textarea
+        id="comment-note"
+        value={note}
+        onInput={(e) => setNote(e.currentTarget.value)}
+        aria-invalid={fieldError ? true : undefined}
+        aria-describedby={fieldError ? 'comment-note-error' : undefined}
+      />
+      {fieldError ? (
+        <p id="comment-note-error" class="field-error" role="alert">
+          {fieldError}
+        </p>
+      ) : null}
+      <button type="submit">Add comment</button>
+    </form>
+  );
+}

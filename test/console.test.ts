@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { chromiumSuite, launchChromium, newPage, pageErrors, screenshot, signIn } from './browser.js';
+import { gatewayFixture, postJson } from './helpers.js';
+
+const CONFIG = `
+customers: [{ id: acme, name: ACME Foods }]
+sites:
+  - { id: north, name: Plant North, customer: acme }
+  - { id: south, name: Plant South, area: remote }
+devices:
+  - { id: cnc-1, name: Mill 1, model: cnc-5x, site: north }
+  - { id: cnc-9, name: Mill 9, model: cnc-5x, site: south }
+teams:
+  - { id: mechanics, name: Mechanics, skills: [mechanical], technicians: [{ id: ana }, { id: ben }] }
+rules:
+  files: [rules.yaml]
+sla:
+  emergency: { response: 1h, onsite: { local: 4h, remote: 24h } }
+`;
+
+const RULES = `
+rules:
+  - id: overheat
+    match: { metric: temperature, model: "cnc-*" }
+    threshold: { above: 90, clear: 85 }
+    ticket:
+      priority: emergency
+      faultType: mechanical
+      title: "{{device.name}}: spindle at {{value}} °C"
+`;
+
+const PASSWORD = 'console-test-password';
+const { describe, label } = chromiumSuite();
+
+describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000 }, () => {
+  const fx = gatewayFixture(CONFIG, { 'rules.yaml': RULES });
+  let browser: Browser;
+  let device: MqttClient;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    device = await mqtt.connectAsync(fx.gw.mqttUrl as string, {
+      clientId: 'console-device',
+      reconnectPeriod: 0,
+    });
+    for (const u of [{ username: 'dora', displayName: 'Dora Dispatcher', role: 'dispatcher' }])
+      expect((await postJson(fx.api('/users'), { ...u, password: PASSWORD })).status).toBe(201);
+  }, 60_000);
+  afterAll(async () => {
+    await device?.endAsync();
+    await browser?.close();
+  });
+  afterEach(() => {
+    expect(pageErrors.splice(0)).toEqual([]);
+  });
+
+  const open = async (o: Parameters<typeof newPage>[1] = {}): Promise<Page> => {
+    const page = await newPage(browser, o);
+    await page.goto(fx.gw.apiUrl);
+    return page;
+  };
+
+  it('signs in (a wrong password is said on the form) and out', async () => {
+    const page = await open();
+    await expect(
+      page.getByRole('heading', { name: /Sign in to the maintenance console/ }).isVisible(),
+    ).resolves.toBe(true);
+    await signIn(page, 'dora', 'not-her-password');
+    await page.getByRole('alert').getByText('Unknown user name or wrong password.').waitFor();
+    await screenshot(page, 'sign-in');
+    await signIn(page, 'dora', PASSWORD);
+    await page.getByRole('heading', { name: 'Open tickets' }).waitFor();
+    expect(await page.getByText('Dora Dispatcher').isVisible()).toBe(true);
+    // The session survives a reload (the cookie), and ends with "Sign out".
+    await page.reload();
+    await page.getByRole('heading', { name: 'Open tickets' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await page.reload();
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    const cookies = await page.context().cookies();
+    expect(cookies.filter((c) => c.name === 'faultline_session')).toEqual([]);
+    await page.context().close();
+  });
+
+  it('shows a ticket opened by an MQTT reading in the open queue, without a reload', async () => {
+    const page = await open();
+    await signIn(page, 'dora', PASSWORD);
+    await page.locator('.live-up').waitFor();
+    // A mark on the page's window: a reload would wipe it.
+    await page.evaluate('window.stayed = true');
+    await device.publishAsync(
+      'devices/cnc-1/telemetry',
+      JSON.stringify({ ts: Date.now(), temperature: 96.5 }),
+      {
+        qos: 1,
+      },
+    );
+    const row = page.locator('li.row', { hasText: 'Mill 1: spindle at 96.5 °C' });
+    await row.waitFor({ timeout: 15_000 });
+    expect(await page.evaluate('window.stayed')).toBe(true);
+    // Its class, place and clocks: a bar per SLA clock with the time left, named for screen readers.
+    await expect(row.getByText('Emergency').isVisible()).resolves.toBe(true);
+    await expect(row.getByText('New').isVisible()).resolves.toBe(true);
+    const meters = row.getByRole('meter');
+    expect(await meters.count()).toBe(2);
+    expect(await meters.first().getAttribute('aria-label')).toMatch(
+      /^Response: \d+%, running, (1h|5\dm) left$/,
+    );
+    // Filters live in the URL: another site hides the ticket, and the URL keeps the choice.
+    await page.getByRole('combobox', { name: 'Site' }).selectOption('south');
+    await page.waitForURL(/\?site=south$/);
+    await row.waitFor({ state: 'detached' });
+    await page.getByRole('combobox', { name: 'Site' }).selectOption('north');
+    await row.waitFor();
+    await screenshot(page, 'queue');
+    await page.context().close();
+  });
+
+  it('speaks Simplified Chinese to a browser that asks for it, and switches back', async () => {
+    const page = await open({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+    await page.getByRole('heading', { name: /登录运维控制台/ }).waitFor();
+    expect(await page.locator('html').getAttribute('lang')).toBe('zh-CN');
+    await signIn(page, 'dora', PASSWORD, { user: '用户名', password: '密码', submit: '登录' });
+    await page.getByRole('heading', { name: '未关闭工单' }).waitFor();
+    await page.locator('li.row .badge-emergency', { hasText: '紧急故障' }).first().waitFor();
+    expect(
+      await page.locator('li.row').first().getByRole('meter').first().getAttribute('aria-label'),
+    ).toMatch(/^响应: \d+%, 计时中, 剩余 (1小时|\d+分钟)$/);
+    await screenshot(page, 'queue-zh-CN');
+    await page.getByLabel('语言').selectOption('en');
+    await page.getByRole('heading', { name: 'Open tickets' }).waitFor();
+    await page.context().close();
+  });
+
+  it('has no serious or critical accessibility violations (axe-core) on the sign-in page and the queue', async () => {
+    // axe is injected as a script: this test's browser lets it past the console's CSP.
+    const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+    const page = await open({ bypassCSP: true });
+    const check = async (what: string) => {
+      await page.addScriptTag({ content: axe });
+      const result = (await page.evaluate('axe.run()')) as {
+        violations: { id: string; impact: string; nodes: { target: string[] }[] }[];
+      };
+      const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+      expect(
+        bad.map((v) => `${what}: ${v.id} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`),
+      ).toEqual([]);
+    };
+    await page.getByRole('button', { name: 'Sign in' }).waitFor();
+    await check('sign-in');
+    await signIn(page, 'dora', PASSWORD);
+    await page.locator('li.row').first().waitFor();
+    await check('queue');
+    // Keyboard: the first tab stop is the skip link, then the navigation.
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
+    await page.context().close();
+  });
+});
