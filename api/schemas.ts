@@ -113,7 +113,11 @@ export const timelineEntrySchema = z
   .strict();
 
 export const ticketWithTimelineSchema = ticketSchema
-  .extend({ timeline: z.array(timelineEntrySchema) })
+  .extend({
+    timeline: z.array(timelineEntrySchema),
+    /** The statuses the ticket may go to now (`POST /tickets/:id/transitions`). */
+    next: z.array(z.enum(STATUSES)),
+  })
   .strict();
 
 export const page = <T extends z.ZodType>(item: T) =>

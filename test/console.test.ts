@@ -4,7 +4,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { chromiumSuite, launchChromium, newPage, pageErrors, screenshot, signIn } from './browser.js';
-import { gatewayFixture, postJson } from './helpers.js';
+import { gatewayFixture, getJson, postJson } from './helpers.js';
 
 const CONFIG = `
 customers: [{ id: acme, name: ACME Foods }]
@@ -47,7 +47,11 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
       clientId: 'console-device',
       reconnectPeriod: 0,
     });
-    for (const u of [{ username: 'dora', displayName: 'Dora Dispatcher', role: 'dispatcher' }])
+    for (const u of [
+      { username: 'dora', displayName: 'Dora Dispatcher', role: 'dispatcher' },
+      { username: 'ana', displayName: 'Ana Technician', role: 'technician', technician: 'ana' },
+      { username: 'acme.buyer', displayName: 'ACME Foods', role: 'customer', customer: 'acme' },
+    ])
       expect((await postJson(fx.api('/users'), { ...u, password: PASSWORD })).status).toBe(201);
   }, 60_000);
   afterAll(async () => {
@@ -57,6 +61,24 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
   afterEach(() => {
     expect(pageErrors.splice(0)).toEqual([]);
   });
+
+  /** A ticket filed by phone (with the admin key), optionally assigned. */
+  const file = async (title: string, o: { deviceId: string; assignee?: string }) => {
+    const r = await postJson<{ id: string }>(fx.api('/tickets'), {
+      title,
+      priority: 'general',
+      source: 'phone',
+      reporter: { name: 'Operator' },
+      faultType: 'mechanical',
+      deviceId: o.deviceId,
+    });
+    expect(r.status).toBe(201);
+    if (o.assignee)
+      expect((await postJson(fx.api(`/tickets/${r.body.id}/assignees`), { add: [o.assignee] })).status).toBe(
+        200,
+      );
+    return r.body.id;
+  };
 
   const open = async (o: Parameters<typeof newPage>[1] = {}): Promise<Page> => {
     const page = await newPage(browser, o);
@@ -159,6 +181,90 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
     // Keyboard: the first tab stop is the skip link, then the navigation.
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
+    await page.context().close();
+  });
+
+  it('takes a technician from acknowledge to resolved on a 360 px phone, one large button at a time', async () => {
+    const id = await file('Coolant leak at the mill', { deviceId: 'cnc-1', assignee: 'ana' });
+    const page = await open({ viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true });
+    await signIn(page, 'ana', PASSWORD);
+    await page.getByRole('link', { name: 'My tickets' }).click();
+    const card = page.locator(`li[data-ticket="${id}"]`);
+    await card.waitFor();
+    for (const step of ['Acknowledge', 'Start remote diagnosis']) {
+      const button = card.getByRole('button', { name: step });
+      const box = await button.boundingBox();
+      expect(box?.height).toBeGreaterThanOrEqual(48); // a thumb's target
+      await button.click();
+      await button.waitFor({ state: 'detached' });
+    }
+    await card.getByRole('button', { name: 'Resolve with the repair report' }).click();
+    await card.getByLabel('Cause').fill('Worn pump seal');
+    await card.getByLabel('What was done').fill('Replaced the seal, topped up coolant');
+    await screenshot(page, 'technician-phone');
+    // Nothing wider than the phone.
+    expect(await page.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(360);
+    await card.getByRole('button', { name: 'Resolve with the repair report' }).click();
+    await card.waitFor({ state: 'detached' });
+    const done = await getJson<{ status: string; report: { cause: string; by: string } }>(
+      fx.api(`/tickets/${id}`),
+    );
+    expect(done.body.status).toBe('resolved');
+    expect(done.body.report).toMatchObject({ cause: 'Worn pump seal', by: 'ana' });
+    await page.context().close();
+  });
+
+  it("shows a customer only its own tickets' progress", async () => {
+    const mine = await file('ACME: press guard jammed', { deviceId: 'cnc-1' });
+    const other = await file('Someone else: drive fault', { deviceId: 'cnc-9' });
+    const page = await open();
+    await signIn(page, 'acme.buyer', PASSWORD);
+    await page.locator(`li[data-ticket="${mine}"]`).waitFor();
+    expect(await page.locator(`li[data-ticket="${other}"]`).count()).toBe(0);
+    const shown = await page
+      .locator('li.row')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-ticket')));
+    const acme = (
+      await getJson<{ items: { id: string; customer: string }[] }>(fx.api('/tickets?customer=acme&limit=500'))
+    ).body.items;
+    expect(new Set(shown)).toEqual(new Set(acme.filter((t) => shown.includes(t.id)).map((t) => t.id)));
+    await page.goto(`${fx.gw.apiUrl}/tickets/${mine}`);
+    await page.getByRole('heading', { name: /ACME: press guard jammed/ }).waitFor();
+    // Its progress (clocks), no internal timeline, no moves.
+    expect(await page.getByRole('heading', { name: 'Timeline' }).count()).toBe(0);
+    expect(await page.getByRole('button', { name: 'Acknowledge' }).count()).toBe(0);
+    await screenshot(page, 'customer-ticket');
+    await page.goto(`${fx.gw.apiUrl}/tickets/${other}`);
+    await page
+      .getByRole('alert')
+      .getByText(/does not exist|not found/i)
+      .waitFor();
+    await page.context().close();
+  });
+
+  it("shows a dispatcher the API's validation error next to the field it concerns", async () => {
+    const id = await file('Spindle noise', { deviceId: 'cnc-1' });
+    const page = await open();
+    await signIn(page, 'dora', PASSWORD);
+    await page.getByRole('heading', { name: 'Open tickets' }).waitFor();
+    await page.goto(`${fx.gw.apiUrl}/tickets/${id}`);
+    await page.getByRole('button', { name: 'Plan an on-site visit' }).click();
+    await page.getByLabel('Technicians (comma-separated)').fill('ana, ben');
+    // No appointment: the API refuses, and says so under the appointment field.
+    await page.getByRole('button', { name: 'Plan an on-site visit' }).click();
+    const appointment = page.getByLabel('Appointment');
+    await expect.poll(() => appointment.getAttribute('aria-invalid')).toBe('true');
+    const described = await appointment.getAttribute('aria-describedby');
+    const message = await page.locator(`#${described}`).textContent();
+    expect(message).toMatch(/ISO 8601|expected|Required|Invalid/i);
+    await screenshot(page, 'dispatcher-field-error');
+    await appointment.fill('2026-12-24T09:30');
+    await page.getByRole('button', { name: 'Plan an on-site visit' }).click();
+    await page.getByText('Dispatched', { exact: true }).first().waitFor();
+    const t = await getJson<{ status: string; dispatch: { technicians: string[] } }>(
+      fx.api(`/tickets/${id}`),
+    );
+    expect(t.body).toMatchObject({ status: 'dispatched', dispatch: { technicians: ['ana', 'ben'] } });
     await page.context().close();
   });
 });

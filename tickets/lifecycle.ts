@@ -26,6 +26,11 @@ export function allowedTransitions(from: Status): readonly Status[] {
   return NEXT[from];
 }
 
+/** Where this ticket may go now (the console offers these). */
+export function nextStatuses(t: Ticket): Status[] {
+  return NEXT[t.status].filter((s) => mayGo(t, s));
+}
+
 /**
  * Whether `t` may go to `to`. `waiting → open` returns a ticket to where it was when nobody had
  * responded yet (its response clock is unmet), so that the response clock paused on an unanswered

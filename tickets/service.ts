@@ -16,7 +16,7 @@ import {
   recipients,
   updateText,
 } from './customers.js';
-import { allowedTransitions, applyTransition, type TransitionContext } from './lifecycle.js';
+import { allowedTransitions, applyTransition, nextStatuses, type TransitionContext } from './lifecycle.js';
 import {
   type Dispatch,
   isOpen as isOpenStatus,
@@ -1125,6 +1125,11 @@ export class TicketService {
     }));
     if (!t) throw new FaultlineError('FL_ERR_TICKET_NOT_FOUND', `ticket "${id}" does not exist`);
     return t;
+  }
+
+  /** The statuses `t` may go to now. */
+  next(t: Ticket): Status[] {
+    return nextStatuses(t);
   }
 
   view(t: Ticket): TicketView {

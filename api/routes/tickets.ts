@@ -308,7 +308,11 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
       async (req) => {
         const t = await visible(principalOf(req), req.params.id);
         const timeline = await tickets.timeline(t.id);
-        return { ...tickets.view(t), timeline: timeline.map((e) => ({ ...e, at: toIso(e.at) })) };
+        return {
+          ...tickets.view(t),
+          timeline: timeline.map((e) => ({ ...e, at: toIso(e.at) })),
+          next: tickets.next(t),
+        };
       },
     );
 

@@ -4,6 +4,7 @@ import { LocationProvider, Route, Router } from 'preact-iso';
 import { api, type SessionInfo, setCsrfToken, whenSignedOut } from './api.js';
 import { LanguagePicker } from './components/language.js';
 import { t, useLanguage } from './i18n.js';
+import { Mine } from './pages/mine.js';
 import { Queue } from './pages/queue.js';
 import { SignIn } from './pages/sign-in.js';
 import { TicketPage } from './pages/ticket.js';
@@ -55,6 +56,7 @@ function App() {
           <Router>
             <Route path="/" component={Queue} />
             <Route path="/tickets/:id" component={TicketPage} />
+            <Route path="/my" component={Mine} />
             <Route default component={Queue} />
           </Router>
         </Shell>
@@ -76,7 +78,7 @@ function Shell(props: { onSignOut: () => void; children: preact.ComponentChildre
         </a>
         <nav aria-label={t('nav.main')}>
           <a href="/">{t('nav.queue')}</a>
-          {session.user.technician ? <a href="/?mine=1">{t('nav.mine')}</a> : null}
+          {session.user.technician ? <a href="/my">{t('nav.mine')}</a> : null}
         </nav>
         <span class="who">
           {session.user.displayName} <small>({t(`role.${session.user.role}`)})</small>

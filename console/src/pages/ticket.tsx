@@ -1,10 +1,11 @@
 import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
-import { ApiError, api, type SlaTarget, type Ticket } from '../api.js';
+import { api, type SlaTarget, type Ticket } from '../api.js';
 import { SlaBar } from '../components/sla-bar.js';
 import { dateTime } from '../format.js';
 import { t, useLanguage } from '../i18n.js';
 import { type LiveEvent, useEvents, useNow } from '../live.js';
 import { SessionContext } from '../session.js';
+import { type FullTicket, TicketActions } from './ticket-actions.js';
 
 interface TimelineEntry {
   at: string;
@@ -15,7 +16,13 @@ interface TimelineEntry {
   note: string | null;
 }
 
-type Full = Ticket & { timeline: TimelineEntry[] };
+type Full = FullTicket & {
+  timeline: TimelineEntry[];
+  report:
+    | (NonNullable<FullTicket['report']> & { cause: string; actions: string; prevention: string; by: string })
+    | null;
+  feedback: { score: number; comment: string | null } | null;
+};
 
 const CLOCKS: SlaTarget[] = ['response', 'remoteFix', 'onsite', 'resolution', 'visit'];
 const EVENTS = ['ticket.updated', 'ticket.occurrence', 'sla.warning', 'sla.breach'];
@@ -53,6 +60,9 @@ export function TicketPage(props: { id?: string }) {
     <article class="ticket" aria-labelledby="ticket-title">
       <header>
         <p>
+          <a href="/">{t('ticket.back')}</a>
+        </p>
+        <p>
           <span class={`badge badge-${tk.priority}`}>{t(`priority.${tk.priority}`)}</span>{' '}
           <span class="status">{t(`status.${tk.status}` as 'status.open')}</span>
         </p>
@@ -83,53 +93,43 @@ export function TicketPage(props: { id?: string }) {
           />
         ))}
       </section>
-      <section class="timeline" aria-label="Timeline">
-        <ol>
-          {tk.timeline.map((e, i) => (
-            <li key={i}>
-              <time dateTime={e.at}>{dateTime(e.at)}</time> <b>{e.actor}</b> {e.type}
-              {e.to ? ` → ${t(`status.${e.to}` as 'status.open')}` : ''}
-              {e.note ? <p>{e.note}</p> : null}
-            </li>
-          ))}
-        </ol>
-      </section>
-      <CommentForm id={tk.id} onDone={load} />
-    </article>
-  );
-}
-
-function CommentForm(props: { id: string; onDone: () => void }) {
-  const [note, setNote] = useState('');
-  const [error, setError] = useState<ApiError | null>(null);
-  const submit = async (e: Event) => {
-    e.preventDefault();
-    try {
-      await api('POST', `/tickets/${encodeURIComponent(props.id)}/comments`, { note });
-      setNote('');
-      setError(null);
-      props.onDone();
-    } catch (err) {
-      setError(err instanceof ApiError ? err : new ApiError(0, 'FL_ERR_INTERNAL', String(err)));
-    }
-  };
-  const fieldError = error?.field('note') ?? (error && !error.fields.length ? error.message : undefined);
-  return (
-    <form class="comment" onSubmit={submit}>
-      <label for="comment-note">Comment</label>
-      <textarea
-        id="comment-note"
-        value={note}
-        onInput={(e) => setNote(e.currentTarget.value)}
-        aria-invalid={fieldError ? true : undefined}
-        aria-describedby={fieldError ? 'comment-note-error' : undefined}
-      />
-      {fieldError ? (
-        <p id="comment-note-error" class="field-error" role="alert">
-          {fieldError}
+      {tk.report ? (
+        <section class="report" aria-labelledby="report-title">
+          <h2 id="report-title">
+            {t('ticket.report')} <small>({t(`ticket.review.${tk.report.review.state}`)})</small>
+          </h2>
+          <dl class="facts">
+            <dt>{t('field.cause')}</dt>
+            <dd>{tk.report.cause}</dd>
+            <dt>{t('field.actions')}</dt>
+            <dd>{tk.report.actions}</dd>
+            <dt>{t('field.prevention')}</dt>
+            <dd>{tk.report.prevention || '—'}</dd>
+          </dl>
+        </section>
+      ) : null}
+      {tk.feedback ? (
+        <p class="feedback">
+          {t('ticket.feedback')}: <span aria-hidden="true">{'★'.repeat(tk.feedback.score)}</span>{' '}
+          {tk.feedback.score}/5
+          {tk.feedback.comment ? ` — ${tk.feedback.comment}` : ''}
         </p>
       ) : null}
-      <button type="submit">Add comment</button>
-    </form>
+      <TicketActions ticket={tk} onDone={() => void load()} />
+      {session.user.role === 'customer' ? null : (
+        <section class="timeline" aria-labelledby="timeline-title">
+          <h2 id="timeline-title">{t('ticket.timeline')}</h2>
+          <ol>
+            {tk.timeline.map((e, i) => (
+              <li key={i}>
+                <time dateTime={e.at}>{dateTime(e.at)}</time> <b>{e.actor}</b> {e.type}
+                {e.to ? ` → ${t(`status.${e.to}` as 'status.open')}` : ''}
+                {e.note ? <p>{e.note}</p> : null}
+              </li>
+            ))}
+          </ol>
+        </section>
+      )}
+    </article>
   );
 }

@@ -1,0 +1,137 @@
+import { useState } from 'preact/hooks';
+import { ApiError } from '../api.js';
+import { type Key, t } from '../i18n.js';
+
+/**
+ * A form for one API action: its fields named by the path the API gives in its validation errors
+ * (`dispatch.appointmentAt`), so that each error is shown next to its field; errors about no field
+ * (a transition not allowed, a permission) above the button.
+ */
+export interface FieldSpec {
+  /** Where the value goes in the request body, and where the API's errors about it point. */
+  path: string;
+  label: Key;
+  kind: 'text' | 'textarea' | 'datetime' | 'select' | 'list' | 'score';
+  options?: readonly { value: string; label: string }[];
+  required?: boolean;
+}
+
+export type Values = Record<string, string>;
+
+/** The request body from the form's values: nested by path, empty fields left out, lists split. */
+export function bodyOf(fields: readonly FieldSpec[], values: Values, base: Record<string, unknown> = {}) {
+  const body: Record<string, unknown> = structuredClone(base);
+  for (const f of fields) {
+    const raw = (values[f.path] ?? '').trim();
+    if (!raw) continue;
+    let value: unknown = raw;
+    if (f.kind === 'list')
+      value = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+    // A local date and time from the picker, as the instant it names in this browser's zone.
+    else if (f.kind === 'datetime') value = Number.isNaN(Date.parse(raw)) ? raw : new Date(raw).toISOString();
+    else if (f.kind === 'score') value = Number(raw);
+    const keys = f.path.split('.');
+    let at = body;
+    for (const k of keys.slice(0, -1)) {
+      at[k] ??= {};
+      at = at[k] as Record<string, unknown>;
+    }
+    at[keys.at(-1) as string] = value;
+  }
+  return body;
+}
+
+export function ActionForm(props: {
+  id: string;
+  fields: readonly FieldSpec[];
+  submit: string;
+  onSubmit: (values: Values) => Promise<unknown>;
+  onDone?: () => void;
+  onCancel?: () => void;
+  big?: boolean;
+}) {
+  const [values, setValues] = useState<Values>({});
+  const [error, setError] = useState<ApiError | null>(null);
+  const [busy, setBusy] = useState(false);
+  const submit = async (e: Event) => {
+    e.preventDefault();
+    setBusy(true);
+    try {
+      await props.onSubmit(values);
+      setError(null);
+      setValues({});
+      props.onDone?.();
+    } catch (err) {
+      setError(err instanceof ApiError ? err : new ApiError(0, 'FL_ERR_INTERNAL', String(err)));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const fieldError = (f: FieldSpec) => error?.field(f.path);
+  const general =
+    error && !props.fields.some((f) => fieldError(f))
+      ? error.fields.map((f) => f.message).join('; ') || error.message
+      : null;
+  return (
+    <form class={`action${props.big ? ' action-big' : ''}`} onSubmit={submit} noValidate>
+      {props.fields.map((f) => {
+        const id = `${props.id}-${f.path.replace(/\W/g, '-')}`;
+        const err = fieldError(f);
+        const common = {
+          id,
+          name: f.path,
+          'aria-invalid': err ? true : undefined,
+          'aria-describedby': err ? `${id}-error` : undefined,
+          value: values[f.path] ?? '',
+          onInput: (e: Event) =>
+            setValues({ ...values, [f.path]: (e.currentTarget as HTMLInputElement).value }),
+        };
+        return (
+          <div class="field" key={f.path}>
+            <label for={id}>
+              {t(f.label)}
+              {f.required ? <span aria-hidden="true"> *</span> : null}
+            </label>
+            {f.kind === 'textarea' ? (
+              <textarea {...common} />
+            ) : f.kind === 'select' || f.kind === 'score' ? (
+              <select {...common} onChange={common.onInput}>
+                <option value="">—</option>
+                {(f.options ?? []).map((o) => (
+                  <option key={o.value} value={o.value}>
+                    {o.label}
+                  </option>
+                ))}
+              </select>
+            ) : (
+              <input {...common} type={f.kind === 'datetime' ? 'datetime-local' : 'text'} />
+            )}
+            {err ? (
+              <p id={`${id}-error`} class="field-error" role="alert">
+                {err}
+              </p>
+            ) : null}
+          </div>
+        );
+      })}
+      {general ? (
+        <p class="error" role="alert">
+          {general}
+        </p>
+      ) : null}
+      <div class="buttons">
+        <button type="submit" class="primary" disabled={busy}>
+          {props.submit}
+        </button>
+        {props.onCancel ? (
+          <button type="button" onClick={props.onCancel}>
+            {t('action.cancel')}
+          </button>
+        ) : null}
+      </div>
+    </form>
+  );
+}
