@@ -26,7 +26,7 @@ export function installConsole(app: FastifyInstance, dir = join(packageRoot(), '
       maxAge: '365d',
     });
   for (const url of CONSOLE_PAGES)
-    app.get(url, { schema: { hide: true } }, async (_req, reply) => {
+    app.get(url, { config: { access: 'public' }, schema: { hide: true } }, async (_req, reply) => {
       if (!built)
         throw new FaultlineError(
           'FL_ERR_API_UNAVAILABLE',

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../lib/duration.js';
+import { runConsoleBench } from './console.js';
 import { runE2e } from './e2e/main.js';
 import { runRulesBench } from './rules.js';
 import { machine, runSpoolInfluxBench } from './spool-influx.js';
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
       only: { type: 'string' },
       messages: { type: 'string', default: process.env.BENCH_MESSAGES ?? '100000' },
       'no-components': { type: 'boolean', default: false },
-      parts: { type: 'string', default: 'ingest,latency,api,drain,postgres' },
+      parts: { type: 'string', default: 'ingest,latency,api,drain,postgres,console' },
       rated: { type: 'string' },
       duration: { type: 'string' },
     },
@@ -36,6 +37,14 @@ async function main(): Promise<void> {
     soakSeconds: soakMs === undefined ? undefined : soakMs / 1000,
     out,
   });
+  if (values.parts.includes('console') && soakMs === undefined) {
+    const consoleDir = mkdtempSync(join(tmpdir(), 'faultline-bench-console-'));
+    try {
+      await runConsoleBench(consoleDir, out);
+    } finally {
+      rmSync(consoleDir, { recursive: true, force: true });
+    }
+  }
   if (values['no-components'] || soakMs !== undefined) return;
   const dir = mkdtempSync(join(tmpdir(), 'faultline-bench-'));
   try {

@@ -66,6 +66,12 @@ async function demoUser(gw: RunningGateway): Promise<string> {
 
 export async function runDemo(gw: RunningGateway, logger: Logger): Promise<MqttSimulator> {
   if (!gw.mqttUrl) throw new Error('the demo needs the embedded MQTT broker (mqtt.embedded.enabled)');
+  // Accounts first: a stop (Ctrl-C) once the machines run finds nothing half-made.
+  const password = await demoUser(gw);
+  // A key for this run (the one of the last run is revoked), so that the links below can be followed.
+  for (const k of await gw.keys.list())
+    if (k.name === 'demo' && k.revokedAt === null) await gw.keys.revoke(k.keyId);
+  const { key } = await gw.keys.create({ name: 'demo', role: 'admin', createdBy: 'demo' });
   const sim = await startMqttSim({
     url: gw.mqttUrl,
     devices: [...DEVICES, { id: 'press-02', baseTemperature: 50 }],
@@ -83,13 +89,8 @@ export async function runDemo(gw: RunningGateway, logger: Logger): Promise<MqttS
     );
   });
   say(`${sim.devices.length} simulated machines publishing to ${gw.mqttUrl}`);
-  // A key for this run (the one of the last run is revoked), so that the links below can be followed.
-  for (const k of await gw.keys.list())
-    if (k.name === 'demo' && k.revokedAt === null) await gw.keys.revoke(k.keyId);
-  const { key } = await gw.keys.create({ name: 'demo', role: 'admin', createdBy: 'demo' });
   say(`API key of this demo run: ${key}`);
   say(`  curl -H 'Authorization: Bearer ${key}' ${gw.apiUrl}/api/v1/tickets`);
-  const password = await demoUser(gw);
   say(`console: ${gw.apiUrl}/  — sign in as "demo" with password ${password} (a dispatcher; new each run)`);
   say(`API documentation: ${gw.apiUrl}/docs`);
   say(

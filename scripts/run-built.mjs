@@ -27,7 +27,8 @@ function newest(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) t = Math.max(t, newest(p));
-    else if (e.name.endsWith('.ts') && !e.name.endsWith('.test.ts')) t = Math.max(t, statSync(p).mtimeMs);
+    else if (/\.(ts|tsx|css)$/.test(e.name) && !e.name.endsWith('.test.ts'))
+      t = Math.max(t, statSync(p).mtimeMs);
   }
   return t;
 }
@@ -51,6 +52,17 @@ if (changed > built) {
   const now = new Date();
   utimesSync(stamp, now, now);
   process.stderr.write('[faultline] built.\n');
+}
+// The console (console/ → dist/console) likewise, when its sources are newer than its build.
+const consoleBuilt = join(root, 'dist', 'console', 'index.html');
+const consoleChanged = Math.max(
+  newest(join(root, 'console')),
+  statSync(join(root, 'console', 'index.html')).mtimeMs,
+);
+if (!existsSync(consoleBuilt) || consoleChanged > statSync(consoleBuilt).mtimeMs) {
+  process.stderr.write('[faultline] building the console…\n');
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-console.mjs')], { stdio: 'inherit' });
+  if (r.status !== 0) process.exit(r.status ?? 1);
 }
 // In its own process group, so that a terminal's Ctrl-C reaches it once, through this process (a
 // second signal makes the gateway exit at once instead of stopping cleanly).

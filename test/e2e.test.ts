@@ -116,7 +116,12 @@ describe('equipment to ticket, end to end', () => {
       state: 'running',
       metAt: null,
       pausedAt: null,
+      targetMs: HOUR,
+      // Working time used since the reading (the clock runs from the reading's time).
+      elapsedMs: expect.any(Number),
     });
+    expect(ticket.sla.response?.elapsedMs).toBeGreaterThanOrEqual(0);
+    expect(ticket.sla.response?.elapsedMs).toBeLessThan(60_000);
     expect(ticket.sla.onsite?.dueAt).toBe(new Date(ts + 4 * HOUR).toISOString());
     expect(ticket.sla.remoteFix).toBeUndefined();
   });
@@ -382,7 +387,18 @@ describe('equipment to ticket, end to end', () => {
     gw = await startFromFile(configFile, dataDir);
     client = await mqtt.connectAsync(gw.mqttUrl as string, { clientId: 'e2e-device', reconnectPeriod: 0 });
     const after = await tickets('?sort=-createdAt&limit=500');
-    expect(after).toEqual(before);
+    // Running clocks used more working time meanwhile; everything else is as it was.
+    const stored = (list: TicketView[]) =>
+      list.map((t) => ({
+        ...t,
+        sla: Object.fromEntries(Object.entries(t.sla).map(([k, c]) => [k, { ...c, elapsedMs: 0 }])),
+      }));
+    expect(stored(after)).toEqual(stored(before));
+    for (const [i, t] of after.entries())
+      for (const [k, c] of Object.entries(t.sla))
+        expect(c.elapsedMs).toBeGreaterThanOrEqual(
+          (before[i]?.sla as Record<string, { elapsedMs: number }> | undefined)?.[k]?.elapsedMs ?? 0,
+        );
     const dev = await getJson<{ lastValues: Record<string, unknown> }>(api('/devices/cnc-1'));
     expect(dev.status).toBe(200);
     expect(dev.body.lastValues.temperature).toBeDefined();

@@ -144,8 +144,22 @@ describe('ticket scenarios (the plan, end to end)', () => {
     const final = await store.get(t.id);
     const view = service.view(final as NonNullable<typeof final>);
     expect(view.sla).toEqual({
-      response: { dueAt: iso(T0 + H), state: 'met', metAt: iso(T0 + 20 * M), pausedAt: null },
-      onsite: { dueAt: iso(T0 + 24 * H), state: 'met', metAt: iso(T0 + 20 * H), pausedAt: null },
+      response: {
+        dueAt: iso(T0 + H),
+        state: 'met',
+        metAt: iso(T0 + 20 * M),
+        pausedAt: null,
+        targetMs: H,
+        elapsedMs: 20 * M,
+      },
+      onsite: {
+        dueAt: iso(T0 + 24 * H),
+        state: 'met',
+        metAt: iso(T0 + 20 * H),
+        pausedAt: null,
+        targetMs: 24 * H,
+        elapsedMs: 20 * H,
+      },
     });
     // On-site warnings at 12 h and 18 h (50 %, 75 %) went to the assignee and the lead; nothing was breached.
     expect(notices.map((n) => `${n.stage}:${n.target ?? ''}:${n.level ?? ''}@${(n.at - T0) / H}h`)).toEqual([
@@ -227,8 +241,23 @@ describe('ticket scenarios (the plan, end to end)', () => {
     await watcher.idle();
     const view = service.view((await store.get(t.id)) as NonNullable<Awaited<ReturnType<typeof store.get>>>);
     expect(view.sla).toEqual({
-      response: { dueAt: iso(T0 + 4 * H), state: 'breached', metAt: iso(T0 + 5 * H), pausedAt: null },
-      remoteFix: { dueAt: iso(T0 + 10 * H), state: 'met', metAt: iso(T0 + 9 * H), pausedAt: null },
+      response: {
+        dueAt: iso(T0 + 4 * H),
+        state: 'breached',
+        metAt: iso(T0 + 5 * H),
+        pausedAt: null,
+        targetMs: 4 * H,
+        elapsedMs: 5 * H,
+      },
+      remoteFix: {
+        dueAt: iso(T0 + 10 * H),
+        state: 'met',
+        metAt: iso(T0 + 9 * H),
+        pausedAt: null,
+        // An 8 h target, of which the two paused hours did not count.
+        targetMs: 8 * H,
+        elapsedMs: 7 * H,
+      },
     });
     expect(
       notices.map(

@@ -2,7 +2,7 @@ import { useCallback, useContext, useEffect, useMemo, useRef, useState } from 'p
 import { useLocation } from 'preact-iso';
 import { ApiError, api, OPEN_STATUSES, type Page, type SlaTarget, type Ticket } from '../api.js';
 import { SlaBar } from '../components/sla-bar.js';
-import { t, useLanguage } from '../i18n.js';
+import { language, t, useLanguage } from '../i18n.js';
 import { type LiveEvent, useEvents, useNow } from '../live.js';
 import { byUrgency, type Filters, filtersOf, listPath, matches, queryOf, type Row } from '../queue-model.js';
 import { SessionContext } from '../session.js';
@@ -102,7 +102,9 @@ export function Queue() {
       <header class="queue-head">
         <h1 id="queue-title">{t('queue.title')}</h1>
         <p class="queue-count" aria-live="polite">
-          {loading && rows.size === 0 ? t('queue.loading') : t('queue.count', { n: sorted.length })}
+          {loading && rows.size === 0
+            ? t('queue.loading')
+            : t('queue.count', { n: new Intl.NumberFormat(language()).format(sorted.length) })}
         </p>
         <span class={`live ${live ? 'live-up' : 'live-down'}`}>
           <span aria-hidden="true">{live ? '●' : '○'}</span> {live ? t('queue.live') : t('queue.offline')}
