@@ -51,6 +51,7 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
       { username: 'dora', displayName: 'Dora Dispatcher', role: 'dispatcher' },
       { username: 'ana', displayName: 'Ana Technician', role: 'technician', technician: 'ana' },
       { username: 'acme.buyer', displayName: 'ACME Foods', role: 'customer', customer: 'acme' },
+      { username: 'sam', displayName: 'Sam Supervisor', role: 'supervisor' },
     ])
       expect((await postJson(fx.api('/users'), { ...u, password: PASSWORD })).status).toBe(201);
   }, 60_000);
@@ -265,6 +266,79 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
       fx.api(`/tickets/${id}`),
     );
     expect(t.body).toMatchObject({ status: 'dispatched', dispatch: { technicians: ['ana', 'ben'] } });
+    await page.context().close();
+  });
+
+  it('shows the triggering alert, the metric around the fault and the device’s other open tickets on a ticket', async () => {
+    const tickets = await getJson<{ items: { id: string; ruleId: string | null }[] }>(
+      fx.api('/tickets?ruleId=overheat&deviceId=cnc-1'),
+    );
+    const id = tickets.body.items[0]?.id as string;
+    const page = await open();
+    await signIn(page, 'dora', PASSWORD);
+    await page.getByRole('heading', { name: 'Open tickets' }).waitFor();
+    await page.goto(`${fx.gw.apiUrl}/tickets/${id}`);
+    await page.getByRole('heading', { name: 'Triggering alert' }).waitFor();
+    expect(await page.getByText('overheat@cnc-1').isVisible()).toBe(true);
+    // The chart of the rule's metric (uPlot draws on a canvas), captioned in words.
+    await page.locator('figure.chart canvas').first().waitFor();
+    expect(await page.locator('figure.chart figcaption').textContent()).toMatch(
+      /^temperature · .* · from 96\.5 to 96\.5$/,
+    );
+    await page.getByRole('heading', { name: 'Other open tickets of this device' }).waitFor();
+    expect(await page.locator('section[aria-labelledby="others-title"] li').count()).toBeGreaterThan(0);
+    await screenshot(page, 'ticket');
+    await page.context().close();
+  });
+
+  it('lets a dispatcher silence a firing alert’s device and end the window again', async () => {
+    const page = await open();
+    await signIn(page, 'dora', PASSWORD);
+    await page.getByRole('link', { name: 'Alerts' }).click();
+    const row = page.locator('tr[data-alert="overheat@cnc-1"]');
+    await row.waitFor();
+    await row.getByRole('button', { name: 'Silence this device' }).click();
+    await row.getByLabel('For how long (e.g. 2h, 1d)').fill('2h');
+    await row.getByLabel('Reason').fill('spindle replacement');
+    await row.getByRole('button', { name: 'Silence this device' }).click();
+    await row.getByText(/silenced →/).waitFor();
+    const windows = await getJson<{ items: { devices: string[]; reason: string; state: string }[] }>(
+      fx.api('/silences'),
+    );
+    expect(windows.body.items).toContainEqual(
+      expect.objectContaining({ devices: ['cnc-1'], reason: 'spindle replacement', state: 'active' }),
+    );
+    await screenshot(page, 'alerts');
+    await row.getByRole('button', { name: 'End the maintenance window' }).click();
+    await row.getByRole('button', { name: 'Silence this device' }).waitFor();
+    await page.context().close();
+  });
+
+  it('charts a device’s telemetry over a chosen range', async () => {
+    const page = await open();
+    await signIn(page, 'dora', PASSWORD);
+    await page.getByRole('link', { name: 'Devices' }).click();
+    await page.locator('tr[data-device="cnc-1"]').getByRole('link').click();
+    await page.getByRole('heading', { name: 'Mill 1' }).waitFor();
+    await page.locator('figure.chart canvas').first().waitFor();
+    await page.getByRole('button', { name: '30d' }).click();
+    await expect
+      .poll(() => page.getByRole('button', { name: '30d' }).getAttribute('aria-pressed'))
+      .toBe('true');
+    await page.locator('figure.chart canvas').first().waitFor();
+    await page.context().close();
+  });
+
+  it('shows a supervisor where the time goes, with the numbers and a CSV export', async () => {
+    const page = await open();
+    await signIn(page, 'sam', PASSWORD);
+    await page.getByRole('link', { name: 'Statistics' }).click();
+    await page.getByRole('heading', { name: 'Where the time goes' }).waitFor();
+    await page.getByRole('heading', { name: /^mechanical/ }).waitFor();
+    await screenshot(page, 'statistics');
+    const href = await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href');
+    const csv = await page.evaluate(`fetch(${JSON.stringify(href)}).then((r) => r.text())`);
+    expect(String(csv).split('\n')[0]).toMatch(/^faultType,tickets,open,resolved,respond_count/);
     await page.context().close();
   });
 });

@@ -4,11 +4,15 @@ import { LocationProvider, Route, Router } from 'preact-iso';
 import { api, type SessionInfo, setCsrfToken, whenSignedOut } from './api.js';
 import { LanguagePicker } from './components/language.js';
 import { t, useLanguage } from './i18n.js';
+import { Alerts } from './pages/alerts.js';
+import { DevicePage, Devices } from './pages/devices.js';
 import { Mine } from './pages/mine.js';
 import { Queue } from './pages/queue.js';
 import { SignIn } from './pages/sign-in.js';
+import { StatsPage } from './pages/stats.js';
 import { TicketPage } from './pages/ticket.js';
 import { SessionContext } from './session.js';
+import 'uplot/dist/uPlot.min.css';
 import './styles.css';
 
 /**
@@ -57,6 +61,10 @@ function App() {
             <Route path="/" component={Queue} />
             <Route path="/tickets/:id" component={TicketPage} />
             <Route path="/my" component={Mine} />
+            <Route path="/alerts" component={Alerts} />
+            <Route path="/devices" component={Devices} />
+            <Route path="/devices/:id" component={DevicePage} />
+            <Route path="/stats" component={StatsPage} />
             <Route default component={Queue} />
           </Router>
         </Shell>
@@ -79,6 +87,11 @@ function Shell(props: { onSignOut: () => void; children: preact.ComponentChildre
         <nav aria-label={t('nav.main')}>
           <a href="/">{t('nav.queue')}</a>
           {session.user.technician ? <a href="/my">{t('nav.mine')}</a> : null}
+          {session.user.role !== 'customer' ? <a href="/alerts">{t('nav.alerts')}</a> : null}
+          {session.user.role !== 'customer' ? <a href="/devices">{t('nav.devices')}</a> : null}
+          {session.user.role === 'supervisor' || session.user.role === 'admin' ? (
+            <a href="/stats">{t('nav.stats')}</a>
+          ) : null}
         </nav>
         <span class="who">
           {session.user.displayName} <small>({t(`role.${session.user.role}`)})</small>

@@ -6,6 +6,7 @@ import { t, useLanguage } from '../i18n.js';
 import { type LiveEvent, useEvents, useNow } from '../live.js';
 import { SessionContext } from '../session.js';
 import { type FullTicket, TicketActions } from './ticket-actions.js';
+import { TicketContext } from './ticket-context.js';
 
 interface TimelineEntry {
   at: string;
@@ -115,6 +116,7 @@ export function TicketPage(props: { id?: string }) {
           {tk.feedback.comment ? ` — ${tk.feedback.comment}` : ''}
         </p>
       ) : null}
+      {session.user.role === 'customer' ? null : <TicketContext ticket={tk} />}
       <TicketActions ticket={tk} onDone={() => void load()} />
       {session.user.role === 'customer' ? null : (
         <section class="timeline" aria-labelledby="timeline-title">
