@@ -19,7 +19,7 @@ const PASSWORD = 'bench-console-password';
 export async function runConsoleBench(dir: string, out: (s: string) => void): Promise<void> {
   const weight = JSON.parse(
     readFileSync(join(packageRoot(), 'dist', 'console', 'weight.json'), 'utf8'),
-  ) as Record<string, { bytes: number; gzip: number }>;
+  ) as Record<string, { bytes: number; gzip: number; initial: boolean }>;
   out('\nconsole page weight (dist/console, what a browser downloads once; then cached):\n\n');
   out(
     table(
