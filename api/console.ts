@@ -6,7 +6,16 @@ import { FaultlineError } from '../lib/errors.js';
 import { packageRoot } from '../lib/package-root.js';
 
 /** The console's pages: each answers the app's index.html (the app routes in the browser). */
-export const CONSOLE_PAGES = ['/', '/tickets/:id', '/my', '/alerts', '/devices', '/devices/:id', '/stats'];
+export const CONSOLE_PAGES = [
+  '/',
+  '/tickets/:id',
+  '/my',
+  '/alerts',
+  '/devices',
+  '/devices/:id',
+  '/stats',
+  '/users',
+];
 
 /**
  * Serves the maintenance console (issue 21) built by `npm run build` into dist/console: the bundles

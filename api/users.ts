@@ -58,20 +58,15 @@ export class Users {
   async create(u: NewUser, password: string): Promise<User> {
     const username = u.username.trim().toLowerCase();
     if (!USERNAME.test(username))
-      throw new FaultlineError(
-        'FL_ERR_API_VALIDATION',
-        'username: 3–64 characters, lower case letters, digits and . _ @ - (starting with a letter or digit)',
+      throw invalid(
+        'username',
+        '3–64 characters, lower case letters, digits and . _ @ - (starting with a letter or digit)',
       );
-    if (!ROLES.includes(u.role))
-      throw new FaultlineError('FL_ERR_API_VALIDATION', `role: one of ${ROLES.join(', ')}`);
+    if (!ROLES.includes(u.role)) throw invalid('role', `one of ${ROLES.join(', ')}`);
     const displayName = u.displayName?.trim() ?? '';
     if (displayName.length > 128 || /\p{Cc}/u.test(displayName))
-      throw new FaultlineError(
-        'FL_ERR_API_VALIDATION',
-        'display name: at most 128 characters, no control characters',
-      );
-    if (u.role === 'customer' && !u.customer)
-      throw new FaultlineError('FL_ERR_API_VALIDATION', 'a customer user names its customer');
+      throw invalid('displayName', 'at most 128 characters, no control characters');
+    if (u.role === 'customer' && !u.customer) throw invalid('customer', 'a customer user names its customer');
     checkPassword(password, username);
     const now = this.now();
     const user: User = {
@@ -142,20 +137,18 @@ export class Users {
   }
 }
 
+/** A validation error about one field (the console shows it beside that field). */
+const invalid = (path: string, message: string) =>
+  new FaultlineError('FL_ERR_API_VALIDATION', `${path}: ${message}`, { details: [{ path, message }] });
+
 /** The password policy: long enough, not absurdly long, not the user name. */
 export function checkPassword(password: string, username: string): void {
-  if (password.length < MIN_PASSWORD)
-    throw new FaultlineError(
-      'FL_ERR_USER_PASSWORD',
-      `the password needs at least ${MIN_PASSWORD} characters`,
-    );
+  const refuse = (message: string) =>
+    new FaultlineError('FL_ERR_USER_PASSWORD', message, { details: [{ path: 'password', message }] });
+  if (password.length < MIN_PASSWORD) throw refuse(`the password needs at least ${MIN_PASSWORD} characters`);
   if (password.length > MAX_PASSWORD)
-    throw new FaultlineError(
-      'FL_ERR_USER_PASSWORD',
-      `the password may have at most ${MAX_PASSWORD} characters`,
-    );
-  if (password.toLowerCase().includes(username))
-    throw new FaultlineError('FL_ERR_USER_PASSWORD', 'the password must not contain the user name');
+    throw refuse(`the password may have at most ${MAX_PASSWORD} characters`);
+  if (password.toLowerCase().includes(username)) throw refuse('the password must not contain the user name');
 }
 
 /** A password for a new user when none is given: 20 characters of base64url (120 bits). */

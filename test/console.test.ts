@@ -52,6 +52,7 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
       { username: 'ana', displayName: 'Ana Technician', role: 'technician', technician: 'ana' },
       { username: 'acme.buyer', displayName: 'ACME Foods', role: 'customer', customer: 'acme' },
       { username: 'sam', displayName: 'Sam Supervisor', role: 'supervisor' },
+      { username: 'root.admin', displayName: 'Ada Admin', role: 'admin' },
     ])
       expect((await postJson(fx.api('/users'), { ...u, password: PASSWORD })).status).toBe(201);
   }, 60_000);
@@ -339,6 +340,37 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
     const href = await page.getByRole('link', { name: 'Download CSV' }).getAttribute('href');
     const csv = await page.evaluate(`fetch(${JSON.stringify(href)}).then((r) => r.text())`);
     expect(String(csv).split('\n')[0]).toMatch(/^faultType,tickets,open,resolved,respond_count/);
+    await page.context().close();
+  });
+
+  it('lets an admin add a user in the console (a password made and shown once), and disable it', async () => {
+    const page = await open();
+    await signIn(page, 'root.admin', PASSWORD);
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('button', { name: 'Add a user' }).click();
+    // A user name the API refuses: said beside the field.
+    await page.getByRole('textbox', { name: /^User name/ }).fill('Eve Smith');
+    await page.getByLabel('Role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Add a user' }).click();
+    const name = page.getByRole('textbox', { name: /^User name/ });
+    await expect.poll(() => name.getAttribute('aria-invalid')).toBe('true');
+    await name.fill('eve.smith');
+    await page.getByRole('button', { name: 'Add a user' }).click();
+    const notice = page.getByRole('status');
+    await notice.waitFor();
+    const password = (await notice.locator('code').textContent()) as string;
+    expect(password).toMatch(/^[\w-]{20}$/);
+    // The new user signs in elsewhere with it.
+    const eve = await open();
+    await signIn(eve, 'eve.smith', password);
+    await eve.getByRole('heading', { name: 'Open tickets' }).waitFor();
+    // Disabled by the admin: the session ends at the next request.
+    await page.locator('tr[data-user="eve.smith"]').getByRole('button', { name: 'Disable' }).click();
+    await page.locator('tr[data-user="eve.smith"]').getByText('disabled').waitFor();
+    await eve.reload();
+    await eve.getByRole('button', { name: 'Sign in' }).waitFor();
+    await screenshot(page, 'users');
+    await eve.context().close();
     await page.context().close();
   });
 });

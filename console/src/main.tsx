@@ -11,6 +11,7 @@ import { Queue } from './pages/queue.js';
 import { SignIn } from './pages/sign-in.js';
 import { StatsPage } from './pages/stats.js';
 import { TicketPage } from './pages/ticket.js';
+import { Users } from './pages/users.js';
 import { SessionContext } from './session.js';
 import 'uplot/dist/uPlot.min.css';
 import './styles.css';
@@ -65,6 +66,7 @@ function App() {
             <Route path="/devices" component={Devices} />
             <Route path="/devices/:id" component={DevicePage} />
             <Route path="/stats" component={StatsPage} />
+            <Route path="/users" component={Users} />
             <Route default component={Queue} />
           </Router>
         </Shell>
@@ -92,6 +94,7 @@ function Shell(props: { onSignOut: () => void; children: preact.ComponentChildre
           {session.user.role === 'supervisor' || session.user.role === 'admin' ? (
             <a href="/stats">{t('nav.stats')}</a>
           ) : null}
+          {session.user.role === 'admin' ? <a href="/users">{t('nav.users')}</a> : null}
         </nav>
         <span class="who">
           {session.user.displayName} <small>({t(`role.${session.user.role}`)})</small>
