@@ -1,3 +1,4 @@
+import { DataType, DataValue, StatusCodes } from 'node-opcua';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReadingSink } from '../../ingest/ingest.js';
 import type { Point } from '../../ingest/point.js';
@@ -168,6 +169,39 @@ describe('OPC UA adapter against the simulator (real sockets, security None)', (
     );
     const stats = adapter.deviceStats()['oven-3'] as { failedItems: string[] } | undefined;
     expect(stats?.failedItems).toEqual(['/Objects/1:Oven3/1:Zone9: BadNoMatch']);
+  });
+
+  it('several changes of one item in one turn make one reading of its latest state (never a value beside a bad quality)', async () => {
+    const points: Point[] = [];
+    const a = new OpcuaAdapter(
+      opcuaAdapterSchema.parse({
+        protocol: 'opcua',
+        id: 'plc',
+        endpointUrl: 'opc.tcp://127.0.0.1:4840',
+        items: [{ nodeId: 'ns=1;s=Pump2.Pressure', device: 'pump-2', metric: 'pressure' }],
+      }),
+    );
+    // The adapter's data-change path alone, as a publish response with queued changes drives it.
+    const inner = a as unknown as {
+      ctx: unknown;
+      onChange(i: number, dv: DataValue): void;
+    };
+    inner.ctx = {
+      sink: { accept: async (p: Point[]) => void points.push(...p) },
+      logger: silentLogger,
+      now: Date.now,
+    };
+    const good = (v: number) =>
+      new DataValue({ value: { dataType: DataType.Double, value: v }, statusCode: StatusCodes.Good });
+    const bad = new DataValue({ statusCode: StatusCodes.BadSensorFailure });
+    inner.onChange(0, good(50.07));
+    inner.onChange(0, bad);
+    await new Promise((r) => setImmediate(r));
+    expect(points.map((p) => p.fields)).toEqual([{ pressure_quality: 'BadSensorFailure' }]);
+    inner.onChange(0, bad);
+    inner.onChange(0, good(51.5));
+    await new Promise((r) => setImmediate(r));
+    expect(points.map((p) => p.fields)[1]).toEqual({ pressure: 51.5 });
   });
 
   it('a bad status is a reading of bad quality, not a value', async () => {

@@ -409,7 +409,11 @@ export class OpcuaAdapter implements Adapter {
         dv.value && dv.value.arrayType === VariantArrayType.Scalar
           ? toField(dv.value.value, dv.value.dataType)
           : undefined; // arrays and matrices are not readings (yet)
-      if (v !== undefined) p.fields[item.metric] = v;
+      if (v !== undefined) {
+        p.fields[item.metric] = v;
+        // A good value after a bad one in the same turn: the item is good again.
+        delete p.fields[`${item.metric}_quality`];
+      }
       if (v !== undefined && item.errorCodes) {
         // The reading carries every code of the device, from all of its code items.
         let byItem = this.codes.get(item.device);
@@ -422,7 +426,10 @@ export class OpcuaAdapter implements Adapter {
       }
     }
     if (!good) {
-      // A bad value is not a value: the reading says what the quality was instead.
+      // A bad value is not a value: the reading says what the quality was instead — also when a
+      // good value of the same item came earlier in this turn (several changes in one publish, under
+      // load): the reading is the item's latest state, never a value beside a bad quality.
+      if (!dv.statusCode.isGoodish?.()) delete p.fields[item.metric];
       p.fields[`${item.metric}_quality`] = dv.statusCode.name;
       if (s) s.badQuality++;
     }
