@@ -161,7 +161,7 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
     await page.context().close();
   });
 
-  it('has no serious or critical accessibility violations (axe-core) on the sign-in page and the queue', async () => {
+  it('has no serious or critical accessibility violations (axe-core) on the sign-in page, the queue and a ticket', async () => {
     // axe is injected as a script: this test's browser lets it past the console's CSP.
     const axe = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
     const page = await open({ bypassCSP: true });
@@ -180,6 +180,14 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
     await signIn(page, 'dora', PASSWORD);
     await page.locator('li.row').first().waitFor();
     await check('queue');
+    // The ticket page, with its chart, clocks and action forms open.
+    await page.locator('li.row a').first().click();
+    await page.getByRole('heading', { name: 'Actions' }).waitFor();
+    await page.locator('figure.chart canvas').first().waitFor();
+    await page.getByRole('button', { name: 'Plan an on-site visit' }).click();
+    await check('ticket');
+    await page.goto(`${fx.gw.apiUrl}/`);
+    await page.locator('li.row').first().waitFor();
     // Keyboard: the first tab stop is the skip link, then the navigation.
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');

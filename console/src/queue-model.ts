@@ -77,4 +77,24 @@ export interface Row {
   receivedAt: number;
   /** Arrived by the event stream since the queue opened (marked "new" for a while). */
   arrivedAt: number | null;
+  /** Its urgency, computed once: class rank, nearest unmet deadline, creation (10k rows sort in ms). */
+  rank: number;
+  due: number;
+  created: number;
+}
+
+export function rowOf(ticket: Ticket, receivedAt: number, arrivedAt: number | null): Row {
+  return {
+    ticket,
+    receivedAt,
+    arrivedAt,
+    rank: RANK[ticket.priority],
+    due: nextDue(ticket),
+    created: Date.parse(ticket.createdAt),
+  };
+}
+
+/** `byUrgency` on rows, with the keys computed once. */
+export function rowsByUrgency(a: Row, b: Row): number {
+  return a.rank - b.rank || a.due - b.due || a.created - b.created || (a.ticket.id < b.ticket.id ? -1 : 1);
 }

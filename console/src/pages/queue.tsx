@@ -4,7 +4,16 @@ import { ApiError, api, OPEN_STATUSES, type Page, type SlaTarget, type Ticket } 
 import { SlaBar } from '../components/sla-bar.js';
 import { language, t, useLanguage } from '../i18n.js';
 import { type LiveEvent, useEvents, useNow } from '../live.js';
-import { byUrgency, type Filters, filtersOf, listPath, matches, queryOf, type Row } from '../queue-model.js';
+import {
+  type Filters,
+  filtersOf,
+  listPath,
+  matches,
+  queryOf,
+  type Row,
+  rowOf,
+  rowsByUrgency,
+} from '../queue-model.js';
 import { SessionContext } from '../session.js';
 
 const EVENT_TYPES = ['ticket.created', 'ticket.updated', 'ticket.occurrence', 'sla.warning', 'sla.breach'];
@@ -47,7 +56,7 @@ export function Queue() {
         const at = Date.now();
         setRows((prev) => {
           const next = new Map(prev);
-          for (const tk of page.items) next.set(tk.id, { ticket: tk, receivedAt: at, arrivedAt: null });
+          for (const tk of page.items) next.set(tk.id, rowOf(tk, at, null));
           return next;
         });
         cursor = page.nextCursor;
@@ -70,11 +79,7 @@ export function Queue() {
         const next = new Map(prev);
         const old = prev.get(tk.id);
         if (matches(tk, filtersRef.current, session.user))
-          next.set(tk.id, {
-            ticket: tk,
-            receivedAt: Date.now(),
-            arrivedAt: old ? old.arrivedAt : arrived ? Date.now() : null,
-          });
+          next.set(tk.id, rowOf(tk, Date.now(), old ? old.arrivedAt : arrived ? Date.now() : null));
         else next.delete(tk.id);
         return next;
       }),
@@ -94,7 +99,7 @@ export function Queue() {
   );
   const live = useEvents(EVENT_TYPES, onEvent);
 
-  const sorted = useMemo(() => [...rows.values()].sort((a, b) => byUrgency(a.ticket, b.ticket)), [rows]);
+  const sorted = useMemo(() => [...rows.values()].sort(rowsByUrgency), [rows]);
   const setFilter = (patch: Partial<Filters>) => route(`${path}${queryOf({ ...filters, ...patch })}`);
 
   return (

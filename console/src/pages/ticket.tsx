@@ -1,7 +1,7 @@
 import { useCallback, useContext, useEffect, useState } from 'preact/hooks';
 import { api, type SlaTarget, type Ticket } from '../api.js';
 import { SlaBar } from '../components/sla-bar.js';
-import { dateTime } from '../format.js';
+import { dateTime, duration } from '../format.js';
 import { t, useLanguage } from '../i18n.js';
 import { type LiveEvent, useEvents, useNow } from '../live.js';
 import { SessionContext } from '../session.js';
@@ -82,7 +82,8 @@ export function TicketPage(props: { id?: string }) {
         </dl>
         <p class="description">{tk.description}</p>
       </header>
-      <section aria-label={t('col.clocks')} class="clocks">
+      <section aria-labelledby="clocks-title" class="clocks">
+        <h2 id="clocks-title">{t('col.clocks')}</h2>
         {CLOCKS.filter((k) => tk.sla[k]).map((k) => (
           <SlaBar
             key={k}
@@ -93,6 +94,34 @@ export function TicketPage(props: { id?: string }) {
             warnAt={session.settings.slaWarnAt}
           />
         ))}
+        <table class="grid clock-table">
+          <thead>
+            <tr>
+              <th scope="col">{t('clock.name')}</th>
+              <th scope="col">{t('clock.target')}</th>
+              <th scope="col">{t('clock.due')}</th>
+              <th scope="col">{t('col.state')}</th>
+              <th scope="col">{t('clock.metAt')}</th>
+            </tr>
+          </thead>
+          <tbody>
+            {CLOCKS.filter((k) => tk.sla[k]).map((k) => {
+              const c = tk.sla[k] as NonNullable<Ticket['sla'][SlaTarget]>;
+              return (
+                <tr key={k}>
+                  <th scope="row">{t(`clock.${k}`)}</th>
+                  <td>{duration(c.targetMs)}</td>
+                  <td>{dateTime(c.dueAt)}</td>
+                  <td>
+                    {t(`clockState.${c.state}`)}
+                    {c.pausedAt ? ` (${t('clock.pausedSince', { at: dateTime(c.pausedAt) })})` : ''}
+                  </td>
+                  <td>{c.metAt ? dateTime(c.metAt) : '—'}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
       </section>
       {tk.report ? (
         <section class="report" aria-labelledby="report-title">
