@@ -32,7 +32,7 @@ import { installAuth } from './guard.js';
 import { installProblemHandlers } from './problem.js';
 import { alertRoutes } from './routes/alerts.js';
 import { customerRoutes } from './routes/customers.js';
-import { deviceRoutes } from './routes/devices.js';
+import { deviceRoutes, type InfluxHistory } from './routes/devices.js';
 import { eventRoutes } from './routes/events.js';
 import { ingestRoutes } from './routes/ingest.js';
 import { keyRoutes } from './routes/keys.js';
@@ -68,6 +68,8 @@ export interface ApiDeps {
   alerts: AlertStore;
   devices: DeviceRegistry;
   history: History;
+  /** With `influx` configured: a metric's history from InfluxDB (charts over months, every reading). */
+  influxHistory?: InfluxHistory;
   /** How each device is read: the adapter and its poll statistics, where an adapter keeps them. */
   deviceSources: (
     deviceId: string,
@@ -234,7 +236,7 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
       v1.register(customerRoutes(deps.tickets, deps.devices));
       v1.register(teamRoutes(deps.tickets));
       v1.register(alertRoutes(deps.alerts, deps.devices, (ids) => deps.tickets.ticketsOfAlerts(ids)));
-      v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources));
+      v1.register(deviceRoutes(deps.devices, deps.history, deps.deviceSources, deps.influxHistory));
       v1.register(ingestRoutes(deps.ingestStatus, deps.deadLetters, deps.devices));
       v1.register(ruleRoutes(deps.rules, deps.faultTypes));
       v1.register(silenceRoutes(deps.silences, deps.devices));

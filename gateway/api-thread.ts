@@ -4,7 +4,10 @@ import { Worker } from 'node:worker_threads';
 import type { FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { answerForwarded, type ForwardedRequest, type ForwardedResponse } from '../api/forward.js';
+import type { InfluxHistory } from '../api/routes/devices.js';
 import type { ConsoleSettings } from '../api/routes/session.js';
+import type { InfluxConfig } from '../ingest/influx/config.js';
+import { InfluxQuery } from '../ingest/influx/query.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import type { Outbox, StoredEvent } from '../notify/outbox.js';
@@ -276,4 +279,10 @@ export function consoleSettings(config: Config): ConsoleSettings {
     sites: config.sites.map((s) => ({ id: s.id, name: s.name ?? s.id })),
     teams: config.teams.map((t) => ({ id: t.id, name: t.name ?? t.id })),
   };
+}
+
+/** The console's charts from InfluxDB: one InfluxQL query per chart, answered within 10 s or not at all. */
+export function influxHistoryOf(cfg: InfluxConfig): InfluxHistory {
+  const influx = new InfluxQuery(cfg);
+  return (deviceId, metric, from, to, stepMs) => influx.buckets(deviceId, metric, from, to, stepMs, 10_000);
 }

@@ -40,7 +40,7 @@ import { PreventivePlanner } from '../tickets/preventive.js';
 import { TicketService } from '../tickets/service.js';
 import { firstWarningAt } from '../tickets/sla-policy.js';
 import { type Notice, SlaWatcher } from '../tickets/sla-watcher.js';
-import { ApiThread, consoleSettings } from './api-thread.js';
+import { ApiThread, consoleSettings, influxHistoryOf } from './api-thread.js';
 import { Components } from './components.js';
 import type { Config } from './config/schema.js';
 import { Housekeeping } from './housekeeping.js';
@@ -528,6 +528,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       alerts: alertStore,
       devices: registry,
       history,
+      ...(config.influx ? { influxHistory: influxHistoryOf(config.influx) } : {}),
       ingestStatus: status,
       deviceSources: (deviceId) =>
         adapters.flatMap((a) => {

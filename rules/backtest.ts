@@ -1,6 +1,7 @@
 import type { Device } from '../ingest/devices.js';
 import { MINUTE_MS, type Rollup } from '../ingest/history.js';
 import type { InfluxConfig } from '../ingest/influx/config.js';
+import { InfluxQuery, ident, literal, type Series } from '../ingest/influx/query.js';
 import type { FieldValue, Point } from '../ingest/point.js';
 import { compileMatcher } from './match.js';
 import { type Episode, replay } from './replay.js';
@@ -54,43 +55,20 @@ export class RollupSource implements HistorySource {
   }
 }
 
-type Series = { name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] };
-
 /** InfluxDB through its InfluxQL `/query` endpoint (1.x, and 2.x with a DBRP mapping). */
 export class InfluxSource implements HistorySource {
   readonly name = 'influxdb';
+  private readonly influx: InfluxQuery;
+
   constructor(
     private readonly cfg: InfluxConfig,
-    private readonly fetchImpl: typeof fetch = fetch,
-  ) {}
+    fetchImpl: typeof fetch = fetch,
+  ) {
+    this.influx = new InfluxQuery(cfg, fetchImpl);
+  }
 
-  private async query(q: string): Promise<Series[]> {
-    const url = new URL('/query', this.cfg.url);
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.cfg.api === 'v1') {
-      url.searchParams.set('db', this.cfg.database);
-      if (this.cfg.retentionPolicy) url.searchParams.set('rp', this.cfg.retentionPolicy);
-      if (this.cfg.username !== undefined)
-        headers.authorization = `Basic ${Buffer.from(`${this.cfg.username}:${this.cfg.password ?? ''}`).toString('base64')}`;
-    } else {
-      const [db, rp] = this.cfg.bucket.split('/');
-      url.searchParams.set('db', db as string);
-      if (rp) url.searchParams.set('rp', rp);
-      if (this.cfg.token) headers.authorization = `Token ${this.cfg.token}`;
-    }
-    url.searchParams.set('epoch', 'ms');
-    url.searchParams.set('q', q);
-    const res = await this.fetchImpl(url, {
-      headers,
-      signal: AbortSignal.timeout(Math.max(this.cfg.timeout, 30_000)),
-    });
-    const body = (await res.json().catch(() => ({}))) as {
-      results?: { series?: Series[]; error?: string }[];
-      error?: string;
-    };
-    const err = body.error ?? body.results?.find((r) => r.error)?.error;
-    if (!res.ok || err) throw new Error(`InfluxDB ${res.status}: ${err ?? res.statusText}`);
-    return body.results?.flatMap((r) => r.series ?? []) ?? [];
+  private query(q: string): Promise<Series[]> {
+    return this.influx.query(q);
   }
 
   async devices(from: number, to: number): Promise<string[]> {
@@ -146,9 +124,6 @@ export class InfluxSource implements HistorySource {
     return [...byTs.values()];
   }
 }
-
-const ident = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-const literal = (s: string) => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export interface BacktestResult {
   source: string;

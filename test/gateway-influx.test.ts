@@ -113,6 +113,68 @@ server.describe(`gateway → InfluxDB (real server)${server.label}`, () => {
     }
   });
 
+  it("answers a metric's history for the console's charts from InfluxDB, older than the local rollups keep", async () => {
+    writeFiles(tmp.dir, { 'charts.yaml': config(influx.url) });
+    const gw = await startFromFile(join(tmp.dir, 'charts.yaml'), join(tmp.dir, 'data-charts'));
+    const client = await mqtt.connectAsync(gw.mqttUrl as string, { clientId: 'charts', reconnectPeriod: 0 });
+    try {
+      // Three readings two and a half days ago, 20 minutes apart; and one now.
+      const t0 = Math.floor((Date.now() - 2.5 * 86_400_000) / 3_600_000) * 3_600_000;
+      for (const [i, v] of [4, 6, 8].entries())
+        await client.publishAsync(
+          'devices/press-1/telemetry',
+          JSON.stringify({ ts: t0 + i * 1_200_000, pressure: v }),
+          {
+            qos: 1,
+          },
+        );
+      await client.publishAsync(
+        'devices/press-1/telemetry',
+        JSON.stringify({ ts: Date.now(), pressure: 7 }),
+        { qos: 1 },
+      );
+      await waitFor(
+        async () => ((await influx.count('telemetry')) >= 4 ? true : undefined),
+        10_000,
+        'in InfluxDB',
+      );
+      const q = `metric=pressure&from=${t0 - 3_600_000}&to=${t0 + 7_200_000}&step=60m`;
+      type Answer = {
+        source: string;
+        fallback?: string;
+        points: { t: string; min: number; max: number; mean: number; last: number; count: number }[];
+      };
+      const r = await getJson<Answer>(`${gw.apiUrl}/api/v1/devices/press-1/telemetry?${q}`);
+      expect(r.status).toBe(200);
+      expect(r.body.source).toBe('influxdb');
+      expect(r.body.points).toEqual([
+        { t: new Date(t0).toISOString(), min: 4, max: 8, mean: 6, last: 8, count: 3 },
+      ]);
+      // The rollups, asked for by name, have the same hour (the gateway rolled these readings up too).
+      const local = await getJson<Answer>(
+        `${gw.apiUrl}/api/v1/devices/press-1/telemetry?${q}&source=rollups`,
+      );
+      expect(local.body.source).toBe('rollups');
+      // InfluxDB unreachable: the rollups answer, saying why; asked for InfluxDB by name: 503.
+      await influx.stop();
+      try {
+        const down = await getJson<Answer>(`${gw.apiUrl}/api/v1/devices/press-1/telemetry?${q}`);
+        expect(down.status).toBe(200);
+        expect(down.body.source).toBe('rollups');
+        expect(down.body.fallback).toMatch(/^InfluxDB could not answer/);
+        const named = await getJson<{ code: string }>(
+          `${gw.apiUrl}/api/v1/devices/press-1/telemetry?${q}&source=influxdb`,
+        );
+        expect(named.status).toBe(503);
+      } finally {
+        await influx.start();
+      }
+    } finally {
+      await client.endAsync();
+      await gw.stop();
+    }
+  });
+
   it('crash: every acknowledged reading reaches InfluxDB after SIGKILL and restart', async () => {
     await influx.stop(); // a backlog builds up in the spool
     const cfg = join(tmp.dir, 'crash.yaml');

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Device, DeviceRegistry } from '../../ingest/devices.js';
-import { type History, MINUTE_MS } from '../../ingest/history.js';
+import { type History, type HistoryBucket, MINUTE_MS } from '../../ingest/history.js';
 import { decodeCursor, encodeCursor } from '../../lib/cursor.js';
 import { parseDuration } from '../../lib/duration.js';
 import { FaultlineError } from '../../lib/errors.js';
@@ -66,15 +66,34 @@ const telemetryQuery = z
         }
         return ms;
       }),
+    /**
+     * Where from: `auto` (default) InfluxDB when one is configured, else — or when it cannot answer —
+     * the local rollups; `rollups` or `influxdb` to choose.
+     */
+    source: z.enum(['auto', 'rollups', 'influxdb']).default('auto'),
   })
   .strict();
+
+/** A metric's history from InfluxDB (when one is configured): steps of min, max, mean, last, count. */
+export type InfluxHistory = (
+  deviceId: string,
+  metric: string,
+  from: number,
+  to: number,
+  stepMs: number,
+) => Promise<HistoryBucket[]>;
 
 type Sources = (deviceId: string) => { adapter: string; protocol: string; stats: Record<string, unknown> }[];
 
 const idParams = z.object({ id: z.string().min(1).max(128) });
 const tags = ['devices'];
 
-export function deviceRoutes(devices: DeviceRegistry, history: History, sources: Sources = () => []) {
+export function deviceRoutes(
+  devices: DeviceRegistry,
+  history: History,
+  sources: Sources = () => [],
+  influx?: InfluxHistory,
+) {
   return async (plain: FastifyInstance) => {
     const app = plain.withTypeProvider<ZodTypeProvider>();
     /** The device, if the caller may see its site. */
@@ -148,7 +167,27 @@ export function deviceRoutes(devices: DeviceRegistry, history: History, sources:
             `at most ${MAX_BUCKETS} steps per request: widen "step" or narrow the range`,
           );
         }
-        const buckets = await history.query(id, q.metric, from, to, q.step);
+        if (q.source === 'influxdb' && !influx)
+          throw new FaultlineError('FL_ERR_API_VALIDATION', 'query source: no InfluxDB is configured', {
+            details: [{ path: 'source', message: 'no InfluxDB is configured' }],
+          });
+        let source: 'influxdb' | 'rollups' = influx && q.source !== 'rollups' ? 'influxdb' : 'rollups';
+        let fallback: string | undefined;
+        let buckets: HistoryBucket[] = [];
+        if (source === 'influxdb')
+          try {
+            buckets = await (influx as InfluxHistory)(id, q.metric, from, to, q.step);
+          } catch (err) {
+            if (q.source === 'influxdb')
+              throw new FaultlineError(
+                'FL_ERR_API_UNAVAILABLE',
+                `InfluxDB could not answer: ${(err as Error).message}`,
+              );
+            // The local rollups answer instead, and the answer says why.
+            source = 'rollups';
+            fallback = `InfluxDB could not answer (${(err as Error).message}); from the local rollups`;
+          }
+        if (source === 'rollups') buckets = await history.query(id, q.metric, from, to, q.step);
         if (buckets.length === 0) {
           const known = await history.metrics(id);
           if (!known.includes(q.metric)) {
@@ -164,7 +203,8 @@ export function deviceRoutes(devices: DeviceRegistry, history: History, sources:
           from: toIso(from),
           to: toIso(to),
           stepMs: q.step,
-          source: 'rollups',
+          source,
+          ...(fallback ? { fallback } : {}),
           points: buckets.map((b) => ({ ...b, t: toIso(b.t) })),
         };
       },

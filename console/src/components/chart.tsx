@@ -38,6 +38,7 @@ export function TelemetryChart(props: {
 }) {
   const box = useRef<HTMLDivElement>(null);
   const [points, setPoints] = useState<TelemetryPoint[] | null>(null);
+  const [source, setSource] = useState<{ name: string; fallback?: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const { deviceId, metric, from, to } = props;
 
@@ -49,10 +50,14 @@ export function TelemetryChart(props: {
       to: new Date(to).toISOString(),
       step: `${stepFor(from, to) / MINUTE}m`,
     });
-    api<{ points: TelemetryPoint[] }>('GET', `/devices/${encodeURIComponent(deviceId)}/telemetry?${q}`)
+    api<{ points: TelemetryPoint[]; source: string; fallback?: string }>(
+      'GET',
+      `/devices/${encodeURIComponent(deviceId)}/telemetry?${q}`,
+    )
       .then((r) => {
         if (cancelled) return;
         setPoints(r.points);
+        setSource({ name: r.source, ...(r.fallback ? { fallback: r.fallback } : {}) });
         setError(null);
       })
       .catch((err: unknown) => {
@@ -121,7 +126,9 @@ export function TelemetryChart(props: {
       <figcaption>
         {metric} · {dateTime(from)} – {dateTime(to)}
         {lo !== null && hi !== null ? ` · ${t('chart.range', { lo: round(lo), hi: round(hi) })}` : ''}
+        {source ? ` · ${source.name === 'influxdb' ? t('chart.fromInflux') : t('chart.fromRollups')}` : ''}
       </figcaption>
+      {source?.fallback ? <p class="hint">{source.fallback}</p> : null}
       {error ? (
         <p class="error" role="alert">
           {error}
