@@ -251,3 +251,41 @@ describe('console sign-in throttling (issue 21)', () => {
     expect((await getJson(fx.api('/tickets'))).status).toBe(200);
   });
 });
+
+describe('console sessions behind a TLS proxy (api.trustProxy)', () => {
+  const fx = gatewayFixture(`${CONFIG}api:\n  trustProxy: [127.0.0.1]\n`);
+
+  it('marks the cookie Secure when the trusted proxy says the request came over HTTPS, not otherwise', async () => {
+    const made = (
+      await postJson<{ password: string }>(fx.api('/users'), { username: 'tls.user', role: 'viewer' })
+    ).body;
+    const signIn = (headers: Record<string, string>) =>
+      fetch(fx.api('/session'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ username: 'tls.user', password: made.password }),
+      });
+    const overTls = await signIn({ 'x-forwarded-proto': 'https', 'x-forwarded-for': '203.0.113.9' });
+    expect(overTls.status).toBe(200);
+    expect(overTls.headers.getSetCookie()[0]).toMatch(/; Secure(;|$)/);
+    const plain = await signIn({});
+    expect(plain.headers.getSetCookie()[0]).not.toMatch(/Secure/);
+  });
+});
+
+describe('console sessions without a trusted proxy', () => {
+  const fx = gatewayFixture(CONFIG);
+
+  it('does not believe X-Forwarded-Proto from anyone', async () => {
+    const made = (
+      await postJson<{ password: string }>(fx.api('/users'), { username: 'tls.user', role: 'viewer' })
+    ).body;
+    const r = await fetch(fx.api('/session'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' },
+      body: JSON.stringify({ username: 'tls.user', password: made.password }),
+    });
+    expect(r.status).toBe(200);
+    expect(r.headers.getSetCookie()[0]).not.toMatch(/Secure/);
+  });
+});
