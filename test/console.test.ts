@@ -407,4 +407,30 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
     await eve.context().close();
     await page.context().close();
   });
+
+  it('lets a user change their own password; the old one no longer signs in', async () => {
+    expect(
+      (await postJson(fx.api('/users'), { username: 'pat', role: 'viewer', password: PASSWORD })).status,
+    ).toBe(201);
+    const page = await open();
+    await signIn(page, 'pat', PASSWORD);
+    await page.getByRole('link', { name: /^My account/ }).click();
+    await page.getByLabel('Current password').fill('not-my-password');
+    await page.getByLabel('New password').fill('a-brand-new-password');
+    await page.getByRole('button', { name: 'Change my password' }).click();
+    await page.getByRole('alert').waitFor();
+    await page.getByLabel('Current password').fill(PASSWORD);
+    await page.getByLabel('New password').fill('a-brand-new-password');
+    await page.getByRole('button', { name: 'Change my password' }).click();
+    await page.getByRole('status').getByText('Your password is changed').waitFor();
+    // This session goes on (with its new CSRF token: a change still works).
+    await page.getByRole('link', { name: 'Queue' }).click();
+    await page.getByRole('heading', { name: 'Open tickets' }).waitFor();
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await signIn(page, 'pat', PASSWORD);
+    await page.getByRole('alert').getByText('Unknown user name or wrong password.').waitFor();
+    await signIn(page, 'pat', 'a-brand-new-password');
+    await page.getByRole('heading', { name: 'Open tickets' }).waitFor();
+    await page.context().close();
+  });
 });

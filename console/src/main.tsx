@@ -4,6 +4,7 @@ import { LocationProvider, Route, Router } from 'preact-iso';
 import { api, type SessionInfo, setCsrfToken, whenSignedOut } from './api.js';
 import { LanguagePicker } from './components/language.js';
 import { t, useLanguage } from './i18n.js';
+import { Account } from './pages/account.js';
 import { Alerts } from './pages/alerts.js';
 import { DevicePage, Devices } from './pages/devices.js';
 import { Mine } from './pages/mine.js';
@@ -67,6 +68,7 @@ function App() {
             <Route path="/devices/:id" component={DevicePage} />
             <Route path="/stats" component={StatsPage} />
             <Route path="/users" component={Users} />
+            <Route path="/account" component={Account} />
             <Route default component={Queue} />
           </Router>
         </Shell>
@@ -96,9 +98,9 @@ function Shell(props: { onSignOut: () => void; children: preact.ComponentChildre
           ) : null}
           {session.user.role === 'admin' ? <a href="/users">{t('nav.users')}</a> : null}
         </nav>
-        <span class="who">
+        <a class="who" href="/account" aria-label={`${t('nav.account')}: ${session.user.displayName}`}>
           {session.user.displayName} <small>({t(`role.${session.user.role}`)})</small>
-        </span>
+        </a>
         <LanguagePicker />
         <button type="button" onClick={props.onSignOut}>
           {t('nav.signOut')}

@@ -11,7 +11,7 @@ export interface FieldSpec {
   /** Where the value goes in the request body, and where the API's errors about it point. */
   path: string;
   label: Key;
-  kind: 'text' | 'textarea' | 'datetime' | 'select' | 'list' | 'score';
+  kind: 'text' | 'password' | 'textarea' | 'datetime' | 'select' | 'list' | 'score';
   options?: readonly { value: string; label: string }[];
   required?: boolean;
 }
@@ -107,7 +107,13 @@ export function ActionForm(props: {
                 ))}
               </select>
             ) : (
-              <input {...common} type={f.kind === 'datetime' ? 'datetime-local' : 'text'} />
+              <input
+                {...common}
+                type={f.kind === 'datetime' ? 'datetime-local' : f.kind === 'password' ? 'password' : 'text'}
+                {...(f.kind === 'password'
+                  ? { autocomplete: f.path === 'current' ? 'current-password' : 'new-password' }
+                  : {})}
+              />
             )}
             {err ? (
               <p id={`${id}-error`} class="field-error" role="alert">
