@@ -13,6 +13,7 @@ export function transitionFields(to: string): FieldSpec[] {
         { path: 'dispatch.technicians', label: 'field.technicians', kind: 'list' },
         { path: 'dispatch.team', label: 'field.team', kind: 'text' },
         { path: 'dispatch.tools', label: 'field.tools', kind: 'list' },
+        { path: 'dispatch.parts', label: 'field.parts', kind: 'parts' },
         { path: 'dispatch.note', label: 'field.note', kind: 'textarea' },
       ];
     case 'waiting':
@@ -33,6 +34,7 @@ export function transitionFields(to: string): FieldSpec[] {
       return [
         { path: 'report.cause', label: 'field.cause', kind: 'textarea', required: true },
         { path: 'report.actions', label: 'field.actions', kind: 'textarea', required: true },
+        { path: 'report.partsUsed', label: 'field.partsUsed', kind: 'parts' },
         { path: 'report.prevention', label: 'field.prevention', kind: 'textarea' },
       ];
     default:

@@ -1,48 +1,15 @@
 import { useState } from 'preact/hooks';
 import { ApiError } from '../api.js';
-import { type Key, t } from '../i18n.js';
+import type { FieldSpec, Values } from '../body.js';
+import { t } from '../i18n.js';
 
 /**
  * A form for one API action: its fields named by the path the API gives in its validation errors
  * (`dispatch.appointmentAt`), so that each error is shown next to its field; errors about no field
  * (a transition not allowed, a permission) above the button.
  */
-export interface FieldSpec {
-  /** Where the value goes in the request body, and where the API's errors about it point. */
-  path: string;
-  label: Key;
-  kind: 'text' | 'password' | 'textarea' | 'datetime' | 'select' | 'list' | 'score';
-  options?: readonly { value: string; label: string }[];
-  required?: boolean;
-}
-
-export type Values = Record<string, string>;
-
-/** The request body from the form's values: nested by path, empty fields left out, lists split. */
-export function bodyOf(fields: readonly FieldSpec[], values: Values, base: Record<string, unknown> = {}) {
-  const body: Record<string, unknown> = structuredClone(base);
-  for (const f of fields) {
-    const raw = (values[f.path] ?? '').trim();
-    if (!raw) continue;
-    let value: unknown = raw;
-    if (f.kind === 'list')
-      value = raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
-    // A local date and time from the picker, as the instant it names in this browser's zone.
-    else if (f.kind === 'datetime') value = Number.isNaN(Date.parse(raw)) ? raw : new Date(raw).toISOString();
-    else if (f.kind === 'score') value = Number(raw);
-    const keys = f.path.split('.');
-    let at = body;
-    for (const k of keys.slice(0, -1)) {
-      at[k] ??= {};
-      at = at[k] as Record<string, unknown>;
-    }
-    at[keys.at(-1) as string] = value;
-  }
-  return body;
-}
+export type { FieldSpec, Values } from '../body.js';
+export { bodyOf } from '../body.js';
 
 export function ActionForm(props: {
   id: string;
