@@ -135,3 +135,18 @@ export const problemSchema = z
   })
   .strict()
   .describe('RFC 9457 problem details (docs/errors.md)');
+
+/**
+ * A key or a user with the technician role names its technician, with the customer role its
+ * customer (the rule both `POST /keys` and `POST /users` check, beside the field).
+ */
+export function refineBinding(what: 'key' | 'user') {
+  return (
+    b: { role: string; technician?: string | undefined; customer?: string | undefined },
+    ctx: z.RefinementCtx,
+  ) => {
+    for (const role of ['technician', 'customer'] as const)
+      if (b.role === role && !b[role])
+        ctx.addIssue({ code: 'custom', path: [role], message: `a ${role} ${what} names its ${role}` });
+  };
+}

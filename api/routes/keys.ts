@@ -6,6 +6,7 @@ import { toIso, toIsoOrNull } from '../../lib/time.js';
 import { type ApiKey, type ApiKeys, ROLES, withinScope } from '../auth.js';
 import { principalOf } from '../guard.js';
 import { timeParam } from '../problem.js';
+import { refineBinding } from '../schemas.js';
 
 const createBody = z
   .object({
@@ -20,13 +21,7 @@ const createBody = z
     expiresAt: timeParam.optional(),
   })
   .strict()
-  .superRefine((b, ctx) => {
-    if (b.role === 'technician' && !b.technician)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['technician'],
-        message: 'a technician key names its technician',
-      });
+  .superRefine(refineBinding('key'));
     if (b.role === 'customer' && !b.customer)
       ctx.addIssue({ code: 'custom', path: ['customer'], message: 'a customer key names its customer' });
   });

@@ -5,6 +5,7 @@ import { FaultlineError } from '../../lib/errors.js';
 import { toIso, toIsoOrNull } from '../../lib/time.js';
 import { type Principal, ROLES, withinScope } from '../auth.js';
 import { principalOf } from '../guard.js';
+import { refineBinding } from '../schemas.js';
 import { generatedPassword, type User, type Users } from '../users.js';
 
 export function userView(u: User) {
@@ -36,13 +37,7 @@ const createBody = z
     password: z.string().min(1).max(1024).optional(),
   })
   .strict()
-  .superRefine((b, ctx) => {
-    if (b.role === 'technician' && !b.technician)
-      ctx.addIssue({
-        code: 'custom',
-        path: ['technician'],
-        message: 'a technician user names its technician',
-      });
+  .superRefine(refineBinding('user'));
     if (b.role === 'customer' && !b.customer)
       ctx.addIssue({ code: 'custom', path: ['customer'], message: 'a customer user names its customer' });
   });
