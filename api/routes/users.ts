@@ -38,9 +38,6 @@ const createBody = z
   })
   .strict()
   .superRefine(refineBinding('user'));
-    if (b.role === 'customer' && !b.customer)
-      ctx.addIssue({ code: 'custom', path: ['customer'], message: 'a customer user names its customer' });
-  });
 
 const idParams = z.object({ id: z.string().min(1).max(64) }).strict();
 const patchBody = z.object({ disabled: z.boolean() }).strict();
