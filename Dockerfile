@@ -22,6 +22,9 @@ COPY api ./api
 COPY notify ./notify
 COPY parts ./parts
 COPY simulators ./simulators
+# The console (issue 21): its sources and the esbuild script that bundles them into dist/console.
+COPY console ./console
+COPY scripts ./scripts
 RUN npm run build && npm prune --omit=dev
 
 FROM node:${NODE_VERSION}-bookworm-slim

@@ -406,7 +406,7 @@ describe('faultline CLI (built)', () => {
       err += c.toString();
     });
     await listeningLine(child);
-    await waitFor(async () => (err.includes('simulated machines publishing') ? true : undefined), 20_000);
+    await waitFor(async () => (err.includes('[demo] console: ') ? true : undefined), 20_000);
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     child.kill('SIGINT'); // as Ctrl-C: the script passes it to the gateway once
     expect(await exited).toBe(0);
@@ -416,6 +416,10 @@ describe('faultline CLI (built)', () => {
     expect(err).toContain(`[demo] state in ${data}`);
     expect(existsSync(join(data, 'leftover.txt'))).toBe(false);
     expect(existsSync(join(data, 'state.db'))).toBe(true);
+    // The console's address and a demo user to sign in with (issue 21).
+    expect(err).toMatch(
+      /\[demo\] console: http:\/\/127\.0\.0\.1:\d+\/ {2}— sign in as "demo" with password [\w-]{20} /,
+    );
   }, 60_000);
 
   it('--help works for every command', () => {

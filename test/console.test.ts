@@ -204,6 +204,7 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
     await check('ticket');
     await page.goto(`${fx.gw.apiUrl}/`);
     await page.locator('li.row').first().waitFor();
+    await screenshot(page, 'queue-checked');
     // Keyboard: the first tab stop is the skip link, then the navigation.
     await page.keyboard.press('Tab');
     expect(await page.evaluate('document.activeElement.textContent')).toBe('Skip to content');
@@ -350,6 +351,7 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
   });
 
   it('charts a device’s telemetry over a chosen range', async () => {
+    await overheat();
     const page = await open();
     await signIn(page, 'dora', PASSWORD);
     await page.getByRole('link', { name: 'Devices' }).click();
@@ -361,6 +363,7 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
       .poll(() => page.getByRole('button', { name: '30d' }).getAttribute('aria-pressed'))
       .toBe('true');
     await page.locator('figure.chart canvas').first().waitFor();
+    await screenshot(page, 'device');
     await page.context().close();
   });
 
@@ -423,6 +426,7 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
     await page.getByLabel('New password').fill('a-brand-new-password');
     await page.getByRole('button', { name: 'Change my password' }).click();
     await page.getByRole('status').getByText('Your password is changed').waitFor();
+    await screenshot(page, 'account');
     // This session goes on (with its new CSRF token: a change still works).
     await page.getByRole('link', { name: 'Queue' }).click();
     await page.getByRole('heading', { name: 'Open tickets' }).waitFor();
