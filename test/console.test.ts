@@ -161,6 +161,7 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
   });
 
   it('speaks Simplified Chinese to a browser that asks for it, and switches back', async () => {
+    await overheat();
     const page = await open({ locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
     await page.getByRole('heading', { name: /登录运维控制台/ }).waitFor();
     expect(await page.locator('html').getAttribute('lang')).toBe('zh-CN');
@@ -368,6 +369,7 @@ describe(`maintenance console in Chromium (issue 21)${label}`, { timeout: 60_000
   });
 
   it('shows a supervisor where the time goes, with the numbers and a CSV export', async () => {
+    await file('Belt worn', { deviceId: 'cnc-1' });
     const page = await open();
     await signIn(page, 'sam', PASSWORD);
     await page.getByRole('link', { name: 'Statistics' }).click();
