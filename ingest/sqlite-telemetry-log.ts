@@ -5,6 +5,8 @@ import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
 import type { LogBatch, SpoolStats, TelemetryLog } from './store.js';
 
 const inflate = promisify(inflateRaw);
+/** At most this much of the newest batches' text is kept in memory for the forwarder. */
+const RECENT_MAX_CHARS = 8 * 1_048_576;
 
 const MIGRATIONS = [
   {
@@ -55,6 +57,13 @@ export class SqliteTelemetryLog implements TelemetryLog {
   private readonly listeners: (() => void)[] = [];
 
   private readonly readStmt: Statement;
+  /**
+   * The newest batches as text, by id: the forwarder, caught up, reads what was just committed —
+   * from here instead of reading the row back and inflating it (issue 19: the no-rule path spent its
+   * time allocating). Bounded by RECENT_MAX_CHARS; emptied on any prune.
+   */
+  private readonly recent = new Map<number, LogBatch>();
+  private recentChars = 0;
 
   constructor(
     private readonly db: SqliteDatabase,
@@ -95,11 +104,14 @@ export class SqliteTelemetryLog implements TelemetryLog {
     if (!p) return;
     this.pending = undefined;
     try {
-      const body = deflateRawSync(Buffer.from(p.lines.join('\n')), { level: 1 });
-      this.insert.run(this.now(), p.points, body);
+      const text = p.lines.join('\n');
+      const body = deflateRawSync(Buffer.from(text), { level: 1 });
+      const createdAt = this.now();
+      const id = Number(this.insert.run(createdAt, p.points, body).lastInsertRowid);
       this.totals.batches++;
       this.totals.points += p.points;
       this.totals.bytes += body.length;
+      this.remember({ id, createdAt, points: p.points, lines: text });
     } catch (err) {
       for (const w of p.waiters) w.reject(err as Error);
       return;
@@ -108,7 +120,37 @@ export class SqliteTelemetryLog implements TelemetryLog {
     for (const l of this.listeners) l();
   }
 
+  private remember(b: LogBatch): void {
+    this.recent.set(b.id, b);
+    this.recentChars += b.lines.length;
+    for (const [id, old] of this.recent) {
+      if (this.recentChars <= RECENT_MAX_CHARS) break;
+      this.recent.delete(id);
+      this.recentChars -= old.lines.length;
+    }
+  }
+
+  private forget(throughId: number | 'all'): void {
+    for (const [id, b] of this.recent) {
+      if (throughId !== 'all' && id > throughId) break;
+      this.recent.delete(id);
+      this.recentChars -= b.lines.length;
+    }
+  }
+
   async read(afterId: number, limit: number): Promise<LogBatch[]> {
+    // The batches right after `afterId`, when they are all still in memory (ids follow each other).
+    if (this.recent.has(afterId + 1)) {
+      const out: LogBatch[] = [];
+      for (let id = afterId + 1; out.length < limit; id++) {
+        const b = this.recent.get(id);
+        if (!b) break;
+        out.push(b);
+      }
+      // The cache holds the newest batches: what follows these is not committed yet (or, after a
+      // gap in the ids, is read from the table next time).
+      return out;
+    }
     const rows = this.readStmt.all(afterId, limit) as {
       id: number;
       created_at: number;
@@ -129,10 +171,13 @@ export class SqliteTelemetryLog implements TelemetryLog {
 
   async deleteThrough(id: number): Promise<void> {
     this.deleteWhere('id <= ?', id);
+    this.forget(id);
   }
 
   async pruneOlderThan(cutoff: number): Promise<number> {
-    return this.deleteWhere('created_at < ?', cutoff).points;
+    const gone = this.deleteWhere('created_at < ?', cutoff);
+    if (gone.batches > 0) this.forget('all');
+    return gone.points;
   }
 
   async pruneToSize(maxBytes: number): Promise<number> {
@@ -151,6 +196,7 @@ export class SqliteTelemetryLog implements TelemetryLog {
         if (freed >= excess) break;
       }
       dropped += this.deleteWhere('id <= ?', lastId).points;
+      this.forget(lastId);
     }
     return dropped;
   }

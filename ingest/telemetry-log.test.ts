@@ -22,6 +22,28 @@ describe('SqliteTelemetryLog', () => {
     expect((await log.read(0, 10)).map((b) => b.lines)).toEqual(['e 5']);
   });
 
+  it('serves the newest batches from memory, and the rest — after a restart, a gap, a prune — from the table', async () => {
+    db = openDatabase(':memory:');
+    const log = new SqliteTelemetryLog(db);
+    for (const l of ['a 1', 'b 2', 'c 3']) await log.append(l, 1);
+    // Bodies changed under it: what it answers now came from memory.
+    db.exec(`UPDATE telemetry_batches SET body = x'${deflateRawSync(Buffer.from('zz 9')).toString('hex')}'`);
+    expect((await log.read(0, 10)).map((b) => b.lines)).toEqual(['a 1', 'b 2', 'c 3']);
+    expect((await log.read(1, 1)).map((b) => b.lines)).toEqual(['b 2']);
+    // Another instance over the same file (a restart) has none in memory: it reads the table.
+    const again = new SqliteTelemetryLog(db);
+    expect((await again.read(0, 10)).map((b) => b.lines)).toEqual(['zz 9', 'zz 9', 'zz 9']);
+    // Shipped batches are forgotten with their rows; later ones still come from memory.
+    const [first] = await log.read(0, 1);
+    await log.deleteThrough(first!.id);
+    expect((await log.read(0, 10)).map((b) => b.lines)).toEqual(['zz 9', 'zz 9']);
+    expect((await log.read(first!.id, 10)).map((b) => b.lines)).toEqual(['b 2', 'c 3']);
+    // Pruned by size: memory is dropped, the table answers.
+    await log.pruneToSize(1);
+    await log.append('d 4', 1);
+    expect((await log.read(0, 10)).map((b) => b.lines)).toEqual(['d 4']);
+  });
+
   it('rejects the waiting appends when the commit fails, so nothing is acknowledged', async () => {
     db = openDatabase(':memory:');
     const log = new SqliteTelemetryLog(db);
