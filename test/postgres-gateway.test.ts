@@ -306,6 +306,39 @@ describe(`a gateway on PostgreSQL${label}`, () => {
     }
   }, 60_000);
 
+  it('a console session made on one instance works on the other; signing out there ends it on both', async () => {
+    const { a, b } = await twoInstances('sessions');
+    try {
+      const made = await postJson<{ password: string }>(`${a.apiUrl}/api/v1/users`, {
+        username: 'lea',
+        role: 'dispatcher',
+      });
+      const signIn = await fetch(`${a.apiUrl}/api/v1/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'lea', password: made.body.password }),
+      });
+      const cookie = (signIn.headers.getSetCookie()[0] as string).split(';')[0] as string;
+      const { csrfToken } = (await signIn.json()) as { csrfToken: string };
+      // The other instance (another process behind the same load balancer) knows the session and its token.
+      const onB = await fetch(`${b.apiUrl}/api/v1/session`, { headers: { cookie } });
+      expect(((await onB.json()) as { user: { username: string } }).user.username).toBe('lea');
+      const change = await fetch(`${b.apiUrl}/api/v1/silences`, {
+        method: 'POST',
+        headers: { cookie, 'content-type': 'application/json', 'x-csrf-token': csrfToken },
+        body: JSON.stringify({ devices: ['press-1'], duration: '1h', reason: 'from the other instance' }),
+      });
+      expect(change.status).toBe(201);
+      expect(
+        (await fetch(`${b.apiUrl}/api/v1/session`, { method: 'DELETE', headers: { cookie } })).status,
+      ).toBe(204);
+      expect((await fetch(`${a.apiUrl}/api/v1/tickets`, { headers: { cookie } })).status).toBe(401);
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  }, 60_000);
+
   it('NUL characters (which PostgreSQL text cannot hold) in bodies and queries: a 400, the gateway goes on', async () => {
     const gw = await start(url);
     try {
