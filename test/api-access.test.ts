@@ -200,6 +200,26 @@ describe('API access control (gateway)', () => {
     expect(
       (await postJson(api(`/tickets/${own.body.id}/transitions`), { to: 'acknowledged' }, k)).status,
     ).toBe(403);
+    // The team's internal notes (comments, routing, a status change's note) are not the customer's to read.
+    expect(
+      (await postJson(api(`/tickets/${own.body.id}/comments`), { note: 'customer is difficult' })).status,
+    ).toBe(201);
+    expect(
+      (
+        await postJson(api(`/tickets/${own.body.id}/transitions`), {
+          to: 'acknowledged',
+          note: 'internal: call later',
+        })
+      ).status,
+    ).toBe(200);
+    type Entry = { type: string; note: string | null; to: string | null };
+    const seen = await getJson<{ timeline: Entry[] }>(api(`/tickets/${own.body.id}`), k);
+    expect(seen.body.timeline.map((e) => e.type)).toEqual(['created', 'status']);
+    expect(seen.body.timeline[1]).toMatchObject({ to: 'acknowledged', note: null });
+    const team = await getJson<{ timeline: Entry[] }>(api(`/tickets/${own.body.id}`));
+    expect(team.body.timeline.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['routed', 'comment', 'status']),
+    );
   });
 
   it('revoked and expired keys are refused; the key list never shows a key', async () => {

@@ -3,7 +3,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { FaultlineError } from '../../lib/errors.js';
 import { toIso } from '../../lib/time.js';
-import type { Ticket } from '../../tickets/model.js';
+import type { Ticket, TicketEvent } from '../../tickets/model.js';
 import { PRIORITIES, SLA_STATES, SOURCES, STATUSES, WAIT_REASONS } from '../../tickets/model.js';
 import type { ManualTicketInput, TicketService, TransitionInput } from '../../tickets/service.js';
 import type { TicketFilter } from '../../tickets/store.js';
@@ -37,6 +37,11 @@ const listQuery = z
   .strict();
 
 const idParams = z.object({ id: z.string().min(1).max(64) }).strict();
+
+/** What a customer reads of a ticket's timeline: its stages and reports — not the team's notes. */
+const CUSTOMER_ENTRIES = new Set(['created', 'status', 'visit_agreed', 'report', 'feedback']);
+const forCustomer = (e: TicketEvent): TicketEvent[] =>
+  !CUSTOMER_ENTRIES.has(e.type) ? [] : e.type === 'status' ? [{ ...e, note: null }] : [e];
 
 const partsList = z
   .array(z.object({ part: z.string().min(1).max(200), quantity: z.number().positive() }).strict())
@@ -306,11 +311,15 @@ export function ticketRoutes(tickets: TicketService, faultTypes: readonly string
         },
       },
       async (req) => {
-        const t = await visible(principalOf(req), req.params.id);
+        const p = principalOf(req);
+        const t = await visible(p, req.params.id);
         const timeline = await tickets.timeline(t.id);
         return {
           ...tickets.view(t),
-          timeline: timeline.map((e) => ({ ...e, at: toIso(e.at) })),
+          timeline: (p.role === 'customer' ? timeline.flatMap(forCustomer) : timeline).map((e) => ({
+            ...e,
+            at: toIso(e.at),
+          })),
           next: tickets.next(t),
         };
       },
