@@ -48,6 +48,7 @@ const hashOf = (id: string) => createHash('sha256').update(id, 'utf8').digest('h
 
 export class Sessions {
   private readonly csrf = CSRF();
+  private readonly checked = new WeakMap<FastifyRequest, { principal: Principal; user: User }>();
 
   constructor(
     private readonly store: SessionStore,
@@ -89,6 +90,9 @@ export class Sessions {
    */
   async principal(req: FastifyRequest): Promise<{ principal: Principal; user: User } | undefined> {
     if (!req.cookies?.[SESSION_COOKIE]) return undefined;
+    // Checked once per request: the guard's answer serves the route that asks again.
+    const known = this.checked.get(req);
+    if (known) return known;
     const s = req.session as SessionData | null;
     const user = s?.userId ? await this.users.get(s.userId) : undefined;
     if (!s || !user || user.disabledAt !== null || user.passwordChangedAt > (s.createdAt ?? 0)) {
@@ -99,11 +103,14 @@ export class Sessions {
       );
     }
     if (!SAFE_METHODS.has(req.method)) this.checkCsrf(req);
-    return { principal: principalOf(user), user };
+    const signedIn = { principal: principalOf(user), user };
+    this.checked.set(req, signedIn);
+    return signedIn;
   }
 
   /** Starts a session for `user` (a new id: whatever session the request had ends). */
   async signIn(req: FastifyRequest, user: User): Promise<{ csrfToken: string; expiresAt: number }> {
+    this.checked.delete(req);
     await req.session.regenerate();
     const now = this.now();
     req.session.options({ secure: req.protocol === 'https' });
@@ -116,6 +123,7 @@ export class Sessions {
 
   /** Ends the request's session, if it has one. */
   async signOut(req: FastifyRequest): Promise<void> {
+    this.checked.delete(req);
     if ((req.session as SessionData | null)?.userId) await req.session.destroy();
   }
 
