@@ -1,5 +1,5 @@
 import { FaultlineError } from '../lib/errors.js';
-import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
 import type { ApiKey, Role } from './auth.js';
 import type { ApiKeyStore } from './store.js';
 
@@ -57,8 +57,12 @@ function fromRow(r: Row): ApiKey {
 
 /** API keys in SQLite (state.db), found by hash through a unique index. */
 export class SqliteApiKeyStore implements ApiKeyStore {
+  /** The lookups every API request makes, prepared once. */
+  private readonly stmt: ReturnType<typeof statementCache>;
+
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'api-keys', MIGRATIONS);
+    this.stmt = statementCache(db);
   }
 
   private insertRow(k: ApiKey, hash: string): void {
@@ -104,19 +108,17 @@ export class SqliteApiKeyStore implements ApiKeyStore {
   }
 
   async hashOf(id: string): Promise<string | undefined> {
-    const r = this.db.prepare('SELECT hash FROM api_keys WHERE id = ?').get(id) as
-      | { hash: string }
-      | undefined;
+    const r = this.stmt('SELECT hash FROM api_keys WHERE id = ?').get(id) as { hash: string } | undefined;
     return r?.hash;
   }
 
   async byHash(hash: string): Promise<ApiKey | undefined> {
-    const r = this.db.prepare('SELECT * FROM api_keys WHERE hash = ?').get(hash) as Row | undefined;
+    const r = this.stmt('SELECT * FROM api_keys WHERE hash = ?').get(hash) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
   async get(id: string): Promise<ApiKey | undefined> {
-    const r = this.db.prepare('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
+    const r = this.stmt('SELECT * FROM api_keys WHERE id = ?').get(id) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
@@ -130,7 +132,7 @@ export class SqliteApiKeyStore implements ApiKeyStore {
   }
 
   async touch(id: string, at: number): Promise<void> {
-    this.db.prepare('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(at, id);
+    this.stmt('UPDATE api_keys SET last_used_at = ? WHERE id = ?').run(at, id);
   }
 
   async activeCount(at: number): Promise<number> {

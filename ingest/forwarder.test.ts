@@ -124,6 +124,38 @@ describe('Forwarder', () => {
     expect(log.batchesRead).toBe(60);
   });
 
+  it('a slow trickle waits flushInterval to fill a request; the tail of a burst ships once readings stop', async () => {
+    db = openDatabase(':memory:');
+    const log = new SqliteTelemetryLog(db);
+    const w = new ScriptedWriter();
+    f = new Forwarder({
+      log,
+      writer: w,
+      deadLetters: { add: async () => {}, list: async () => [], count: async () => 0 },
+      logger: silentLogger,
+      batchLines: 3,
+      flushIntervalMs: 30_000,
+      retryMinMs: 5,
+      retryMaxMs: 20,
+    });
+    log.onCommit(() => f?.notify());
+    f.start();
+    // A trickle: one reading, no burst before it — it waits (up to 30 s) for company.
+    await log.append('t v=1', 1);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(w.received).toEqual([]);
+    // A burst: the request fills and ships; its tail, one reading, follows once nothing more comes
+    // (50 ms), not 30 s later.
+    await log.append('b1 v=1\nb2 v=2', 2);
+    await waitFor(async () => (w.received.length === 3 ? true : undefined), 5_000, 'the full request');
+    const tailAt = Date.now();
+    await log.append('tail v=1', 1);
+    await waitFor(async () => (w.received.length === 4 ? true : undefined), 5_000, 'the tail');
+    expect(Date.now() - tailAt).toBeLessThan(5_000);
+    expect(w.received).toEqual(['t v=1', 'b1 v=1', 'b2 v=2', 'tail v=1']);
+    expect(w.sizes).toEqual([3, 1]);
+  });
+
   it('keeps going when the dead-letter store fails: retries until the line can be recorded', async () => {
     const w = new ScriptedWriter();
     let failAdds = 2;

@@ -39,6 +39,17 @@ function combine(into: Rollup, r: Rollup): void {
   }
 }
 
+function addTo(r: Rollup, v: number, ts: number): void {
+  if (v < r.min) r.min = v;
+  if (v > r.max) r.max = v;
+  r.sum += v;
+  r.count++;
+  if (ts >= r.lastTs) {
+    r.last = v;
+    r.lastTs = ts;
+  }
+}
+
 /**
  * Aggregates readings in memory and hands the partials to the store on `flush()` (every few
  * seconds), so that history costs one upsert per series and minute, not one write per reading.
@@ -46,6 +57,12 @@ function combine(into: Rollup, r: Rollup): void {
  */
 export class History {
   private pending = new Map<string, Rollup>();
+  /**
+   * The pending rollup of each series' newest minute, by device and metric: a reading in that
+   * minute (nearly all) finds it without building the `pending` key (issue 19: that string was a
+   * tenth of the ingest thread's allocations). Emptied whenever a flush takes rows.
+   */
+  private readonly hot = new Map<string, Map<string, Rollup>>();
   /** Taken by a flush and not yet in the store (queries still see them). */
   private flushing = new Map<string, Rollup>();
 
@@ -53,33 +70,30 @@ export class History {
 
   add(p: Point): void {
     const minute = Math.floor(p.ts / MINUTE_MS) * MINUTE_MS;
+    let hot = this.hot.get(p.deviceId);
     for (const metric in p.fields) {
       const raw = p.fields[metric];
       const v = typeof raw === 'boolean' ? (raw ? 1 : 0) : raw;
       if (typeof v !== 'number') continue;
+      const h = hot?.get(metric);
+      if (h !== undefined && h.minute === minute) {
+        addTo(h, v, p.ts);
+        continue;
+      }
       const key = `${p.deviceId}\u0000${metric}\u0000${minute}`;
-      const r = this.pending.get(key);
-      if (r) {
-        if (v < r.min) r.min = v;
-        if (v > r.max) r.max = v;
-        r.sum += v;
-        r.count++;
-        if (p.ts >= r.lastTs) {
-          r.last = v;
-          r.lastTs = p.ts;
+      let r = this.pending.get(key);
+      if (r) addTo(r, v, p.ts);
+      else {
+        r = { deviceId: p.deviceId, metric, minute, min: v, max: v, sum: v, count: 1, last: v, lastTs: p.ts };
+        this.pending.set(key, r);
+      }
+      if (h === undefined || minute > h.minute) {
+        if (hot === undefined) {
+          hot = new Map();
+          this.hot.set(p.deviceId, hot);
         }
-      } else
-        this.pending.set(key, {
-          deviceId: p.deviceId,
-          metric,
-          minute,
-          min: v,
-          max: v,
-          sum: v,
-          count: 1,
-          last: v,
-          lastTs: p.ts,
-        });
+        hot.set(metric, r);
+      }
     }
   }
 
@@ -97,6 +111,7 @@ export class History {
 
   private async flushNow(before: number): Promise<void> {
     const taken = new Map<string, Rollup>();
+    this.hot.clear();
     for (const [k, r] of this.pending) {
       if (r.minute >= before) continue;
       taken.set(k, r);

@@ -66,4 +66,49 @@ describe('Ingest: the line protocol of readings', () => {
     ]);
     expect(registry.get('press-1')?.lastValues.temperature).toEqual({ value: 73, ts: t(3) });
   });
+
+  it('delivers the readings of one spool commit together, in arrival order, after it; a failed commit delivers none', async () => {
+    db = openDatabase(':memory:');
+    const registry = new DeviceRegistry(new SqliteDeviceStore(db), [], []);
+    await registry.load();
+    const log = new SqliteTelemetryLog(db);
+    const ingest = new Ingest({
+      log,
+      registry,
+      deadLetters: new SqliteDeadLetterStore(db),
+      logger: silentLogger,
+    });
+    const heard: string[] = [];
+    ingest.onReading((p) => heard.push(`${p.deviceId}:${p.fields.v}`));
+    const reading = (d: string, v: number): Point => ({
+      deviceId: d,
+      ts: NOW,
+      receivedAt: NOW,
+      source: 'test',
+      fields: { v },
+    });
+    // Three messages in one turn: one commit, one promise, heard only once durable.
+    const a = ingest.accept([reading('m1', 1)]);
+    const b = ingest.accept([reading('m2', 2), reading('m1', 3)]);
+    const c = ingest.accept([reading('m3', 4)]);
+    expect(a).toBe(b);
+    expect(b).toBe(c);
+    expect(heard).toEqual([]);
+    await c;
+    expect(heard).toEqual(['m1:1', 'm2:2', 'm1:3', 'm3:4']);
+    expect(ingest.counters.accepted).toBe(4);
+    // A commit that fails: every message of it is refused and no listener hears of it…
+    db.exec(
+      "CREATE TRIGGER full BEFORE INSERT ON telemetry_batches BEGIN SELECT RAISE(FAIL, 'disk full'); END",
+    );
+    const lost = [ingest.accept([reading('m1', 5)]), ingest.accept([reading('m2', 6)])];
+    for (const p of lost) await expect(p).rejects.toThrow(/disk full/);
+    expect(heard).toHaveLength(4);
+    expect(ingest.counters.accepted).toBe(4);
+    // …and the next commit goes through as before.
+    db.exec('DROP TRIGGER full');
+    await ingest.accept([reading('m1', 7)]);
+    expect(heard).toEqual(['m1:1', 'm2:2', 'm1:3', 'm3:4', 'm1:7']);
+    expect((await log.stats()).points).toBe(5);
+  });
 });

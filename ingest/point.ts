@@ -175,8 +175,10 @@ export function decodeTelemetryObject(
   }
   const fields: Record<string, FieldValue> = {};
   let count = 0;
-  for (const [key, value] of Object.entries(obj)) {
-    if (key === 'ts' || key === 'errorCode') continue;
+  // for…in, not Object.entries: no [key, value] array per metric (issue 19).
+  for (const key in obj) {
+    if (key === 'ts' || key === 'errorCode' || !Object.hasOwn(obj, key)) continue;
+    const value = obj[key];
     const problem = checkField(key, value);
     if (problem) {
       rejected.push({ key, reason: problem });

@@ -1,4 +1,4 @@
-import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
 import type { DeadLetter, DeadLetterInput, DeadLetterStore } from './store.js';
 
 const MIGRATIONS = [
@@ -22,6 +22,7 @@ const MAX_PAYLOAD_BYTES = 64 * 1024; // keep at most 64 KiB of each rejected pay
 /** Bounded: past `maxEntries` the oldest entries are deleted. */
 export class SqliteDeadLetterStore implements DeadLetterStore {
   private readonly insert;
+  private readonly stmt: ReturnType<typeof statementCache>;
   private added = 0;
 
   constructor(
@@ -29,6 +30,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
     private readonly maxEntries = 10_000,
   ) {
     migrate(db, 'dead-letters', MIGRATIONS);
+    this.stmt = statementCache(db);
     this.insert = db.prepare(
       'INSERT INTO dead_letters (at, source, device_id, origin, reason, payload) VALUES (?, ?, ?, ?, ?, ?)',
     );
@@ -80,7 +82,7 @@ export class SqliteDeadLetterStore implements DeadLetterStore {
             'SELECT COUNT(*) AS n FROM dead_letters WHERE device_id IN (SELECT value FROM json_each(?))',
           )
           .get(JSON.stringify(deviceIn))
-      : this.db.prepare('SELECT COUNT(*) AS n FROM dead_letters').get();
+      : this.stmt('SELECT COUNT(*) AS n FROM dead_letters').get();
     return (row as { n: number }).n;
   }
 }

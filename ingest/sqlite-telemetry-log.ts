@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { deflateRawSync, inflateRaw } from 'node:zlib';
 import type { Statement } from 'better-sqlite3';
-import { migrate, type SqliteDatabase } from '../lib/sqlite.js';
+import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
 import type { LogBatch, SpoolStats, TelemetryLog } from './store.js';
 
 const inflate = promisify(inflateRaw);
@@ -41,7 +41,22 @@ const MIGRATIONS = [
 interface Pending {
   lines: string[];
   points: number;
-  waiters: { resolve: () => void; reject: (err: Error) => void }[];
+  /** One promise for every append of the batch (not one per append: issue 19). */
+  done: Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+function pending(): Pending {
+  let resolve!: () => void;
+  let reject!: (err: Error) => void;
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Every caller handles the outcome; this keeps a batch nobody waits for from crashing the process.
+  done.catch(() => undefined);
+  return { lines: [], points: 0, done, resolve, reject };
 }
 
 /**
@@ -57,6 +72,8 @@ export class SqliteTelemetryLog implements TelemetryLog {
   private readonly listeners: (() => void)[] = [];
 
   private readonly readStmt: Statement;
+  /** Statements run per batch or per status request, prepared once. */
+  private readonly stmt: ReturnType<typeof statementCache>;
   /**
    * The newest batches as text, by id: the forwarder, caught up, reads what was just committed —
    * from here instead of reading the row back and inflating it (issue 19: the no-rule path spent its
@@ -70,6 +87,7 @@ export class SqliteTelemetryLog implements TelemetryLog {
     private readonly now: () => number = Date.now,
   ) {
     migrate(db, 'telemetry-log', MIGRATIONS);
+    this.stmt = statementCache(db);
     this.readStmt = db.prepare(
       'SELECT id, created_at, points, body FROM telemetry_batches WHERE id > ? ORDER BY id LIMIT ?',
     );
@@ -89,13 +107,13 @@ export class SqliteTelemetryLog implements TelemetryLog {
   append(lines: string, points: number): Promise<void> {
     if (this.closed) return Promise.reject(new Error('telemetry log is closed'));
     if (!this.pending) {
-      this.pending = { lines: [], points: 0, waiters: [] };
+      this.pending = pending();
       setImmediate(() => this.flush());
     }
     const p = this.pending;
     p.lines.push(lines);
     p.points += points;
-    return new Promise((resolve, reject) => p.waiters.push({ resolve, reject }));
+    return p.done;
   }
 
   /** Commits what is pending now; called once per event-loop turn and on close. */
@@ -113,10 +131,10 @@ export class SqliteTelemetryLog implements TelemetryLog {
       this.totals.bytes += body.length;
       this.remember({ id, createdAt, points: p.points, lines: text });
     } catch (err) {
-      for (const w of p.waiters) w.reject(err as Error);
+      p.reject(err as Error);
       return;
     }
-    for (const w of p.waiters) w.resolve();
+    p.resolve();
     for (const l of this.listeners) l();
   }
 
@@ -202,7 +220,7 @@ export class SqliteTelemetryLog implements TelemetryLog {
   }
 
   async stats(): Promise<SpoolStats> {
-    const oldest = this.db.prepare('SELECT created_at FROM telemetry_batches ORDER BY id LIMIT 1').get() as
+    const oldest = this.stmt('SELECT created_at FROM telemetry_batches ORDER BY id LIMIT 1').get() as
       | { created_at: number }
       | undefined;
     return { ...this.totals, oldestAt: oldest?.created_at ?? null };
@@ -210,12 +228,10 @@ export class SqliteTelemetryLog implements TelemetryLog {
 
   private deleteWhere(cond: string, arg: number): { batches: number; points: number; bytes: number } {
     return this.db.transaction(() => {
-      const gone = this.db
-        .prepare(
-          `SELECT COUNT(*) AS batches, COALESCE(SUM(points), 0) AS points, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM telemetry_batches WHERE ${cond}`,
-        )
-        .get(arg) as { batches: number; points: number; bytes: number };
-      if (gone.batches > 0) this.db.prepare(`DELETE FROM telemetry_batches WHERE ${cond}`).run(arg);
+      const gone = this.stmt(
+        `SELECT COUNT(*) AS batches, COALESCE(SUM(points), 0) AS points, COALESCE(SUM(LENGTH(body)), 0) AS bytes FROM telemetry_batches WHERE ${cond}`,
+      ).get(arg) as { batches: number; points: number; bytes: number };
+      if (gone.batches > 0) this.stmt(`DELETE FROM telemetry_batches WHERE ${cond}`).run(arg);
       this.totals.batches -= gone.batches;
       this.totals.points -= gone.points;
       this.totals.bytes -= gone.bytes;

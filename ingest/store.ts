@@ -29,7 +29,11 @@ export interface LogBatch {
  * A reading counts as accepted — and may be acknowledged to its source — once `append` resolved.
  */
 export interface TelemetryLog {
-  /** Makes `lines` (newline-separated, `points` readings) durable; resolves after the commit. */
+  /**
+   * Makes `lines` (newline-separated, `points` readings) durable; resolves after the commit. Appends
+   * committed together (one batch) may return the same promise: callers that see the same promise
+   * again know their readings share a commit (ingest delivers them together).
+   */
   append(lines: string, points: number): Promise<void>;
   /** Oldest batches first, at most `limit`, with an id above `afterId`. */
   read(afterId: number, limit: number): Promise<LogBatch[]>;

@@ -8,6 +8,7 @@ import { RateLimitedLog } from '../../lib/log.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
 import { BrokerAuth, type BrokerUser } from './auth.js';
 import { brokerExposure, type EmbeddedBrokerConfig, isLoopback } from './config.js';
+import { InFlight } from './in-flight.js';
 import { limitPacketSize } from './packet-limit.js';
 import { DecodeReporter } from './report.js';
 import { TopicRouter } from './router.js';
@@ -40,7 +41,13 @@ export class EmbeddedBroker implements Adapter {
   private ctx: AdapterContext | undefined;
   private port: number | undefined;
   private stopping = false;
-  private inFlight = new Set<Promise<void>>();
+  /** Publishes handed to the spool; each is acknowledged (PUBACK) once durable. */
+  private readonly inFlight = new InFlight({
+    durable: (n) => {
+      this.counters.readings += n;
+    },
+    failed: (err) => this.ctx?.logger.error({ err }, 'readings could not be made durable; not acknowledged'),
+  });
   private readonly router: TopicRouter;
   private readonly counters = {
     publishes: 0,
@@ -239,7 +246,7 @@ export class EmbeddedBroker implements Adapter {
     const servers = [this.server, this.tlsServer].filter((x): x is Server => x !== undefined);
     const closed = Promise.all(servers.map((srv) => new Promise<void>((r) => srv.close(() => r()))));
     // Readings already being made durable finish and are acknowledged before clients are dropped.
-    await Promise.allSettled([...this.inFlight]);
+    await this.inFlight.drained();
     const aedes = this.aedes;
     await new Promise<void>((r) => aedes.close(() => r()));
     await closed;
@@ -328,19 +335,9 @@ export class EmbeddedBroker implements Adapter {
       done(null);
       return;
     }
-    const deviceId = decoded.points[0]?.deviceId;
-    const p = ctx.sink.accept(decoded.points).then(
-      () => {
-        this.counters.readings += decoded.points.length;
-        done(null);
-      },
-      (err: unknown) => {
-        ctx.logger.error({ err, deviceId }, 'reading could not be made durable; not acknowledged');
-        done(err instanceof Error ? err : new Error(String(err)));
-      },
+    this.inFlight.add(ctx.sink.accept(decoded.points), decoded.points.length, (err) =>
+      done(err === undefined ? null : err instanceof Error ? err : new Error(String(err))),
     );
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
   }
 }
 

@@ -5,11 +5,14 @@ import { RateLimitedLog } from '../../lib/log.js';
 import { redactUrl } from '../../lib/redact.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
 import type { MqttClientConfig } from './client-config.js';
+import { InFlight } from './in-flight.js';
 import { DecodeReporter } from './report.js';
 import { TopicRouter } from './router.js';
 
 /** Readings being made durable at once, at most; past it, reading from the broker pauses. */
 const MAX_IN_FLIGHT = 5_000;
+
+const noTrace = (): void => undefined;
 
 type SendPacket = (packet: { cmd: string; messageId?: number }, cb?: () => void, ...rest: unknown[]) => void;
 
@@ -31,7 +34,15 @@ export class MqttClientAdapter implements Adapter {
   private stopping = false;
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly inFlight = new InFlight({
+    durable: (n) => {
+      this.counters.readings += n;
+    },
+    failed: (err) => this.notDurable(err),
+    released: () => this.resume(),
+  });
+  /** mqtt.js callbacks held back while too many messages are in flight. */
+  private readonly paused: (() => void)[] = [];
   /** QoS 1 messages handed to the spool whose PUBACK waits for it, by message id. */
   private readonly pendingAcks = new Map<number, Promise<void>>();
   private warn: RateLimitedLog | undefined;
@@ -117,6 +128,9 @@ export class MqttClientAdapter implements Adapter {
       resubscribe: false, // subscriptions are ours: see subscribe()
       manualConnect: true,
     };
+    // mqtt.js traces every packet through `debug` (DEBUG=mqttjs*): building those calls' arguments
+    // was 6 % of the ingest thread's allocations with tracing off (issue 19). Off unless asked for.
+    if (!process.env.DEBUG) o.log = noTrace;
     if (c.username !== undefined) o.username = c.username;
     if (c.password !== undefined) o.password = c.password;
     if (c.protocolVersion === 5 && !c.clean)
@@ -193,24 +207,24 @@ export class MqttClientAdapter implements Adapter {
       return;
     }
     const durable = ctx.sink.accept(decoded.points);
-    const p = durable.then(
-      () => {
-        this.counters.readings += decoded.points.length;
-      },
-      (err: unknown) => {
-        // Not acknowledged: drop the connection so the broker delivers it again after reconnecting.
-        this.counters.spoolFailures++;
-        ctx.logger.error({ err, topic: packet.topic }, 'reading could not be made durable; not acknowledged');
-        (this.client as unknown as { stream?: { destroy(): void } } | undefined)?.stream?.destroy();
-      },
-    );
-    this.inFlight.add(p);
-    void p.finally(() => this.inFlight.delete(p));
+    this.inFlight.add(durable, decoded.points.length);
     // The PUBACK that mqtt.js sends when `callback` runs waits for `durable` (see deferAcks); the
     // next message is read at once, so that many share one spool commit.
     if (packet.qos === 1 && packet.messageId !== undefined) this.pendingAcks.set(packet.messageId, durable);
     if (this.inFlight.size < MAX_IN_FLIGHT) callback();
-    else void p.finally(() => callback()); // back-pressure: stop reading until the spool catches up
+    else this.paused.push(callback); // back-pressure: stop reading until the spool catches up
+  }
+
+  /** A spool commit failed: not acknowledged, so the connection drops and the broker sends again. */
+  private notDurable(err: unknown): void {
+    this.counters.spoolFailures++;
+    this.ctx?.logger.error({ err }, 'readings could not be made durable; not acknowledged');
+    (this.client as unknown as { stream?: { destroy(): void } } | undefined)?.stream?.destroy();
+  }
+
+  /** Reads on once the messages in flight are below the bound again. */
+  private resume(): void {
+    while (this.paused.length > 0 && this.inFlight.size < MAX_IN_FLIGHT) this.paused.shift()?.();
   }
 
   /**
@@ -249,7 +263,7 @@ export class MqttClientAdapter implements Adapter {
     clearTimeout(this.reconnectTimer);
     this.reconnectTimer = undefined;
     // Readings being made durable are acknowledged before the connection closes.
-    await Promise.allSettled([...this.inFlight]);
+    await this.inFlight.drained();
     const client = this.client;
     await new Promise<void>((resolve) => {
       const t = setTimeout(() => {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { BenchEnv } from './env.js';
 import { gatewayConfig, type RunningGateway, startGateway } from './gateway.js';
-import { lines, procSample, runScript, sleep, spawnScript, until, wallNow } from './procs.js';
+import { lines, procSample, runScript, sleep, spawnScript, threadCpu, until, wallNow } from './procs.js';
 import type { PublisherOptions, PublisherResult } from './publisher.js';
 import { plantRulesYaml, rulesYaml } from './workload.js';
 
@@ -48,6 +48,8 @@ export interface IngestResult {
 
 /** Time allowed for the last readings to reach InfluxDB after the publisher is done. */
 const SETTLE_MS = 120_000;
+/** How often the gateway is asked how far it got during a burst. */
+const POLL_MS = 100;
 
 interface Consumer {
   /** The consuming processes (two or more: several gateways on one PostgreSQL). */
@@ -153,6 +155,39 @@ export async function ticketCount(gw: RunningGateway): Promise<number> {
 }
 
 /**
+ * Like `settle`, and also when: the moment (wall clock, ms) the count reached `expected`,
+ * interpolated between the polls before and after it; or, when it stopped short, the poll at
+ * which it last changed. `onChange` runs at each poll that saw the count move.
+ */
+export async function settleAt(
+  count: () => Promise<number>,
+  expected: number,
+  o: { stallMs?: number; timeoutMs?: number; everyMs?: number; onChange?: () => void } = {},
+): Promise<{ n: number; at: number }> {
+  const stallMs = o.stallMs ?? 10_000;
+  const end = Date.now() + (o.timeoutMs ?? SETTLE_MS);
+  let last = -1;
+  let lastAt = wallNow();
+  let movedAt = Date.now();
+  for (;;) {
+    const n = await count();
+    const at = wallNow();
+    if (n >= expected) {
+      const share = last < 0 || n === last ? 1 : (expected - last) / (n - last);
+      return { n, at: lastAt + share * (at - lastAt) };
+    }
+    if (n !== last) {
+      last = n;
+      lastAt = at;
+      movedAt = Date.now();
+      o.onChange?.();
+    }
+    if (Date.now() - movedAt > stallMs || Date.now() > end) return { n, at: lastAt };
+    await sleep(o.everyMs ?? 20);
+  }
+}
+
+/**
  * Waits until `count()` reaches `expected`, or stops moving for `stallMs` (readings lost on the
  * way), or `timeoutMs` passes.
  */
@@ -233,6 +268,7 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
 
     const sample = () => consumer.pids.map(procSample);
     const before = sample();
+    const threadsBefore = consumer.pids.map(threadCpu);
     const transitionsBefore = await consumer.transitions();
     const pub = await runScript<PublisherResult>('publisher', {
       ...base,
@@ -241,19 +277,33 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
       tsBase,
     });
     const expected = c.devices + c.messages;
-    await settle(() => consumer.written(), expected);
+    // Polled every 100 ms, not faster: each poll is an API request the gateway serves (its CPU
+    // counts), which the floor, reporting on stdout, does not pay. The moment the count reached
+    // `expected` is interpolated between the two polls around it.
+    const done = await settleAt(() => consumer.written(), expected, { everyMs: POLL_MS });
+    let after = sample();
     // The consumer's own count may include readings it made itself (devices coming online): the
     // clock stops when InfluxDB holds every reading sent, or stops growing.
     const stored = (await settle(() => env.count(db, field), expected, 5_000, 60_000)) - c.devices;
-    const end = wallNow();
+    const end = done.at;
     // The state path may still be opening tickets (each a few round trips on PostgreSQL): counted
-    // once the count has not moved for 3 s; the CPU it takes is the readings' too.
-    const tickets =
-      c.target === 'floor'
-        ? 0
-        : await settle(() => consumer.tickets(), Number.POSITIVE_INFINITY, 3_000, 120_000);
-    const ticketsAt = Math.max(end, wallNow() - 3_000);
-    const after = sample();
+    // until the count has not moved for 3 s; the CPU it takes until its last change is the
+    // readings' too (the idle time after it is not).
+    let ticketsAt = end;
+    let tickets = 0;
+    if (c.target !== 'floor') {
+      const t = await settleAt(() => consumer.tickets(), Number.POSITIVE_INFINITY, {
+        stallMs: 3_000,
+        timeoutMs: 120_000,
+        everyMs: 250,
+        onChange: () => {
+          after = sample();
+        },
+      });
+      tickets = t.n;
+      ticketsAt = Math.max(end, t.at);
+    }
+    if (process.env.BENCH_THREADS) printThreads(c, threadsBefore, consumer.pids.map(threadCpu));
     const seconds = (end - pub.startedAt) / 1000;
     const cpu = (xs: ReturnType<typeof sample>) => xs.reduce((a, x) => a + x.cpuSeconds, 0);
     return {
@@ -276,6 +326,18 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
   } finally {
     await consumer.stop();
   }
+}
+
+/** With BENCH_THREADS=1: each consuming process's CPU µs per reading by thread, on stderr. */
+function printThreads(c: IngestCase, before: Map<string, number>[], after: Map<string, number>[]): void {
+  after.forEach((threads, i) => {
+    const parts = [...threads]
+      .map(([name, s]): [string, number] => [name, ((s - (before[i]?.get(name) ?? 0)) / c.messages) * 1e6])
+      .filter(([, us]) => us >= 0.05)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, us]) => `${name} ${us.toFixed(1)}`);
+    process.stderr.write(`    CPU µs/reading by thread (process ${i}): ${parts.join(', ')}\n`);
+  });
 }
 
 /**

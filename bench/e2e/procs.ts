@@ -21,6 +21,33 @@ export interface ProcSample {
   fds: number;
 }
 
+/**
+ * CPU seconds of a process's threads, summed by thread name (/proc/<pid>/task/<tid>/comm: "node"
+ * for the main thread, "V8 DefaultWorke" for the GC's helpers, "libuv-worker" for the thread pool…).
+ * Threads that ended are not counted.
+ */
+export function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const key = tid === String(pid) ? `${name} (main)` : `${name}#${Number(tid) - pid}`;
+      out.set(key, (out.get(key) ?? 0) + (Number(rest[11]) + Number(rest[12])) / CLK_TCK);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
 /** CPU, memory and open files of a process, from /proc (Linux). */
 export function procSample(pid: number): ProcSample {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');

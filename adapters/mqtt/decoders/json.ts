@@ -108,6 +108,8 @@ function mapped(
   return { point, problems };
 }
 
+const NO_PROBLEMS = Object.freeze([]) as unknown as DecodeProblem[];
+
 function one(
   item: unknown,
   deviceId: string | undefined,
@@ -134,7 +136,10 @@ function one(
   if (!r.ok) return { problems: [{ deviceId, reason: r.reason, partial: false }] };
   return {
     point: r.point,
-    problems: r.rejected.map((x) => ({ deviceId, reason: `${x.key}: ${x.reason}`, partial: true })),
+    problems:
+      r.rejected.length === 0
+        ? NO_PROBLEMS
+        : r.rejected.map((x) => ({ deviceId, reason: `${x.key}: ${x.reason}`, partial: true })),
   };
 }
 
@@ -154,7 +159,8 @@ export function jsonDecoder(o: JsonOptions): Decoder {
     if (readings === undefined) return fail(`no "${o.readingsPath}" in payload`, ctx.vars.device ?? null);
     const items = Array.isArray(readings) ? readings : [readings];
     const out: Decoded = { points: [], problems: [] };
-    items.forEach((item, i) => {
+    for (let i = 0; i < items.length; i++) {
+      const item: unknown = items[i];
       let deviceId = ctx.vars.device;
       if (o.deviceKey && Array.isArray(readings)) {
         const d = get(item, o.deviceKey);
@@ -167,9 +173,10 @@ export function jsonDecoder(o: JsonOptions): Decoder {
           : item;
       const r = one(body, deviceId, ctx, o);
       if (r.point) out.points.push(withTags(r.point, ctx));
+      if (r.problems.length === 0) continue;
       const prefix = items.length > 1 ? `[${i}] ` : '';
       for (const p of r.problems) out.problems.push({ ...p, reason: prefix + p.reason });
-    });
+    }
     return out;
   };
 }

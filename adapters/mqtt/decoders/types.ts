@@ -6,6 +6,11 @@ export interface DecodeContext {
   vars: Record<string, string>;
   /** Static tags configured for the subscription. */
   tags: Record<string, string>;
+  /**
+   * `tagsFrom` of this context, worked out once per topic by the router (null: no tags); shared by
+   * every reading of the topic, so never changed.
+   */
+  readingTags?: Readonly<Record<string, string>> | null;
   receivedAt: number;
   source: string;
 }
@@ -28,7 +33,10 @@ export interface Decoded {
 export type Decoder = (payload: Buffer, ctx: DecodeContext) => Decoded;
 
 /** Tags of a reading: template placeholders other than device and metric, then static tags. */
-export function tagsFrom(ctx: DecodeContext): Record<string, string> | undefined {
+export function tagsFrom(
+  ctx: Pick<DecodeContext, 'vars' | 'tags' | 'readingTags'>,
+): Readonly<Record<string, string>> | undefined {
+  if (ctx.readingTags !== undefined) return ctx.readingTags ?? undefined;
   const tags: Record<string, string> = {};
   for (const [k, v] of Object.entries(ctx.vars)) if (k !== 'device' && k !== 'metric') tags[k] = v;
   Object.assign(tags, ctx.tags);
@@ -37,7 +45,7 @@ export function tagsFrom(ctx: DecodeContext): Record<string, string> | undefined
 
 export function withTags(p: Point, ctx: DecodeContext): Point {
   const tags = tagsFrom(ctx);
-  if (tags) p.tags = { ...tags, ...p.tags };
+  if (tags) p.tags = p.tags ? { ...tags, ...p.tags } : (tags as Record<string, string>);
   return p;
 }
 
