@@ -10,7 +10,7 @@ import { machine, runSpoolInfluxBench } from './spool-influx.js';
 import { runStatePathBench } from './state-path.js';
 
 /**
- * `npm run bench [-- --only <text>] [--messages N] [--components]`: the end-to-end table (the
+ * `npm run bench [-- --only <text>[|<text>…]] [--messages N] [--components]`: the end-to-end table (the
  * gateway as users run it, driven by a separate load process), then the component figures.
  */
 async function main(): Promise<void> {

@@ -6,7 +6,7 @@ import {
   type AlertEvent,
   type DeviceFacts,
   type EvalInput,
-  evaluate,
+  evaluateInPlace,
   INITIAL_STATE,
   newState,
   nextTickAt,
@@ -458,16 +458,16 @@ export class RuleEngine {
 
   private step(s: Series, input: EvalInput): void {
     const key = s.key;
-    let result: ReturnType<typeof evaluate>;
+    let events: AlertEvent[];
     try {
-      result = evaluate(s.compiled.rule, s.state, input);
+      if (Object.isFrozen(s.state)) s.state = newState(s.state);
+      events = evaluateInPlace(s.compiled.rule, s.state, input);
     } catch (err) {
       // One rule failing on one series must not keep the reading from the other rules.
       this.evaluationErrors++;
       for (const l of this.errorListeners) l(key, err);
       return;
     }
-    const [state, events] = result;
     // Updated in place: every evaluation may have changed what is saved.
     s.unsaved = true;
     if (
@@ -477,9 +477,9 @@ export class RuleEngine {
       this.scheduler.now() - s.savedAt >= this.checkpointMs
     )
       this.dirty.add(key);
-    s.state = state;
     this.arm(s);
-    for (const event of events) {
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i] as AlertEvent;
       this.transitions++;
       const t: AlertTransition = { alertId: key, rule: s.compiled.rule, device: s.device, event };
       for (const l of this.listeners) l(t);

@@ -450,23 +450,6 @@ function advance(rule: Rule, s: SeriesState, obs: Observation): AlertEvent[] {
   if (obs.holds || s.state !== 'firing') s.value = obs.value;
   s.holding = obs.holds;
   s.clearing = obs.clears;
-  const fire = (when: number): AlertEvent[] => {
-    const fires = [...s.fires.filter((t) => t > when - rule.flapping.withinMs), when];
-    const flapping = fires.length >= rule.flapping.count;
-    const priority = obs.priority && obs.priority !== rule.ticket.priority ? obs.priority : null;
-    const e: AlertEvent = { type: 'firing', at: when, value: obs.value, flapping };
-    if (priority) e.priority = priority;
-    if (obs.entry) e.entry = obs.entry;
-    s.state = 'firing';
-    s.since ??= when;
-    s.firedAt = when;
-    s.lastHeldAt = when;
-    s.fires = fires;
-    s.flapping = flapping;
-    s.priority = priority;
-    s.entry = obs.entry ?? null;
-    return [e];
-  };
   switch (s.state) {
     case 'inactive': {
       if (!obs.holds) return NONE;
@@ -476,7 +459,7 @@ function advance(rule: Rule, s: SeriesState, obs: Observation): AlertEvent[] {
         s.since = at;
         return [{ type: 'pending', at, value: obs.value }];
       }
-      return fire(at);
+      return fire(rule, s, obs, at);
     }
     case 'pending': {
       if (!obs.holds) {
@@ -485,7 +468,7 @@ function advance(rule: Rule, s: SeriesState, obs: Observation): AlertEvent[] {
         return [{ type: 'inactive', at, value: obs.value }];
       }
       const since = s.since ?? at;
-      if (at - since >= forMs(rule.condition)) return fire(at);
+      if (at - since >= forMs(rule.condition)) return fire(rule, s, obs, at);
       return NONE;
     }
     case 'firing': {
@@ -504,6 +487,25 @@ function advance(rule: Rule, s: SeriesState, obs: Observation): AlertEvent[] {
       return resolve(s, rule.keepFiringForMs > 0 ? Math.max(at, keepUntil) : at, obs.value);
     }
   }
+}
+
+/** The alert fires at `when` (a module function, not a closure made on every observation). */
+function fire(rule: Rule, s: SeriesState, obs: Observation, when: number): AlertEvent[] {
+  const fires = [...s.fires.filter((t) => t > when - rule.flapping.withinMs), when];
+  const flapping = fires.length >= rule.flapping.count;
+  const priority = obs.priority && obs.priority !== rule.ticket.priority ? obs.priority : null;
+  const e: AlertEvent = { type: 'firing', at: when, value: obs.value, flapping };
+  if (priority) e.priority = priority;
+  if (obs.entry) e.entry = obs.entry;
+  s.state = 'firing';
+  s.since ??= when;
+  s.firedAt = when;
+  s.lastHeldAt = when;
+  s.fires = fires;
+  s.flapping = flapping;
+  s.priority = priority;
+  s.entry = obs.entry ?? null;
+  return [e];
 }
 
 function resolve(s: SeriesState, at: number, value: FieldValue | null): AlertEvent[] {
@@ -525,12 +527,20 @@ function resolve(s: SeriesState, at: number, value: FieldValue | null): AlertEve
  */
 export function evaluate(rule: Rule, state: SeriesState, input: EvalInput): [SeriesState, AlertEvent[]] {
   const s = Object.isFrozen(state) ? newState(state) : state;
-  if (input.kind === 'tick') return [s, tick(rule, s, input.now)];
+  return [s, evaluateInPlace(rule, s, input)];
+}
+
+/**
+ * `evaluate` on a state that is not frozen, returning only the events (the rule engine's path: no
+ * tuple per evaluation). The events array is shared and empty when nothing happened.
+ */
+export function evaluateInPlace(rule: Rule, s: SeriesState, input: EvalInput): AlertEvent[] {
+  if (input.kind === 'tick') return tick(rule, s, input.now);
   const lastTs = s.lastTs;
   const obs = observeReading(rule.condition, s, input);
-  if (!obs) return [s, NONE];
+  if (!obs) return NONE;
   s.lastTs = Math.max(lastTs ?? input.ts, input.ts);
-  return [s, advance(rule, s, obs)];
+  return advance(rule, s, obs);
 }
 
 function tick(rule: Rule, s: SeriesState, now: number): AlertEvent[] {

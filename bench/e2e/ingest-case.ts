@@ -57,6 +57,8 @@ interface Consumer {
   /** Readings the consumer has written to InfluxDB so far (accepted and not left in its spool). */
   written(): Promise<number>;
   tickets(): Promise<number>;
+  /** When the newest ticket was created (ms; null: none or unknown). */
+  newestTicketAt(): Promise<number | null>;
   /** Longest time readings waited with no InfluxDB write, seconds (null: not measured). */
   writeGap(): Promise<number | null>;
   /** Alert transitions so far (null: not measured). */
@@ -91,6 +93,7 @@ async function startFloor(env: BenchEnv, db: string, c: IngestCase): Promise<Con
     pids: [child.pid as number],
     written: async () => written,
     tickets: async () => 0,
+    newestTicketAt: async () => null,
     writeGap: async () => null,
     transitions: async () => null,
     async stop() {
@@ -141,17 +144,13 @@ export const forwarded = async (gw: RunningGateway) => {
   return (m.get('faultline_readings_accepted_total') ?? 0) - (m.get('faultline_spool_points') ?? 0);
 };
 
-export async function ticketCount(gw: RunningGateway): Promise<number> {
-  let n = 0;
-  let cursor: string | null = null;
-  do {
-    const page = (await gw.get(
-      `/api/v1/tickets?limit=200${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
-    )) as { items: unknown[]; nextCursor: string | null };
-    n += page.items.length;
-    cursor = page.nextCursor;
-  } while (cursor);
-  return n;
+/** When the newest ticket was created (ms; null: none). */
+async function newestTicketAt(gw: RunningGateway): Promise<number | null> {
+  const page = (await gw.get('/api/v1/tickets?limit=1&sort=-createdAt')) as {
+    items: { createdAt: string }[];
+  };
+  const at = page.items[0] ? Date.parse(page.items[0].createdAt) : Number.NaN;
+  return Number.isFinite(at) ? at : null;
 }
 
 /**
@@ -235,7 +234,11 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
       pids: gws.map((g) => g.pid),
       // Every instance writes every reading (the same points): done when the slowest is.
       written: async () => Math.min(...(await each(forwarded))),
-      tickets: () => ticketCount(gw),
+      // From the metrics (tickets stay open during a case), not by listing every ticket: each
+      // poll of the list made the gateway serialise hundreds of tickets, which the readings'
+      // CPU figure then counted.
+      tickets: metric('faultline_tickets_open').bind(null, gw),
+      newestTicketAt: async () => newestTicketAt(gw),
       writeGap: async () => Math.max(...(await each(metric('faultline_influx_longest_write_gap_seconds')))),
       transitions: async () =>
         (await each(metric('faultline_alert_transitions_total'))).reduce((a, b) => a + b, 0),
@@ -301,7 +304,9 @@ export async function runIngestCase(env: BenchEnv, c: IngestCase, index: number)
         },
       });
       tickets = t.n;
-      ticketsAt = Math.max(end, t.at);
+      // The newest ticket's own creation time (the gateway's clock, this machine's), not the poll
+      // that first saw it.
+      ticketsAt = Math.max(end, (await consumer.newestTicketAt()) ?? end);
     }
     if (process.env.BENCH_THREADS) printThreads(c, threadsBefore, consumer.pids.map(threadCpu));
     const seconds = (end - pub.startedAt) / 1000;

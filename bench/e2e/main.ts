@@ -13,7 +13,7 @@ import { runSoak } from './soak.js';
 
 export interface E2eOptions {
   messages: number;
-  /** Substring filter on case labels. */
+  /** Substring filter on case labels (several: separated by `|`). */
   only?: string;
   /** Soak mode: only the soak, this many seconds. */
   soakSeconds?: number;
@@ -91,7 +91,7 @@ export async function runE2e(o: E2eOptions): Promise<boolean> {
     const results: IngestResult[] = [];
     for (const [i, c] of cases.entries()) {
       if (!o.parts.has('ingest')) break;
-      if (o.only && !label(c).includes(o.only)) continue;
+      if (o.only && !o.only.split('|').some((part) => label(c).includes(part))) continue;
       const r = await runIngestCase(env, c, i);
       results.push(r);
       process.stderr.write(`  ${label(c)}: ${int(r.pointsPerSecond)} points/s\n`);
