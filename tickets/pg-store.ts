@@ -185,14 +185,17 @@ export class PgTicketStore implements TicketStore {
       const current = (await this.hydrate(c, rows))[0];
       if (!current) return undefined;
       const { ticket, events } = mutate(current);
-      await c.query(UPDATE, [
-        ...Object.values(ticketColumns(ticket)),
-        ticket.occurrences,
-        ticket.lastOccurrenceAt,
-        seq,
-      ]);
-      await c.query('DELETE FROM sla_clocks WHERE ticket_seq = $1', [seq]);
-      await this.writeClocks(c, seq, ticket.sla);
+      // The same object back: only timeline entries to add (a routing note, a notice).
+      if (ticket !== current) {
+        await c.query(UPDATE, [
+          ...Object.values(ticketColumns(ticket)),
+          ticket.occurrences,
+          ticket.lastOccurrenceAt,
+          seq,
+        ]);
+        await c.query('DELETE FROM sla_clocks WHERE ticket_seq = $1', [seq]);
+        await this.writeClocks(c, seq, ticket.sla);
+      }
       for (const e of events) await addEvent(c, seq, e);
       return ticket;
     });

@@ -211,8 +211,10 @@ export class SqliteTicketStore implements TicketStore {
       update: db.transaction((seq: number, mutate: Mutate): Ticket | undefined => {
         const row = this.stmts.get.get(seq) as Row | undefined;
         if (!row) return undefined;
-        const { ticket, events } = mutate(this.hydrate(row));
-        this.write(ticket);
+        const current = this.hydrate(row);
+        const { ticket, events } = mutate(current);
+        // The same object back: only timeline entries to add (a routing note, a notice).
+        if (ticket !== current) this.write(ticket);
         for (const e of events) this.addEvent(seq, e);
         return ticket;
       }),

@@ -96,8 +96,9 @@ export interface TicketStore {
   list(q: ListQuery): Promise<Page<Ticket>>;
   /**
    * Read-modify-write of one ticket in one transaction. `mutate` is synchronous and pure: it gets
-   * the current ticket and returns the new one with the timeline entries to append. It may throw
-   * to refuse the change. Returns `undefined` when there is no such ticket.
+   * the current ticket and returns the new one with the timeline entries to append; returning the
+   * very object it got means "unchanged": only the entries are written. It may throw to refuse the
+   * change. Returns `undefined` when there is no such ticket.
    */
   update(
     id: string,

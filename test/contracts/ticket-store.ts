@@ -190,6 +190,22 @@ export function ticketStoreContract(
       expect(await store.update('T-424242', (t) => ({ ticket: t, events: [] }))).toBeUndefined();
     });
 
+    it('update returning the ticket it got adds the timeline entries only; the ticket stays as stored', async () => {
+      const { ticket } = await store.openOrRecur(monitoring(), 2_000);
+      const note = { at: 2_100, type: 'routed', actor: 'routing', from: null, to: null, note: 'nearest' };
+      const same = await store.update(ticket.id, (t) => ({ ticket: t, events: [note as NewTicketEvent] }));
+      expect(same).toEqual(ticket);
+      expect(await store.get(ticket.id)).toEqual(ticket);
+      expect((await store.timeline(ticket.id)).map((e) => e.type)).toEqual(['created', 'routed']);
+      // A changed ticket after it is still written whole.
+      const changed = await store.update(ticket.id, (t) => ({
+        ticket: { ...t, title: 'renamed' },
+        events: [],
+      }));
+      expect(await store.get(ticket.id)).toEqual(changed);
+      expect(changed?.title).toBe('renamed');
+    });
+
     it('lists by urgency: open first, then class, then nearest unmet deadline; cursors page through', async () => {
       const mk = (rule: string, priority: Ticket['priority'], due: number) =>
         store.openOrRecur(monitoring({ ruleId: rule, priority, sla: { response: fixedClock(0, due) } }), 1);
