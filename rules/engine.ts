@@ -258,14 +258,21 @@ export class RuleEngine {
     const input: EvalInput = { kind: 'reading', ts: point.ts, fields: point.fields, device: r.facts };
     if (point.errorCodes) input.errorCodes = point.errorCodes;
     const epoch = ++this.epoch;
-    for (const slot of r.any) this.visit(slot, epoch, device, input);
+    const now = this.scheduler.now();
+    for (const slot of r.any) this.visit(slot, epoch, device, input, now);
     for (const metric in point.fields) {
       const list = r.byMetric.get(metric);
-      if (list) for (const slot of list) this.visit(slot, epoch, device, input);
+      if (list) for (const slot of list) this.visit(slot, epoch, device, input, now);
     }
   }
 
-  private visit(slot: Slot, epoch: number, device: Device, input: Extract<EvalInput, { kind: 'reading' }>) {
+  private visit(
+    slot: Slot,
+    epoch: number,
+    device: Device,
+    input: Extract<EvalInput, { kind: 'reading' }>,
+    now: number,
+  ) {
     if (slot.seen === epoch) return;
     slot.seen = epoch;
     const c = slot.compiled;
@@ -278,13 +285,13 @@ export class RuleEngine {
         // A new series is first due at a checkpoint phase of its own, so that a fleet whose
         // series all began together is not saved all at once ever after.
         const phase = ((this.series.size % CHECKPOINT_PHASES) / CHECKPOINT_PHASES) * this.checkpointMs;
-        s = { key, state: INITIAL_STATE, compiled: c, device, savedAt: this.scheduler.now() - phase };
+        s = { key, state: INITIAL_STATE, compiled: c, device, savedAt: now - phase };
         this.series.set(key, s);
       }
       slot.series = s;
     }
     s.device = device;
-    this.step(s, input);
+    this.step(s, input, now);
   }
 
   /**
@@ -456,7 +463,8 @@ export class RuleEngine {
     for (const s of this.series.values()) this.disarm(s);
   }
 
-  private step(s: Series, input: EvalInput): void {
+  /** `now`: the scheduler's time, read once per reading (not once per rule). */
+  private step(s: Series, input: EvalInput, now: number): void {
     const key = s.key;
     let events: AlertEvent[];
     try {
@@ -474,7 +482,7 @@ export class RuleEngine {
       events.length > 0 ||
       input.kind === 'tick' ||
       s.savedAt === undefined ||
-      this.scheduler.now() - s.savedAt >= this.checkpointMs
+      now - s.savedAt >= this.checkpointMs
     )
       this.dirty.add(key);
     this.arm(s);
@@ -506,7 +514,7 @@ export class RuleEngine {
         const now = this.scheduler.now();
         // A long wait is re-armed in steps (Node's timers overflow past ~24.8 days).
         if (now < at) this.arm(s);
-        else this.step(s, { kind: 'tick', now });
+        else this.step(s, { kind: 'tick', now }, now);
       },
       Math.min(MAX_TIMER_MS, Math.max(0, at - this.scheduler.now())),
     );

@@ -423,6 +423,15 @@ describe('expr (CEL)', () => {
     expect(events).toEqual(['firing@2', 'resolved@3']);
   });
 
+  it('a copy made with newState is a branch of its own: evaluating the original leaves it as it was', () => {
+    const r = rule({ expr: 'temperature > 80.0 && rpm < 100.0' });
+    const { state } = run(r, [reading(1, { temperature: 85, rpm: 50 })]);
+    const branch = newState(state);
+    run(r, [reading(2, { temperature: 20, rpm: 900 })], state);
+    expect(state.values).toEqual({ temperature: [2, 20], rpm: [2, 900] });
+    expect(branch.values).toEqual({ temperature: [1, 85], rpm: [1, 50] });
+  });
+
   it('strings, error codes and the device are usable; a stale value says nothing', () => {
     const r = rule({ expr: { cel: 'state == "FAULT" && "E-7" in errorCodes', maxAge: '10s' } });
     expect(run(r, [reading(1_000, { state: 'FAULT' }, ['E-7'])]).events).toEqual(['firing@1000']);

@@ -118,7 +118,10 @@ export function newState(from: Partial<SeriesState> = {}): SeriesState {
     ...s,
     fires: [...s.fires],
     samples,
-    values: { ...s.values },
+    // Pairs copied too: evaluation updates them in place.
+    values: Object.fromEntries(
+      Object.entries(s.values).map(([k, v]): [string, [number, FieldValue]] => [k, [v[0], v[1]]]),
+    ),
     codes: [...s.codes],
     ewma: s.ewma && { ...s.ewma },
   };
@@ -389,7 +392,13 @@ function observeReading(
       for (const k of names) {
         const v = input.fields[k];
         const prev = s.values[k];
-        if (v !== undefined && (!prev || prev[0] <= ts)) s.values[k] = [ts, v];
+        if (v === undefined) continue;
+        // In place: no pair per variable and reading.
+        if (!prev) s.values[k] = [ts, v];
+        else if (prev[0] <= ts) {
+          prev[0] = ts;
+          prev[1] = v;
+        }
       }
       if (input.errorCodes !== undefined && !late) s.codes = input.errorCodes;
       if (late) return undefined;
@@ -604,19 +613,22 @@ function noDataDue(
 /** When a tick could change this state, or `undefined`. */
 export function nextTickAt(rule: Rule, s: SeriesState): number | undefined {
   const c = rule.condition;
+  // No closure here: this runs after every evaluation of every rule (issue 19).
   let next = Infinity;
-  // A deadline a tick has already judged is not armed again: time alone changes nothing there.
-  const consider = (t: number) => {
-    if ((s.checkedAt === null || t > s.checkedAt) && t < next) next = t;
-  };
-  if (s.state === 'pending' && s.holding && s.since !== null) consider(s.since + forMs(c));
+  if (s.state === 'pending' && s.holding && s.since !== null) next = sooner(s, next, s.since + forMs(c));
   if (s.state === 'firing' && !s.holding && s.clearing && rule.keepFiringForMs > 0 && s.lastHeldAt !== null)
-    consider(s.lastHeldAt + rule.keepFiringForMs);
+    next = sooner(s, next, s.lastHeldAt + rule.keepFiringForMs);
   if (c.kind === 'noData' && s.lastSeen !== null && s.state !== 'firing')
-    consider(noDataDue(rule, c, s, s.lastSeen));
+    next = sooner(s, next, noDataDue(rule, c, s, s.lastSeen));
   if ((c.kind === 'window' || c.kind === 'rate') && s.samples.length) {
-    consider((s.samples[0] as number) + c.overMs + 1);
-    if (c.kind === 'window' && c.fn === 'count' && s.startedAt !== null) consider(s.startedAt + c.overMs);
+    next = sooner(s, next, (s.samples[0] as number) + c.overMs + 1);
+    if (c.kind === 'window' && c.fn === 'count' && s.startedAt !== null)
+      next = sooner(s, next, s.startedAt + c.overMs);
   }
   return next === Infinity ? undefined : next;
+}
+
+/** `t` if it is sooner than `next` and not a deadline a tick already judged (time alone changes nothing there). */
+function sooner(s: SeriesState, next: number, t: number): number {
+  return (s.checkedAt === null || t > s.checkedAt) && t < next ? t : next;
 }
