@@ -47,16 +47,22 @@ describe('Forwarder', () => {
     db.close();
   });
 
-  function setup(deadLetters: DeadLetterStore, writer: InfluxWriter, batchLines = 3) {
+  function setup(
+    deadLetters: DeadLetterStore,
+    writer: InfluxWriter,
+    batchLines = 3,
+    flushIntervalMs = 5,
+    makeLog: (db: SqliteDatabase) => SqliteTelemetryLog = (d) => new SqliteTelemetryLog(d),
+  ) {
     db = openDatabase(':memory:');
-    const log = new SqliteTelemetryLog(db);
+    const log = makeLog(db);
     f = new Forwarder({
       log,
       writer,
       deadLetters,
       logger: silentLogger,
       batchLines,
-      flushIntervalMs: 5,
+      flushIntervalMs,
       retryMinMs: 5,
       retryMaxMs: 20,
     });
@@ -64,6 +70,8 @@ describe('Forwarder', () => {
     f.start();
     return { log, forwarder: f };
   }
+
+  const noDeadLetters: DeadLetterStore = { add: async () => {}, list: async () => [], count: async () => 0 };
 
   it('ships in order in requests of at most batchLines, then empties the spool', async () => {
     const w = new ScriptedWriter();
@@ -102,44 +110,22 @@ describe('Forwarder', () => {
   });
 
   it('reads each batch once while a small request fills up, whatever the number of commits', async () => {
-    db = openDatabase(':memory:');
-    const log = new CountingLog(db);
     const w = new ScriptedWriter();
-    f = new Forwarder({
-      log,
-      writer: w,
-      deadLetters: { add: async () => {}, list: async () => [], count: async () => 0 },
-      logger: silentLogger,
-      batchLines: 10_000,
-      flushIntervalMs: 400,
-      retryMinMs: 5,
-      retryMaxMs: 20,
+    let counting: CountingLog | undefined;
+    const { log } = setup(noDeadLetters, w, 10_000, 400, (d) => {
+      counting = new CountingLog(d);
+      return counting;
     });
-    log.onCommit(() => f?.notify());
-    f.start();
     // 60 commits (one per turn, as a steady stream gives), each waking the forwarder.
     for (let i = 0; i < 60; i++) await log.append(`m${i} v=${i}`, 1);
     await waitFor(async () => ((await log.stats()).batches === 0 ? true : undefined), 5_000, 'drained');
     expect(w.received).toEqual(Array.from({ length: 60 }, (_, i) => `m${i} v=${i}`));
-    expect(log.batchesRead).toBe(60);
+    expect(counting?.batchesRead).toBe(60);
   });
 
   it('a slow trickle waits flushInterval to fill a request; the tail of a burst ships once readings stop', async () => {
-    db = openDatabase(':memory:');
-    const log = new SqliteTelemetryLog(db);
     const w = new ScriptedWriter();
-    f = new Forwarder({
-      log,
-      writer: w,
-      deadLetters: { add: async () => {}, list: async () => [], count: async () => 0 },
-      logger: silentLogger,
-      batchLines: 3,
-      flushIntervalMs: 30_000,
-      retryMinMs: 5,
-      retryMaxMs: 20,
-    });
-    log.onCommit(() => f?.notify());
-    f.start();
+    const { log } = setup(noDeadLetters, w, 3, 30_000);
     // A trickle: one reading, no burst before it — it waits (up to 30 s) for company.
     await log.append('t v=1', 1);
     await new Promise((r) => setTimeout(r, 300));

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { silentLogger } from '../test/helpers.js';
-import { deviceSchema, siteSchema } from './config.js';
+import { type DeviceConfig, deviceSchema, type SiteConfig, siteSchema } from './config.js';
 import { DeviceRegistry } from './devices.js';
 import { Ingest } from './ingest.js';
 import type { Point } from './point.js';
@@ -15,12 +15,10 @@ describe('Ingest: the line protocol of readings', () => {
   let db: SqliteDatabase;
   afterEach(() => db.close());
 
-  it("keeps each reading's series right while reusing it: other tags, another site, other fields", async () => {
+  /** Ingest over a fresh in-memory database, with these sites and configured devices. */
+  async function setup(sites: SiteConfig[], devices: DeviceConfig[]) {
     db = openDatabase(':memory:');
-    const sites = [siteSchema.parse({ id: 'north' }), siteSchema.parse({ id: 'south' })];
-    const registry = new DeviceRegistry(new SqliteDeviceStore(db), sites, [
-      deviceSchema.parse({ id: 'press-1', site: 'north', model: 'p-400', tags: { line: 'l2' } }),
-    ]);
+    const registry = new DeviceRegistry(new SqliteDeviceStore(db), sites, devices);
     await registry.load();
     const log = new SqliteTelemetryLog(db);
     const ingest = new Ingest({
@@ -30,6 +28,14 @@ describe('Ingest: the line protocol of readings', () => {
       logger: silentLogger,
       now: () => NOW,
     });
+    return { registry, log, ingest };
+  }
+
+  it("keeps each reading's series right while reusing it: other tags, another site, other fields", async () => {
+    const { registry, log, ingest } = await setup(
+      [siteSchema.parse({ id: 'north' }), siteSchema.parse({ id: 'south' })],
+      [deviceSchema.parse({ id: 'press-1', site: 'north', model: 'p-400', tags: { line: 'l2' } })],
+    );
     const reading = (i: number, o: Partial<Point> = {}): Point => ({
       deviceId: 'press-1',
       ts: NOW - 1_000 + i,
@@ -68,16 +74,7 @@ describe('Ingest: the line protocol of readings', () => {
   });
 
   it('delivers the readings of one spool commit together, in arrival order, after it; a failed commit delivers none', async () => {
-    db = openDatabase(':memory:');
-    const registry = new DeviceRegistry(new SqliteDeviceStore(db), [], []);
-    await registry.load();
-    const log = new SqliteTelemetryLog(db);
-    const ingest = new Ingest({
-      log,
-      registry,
-      deadLetters: new SqliteDeadLetterStore(db),
-      logger: silentLogger,
-    });
+    const { log, ingest } = await setup([], []);
     const heard: string[] = [];
     ingest.onReading((p) => heard.push(`${p.deviceId}:${p.fields.v}`));
     const reading = (d: string, v: number): Point => ({
