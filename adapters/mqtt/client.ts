@@ -54,6 +54,7 @@ export class MqttClientAdapter implements Adapter {
     messages: 0,
     readings: 0,
     unmatched: 0,
+    /** Spool commits that failed: their messages were not acknowledged (the connection dropped). */
     spoolFailures: 0,
     lastError: null as string | null,
     lastConnectAt: null as number | null,
