@@ -70,6 +70,13 @@ describe('telemetry convention (JSON)', () => {
     expect(!r.ok && r.reason).toContain(reason);
   });
 
+  it('a "__proto__" key is refused by name, not lost: alone, the payload has no usable metric', () => {
+    const both = decode('{"__proto__": 5, "t": 1}');
+    expect(both).toMatchObject({ ok: true, point: { fields: { t: 1 } } });
+    expect(both.ok && both.rejected).toEqual([{ key: '__proto__', reason: '"__proto__" cannot be a name' }]);
+    expect(decode('{"__proto__": 5}')).toEqual({ ok: false, reason: 'no usable metric in payload' });
+  });
+
   it('rejects device ids that cannot be a series tag', () => {
     expect(decode('{"t": 1}', 'bad id').ok).toBe(false);
     expect(decode('{"t": 1}', '').ok).toBe(false);

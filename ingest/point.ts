@@ -113,9 +113,20 @@ export function parseErrorCodes(raw: unknown): string[] | { error: string } {
   return codes;
 }
 
+/**
+ * Why a name from a payload cannot be a key of a plain object (a metric or tag name), or undefined.
+ * Assigning `__proto__` sets the object's prototype instead of a key: the value vanished silently
+ * and an empty reading was accepted.
+ */
+export function unsafeKey(key: string): string | undefined {
+  return key === '__proto__' ? '"__proto__" cannot be a name' : undefined;
+}
+
 export function checkField(key: string, value: unknown): string | undefined {
   if (key.length === 0 || key.length > MAX_KEY_LENGTH)
     return `metric names are 1 to ${MAX_KEY_LENGTH} characters`;
+  const unsafe = unsafeKey(key);
+  if (unsafe) return unsafe;
   if (RESERVED_FIELDS.has(key)) return `"${key}" is reserved by InfluxDB`;
   // Neither PostgreSQL text nor InfluxDB's line protocol can carry U+0000.
   if (key.includes('\u0000')) return 'metric names cannot hold NUL characters';

@@ -205,6 +205,21 @@ describe('line protocol decoder', () => {
   });
 });
 
+describe('line protocol: names that cannot be keys', () => {
+  it('a "__proto__" field or tag key refuses its line with the reason; the other lines stay', () => {
+    const out = route(
+      router({ topic: 'd/{device}', payload: 'line' }),
+      'd/x',
+      'm __proto__=5 1000000\nm,__proto__=a v=1 1000000\nm v=2 2000000',
+    );
+    expect(out?.points.map((p) => p.fields)).toEqual([{ v: 2 }]);
+    expect(out?.problems).toEqual([
+      { deviceId: 'x', reason: 'line 1: field key: "__proto__" cannot be a name', partial: true },
+      { deviceId: 'x', reason: 'line 2: tag key: "__proto__" cannot be a name', partial: true },
+    ]);
+  });
+});
+
 describe('status decoder', () => {
   const r = router({ topic: 'devices/{device}/status', payload: 'status' });
   it.each([

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { type FieldValue, isValidDeviceId, type Point } from '../../../ingest/point.js';
+import { type FieldValue, isValidDeviceId, type Point, unsafeKey } from '../../../ingest/point.js';
 import { type Decoded, type Decoder, withTags } from './types.js';
 
 export const lineOptionsSchema = z
@@ -85,6 +85,11 @@ class Scanner {
   }
 }
 
+function refuseUnsafe(key: string, what: string): void {
+  const unsafe = unsafeKey(key);
+  if (unsafe) throw new Error(`${what}: ${unsafe}`);
+}
+
 export function parseLine(line: string): ParsedLine {
   const sc = new Scanner(line);
   const measurement = sc.token(', ', 'measurement');
@@ -92,6 +97,7 @@ export function parseLine(line: string): ParsedLine {
   while (line[sc.i] === ',') {
     sc.i++;
     const k = sc.token(',= ', 'tag key');
+    refuseUnsafe(k, 'tag key');
     sc.expect('=', '"=" after tag key');
     tags[k] = sc.token(', ', 'tag value');
   }
@@ -100,6 +106,7 @@ export function parseLine(line: string): ParsedLine {
   do {
     if (line[sc.i] === ',') sc.i++;
     const k = sc.token(',= ', 'field key');
+    refuseUnsafe(k, 'field key');
     sc.expect('=', '"=" after field key');
     fields[k] = sc.fieldValue();
   } while (line[sc.i] === ',');

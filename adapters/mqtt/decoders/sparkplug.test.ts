@@ -111,6 +111,7 @@ describe('Sparkplug B decoder', () => {
         seq: 0,
         metrics: [
           { name: 'Blob', type: 'Bytes', value: Buffer.from([1, 2]) },
+          { name: '__proto__', type: 'Double', value: 5 },
           { name: 'T', type: 'Double', value: 3 },
         ],
       }),
@@ -118,6 +119,7 @@ describe('Sparkplug B decoder', () => {
     expect(mixed?.points.map((p) => p.fields)).toEqual([{ online: true }, { T: 3 }]);
     expect(mixed?.problems).toEqual([
       { deviceId: 'n', reason: 'Blob: Sparkplug type Bytes is not read', partial: true },
+      { deviceId: 'n', reason: '"__proto__" cannot be a name', partial: true },
     ]);
   });
 });

@@ -1,6 +1,12 @@
 import { createRequire } from 'node:module';
 import { z } from 'zod';
-import { connectivityPoint, type FieldValue, isValidDeviceId, type Point } from '../../../ingest/point.js';
+import {
+  connectivityPoint,
+  type FieldValue,
+  isValidDeviceId,
+  type Point,
+  unsafeKey,
+} from '../../../ingest/point.js';
 import { type Decoded, type Decoder, fail, withTags } from './types.js';
 
 // Eclipse Tahu's codec (CommonJS).
@@ -161,6 +167,11 @@ export function sparkplugDecoder(o: SparkplugOptions): Decoder {
       if (name === 'bdSeq' || name.startsWith('Node Control/') || name.startsWith('Device Control/'))
         continue;
       if (m.isNull) continue;
+      const unsafe = unsafeKey(name);
+      if (unsafe) {
+        out.problems.push({ deviceId, reason: unsafe, partial: true });
+        continue;
+      }
       if (!m.type || !TYPES_READ.has(m.type)) {
         out.problems.push({
           deviceId,
