@@ -196,19 +196,7 @@ export async function settle(
   stallMs = 10_000,
   timeoutMs = SETTLE_MS,
 ): Promise<number> {
-  const end = Date.now() + timeoutMs;
-  let last = -1;
-  let movedAt = Date.now();
-  for (;;) {
-    const n = await count();
-    if (n >= expected) return n;
-    if (n !== last) {
-      last = n;
-      movedAt = Date.now();
-    }
-    if (Date.now() - movedAt > stallMs || Date.now() > end) return n;
-    await sleep(20);
-  }
+  return (await settleAt(count, expected, { stallMs, timeoutMs })).n;
 }
 
 /**

@@ -21,6 +21,13 @@ export interface ProcSample {
   fds: number;
 }
 
+/** User + system CPU seconds from a /proc `stat` line (of a process or one of its threads). */
+function cpuSecondsOf(stat: string): number {
+  // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+}
+
 /**
  * CPU seconds of a process's threads, summed by thread name (/proc/<pid>/task/<tid>/comm: "node"
  * for the main thread, "V8 DefaultWorke" for the GC's helpers, "libuv-worker" for the thread pool…).
@@ -38,9 +45,8 @@ export function threadCpu(pid: number): Map<string, number> {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
       const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       const key = tid === String(pid) ? `${name} (main)` : `${name}#${Number(tid) - pid}`;
-      out.set(key, (out.get(key) ?? 0) + (Number(rest[11]) + Number(rest[12])) / CLK_TCK);
+      out.set(key, (out.get(key) ?? 0) + cpuSecondsOf(stat));
     } catch {
       // The thread ended between the listing and the read.
     }
@@ -50,10 +56,7 @@ export function threadCpu(pid: number): Map<string, number> {
 
 /** CPU, memory and open files of a process, from /proc (Linux). */
 export function procSample(pid: number): ProcSample {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after "(comm)": state is field 3; utime and stime are fields 14 and 15.
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const cpuSeconds = (Number(rest[11]) + Number(rest[12])) / CLK_TCK;
+  const cpuSeconds = cpuSecondsOf(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0) * 1024;
   let fds = 0;
