@@ -108,6 +108,12 @@ export interface ApiDeps {
   /** This gateway instance: its id, where its state lives, and whether it leads (issue 20). */
   instance?: () => InstanceInfo;
   /**
+   * Resolves once the state changes made so far are committed (the state path's unit of work spans
+   * the turns of a burst, lib/unit-of-work.ts): the answer to a write waits for it, so that a client
+   * told "done" reads its change from any connection, and no crash takes back what was confirmed.
+   */
+  committed?: () => Promise<void>;
+  /**
    * In the API worker: where the routes it does not serve go (`forward.ts`). Their handlers do not
    * run here, so the dependencies only they use are never called in the worker.
    */
@@ -146,6 +152,12 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   app.setSerializerCompiler(serializerCompiler);
   installProblemHandlers(app);
   if (deps.forward) installForwarding(app as unknown as FastifyInstance, deps.forward);
+  const committed = deps.committed;
+  if (committed)
+    app.addHook('onSend', async (req, _reply, payload) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') await committed();
+      return payload;
+    });
 
   app.register(helmet, {
     // The API answers JSON; the documentation page and the console need their own scripts and styles only.

@@ -272,9 +272,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     ticketsRef = tickets;
     // The state changes of one turn's readings commit together (lib/unit-of-work.ts); events are
     // relayed once committed.
-    const uow = new UnitOfWork(stateDb, (err, stage) =>
-      logger.error({ err, stage }, 'state changes of a turn could not be committed'),
+    const uow = new UnitOfWork(stateDb, (err, stage, what) =>
+      stage === 'before-commit' && what
+        ? logger.error(
+            { err, row: what },
+            'a state change of a turn could not be stored; the rest of the turn was',
+          )
+        : logger.error({ err, stage }, 'state changes of a turn could not be committed'),
     );
+    stores.writeAtCommit(uow);
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
     const outbox = new Outbox(stores.outbox);
     outbox.relayAfter((fn) => uow.afterCommit(fn));
@@ -506,6 +512,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
 
     const api = buildApi({
       keys,
+      committed: () => new Promise<void>((done) => uow.afterCommit(done)),
       users: { users, sessions, settings: consoleSettings(config) },
       outbox,
       egress,

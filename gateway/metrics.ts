@@ -18,7 +18,8 @@ export function createMetrics(
   /** The rule engine's counters: evaluations that threw (one rule on one series), alert transitions. */
   engine: () => { evaluationErrors: number; transitions: number } | undefined = () => undefined,
   /** The state path's turn transactions (lib/unit-of-work.ts). */
-  stateCommits: () => { commits: number; failedCommits: number } | undefined = () => undefined,
+  stateCommits: () => { commits: number; failedCommits: number; droppedRows: number } | undefined = () =>
+    undefined,
   /** This instance: its id, storage, role, and (several instances) the devices it evaluates. */
   instance: () => InstanceInfo | undefined = () => undefined,
 ) {
@@ -280,6 +281,11 @@ export function createMetrics(
     'faultline_state_commit_failures_total',
     "Turn transactions that failed to commit: that turn's state changes were rolled back (see docs/architecture.md).",
     () => stateCommits()?.failedCommits,
+  );
+  counted(
+    'faultline_state_rows_dropped_total',
+    'Rows kept for a turn commit (alerts, alert history, events) that failed alone and were not stored; the rest of the turn was.',
+    () => stateCommits()?.droppedRows,
   );
   counted(
     'faultline_alert_transitions_total',

@@ -16,6 +16,7 @@ import { FaultlineError } from '../lib/errors.js';
 import { openPool, type PgPool } from '../lib/pg.js';
 import { redactUrl } from '../lib/redact.js';
 import type { SqliteDatabase } from '../lib/sqlite.js';
+import type { TurnWrites } from '../lib/unit-of-work.js';
 import { PgOutboxStore } from '../notify/pg-outbox-store.js';
 import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
 import type { OutboxStore } from '../notify/store.js';
@@ -53,6 +54,11 @@ export interface SharedStores {
   preventive: PreventiveStore;
   /** state.db (the unit of work and the checkpoints use it); null with PostgreSQL. */
   stateDb: SqliteDatabase | null;
+  /**
+   * The stores that keep a turn's rows for its commit (SQLite: alerts and events, lib/unit-of-work.ts)
+   * write them at `turn`'s commits from now on; with PostgreSQL each call is its own transaction.
+   */
+  writeAtCommit(turn: TurnWrites): void;
   pool: PgPool | null;
   /** Closes the pool (state.db is closed with the other SQLite files). */
   close(): Promise<void>;
@@ -70,12 +76,14 @@ export interface StoreOptions {
 export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
   if (!o.postgres) {
     const db = o.stateDb();
+    const alerts = new SqliteAlertStore(db);
+    const outbox = new SqliteOutboxStore(db);
     return {
       kind: 'sqlite',
       tickets: new SqliteTicketStore(db, o.warnAtOf),
-      alerts: new SqliteAlertStore(db),
+      alerts,
       silences: new SqliteSilenceStore(db),
-      outbox: new SqliteOutboxStore(db),
+      outbox,
       devices: new SqliteDeviceStore(db),
       deadLetters: new SqliteDeadLetterStore(db, o.deadLetters),
       stock: new SqliteStockStore(db),
@@ -84,6 +92,10 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
       sessions: new SqliteSessionStore(db),
       preventive: new SqlitePreventiveStore(db),
       stateDb: db,
+      writeAtCommit: (turn) => {
+        alerts.writeAtCommit(turn);
+        outbox.writeAtCommit(turn);
+      },
       pool: null,
       close: async () => undefined,
     };
@@ -116,6 +128,7 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
       sessions,
       preventive,
       stateDb: null,
+      writeAtCommit: () => undefined,
       pool,
       close: () => pool.end(),
     };

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../test/helpers.js';
 import { openDatabase, type SqliteDatabase } from './sqlite.js';
+import { writeKeptRows } from './sqlite-rows.js';
 import { UnitOfWork } from './unit-of-work.js';
 
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
@@ -23,7 +24,7 @@ describe('UnitOfWork: one transaction per turn', () => {
       CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
         parent INTEGER REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED)`);
     const errors: { stage: string; err: unknown }[] = [];
-    const uow = new UnitOfWork(db, (err, stage) => errors.push({ err, stage }));
+    const uow = new UnitOfWork(db, (err, stage) => errors.push({ err, stage }), undefined, 0);
     // A store call as the stores write: its own db.transaction() (a savepoint inside the turn).
     const add = db.transaction((names: string[], fail = false) => {
       for (const n of names) db.prepare('INSERT INTO items (name) VALUES (?)').run(n);
@@ -124,5 +125,82 @@ describe('UnitOfWork: one transaction per turn', () => {
     uow.commit();
     expect(count(reader)).toBe(1);
     expect(uow.stats.commits).toBe(1);
+  });
+
+  it('spans the turns of a burst up to groupMs; a turn that changes nothing commits', () => {
+    const { db, reader, add, count } = setup('group');
+    const turnEnds: (() => void)[] = [];
+    let clock = 1_000;
+    const uow = new UnitOfWork(
+      db,
+      () => undefined,
+      (fn) => turnEnds.push(fn),
+      10,
+      () => clock,
+    );
+    const endTurn = () => {
+      for (const fn of turnEnds.splice(0)) fn();
+    };
+    const committed: string[] = [];
+    uow.join();
+    add(['turn 1']);
+    uow.afterCommit(() => committed.push('turn 1'));
+    endTurn(); // the next turns may still join
+    expect(uow.active).toBe(true);
+    uow.join();
+    add(['turn 2']);
+    clock += 4;
+    endTurn();
+    expect(uow.active).toBe(true);
+    expect(count(reader)).toBe(0);
+    endTurn(); // a turn without changes: the burst is over
+    expect(uow.active).toBe(false);
+    expect(count(reader)).toBe(2);
+    expect(committed).toEqual(['turn 1']);
+    // A burst that goes on commits once the transaction is groupMs old.
+    uow.join();
+    add(['a']);
+    for (let turn = 0; turn < 3; turn++) {
+      endTurn();
+      uow.join();
+      add([`b${turn}`]);
+      clock += 4;
+    }
+    expect(uow.active).toBe(true);
+    endTurn(); // 12 ms old
+    expect(uow.active).toBe(false);
+    expect(count(reader)).toBe(6);
+    expect(uow.stats.commits).toBe(2);
+  });
+
+  it('writes what stores kept just before the commit; a row that fails is dropped alone', async () => {
+    const { db, reader, uow, count, errors } = setup('kept');
+    db.exec("CREATE TABLE kept (name TEXT NOT NULL CHECK (name <> 'bad'))");
+    const insert = db.prepare('INSERT INTO kept (name) VALUES (?)');
+    const flushes: string[] = [];
+    uow.join();
+    uow.beforeCommit(() => {
+      flushes.push('flush');
+      writeKeptRows(db, uow, [
+        {
+          rows: [['one'], ['bad'], ['two']],
+          one: (row) => insert.run(row),
+          what: (row) => `kept ${String(row[0])}`,
+        },
+      ]);
+    });
+    db.prepare('INSERT INTO items (name) VALUES (?)').run('item');
+    expect(flushes).toEqual([]);
+    await nextTurn();
+    expect(flushes).toEqual(['flush']);
+    const names = reader.prepare('SELECT name FROM kept ORDER BY rowid').all() as { name: string }[];
+    expect(names.map((r) => r.name)).toEqual(['one', 'two']);
+    expect(count(reader)).toBe(1);
+    expect(uow.stats.droppedRows).toBe(1);
+    expect(errors.map((e) => e.stage)).toEqual(['before-commit']);
+    expect(String(errors[0]?.err)).toMatch(/CHECK constraint/);
+    // Outside a turn the flush runs at once.
+    uow.beforeCommit(() => flushes.push('now'));
+    expect(flushes).toEqual(['flush', 'now']);
   });
 });

@@ -8,12 +8,34 @@ export interface UnitOfWorkStats {
   failedCommits: number;
   /** Commits that had to wait for another connection's write and were tried again. */
   retriedCommits: number;
+  /** Rows written at a commit that failed alone (their item lost, the rest of the turn committed). */
+  droppedRows: number;
 }
 
 type Schedule = (fn: () => void) => void;
 
+/**
+ * What a SQLite store needs of the turn's transaction to keep its rows until the commit and write
+ * them then, several to a statement (issue 19): whether a turn is open, and a callback just before
+ * its COMMIT. The store writes at once when no turn is open.
+ */
+export interface TurnWrites {
+  /** Whether a turn transaction is open now (rows may wait for its commit). */
+  readonly active: boolean;
+  /** Runs `flush` once, in the turn's transaction just before it commits (now when none is open). */
+  beforeCommit(flush: () => void): void;
+  /** A row that could not be written at the commit (the rest of the turn was): logged and counted. */
+  dropped(err: unknown, what: string): void;
+}
+
 /** How often a commit that found the file busy (another connection writing) is tried again. */
 const COMMIT_ATTEMPTS = 3;
+/**
+ * How long a turn transaction may stay open while the turns after it keep changing state (a burst):
+ * committing every turn wrote the same alert, ticket and index pages to the WAL again each turn,
+ * two write() calls per page — a third of an alert transition's cost (issue 19).
+ */
+export const GROUP_COMMIT_MS = 10;
 
 /**
  * One transaction per event-loop turn for the state changes that readings cause (issue 19): alert
@@ -28,20 +50,38 @@ const COMMIT_ATTEMPTS = 3;
  * committed — events relayed to streams and webhook deliverers, the API worker reading from its own
  * connection — waits for `afterCommit`.
  *
+ * The busiest rows (alerts, their history, outbox events) are not written one statement and one
+ * savepoint each: their stores keep them in memory while the turn is open and write each table's
+ * rows with multi-row statements in `beforeCommit` (`TurnWrites`); a read of such a store writes
+ * what waits first, so it sees its own turn. Should a multi-row statement fail, its rows are written
+ * one by one, each on its own: a row that still fails is logged and counted (`droppedRows`), the
+ * others commit.
+ *
  * A failed commit (disk full, I/O error) loses that turn's state changes, as a crash would; the
  * readings themselves are already in the spool (their own file, committed before the rules saw
  * them) and so in InfluxDB; a condition that persists fires again. Counted and logged.
  */
-export class UnitOfWork {
+export class UnitOfWork implements TurnWrites {
   private open = false;
+  private openedAt = 0;
+  /** A change joined the open transaction since the last end-of-turn look. */
+  private joinedSinceCheck = false;
+  private readonly before: (() => void)[] = [];
   private readonly after: (() => void)[] = [];
-  readonly stats: UnitOfWorkStats = { commits: 0, failedCommits: 0, retriedCommits: 0 };
+  readonly stats: UnitOfWorkStats = { commits: 0, failedCommits: 0, retriedCommits: 0, droppedRows: 0 };
 
   constructor(
     /** state.db; null when the state lives in PostgreSQL (each store call is its own transaction). */
     private readonly db: SqliteDatabase | null,
-    private readonly onError: (err: unknown, stage: 'begin' | 'commit' | 'after-commit') => void,
+    private readonly onError: (
+      err: unknown,
+      stage: 'begin' | 'before-commit' | 'commit' | 'after-commit',
+      what?: string,
+    ) => void,
     private readonly schedule: Schedule = (fn) => setImmediate(fn),
+    /** How long the transaction may span the turns of a burst (0: each turn commits). */
+    private readonly groupMs = GROUP_COMMIT_MS,
+    private readonly now: () => number = Date.now,
   ) {}
 
   /** Whether a turn transaction is open now. */
@@ -55,7 +95,12 @@ export class UnitOfWork {
    * connection (a store call that is running), the changes belong to that one and nothing opens.
    */
   join(): void {
-    if (this.db === null || this.open || this.db.inTransaction) return;
+    if (this.db === null) return;
+    if (this.open) {
+      this.joinedSinceCheck = true;
+      return;
+    }
+    if (this.db.inTransaction) return;
     try {
       this.db.exec('BEGIN IMMEDIATE');
     } catch (err) {
@@ -64,7 +109,36 @@ export class UnitOfWork {
       return;
     }
     this.open = true;
-    this.schedule(() => this.commit());
+    this.openedAt = this.now();
+    // The turns after this one are yet to come: the end of this turn only looks, the next commits if it changed nothing.
+    this.joinedSinceCheck = this.groupMs > 0;
+    this.schedule(this.atTurnEnd);
+  }
+
+  /**
+   * At the end of a turn: commits, unless the turns since the last look changed state again and the
+   * transaction is younger than `groupMs` (a burst: the next turns join it). A lone change commits
+   * at the end of the loop iteration after its own (no wait: the immediate keeps the loop from
+   * sleeping).
+   */
+  private readonly atTurnEnd = (): void => {
+    if (!this.open) return;
+    if (this.joinedSinceCheck && this.now() - this.openedAt < this.groupMs) {
+      this.joinedSinceCheck = false;
+      this.schedule(this.atTurnEnd);
+      return;
+    }
+    this.commit();
+  };
+
+  beforeCommit(flush: () => void): void {
+    if (this.open) this.before.push(flush);
+    else this.runBefore(flush);
+  }
+
+  dropped(err: unknown, what: string): void {
+    this.stats.droppedRows++;
+    this.onError(err, 'before-commit', what);
   }
 
   /**
@@ -79,6 +153,8 @@ export class UnitOfWork {
   /** Commits the turn's transaction now (stop, tests); a no-op when none is open. */
   commit(): void {
     if (!this.open || this.db === null) return;
+    // The rows stores kept for the commit, written in the transaction (a flush may queue another).
+    for (let flush = this.before.shift(); flush; flush = this.before.shift()) this.runBefore(flush);
     this.open = false;
     let failed = false;
     for (let attempt = 1; ; attempt++) {
@@ -112,6 +188,14 @@ export class UnitOfWork {
     // A failed turn's events were rolled back with it: nobody hears of them.
     if (failed) return;
     for (const fn of after) this.runAfter(fn);
+  }
+
+  private runBefore(flush: () => void): void {
+    try {
+      flush();
+    } catch (err) {
+      this.onError(err, 'before-commit');
+    }
   }
 
   private runAfter(fn: () => void): void {

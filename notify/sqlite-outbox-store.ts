@@ -1,6 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import { decodeCursor, encodeCursor, type Page } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
+import { writeKeptRows } from '../lib/sqlite-rows.js';
+import type { TurnWrites } from '../lib/unit-of-work.js';
 import type { Delivery, DeliveryState, Mail, NewEvent, NewMail, StoredEvent, Webhook } from './outbox.js';
 import {
   type DeliveryRow,
@@ -72,16 +74,58 @@ const MIGRATIONS = [
   },
 ];
 
+/** A turn's events, deliveries and e-mails, kept for its commit (rows as their tables' columns). */
+interface Kept {
+  events: unknown[][];
+  deliveries: unknown[][];
+  mails: unknown[][];
+  /** The seq the next event of the turn takes. */
+  nextSeq: number;
+}
+
 /** The outbox in SQLite (state.db): events, webhooks, deliveries and e-mails. */
 export class SqliteOutboxStore implements OutboxStore {
   private readonly stmt: (sql: string) => Statement;
+  /** Prepared once, without writing what waits first. */
+  private readonly prepared: (sql: string) => Statement;
   private readonly appendTx;
+  private readonly eventRow: Statement;
+  private readonly deliveryRow: Statement;
+  private readonly mailRow: Statement;
+  /** The turn whose commit writes the rows (gateway: the unit of work); none: each event at once. */
+  private turn: TurnWrites | null = null;
+  private kept: Kept | null = null;
 
-  constructor(db: SqliteDatabase) {
+  constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'outbox', MIGRATIONS);
-    this.stmt = statementCache(db);
+    this.prepared = statementCache(db);
+    // Every statement of this store — reads, and writes outside a turn — comes after what waits.
+    this.stmt = (sql) => {
+      this.writeKept();
+      return this.prepared(sql);
+    };
+    this.eventRow = db.prepare(
+      'INSERT INTO events (seq, type, at, subject, site, customer, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    );
+    this.deliveryRow = db.prepare(
+      'INSERT INTO deliveries (id, webhook_id, event_seq, state, next_at, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.mailRow = db.prepare(
+      `INSERT INTO mails (id, event_seq, to_addr, subject, text, state, next_at, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
     // Built once: better-sqlite3 makes a transaction function per call of db.transaction().
     this.appendTx = db.transaction(this.appendRows.bind(this));
+  }
+
+  /**
+   * Keeps the events (with their deliveries and e-mails) appended while `turn` is open and writes
+   * them at its commit (issue 19: each was a savepoint of its own, and the same pages written turn
+   * after turn). The
+   * turn holds the write lock from its first change, so the seqs it hands out are the file's next.
+   */
+  writeAtCommit(turn: TurnWrites): void {
+    this.turn = turn;
   }
 
   private appendRows(
@@ -93,18 +137,26 @@ export class SqliteOutboxStore implements OutboxStore {
     const r = this.stmt(
       'INSERT INTO events (type, at, subject, site, customer, data) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq',
     ).get(e.type, e.at, e.subject, e.site, e.customer, JSON.stringify(e.data)) as { seq: number };
-    const insert = this.stmt(
-      `INSERT INTO deliveries (id, webhook_id, event_seq, state, next_at, created_at) VALUES (?, ?, ?, 'pending', ?, ?)`,
-    );
-    for (const w of webhookIds) insert.run(`msg_${r.seq}_${w}`, w, r.seq, at, at);
-    const insertMail = this.stmt(
-      `INSERT INTO mails (id, event_seq, to_addr, subject, text, state, next_at, created_at)
-       VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)`,
-    );
-    mails.forEach((m, i) => {
-      insertMail.run(`mail_${r.seq}_${i + 1}`, r.seq, m.to, m.subject, m.text, at, at);
+    this.keepRelated(r.seq, webhookIds, mails, at, {
+      deliveries: (row) => this.deliveryRow.run(row),
+      mails: (row) => this.mailRow.run(row),
     });
     return { ...e, seq: r.seq };
+  }
+
+  /** The deliveries and e-mails of event `seq`, as rows handed to `to`. */
+  private keepRelated(
+    seq: number,
+    webhookIds: readonly string[],
+    mails: readonly NewMail[],
+    at: number,
+    to: { deliveries: (row: unknown[]) => void; mails: (row: unknown[]) => void },
+  ): void {
+    for (const w of webhookIds) to.deliveries([`msg_${seq}_${w}`, w, seq, 'pending', at, at]);
+    for (let i = 0; i < mails.length; i++) {
+      const m = mails[i] as NewMail;
+      to.mails([`mail_${seq}_${i + 1}`, seq, m.to, m.subject, m.text, 'pending', at, at]);
+    }
   }
 
   async append(
@@ -113,7 +165,50 @@ export class SqliteOutboxStore implements OutboxStore {
     mails: readonly NewMail[],
     at: number,
   ): Promise<StoredEvent> {
-    return this.appendTx(e, webhookIds, mails, at);
+    if (!this.turn?.active) return this.appendTx(e, webhookIds, mails, at);
+    let kept = this.kept;
+    if (!kept) {
+      const next = this.prepared(
+        `SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0),
+           coalesce((SELECT max(seq) FROM events), 0)) + 1 AS s`,
+      ).get() as { s: number };
+      kept = { events: [], deliveries: [], mails: [], nextSeq: next.s };
+      this.kept = kept;
+      this.turn.beforeCommit(() => this.writeKept());
+    }
+    const seq = kept.nextSeq++;
+    kept.events.push([seq, e.type, e.at, e.subject, e.site, e.customer, JSON.stringify(e.data)]);
+    const k = kept;
+    this.keepRelated(seq, webhookIds, mails, at, {
+      deliveries: (row) => k.deliveries.push(row),
+      mails: (row) => k.mails.push(row),
+    });
+    return { ...e, seq };
+  }
+
+  /** Writes the rows kept for the turn's commit (then, or before any other statement of this store). */
+  private writeKept(): void {
+    const kept = this.kept;
+    const turn = this.turn;
+    if (!kept || !turn) return;
+    this.kept = null;
+    writeKeptRows(this.db, turn, [
+      {
+        rows: kept.events,
+        one: (row) => this.eventRow.run(row),
+        what: (row) => `event ${String(row[0])} (${String(row[1])})`,
+      },
+      {
+        rows: kept.deliveries,
+        one: (row) => this.deliveryRow.run(row),
+        what: (row) => `delivery ${String(row[0])}`,
+      },
+      {
+        rows: kept.mails,
+        one: (row) => this.mailRow.run(row),
+        what: (row) => `e-mail ${String(row[0])}`,
+      },
+    ]);
   }
 
   /** Events after `seq`, oldest first. */

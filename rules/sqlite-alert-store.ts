@@ -1,6 +1,8 @@
 import type { Statement } from 'better-sqlite3';
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
+import { writeKeptRows } from '../lib/sqlite-rows.js';
+import type { TurnWrites } from '../lib/unit-of-work.js';
 import {
   type Alert,
   type AlertFilter,
@@ -100,27 +102,75 @@ function fromRow(r: Row): Alert {
   };
 }
 
+const ALERT_COLUMNS = `id, rule_id, device_id, state, state_rank, priority, fault_type, value, active_at,
+  fired_at, resolved_at, fire_count, flapping, silenced_by, updated_at`;
+
+/** An alert as the row `ALERT_COLUMNS` lists. */
+function rowOf(a: Alert): unknown[] {
+  return [
+    a.id,
+    a.ruleId,
+    a.deviceId,
+    a.state,
+    STATE_RANK[a.state],
+    a.priority,
+    a.faultType,
+    a.value === null ? null : JSON.stringify(a.value),
+    a.activeAt,
+    a.firedAt,
+    a.resolvedAt,
+    a.fireCount,
+    a.flapping ? 1 : 0,
+    a.silencedBy,
+    a.updatedAt,
+  ];
+}
+
+/** A change as an alert_history row. */
+function historyRowOf(alertId: string, c: AlertHistoryEntry): unknown[] {
+  return [
+    alertId,
+    c.at,
+    c.event,
+    c.value === null ? null : JSON.stringify(c.value),
+    c.priority,
+    c.silencedBy,
+  ];
+}
+
+/** What a turn changed, kept for its commit: the last row of each alert, every history entry, prunes. */
+interface Kept {
+  alerts: Map<string, unknown[]>;
+  history: unknown[][];
+  prune: Set<string>;
+}
+
 export class SqliteAlertStore implements AlertStore, RuleStateStore {
-  private readonly upsertStmt;
   private readonly getStmt;
   private readonly saveState;
   private readonly deleteState;
   private readonly stmt: (sql: string) => Statement;
-
+  private readonly alertRow: Statement;
+  private readonly historyRow: Statement;
   private readonly upsertTx;
   private readonly pruning = new HistoryPruning();
+  /** The turn whose commit writes the rows (gateway: the unit of work); none: each upsert at once. */
+  private turn: TurnWrites | null = null;
+  private kept: Kept | null = null;
 
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'alerts', MIGRATIONS);
     this.stmt = statementCache(db);
     this.getStmt = db.prepare('SELECT * FROM alerts WHERE id = ?');
-    this.upsertStmt = db.prepare(`INSERT INTO alerts
-      (id, rule_id, device_id, state, state_rank, priority, fault_type, value, active_at, fired_at, resolved_at, fire_count, flapping, silenced_by, updated_at)
-      VALUES (@id, @rule_id, @device_id, @state, @state_rank, @priority, @fault_type, @value, @active_at, @fired_at, @resolved_at, @fire_count, @flapping, @silenced_by, @updated_at)
-      ON CONFLICT(id) DO UPDATE SET state = excluded.state, state_rank = excluded.state_rank,
+    this.alertRow = db.prepare(
+      `INSERT INTO alerts (${ALERT_COLUMNS}) VALUES (${Array(15).fill('?').join(', ')}) ON CONFLICT(id) DO UPDATE SET state = excluded.state, state_rank = excluded.state_rank,
         priority = excluded.priority, fault_type = excluded.fault_type, value = excluded.value,
         active_at = excluded.active_at, fired_at = excluded.fired_at, resolved_at = excluded.resolved_at,
-        fire_count = excluded.fire_count, flapping = excluded.flapping, silenced_by = excluded.silenced_by, updated_at = excluded.updated_at`);
+        fire_count = excluded.fire_count, flapping = excluded.flapping, silenced_by = excluded.silenced_by, updated_at = excluded.updated_at`,
+    );
+    this.historyRow = db.prepare(
+      'INSERT INTO alert_history (alert_id, at, event, value, priority, silenced_by) VALUES (?, ?, ?, ?, ?, ?)',
+    );
     this.saveState = db.prepare(`INSERT INTO rule_state (alert_id, rule_id, fingerprint, device_id, state)
       VALUES (?, ?, ?, ?, ?) ON CONFLICT(alert_id) DO UPDATE SET rule_id = excluded.rule_id,
       fingerprint = excluded.fingerprint, device_id = excluded.device_id, state = excluded.state`);
@@ -129,11 +179,22 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
     this.upsertTx = db.transaction(this.upsertRows.bind(this));
   }
 
+  /**
+   * Keeps the alert changes made while `turn` is open and writes them at its commit: each alert's
+   * last row once, with no savepoint per change (issue 19: a flapping alert's
+   * transition was an upsert, an insert and a savepoint of its own). Reads write what waits first.
+   */
+  writeAtCommit(turn: TurnWrites): void {
+    this.turn = turn;
+  }
+
   async loadAll() {
+    this.writeKept();
     return this.loadWhere('', []);
   }
 
   async loadDevices(deviceIds: readonly string[]) {
+    this.writeKept();
     return this.loadWhere(' WHERE device_id IN (SELECT value FROM json_each(?))', [
       JSON.stringify(deviceIds),
     ]);
@@ -160,6 +221,7 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
 
   async saveMany(entries: SavedSeries<SeriesState | null>[]): Promise<void> {
     if (entries.length === 0) return;
+    this.writeKept();
     this.db.transaction(() => {
       for (const e of entries) {
         if (e.state === null) this.deleteState.run(e.alertId);
@@ -169,35 +231,69 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
   }
 
   async get(id: string): Promise<Alert | undefined> {
+    this.writeKept();
     const r = this.getStmt.get(id) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
 
   async upsert(a: Alert, change?: AlertHistoryEntry): Promise<void> {
-    this.upsertTx(a, change, change !== undefined && this.pruning.due(a.id));
+    const prune = change !== undefined && this.pruning.due(a.id);
+    if (!this.turn?.active) {
+      this.upsertTx(a, change, prune);
+      return;
+    }
+    let kept = this.kept;
+    if (!kept) {
+      kept = { alerts: new Map(), history: [], prune: new Set() };
+      this.kept = kept;
+      this.turn.beforeCommit(() => this.writeKept());
+    }
+    kept.alerts.set(a.id, rowOf(a));
+    if (change) kept.history.push(historyRowOf(a.id, change));
+    if (prune) kept.prune.add(a.id);
+  }
+
+  /** Writes the rows kept for the turn's commit (then, or before a read). */
+  private writeKept(): void {
+    const kept = this.kept;
+    const turn = this.turn;
+    if (!kept || !turn) return;
+    this.kept = null;
+    writeKeptRows(this.db, turn, [
+      {
+        rows: [...kept.alerts.values()],
+        one: (row) => this.alertRow.run(row),
+        what: (row) => `alert ${String(row[0])}`,
+      },
+      {
+        rows: kept.history,
+        one: (row) => this.historyRow.run(row),
+        what: (row) => `alert ${String(row[0])} history (${String(row[2])})`,
+      },
+      {
+        rows: [...kept.prune].map((id) => [id]),
+        one: (row) => this.prune(row[0] as string),
+        what: (row) => `alert ${String(row[0])} history pruning`,
+      },
+    ]);
   }
 
   private upsertRows(a: Alert, change?: AlertHistoryEntry, pruneNow = false) {
-    this.write(a);
+    this.alertRow.run(rowOf(a));
     if (!change) return;
-    this.stmt(
-      'INSERT INTO alert_history (alert_id, at, event, value, priority, silenced_by) VALUES (?, ?, ?, ?, ?, ?)',
-    ).run(
-      a.id,
-      change.at,
-      change.event,
-      change.value === null ? null : JSON.stringify(change.value),
-      change.priority,
-      change.silencedBy,
-    );
-    if (!pruneNow) return;
+    this.historyRow.run(historyRowOf(a.id, change));
+    if (pruneNow) this.prune(a.id);
+  }
+
+  private prune(alertId: string): void {
     this.stmt(
       `DELETE FROM alert_history WHERE alert_id = ? AND seq <= (
          SELECT seq FROM alert_history WHERE alert_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
-    ).run(a.id, a.id, HISTORY_PER_ALERT);
+    ).run(alertId, alertId, HISTORY_PER_ALERT);
   }
 
   async history(id: string, limit: number): Promise<AlertHistoryEntry[]> {
+    this.writeKept();
     const rows = this.db
       .prepare('SELECT * FROM alert_history WHERE alert_id = ? ORDER BY seq DESC LIMIT ?')
       .all(id, limit) as {
@@ -216,27 +312,8 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
     }));
   }
 
-  private write(a: Alert): void {
-    this.upsertStmt.run({
-      id: a.id,
-      rule_id: a.ruleId,
-      device_id: a.deviceId,
-      state: a.state,
-      state_rank: STATE_RANK[a.state],
-      priority: a.priority,
-      fault_type: a.faultType,
-      value: a.value === null ? null : JSON.stringify(a.value),
-      active_at: a.activeAt,
-      fired_at: a.firedAt,
-      resolved_at: a.resolvedAt,
-      fire_count: a.fireCount,
-      flapping: a.flapping ? 1 : 0,
-      silenced_by: a.silencedBy,
-      updated_at: a.updatedAt,
-    });
-  }
-
   async list(filter: AlertFilter, limit: number, cursor?: string) {
+    this.writeKept();
     const where: string[] = [];
     const params: (string | number)[] = [];
     if (filter.state?.length) {

@@ -28,6 +28,8 @@ describe('the state path commits one unit of work per turn', () => {
     fields: { temperature },
     source: 'test',
   });
+  /** Once the state path's changes so far are committed (the unit of work may span a burst's turns). */
+  const committed = () => new Promise<void>((done) => f.gw.unitOfWork.afterCommit(done));
 
   it('a failure midway through a turn isolates that item; the rest of the turn commits', async () => {
     const state = new Database(join(f.dir, 'data', 'state.db'));
@@ -59,7 +61,7 @@ describe('the state path commits one unit of work per turn', () => {
       // One accept: one spool commit, then the rules see all three readings in one turn.
       await f.gw.ingest.accept([reading('pump-1', 95), reading('pump-bad', 96), reading('pump-2', 97)]);
       await f.gw.alerts.idle();
-      await new Promise((r) => setImmediate(r));
+      await committed();
 
       // Nothing acknowledged is lost: all three readings are in the spool.
       expect((await f.gw.spool.stats()).points - accepted).toBe(3);
@@ -99,7 +101,7 @@ describe('the state path commits one unit of work per turn', () => {
       await f.gw.ingest.accept([reading('pump-bad', 50, t0)]);
       await f.gw.ingest.accept([reading('pump-bad', 98, t0 + 1)]);
       await f.gw.alerts.idle();
-      await new Promise((r) => setImmediate(r));
+      await committed();
       const bad = state
         .prepare(`SELECT count(*) AS n FROM tickets WHERE device_id = 'pump-bad' AND is_open = 1`)
         .get() as { n: number };
@@ -117,7 +119,7 @@ describe('the state path commits one unit of work per turn', () => {
     for (let i = 0; i < 20; i++) flaps.push(reading('pump-1', i % 2 === 0 ? 50 : 99, t0 + i));
     await f.gw.ingest.accept(flaps);
     await f.gw.alerts.idle();
-    await new Promise((r) => setImmediate(r));
+    await committed();
     expect(f.gw.unitOfWork.stats.commits - commits).toBe(1);
     const page = await f.gw.tickets.list({ deviceId: 'pump-1', ruleId: 'hot' }, 'urgency', 10);
     expect(page.items).toHaveLength(1);

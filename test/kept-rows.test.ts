@@ -1,0 +1,156 @@
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
+import { UnitOfWork } from '../lib/unit-of-work.js';
+import type { NewEvent } from '../notify/outbox.js';
+import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
+import type { Alert } from '../rules/alerts.js';
+import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
+import { tempDir } from './helpers.js';
+
+/**
+ * Issue 19: inside a turn the SQLite alert and outbox stores keep their rows and write them at the
+ * unit of work's commit. Another connection (the API worker) sees them only once committed; the
+ * store's own reads see them at once; seqs are the file's next ones.
+ */
+describe('rows kept for the turn commit (SQLite alert and outbox stores)', () => {
+  const tmp = tempDir();
+  const open: SqliteDatabase[] = [];
+  afterEach(() => {
+    for (const db of open.splice(0)) db.close();
+  });
+  afterAll(() => tmp.cleanup());
+
+  function setup(name: string) {
+    const file = join(tmp.dir, `${name}.db`);
+    const db = openDatabase(file);
+    const reader = openDatabase(file);
+    open.push(db, reader);
+    const errors: unknown[] = [];
+    const turnEnds: (() => void)[] = [];
+    const uow = new UnitOfWork(
+      db,
+      (err) => errors.push(err),
+      (fn) => turnEnds.push(fn),
+      0,
+    );
+    const endTurn = () => {
+      for (const fn of turnEnds.splice(0)) fn();
+    };
+    const alerts = new SqliteAlertStore(db);
+    const outbox = new SqliteOutboxStore(db);
+    alerts.writeAtCommit(uow);
+    outbox.writeAtCommit(uow);
+    const rows = (sql: string) => reader.prepare(sql).all() as Record<string, unknown>[];
+    return { db, uow, endTurn, alerts, outbox, rows, errors };
+  }
+
+  const alert = (id: string, state: Alert['state'], at: number): Alert => ({
+    id,
+    ruleId: 'hot',
+    deviceId: id.split('@')[1] ?? id,
+    state,
+    priority: 'general',
+    faultType: 'thermal',
+    value: 91,
+    activeAt: at,
+    firedAt: state === 'firing' ? at : null,
+    resolvedAt: state === 'resolved' ? at : null,
+    fireCount: 1,
+    flapping: false,
+    silencedBy: null,
+    updatedAt: at,
+  });
+  const change = (event: 'firing' | 'resolved', at: number) => ({
+    at,
+    event,
+    value: 91,
+    priority: 'general' as const,
+    silencedBy: null,
+  });
+
+  it('an alert changed twice in a turn is written once, its history whole, at the commit', async () => {
+    const { uow, endTurn, alerts, rows } = setup('alerts');
+    uow.join();
+    await alerts.upsert(alert('hot@p1', 'firing', 1), change('firing', 1));
+    await alerts.upsert(alert('hot@p1', 'resolved', 2), change('resolved', 2));
+    await alerts.upsert(alert('hot@p2', 'firing', 3), change('firing', 3));
+    // Not yet on the file for another connection…
+    expect(rows('SELECT id FROM alerts')).toEqual([]);
+    endTurn();
+    expect(uow.active).toBe(false);
+    // …and all of it once committed: the last state of each alert, every change in order.
+    expect(rows('SELECT id, state FROM alerts ORDER BY id')).toEqual([
+      { id: 'hot@p1', state: 'resolved' },
+      { id: 'hot@p2', state: 'firing' },
+    ]);
+    expect(rows('SELECT alert_id, event FROM alert_history ORDER BY seq')).toEqual([
+      { alert_id: 'hot@p1', event: 'firing' },
+      { alert_id: 'hot@p1', event: 'resolved' },
+      { alert_id: 'hot@p2', event: 'firing' },
+    ]);
+  });
+
+  it("the store's own reads see the turn's kept rows; outside a turn an upsert writes at once", async () => {
+    const { uow, endTurn, alerts, rows } = setup('reads');
+    uow.join();
+    await alerts.upsert(alert('hot@p1', 'firing', 1), change('firing', 1));
+    expect((await alerts.get('hot@p1'))?.state).toBe('firing');
+    expect((await alerts.history('hot@p1', 10)).map((h) => h.event)).toEqual(['firing']);
+    expect((await alerts.list({}, 10)).items.map((a) => a.id)).toEqual(['hot@p1']);
+    // Written by the read, inside the turn's transaction: still not committed.
+    expect(rows('SELECT id FROM alerts')).toEqual([]);
+    endTurn();
+    await alerts.upsert(alert('hot@p3', 'firing', 5), change('firing', 5));
+    expect(rows('SELECT id FROM alerts ORDER BY id')).toEqual([{ id: 'hot@p1' }, { id: 'hot@p3' }]);
+  });
+
+  const event = (subject: string, type: NewEvent['type'] = 'alert.firing'): NewEvent => ({
+    type,
+    at: 1,
+    subject,
+    site: null,
+    customer: null,
+    data: { subject },
+  });
+
+  it("events of a turn take the file's next seqs, never a pruned one, with their deliveries", async () => {
+    const { db, uow, endTurn, outbox, rows } = setup('events');
+    // Outside a turn: written at once (seq 1, 2); the newest is then deleted — its seq is not reused.
+    expect((await outbox.append(event('a'), [], [], 1)).seq).toBe(1);
+    expect((await outbox.append(event('b'), [], [], 1)).seq).toBe(2);
+    db.prepare('DELETE FROM events WHERE seq = 2').run();
+    await outbox.insertWebhook({
+      id: 'W-1',
+      url: 'https://example.com/hook',
+      types: ['alert.*'],
+      secret: 's',
+      description: '',
+      active: true,
+      createdAt: 1,
+    });
+    uow.join();
+    const stored = [
+      await outbox.append(event('c'), ['W-1'], [], 10),
+      await outbox.append(event('d'), [], [{ to: 'ops@example.com', subject: 's', text: 't' }], 10),
+    ];
+    expect(stored.map((e) => e.seq)).toEqual([3, 4]);
+    expect(rows('SELECT seq FROM events WHERE seq > 1')).toEqual([]);
+    // This store's reads see them already.
+    expect((await outbox.since(1, 10)).map((e) => e.subject)).toEqual(['c', 'd']);
+    endTurn();
+    expect(rows('SELECT seq, subject, data FROM events ORDER BY seq')).toEqual([
+      { seq: 1, subject: 'a', data: '{"subject":"a"}' },
+      { seq: 3, subject: 'c', data: '{"subject":"c"}' },
+      { seq: 4, subject: 'd', data: '{"subject":"d"}' },
+    ]);
+    expect(rows('SELECT id, event_seq, state FROM deliveries')).toEqual([
+      { id: 'msg_3_W-1', event_seq: 3, state: 'pending' },
+    ]);
+    expect(rows('SELECT id, event_seq, to_addr FROM mails')).toEqual([
+      { id: 'mail_4_1', event_seq: 4, to_addr: 'ops@example.com' },
+    ]);
+    // After the turn, outside one: the file's AUTOINCREMENT goes on from there.
+    expect((await outbox.append(event('e'), [], [], 11)).seq).toBe(5);
+  });
+});
