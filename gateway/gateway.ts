@@ -319,6 +319,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       await intakeRef?.flush(); // the flapping alerts' pending summaries
       await slaRef?.idle();
       uow.commit();
+      stores.writeKept(); // alert history waiting for its second
       engineRef?.flushAll();
       await saveRuleState();
     });

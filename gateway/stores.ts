@@ -59,6 +59,8 @@ export interface SharedStores {
    * write them at `turn`'s commits from now on; with PostgreSQL each call is its own transaction.
    */
   writeAtCommit(turn: TurnWrites): void;
+  /** Writes now what the stores keep beyond a turn (alert history, within a second): the stop. */
+  writeKept(): void;
   pool: PgPool | null;
   /** Closes the pool (state.db is closed with the other SQLite files). */
   close(): Promise<void>;
@@ -96,6 +98,7 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
         alerts.writeAtCommit(turn);
         outbox.writeAtCommit(turn);
       },
+      writeKept: () => alerts.writeKept(),
       pool: null,
       close: async () => undefined,
     };
@@ -129,6 +132,7 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
       preventive,
       stateDb: null,
       writeAtCommit: () => undefined,
+      writeKept: () => undefined,
       pool,
       close: () => pool.end(),
     };

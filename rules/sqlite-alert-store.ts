@@ -1,7 +1,6 @@
 import type { Statement } from 'better-sqlite3';
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
-import { writeKeptRows } from '../lib/sqlite-rows.js';
 import type { TurnWrites } from '../lib/unit-of-work.js';
 import {
   type Alert,
@@ -13,6 +12,7 @@ import {
   STATE_RANK,
 } from './alerts.js';
 import type { SeriesState } from './evaluate.js';
+import { ALERT_COLUMNS, historyRowOf, KeptAlertWrites, rowOf } from './sqlite-alert-writes.js';
 import type { AlertStore, RuleStateStore, SavedSeries } from './store.js';
 
 const MIGRATIONS = [
@@ -102,49 +102,6 @@ function fromRow(r: Row): Alert {
   };
 }
 
-const ALERT_COLUMNS = `id, rule_id, device_id, state, state_rank, priority, fault_type, value, active_at,
-  fired_at, resolved_at, fire_count, flapping, silenced_by, updated_at`;
-
-/** An alert as the row `ALERT_COLUMNS` lists. */
-function rowOf(a: Alert): unknown[] {
-  return [
-    a.id,
-    a.ruleId,
-    a.deviceId,
-    a.state,
-    STATE_RANK[a.state],
-    a.priority,
-    a.faultType,
-    a.value === null ? null : JSON.stringify(a.value),
-    a.activeAt,
-    a.firedAt,
-    a.resolvedAt,
-    a.fireCount,
-    a.flapping ? 1 : 0,
-    a.silencedBy,
-    a.updatedAt,
-  ];
-}
-
-/** A change as an alert_history row. */
-function historyRowOf(alertId: string, c: AlertHistoryEntry): unknown[] {
-  return [
-    alertId,
-    c.at,
-    c.event,
-    c.value === null ? null : JSON.stringify(c.value),
-    c.priority,
-    c.silencedBy,
-  ];
-}
-
-/** What a turn changed, kept for its commit: the last row of each alert, every history entry, prunes. */
-interface Kept {
-  alerts: Map<string, unknown[]>;
-  history: unknown[][];
-  prune: Set<string>;
-}
-
 export class SqliteAlertStore implements AlertStore, RuleStateStore {
   private readonly getStmt;
   private readonly saveState;
@@ -154,9 +111,8 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
   private readonly historyRow: Statement;
   private readonly upsertTx;
   private readonly pruning = new HistoryPruning();
-  /** The turn whose commit writes the rows (gateway: the unit of work); none: each upsert at once. */
-  private turn: TurnWrites | null = null;
-  private kept: Kept | null = null;
+  /** Changes kept for the turn's commit (gateway: the unit of work); none: each upsert at once. */
+  private kept: KeptAlertWrites | null = null;
 
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'alerts', MIGRATIONS);
@@ -180,12 +136,21 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
   }
 
   /**
-   * Keeps the alert changes made while `turn` is open and writes them at its commit: each alert's
-   * last row once, with no savepoint per change (issue 19: a flapping alert's
-   * transition was an upsert, an insert and a savepoint of its own). Reads write what waits first.
+   * Keeps the alert changes made while `turn` is open (rules/sqlite-alert-writes.ts: each alert's
+   * last row written at its commit, history within a second; issue 19). Every other method of this
+   * store writes what waits first.
    */
   writeAtCommit(turn: TurnWrites): void {
-    this.turn = turn;
+    this.kept = new KeptAlertWrites(this.db, turn, {
+      alert: this.alertRow,
+      history: this.historyRow,
+      prune: (id) => this.prune(id),
+    });
+  }
+
+  /** Writes every change kept now (the stop). */
+  writeKept(): void {
+    this.kept?.writeAll();
   }
 
   async loadAll() {
@@ -238,44 +203,8 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
 
   async upsert(a: Alert, change?: AlertHistoryEntry): Promise<void> {
     const prune = change !== undefined && this.pruning.due(a.id);
-    if (!this.turn?.active) {
-      this.upsertTx(a, change, prune);
-      return;
-    }
-    let kept = this.kept;
-    if (!kept) {
-      kept = { alerts: new Map(), history: [], prune: new Set() };
-      this.kept = kept;
-      this.turn.beforeCommit(() => this.writeKept());
-    }
-    kept.alerts.set(a.id, rowOf(a));
-    if (change) kept.history.push(historyRowOf(a.id, change));
-    if (prune) kept.prune.add(a.id);
-  }
-
-  /** Writes the rows kept for the turn's commit (then, or before a read). */
-  private writeKept(): void {
-    const kept = this.kept;
-    const turn = this.turn;
-    if (!kept || !turn) return;
-    this.kept = null;
-    writeKeptRows(this.db, turn, [
-      {
-        rows: [...kept.alerts.values()],
-        one: (row) => this.alertRow.run(row),
-        what: (row) => `alert ${String(row[0])}`,
-      },
-      {
-        rows: kept.history,
-        one: (row) => this.historyRow.run(row),
-        what: (row) => `alert ${String(row[0])} history (${String(row[2])})`,
-      },
-      {
-        rows: [...kept.prune].map((id) => [id]),
-        one: (row) => this.prune(row[0] as string),
-        what: (row) => `alert ${String(row[0])} history pruning`,
-      },
-    ]);
+    if (this.kept?.keep(a, change, prune)) return;
+    this.upsertTx(a, change, prune);
   }
 
   private upsertRows(a: Alert, change?: AlertHistoryEntry, pruneNow = false) {

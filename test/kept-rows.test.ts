@@ -1,11 +1,12 @@
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { UnitOfWork } from '../lib/unit-of-work.js';
 import type { NewEvent } from '../notify/outbox.js';
 import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
 import type { Alert } from '../rules/alerts.js';
 import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
+import { HISTORY_WRITE_MS } from '../rules/sqlite-alert-writes.js';
 import { tempDir } from './helpers.js';
 
 /**
@@ -17,6 +18,7 @@ describe('rows kept for the turn commit (SQLite alert and outbox stores)', () =>
   const tmp = tempDir();
   const open: SqliteDatabase[] = [];
   afterEach(() => {
+    vi.useRealTimers();
     for (const db of open.splice(0)) db.close();
   });
   afterAll(() => tmp.cleanup());
@@ -69,8 +71,9 @@ describe('rows kept for the turn commit (SQLite alert and outbox stores)', () =>
     silencedBy: null,
   });
 
-  it('an alert changed twice in a turn is written once, its history whole, at the commit', async () => {
+  it('an alert changed twice in a turn is written once at the commit, its history within a second', async () => {
     const { uow, endTurn, alerts, rows } = setup('alerts');
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     uow.join();
     await alerts.upsert(alert('hot@p1', 'firing', 1), change('firing', 1));
     await alerts.upsert(alert('hot@p1', 'resolved', 2), change('resolved', 2));
@@ -79,11 +82,15 @@ describe('rows kept for the turn commit (SQLite alert and outbox stores)', () =>
     expect(rows('SELECT id FROM alerts')).toEqual([]);
     endTurn();
     expect(uow.active).toBe(false);
-    // …and all of it once committed: the last state of each alert, every change in order.
+    // …and once committed, the last state of each alert…
     expect(rows('SELECT id, state FROM alerts ORDER BY id')).toEqual([
       { id: 'hot@p1', state: 'resolved' },
       { id: 'hot@p2', state: 'firing' },
     ]);
+    // …then, within HISTORY_WRITE_MS, every change in order (in a transaction of its own: no turn is open).
+    expect(rows('SELECT alert_id FROM alert_history')).toEqual([]);
+    vi.advanceTimersByTime(HISTORY_WRITE_MS);
+    vi.useRealTimers();
     expect(rows('SELECT alert_id, event FROM alert_history ORDER BY seq')).toEqual([
       { alert_id: 'hot@p1', event: 'firing' },
       { alert_id: 'hot@p1', event: 'resolved' },
@@ -103,6 +110,20 @@ describe('rows kept for the turn commit (SQLite alert and outbox stores)', () =>
     endTurn();
     await alerts.upsert(alert('hot@p3', 'firing', 5), change('firing', 5));
     expect(rows('SELECT id FROM alerts ORDER BY id')).toEqual([{ id: 'hot@p1' }, { id: 'hot@p3' }]);
+    // History kept past its turn: the store's read sees it; the stop writes it.
+    uow.join();
+    await alerts.upsert(alert('hot@p1', 'resolved', 6), change('resolved', 6));
+    endTurn();
+    expect(rows(`SELECT event FROM alert_history WHERE alert_id = 'hot@p1'`)).toEqual([{ event: 'firing' }]);
+    uow.join();
+    await alerts.upsert(alert('hot@p2', 'firing', 7), change('firing', 7));
+    alerts.writeKept();
+    endTurn();
+    expect(rows(`SELECT alert_id, event FROM alert_history WHERE seq > 1 ORDER BY seq`)).toEqual([
+      { alert_id: 'hot@p3', event: 'firing' }, // outside a turn: at once
+      { alert_id: 'hot@p1', event: 'resolved' },
+      { alert_id: 'hot@p2', event: 'firing' },
+    ]);
   });
 
   const event = (subject: string, type: NewEvent['type'] = 'alert.firing'): NewEvent => ({
