@@ -23,7 +23,7 @@ import { lockDataDir } from '../lib/dir-lock.js';
 import { FaultlineError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { packageVersion } from '../lib/package-root.js';
-import { FLUSH_SLICE, yieldToLoop } from '../lib/slices.js';
+import { afterSlice, FLUSH_SLICE } from '../lib/slices.js';
 import { formatIssue } from '../lib/source-errors.js';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { UnitOfWork } from '../lib/unit-of-work.js';
@@ -321,6 +321,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       uow.commit();
       stores.writeKept(); // alert history waiting for its second
       engineRef?.flushAll();
+      hurry = true;
       await saveRuleState();
     });
     // SLA clocks: warnings and breaches announced at their moments, escalated along the chain;
@@ -385,15 +386,30 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     components.onStop('rules', () => engine.stop());
     // Saved in slices with the event loop free between them: 100k changed series in one
     // transaction held readings up for a quarter of a second.
-    const saveRuleState = async () => {
-      try {
-        for (let n = engine.pendingChanges; n > 0; n -= FLUSH_SLICE) {
-          await alertStore.saveMany(engine.takeChanges(FLUSH_SLICE));
-          if (n > FLUSH_SLICE) await yieldToLoop();
+    // Paced (lib/slices.ts): readings keep most of the loop; one save at a time; the stop's goes fast.
+    let saving: Promise<void> = Promise.resolve();
+    let hurry = false;
+    const saveRuleState = (): Promise<void> => {
+      saving = saving.then(async () => {
+        try {
+          for (let n = engine.pendingChanges; n > 0; n -= FLUSH_SLICE) {
+            const started = performance.now();
+            await alertStore.saveMany(engine.takeChanges(FLUSH_SLICE));
+            if (n > FLUSH_SLICE) await afterSlice(performance.now() - started, !hurry);
+          }
+        } catch (err) {
+          logger.error({ err }, 'rule state could not be saved');
         }
-      } catch (err) {
-        logger.error({ err }, 'rule state could not be saved');
-      }
+      });
+      return saving;
+    };
+    let tickSaving = false;
+    const saveOnTick = () => {
+      if (tickSaving) return; // the last one is still going: this one's changes wait for it
+      tickSaving = true;
+      void saveRuleState().finally(() => {
+        tickSaving = false;
+      });
     };
 
     // readings → decode → spool → rules → alerts → tickets → notify, wired in one place.
@@ -473,7 +489,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
       await restoreAlerts(alertStore, engine, registry);
       engine.watch(registry.list(), Date.now());
     }
-    const ruleStateTimer = setInterval(() => void saveRuleState(), config.rules.stateSaveInterval);
+    const ruleStateTimer = setInterval(saveOnTick, config.rules.stateSaveInterval);
     ruleStateTimer.unref();
     components.onStop('rule state saving', () => clearInterval(ruleStateTimer));
     logger.info(ruleState, 'rule state restored');

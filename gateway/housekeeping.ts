@@ -72,10 +72,13 @@ export class Housekeeping {
       });
   }
 
-  /** Saves the devices, and the history minutes before `historyBefore` (all by default). */
-  async flush(historyBefore = Infinity): Promise<void> {
-    await this.o.registry.flush();
-    await this.o.history.flush(historyBefore);
+  /**
+   * Saves the devices, and the history minutes before `historyBefore` (all by default); `paced`
+   * leaves most of the loop to readings (lib/slices.ts), the stop does not.
+   */
+  async flush(historyBefore = Infinity, paced = true): Promise<void> {
+    await this.o.registry.flush(paced);
+    await this.o.history.flush(historyBefore, paced);
   }
 
   /** Drops the oldest batches past the age or size bound, counted and logged — never silently. */
@@ -103,6 +106,6 @@ export class Housekeeping {
   async stop(): Promise<void> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    await this.flush();
+    await this.flush(Infinity, false);
   }
 }

@@ -237,24 +237,32 @@ export class DeviceRegistry {
     return changed;
   }
 
-  /** Saves the changed devices, in slices with the event loop free between them. */
-  async flush(): Promise<void> {
+  /**
+   * Saves the changed devices, in slices with the event loop free between them (`paced`: readings
+   * keep most of it, lib/slices.ts; the stop goes as fast as it can).
+   */
+  async flush(paced = true): Promise<void> {
     if (this.dirty.size === 0) return;
     const ids = [...this.dirty];
     this.dirty.clear();
-    await inSlices(ids, FLUSH_SLICE, async (slice) => {
-      const batch: Device[] = [];
-      for (const id of slice) {
-        const d = this.devices.get(id);
-        if (d) batch.push(d);
-      }
-      try {
-        await this.store.saveMany(batch);
-      } catch (err) {
-        // Saved at the next flush instead.
-        for (const id of slice) this.dirty.add(id);
-        throw err;
-      }
-    });
+    await inSlices(
+      ids,
+      FLUSH_SLICE,
+      async (slice) => {
+        const batch: Device[] = [];
+        for (const id of slice) {
+          const d = this.devices.get(id);
+          if (d) batch.push(d);
+        }
+        try {
+          await this.store.saveMany(batch);
+        } catch (err) {
+          // Saved at the next flush instead.
+          for (const id of slice) this.dirty.add(id);
+          throw err;
+        }
+      },
+      paced,
+    );
   }
 }

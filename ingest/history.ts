@@ -100,16 +100,17 @@ export class History {
   /**
    * Hands the partials of minutes before `before` to the store, in slices (queries see every row
    * throughout); one flush at a time. Rows a failed flush could not store wait for the next one.
+   * `paced`: readings keep most of the loop between slices (lib/slices.ts); the stop goes fast.
    */
-  flush(before = Infinity): Promise<void> {
-    const run = this.lastFlush.catch(() => undefined).then(() => this.flushNow(before));
+  flush(before = Infinity, paced = true): Promise<void> {
+    const run = this.lastFlush.catch(() => undefined).then(() => this.flushNow(before, paced));
     this.lastFlush = run;
     return run;
   }
 
   private lastFlush: Promise<void> = Promise.resolve();
 
-  private async flushNow(before: number): Promise<void> {
+  private async flushNow(before: number, paced: boolean): Promise<void> {
     const taken = new Map<string, Rollup>();
     this.hot.clear();
     for (const [k, r] of this.pending) {
@@ -120,10 +121,15 @@ export class History {
     if (taken.size === 0) return;
     this.flushing = taken;
     try {
-      await inSlices([...taken.keys()], FLUSH_SLICE, async (keys) => {
-        await this.store.merge(keys.map((k) => taken.get(k) as Rollup));
-        for (const k of keys) taken.delete(k);
-      });
+      await inSlices(
+        [...taken.keys()],
+        FLUSH_SLICE,
+        async (keys) => {
+          await this.store.merge(keys.map((k) => taken.get(k) as Rollup));
+          for (const k of keys) taken.delete(k);
+        },
+        paced,
+      );
     } catch (err) {
       for (const [k, r] of taken) {
         const newer = this.pending.get(k);

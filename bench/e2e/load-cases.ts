@@ -89,7 +89,7 @@ function toFleet(
  */
 export function steadyLoad(
   gw: RunningGateway,
-  o: { rate: number; messages: number; anomalyEvery: number },
+  o: { rate: number; messages: number; anomalyEvery: number; anomaliesFrom?: number },
 ): { done: Promise<PublisherResult> } {
   return toFleet(gw, { window: 5_000, tsBase: 0, liveTs: true, ...o });
 }
@@ -137,17 +137,23 @@ export interface LatencyResult {
   max: number;
 }
 
+/** Seconds of load at the same rate, without anomalies, before the measured ones. */
+const LEAD_IN_SECONDS = 5;
+
 /**
  * Anomaly → ticket: the load process publishes at `rate` with 1 % anomalies (each on a device
  * without an open ticket); the latency is from the anomaly's publish to the `ticket.created` event
- * reaching an SSE client — what a dispatcher's screen sees.
+ * reaching an SSE client — what a dispatcher's screen sees. The anomalies start after
+ * LEAD_IN_SECONDS of the same load: the steady state, not the step from idle to 80 % (the first two
+ * seconds after the step run at 100 %, a third of it GC while the heap grows back).
  */
 export async function runLatencyCase(env: BenchEnv, rate: number, seconds: number): Promise<LatencyResult> {
   return withGateway(env, 'latency', async (gw) => {
     const watch = watchTickets(gw);
     await sleep(200);
-    const messages = Math.round(rate * seconds);
-    const pub = await steadyLoad(gw, { rate, messages, anomalyEvery: 100 }).done;
+    const lead = Math.round(rate * LEAD_IN_SECONDS);
+    const messages = lead + Math.round(rate * seconds);
+    const pub = await steadyLoad(gw, { rate, messages, anomalyEvery: 100, anomaliesFrom: lead }).done;
     await settle(async () => watch.arrivals.size, new Set(pub.anomalies.map(([d]) => d)).size, 5_000, 60_000);
     watch.stop();
     const first = new Map<string, number>();

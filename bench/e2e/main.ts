@@ -169,7 +169,7 @@ async function latencyPart(env: BenchEnv, rated: number, out: (s: string) => voi
     process.stderr.write(`  latency at ${int(rated)} readings/s\n`);
     const lat = await runLatencyCase(env, rated, 15);
     o.out(
-      `\nanomaly → ticket (embedded broker, QoS 1, 100 rules, 10,000 devices, 1 % anomalies, at the rated ${int(rated)} readings/s; publish → ticket.created on an SSE client):\n\n`,
+      `\nanomaly → ticket (embedded broker, QoS 1, 100 rules, 10,000 devices, 1 % anomalies after 5 s of the same load, at the rated ${int(rated)} readings/s for 15 s; publish → ticket.created on an SSE client):\n\n`,
     );
     o.out(
       table(

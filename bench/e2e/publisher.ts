@@ -24,6 +24,8 @@ export interface PublisherOptions {
    * ticket for n passes.
    */
   anomalyEvery: number;
+  /** No anomaly before this message (a lead-in at the same rate: the gateway in its steady state). */
+  anomaliesFrom?: number;
   /** Data time of the first pass (epoch ms); each pass over the fleet is one second later. */
   tsBase: number;
   /**
@@ -85,7 +87,8 @@ async function main(): Promise<void> {
     const d = i % o.devices;
     const pass = Math.floor(i / o.devices);
     const dev = deviceId(first + d);
-    const anomaly = o.anomalyEvery > 0 && d % o.anomalyEvery === pass % o.anomalyEvery;
+    const anomaly =
+      o.anomalyEvery > 0 && i >= (o.anomaliesFrom ?? 0) && d % o.anomalyEvery === pass % o.anomalyEvery;
     // One reading per device per second of data time: no two share a series' timestamp.
     const ts = o.liveTs ? Date.now() : o.tsBase + pass * 1000;
     const plant = o.workload === 'plant';
