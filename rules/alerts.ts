@@ -47,6 +47,31 @@ export interface AlertHistoryEntry {
 /** The order alerts are listed in: firing first, then pending, resolved, inactive (stored per row). */
 export const STATE_RANK: Record<AlertState, number> = { firing: 0, pending: 1, resolved: 2, inactive: 3 };
 
+/**
+ * An alert's stored columns in the order both stores write them (id, rule, device, state, its rank,
+ * priority, fault type, value as JSON, times, fire count, flapping as `flag` makes it, silence,
+ * updated).
+ */
+export function alertColumns(a: Alert, flag: (flapping: boolean) => unknown): unknown[] {
+  return [
+    a.id,
+    a.ruleId,
+    a.deviceId,
+    a.state,
+    STATE_RANK[a.state],
+    a.priority,
+    a.faultType,
+    a.value === null ? null : JSON.stringify(a.value),
+    a.activeAt,
+    a.firedAt,
+    a.resolvedAt,
+    a.fireCount,
+    flag(a.flapping),
+    a.silencedBy,
+    a.updatedAt,
+  ];
+}
+
 /** Changes kept per alert in its history. */
 export const HISTORY_PER_ALERT = 500;
 /** Changes between two prunes of an alert's history. */

@@ -5,6 +5,7 @@ import {
   type AlertFilter,
   type AlertHistoryEntry,
   type AlertState,
+  alertColumns,
   HISTORY_PER_ALERT,
   HistoryPruning,
   STATE_RANK,
@@ -178,23 +179,7 @@ export class PgAlertStore implements AlertStore, RuleStateStore {
   }
 
   async upsert(a: Alert, change?: AlertHistoryEntry): Promise<void> {
-    const params = [
-      a.id,
-      a.ruleId,
-      a.deviceId,
-      a.state,
-      STATE_RANK[a.state],
-      a.priority,
-      a.faultType,
-      json(a.value),
-      a.activeAt,
-      a.firedAt,
-      a.resolvedAt,
-      a.fireCount,
-      a.flapping,
-      a.silencedBy,
-      a.updatedAt,
-    ];
+    const params = alertColumns(a, (flapping) => flapping);
     if (!change) {
       await this.pool.query(UPSERT, params);
       return;

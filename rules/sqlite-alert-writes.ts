@@ -2,7 +2,7 @@ import type { Statement } from 'better-sqlite3';
 import type { SqliteDatabase } from '../lib/sqlite.js';
 import { writeKeptRows } from '../lib/sqlite-rows.js';
 import type { TurnWrites } from '../lib/unit-of-work.js';
-import { type Alert, type AlertHistoryEntry, STATE_RANK } from './alerts.js';
+import { type Alert, type AlertHistoryEntry, alertColumns } from './alerts.js';
 
 /**
  * How long alert history entries may wait in memory before they are written. Each entry goes into
@@ -17,26 +17,8 @@ const HISTORY_KEPT_MAX = 10_000;
 export const ALERT_COLUMNS = `id, rule_id, device_id, state, state_rank, priority, fault_type, value, active_at,
   fired_at, resolved_at, fire_count, flapping, silenced_by, updated_at`;
 
-/** An alert as the row `ALERT_COLUMNS` lists. */
-export function rowOf(a: Alert): unknown[] {
-  return [
-    a.id,
-    a.ruleId,
-    a.deviceId,
-    a.state,
-    STATE_RANK[a.state],
-    a.priority,
-    a.faultType,
-    a.value === null ? null : JSON.stringify(a.value),
-    a.activeAt,
-    a.firedAt,
-    a.resolvedAt,
-    a.fireCount,
-    a.flapping ? 1 : 0,
-    a.silencedBy,
-    a.updatedAt,
-  ];
-}
+/** An alert as the row `ALERT_COLUMNS` lists (SQLite: the flapping flag as 0/1). */
+export const rowOf = (a: Alert): unknown[] => alertColumns(a, (flapping) => (flapping ? 1 : 0));
 
 /** A change as an alert_history row. */
 export function historyRowOf(alertId: string, c: AlertHistoryEntry): unknown[] {
