@@ -108,9 +108,10 @@ export interface ApiDeps {
   /** This gateway instance: its id, where its state lives, and whether it leads (issue 20). */
   instance?: () => InstanceInfo;
   /**
-   * Resolves once the state changes made so far are committed (the state path's unit of work spans
-   * the turns of a burst, lib/unit-of-work.ts): the answer to a write waits for it, so that a client
-   * told "done" reads its change from any connection, and no crash takes back what was confirmed.
+   * Resolves once the state changes made so far are committed, rejects if that commit failed (the
+   * state path's unit of work spans the turns of a burst, lib/unit-of-work.ts): the answer to a
+   * write waits for it, so that a client told "done" reads its change from any connection, no crash
+   * takes back what was confirmed, and a rolled-back write is answered FL_ERR_STATE_NOT_STORED.
    */
   committed?: () => Promise<void>;
   /**
@@ -154,8 +155,18 @@ export function buildApi(deps: ApiDeps): FastifyInstance {
   if (deps.forward) installForwarding(app as unknown as FastifyInstance, deps.forward);
   const committed = deps.committed;
   if (committed)
-    app.addHook('onSend', async (req, _reply, payload) => {
-      if (req.method !== 'GET' && req.method !== 'HEAD') await committed();
+    app.addHook('onSend', async (req, reply, payload) => {
+      // A refusal changed nothing; a write whose commit failed was rolled back: told so (503).
+      if (req.method === 'GET' || req.method === 'HEAD' || reply.statusCode >= 400) return payload;
+      try {
+        await committed();
+      } catch (err) {
+        throw new FaultlineError(
+          'FL_ERR_STATE_NOT_STORED',
+          'the change was made but could not be stored (state.db could not commit; see the gateway log): it is not kept, retry later',
+          { cause: err },
+        );
+      }
       return payload;
     });
 

@@ -529,7 +529,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
 
     const api = buildApi({
       keys,
-      committed: () => new Promise<void>((done) => uow.afterCommit(done)),
+      committed: () => uow.committed(),
       users: { users, sessions, settings: consoleSettings(config) },
       outbox,
       egress,

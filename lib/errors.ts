@@ -34,6 +34,7 @@ export const ERRORS = {
   FL_ERR_DATA_FILE: { status: 500, title: 'Data file not usable' },
   FL_ERR_DB_SCHEMA: { status: 500, title: 'Database schema newer than this gateway' },
   FL_ERR_DB_UNAVAILABLE: { status: 503, title: 'Database unavailable' },
+  FL_ERR_STATE_NOT_STORED: { status: 503, title: 'Change not stored' },
   FL_ERR_INTERNAL: { status: 500, title: 'Internal error' },
   FL_ERR_API_UNAVAILABLE: { status: 503, title: 'Service unavailable' },
 } as const;

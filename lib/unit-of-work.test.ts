@@ -89,6 +89,25 @@ describe('UnitOfWork: one transaction per turn', () => {
     expect(told).toEqual(['next']);
   });
 
+  it('committed() resolves once the turn commits, rejects with the error of a commit that failed', async () => {
+    const { db, uow, add } = setup('committed');
+    await uow.committed(); // nothing open: at once
+    uow.join();
+    add(['kept']);
+    const ok = uow.committed();
+    let settled = false;
+    void ok.then(() => {
+      settled = true;
+    });
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    await nextTurn();
+    await ok;
+    uow.join();
+    db.prepare('INSERT INTO items (name, parent) VALUES (?, ?)').run('orphan', 42);
+    await expect(uow.committed()).rejects.toThrow(/FOREIGN KEY/);
+  });
+
   it('outside a turn, afterCommit runs at once and join inside a running transaction adds nothing', () => {
     const { db, uow, add } = setup('outside');
     const ran: string[] = [];

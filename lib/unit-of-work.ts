@@ -68,6 +68,8 @@ export class UnitOfWork implements TurnWrites {
   private joinedSinceCheck = false;
   private readonly before: (() => void)[] = [];
   private readonly after: (() => void)[] = [];
+  /** Waiting for the open transaction's outcome (`committed()`). */
+  private readonly waiting: { done: () => void; failed: (err: unknown) => void }[] = [];
   readonly stats: UnitOfWorkStats = { commits: 0, failedCommits: 0, retriedCommits: 0, droppedRows: 0 };
 
   constructor(
@@ -150,9 +152,19 @@ export class UnitOfWork implements TurnWrites {
     else this.runAfter(fn);
   }
 
+  /**
+   * Resolves once what was changed so far is committed (at once when no transaction is open);
+   * rejects with the commit's error when it failed — those changes were rolled back.
+   */
+  committed(): Promise<void> {
+    if (!this.open) return Promise.resolve();
+    return new Promise((done, failed) => this.waiting.push({ done, failed }));
+  }
+
   /** Commits the turn's transaction now (stop, tests); a no-op when none is open. */
   commit(): void {
     if (!this.open || this.db === null) return;
+    let error: unknown;
     // The rows stores kept for the commit, written in the transaction (a flush may queue another).
     for (let flush = this.before.shift(); flush; flush = this.before.shift()) this.runBefore(flush);
     this.open = false;
@@ -181,13 +193,19 @@ export class UnitOfWork implements TurnWrites {
           }
         }
         this.onError(err, 'commit');
+        error = err;
         break;
       }
     }
     const after = this.after.splice(0);
+    const waiting = this.waiting.splice(0);
     // A failed turn's events were rolled back with it: nobody hears of them.
-    if (failed) return;
+    if (failed) {
+      for (const w of waiting) w.failed(error);
+      return;
+    }
     for (const fn of after) this.runAfter(fn);
+    for (const w of waiting) w.done();
   }
 
   private runBefore(flush: () => void): void {

@@ -127,6 +127,38 @@ describe('the API worker thread', () => {
     expect(bad.body.code).toBe('FL_ERR_TICKET_NOT_FOUND');
   });
 
+  it('answers a write once its state commit is done; one whose commit failed is a 503, not a 201', async () => {
+    // The unit of work is the seam: its commit failing (disk full) is simulated here; the real
+    // failure rejecting committed() is tested in lib/unit-of-work.test.ts.
+    const uow = gw.unitOfWork;
+    const real = uow.committed.bind(uow);
+    let asked = 0;
+    uow.committed = () => {
+      asked++;
+      return Promise.reject(new Error('SQLITE_FULL: database or disk is full'));
+    };
+    try {
+      const lost = await postJson<{ status: number; code: string; detail: string }>(
+        api('/tickets'),
+        ticket('Belt torn'),
+      );
+      expect(lost.status).toBe(503);
+      expect(lost.body.code).toBe('FL_ERR_STATE_NOT_STORED');
+      expect(lost.body.detail).toMatch(/not kept, retry/);
+      // A refusal changed nothing: it does not wait for a commit. Reads never do.
+      const refused = await postJson<{ code: string }>(api('/tickets'), { title: '' });
+      expect(refused.status).toBe(400);
+      expect((await getJson(api('/tickets?limit=1'))).status).toBe(200);
+      expect(asked).toBe(1);
+    } finally {
+      uow.committed = real;
+    }
+    const made = await postJson<{ id: string }>(api('/tickets'), ticket('Belt replaced'));
+    expect(made.status).toBe(201);
+    // Committed before the answer: the worker's own connection reads it at once.
+    expect((await getJson(api(`/tickets/${made.body.id}`))).status).toBe(200);
+  });
+
   it('streams events published on the main thread', async () => {
     const s = await stream(api('/events?types=ticket.*'), auth());
     expect(s.status).toBe(200);
