@@ -1,25 +1,16 @@
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../test/helpers.js';
-import { openDatabase, type SqliteDatabase } from './sqlite.js';
+import { describe, expect, it } from 'vitest';
+import { sqliteFiles } from '../test/helpers.js';
+import type { SqliteDatabase } from './sqlite.js';
 import { writeKeptRows } from './sqlite-rows.js';
 import { UnitOfWork } from './unit-of-work.js';
 
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
 describe('UnitOfWork: one transaction per turn', () => {
-  const tmp = tempDir();
-  const open: SqliteDatabase[] = [];
-  afterEach(() => {
-    for (const db of open.splice(0)) db.close();
-  });
-  afterAll(() => tmp.cleanup());
+  const files = sqliteFiles();
 
   function setup(name: string) {
-    const file = join(tmp.dir, `${name}.db`);
-    const db = openDatabase(file);
-    const reader = openDatabase(file);
-    open.push(db, reader);
+    const { db, reader } = files(name);
     db.exec(`CREATE TABLE parents (id INTEGER PRIMARY KEY);
       CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
         parent INTEGER REFERENCES parents(id) DEFERRABLE INITIALLY DEFERRED)`);

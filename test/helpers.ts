@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pino from 'pino';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { loadConfig } from '../gateway/config/load.js';
 import { type RunningGateway, startGateway } from '../gateway/gateway.js';
 import { packageRoot } from '../lib/package-root.js';
+import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -22,6 +23,26 @@ export function auth(key: string = TEST_API_KEY): Record<string, string> {
 export function tempDir(prefix = 'faultline-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * SQLite files in a temporary folder, each opened twice — the connection under test and a reader
+ * (another connection, as the API worker reads) — closed after each test, the folder after the file.
+ */
+export function sqliteFiles(): (name: string) => { db: SqliteDatabase; reader: SqliteDatabase } {
+  const tmp = tempDir();
+  const open: SqliteDatabase[] = [];
+  afterEach(() => {
+    for (const db of open.splice(0)) db.close();
+  });
+  afterAll(() => tmp.cleanup());
+  return (name) => {
+    const file = join(tmp.dir, `${name}.db`);
+    const db = openDatabase(file);
+    const reader = openDatabase(file);
+    open.push(db, reader);
+    return { db, reader };
+  };
 }
 
 /** Writes files (relative path → content) under `dir`, making folders as needed. */

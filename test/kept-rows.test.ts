@@ -1,13 +1,11 @@
-import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { UnitOfWork } from '../lib/unit-of-work.js';
 import type { NewEvent } from '../notify/outbox.js';
 import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
 import type { Alert } from '../rules/alerts.js';
 import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
 import { HISTORY_WRITE_MS } from '../rules/sqlite-alert-writes.js';
-import { tempDir } from './helpers.js';
+import { sqliteFiles } from './helpers.js';
 
 /**
  * Issue 19: inside a turn the SQLite alert and outbox stores keep their rows and write them at the
@@ -15,19 +13,13 @@ import { tempDir } from './helpers.js';
  * store's own reads see them at once; seqs are the file's next ones.
  */
 describe('rows kept for the turn commit (SQLite alert and outbox stores)', () => {
-  const tmp = tempDir();
-  const open: SqliteDatabase[] = [];
+  const files = sqliteFiles();
   afterEach(() => {
     vi.useRealTimers();
-    for (const db of open.splice(0)) db.close();
   });
-  afterAll(() => tmp.cleanup());
 
   function setup(name: string) {
-    const file = join(tmp.dir, `${name}.db`);
-    const db = openDatabase(file);
-    const reader = openDatabase(file);
-    open.push(db, reader);
+    const { db, reader } = files(name);
     const errors: unknown[] = [];
     const turnEnds: (() => void)[] = [];
     const uow = new UnitOfWork(
