@@ -116,12 +116,18 @@ export function eventRoutes(
         });
         res.write('retry: 3000\n\n');
         let closed = false;
+        // The last event sent or passed over: events come in seq order, and one the replay read
+        // from the database may be relayed again afterwards (with the API on its worker thread the
+        // relay reads the main thread's commits from the database too, a little later) — never twice.
+        let after = 0;
         const send = (e: StoredEvent) => {
-          if (closed || !visible(e)) return;
+          if (closed || e.seq <= after) return;
+          after = e.seq;
+          if (!visible(e)) return;
           res.write(frame(e));
           if (res.writableLength > MAX_BUFFERED_BYTES) res.destroy();
         };
-        // Live events are held back while the replay runs, then sent after it without repeats.
+        // Live events are held back while the replay runs, then sent after it.
         let replaying = true;
         const held: StoredEvent[] = [];
         const off = outbox.on((e) => (replaying ? held.push(e) : send(e)));
@@ -137,18 +143,15 @@ export function eventRoutes(
           off();
           clearInterval(heartbeat);
         });
-        let after = fromText === undefined ? await outbox.lastSeq() : Number(fromText);
+        after = fromText === undefined ? await outbox.lastSeq() : Number(fromText);
         for (;;) {
           const page = await outbox.since(after, REPLAY_PAGE);
-          for (const e of page) {
-            send(e);
-            after = e.seq;
-          }
+          for (const e of page) send(e);
           if (page.length < REPLAY_PAGE || closed) break;
           await new Promise((r) => setImmediate(r));
         }
         replaying = false;
-        for (const e of held) if (e.seq > after) send(e);
+        for (const e of held) send(e);
         held.length = 0;
       },
     );
