@@ -135,7 +135,11 @@ const app = buildApi({
 // may start after events stored meanwhile (the main thread learns of the streams a little later):
 // those are read from the database, so that a stream misses nothing (issue 19).
 // Opening and relaying run one after the other (a chain), so that batches keep their order.
+// The last seq is asked for at once, before the opening stream reads its own (so the relay starts
+// no later than the stream's replay, which drops what it sent already); batches sent before the
+// streams closed and arriving after they opened again are dropped until the opening is done.
 let streamsOpen = false;
+let relayReady = false;
 let relayedSeq = 0;
 let relaying: Promise<void> = Promise.resolve();
 const inOrder = (what: string, f: () => Promise<void>) => {
@@ -144,19 +148,22 @@ const inOrder = (what: string, f: () => Promise<void>) => {
 outbox.onListenerCount((n) => {
   if (n > 0 && !streamsOpen) {
     streamsOpen = true;
+    const last = outbox.lastSeq();
     inOrder('opening', async () => {
-      relayedSeq = await outbox.lastSeq();
+      relayedSeq = await last;
+      relayReady = streamsOpen;
       post({ t: 'streams', open: true });
     });
   } else if (n === 0 && streamsOpen) {
     streamsOpen = false;
+    relayReady = false;
     post({ t: 'streams', open: false });
   }
 });
 
 async function relay(events: StoredEvent[]): Promise<void> {
   const first = events[0]?.seq;
-  if (!streamsOpen || first === undefined) return;
+  if (!streamsOpen || !relayReady || first === undefined) return;
   // Stored between the streams opening and the main thread hearing of it: read here.
   while (relayedSeq + 1 < first) {
     const page = (await outbox.since(relayedSeq, 500)).filter((e) => e.seq < first);
