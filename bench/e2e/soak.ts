@@ -31,6 +31,9 @@ export async function runSoak(
           'readings/s',
           'CPU µs/reading',
           'RSS MB',
+          'heap used MB',
+          'heap total MB',
+          'external MB',
           'spool points',
           'spool KB',
           'open fds',
@@ -57,6 +60,10 @@ export async function runSoak(
         (accepted - lastAccepted) / ((now - lastAt) / 1000),
         accepted > lastAccepted ? ((p.cpuSeconds - lastCpu) * 1e6) / (accepted - lastAccepted) : 0,
         p.rssBytes / 2 ** 20,
+        // The main thread's V8 heap (the API worker's and native memory are the rest of the RSS).
+        (m.get('faultline_nodejs_heap_size_used_bytes') ?? 0) / 2 ** 20,
+        (m.get('faultline_nodejs_heap_size_total_bytes') ?? 0) / 2 ** 20,
+        (m.get('faultline_nodejs_external_memory_bytes') ?? 0) / 2 ** 20,
         m.get('faultline_spool_points') ?? 0,
         (m.get('faultline_spool_bytes') ?? 0) / 1024,
         p.fds,
@@ -68,9 +75,7 @@ export async function runSoak(
       lastAccepted = accepted;
       lastAt = now;
       lastCpu = p.cpuSeconds;
-      o.out(
-        `| ${int(row[0] as number)} | ${int(row[1] as number)} | ${fixed(row[2] as number, 1)} | ${int(row[3] as number)} | ${int(row[4] as number)} | ${int(row[5] as number)} | ${row[6]} | ${fixed(row[7] as number, 1)} | ${fixed(row[8] as number, 1)} |\n`,
-      );
+      o.out(`| ${row.map((v, i) => (i === 2 || i >= 10 ? fixed(v, 1) : int(v))).join(' | ')} |\n`);
     }
     const rss = rows.map((r) => r[3] as number);
     const half = rss.slice(Math.floor(rss.length / 2));
