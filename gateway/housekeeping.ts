@@ -44,8 +44,9 @@ export class Housekeeping {
       t.unref();
       this.timers.push(t);
     };
-    // History minutes are stored once they are over (a minute's grace for late readings): one
-    // write per series and minute, not one per flush. Queries see the unflushed ones meanwhile.
+    // History minutes are stored once over: at the next flush once their series moved on to a later
+    // minute, else after a minute's grace (a device whose clock runs behind): one write per series
+    // and minute, not one per flush. Queries see the unflushed ones meanwhile.
     every(FLUSH_EVERY_MS, 'flush', () =>
       this.flush(Math.floor(Date.now() / MINUTE_MS) * MINUTE_MS - MINUTE_MS),
     );

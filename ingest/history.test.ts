@@ -61,6 +61,28 @@ describe('History (per-minute rollups)', () => {
     expect(await store.minutes('d1', 't', T0, T0 + 2 * MINUTE_MS)).toHaveLength(2);
   });
 
+  it('a minute its series moved on from goes with the next flush; an out-of-order reading is merged into its row', async () => {
+    db = openDatabase(':memory:');
+    const store = new SqliteHistoryStore(db);
+    const h = new History(store);
+    h.add(p(T0 + 1_000, { t: 1 }));
+    h.add(p(T0 + MINUTE_MS + 1_000, { t: 2 })); // closes T0
+    h.add(p(T0 + 2 * MINUTE_MS + 1_000, { t: 3 })); // closes T0 + 1 min
+    await h.flush(T0); // the bound is before both: closed minutes go anyway, the open one stays
+    expect((await store.minutes('d1', 't', T0, T0 + 3 * MINUTE_MS)).map((r) => r.count)).toEqual([1, 1]);
+    h.add(p(T0 + 2_000, { t: 7 })); // out of order: its series is two minutes on
+    expect(await h.query('d1', 't', T0, T0 + MINUTE_MS, MINUTE_MS)).toEqual([
+      { t: T0, min: 1, max: 7, mean: 4, last: 7, count: 2 },
+    ]);
+    await h.flush(T0 + MINUTE_MS);
+    expect(await store.minutes('d1', 't', T0, T0 + MINUTE_MS)).toMatchObject([{ count: 2, sum: 8, max: 7 }]);
+    expect(await h.query('d1', 't', T0, T0 + 3 * MINUTE_MS, MINUTE_MS)).toMatchObject([
+      { count: 2 },
+      { count: 1 },
+      { count: 1, last: 3 },
+    ]);
+  });
+
   it('a large flush goes in slices: readings and queries between them see every row once; a failed slice is kept', async () => {
     db = openDatabase(':memory:');
     const store = new SqliteHistoryStore(db);

@@ -50,57 +50,73 @@ function addTo(r: Rollup, v: number, ts: number): void {
   }
 }
 
+/** A new rollup; every number field starts as a number, so that V8 keeps them unboxed-in-place. */
+function rollupOf(deviceId: string, metric: string, minute: number, v: number, ts: number): Rollup {
+  return { deviceId, metric, minute, min: v, max: v, sum: v, count: 1, last: v, lastTs: ts };
+}
+
+const lateKey = (r: { deviceId: string; metric: string; minute: number }) =>
+  `${r.deviceId}\u0000${r.metric}\u0000${r.minute}`;
+
 /**
  * Aggregates readings in memory and hands the partials to the store on `flush()` (every few
  * seconds), so that history costs one upsert per series and minute, not one write per reading.
  * Queries see flushed and unflushed data together.
+ *
+ * Each series (device, metric) has one open minute, updated in place by its readings (no key, no
+ * allocation per reading: issue 19, where rebuilding a map of partials after every flush was a
+ * seventh of what the ingest thread promoted to the old generation). A reading of a later minute
+ * closes it; closed minutes go with the next flush (the series has moved on, so waiting gains
+ * nothing), open ones once they are before the flush's bound. A reading older than its series'
+ * open minute (out of order) is kept apart by series and minute and merged into the stored row.
  */
 export class History {
-  private pending = new Map<string, Rollup>();
-  /**
-   * The pending rollup of each series' newest minute, by device and metric: a reading in that
-   * minute (nearly all) finds it without building the `pending` key (issue 19: that string was a
-   * tenth of the ingest thread's allocations). Emptied whenever a flush takes rows.
-   */
-  private readonly hot = new Map<string, Map<string, Rollup>>();
-  /** Taken by a flush and not yet in the store (queries still see them). */
-  private flushing = new Map<string, Rollup>();
+  private readonly open = new Map<string, Map<string, Rollup>>();
+  private closed: Rollup[] = [];
+  private readonly late = new Map<string, Rollup>();
+  /** Taken by the flush in progress; from `stored` on, not in the store yet (queries see them). */
+  private flushing: Rollup[] = [];
+  private stored = 0;
 
   constructor(private readonly store: HistoryStore) {}
 
   add(p: Point): void {
     const minute = Math.floor(p.ts / MINUTE_MS) * MINUTE_MS;
-    let hot = this.hot.get(p.deviceId);
+    let series = this.open.get(p.deviceId);
     for (const metric in p.fields) {
       const raw = p.fields[metric];
       const v = typeof raw === 'boolean' ? (raw ? 1 : 0) : raw;
       if (typeof v !== 'number') continue;
-      const h = hot?.get(metric);
-      if (h !== undefined && h.minute === minute) {
-        addTo(h, v, p.ts);
+      const r = series?.get(metric);
+      if (r !== undefined && r.minute === minute) {
+        addTo(r, v, p.ts);
         continue;
       }
-      const key = `${p.deviceId}\u0000${metric}\u0000${minute}`;
-      let r = this.pending.get(key);
-      if (r) addTo(r, v, p.ts);
-      else {
-        r = { deviceId: p.deviceId, metric, minute, min: v, max: v, sum: v, count: 1, last: v, lastTs: p.ts };
-        this.pending.set(key, r);
+      if (r !== undefined && minute < r.minute) {
+        this.keepLate(rollupOf(p.deviceId, metric, minute, v, p.ts));
+        continue;
       }
-      if (h === undefined || minute > h.minute) {
-        if (hot === undefined) {
-          hot = new Map();
-          this.hot.set(p.deviceId, hot);
-        }
-        hot.set(metric, r);
+      if (r !== undefined) this.closed.push(r);
+      if (series === undefined) {
+        series = new Map();
+        this.open.set(p.deviceId, series);
       }
+      series.set(metric, rollupOf(p.deviceId, metric, minute, v, p.ts));
     }
   }
 
+  private keepLate(r: Rollup): void {
+    const k = lateKey(r);
+    const known = this.late.get(k);
+    if (known) combine(known, r);
+    else this.late.set(k, r);
+  }
+
   /**
-   * Hands the partials of minutes before `before` to the store, in slices (queries see every row
-   * throughout); one flush at a time. Rows a failed flush could not store wait for the next one.
-   * `paced`: readings keep most of the loop between slices (lib/slices.ts); the stop goes fast.
+   * Hands the closed minutes and the partials of minutes before `before` to the store, in slices
+   * (queries see every row throughout); one flush at a time. Rows a failed flush could not store
+   * wait for the next one. `paced`: readings keep most of the loop between slices
+   * (lib/slices.ts); the stop goes fast.
    */
   flush(before = Infinity, paced = true): Promise<void> {
     const run = this.lastFlush.catch(() => undefined).then(() => this.flushNow(before, paced));
@@ -111,46 +127,57 @@ export class History {
   private lastFlush: Promise<void> = Promise.resolve();
 
   private async flushNow(before: number, paced: boolean): Promise<void> {
-    const taken = new Map<string, Rollup>();
-    this.hot.clear();
-    for (const [k, r] of this.pending) {
-      if (r.minute >= before) continue;
-      taken.set(k, r);
-      this.pending.delete(k);
+    const taken = this.closed;
+    this.closed = [];
+    for (const [deviceId, series] of this.open) {
+      for (const [metric, r] of series)
+        if (r.minute < before) {
+          taken.push(r);
+          series.delete(metric);
+        }
+      if (series.size === 0) this.open.delete(deviceId);
     }
-    if (taken.size === 0) return;
+    for (const [k, r] of this.late)
+      if (r.minute < before) {
+        taken.push(r);
+        this.late.delete(k);
+      }
+    if (taken.length === 0) return;
     this.flushing = taken;
+    this.stored = 0;
     try {
       await inSlices(
-        [...taken.keys()],
+        taken,
         FLUSH_SLICE,
-        async (keys) => {
-          await this.store.merge(keys.map((k) => taken.get(k) as Rollup));
-          for (const k of keys) taken.delete(k);
+        async (rows) => {
+          await this.store.merge(rows);
+          this.stored += rows.length;
         },
         paced,
       );
     } catch (err) {
-      for (const [k, r] of taken) {
-        const newer = this.pending.get(k);
-        if (newer) combine(newer, r);
-        else this.pending.set(k, r);
-      }
+      for (let i = this.stored; i < taken.length; i++) this.keepLate(taken[i] as Rollup);
       throw err;
     } finally {
-      this.flushing = new Map();
+      this.flushing = [];
+      this.stored = 0;
     }
   }
 
-  /** Unflushed rows: pending, and taken by a flush in progress. */
-  private *unflushed(): Iterable<Rollup> {
-    yield* this.flushing.values();
-    yield* this.pending.values();
+  /** Unflushed rows of a device: open, closed, late, and taken by a flush in progress. */
+  private *unflushed(deviceId: string): Iterable<Rollup> {
+    for (let i = this.stored; i < this.flushing.length; i++) {
+      const r = this.flushing[i] as Rollup;
+      if (r.deviceId === deviceId) yield r;
+    }
+    yield* this.open.get(deviceId)?.values() ?? [];
+    for (const r of this.closed) if (r.deviceId === deviceId) yield r;
+    for (const r of this.late.values()) if (r.deviceId === deviceId) yield r;
   }
 
   async metrics(deviceId: string): Promise<string[]> {
     const names = new Set(await this.store.metrics(deviceId));
-    for (const r of this.unflushed()) if (r.deviceId === deviceId) names.add(r.metric);
+    for (const r of this.unflushed(deviceId)) names.add(r.metric);
     return [...names].sort();
   }
 
@@ -164,9 +191,8 @@ export class History {
   ): Promise<HistoryBucket[]> {
     const start = Math.floor(from / MINUTE_MS) * MINUTE_MS;
     const rows = await this.store.minutes(deviceId, metric, start, to);
-    for (const r of this.unflushed()) {
-      if (r.deviceId === deviceId && r.metric === metric && r.minute >= start && r.minute < to)
-        rows.push({ ...r });
+    for (const r of this.unflushed(deviceId)) {
+      if (r.metric === metric && r.minute >= start && r.minute < to) rows.push({ ...r });
     }
     const buckets = new Map<number, Rollup>();
     for (const r of rows) {

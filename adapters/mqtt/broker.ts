@@ -10,6 +10,7 @@ import { BrokerAuth, type BrokerUser } from './auth.js';
 import { brokerExposure, type EmbeddedBrokerConfig, isLoopback } from './config.js';
 import { InFlight } from './in-flight.js';
 import { limitPacketSize } from './packet-limit.js';
+import './packet-numbers.js';
 import { DecodeReporter } from './report.js';
 import { TopicRouter } from './router.js';
 

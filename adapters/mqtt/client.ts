@@ -6,6 +6,7 @@ import { redactUrl } from '../../lib/redact.js';
 import type { Adapter, AdapterContext, AdapterStatus } from '../types.js';
 import type { MqttClientConfig } from './client-config.js';
 import { InFlight } from './in-flight.js';
+import './packet-numbers.js';
 import { DecodeReporter } from './report.js';
 import { TopicRouter } from './router.js';
 
