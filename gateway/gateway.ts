@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAdapter } from '../adapters/index.js';
 import { EmbeddedBroker } from '../adapters/mqtt/broker.js';
-import { useOpcuaLogger } from '../adapters/opcua/node-opcua-log.js';
+import { useOpcuaLogger } from '../adapters/opcua/log-sink.js';
 import type { Adapter } from '../adapters/types.js';
 import { buildApi, type InstanceInfo } from '../api/app.js';
 import { ApiKeys } from '../api/auth.js';
