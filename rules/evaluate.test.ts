@@ -457,6 +457,31 @@ describe('expr (CEL)', () => {
 });
 
 describe('edge cases across kinds', () => {
+  it('states share only empty containers: a window, a z-score and an expression each fill their own', () => {
+    const kinds = [
+      rule({ window: { fn: 'avg', over: '1m', above: 100 } }),
+      rule({ outlier: { method: 'zscore', over: '1m', sigmas: 3, minSamples: 5 } }),
+      rule({ expr: 't > 80.0' }),
+    ];
+    for (const r of kinds) {
+      const a = newState();
+      const b = newState();
+      evaluate(r, a, reading(1_000, { t: 90 }));
+      evaluate(r, a, reading(2_000, { t: 95 }));
+      expect([a.samples.length + Object.keys(a.values).length]).not.toEqual([0]);
+      // The other series and the initial state saw nothing.
+      expect(b.samples).toEqual([]);
+      expect(b.values).toEqual({});
+      expect(INITIAL_STATE.samples).toEqual([]);
+      expect(INITIAL_STATE.values).toEqual({});
+      // A saved state with nothing in its containers comes back the same, and fills its own.
+      const back = newState(JSON.parse(JSON.stringify(b)));
+      evaluate(r, back, reading(3_000, { t: 91 }));
+      expect(b.samples).toEqual([]);
+      expect(b.values).toEqual({});
+    }
+  });
+
   it('gaps: a rate over a window that emptied during a gap is not judged until it fills again', () => {
     const r = rule({ rate: { over: '1m', measure: 'delta', above: 5 } });
     // 0 → 10 within the window fires; after a 10-minute gap a lone sample says nothing.
