@@ -14,6 +14,7 @@ import { loadConfig, type Overrides } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { runDemo } from './demo.js';
 import { type RunningGateway, startGateway } from './gateway.js';
+import { limitHeapGrowth } from './heap.js';
 import { createLogger } from './logger.js';
 
 interface CommonOptions {
@@ -224,6 +225,9 @@ async function validate(o: CommonOptions, ruleFiles: string[]): Promise<void> {
       `${loaded.config.devices.length} device(s), ${loaded.config.sites.length} site(s)\n`,
   );
 }
+
+// A long-running gateway keeps its heap within twice what it holds (gateway/heap.ts).
+limitHeapGrowth();
 
 const program = new Command('faultline')
   .description('IoT telemetry ingestion and auto-ticketing gateway for equipment maintenance')
