@@ -105,6 +105,32 @@ describe('RuleEngine', () => {
     expect(seen).toEqual(['hot@m1 firing@1000']);
   });
 
+  it('one timer for every series: each deadline still comes at its own time', () => {
+    const avg = ruleFrom({
+      id: 'avg',
+      match: { metric: 't' },
+      window: { fn: 'avg', over: '10s', above: 90 },
+      ticket: { priority: 'general', faultType: 'm' },
+    });
+    const { sched, engine, seen } = engineWith([hot(), avg]);
+    // 50 devices, 10 ms apart: 80 then 100 (average 90, not above); `hot` pending from the 100.
+    for (let i = 0; i < 50; i++) engine.onReading(point(`m${i}`, i * 10, { t: 80 }), device(`m${i}`));
+    for (let i = 0; i < 50; i++) engine.onReading(point(`m${i}`, 5_000 + i * 10, { t: 100 }), device(`m${i}`));
+    expect(sched.pending).toBe(1);
+    sched.advanceTo(6_245);
+    // Each `for` ran out at its own deadline.
+    expect(seen.filter((e) => e.startsWith('hot@') && e.includes('firing'))).toHaveLength(25);
+    expect(seen).toContain('hot@m24 firing@6240');
+    expect(sched.pending).toBe(1);
+    // The 80 leaves each window 10 s after it came: the average is 100, the alert fires then.
+    sched.advanceTo(20_000);
+    const fired = seen.filter((e) => e.startsWith('avg@'));
+    expect(fired).toHaveLength(50);
+    expect(fired.slice(0, 3)).toEqual(['avg@m0 firing@10001', 'avg@m1 firing@10011', 'avg@m2 firing@10021']);
+    expect(seen).toContain('hot@m49 firing@6490');
+    expect(sched.pending).toBe(0);
+  });
+
   it('re-arms timers longer than setTimeout can hold instead of firing early', () => {
     const long = 40 * 86_400_000; // 40 days
     const { sched, engine, seen } = engineWith([hot({ above: 90, for: `${long / 86_400_000}d` })]);

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import FlatQueue from 'flatqueue';
 import picomatch from 'picomatch';
 import type { Device } from '../ingest/devices.js';
 import type { Point } from '../ingest/point.js';
@@ -59,7 +60,7 @@ interface Series {
   state: SeriesState;
   compiled: Compiled;
   device: Device;
-  timer?: unknown;
+  /** The deadline this series waits for in the engine's queue (none: it waits for readings). */
   timerAt?: number;
   /** Changed since it was last taken for saving, and when that was. */
   unsaved?: boolean;
@@ -101,9 +102,9 @@ interface Bucket {
 const isLiteral = (s: string) => !picomatch.scan(s).isGlob;
 
 /**
- * Holds every rule's per-series state, feeds readings through the pure `evaluate`, and arms one
- * timer per series at the next moment time alone could change it (the end of a `for`, a no-data
- * deadline, a sample leaving a window) — no polling. Rules are indexed by metric and device, so a
+ * Holds every rule's per-series state, feeds readings through the pure `evaluate`, and queues each
+ * series at the next moment time alone could change it (the end of a `for`, a no-data deadline, a
+ * sample leaving a window), under one timer — no polling. Rules are indexed by metric and device, so a
  * reading costs what the rules that can match it cost, not what all rules cost.
  */
 export class RuleEngine {
@@ -112,6 +113,17 @@ export class RuleEngine {
   /** Rules that look at every reading of a device (errorCode, device-level noData). */
   private anyMetric: Bucket = { byDevice: new Map(), anyDevice: [] };
   private readonly series = new Map<string, Series>();
+  /**
+   * The series' deadlines, soonest first, under one timer (issue 19: a Node timer per series was
+   * 30,000 timers and a clearTimeout + setTimeout per window reading). An entry whose series has
+   * since moved its deadline is skipped when it comes up; a deadline moving later keeps the
+   * earlier entry, which re-queues the series when it comes up (so each series has one live entry).
+   */
+  private readonly deadlines = new FlatQueue<Series>();
+  private timer: unknown;
+  private timerAt = Infinity;
+  /** Deadlines are being handled: the timer is armed once, after them. */
+  private firing = false;
   private deviceRules = new Map<string, DeviceRules>();
   /** Counts readings, to visit a rule on several of a reading's metrics once. */
   private epoch = 0;
@@ -461,6 +473,9 @@ export class RuleEngine {
 
   stop(): void {
     for (const s of this.series.values()) this.disarm(s);
+    this.deadlines.clear();
+    this.deadlines.shrink();
+    this.armTimer();
   }
 
   /** `now`: the scheduler's time, read once per reading (not once per rule). */
@@ -495,30 +510,56 @@ export class RuleEngine {
   }
 
   private disarm(s: Series): void {
-    if (s.timer !== undefined) this.scheduler.clearTimeout(s.timer);
-    s.timer = undefined;
     s.timerAt = undefined;
   }
 
+  /** Queues the series at its next deadline, unless an earlier entry of it is queued already. */
   private arm(s: Series): void {
     const at = nextTickAt(s.compiled.rule, s.state);
-    if (at === s.timerAt && s.timer !== undefined) return;
-    this.disarm(s);
-    if (at === undefined) return;
+    if (at === undefined || (s.timerAt !== undefined && s.timerAt <= at)) return;
     s.timerAt = at;
-    s.timer = this.scheduler.setTimeout(
-      () => {
-        s.timer = undefined;
-        s.timerAt = undefined;
-        if (this.series.get(s.key) !== s) return;
-        const now = this.scheduler.now();
-        // A long wait is re-armed in steps (Node's timers overflow past ~24.8 days).
-        if (now < at) this.arm(s);
-        else this.step(s, { kind: 'tick', now }, now);
-      },
+    this.deadlines.push(s, at);
+    if (at < this.timerAt && !this.firing) this.armTimer();
+  }
+
+  /** The one timer, at the soonest queued deadline (in steps: Node's timers overflow past ~24.8 days). */
+  private armTimer(): void {
+    const at = this.deadlines.peekValue() ?? Infinity;
+    if (at === this.timerAt) return;
+    if (this.timer !== undefined) this.scheduler.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.timerAt = at;
+    if (at === Infinity) return;
+    this.timer = this.scheduler.setTimeout(
+      this.onTimer,
       Math.min(MAX_TIMER_MS, Math.max(0, at - this.scheduler.now())),
     );
   }
+
+  /** Every deadline due by now, in order; a series whose deadline moved later is queued again. */
+  private readonly onTimer = (): void => {
+    this.timer = undefined;
+    this.timerAt = Infinity;
+    const now = this.scheduler.now();
+    this.firing = true;
+    try {
+      for (
+        let at = this.deadlines.peekValue();
+        at !== undefined && at <= now;
+        at = this.deadlines.peekValue()
+      ) {
+        const s = this.deadlines.pop() as Series;
+        if (s.timerAt !== at || this.series.get(s.key) !== s) continue; // moved, or gone
+        s.timerAt = undefined;
+        const due = nextTickAt(s.compiled.rule, s.state);
+        if (due !== undefined && due > now) this.arm(s);
+        else if (due !== undefined) this.step(s, { kind: 'tick', now }, now);
+      }
+    } finally {
+      this.firing = false;
+      this.armTimer();
+    }
+  };
 }
 
 /** A series as the state store keeps it (its state the live object). */
