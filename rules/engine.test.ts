@@ -115,7 +115,8 @@ describe('RuleEngine', () => {
     const { sched, engine, seen } = engineWith([hot(), avg]);
     // 50 devices, 10 ms apart: 80 then 100 (average 90, not above); `hot` pending from the 100.
     for (let i = 0; i < 50; i++) engine.onReading(point(`m${i}`, i * 10, { t: 80 }), device(`m${i}`));
-    for (let i = 0; i < 50; i++) engine.onReading(point(`m${i}`, 5_000 + i * 10, { t: 100 }), device(`m${i}`));
+    for (let i = 0; i < 50; i++)
+      engine.onReading(point(`m${i}`, 5_000 + i * 10, { t: 100 }), device(`m${i}`));
     expect(sched.pending).toBe(1);
     sched.advanceTo(6_245);
     // Each `for` ran out at its own deadline.
