@@ -164,6 +164,25 @@ describe('RuleEngine', () => {
     expect(engine.size().series).toBe(2);
   });
 
+  it('devices matching the same rules share one plan; a device whose model changes moves to another', () => {
+    const pump = ruleFrom({
+      id: 'dry',
+      match: { metric: 't', model: 'pump' },
+      threshold: { above: 50 },
+      ticket: { priority: 'general', faultType: 'm' },
+    });
+    const { engine, seen } = engineWith([hot({ above: 90 }), pump]);
+    for (let i = 0; i < 30; i++) engine.onReading(point(`m${i}`, 0, { t: 95 }), device(`m${i}`));
+    for (let i = 0; i < 20; i++) engine.onReading(point(`p${i}`, 0, { t: 95 }), device(`p${i}`, 'pump'));
+    expect(engine.size()).toMatchObject({ series: 50, plans: 2 });
+    expect(seen.filter((e) => e.startsWith('hot@'))).toHaveLength(30);
+    expect(seen.filter((e) => e.startsWith('dry@'))).toHaveLength(20);
+    // m0 becomes a pump: the pump rule now, its `hot` series left as it was.
+    engine.onReading(point('m0', 10, { t: 60 }), device('m0', 'pump'));
+    expect(seen.at(-1)).toBe('dry@m0 firing@10');
+    expect(engine.size()).toMatchObject({ series: 51, plans: 2 });
+  });
+
   it('watch(): a configured device that never sends anything fires its no-data rule', () => {
     const silent = ruleFrom({ id: 'silent', noData: { for: '1m' }, ticket: { priority: 'general' } });
     const { sched, engine, seen } = engineWith([silent], 1_000);

@@ -74,11 +74,16 @@ export function alertIdFor(ruleId: string, deviceId: string): string {
   return `${ruleId}@${deviceId}`;
 }
 
-/** One rule of one device: its series once there is one; `seen` marks the reading that visited it. */
-interface Slot {
-  compiled: Compiled;
-  series?: Series;
-  seen: number;
+/**
+ * The rules a device matches, by metric, as positions in `compiled`: one plan shared by every device
+ * that matches the same rules (a fleet has a few hundred distinct plans, not one per device: issue
+ * 19, where a map, six arrays and ten slot objects per device were 15 MB of 10,000 devices).
+ */
+interface RulePlan {
+  compiled: Compiled[];
+  byMetric: Map<string, number[]>;
+  /** Rules that look at every reading (errorCode, device-level noData). */
+  any: number[];
 }
 
 /** The rules of one device, with the facts they were matched on. */
@@ -88,9 +93,10 @@ interface DeviceRules {
   site: string;
   tags: Record<string, string>;
   facts: DeviceFacts;
-  byMetric: Map<string, Slot[]>;
-  /** Rules that look at every reading (errorCode, device-level noData). */
-  any: Slot[];
+  plan: RulePlan;
+  /** Per rule of the plan: its series once there is one, and the reading that visited it last. */
+  series: (Series | undefined)[];
+  seen: number[];
 }
 
 /** Rules by the metric they read, split into rules for listed devices and rules for any device. */
@@ -125,6 +131,8 @@ export class RuleEngine {
   /** Deadlines are being handled: the timer is armed once, after them. */
   private firing = false;
   private deviceRules = new Map<string, DeviceRules>();
+  /** Plans by the rules they hold (positions in `compiled`, joined). */
+  private plans = new Map<string, RulePlan>();
   /** Counts readings, to visit a rule on several of a reading's metrics once. */
   private epoch = 0;
   private readonly listeners: TransitionListener[] = [];
@@ -164,6 +172,7 @@ export class RuleEngine {
     this.byMetric = new Map();
     this.anyMetric = { byDevice: new Map(), anyDevice: [] };
     this.deviceRules = new Map();
+    this.plans = new Map();
     for (const c of this.compiled) {
       const metrics = metricsOf(c.rule.condition);
       const buckets = metrics.length ? metrics.map((m) => this.bucket(m)) : [this.anyMetric];
@@ -230,32 +239,16 @@ export class RuleEngine {
       e.name === device.name
     )
       return e;
-    // One slot per rule, shared by the lists of every metric the rule reads.
-    const slots = new Map<Compiled, Slot>();
-    const pick = (b: Bucket) =>
-      [...(b.byDevice.get(device.id) ?? []), ...b.anyDevice]
-        .filter((c) => c.matches(device))
-        .map((c) => {
-          let slot = slots.get(c);
-          if (!slot) {
-            slot = { compiled: c, seen: 0 };
-            slots.set(c, slot);
-          }
-          return slot;
-        });
-    const byMetric = new Map<string, Slot[]>();
-    for (const [metric, b] of this.byMetric) {
-      const list = pick(b);
-      if (list.length > 0) byMetric.set(metric, list);
-    }
-    const fresh = {
+    const plan = this.planFor(device);
+    const fresh: DeviceRules = {
       name: device.name,
       model: device.model,
       site: device.site,
       tags: device.tags,
       facts: facts(device),
-      byMetric,
-      any: pick(this.anyMetric),
+      plan,
+      series: new Array(plan.compiled.length).fill(undefined),
+      seen: new Array(plan.compiled.length).fill(0),
     };
     this.deviceRules.set(device.id, fresh);
     return fresh;
@@ -265,31 +258,65 @@ export class RuleEngine {
    * Evaluates every matching rule against one durable reading: the device's rules on any reading,
    * then those on each metric the reading carries, each rule once.
    */
+  /** The plan of the rules this device matches: the one already made for the same rules, or new. */
+  private planFor(device: Device): RulePlan {
+    const pick = (b: Bucket) =>
+      [...(b.byDevice.get(device.id) ?? []), ...b.anyDevice].filter((c) => c.matches(device));
+    const any = pick(this.anyMetric);
+    const byMetric: [string, Compiled[]][] = [];
+    for (const [metric, b] of this.byMetric) {
+      const list = pick(b);
+      if (list.length > 0) byMetric.push([metric, list]);
+    }
+    const index = new Map(this.compiled.map((c, i) => [c, i]));
+    const key = JSON.stringify([
+      any.map((c) => index.get(c)),
+      byMetric.map(([m, l]) => [m, l.map((c) => index.get(c))]),
+    ]);
+    const known = this.plans.get(key);
+    if (known) return known;
+    // One position per rule, shared by the lists of every metric the rule reads.
+    const compiled: Compiled[] = [];
+    const at = (c: Compiled) => {
+      let i = compiled.indexOf(c);
+      if (i < 0) i = compiled.push(c) - 1;
+      return i;
+    };
+    const plan: RulePlan = {
+      compiled,
+      any: any.map(at),
+      byMetric: new Map(byMetric.map(([m, l]) => [m, l.map(at)])),
+    };
+    this.plans.set(key, plan);
+    return plan;
+  }
+
   onReading(point: Point, device: Device): void {
     const r = this.rulesFor(device);
     const input: EvalInput = { kind: 'reading', ts: point.ts, fields: point.fields, device: r.facts };
     if (point.errorCodes) input.errorCodes = point.errorCodes;
     const epoch = ++this.epoch;
     const now = this.scheduler.now();
-    for (const slot of r.any) this.visit(slot, epoch, device, input, now);
+    for (const i of r.plan.any) this.visit(r, i, epoch, device, input, now);
     for (const metric in point.fields) {
-      const list = r.byMetric.get(metric);
-      if (list) for (const slot of list) this.visit(slot, epoch, device, input, now);
+      const list = r.plan.byMetric.get(metric);
+      if (list) for (const i of list) this.visit(r, i, epoch, device, input, now);
     }
   }
 
   private visit(
-    slot: Slot,
+    r: DeviceRules,
+    i: number,
     epoch: number,
     device: Device,
     input: Extract<EvalInput, { kind: 'reading' }>,
     now: number,
   ) {
-    if (slot.seen === epoch) return;
-    slot.seen = epoch;
-    const c = slot.compiled;
+    if (r.seen[i] === epoch) return;
+    r.seen[i] = epoch;
+    const c = r.plan.compiled[i] as Compiled;
     if (c.rule.condition.kind === 'errorCode' && input.errorCodes === undefined) return;
-    let s = slot.series;
+    let s = r.series[i];
     if (!s) {
       const key = alertIdFor(c.rule.id, device.id);
       s = this.series.get(key);
@@ -300,7 +327,7 @@ export class RuleEngine {
         s = { key, state: INITIAL_STATE, compiled: c, device, savedAt: now - phase };
         this.series.set(key, s);
       }
-      slot.series = s;
+      r.series[i] = s;
     }
     s.device = device;
     this.step(s, input, now);
@@ -464,11 +491,14 @@ export class RuleEngine {
     return this.series.get(alertId)?.state;
   }
 
-  /** How many series are held, and how many samples they keep (state is bounded: see MAX_SAMPLES). */
-  size(): { series: number; samples: number } {
+  /**
+   * How many series are held, how many samples they keep (state is bounded: see MAX_SAMPLES), and
+   * how many distinct rule plans the devices share.
+   */
+  size(): { series: number; samples: number; plans: number } {
     let samples = 0;
     for (const s of this.series.values()) samples += s.state.samples.length / 2;
-    return { series: this.series.size, samples };
+    return { series: this.series.size, samples, plans: this.plans.size };
   }
 
   stop(): void {
