@@ -133,6 +133,8 @@ export class RuleEngine {
   private deviceRules = new Map<string, DeviceRules>();
   /** Plans by the rules they hold (positions in `compiled`, joined). */
   private plans = new Map<string, RulePlan>();
+  /** Each compiled rule's position, for the plans' keys (made with the rule set). */
+  private compiledIndex = new Map<Compiled, number>();
   /** Counts readings, to visit a rule on several of a reading's metrics once. */
   private epoch = 0;
   private readonly listeners: TransitionListener[] = [];
@@ -173,6 +175,7 @@ export class RuleEngine {
     this.anyMetric = { byDevice: new Map(), anyDevice: [] };
     this.deviceRules = new Map();
     this.plans = new Map();
+    this.compiledIndex = new Map(this.compiled.map((c, i) => [c, i]));
     for (const c of this.compiled) {
       const metrics = metricsOf(c.rule.condition);
       const buckets = metrics.length ? metrics.map((m) => this.bucket(m)) : [this.anyMetric];
@@ -254,10 +257,6 @@ export class RuleEngine {
     return fresh;
   }
 
-  /**
-   * Evaluates every matching rule against one durable reading: the device's rules on any reading,
-   * then those on each metric the reading carries, each rule once.
-   */
   /** The plan of the rules this device matches: the one already made for the same rules, or new. */
   private planFor(device: Device): RulePlan {
     const pick = (b: Bucket) =>
@@ -268,7 +267,7 @@ export class RuleEngine {
       const list = pick(b);
       if (list.length > 0) byMetric.push([metric, list]);
     }
-    const index = new Map(this.compiled.map((c, i) => [c, i]));
+    const index = this.compiledIndex;
     const key = JSON.stringify([
       any.map((c) => index.get(c)),
       byMetric.map(([m, l]) => [m, l.map((c) => index.get(c))]),
@@ -291,6 +290,10 @@ export class RuleEngine {
     return plan;
   }
 
+  /**
+   * Evaluates every matching rule against one durable reading: the device's rules on any reading,
+   * then those on each metric the reading carries, each rule once.
+   */
   onReading(point: Point, device: Device): void {
     const r = this.rulesFor(device);
     const input: EvalInput = { kind: 'reading', ts: point.ts, fields: point.fields, device: r.facts };

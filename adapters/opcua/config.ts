@@ -4,8 +4,8 @@ import { duration } from '../../lib/duration.js';
 
 /**
  * node-opcua's browse-path parser (the small package, not node-opcua itself), loaded the first time
- * a browse path is checked: loaded at start-up it cost every gateway 49 MB of memory, OPC UA
- * configured or not (issue 19), and the API worker as much again.
+ * a browse path is checked: loaded at start-up, it and node-opcua's debug hooks cost every gateway
+ * about 14 MB of memory, OPC UA configured or not (issue 19: idle RSS 208 → 194 MB without them).
  */
 type MakeBrowsePath = (root: string, path: string) => unknown;
 let makeBrowsePath: MakeBrowsePath | undefined;
