@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type Device, newDevice } from '../ingest/devices.js';
 import type { Point } from '../ingest/point.js';
 import { type AlertTransition, MAX_TIMER_MS, RuleEngine } from './engine.js';
+import { sampleCount } from './evaluate.js';
 import { ManualScheduler } from './manual-scheduler.js';
 import { type Rule, type RuleInput, ruleFrom } from './schema.js';
 
@@ -249,6 +250,29 @@ describe('RuleEngine', () => {
     expect(engine.pendingChanges).toBe(0);
   });
 
+  it('the queue of series due for saving: each once, across slices; forgotten ones leave it', () => {
+    const { engine } = engineWith([hot({ above: 90, for: '10s' })]);
+    // Each series changes twice before it is taken: queued once.
+    for (const ts of [0, 500])
+      for (let i = 0; i < 6; i++) engine.onReading(point(`m${i}`, ts, { t: 95 }), device(`m${i}`));
+    expect(engine.pendingChanges).toBe(6);
+    expect(engine.takeChanges(2).map((x) => x.alertId)).toEqual(['hot@m0', 'hot@m1']);
+    // Another instance takes m2 and m4 over: their series leave the queue, returned for saving.
+    expect(engine.forget(new Set(['m2', 'm4'])).map((x) => x.alertId)).toEqual(['hot@m2', 'hot@m4']);
+    expect(engine.pendingChanges).toBe(2);
+    // m0 is due again (it fires) while the queue is being taken: it comes after the others.
+    engine.onReading(point('m0', 11_000, { t: 95 }), device('m0'));
+    expect(engine.pendingChanges).toBe(3);
+    const rest = engine.takeChanges();
+    expect(rest.map((x) => `${x.alertId} ${x.state?.state}`)).toEqual([
+      'hot@m3 pending',
+      'hot@m5 pending',
+      'hot@m0 firing',
+    ]);
+    expect(engine.pendingChanges).toBe(0);
+    expect(engine.takeChanges()).toEqual([]);
+  });
+
   it('running memory is due for saving once per checkpoint, a transition at once, everything on flushAll', () => {
     const sched = new ManualScheduler(0);
     const avg = ruleFrom({
@@ -274,7 +298,7 @@ describe('RuleEngine', () => {
     at(62_000, 500);
     expect(engine.pendingChanges).toBe(0);
     engine.flushAll();
-    expect(engine.takeChanges().map((x) => x.state?.samples.length)).toEqual([12]); // 6 × [ts, value]
+    expect(engine.takeChanges().map((x) => x.state && sampleCount(x.state))).toEqual([6]);
     engine.flushAll();
     expect(engine.takeChanges()).toEqual([]);
     // Series that begin together fall due spread over the minute, not all at once.

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import FlatQueue from 'flatqueue';
 import picomatch from 'picomatch';
 import type { Device } from '../ingest/devices.js';
-import type { Point } from '../ingest/point.js';
+import type { FieldValue, Point } from '../ingest/point.js';
 import {
   type AlertEvent,
   type DeviceFacts,
@@ -12,6 +12,7 @@ import {
   newState,
   nextTickAt,
   type SeriesState,
+  sampleCount,
 } from './evaluate.js';
 import { compileMatcher, type DeviceMatcher } from './match.js';
 import { metricsOf, type Rule } from './schema.js';
@@ -54,17 +55,28 @@ interface Compiled {
   fingerprint: string;
 }
 
-interface Series {
-  /** The alert id (`rule@device`). */
-  key: string;
-  state: SeriesState;
-  compiled: Compiled;
-  device: Device;
-  /** The deadline this series waits for in the engine's queue (none: it waits for readings). */
-  timerAt?: number;
-  /** Changed since it was last taken for saving, and when that was. */
-  unsaved?: boolean;
-  savedAt?: number;
+/**
+ * One rule's series on one device. A class with every field set in the constructor, numbers as
+ * numbers: the deadline and the save time are written on most evaluations, and optional fields
+ * added later lived in a property array with a new heap number on each write (issue 19).
+ */
+class Series {
+  /** The deadline this series waits for in the engine's queue (Infinity: it waits for readings). */
+  timerAt = Infinity;
+  /** Changed since it was last taken for saving. */
+  unsaved = false;
+  /** In the engine's queue of series due for saving. */
+  queued = false;
+
+  constructor(
+    /** The alert id (`rule@device`). */
+    readonly key: string,
+    public state: SeriesState,
+    public compiled: Compiled,
+    public device: Device,
+    /** When it was last taken for saving (NaN: never). */
+    public savedAt = NaN,
+  ) {}
 }
 
 /** New series spread their checkpoints over this many phases of the checkpoint interval. */
@@ -143,7 +155,14 @@ export class RuleEngine {
   evaluationErrors = 0;
   /** Alert transitions emitted since start. */
   transitions = 0;
-  private readonly dirty = new Set<string>();
+  /**
+   * Series due for saving, in the order they became due (`Series.queued`; taken from `dirtyHead`
+   * on). An array and a flag, not a set of keys: up to 100,000 keys added and deleted every few
+   * seconds rehashed and regrew the set's table all the time (issue 19).
+   */
+  private readonly dirty: Series[] = [];
+  private dirtyHead = 0;
+  private dirtyCount = 0;
   private readonly deleted = new Map<string, { ruleId: string; deviceId: string; fingerprint: string }>();
 
   /**
@@ -200,7 +219,7 @@ export class RuleEngine {
       }
       this.disarm(s);
       this.series.delete(key);
-      this.dirty.delete(key);
+      this.unqueue(s);
       this.deleted.set(key, {
         ruleId: s.compiled.rule.id,
         deviceId: s.device.id,
@@ -327,7 +346,7 @@ export class RuleEngine {
         // A new series is first due at a checkpoint phase of its own, so that a fleet whose
         // series all began together is not saved all at once ever after.
         const phase = ((this.series.size % CHECKPOINT_PHASES) / CHECKPOINT_PHASES) * this.checkpointMs;
-        s = { key, state: INITIAL_STATE, compiled: c, device, savedAt: now - phase };
+        s = new Series(key, INITIAL_STATE, c, device, now - phase);
         this.series.set(key, s);
       }
       r.series[i] = s;
@@ -350,14 +369,9 @@ export class RuleEngine {
         const key = alertIdFor(c.rule.id, device.id);
         if (this.series.has(key)) continue;
         const last = cond.metric ? device.lastValues[cond.metric]?.ts : device.lastSeenAt;
-        const s: Series = {
-          key,
-          state: newState({ lastSeen: last ?? since }),
-          compiled: c,
-          device,
-        };
+        const s = new Series(key, newState({ lastSeen: last ?? since }), c, device);
         this.series.set(key, s);
-        this.dirty.add(key);
+        this.queue(s);
         this.arm(s);
       }
     }
@@ -383,14 +397,16 @@ export class RuleEngine {
         this.deleted.set(e.alertId, { ruleId: e.ruleId, deviceId: e.deviceId, fingerprint: e.fingerprint });
         continue;
       }
-      const s: Series = {
-        key: e.alertId,
-        state: newState(e.state),
-        compiled: c,
-        device: resolve(e.deviceId),
-      };
+      const s = new Series(e.alertId, newState(e.state), c, resolve(e.deviceId));
       const replaced = this.series.get(e.alertId);
-      if (replaced) this.disarm(replaced);
+      if (replaced) {
+        this.disarm(replaced);
+        // Due for saving: the one that replaces it is (as the key was before).
+        if (replaced.queued) {
+          this.unqueue(replaced);
+          this.queue(s);
+        }
+      }
       this.series.set(e.alertId, s);
       loaded.push(s);
       restored++;
@@ -413,7 +429,7 @@ export class RuleEngine {
       if (!deviceIds.has(s.device.id)) continue;
       this.disarm(s);
       this.series.delete(key);
-      this.dirty.delete(key);
+      this.unqueue(s);
       out.push(saved(s));
     }
     for (const id of deviceIds) this.deviceRules.delete(id);
@@ -430,7 +446,7 @@ export class RuleEngine {
       state: string;
       activeAt: number | null;
       firedAt: number | null;
-      value: SeriesState['value'];
+      value: FieldValue | null;
     },
     device: Device,
   ): void {
@@ -447,9 +463,9 @@ export class RuleEngine {
       holding: true,
       clearing: false,
     });
-    const s: Series = { key, state, compiled: c, device };
+    const s = new Series(key, state, c, device);
     this.series.set(key, s);
-    this.dirty.add(key);
+    this.queue(s);
     this.arm(s);
   }
 
@@ -466,27 +482,48 @@ export class RuleEngine {
       this.deleted.delete(key);
     }
     const now = this.scheduler.now();
-    for (const key of this.dirty) {
-      if (out.length >= max) break;
-      this.dirty.delete(key);
-      const s = this.series.get(key);
-      if (s) {
-        s.unsaved = false;
-        s.savedAt = now;
-        out.push(saved(s));
-      }
+    const dirty = this.dirty;
+    while (this.dirtyHead < dirty.length && out.length < max) {
+      const s = dirty[this.dirtyHead++] as Series;
+      // Taken off the queue since (forgotten, replaced): already skipped by the count.
+      if (!s.queued) continue;
+      this.unqueue(s);
+      s.unsaved = false;
+      s.savedAt = now;
+      out.push(saved(s));
+    }
+    if (this.dirtyHead === dirty.length) {
+      dirty.length = 0; // the array keeps its room for the next round
+      this.dirtyHead = 0;
+    } else if (this.dirtyHead > 4096 && this.dirtyHead * 2 > dirty.length) {
+      dirty.copyWithin(0, this.dirtyHead);
+      dirty.length -= this.dirtyHead;
+      this.dirtyHead = 0;
     }
     return out;
   }
 
   /** Makes every change due for saving, checkpoint or not (before a stop). */
   flushAll(): void {
-    for (const s of this.series.values()) if (s.unsaved) this.dirty.add(s.key);
+    for (const s of this.series.values()) if (s.unsaved) this.queue(s);
   }
 
   /** Series changed and not yet taken. */
   get pendingChanges(): number {
-    return this.dirty.size + this.deleted.size;
+    return this.dirtyCount + this.deleted.size;
+  }
+
+  private queue(s: Series): void {
+    if (s.queued) return;
+    s.queued = true;
+    this.dirty.push(s);
+    this.dirtyCount++;
+  }
+
+  private unqueue(s: Series): void {
+    if (!s.queued) return;
+    s.queued = false;
+    this.dirtyCount--;
   }
 
   /** Current evaluation state, for the API and tests. */
@@ -500,7 +537,7 @@ export class RuleEngine {
    */
   size(): { series: number; samples: number; plans: number } {
     let samples = 0;
-    for (const s of this.series.values()) samples += s.state.samples.length / 2;
+    for (const s of this.series.values()) samples += sampleCount(s.state);
     return { series: this.series.size, samples, plans: this.plans.size };
   }
 
@@ -526,13 +563,9 @@ export class RuleEngine {
     }
     // Updated in place: every evaluation may have changed what is saved.
     s.unsaved = true;
-    if (
-      events.length > 0 ||
-      input.kind === 'tick' ||
-      s.savedAt === undefined ||
-      now - s.savedAt >= this.checkpointMs
-    )
-      this.dirty.add(key);
+    // A tick without events changed running memory only (samples left the window, the time it
+    // judged): saved at the checkpoint like a reading's.
+    if (events.length > 0 || !(now - s.savedAt < this.checkpointMs)) this.queue(s); // NaN: never saved
     this.arm(s);
     for (let i = 0; i < events.length; i++) {
       const event = events[i] as AlertEvent;
@@ -543,13 +576,13 @@ export class RuleEngine {
   }
 
   private disarm(s: Series): void {
-    s.timerAt = undefined;
+    s.timerAt = Infinity;
   }
 
   /** Queues the series at its next deadline, unless an earlier entry of it is queued already. */
   private arm(s: Series): void {
     const at = nextTickAt(s.compiled.rule, s.state);
-    if (at === undefined || (s.timerAt !== undefined && s.timerAt <= at)) return;
+    if (at === undefined || s.timerAt <= at) return;
     s.timerAt = at;
     this.deadlines.push(s, at);
     if (at < this.timerAt && !this.firing) this.armTimer();
@@ -583,7 +616,7 @@ export class RuleEngine {
       ) {
         const s = this.deadlines.pop() as Series;
         if (s.timerAt !== at || this.series.get(s.key) !== s) continue; // moved, or gone
-        s.timerAt = undefined;
+        s.timerAt = Infinity;
         const due = nextTickAt(s.compiled.rule, s.state);
         if (due !== undefined && due > now) this.arm(s);
         else if (due !== undefined) this.step(s, { kind: 'tick', now }, now);

@@ -2,12 +2,15 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { FieldValue } from '../ingest/point.js';
 import {
+  drivingValue,
   type EvalInput,
+  ExprValue,
   evaluate,
   INITIAL_STATE,
   MAX_SAMPLES,
   newState,
   nextTickAt,
+  type SavedState,
   type SeriesState,
   samplePairs,
 } from './evaluate.js';
@@ -222,7 +225,7 @@ describe('window aggregates', () => {
           for (const [sec, v] of raw) {
             const [next] = evaluate(r, state, reading(sec * 1_000, { t: v / 8 }));
             state = next;
-            const vs = samplePairs(state.samples).map((x) => x[1]);
+            const vs = samplePairs(state).map((x) => x[1]);
             if (vs.length === 0) continue;
             const sum = vs.reduce((a, b) => a + b, 0);
             const expected = { avg: sum / vs.length, sum, min: Math.min(...vs), max: Math.max(...vs) }[fn];
@@ -258,8 +261,8 @@ describe('rate', () => {
     ]);
     // Window [0..5000]: first 10, last 9.5 → -0.5; the late 8.5 at 2000 is in the middle: still -0.5.
     expect(events).toEqual([]);
-    expect(samplePairs(state.samples)).toHaveLength(3);
-    expect(samplePairs(run(r, [reading(20_000, { t: 1 })], state).state.samples)).toEqual([[20_000, 1]]);
+    expect(samplePairs(state)).toHaveLength(3);
+    expect(samplePairs(run(r, [reading(20_000, { t: 1 })], state).state)).toEqual([[20_000, 1]]);
     const drop = run(r, [reading(0, { t: 10 }), reading(5_000, { t: 8.5 })]);
     expect(drop.events).toEqual(['firing@5000']);
   });
@@ -304,8 +307,32 @@ describe('window', () => {
     const r = rule({ window: { fn: 'avg', over: '1d', above: 1e9 } });
     let state = INITIAL_STATE;
     for (let i = 0; i < MAX_SAMPLES + 500; i++) [state] = evaluate(r, state, reading(i, { t: i }));
-    expect(samplePairs(state.samples)).toHaveLength(MAX_SAMPLES);
-    expect(samplePairs(state.samples)[0]?.[0]).toBe(500);
+    expect(samplePairs(state)).toHaveLength(MAX_SAMPLES);
+    expect(samplePairs(state)[0]?.[0]).toBe(500);
+  });
+
+  it('a sliding window reuses its buffer: the same array, bounded, for any number of readings', () => {
+    const r = rule({ window: { fn: 'max', over: '10s', above: 1e9 } });
+    const s = newState();
+    for (let i = 0; i < 100; i++) evaluate(r, s, reading(i * 1_000, { t: i % 7 }));
+    const buffer = s.samples;
+    for (let i = 100; i < 20_000; i++) {
+      const [, events] = evaluate(r, s, reading(i * 1_000, { t: i % 7 }));
+      expect(events).toEqual([]);
+    }
+    expect(s.samples).toBe(buffer);
+    expect(s.samples.length).toBeLessThanOrEqual(64);
+    // The window (9,990 s, 19,999 s]: ten samples, in order, whatever moved inside the buffer.
+    expect(samplePairs(s)).toEqual(
+      Array.from({ length: 10 }, (_, k) => [(19_990 + k) * 1_000, (19_990 + k) % 7]),
+    );
+    // A late sample inside the window goes to its place; what is saved is the window only.
+    evaluate(r, s, reading(19_995_500, { t: 3 }));
+    const saved = JSON.parse(JSON.stringify(s)) as { samples: number[]; sampleStart?: number };
+    expect(saved.samples).toHaveLength(22);
+    expect(saved.samples.slice(10, 14)).toEqual([19_995_000, 19_995 % 7, 19_995_500, 3]);
+    expect(saved.sampleStart).toBeUndefined();
+    expect(samplePairs(newState(saved))).toEqual(samplePairs(s));
   });
 });
 
@@ -428,8 +455,9 @@ describe('expr (CEL)', () => {
     const { state } = run(r, [reading(1, { temperature: 85, rpm: 50 })]);
     const branch = newState(state);
     run(r, [reading(2, { temperature: 20, rpm: 900 })], state);
-    expect(state.values).toEqual({ temperature: [2, 20], rpm: [2, 900] });
-    expect(branch.values).toEqual({ temperature: [1, 85], rpm: [1, 50] });
+    // Saved as pairs.
+    expect(JSON.parse(JSON.stringify(state.values))).toEqual({ temperature: [2, 20], rpm: [2, 900] });
+    expect(JSON.parse(JSON.stringify(branch.values))).toEqual({ temperature: [1, 85], rpm: [1, 50] });
   });
 
   it('strings, error codes and the device are usable; a stale value says nothing', () => {
@@ -489,7 +517,7 @@ describe('edge cases across kinds', () => {
     expect(events).toEqual(['firing@30000']);
     const after = run(r, [reading(630_000, { t: 50 })], state);
     expect(after.events).toEqual([]);
-    expect(samplePairs(after.state.samples)).toEqual([[630_000, 50]]);
+    expect(samplePairs(after.state)).toEqual([[630_000, 50]]);
   });
 
   it('NaN and strings are ignored by windows, outliers and expressions', () => {
@@ -499,7 +527,7 @@ describe('edge cases across kinds', () => {
       reading(1_000, { t: Number.NaN }),
       reading(2_000, { t: 'x' }),
     ]).state;
-    expect(samplePairs(ws.samples)).toEqual([[0, 5]]);
+    expect(samplePairs(ws)).toEqual([[0, 5]]);
     const o = rule({ outlier: { minSamples: 3 } });
     expect(run(o, [reading(0, { t: 'x' })]).state.samples).toEqual([]);
     const e = rule({ expr: 't > 1.0' });
@@ -530,6 +558,31 @@ describe('edge cases across kinds', () => {
     expect(run(r, [reading(3_000_000, { t: 1 }), tick(6_600_000)]).events).toEqual([]);
   });
 
+  it('times not set are NaN live and null saved; a saved state reads back the same and goes on alike', () => {
+    const r = rule({ threshold: { above: 10, for: '5s' } });
+    const { state } = run(r, [reading(1_000, { t: 20 })]);
+    expect(state.since).toBe(1_000);
+    expect(state.firedAt).toBeNaN();
+    expect(state.value).toBe(20);
+    const text = JSON.stringify(state);
+    expect(JSON.parse(text)).toMatchObject({ since: 1_000, firedAt: null, resolvedAt: null, value: 20 });
+    const back = newState(JSON.parse(text));
+    expect(back.firedAt).toBeNaN();
+    expect(back.since).toBe(1_000);
+    // Both fire at the end of `for`, from the saved copy as from the live one.
+    expect(run(r, [reading(7_000, { t: 21 })], back).events).toEqual(['firing@7000']);
+    expect(run(r, [reading(7_000, { t: 21 })], JSON.parse(text)).events).toEqual(['firing@7000']);
+    // A value that is not a number is kept beside: an expression's result.
+    const e = rule({ expr: 't > 10.0' });
+    const es = run(e, [reading(1_000, { t: 20 })]).state;
+    expect([es.value, es.otherValue, drivingValue(es)]).toEqual([NaN, true, true]);
+    expect(newState({ value: 'E1' } as SavedState).otherValue).toBe('E1'); // saved before the split
+    // An expression's variables are saved as [time, value] pairs and read back as they were.
+    const esSaved = JSON.parse(JSON.stringify(es));
+    expect(esSaved.values).toEqual({ t: [1_000, 20] });
+    expect(newState(esSaved).values.t).toEqual(new ExprValue(1_000, 20));
+  });
+
   it('a state saved with samples as pairs (before they were flat) is read as it was', () => {
     const r = rule({ window: { fn: 'count', over: '1h', above: 2 } });
     const old = {
@@ -549,7 +602,7 @@ describe('edge cases across kinds', () => {
   it('duplicate timestamps in an outlier window replace the sample instead of weighting it twice', () => {
     const r = rule({ outlier: { minSamples: 3 } });
     const { state } = run(r, [reading(0, { t: 1 }), reading(0, { t: 1 }), reading(1_000, { t: 2 })]);
-    expect(samplePairs(state.samples)).toEqual([
+    expect(samplePairs(state)).toEqual([
       [0, 1],
       [1_000, 2],
     ]);

@@ -3,22 +3,36 @@ import type { CodeEntry, Comparison, Condition, Rule } from './schema.js';
 
 type Priority = 'emergency' | 'general';
 
-/** Evaluation state of one rule for one series (device). Plain data: persisted as JSON. */
+/**
+ * Evaluation state of one rule for one series (device). Plain data: persisted as JSON.
+ *
+ * Times are numbers, `NaN` when there is none (`hasTime`; JSON saves NaN as null, and `newState`
+ * reads null back as NaN), and the driving value is split into a number and anything else: a
+ * field that only ever holds numbers is stored unboxed and written in place, where a field that
+ * may hold null gets a new heap number on every write. Written on every reading of 100,000
+ * series, those boxes lived until the device's next reading, were promoted to the old
+ * generation and were most of what the ingest thread's major collections reclaimed (issue 19).
+ */
 export interface SeriesState {
   state: 'inactive' | 'pending' | 'firing';
   /** When the condition started to hold (pending) — the reading's time. */
-  since: number | null;
-  firedAt: number | null;
+  since: number;
+  firedAt: number;
   /** Time of the newest reading evaluated; older readings do not move the alert backwards. */
-  lastTs: number | null;
-  /** The value that drives the alert: the metric value, an aggregate, the matching codes. */
-  value: FieldValue | null;
+  lastTs: number;
+  /**
+   * The value that drives the alert (the metric value, an aggregate) when it is a number, else NaN;
+   * `otherValue` holds it when it is not (matching codes, an expression's result). `drivingValue` reads
+   * either.
+   */
+  value: number;
+  otherValue: string | boolean | null;
   /** Whether the newest observation met the condition, and whether it was past the clear level. */
   holding: boolean;
   clearing: boolean;
   /** Last time the condition held while firing (for keepFiringFor). */
-  lastHeldAt: number | null;
-  resolvedAt: number | null;
+  lastHeldAt: number;
+  resolvedAt: number;
   /** Times it fired within the flapping window, and whether that makes it flapping. */
   fires: number[];
   flapping: boolean;
@@ -28,22 +42,53 @@ export interface SeriesState {
   entry: CodeEntry | null;
   /**
    * window, rate, zscore outliers: the samples in the window, ordered by time, flat —
-   * `[ts0, value0, ts1, value1, …]` (a third of the memory of pairs; see `samplePairs`).
+   * `[ts0, value0, ts1, value1, …]` (a third of the memory of pairs; see `samplePairs`). Live, the
+   * array is a buffer whose samples are those from `sampleStart` to `sampleEnd` (saved: just those):
+   * a window slides by a reading at one end and one at the other, and trimming the array's front
+   * on every reading shrank its room, so that every few dozen readings it was copied into a new
+   * one (a third of what the rules promoted to the old generation, issue 19).
    */
   samples: number[];
+  sampleStart: number;
+  sampleEnd: number;
   /** When the series started (window warm-up for `count`). */
-  startedAt: number | null;
+  startedAt: number;
   /** ewma outliers. */
   ewma: { mean: number; variance: number; n: number } | null;
   /** noData: time of the newest reading. */
-  lastSeen: number | null;
+  lastSeen: number;
   /** expr: newest value of each variable, with its time; and the newest error codes. */
-  values: Record<string, [number, FieldValue]>;
+  values: Record<string, ExprValue>;
   codes: string[];
   /** The last evaluation error (an expression that could not be evaluated), for the alert. */
   error: string | null;
   /** The time of the last tick: deadlines at or before it were judged already (no timer loops). */
-  checkedAt: number | null;
+  checkedAt: number;
+}
+
+/** Whether a time of a state is set (not NaN). */
+export function hasTime(t: number): boolean {
+  return t === t;
+}
+
+/** `t`, or `otherwise` when it is not set. */
+function timeOr(t: number, otherwise: number): number {
+  return t === t ? t : otherwise;
+}
+
+/** The value that drives the alert, whichever its type; null when there is none. */
+export function drivingValue(s: Pick<SeriesState, 'value' | 'otherValue'>): FieldValue | null {
+  return s.value === s.value ? s.value : s.otherValue;
+}
+
+function setValue(s: SeriesState, v: FieldValue | null): void {
+  if (typeof v === 'number') {
+    s.value = v;
+    s.otherValue = null;
+  } else {
+    s.value = NaN;
+    s.otherValue = v;
+  }
 }
 
 export interface DeviceFacts {
@@ -89,72 +134,157 @@ export const MAX_SAMPLES = 10_000;
  */
 const NO_NUMBERS = Object.freeze([]) as unknown as number[];
 const NO_CODES = Object.freeze([]) as unknown as string[];
-const NO_VALUES = Object.freeze({}) as Record<string, [number, FieldValue]>;
+const NO_VALUES = Object.freeze({}) as Record<string, ExprValue>;
 
-/** The series' own samples array, made on first use. */
+/** The series' own samples buffer, made on first use. */
 function ownSamples(s: SeriesState): number[] {
   if (s.samples === NO_NUMBERS) s.samples = [];
   return s.samples;
 }
 
+/** How many samples a state holds. */
+export function sampleCount(s: SeriesState): number {
+  return (s.sampleEnd - s.sampleStart) / 2;
+}
+
+/**
+ * An expression variable's newest value and its time; saved as `[ts, value]`. An object, not that
+ * pair: a pair holding a boolean stored its time as a new heap number on every reading (issue 19).
+ */
+export class ExprValue {
+  constructor(
+    public ts: number,
+    public value: FieldValue,
+  ) {}
+
+  toJSON(): [number, FieldValue] {
+    return [this.ts, this.value];
+  }
+}
+
 /** The series' own expression values, made on first use. */
-function ownValues(s: SeriesState): Record<string, [number, FieldValue]> {
+function ownValues(s: SeriesState): Record<string, ExprValue> {
   if (s.values === NO_VALUES) s.values = {};
   return s.values;
 }
 
+/**
+ * A state as saved (JSON: times null when unset) or written by an older version (`value` of any
+ * type, no `otherValue`, samples as pairs), or made by hand: what `newState` takes.
+ */
+export type SavedState = Omit<
+  { [K in keyof SeriesState]?: SeriesState[K] extends number ? number | null : SeriesState[K] },
+  'value' | 'values'
+> & {
+  value?: FieldValue | null;
+  /** Saved as `[ts, value]` pairs; live, `ExprValue`s. */
+  values?: Record<string, [number, FieldValue] | ExprValue>;
+};
+
+const TIME_FIELDS = [
+  'since',
+  'firedAt',
+  'lastTs',
+  'lastHeldAt',
+  'resolvedAt',
+  'startedAt',
+  'lastSeen',
+  'checkedAt',
+] as const;
+
+/**
+ * The live state: one class, so that every series' state has the same shape with all its fields
+ * in the object (a literal spread from a template kept 21 fields in a property array beside it:
+ * 150 bytes more per series) and the time fields are unboxed from the start.
+ */
+class LiveState implements SeriesState {
+  state: SeriesState['state'] = 'inactive';
+  since = NaN;
+  firedAt = NaN;
+  lastTs = NaN;
+  value = NaN;
+  otherValue: string | boolean | null = null;
+  holding = false;
+  clearing = true;
+  lastHeldAt = NaN;
+  resolvedAt = NaN;
+  fires: number[] = NO_NUMBERS;
+  flapping = false;
+  priority: Priority | null = null;
+  entry: CodeEntry | null = null;
+  samples: number[] = NO_NUMBERS;
+  sampleStart = 0;
+  sampleEnd = 0;
+  startedAt = NaN;
+  ewma: { mean: number; variance: number; n: number } | null = null;
+  lastSeen = NaN;
+  values: Record<string, ExprValue> = NO_VALUES;
+  codes: string[] = NO_CODES;
+  error: string | null = null;
+  checkedAt = NaN;
+  /** Running aggregates of the window's values (not saved: rebuilt from the samples). */
+  running: Running | null = null;
+
+  /** What is saved: the live samples only, without the buffer's bookkeeping. */
+  toJSON(): SavedState {
+    const { samples: _buffer, sampleStart: _start, sampleEnd: _end, running: _running, ...rest } = this;
+    return { ...rest, samples: this.samples.slice(this.sampleStart, this.sampleEnd) };
+  }
+}
+
 /** The state of a series that has seen nothing. Frozen: `evaluate` works on a copy of it. */
-export const INITIAL_STATE: Readonly<SeriesState> = Object.freeze({
-  state: 'inactive',
-  since: null,
-  firedAt: null,
-  lastTs: null,
-  value: null,
-  holding: false,
-  clearing: true,
-  lastHeldAt: null,
-  resolvedAt: null,
-  fires: NO_NUMBERS,
-  flapping: false,
-  priority: null,
-  entry: null,
-  samples: NO_NUMBERS,
-  startedAt: null,
-  ewma: null,
-  lastSeen: null,
-  values: NO_VALUES,
-  codes: NO_CODES,
-  error: null,
-  checkedAt: null,
-} satisfies SeriesState);
+export const INITIAL_STATE: Readonly<SeriesState> = Object.freeze(new LiveState());
 
 /**
  * A state of its own (nothing written to is shared with INITIAL_STATE or another state; empty
- * containers are the shared frozen ones), from a saved one, one of an older version (every field
- * present), or none.
+ * containers are the shared frozen ones), from a saved one, one of an older version, or none.
  */
-export function newState(from: Partial<SeriesState> = {}): SeriesState {
-  const s = { ...INITIAL_STATE, ...from };
+export function newState(from: SavedState = {}): SeriesState {
+  const s = new LiveState();
+  if (from.state) s.state = from.state;
+  for (const k of TIME_FIELDS) {
+    const t = from[k];
+    if (typeof t === 'number') s[k] = t;
+  }
+  // Before the split, `value` held any type.
+  setValue(s, from.value === undefined || from.value === null ? (from.otherValue ?? null) : from.value);
+  if (from.holding !== undefined) s.holding = from.holding;
+  if (from.clearing !== undefined) s.clearing = from.clearing;
+  if (from.fires?.length) s.fires = [...from.fires];
+  if (from.flapping !== undefined) s.flapping = from.flapping;
+  s.priority = from.priority ?? null;
+  s.entry = from.entry ?? null;
   // Saved before samples were flat: [[ts, value], …].
-  const samples = s.samples.length ? ((s.samples as unknown[]).flat() as number[]) : NO_NUMBERS;
-  const values = Object.entries(s.values);
-  return {
-    ...s,
-    fires: s.fires.length ? [...s.fires] : NO_NUMBERS,
-    samples,
-    // Pairs copied too: evaluation updates them in place.
-    values: values.length
-      ? Object.fromEntries(values.map(([k, v]): [string, [number, FieldValue]] => [k, [v[0], v[1]]]))
-      : NO_VALUES,
-    codes: s.codes.length ? [...s.codes] : NO_CODES,
-    ewma: s.ewma && { ...s.ewma },
-  };
+  if (from.samples?.length) {
+    // A live state (a copy to branch from) holds its samples in a part of its buffer.
+    const live =
+      typeof from.sampleEnd === 'number'
+        ? from.samples.slice(from.sampleStart ?? 0, from.sampleEnd)
+        : from.samples;
+    s.samples = (live as unknown[]).flat() as number[];
+    s.sampleEnd = s.samples.length;
+  }
+  s.ewma = from.ewma ? { ...from.ewma } : null;
+  // Pairs copied too: evaluation updates them in place.
+  // Copied: evaluation updates them in place. Saved as pairs.
+  const values = Object.entries(from.values ?? {});
+  if (values.length)
+    s.values = Object.fromEntries(
+      values.map(([k, v]) => [
+        k,
+        Array.isArray(v) ? new ExprValue(v[0], v[1]) : new ExprValue(v.ts, v.value),
+      ]),
+    );
+  if (from.codes?.length) s.codes = [...from.codes];
+  s.error = from.error ?? null;
+  return s;
 }
 
 /** The samples as `[ts, value]` pairs (tests, diagnostics). */
-export function samplePairs(samples: readonly number[]): [number, number][] {
+export function samplePairs(s: SeriesState): [number, number][] {
   const out: [number, number][] = [];
-  for (let i = 0; i + 1 < samples.length; i += 2) out.push([samples[i] as number, samples[i + 1] as number]);
+  for (let i = s.sampleStart; i + 1 < s.sampleEnd; i += 2)
+    out.push([s.samples[i] as number, s.samples[i + 1] as number]);
   return out;
 }
 
@@ -217,10 +347,9 @@ interface Running {
   ops: number;
   stale: boolean;
 }
-const running = new WeakMap<number[], Running>();
 
-function added(samples: number[], v: number): void {
-  const r = running.get(samples);
+function added(s: SeriesState, v: number): void {
+  const r = (s as LiveState).running;
   if (!r || r.stale) return;
   r.sum += v;
   if (v < r.min) r.min = v;
@@ -228,58 +357,101 @@ function added(samples: number[], v: number): void {
   r.ops++;
 }
 
-function removed(samples: number[], v: number): void {
-  const r = running.get(samples);
+function removed(s: SeriesState, v: number): void {
+  const r = (s as LiveState).running;
   if (!r || r.stale) return;
   r.sum -= v;
   // The extreme left: the next question scans again (rare for values that move about).
-  if (v <= r.min || v >= r.max || ++r.ops > samples.length + 64) r.stale = true;
+  if (v <= r.min || v >= r.max || ++r.ops > sampleCount(s) + 64) r.stale = true;
+}
+
+/**
+ * Makes room for one more sample at the end of the buffer: the live samples move to its front when
+ * it is full and they do not start there; it grows only when they fill it. A buffer mostly empty
+ * (a window that held far more once) is cut down.
+ */
+function roomAtEnd(s: SeriesState): void {
+  const b = ownSamples(s);
+  if (s.sampleEnd + 2 <= b.length) return;
+  const start = s.sampleStart;
+  if (start === 0) {
+    b.push(0, 0);
+    return;
+  }
+  const live = s.sampleEnd - start;
+  // A loop, not copyWithin: V8's copyWithin boxed every double it moved.
+  for (let j = 0; j < live; j++) b[j] = b[start + j] as number;
+  s.sampleStart = 0;
+  s.sampleEnd = live;
+  if (b.length > 256 && live * 4 < b.length) b.length = live * 2;
 }
 
 /**
  * Inserts a sample in time order (a duplicate time replaces) and drops what left the window — in
  * place: copying a window of a fast metric on every reading cost more than the evaluation.
  */
-function addSample(samples: number[], ts: number, v: number, overMs: number): void {
-  let i = samples.length;
-  while (i > 0 && (samples[i - 2] as number) > ts) i -= 2;
-  if (i > 0 && samples[i - 2] === ts) {
-    removed(samples, samples[i - 1] as number);
-    samples[i - 1] = v;
-  } else if (i === samples.length) samples.push(ts, v);
-  else samples.splice(i, 0, ts, v);
-  added(samples, v);
-  prune(samples, samples[samples.length - 2] as number, overMs);
+function addSample(s: SeriesState, ts: number, v: number, overMs: number): void {
+  const start = s.sampleStart;
+  let i = s.sampleEnd;
+  while (i > start && (s.samples[i - 2] as number) > ts) i -= 2;
+  if (i > start && s.samples[i - 2] === ts) {
+    removed(s, s.samples[i - 1] as number);
+    s.samples[i - 1] = v;
+  } else {
+    const fromEnd = s.sampleEnd - i;
+    roomAtEnd(s);
+    const b = s.samples;
+    const end = s.sampleEnd;
+    // Where the sample goes once the buffer was made room in (its samples may have moved).
+    i = end - fromEnd;
+    for (let j = end + 1; j >= i + 2; j--) b[j] = b[j - 2] as number; // a late sample: the newer ones move up
+    b[i] = ts;
+    b[i + 1] = v;
+    s.sampleEnd = end + 2;
+  }
+  added(s, v);
+  prune(s, s.samples[s.sampleEnd - 2] as number, overMs);
 }
 
 /** Drops, in place, samples outside the window (newest - over, newest] and beyond MAX_SAMPLES. */
-function prune(samples: number[], newest: number, overMs: number): void {
-  let k = 0;
-  while (k < samples.length && (samples[k] as number) <= newest - overMs) k += 2;
-  k = Math.max(k, samples.length - 2 * MAX_SAMPLES);
-  if (k === 0) return;
-  for (let j = 1; j < k; j += 2) removed(samples, samples[j] as number);
-  samples.splice(0, k);
+function prune(s: SeriesState, newest: number, overMs: number): void {
+  const b = s.samples;
+  const start = s.sampleStart;
+  const end = s.sampleEnd;
+  let k = start;
+  while (k < end && (b[k] as number) <= newest - overMs) k += 2;
+  k = Math.max(k, end - 2 * MAX_SAMPLES);
+  if (k === start) return;
+  for (let j = start + 1; j < k; j += 2) removed(s, b[j] as number);
+  // Emptied: the next sample starts at the front again.
+  if (k === end) s.sampleStart = s.sampleEnd = 0;
+  else s.sampleStart = k;
 }
 
 /** An aggregate over a non-empty window: from the running figures, or one pass that renews them. */
-function aggregate(fn: 'avg' | 'min' | 'max' | 'sum', samples: number[]): number {
-  let r = running.get(samples);
+function aggregate(fn: 'avg' | 'min' | 'max' | 'sum', s: SeriesState): number {
+  const live = s as LiveState;
+  let r = live.running;
   if (!r || r.stale) {
-    r = { sum: 0, min: Infinity, max: -Infinity, ops: 0, stale: false };
-    for (let j = 1; j < samples.length; j += 2) {
-      const v = samples[j] as number;
+    // Renewed in place: a new object each time lived as long as the series (issue 19).
+    r ??= live.running = { sum: 0, min: Infinity, max: -Infinity, ops: 0, stale: false };
+    r.sum = 0;
+    r.min = Infinity;
+    r.max = -Infinity;
+    r.ops = 0;
+    r.stale = false;
+    for (let j = s.sampleStart + 1; j < s.sampleEnd; j += 2) {
+      const v = s.samples[j] as number;
       r.sum += v;
       if (v < r.min) r.min = v;
       if (v > r.max) r.max = v;
     }
-    running.set(samples, r);
   }
   switch (fn) {
     case 'sum':
       return r.sum;
     case 'avg':
-      return r.sum / (samples.length / 2);
+      return r.sum / sampleCount(s);
     case 'min':
       return r.min;
     case 'max':
@@ -290,21 +462,21 @@ function aggregate(fn: 'avg' | 'min' | 'max' | 'sum', samples: number[]): number
 /** A window or rate condition judged on the samples it holds, as of `at`. */
 function judgeWindow(c: Extract<Condition, { kind: 'window' | 'rate' }>, s: SeriesState, at: number) {
   const samples = s.samples;
-  const n = samples.length / 2;
+  const n = sampleCount(s);
   if (c.kind === 'window') {
     if (c.fn === 'count') {
       // Counting needs a whole window of watching first, else a young series looks silent.
-      if (s.startedAt === null || at - s.startedAt < c.overMs) return undefined;
+      if (!hasTime(s.startedAt) || at - s.startedAt < c.overMs) return undefined;
       return compared(c, n, at);
     }
     if (n < c.minSamples || n === 0) return undefined;
-    return compared(c, round(aggregate(c.fn, samples)), at);
+    return compared(c, round(aggregate(c.fn, s)), at);
   }
   if (n < c.minSamples) return undefined;
-  const t0 = samples[0] as number;
-  const v0 = samples[1] as number;
-  const t1 = samples[samples.length - 2] as number;
-  const v1 = samples[samples.length - 1] as number;
+  const t0 = samples[s.sampleStart] as number;
+  const v0 = samples[s.sampleStart + 1] as number;
+  const t1 = samples[s.sampleEnd - 2] as number;
+  const v1 = samples[s.sampleEnd - 1] as number;
   if (t1 === t0) return undefined;
   const delta = v1 - v0;
   return compared(c, round(c.measure === 'delta' ? delta : (delta / (t1 - t0)) * c.perMs), at);
@@ -333,7 +505,7 @@ function observeReading(
   input: Extract<EvalInput, { kind: 'reading' }>,
 ): Observation | undefined {
   const ts = input.ts;
-  const late = s.lastTs !== null && ts < s.lastTs;
+  const late = hasTime(s.lastTs) && ts < s.lastTs;
   switch (c.kind) {
     case 'threshold': {
       const v = numeric(input.fields[c.metric]);
@@ -345,12 +517,12 @@ function observeReading(
       const raw = input.fields[c.metric];
       const v = c.kind === 'window' && c.fn === 'count' ? (raw === undefined ? undefined : 1) : numeric(raw);
       if (v === undefined) return undefined;
-      const newest = s.samples.length ? (s.samples[s.samples.length - 2] as number) : ts;
+      const newest = s.sampleEnd > s.sampleStart ? (s.samples[s.sampleEnd - 2] as number) : ts;
       if (ts <= newest - c.overMs) return undefined; // older than the window: nothing to change
-      addSample(ownSamples(s), ts, v, c.overMs);
-      s.startedAt ??= ts;
+      addSample(s, ts, v, c.overMs);
+      if (!hasTime(s.startedAt)) s.startedAt = ts;
       // A late sample inside the window changes the aggregate as of the newest reading.
-      return judgeWindow(c, s, Math.max(ts, s.lastTs ?? ts));
+      return judgeWindow(c, s, Math.max(ts, timeOr(s.lastTs, ts)));
     }
     case 'outlier': {
       const v = numeric(input.fields[c.metric]);
@@ -369,28 +541,28 @@ function observeReading(
         }
         return obs;
       }
-      const window = ownSamples(s);
-      prune(window, ts, c.overMs);
-      const n = window.length / 2;
+      prune(s, ts, c.overMs);
+      const n = sampleCount(s);
       let obs: Observation | undefined;
       if (n >= c.minSamples) {
+        const window = s.samples;
         let sum = 0;
-        for (let j = 1; j < window.length; j += 2) sum += window[j] as number;
+        for (let j = s.sampleStart + 1; j < s.sampleEnd; j += 2) sum += window[j] as number;
         const mean = sum / n;
         let sq = 0;
-        for (let j = 1; j < window.length; j += 2) sq += ((window[j] as number) - mean) ** 2;
+        for (let j = s.sampleStart + 1; j < s.sampleEnd; j += 2) sq += ((window[j] as number) - mean) ** 2;
         obs = band(c, v, mean, Math.sqrt(sq / (n - 1)), ts);
       }
-      addSample(window, ts, v, c.overMs);
+      addSample(s, ts, v, c.overMs);
       return obs;
     }
     case 'noData': {
       if (c.metric !== undefined && input.fields[c.metric] === undefined) return undefined;
       // A backlog older than what was seen says nothing about the silence since.
-      if (s.lastSeen !== null && ts <= s.lastSeen) return undefined;
+      if (hasTime(s.lastSeen) && ts <= s.lastSeen) return undefined;
       // Data arrived: the silence is over (a backlog with old times counts only up to its times).
-      s.lastSeen = Math.max(s.lastSeen ?? ts, ts);
-      return { holds: false, clears: true, value: 0, at: Math.max(ts, s.lastTs ?? ts) };
+      s.lastSeen = Math.max(timeOr(s.lastSeen, ts), ts);
+      return { holds: false, clears: true, value: 0, at: Math.max(ts, timeOr(s.lastTs, ts)) };
     }
     case 'errorCode': {
       if (input.errorCodes === undefined || late) return undefined;
@@ -417,11 +589,11 @@ function observeReading(
         const v = input.fields[k];
         const prev = s.values[k];
         if (v === undefined) continue;
-        // In place: no pair per variable and reading.
-        if (!prev) ownValues(s)[k] = [ts, v];
-        else if (prev[0] <= ts) {
-          prev[0] = ts;
-          prev[1] = v;
+        // In place: nothing made per variable and reading.
+        if (!prev) ownValues(s)[k] = new ExprValue(ts, v);
+        else if (prev.ts <= ts) {
+          prev.ts = ts;
+          prev.value = v;
         }
       }
       if (input.errorCodes !== undefined && !late) s.codes = input.errorCodes;
@@ -430,8 +602,8 @@ function observeReading(
       if (input.device) ctx.device = input.device;
       for (const name of names) {
         const v = s.values[name];
-        if (!v || ts - v[0] > c.maxAgeMs) return undefined; // a variable unknown or too old
-        ctx[name] = v[1];
+        if (!v || ts - v.ts > c.maxAgeMs) return undefined; // a variable unknown or too old
+        ctx[name] = v.value;
       }
       const r = c.cel.evaluate(ctx);
       if (typeof r !== 'boolean') {
@@ -480,13 +652,13 @@ const NONE: AlertEvent[] = Object.freeze([]) as unknown as AlertEvent[];
  */
 function advance(rule: Rule, s: SeriesState, obs: Observation): AlertEvent[] {
   const at = obs.at;
-  if (obs.holds || s.state !== 'firing') s.value = obs.value;
+  if (obs.holds || s.state !== 'firing') setValue(s, obs.value);
   s.holding = obs.holds;
   s.clearing = obs.clears;
   switch (s.state) {
     case 'inactive': {
       if (!obs.holds) return NONE;
-      if (rule.cooldownMs > 0 && s.resolvedAt !== null && at < s.resolvedAt + rule.cooldownMs) return NONE;
+      if (rule.cooldownMs > 0 && hasTime(s.resolvedAt) && at < s.resolvedAt + rule.cooldownMs) return NONE;
       if (forMs(rule.condition) > 0) {
         s.state = 'pending';
         s.since = at;
@@ -497,10 +669,10 @@ function advance(rule: Rule, s: SeriesState, obs: Observation): AlertEvent[] {
     case 'pending': {
       if (!obs.holds) {
         s.state = 'inactive';
-        s.since = null;
+        s.since = NaN;
         return [{ type: 'inactive', at, value: obs.value }];
       }
-      const since = s.since ?? at;
+      const since = timeOr(s.since, at);
       if (at - since >= forMs(rule.condition)) return fire(rule, s, obs, at);
       return NONE;
     }
@@ -515,7 +687,7 @@ function advance(rule: Rule, s: SeriesState, obs: Observation): AlertEvent[] {
         return NONE;
       }
       if (!obs.clears) return NONE;
-      const keepUntil = (s.lastHeldAt ?? at) + rule.keepFiringForMs;
+      const keepUntil = timeOr(s.lastHeldAt, at) + rule.keepFiringForMs;
       if (rule.keepFiringForMs > 0 && at < keepUntil) return NONE;
       return resolve(s, rule.keepFiringForMs > 0 ? Math.max(at, keepUntil) : at, obs.value);
     }
@@ -531,7 +703,7 @@ function fire(rule: Rule, s: SeriesState, obs: Observation, when: number): Alert
   if (priority) e.priority = priority;
   if (obs.entry) e.entry = obs.entry;
   s.state = 'firing';
-  s.since ??= when;
+  if (!hasTime(s.since)) s.since = when;
   s.firedAt = when;
   s.lastHeldAt = when;
   s.fires = fires;
@@ -543,8 +715,8 @@ function fire(rule: Rule, s: SeriesState, obs: Observation, when: number): Alert
 
 function resolve(s: SeriesState, at: number, value: FieldValue | null): AlertEvent[] {
   s.state = 'inactive';
-  s.since = null;
-  s.firedAt = null;
+  s.since = NaN;
+  s.firedAt = NaN;
   s.resolvedAt = at;
   s.priority = null;
   s.entry = null;
@@ -554,12 +726,17 @@ function resolve(s: SeriesState, at: number, value: FieldValue | null): AlertEve
 /**
  * Evaluation: `(rule, state, input) -> [state, events]`. No clock, no I/O. For speed — it runs for
  * every rule on every reading — the state is updated in place and returned (a frozen state such as
- * INITIAL_STATE is copied first); keep a copy (`newState`) to branch. Readings are judged by their
+ * INITIAL_STATE is copied first, and so is a state as saved — `JSON.parse` of one); keep a copy
+ * (`newState`) to branch. Readings are judged by their
  * own timestamps: an older reading does not move an alert backwards, a late sample inside a window
  * still counts, and timers (ticks) act at the exact deadline they stand for.
  */
-export function evaluate(rule: Rule, state: SeriesState, input: EvalInput): [SeriesState, AlertEvent[]] {
-  const s = Object.isFrozen(state) ? newState(state) : state;
+export function evaluate(
+  rule: Rule,
+  state: SeriesState | SavedState,
+  input: EvalInput,
+): [SeriesState, AlertEvent[]] {
+  const s = state instanceof LiveState && !Object.isFrozen(state) ? state : newState(state);
   return [s, evaluateInPlace(rule, s, input)];
 }
 
@@ -572,20 +749,20 @@ export function evaluateInPlace(rule: Rule, s: SeriesState, input: EvalInput): A
   const lastTs = s.lastTs;
   const obs = observeReading(rule.condition, s, input);
   if (!obs) return NONE;
-  s.lastTs = Math.max(lastTs ?? input.ts, input.ts);
+  s.lastTs = Math.max(timeOr(lastTs, input.ts), input.ts);
   return advance(rule, s, obs);
 }
 
 function tick(rule: Rule, s: SeriesState, now: number): AlertEvent[] {
   const c = rule.condition;
-  s.checkedAt = Math.max(now, s.checkedAt ?? now);
+  s.checkedAt = Math.max(now, timeOr(s.checkedAt, now));
   const f = forMs(c);
   // A pending alert whose `for` ran out while the condition still held fires at the deadline.
-  if (s.state === 'pending' && s.holding && s.since !== null && now >= s.since + f) {
+  if (s.state === 'pending' && s.holding && hasTime(s.since) && now >= s.since + f) {
     return advance(rule, s, {
       holds: true,
       clears: false,
-      value: s.value ?? 0,
+      value: drivingValue(s) ?? 0,
       at: s.since + f,
       ...(s.priority ? { priority: s.priority } : {}),
     });
@@ -596,12 +773,12 @@ function tick(rule: Rule, s: SeriesState, now: number): AlertEvent[] {
     !s.holding &&
     s.clearing &&
     rule.keepFiringForMs > 0 &&
-    s.lastHeldAt !== null &&
+    hasTime(s.lastHeldAt) &&
     now >= s.lastHeldAt + rule.keepFiringForMs
   ) {
-    return resolve(s, s.lastHeldAt + rule.keepFiringForMs, s.value);
+    return resolve(s, s.lastHeldAt + rule.keepFiringForMs, drivingValue(s));
   }
-  if (c.kind === 'noData' && s.lastSeen !== null && s.state !== 'firing') {
+  if (c.kind === 'noData' && hasTime(s.lastSeen) && s.state !== 'firing') {
     const due = noDataDue(rule, c, s, s.lastSeen);
     if (now >= due) {
       // Fires at the exact deadline, even when the tick comes late (the gateway was down).
@@ -613,10 +790,10 @@ function tick(rule: Rule, s: SeriesState, now: number): AlertEvent[] {
       });
     }
   }
-  if ((c.kind === 'window' || c.kind === 'rate') && s.samples.length) {
+  if ((c.kind === 'window' || c.kind === 'rate') && s.sampleEnd > s.sampleStart) {
     // Samples age out of the window as time passes: judge again without a new reading.
-    const at = Math.max(now, s.lastTs ?? now);
-    prune(s.samples, at, c.overMs);
+    const at = Math.max(now, timeOr(s.lastTs, now));
+    prune(s, at, c.overMs);
     const obs = judgeWindow(c, s, at);
     if (obs && (obs.holds !== s.holding || obs.clears !== s.clearing)) return advance(rule, s, obs);
   }
@@ -631,7 +808,7 @@ function noDataDue(
   lastSeen: number,
 ): number {
   const due = lastSeen + c.forMs;
-  return s.resolvedAt !== null && rule.cooldownMs > 0 ? Math.max(due, s.resolvedAt + rule.cooldownMs) : due;
+  return hasTime(s.resolvedAt) && rule.cooldownMs > 0 ? Math.max(due, s.resolvedAt + rule.cooldownMs) : due;
 }
 
 /** When a tick could change this state, or `undefined`. */
@@ -639,14 +816,14 @@ export function nextTickAt(rule: Rule, s: SeriesState): number | undefined {
   const c = rule.condition;
   // No closure here: this runs after every evaluation of every rule (issue 19).
   let next = Infinity;
-  if (s.state === 'pending' && s.holding && s.since !== null) next = sooner(s, next, s.since + forMs(c));
-  if (s.state === 'firing' && !s.holding && s.clearing && rule.keepFiringForMs > 0 && s.lastHeldAt !== null)
+  if (s.state === 'pending' && s.holding && hasTime(s.since)) next = sooner(s, next, s.since + forMs(c));
+  if (s.state === 'firing' && !s.holding && s.clearing && rule.keepFiringForMs > 0 && hasTime(s.lastHeldAt))
     next = sooner(s, next, s.lastHeldAt + rule.keepFiringForMs);
-  if (c.kind === 'noData' && s.lastSeen !== null && s.state !== 'firing')
+  if (c.kind === 'noData' && hasTime(s.lastSeen) && s.state !== 'firing')
     next = sooner(s, next, noDataDue(rule, c, s, s.lastSeen));
-  if ((c.kind === 'window' || c.kind === 'rate') && s.samples.length) {
-    next = sooner(s, next, (s.samples[0] as number) + c.overMs + 1);
-    if (c.kind === 'window' && c.fn === 'count' && s.startedAt !== null)
+  if ((c.kind === 'window' || c.kind === 'rate') && s.sampleEnd > s.sampleStart) {
+    next = sooner(s, next, (s.samples[s.sampleStart] as number) + c.overMs + 1);
+    if (c.kind === 'window' && c.fn === 'count' && hasTime(s.startedAt))
       next = sooner(s, next, s.startedAt + c.overMs);
   }
   return next === Infinity ? undefined : next;
@@ -654,5 +831,5 @@ export function nextTickAt(rule: Rule, s: SeriesState): number | undefined {
 
 /** `t` if it is sooner than `next` and not a deadline a tick already judged (time alone changes nothing there). */
 function sooner(s: SeriesState, next: number, t: number): number {
-  return (s.checkedAt === null || t > s.checkedAt) && t < next ? t : next;
+  return (!hasTime(s.checkedAt) || t > s.checkedAt) && t < next ? t : next;
 }

@@ -93,7 +93,7 @@ export function replay(
   const trackPeaks = () => {
     for (const ep of open.values()) {
       const v = engine.state(ep.alertId)?.value;
-      if (typeof v !== 'number') continue;
+      if (v === undefined || Number.isNaN(v)) continue; // NaN: the value is not a number
       const rule = rules.find((r) => r.id === ep.ruleId);
       const low = rule && 'cmp' in rule.condition && rule.condition.cmp.op === 'below';
       ep.peak = ep.peak === null ? v : low ? Math.min(ep.peak, v) : Math.max(ep.peak, v);
