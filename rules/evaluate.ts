@@ -68,17 +68,17 @@ export interface SeriesState {
 
 /** Whether a time of a state is set (not NaN). */
 export function hasTime(t: number): boolean {
-  return t === t;
+  return !Number.isNaN(t);
 }
 
 /** `t`, or `otherwise` when it is not set. */
 function timeOr(t: number, otherwise: number): number {
-  return t === t ? t : otherwise;
+  return Number.isNaN(t) ? otherwise : t;
 }
 
 /** The value that drives the alert, whichever its type; null when there is none. */
 export function drivingValue(s: Pick<SeriesState, 'value' | 'otherValue'>): FieldValue | null {
-  return s.value === s.value ? s.value : s.otherValue;
+  return Number.isNaN(s.value) ? s.otherValue : s.value;
 }
 
 function setValue(s: SeriesState, v: FieldValue | null): void {
