@@ -39,3 +39,36 @@ describe('DeviceRegistry.merge', () => {
     expect(r.get('press-1')?.lastValues.rpm?.value).toBe(1_200);
   });
 });
+
+describe('DeviceRegistry.observe: last values', () => {
+  const reading = (ts: number, fields: Record<string, number | boolean | string>) => ({
+    deviceId: 'pump-1',
+    ts,
+    receivedAt: ts,
+    source: 'test',
+    fields,
+  });
+
+  it('are updated in place while their type stays; a metric that changes type is replaced; older ones never win', () => {
+    const r = new DeviceRegistry(noStore, [], []);
+    const d = r.observe(reading(1_000, { temperature: 60.5, running: true }));
+    const temperature = d.lastValues.temperature;
+    r.observe(reading(2_000, { temperature: 61.25, running: false }));
+    expect(d.lastValues.temperature).toBe(temperature); // the same object, written in place
+    expect(d.lastValues).toEqual({
+      temperature: { value: 61.25, ts: 2_000 },
+      running: { value: false, ts: 2_000 },
+    });
+    // The metric now sends text (a sensor fault): the value and its time are right.
+    r.observe(reading(3_000, { temperature: 'ERR' }));
+    expect(d.lastValues.temperature).toEqual({ value: 'ERR', ts: 3_000 });
+    r.observe(reading(2_500, { temperature: 10 })); // late: changes nothing
+    r.observe(reading(4_000, { temperature: 62 }));
+    expect(d.lastValues.temperature).toEqual({ value: 62, ts: 4_000 });
+    // Saved and shown as plain { value, ts }.
+    expect(JSON.parse(JSON.stringify(d.lastValues))).toEqual({
+      temperature: { value: 62, ts: 4_000 },
+      running: { value: false, ts: 2_000 },
+    });
+  });
+});

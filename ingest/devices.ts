@@ -10,6 +10,38 @@ export interface LastValue {
   ts: number;
 }
 
+/**
+ * Last values live in objects of two classes, numbers in one and anything else in the other: in
+ * objects of one shape, a single boolean metric anywhere made V8 store every value boxed, and each
+ * reading's numbers became new heap numbers held until the device's next reading (issue 19). In
+ * its own shape a number is written in place. Both are `{ value, ts }` to everything else.
+ */
+class NumberValue implements LastValue {
+  constructor(
+    public value: number,
+    public ts: number,
+  ) {}
+}
+
+class OtherValue implements LastValue {
+  constructor(
+    public value: FieldValue,
+    public ts: number,
+  ) {}
+}
+
+/** A last value in the object that suits its type. */
+export function lastValue(value: FieldValue, ts: number): LastValue {
+  return typeof value === 'number' ? new NumberValue(value, ts) : new OtherValue(value, ts);
+}
+
+/** The last values in objects that suit their types (as loaded or merged: plain objects). */
+function ownLastValues(values: Record<string, LastValue>): Record<string, LastValue> {
+  const out: Record<string, LastValue> = {};
+  for (const [k, v] of Object.entries(values)) out[k] = lastValue(v.value, v.ts);
+  return out;
+}
+
 export interface Device {
   id: string;
   name: string;
@@ -77,7 +109,7 @@ const STORED_FUTURE_SLACK_MS = 86_400_000;
 export function withoutImpossibleTimes(d: Device, now: number): Device {
   const ok = (t: number | null) => t !== null && isTime(t) && t <= now + STORED_FUTURE_SLACK_MS;
   const lastValues: Record<string, LastValue> = {};
-  for (const [k, v] of Object.entries(d.lastValues)) if (ok(v.ts)) lastValues[k] = v;
+  for (const [k, v] of Object.entries(d.lastValues)) if (ok(v.ts)) lastValues[k] = lastValue(v.value, v.ts);
   return {
     ...d,
     lastValues,
@@ -195,11 +227,15 @@ export class DeviceRegistry {
     d.firstSeenAt ??= point.receivedAt;
     if (d.lastSeenAt === null || point.receivedAt > d.lastSeenAt) d.lastSeenAt = point.receivedAt;
     for (const key in point.fields) {
+      const v = point.fields[key] as FieldValue;
       const prev = d.lastValues[key];
-      if (!prev) d.lastValues[key] = { value: point.fields[key] as FieldValue, ts: point.ts };
-      else if (point.ts >= prev.ts) {
-        // In place: no allocation per field and reading (the registry owns these objects).
-        prev.value = point.fields[key] as FieldValue;
+      if (prev !== undefined && point.ts < prev.ts) continue;
+      // In place when the type class is the same: nothing made per field and reading (the
+      // registry owns these objects); a metric that changes type gets the other object.
+      if (prev === undefined || (typeof v === 'number') !== prev instanceof NumberValue)
+        d.lastValues[key] = lastValue(v, point.ts);
+      else {
+        prev.value = v;
         prev.ts = point.ts;
       }
     }
@@ -219,7 +255,7 @@ export class DeviceRegistry {
     for (const s of stored) {
       const d = this.devices.get(s.id);
       if (!d) {
-        this.devices.set(s.id, { ...s, configured: false });
+        this.devices.set(s.id, { ...s, lastValues: ownLastValues(s.lastValues), configured: false });
         changed++;
         continue;
       }
@@ -227,7 +263,8 @@ export class DeviceRegistry {
         d.lastSeenAt = s.lastSeenAt;
         d.firstSeenAt ??= s.firstSeenAt;
         for (const [key, v] of Object.entries(s.lastValues))
-          if (!d.lastValues[key] || v.ts > (d.lastValues[key]?.ts ?? -1)) d.lastValues[key] = { ...v };
+          if (!d.lastValues[key] || v.ts > (d.lastValues[key]?.ts ?? -1))
+            d.lastValues[key] = lastValue(v.value, v.ts);
         d.activeErrorCodes = s.activeErrorCodes;
         d.units = { ...d.units, ...s.units };
         changed++;
