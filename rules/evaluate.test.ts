@@ -333,6 +333,11 @@ describe('window', () => {
     expect(saved.samples.slice(10, 14)).toEqual([19_995_000, 19_995 % 7, 19_995_500, 3]);
     expect(saved.sampleStart).toBeUndefined();
     expect(samplePairs(newState(saved))).toEqual(samplePairs(s));
+    // Saving cut the buffer to the window; it goes on sliding from there.
+    expect(s.samples).toHaveLength(22);
+    evaluate(r, s, reading(20_000_000, { t: 5 }));
+    expect(samplePairs(s).at(-1)).toEqual([20_000_000, 5]);
+    expect(samplePairs(s)[0]?.[0]).toBe(19_991_000);
   });
 });
 

@@ -142,6 +142,18 @@ function ownSamples(s: SeriesState): number[] {
   return s.samples;
 }
 
+/** Moves the live samples to the front of the buffer and cuts it to them. */
+function compactSamples(s: SeriesState): void {
+  const b = s.samples;
+  const start = s.sampleStart;
+  const live = s.sampleEnd - start;
+  if (start === 0 && live === b.length) return;
+  for (let j = 0; j < live; j++) b[j] = b[start + j] as number;
+  b.length = live;
+  s.sampleStart = 0;
+  s.sampleEnd = live;
+}
+
 /** How many samples a state holds. */
 export function sampleCount(s: SeriesState): number {
   return (s.sampleEnd - s.sampleStart) / 2;
@@ -213,8 +225,8 @@ class LiveState implements SeriesState {
   priority: Priority | null = null;
   entry: CodeEntry | null = null;
   samples: number[] = NO_NUMBERS;
-  sampleStart = 0;
-  sampleEnd = 0;
+  declare sampleStart: number;
+  declare sampleEnd: number;
   startedAt = NaN;
   ewma: { mean: number; variance: number; n: number } | null = null;
   lastSeen = NaN;
@@ -223,12 +235,23 @@ class LiveState implements SeriesState {
   error: string | null = null;
   checkedAt = NaN;
   /** Running aggregates of the window's values (not saved: rebuilt from the samples). */
-  running: Running | null = null;
+  declare running: Running | null;
 
-  /** What is saved: the live samples only, without the buffer's bookkeeping. */
-  toJSON(): SavedState {
-    const { samples: _buffer, sampleStart: _start, sampleEnd: _end, running: _running, ...rest } = this;
-    return { ...rest, samples: this.samples.slice(this.sampleStart, this.sampleEnd) };
+  constructor() {
+    // Bookkeeping, not state: not enumerable, so neither saved nor copied by a spread.
+    Object.defineProperty(this, 'sampleStart', { value: 0, writable: true, enumerable: false });
+    Object.defineProperty(this, 'sampleEnd', { value: 0, writable: true, enumerable: false });
+    Object.defineProperty(this, 'running', { value: null, writable: true, enumerable: false });
+  }
+
+  /**
+   * What is saved: the state itself, its samples buffer first cut down to the live samples (no
+   * copy made per save: a copy of every state at each checkpoint was the largest thing the
+   * gateway promoted to the old generation). The buffer grows again with the next readings.
+   */
+  toJSON(): this {
+    compactSamples(this);
+    return this;
   }
 }
 
