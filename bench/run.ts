@@ -6,6 +6,7 @@ import { parseDuration } from '../lib/duration.js';
 import { runConsoleBench } from './console.js';
 import { runE2e } from './e2e/main.js';
 import { runRulesBench } from './rules.js';
+import { runFleetRulesBench } from './rules-fleet.js';
 import { machine, runSpoolInfluxBench } from './spool-influx.js';
 import { runStatePathBench } from './state-path.js';
 
@@ -52,7 +53,10 @@ async function main(): Promise<void> {
     out(`\ncomponents (in-process, ${n} readings per case, 5 fields each):\n\n`);
     const rows = values.parts.includes('state-only') ? [] : await runSpoolInfluxBench(dir, n);
     if (!values.parts.includes('state-only'))
-      rows.push(...runRulesBench(Number(process.env.BENCH_RULE_READINGS ?? 50_000)));
+      rows.push(
+        ...runRulesBench(Number(process.env.BENCH_RULE_READINGS ?? 50_000)),
+        await runFleetRulesBench(Number(process.env.BENCH_FLEET_READINGS ?? 500_000)),
+      );
     rows.push(...(await runStatePathBench(dir, Number(process.env.BENCH_STATE_READINGS ?? 50_000))));
     const fmt = (x: number) => Math.round(x).toLocaleString('en-US');
     out('| case | points | seconds | points/s | note |\n|---|---:|---:|---:|---|\n');
