@@ -95,8 +95,14 @@ export function steadyLoad(
 }
 
 /** Reads `ticket.created` events from the gateway's SSE stream, noting when each arrives. */
-function watchTickets(gw: RunningGateway): { stop(): void; arrivals: Map<string, number> } {
+function watchTickets(gw: RunningGateway): {
+  stop(): void;
+  arrivals: Map<string, number>;
+  /** The ticket's `createdAt` (the gateway's clock — this machine's) by device. */
+  created: Map<string, number>;
+} {
   const arrivals = new Map<string, number>();
+  const created = new Map<string, number>();
   const ctl = new AbortController();
   void (async () => {
     const res = await fetch(`${gw.apiUrl}/api/v1/events?types=ticket.created`, {
@@ -117,14 +123,19 @@ function watchTickets(gw: RunningGateway): { stop(): void; arrivals: Map<string,
         buf = buf.slice(i + 2);
         const data = frame.split('\n').find((l) => l.startsWith('data: '));
         if (data) {
-          const e = JSON.parse(data.slice(6)) as { data: { deviceId: string; ruleId: string | null } };
-          if (e.data.ruleId?.endsWith('-overheat')) arrivals.set(e.data.deviceId, at);
+          const e = JSON.parse(data.slice(6)) as {
+            data: { deviceId: string; ruleId: string | null; createdAt: string };
+          };
+          if (e.data.ruleId?.endsWith('-overheat')) {
+            arrivals.set(e.data.deviceId, at);
+            created.set(e.data.deviceId, Date.parse(e.data.createdAt));
+          }
         }
         i = buf.indexOf('\n\n');
       }
     }
   })().catch(() => undefined);
-  return { stop: () => ctl.abort(), arrivals };
+  return { stop: () => ctl.abort(), arrivals, created };
 }
 
 export interface LatencyResult {
@@ -135,6 +146,9 @@ export interface LatencyResult {
   p99: number;
   p999: number;
   max: number;
+  /** p99 of the two parts: publish → the ticket created in the gateway, and created → on the SSE client. */
+  p99ToCreated: number;
+  p99CreatedToClient: number;
 }
 
 /** Seconds of load at the same rate, without anomalies, before the measured ones. */
@@ -159,9 +173,17 @@ export async function runLatencyCase(env: BenchEnv, rate: number, seconds: numbe
     const first = new Map<string, number>();
     for (const [d, t] of pub.anomalies) if (!first.has(d)) first.set(d, t);
     const lat: number[] = [];
+    const toCreated: number[] = [];
+    const toClient: number[] = [];
     for (const [d, t] of first) {
       const at = watch.arrivals.get(d);
-      if (at !== undefined) lat.push(at - t);
+      const created = watch.created.get(d);
+      if (at === undefined) continue;
+      lat.push(at - t);
+      if (created !== undefined && Number.isFinite(created)) {
+        toCreated.push(created - t);
+        toClient.push(at - created);
+      }
     }
     return {
       rate: messages / ((pub.endedAt - pub.startedAt) / 1000),
@@ -171,6 +193,8 @@ export async function runLatencyCase(env: BenchEnv, rate: number, seconds: numbe
       p99: percentile(lat, 99),
       p999: percentile(lat, 99.9),
       max: Math.max(...lat),
+      p99ToCreated: percentile(toCreated, 99),
+      p99CreatedToClient: percentile(toClient, 99),
     };
   });
 }
