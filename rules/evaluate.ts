@@ -142,16 +142,22 @@ function ownSamples(s: SeriesState): number[] {
   return s.samples;
 }
 
-/** Moves the live samples to the front of the buffer and cuts it to them. */
-function compactSamples(s: SeriesState): void {
+/** Moves the live samples to the front of the buffer; returns how many numbers they are. */
+function liveToFront(s: SeriesState): number {
   const b = s.samples;
   const start = s.sampleStart;
   const live = s.sampleEnd - start;
-  if (start === 0 && live === b.length) return;
-  for (let j = 0; j < live; j++) b[j] = b[start + j] as number;
-  b.length = live;
+  // A loop, not copyWithin: V8's copyWithin boxed every double it moved.
+  if (start > 0) for (let j = 0; j < live; j++) b[j] = b[start + j] as number;
   s.sampleStart = 0;
   s.sampleEnd = live;
+  return live;
+}
+
+/** Moves the live samples to the front of the buffer and cuts it to them. */
+function compactSamples(s: SeriesState): void {
+  if (s.sampleStart === 0 && s.sampleEnd === s.samples.length) return;
+  s.samples.length = liveToFront(s);
 }
 
 /** How many samples a state holds. */
@@ -279,16 +285,14 @@ export function newState(from: SavedState = {}): SeriesState {
   s.entry = from.entry ?? null;
   // Saved before samples were flat: [[ts, value], …].
   if (from.samples?.length) {
-    // A live state (a copy to branch from) holds its samples in a part of its buffer.
+    // A live state (a copy to branch from) holds its samples in a part of its buffer; a saved one
+    // holds just them (bounds in it are not ours: ignored).
     const live =
-      typeof from.sampleEnd === 'number'
-        ? from.samples.slice(from.sampleStart ?? 0, from.sampleEnd)
-        : from.samples;
+      from instanceof LiveState ? from.samples.slice(from.sampleStart, from.sampleEnd) : from.samples;
     s.samples = (live as unknown[]).flat() as number[];
     s.sampleEnd = s.samples.length;
   }
   s.ewma = from.ewma ? { ...from.ewma } : null;
-  // Pairs copied too: evaluation updates them in place.
   // Copied: evaluation updates them in place. Saved as pairs.
   const values = Object.entries(from.values ?? {});
   if (values.length)
@@ -401,11 +405,7 @@ function roomAtEnd(s: SeriesState): void {
     b.push(0, 0);
     return;
   }
-  const live = s.sampleEnd - start;
-  // A loop, not copyWithin: V8's copyWithin boxed every double it moved.
-  for (let j = 0; j < live; j++) b[j] = b[start + j] as number;
-  s.sampleStart = 0;
-  s.sampleEnd = live;
+  const live = liveToFront(s);
   if (b.length > 256 && live * 4 < b.length) b.length = live * 2;
 }
 
