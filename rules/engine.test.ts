@@ -214,6 +214,38 @@ describe('RuleEngine', () => {
     expect(changed.engine.takeChanges()).toMatchObject([{ alertId: 'hot@m1', state: null }]);
   });
 
+  it('saved states that cannot be read (damaged rows) are dropped alone: the others are restored, the engine goes on', () => {
+    const first = engineWith([hot({ above: 90, for: '10s' })]);
+    for (const id of ['m1', 'm2', 'm3', 'm4']) first.engine.onReading(point(id, 0, { t: 95 }), device(id));
+    const saved = first.engine
+      .takeChanges()
+      .map((e) => ({ ...e, state: JSON.parse(JSON.stringify(e.state)) }));
+    first.engine.stop();
+    const [m1, m2, m3, m4] = saved as [
+      (typeof saved)[0],
+      (typeof saved)[0],
+      (typeof saved)[0],
+      (typeof saved)[0],
+    ];
+    const damaged = [
+      m1,
+      { ...m2, state: null }, // the SQLite store's reading of unparsable text
+      { ...m3, state: 'not a state' },
+      { ...m4, state: { ...m4.state, values: { t: null } } },
+    ];
+    const again = engineWith([hot({ above: 90, for: '10s' })], 4_000);
+    expect(again.engine.load(damaged, (id) => device(id))).toEqual({ restored: 1, dropped: 3 });
+    expect(
+      again.engine.takeChanges().map((x) => `${x.alertId} ${x.state === null ? 'deleted' : 'kept'}`),
+    ).toEqual(['hot@m2 deleted', 'hot@m3 deleted', 'hot@m4 deleted']);
+    again.sched.advance(6_000);
+    expect(again.seen).toEqual(['hot@m1 firing@10000']);
+    // The dropped series start afresh with their next readings.
+    again.engine.onReading(point('m2', 10_000, { t: 95 }), device('m2'));
+    again.sched.advance(10_000);
+    expect(again.seen).toEqual(['hot@m1 firing@10000', 'hot@m2 pending@10000', 'hot@m2 firing@20000']);
+  });
+
   it('a saved series fed from a clock in the future is started afresh, not kept deaf to real readings (issue 18)', () => {
     const first = engineWith([hot({ above: 90 })]);
     first.engine.onReading(point('m1', Date.UTC(2200, 0, 1), { t: 50 }), device('m1'));

@@ -392,12 +392,15 @@ export class RuleEngine {
       // times were checked (issue 18): kept, it would ignore every real reading as late, forever.
       const lastTs = (e.state as { lastTs?: unknown } | null)?.lastTs;
       const impossible = typeof lastTs === 'number' && lastTs > this.scheduler.now() + 86_400_000;
-      if (!c || c.fingerprint !== e.fingerprint || impossible) {
+      // A state that cannot be read (a damaged row) is dropped like a changed rule's: the series
+      // starts afresh, the others are restored, the start goes on.
+      const state = c && c.fingerprint === e.fingerprint && !impossible ? readable(e.state) : undefined;
+      if (!c || state === undefined) {
         dropped++;
         this.deleted.set(e.alertId, { ruleId: e.ruleId, deviceId: e.deviceId, fingerprint: e.fingerprint });
         continue;
       }
-      const s = new Series(e.alertId, newState(e.state), c, resolve(e.deviceId));
+      const s = new Series(e.alertId, state, c, resolve(e.deviceId));
       const replaced = this.series.get(e.alertId);
       if (replaced) {
         this.disarm(replaced);
@@ -626,6 +629,16 @@ export class RuleEngine {
       this.armTimer();
     }
   };
+}
+
+/** A saved state as a live one, or undefined when it is not one (not an object, or a part unreadable). */
+function readable(saved: unknown): SeriesState | undefined {
+  if (saved === null || typeof saved !== 'object' || Array.isArray(saved)) return undefined;
+  try {
+    return newState(saved as SeriesState);
+  } catch {
+    return undefined;
+  }
 }
 
 /** A series as the state store keeps it (its state the live object). */

@@ -180,7 +180,7 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
       ruleId: r.rule_id,
       fingerprint: r.fingerprint,
       deviceId: r.device_id,
-      state: JSON.parse(r.state) as SeriesState,
+      state: parsed(r.state),
     }));
   }
 
@@ -274,5 +274,14 @@ export class SqliteAlertStore implements AlertStore, RuleStateStore {
     const nextCursor =
       rows.length > limit && last ? encodeCursor([STATE_RANK[last.state], last.updatedAt, last.id]) : null;
     return { items, nextCursor };
+  }
+}
+
+/** A saved state's JSON; null when the text is damaged (the engine drops that series, not the start). */
+function parsed(text: string): SeriesState {
+  try {
+    return JSON.parse(text) as SeriesState;
+  } catch {
+    return null as unknown as SeriesState;
   }
 }
