@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redactUrl } from '../../lib/redact.js';
@@ -81,6 +81,8 @@ export class OpcuaAdapter implements Adapter {
   private readonly codes = new Map<string, Map<number, string[]>>();
   private flushScheduled = false;
   private certificates: OPCUACertificateManager | undefined;
+  /** The PKI folder made for a run without a data dir, removed at stop. */
+  private tempPki: string | undefined;
 
   /**
    * The PKI folder (`<data dir>/pki/opcua`): the client's own certificate, and the servers it trusts.
@@ -125,7 +127,8 @@ export class OpcuaAdapter implements Adapter {
     this.ctx = ctx;
     this.stopping = false;
     this.warn = new RateLimitedLog(ctx.logger);
-    const root = pkiRoot(ctx.dataDir ?? mkdtempSync(join(tmpdir(), 'faultline-opcua-')));
+    if (!ctx.dataDir) this.tempPki = mkdtempSync(join(tmpdir(), 'faultline-opcua-'));
+    const root = pkiRoot(ctx.dataDir ?? (this.tempPki as string));
     this.certificates = new OPCUACertificateManager({
       rootFolder: root,
       automaticallyAcceptUnknownCertificate: false,
@@ -468,6 +471,9 @@ export class OpcuaAdapter implements Adapter {
     this.stopping = true;
     this.wake?.();
     await this.loop;
+    await this.certificates?.dispose().catch(() => undefined); // its folder watchers
+    if (this.tempPki) rmSync(this.tempPki, { recursive: true, force: true });
+    this.tempPki = undefined;
   }
 
   status(): AdapterStatus {
