@@ -11,8 +11,10 @@ import { machine, runSpoolInfluxBench } from './spool-influx.js';
 import { runStatePathBench } from './state-path.js';
 
 /**
- * `npm run bench [-- --only <text>[|<text>…]] [--messages N] [--components]`: the end-to-end table (the
- * gateway as users run it, driven by a separate load process), then the component figures.
+ * `npm run bench [-- --only <text>[|<text>…]] [--messages N] [--repeat N] [--components]`: the
+ * end-to-end table (the gateway as users run it, driven by a separate load process), then the
+ * component figures. `--repeat N` (or BENCH_REPEAT) runs the ingest cases N times in rounds and
+ * shows the medians: single runs of a case here scatter by ±25 %.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -23,11 +25,15 @@ async function main(): Promise<void> {
       parts: { type: 'string', default: 'ingest,latency,api,drain,postgres,console' },
       rated: { type: 'string' },
       duration: { type: 'string' },
+      repeat: { type: 'string', default: process.env.BENCH_REPEAT ?? '1' },
     },
   });
   const soakMs = values.duration === undefined ? undefined : parseDuration(values.duration);
   if (values.duration !== undefined && soakMs === undefined)
     throw new Error(`--duration ${values.duration}: expected a duration such as 90s, 30m or 2h`);
+  const repeat = Number(values.repeat);
+  if (!Number.isInteger(repeat) || repeat < 1)
+    throw new Error(`--repeat ${values.repeat}: expected a whole number of runs, 1 or more`);
   const out = (s: string) => process.stdout.write(s);
   out(`machine: ${machine()}\n\n`);
   await runE2e({
@@ -35,6 +41,7 @@ async function main(): Promise<void> {
     only: values.only,
     parts: new Set(values.parts.split(',').map((x) => x.trim())),
     rated: values.rated === undefined ? undefined : Number(values.rated),
+    repeat,
     soakSeconds: soakMs === undefined ? undefined : soakMs / 1000,
     out,
   });

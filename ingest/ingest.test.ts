@@ -58,7 +58,7 @@ describe('Ingest: the line protocol of readings', () => {
       reading(5, { deviceId: 'mill-9', tags: { site: 'south' } }),
       reading(6, { deviceId: 'mill-9' }),
     ]);
-    log.flush();
+    await log.flush();
     const lines = (await log.read(0, 10)).flatMap((b) => b.lines.split('\n'));
     const t = (i: number) => NOW - 1_000 + i;
     expect(lines).toEqual([

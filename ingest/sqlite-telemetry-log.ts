@@ -1,10 +1,11 @@
 import { promisify } from 'node:util';
-import { deflateRawSync, inflateRaw } from 'node:zlib';
+import { deflateRaw, inflateRaw } from 'node:zlib';
 import type { Statement } from 'better-sqlite3';
 import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
 import type { LogBatch, SpoolStats, TelemetryLog } from './store.js';
 
 const inflate = promisify(inflateRaw);
+const deflate = promisify(deflateRaw);
 /** At most this much of the newest batches' text is kept in memory for the forwarder. */
 const RECENT_MAX_CHARS = 8 * 1_048_576;
 
@@ -62,10 +63,14 @@ function pending(): Pending {
 /**
  * SQLite implementation. It lives in its own database file so that its write rate never contends
  * with tickets. Appends within one event-loop turn are committed together as one batch row
- * (group commit): one transaction per turn, never one per reading.
+ * (group commit): one transaction per turn, never one per reading. A batch is compressed on libuv's
+ * thread pool (a burst's turn held the ingest thread for 10–20 ms deflating its batch) and
+ * committed when that is done, batches always in the order of their turns.
  */
 export class SqliteTelemetryLog implements TelemetryLog {
   private pending: Pending | undefined;
+  /** The batches being compressed, committed in this order as they are done. */
+  private committing: Promise<void> = Promise.resolve();
   private closed = false;
   private readonly insert;
   private readonly totals: { batches: number; points: number; bytes: number };
@@ -108,7 +113,7 @@ export class SqliteTelemetryLog implements TelemetryLog {
     if (this.closed) return Promise.reject(new Error('telemetry log is closed'));
     if (!this.pending) {
       this.pending = pending();
-      setImmediate(() => this.flush());
+      setImmediate(() => void this.flush());
     }
     const p = this.pending;
     p.lines.push(lines);
@@ -116,26 +121,48 @@ export class SqliteTelemetryLog implements TelemetryLog {
     return p.done;
   }
 
-  /** Commits what is pending now; called once per event-loop turn and on close. */
-  flush(): void {
+  /**
+   * Takes what is pending now (called once per event-loop turn, and at close) and commits it once
+   * compressed, after the batches taken before it; resolves when it is committed.
+   */
+  flush(): Promise<void> {
     const p = this.pending;
-    if (!p) return;
+    if (!p) return this.committing;
     this.pending = undefined;
-    try {
-      const text = p.lines.join('\n');
-      const body = deflateRawSync(Buffer.from(text), { level: 1 });
-      const createdAt = this.now();
-      const id = Number(this.insert.run(createdAt, p.points, body).lastInsertRowid);
-      this.totals.batches++;
-      this.totals.points += p.points;
-      this.totals.bytes += body.length;
-      this.remember({ id, createdAt, points: p.points, lines: text });
-    } catch (err) {
-      p.reject(err as Error);
-      return;
-    }
-    p.resolve();
-    for (const l of this.listeners) l();
+    const text = p.lines.join('\n');
+    const body = deflate(Buffer.from(text), { level: 1 });
+    body.catch(() => undefined); // awaited in turn below; meanwhile a failure is not unhandled
+    // A batch that could not be compressed or stored fails alone: the next ones go on.
+    const step = async (): Promise<void> => {
+      try {
+        this.commit(p, text, await body);
+      } catch (err) {
+        p.reject(err as Error);
+        return;
+      }
+      p.resolve();
+      for (const l of this.listeners) {
+        try {
+          l();
+        } catch (err) {
+          // A listener's own failure is the process's to handle (as when it threw in the turn).
+          process.nextTick(() => {
+            throw err;
+          });
+        }
+      }
+    };
+    this.committing = this.committing.then(step);
+    return this.committing;
+  }
+
+  private commit(p: Pending, text: string, body: Buffer): void {
+    const createdAt = this.now();
+    const id = Number(this.insert.run(createdAt, p.points, body).lastInsertRowid);
+    this.totals.batches++;
+    this.totals.points += p.points;
+    this.totals.bytes += body.length;
+    this.remember({ id, createdAt, points: p.points, lines: text });
   }
 
   private remember(b: LogBatch): void {
@@ -241,7 +268,7 @@ export class SqliteTelemetryLog implements TelemetryLog {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    this.flush();
     this.closed = true;
+    await this.flush();
   }
 }

@@ -54,6 +54,44 @@ describe('SqliteTelemetryLog', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
   });
 
+  it('commits the batches of successive turns in their order while compressing them off the thread; one failing batch fails alone', async () => {
+    db = openDatabase(':memory:');
+    const log = new SqliteTelemetryLog(db);
+    db.exec(
+      "CREATE TRIGGER refuse_13 BEFORE INSERT ON telemetry_batches WHEN NEW.points = 13 BEGIN SELECT RAISE(ABORT, 'refused'); END",
+    );
+    const big = Array.from({ length: 20_000 }, (_, i) => `m v=${i} ${i}`).join('\n');
+    let committed = 0;
+    log.onCommit(() => committed++);
+    // Taken one after the other, before any has been compressed: the big one first.
+    const first = log.append(big, 20_000);
+    void log.flush();
+    const failing = log.append('x 1', 13);
+    void log.flush();
+    const last = log.append('y 2', 1);
+    const closing = log.flush();
+    expect(committed).toBe(0); // nothing committed in the turn that took them
+    await closing;
+    await first;
+    await expect(failing).rejects.toThrow('refused');
+    await last;
+    expect(committed).toBe(2);
+    const batches = await new SqliteTelemetryLog(db).read(0, 10);
+    expect(batches.map((b) => b.points)).toEqual([20_000, 1]);
+    expect(batches[0]?.lines).toBe(big);
+    expect(batches[0]!.id).toBeLessThan(batches[1]!.id);
+  });
+
+  it('commits what is pending at close', async () => {
+    db = openDatabase(':memory:');
+    const log = new SqliteTelemetryLog(db);
+    const a = log.append('a 1', 1);
+    await log.close();
+    await a;
+    await expect(log.append('b 2', 1)).rejects.toThrow('closed');
+    expect((await new SqliteTelemetryLog(db).read(0, 10)).map((b) => b.lines)).toEqual(['a 1']);
+  });
+
   it('prunes by age and counts what it dropped', async () => {
     db = openDatabase(':memory:');
     let now = 1_000;
