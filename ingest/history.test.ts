@@ -61,6 +61,37 @@ describe('History (per-minute rollups)', () => {
     expect(await store.minutes('d1', 't', T0, T0 + 2 * MINUTE_MS)).toHaveLength(2);
   });
 
+  it('keeps one row per live series: a series idle for over a minute gives its row back to newcomers', async () => {
+    db = openDatabase(':memory:');
+    const store = new SqliteHistoryStore(db);
+    const h = new History(store);
+    const rows = () => (h as unknown as { open: { length: number } }).open.length;
+    // Ten minutes of a churning fleet: each minute 100 devices seen once, never again.
+    for (let m = 0; m < 10; m++) {
+      for (let k = 0; k < 100; k++) h.add(p(T0 + m * MINUTE_MS + k, { t: m * 1000 + k, u: 1 }, `d${m}-${k}`));
+      await h.flush(T0 + m * MINUTE_MS);
+    }
+    expect(rows()).toBeLessThanOrEqual(3 * 200); // not 10 × 200
+    await h.flush();
+    for (const m of [0, 4, 9])
+      expect(await h.query(`d${m}-7`, 't', T0, T0 + 10 * MINUTE_MS, MINUTE_MS)).toEqual([
+        {
+          t: T0 + m * MINUTE_MS,
+          min: m * 1000 + 7,
+          max: m * 1000 + 7,
+          mean: m * 1000 + 7,
+          last: m * 1000 + 7,
+          count: 1,
+        },
+      ]);
+    // A series that comes back after its row was given back starts a new one, as any series.
+    h.add(p(T0 + 20 * MINUTE_MS, { t: 1 }, 'd0-7'));
+    h.add(p(T0 + 20 * MINUTE_MS + 5, { t: 3 }, 'd0-7'));
+    expect(await h.query('d0-7', 't', T0 + 20 * MINUTE_MS, T0 + 21 * MINUTE_MS, MINUTE_MS)).toEqual([
+      { t: T0 + 20 * MINUTE_MS, min: 1, max: 3, mean: 2, last: 3, count: 2 },
+    ]);
+  });
+
   it('a minute its series moved on from goes with the next flush; an out-of-order reading is merged into its row', async () => {
     db = openDatabase(':memory:');
     const store = new SqliteHistoryStore(db);

@@ -1,5 +1,6 @@
 import { FLUSH_SLICE, inSlices } from '../lib/slices.js';
 import type { Point } from './point.js';
+import { RollupRows } from './rollup-rows.js';
 import type { HistoryStore } from './store.js';
 
 export const MINUTE_MS = 60_000;
@@ -39,19 +40,8 @@ function combine(into: Rollup, r: Rollup): void {
   }
 }
 
-function addTo(r: Rollup, v: number, ts: number): void {
-  if (v < r.min) r.min = v;
-  if (v > r.max) r.max = v;
-  r.sum += v;
-  r.count++;
-  if (ts >= r.lastTs) {
-    r.last = v;
-    r.lastTs = ts;
-  }
-}
-
-/** A new rollup; every number field starts as a number, so that V8 keeps them unboxed-in-place. */
-function rollupOf(deviceId: string, metric: string, minute: number, v: number, ts: number): Rollup {
+/** A rollup of one value (an out-of-order reading's). */
+function single(deviceId: string, metric: string, minute: number, v: number, ts: number): Rollup {
   return { deviceId, metric, minute, min: v, max: v, sum: v, count: 1, last: v, lastTs: ts };
 }
 
@@ -63,46 +53,59 @@ const lateKey = (r: { deviceId: string; metric: string; minute: number }) =>
  * seconds), so that history costs one upsert per series and minute, not one write per reading.
  * Queries see flushed and unflushed data together.
  *
- * Each series (device, metric) has one open minute, updated in place by its readings (no key, no
- * allocation per reading: issue 19, where rebuilding a map of partials after every flush was a
- * seventh of what the ingest thread promoted to the old generation). A reading of a later minute
- * closes it; closed minutes go with the next flush (the series has moved on, so waiting gains
- * nothing), open ones once they are before the flush's bound. A reading older than its series'
- * open minute (out of order) is kept apart by series and minute and merged into the stored row.
+ * Each series (device, metric) has one row for its open minute (`RollupRows`: packed, updated in
+ * place, no key and no allocation per reading; issue 19). A reading of a later minute closes it:
+ * closed minutes go with the next flush (the series has moved on, so waiting gains nothing), open
+ * ones once they are before the flush's bound. A series without readings for a minute gives its row
+ * back. A reading older than its series' open minute (out of order) is kept apart by series and
+ * minute and merged into the stored row.
  */
 export class History {
-  private readonly open = new Map<string, Map<string, Rollup>>();
-  private closed: Rollup[] = [];
+  /** Each device's series: metric → row in `open`. */
+  private readonly series = new Map<string, Map<string, number>>();
+  private readonly open = new RollupRows();
+  /** Rows of `open` given back, to be used again. */
+  private readonly free: number[] = [];
+  private closed = new RollupRows();
   private readonly late = new Map<string, Rollup>();
   /** Taken by the flush in progress; from `stored` on, not in the store yet (queries see them). */
-  private flushing: Rollup[] = [];
+  private flushing = new RollupRows();
   private stored = 0;
 
   constructor(private readonly store: HistoryStore) {}
 
   add(p: Point): void {
     const minute = Math.floor(p.ts / MINUTE_MS) * MINUTE_MS;
-    let series = this.open.get(p.deviceId);
+    const open = this.open;
+    let series = this.series.get(p.deviceId);
     for (const metric in p.fields) {
       const raw = p.fields[metric];
       const v = typeof raw === 'boolean' ? (raw ? 1 : 0) : raw;
       if (typeof v !== 'number') continue;
-      const r = series?.get(metric);
-      if (r !== undefined && r.minute === minute) {
-        addTo(r, v, p.ts);
+      const row = series?.get(metric);
+      if (row === undefined) {
+        if (series === undefined) {
+          series = new Map();
+          this.series.set(p.deviceId, series);
+        }
+        series.set(metric, this.newRow(p.deviceId, metric, minute, v, p.ts));
         continue;
       }
-      if (r !== undefined && minute < r.minute) {
-        this.keepLate(rollupOf(p.deviceId, metric, minute, v, p.ts));
-        continue;
+      const at = open.minute(row);
+      if (at === minute) open.add(row, v, p.ts);
+      else if (minute < at) this.keepLate(single(p.deviceId, metric, minute, v, p.ts));
+      else {
+        if (!Number.isNaN(at)) this.closed.appendCopy(open, row);
+        open.start(row, p.deviceId, metric, minute, v, p.ts);
       }
-      if (r !== undefined) this.closed.push(r);
-      if (series === undefined) {
-        series = new Map();
-        this.open.set(p.deviceId, series);
-      }
-      series.set(metric, rollupOf(p.deviceId, metric, minute, v, p.ts));
     }
+  }
+
+  private newRow(deviceId: string, metric: string, minute: number, v: number, ts: number): number {
+    const row = this.free.pop();
+    if (row === undefined) return this.open.append(deviceId, metric, minute, v, ts);
+    this.open.start(row, deviceId, metric, minute, v, ts);
+    return row;
   }
 
   private keepLate(r: Rollup): void {
@@ -127,51 +130,72 @@ export class History {
   private lastFlush: Promise<void> = Promise.resolve();
 
   private async flushNow(before: number, paced: boolean): Promise<void> {
-    const taken = this.closed;
-    this.closed = [];
-    for (const [deviceId, series] of this.open) {
-      for (const [metric, r] of series)
-        if (r.minute < before) {
-          taken.push(r);
-          series.delete(metric);
-        }
-      if (series.size === 0) this.open.delete(deviceId);
-    }
-    for (const [k, r] of this.late)
-      if (r.minute < before) {
-        taken.push(r);
-        this.late.delete(k);
-      }
+    const taken = this.take(before);
     if (taken.length === 0) return;
     this.flushing = taken;
     this.stored = 0;
+    const slices: number[] = [];
+    for (let i = 0; i < taken.length; i += FLUSH_SLICE) slices.push(i);
     try {
+      // Objects for the store a slice at a time: they die young.
       await inSlices(
-        taken,
-        FLUSH_SLICE,
-        async (rows) => {
+        slices,
+        1,
+        async ([from]) => {
+          const rows: Rollup[] = [];
+          for (let i = from as number; i < Math.min(taken.length, (from as number) + FLUSH_SLICE); i++)
+            rows.push(taken.rollup(i));
           await this.store.merge(rows);
           this.stored += rows.length;
         },
         paced,
       );
     } catch (err) {
-      for (let i = this.stored; i < taken.length; i++) this.keepLate(taken[i] as Rollup);
+      for (let i = this.stored; i < taken.length; i++) this.keepLate(taken.rollup(i));
       throw err;
     } finally {
-      this.flushing = [];
+      this.flushing = new RollupRows();
       this.stored = 0;
     }
   }
 
+  /**
+   * The rows a flush up to `before` writes: the closed minutes, the open ones before it (their rows
+   * emptied), the late ones. A series idle for more than a minute gives its row back.
+   */
+  private take(before: number): RollupRows {
+    const taken = this.closed;
+    this.closed = new RollupRows();
+    const open = this.open;
+    for (const [deviceId, series] of this.series) {
+      for (const [metric, row] of series) {
+        const minute = open.minute(row);
+        if (minute < before) {
+          taken.appendCopy(open, row);
+          open.empty(row);
+        } else if (Number.isNaN(minute) && open.lastTs(row) < before - MINUTE_MS) {
+          series.delete(metric);
+          this.free.push(row);
+        }
+      }
+      if (series.size === 0) this.series.delete(deviceId);
+    }
+    for (const [k, r] of this.late)
+      if (r.minute < before) {
+        taken.appendRollup(r);
+        this.late.delete(k);
+      }
+    return taken;
+  }
+
   /** Unflushed rows of a device: open, closed, late, and taken by a flush in progress. */
   private *unflushed(deviceId: string): Iterable<Rollup> {
-    for (let i = this.stored; i < this.flushing.length; i++) {
-      const r = this.flushing[i] as Rollup;
-      if (r.deviceId === deviceId) yield r;
-    }
-    yield* this.open.get(deviceId)?.values() ?? [];
-    for (const r of this.closed) if (r.deviceId === deviceId) yield r;
+    const f = this.flushing;
+    for (let i = this.stored; i < f.length; i++) if (f.deviceId(i) === deviceId) yield f.rollup(i);
+    for (const row of this.series.get(deviceId)?.values() ?? [])
+      if (!Number.isNaN(this.open.minute(row))) yield this.open.rollup(row);
+    const c = this.closed;
+    for (let i = 0; i < c.length; i++) if (c.deviceId(i) === deviceId) yield c.rollup(i);
     for (const r of this.late.values()) if (r.deviceId === deviceId) yield r;
   }
 
