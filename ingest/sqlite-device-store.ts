@@ -37,19 +37,39 @@ const MIGRATIONS = [
   },
 ];
 
+/** The columns a save writes, `id` first (the order of the statements' parameters). */
+const COLUMNS = [
+  'id',
+  'name',
+  'model',
+  'site',
+  'customer',
+  'tags',
+  'first_seen_at',
+  'last_seen_at',
+  'last_values',
+  'active_error_codes',
+  'units',
+  'connectivity',
+  'changed_at',
+] as const;
+
 export class SqliteDeviceStore implements DeviceStore {
-  private readonly upsert;
+  private readonly update;
+  private readonly insert;
 
   constructor(private readonly db: SqliteDatabase) {
     migrate(db, 'devices', MIGRATIONS);
-    this.upsert = db.prepare(`INSERT INTO devices
-      (id, name, model, site, customer, tags, first_seen_at, last_seen_at, last_values, active_error_codes, units, connectivity, changed_at)
-      VALUES (@id, @name, @model, @site, @customer, @tags, @first_seen_at, @last_seen_at, @last_values, @active_error_codes, @units, @connectivity, @changed_at)
-      ON CONFLICT(id) DO UPDATE SET name = excluded.name, model = excluded.model, site = excluded.site,
-        customer = excluded.customer, tags = excluded.tags, first_seen_at = excluded.first_seen_at,
-        last_seen_at = excluded.last_seen_at, last_values = excluded.last_values,
-        active_error_codes = excluded.active_error_codes, units = excluded.units,
-        connectivity = excluded.connectivity, changed_at = excluded.changed_at`);
+    // An UPDATE with positional parameters, then an INSERT if there was no row: half the time of an
+    // upsert with named ones (issue 19: every device is saved every few seconds).
+    this.update = db.prepare(
+      `UPDATE devices SET ${COLUMNS.slice(1)
+        .map((c) => `${c} = ?`)
+        .join(', ')} WHERE id = ?`,
+    );
+    this.insert = db.prepare(
+      `INSERT INTO devices (${COLUMNS.join(', ')}) VALUES (${COLUMNS.map(() => '?').join(', ')})`,
+    );
   }
 
   async loadAll(): Promise<Device[]> {
@@ -68,21 +88,21 @@ export class SqliteDeviceStore implements DeviceStore {
     const at = Date.now();
     this.db.transaction(() => {
       for (const d of devices) {
-        this.upsert.run({
-          id: d.id,
-          name: d.name,
-          model: d.model,
-          site: d.site,
-          customer: d.customer,
-          tags: JSON.stringify(d.tags),
-          first_seen_at: d.firstSeenAt,
-          last_seen_at: d.lastSeenAt,
-          last_values: JSON.stringify(d.lastValues),
-          active_error_codes: JSON.stringify(d.activeErrorCodes),
-          units: JSON.stringify(d.units ?? {}),
-          connectivity: JSON.stringify(d.connectivity),
-          changed_at: at,
-        });
+        const values = [
+          d.name,
+          d.model,
+          d.site,
+          d.customer,
+          JSON.stringify(d.tags),
+          d.firstSeenAt,
+          d.lastSeenAt,
+          JSON.stringify(d.lastValues),
+          JSON.stringify(d.activeErrorCodes),
+          JSON.stringify(d.units ?? {}),
+          JSON.stringify(d.connectivity),
+          at,
+        ];
+        if (this.update.run(...values, d.id).changes === 0) this.insert.run(d.id, ...values);
       }
     })();
   }
