@@ -280,6 +280,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
           )
         : logger.error({ err, stage }, 'state changes of a turn could not be committed'),
     );
+    // A burst's readings reach the rules a few turns after they came (the spool compresses off the
+    // thread): the turns between are part of the burst.
+    uow.waitFor(() => spool.inFlight > 0);
     stores.writeAtCommit(uow);
     // Events for the outside world: stored with their webhook deliveries (outbox), streamed (SSE).
     const outbox = new Outbox(stores.outbox);

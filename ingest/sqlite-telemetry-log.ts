@@ -1,11 +1,17 @@
 import { promisify } from 'node:util';
-import { deflateRaw, inflateRaw } from 'node:zlib';
+import { deflateRaw, deflateRawSync, inflateRaw } from 'node:zlib';
 import type { Statement } from 'better-sqlite3';
 import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
 import type { LogBatch, SpoolStats, TelemetryLog } from './store.js';
 
 const inflate = promisify(inflateRaw);
 const deflate = promisify(deflateRaw);
+/**
+ * A batch up to this size is compressed on the ingest thread (well under a millisecond at level 1;
+ * the thread pool's round trip cost more than that for the small batches of a light load); a
+ * larger one — a burst's turn, which held the thread for 10–20 ms — on libuv's thread pool.
+ */
+const SYNC_DEFLATE_MAX_BYTES = 64 * 1024;
 /** At most this much of the newest batches' text is kept in memory for the forwarder. */
 const RECENT_MAX_CHARS = 8 * 1_048_576;
 
@@ -63,14 +69,15 @@ function pending(): Pending {
 /**
  * SQLite implementation. It lives in its own database file so that its write rate never contends
  * with tickets. Appends within one event-loop turn are committed together as one batch row
- * (group commit): one transaction per turn, never one per reading. A batch is compressed on libuv's
- * thread pool (a burst's turn held the ingest thread for 10–20 ms deflating its batch) and
- * committed when that is done, batches always in the order of their turns.
+ * (group commit): one transaction per turn, never one per reading. A large batch is compressed on
+ * libuv's thread pool (a burst's turn held the ingest thread for 10–20 ms deflating it) and
+ * committed when that is done; batches always commit in the order of their turns.
  */
 export class SqliteTelemetryLog implements TelemetryLog {
   private pending: Pending | undefined;
   /** The batches being compressed, committed in this order as they are done. */
   private committing: Promise<void> = Promise.resolve();
+  private taken = 0;
   private closed = false;
   private readonly insert;
   private readonly totals: { batches: number; points: number; bytes: number };
@@ -104,6 +111,11 @@ export class SqliteTelemetryLog implements TelemetryLog {
       .get() as { batches: number; points: number; bytes: number };
   }
 
+  /** Batches taken and not yet committed (or failed): readings on their way to the listeners. */
+  get inFlight(): number {
+    return this.taken;
+  }
+
   /** Called after every commit (the forwarder wakes up on it). */
   onCommit(listener: () => void): void {
     this.listeners.push(listener);
@@ -123,37 +135,64 @@ export class SqliteTelemetryLog implements TelemetryLog {
 
   /**
    * Takes what is pending now (called once per event-loop turn, and at close) and commits it once
-   * compressed, after the batches taken before it; resolves when it is committed.
+   * compressed, after the batches taken before it; resolves when it is committed. A small batch with
+   * none ahead of it is compressed and committed here, in its turn; a large one is compressed on the
+   * thread pool.
    */
   flush(): Promise<void> {
     const p = this.pending;
     if (!p) return this.committing;
     this.pending = undefined;
     const text = p.lines.join('\n');
-    const body = deflate(Buffer.from(text), { level: 1 });
+    const raw = Buffer.from(text);
+    if (raw.length <= SYNC_DEFLATE_MAX_BYTES && this.taken === 0) {
+      this.settle(p, () => this.commit(p, text, deflateRawSync(raw, { level: 1 })));
+      return this.committing;
+    }
+    const body =
+      raw.length <= SYNC_DEFLATE_MAX_BYTES
+        ? Promise.resolve(deflateRawSync(raw, { level: 1 }))
+        : deflate(raw, { level: 1 });
     body.catch(() => undefined); // awaited in turn below; meanwhile a failure is not unhandled
-    // A batch that could not be compressed or stored fails alone: the next ones go on.
-    const step = async (): Promise<void> => {
+    this.taken++;
+    this.committing = this.committing.then(async () => {
+      let compressed: Buffer | Error;
       try {
-        this.commit(p, text, await body);
+        compressed = await body;
       } catch (err) {
-        p.reject(err as Error);
-        return;
+        compressed = err as Error;
       }
-      p.resolve();
-      for (const l of this.listeners) {
-        try {
-          l();
-        } catch (err) {
-          // A listener's own failure is the process's to handle (as when it threw in the turn).
-          process.nextTick(() => {
-            throw err;
-          });
-        }
-      }
-    };
-    this.committing = this.committing.then(step);
+      this.taken--;
+      this.settle(p, () => {
+        if (compressed instanceof Error) throw compressed;
+        this.commit(p, text, compressed);
+      });
+    });
     return this.committing;
+  }
+
+  /**
+   * Runs the commit of batch `p` and tells its appends and the listeners. A batch that could not be
+   * compressed or stored fails alone: the next ones go on.
+   */
+  private settle(p: Pending, commit: () => void): void {
+    try {
+      commit();
+    } catch (err) {
+      p.reject(err as Error);
+      return;
+    }
+    p.resolve();
+    for (const l of this.listeners) {
+      try {
+        l();
+      } catch (err) {
+        // A listener's own failure is the process's to handle (as when it threw in the turn).
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+    }
   }
 
   private commit(p: Pending, text: string, body: Buffer): void {

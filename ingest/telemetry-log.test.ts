@@ -82,6 +82,18 @@ describe('SqliteTelemetryLog', () => {
     expect(batches[0]!.id).toBeLessThan(batches[1]!.id);
   });
 
+  it('commits a small batch with none ahead of it in its own turn', async () => {
+    db = openDatabase(':memory:');
+    const log = new SqliteTelemetryLog(db);
+    let committed = 0;
+    log.onCommit(() => committed++);
+    const a = log.append('a 1', 1);
+    void log.flush();
+    expect(committed).toBe(1);
+    expect(log.inFlight).toBe(0);
+    await a;
+  });
+
   it('commits what is pending at close', async () => {
     db = openDatabase(':memory:');
     const log = new SqliteTelemetryLog(db);

@@ -183,6 +183,68 @@ describe('UnitOfWork: one transaction per turn', () => {
     expect(uow.stats.commits).toBe(2);
   });
 
+  it('stays open while changes are on their way (on a timer, not spinning), up to groupMs; a commit cancels the wait', () => {
+    const { db, reader, add, count } = setup('in-flight');
+    const turnEnds: (() => void)[] = [];
+    const timers: { fn: () => void; ms: number; cancelled: boolean }[] = [];
+    let clock = 1_000;
+    let onTheirWay = true;
+    const uow = new UnitOfWork(
+      db,
+      () => undefined,
+      (fn) => turnEnds.push(fn),
+      10,
+      () => clock,
+    );
+    uow.waitFor(
+      () => onTheirWay,
+      (fn, ms) => {
+        const t = { fn, ms, cancelled: false };
+        timers.push(t);
+        return () => {
+          t.cancelled = true;
+        };
+      },
+    );
+    const endTurn = () => {
+      for (const fn of turnEnds.splice(0)) fn();
+    };
+    uow.join();
+    add(['turn 1']);
+    endTurn(); // joined this turn: looks again at the next
+    clock += 3;
+    endTurn(); // nothing joined, but a batch is on its way: a timer for the rest of groupMs
+    expect(uow.active).toBe(true);
+    expect(turnEnds).toHaveLength(0); // no immediate spinning meanwhile
+    expect(timers.map((t) => t.ms)).toEqual([7]);
+    // The batch arrives: its changes join the same transaction.
+    uow.join();
+    add(['turn 2']);
+    clock += 7;
+    timers[0]?.fn();
+    expect(uow.active).toBe(false);
+    expect(count(reader)).toBe(2);
+    expect(uow.stats.commits).toBe(1);
+    // Nothing on its way: a turn without changes commits at once.
+    onTheirWay = false;
+    uow.join();
+    add(['alone']);
+    endTurn();
+    endTurn();
+    expect(uow.active).toBe(false);
+    expect(timers).toHaveLength(1);
+    // A commit before the timer (the stop, a test) cancels it.
+    onTheirWay = true;
+    uow.join();
+    add(['again']);
+    endTurn();
+    endTurn();
+    expect(timers).toHaveLength(2);
+    uow.commit();
+    expect(timers[1]?.cancelled).toBe(true);
+    expect(count(reader)).toBe(4);
+  });
+
   it('writes what stores kept just before the commit; a row that fails is dropped alone', async () => {
     const { db, reader, uow, count, errors } = setup('kept');
     db.exec("CREATE TABLE kept (name TEXT NOT NULL CHECK (name <> 'bad'))");

@@ -13,6 +13,8 @@ export interface UnitOfWorkStats {
 }
 
 type Schedule = (fn: () => void) => void;
+/** Runs `fn` in `ms`; returns what cancels it. */
+type Delay = (fn: () => void, ms: number) => () => void;
 
 /**
  * What a SQLite store needs of the turn's transaction to keep its rows until the commit and write
@@ -68,6 +70,14 @@ export class UnitOfWork implements TurnWrites {
   private joinedSinceCheck = false;
   private readonly before: (() => void)[] = [];
   private readonly after: (() => void)[] = [];
+  /** Work on its way whose changes will join (the spool's batches being committed); none: nothing. */
+  private inFlight: () => boolean = () => false;
+  private delay: Delay = (fn, ms) => {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  };
+  /** Cancels the end-of-turn look waiting on `delay` (the commit came first). */
+  private cancelWait: (() => void) | null = null;
   /** Waiting for the open transaction's outcome (`committed()`). */
   private readonly waiting: { done: () => void; failed: (err: unknown) => void }[] = [];
   readonly stats: UnitOfWorkStats = { commits: 0, failedCommits: 0, retriedCommits: 0, droppedRows: 0 };
@@ -85,6 +95,17 @@ export class UnitOfWork implements TurnWrites {
     private readonly groupMs = GROUP_COMMIT_MS,
     private readonly now: () => number = Date.now,
   ) {}
+
+  /**
+   * Keeps the transaction open, up to `groupMs`, while `inFlight()` says changes are on their way:
+   * the spool's batches are compressed off the thread and committed a few turns after the readings
+   * came, so a turn of a burst may go by with nothing joining and the burst is not over. It waits on
+   * a timer then (the immediate would keep the loop spinning until the batch is back).
+   */
+  waitFor(inFlight: () => boolean, delay?: Delay): void {
+    this.inFlight = inFlight;
+    if (delay) this.delay = delay;
+  }
 
   /** Whether a turn transaction is open now. */
   get active(): boolean {
@@ -118,17 +139,28 @@ export class UnitOfWork implements TurnWrites {
   }
 
   /**
-   * At the end of a turn: commits, unless the turns since the last look changed state again and the
-   * transaction is younger than `groupMs` (a burst: the next turns join it). A lone change commits
+   * At the end of a turn: commits, unless the turns since the last look changed state again, or
+   * changes are on their way (`waitFor`), and the transaction is younger than `groupMs` (a burst:
+   * the next turns join it). A lone change commits
    * at the end of the loop iteration after its own (no wait: the immediate keeps the loop from
    * sleeping).
    */
   private readonly atTurnEnd = (): void => {
     if (!this.open) return;
-    if (this.joinedSinceCheck && this.now() - this.openedAt < this.groupMs) {
-      this.joinedSinceCheck = false;
-      this.schedule(this.atTurnEnd);
-      return;
+    const age = this.now() - this.openedAt;
+    if (age < this.groupMs) {
+      if (this.joinedSinceCheck) {
+        this.joinedSinceCheck = false;
+        this.schedule(this.atTurnEnd);
+        return;
+      }
+      if (this.inFlight()) {
+        this.cancelWait = this.delay(() => {
+          this.cancelWait = null;
+          this.atTurnEnd();
+        }, this.groupMs - age);
+        return;
+      }
     }
     this.commit();
   };
@@ -164,6 +196,8 @@ export class UnitOfWork implements TurnWrites {
   /** Commits the turn's transaction now (stop, tests); a no-op when none is open. */
   commit(): void {
     if (!this.open || this.db === null) return;
+    this.cancelWait?.();
+    this.cancelWait = null;
     let error: unknown;
     // The rows stores kept for the commit, written in the transaction (a flush may queue another).
     for (let flush = this.before.shift(); flush; flush = this.before.shift()) this.runBefore(flush);
