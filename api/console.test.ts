@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { tempDir, writeFiles } from '../test/helpers.js';
 import { installConsole } from './console.js';
 import { installProblemHandlers } from './problem.js';
@@ -12,6 +12,7 @@ describe('the console files (issue 21)', () => {
   afterEach(async () => {
     await app.close();
   });
+  afterAll(() => tmp.cleanup());
 
   it('answers index.html for each console page, never cached; the hashed bundles cached for a year', async () => {
     mkdirSync(join(tmp.dir, 'assets'));

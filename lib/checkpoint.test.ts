@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { silentLogger, tempDir, waitFor } from '../test/helpers.js';
 import { Checkpointer } from './checkpoint.js';
 import { openDatabase, type SqliteDatabase } from './sqlite.js';
@@ -12,6 +12,7 @@ describe('WAL checkpoints on a thread of their own (issue 19)', () => {
     await cp?.stop();
     db?.close();
   });
+  afterAll(() => tmp.cleanup());
 
   const write = (d: SqliteDatabase, rows: number) => {
     const ins = d.prepare('INSERT INTO t (v) VALUES (?)');

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { openDatabase, type SqliteDatabase } from '../lib/sqlite.js';
 import { ManualScheduler } from '../rules/manual-scheduler.js';
 import { silentLogger, tempDir } from '../test/helpers.js';
@@ -59,6 +59,7 @@ describe('SLA watcher: warnings and breaches at their moments, escalated along t
   afterEach(() => {
     db?.close();
   });
+  afterAll(() => tmp.cleanup());
 
   const setup = (start: number, file = 'a.db') => {
     db = openDatabase(join(tmp.dir, file));
