@@ -6,6 +6,22 @@ import { UnitOfWork } from './unit-of-work.js';
 
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
 
+/** A unit of work (group commit 10 ms) whose turn ends the test calls: `endTurn()`. */
+function turnsOf(db: SqliteDatabase, now: () => number) {
+  const turnEnds: (() => void)[] = [];
+  const uow = new UnitOfWork(
+    db,
+    () => undefined,
+    (fn) => turnEnds.push(fn),
+    10,
+    now,
+  );
+  const endTurn = () => {
+    for (const fn of turnEnds.splice(0)) fn();
+  };
+  return { uow, endTurn, turnEnds };
+}
+
 describe('UnitOfWork: one transaction per turn', () => {
   const files = sqliteFiles();
 
@@ -139,18 +155,8 @@ describe('UnitOfWork: one transaction per turn', () => {
 
   it('spans the turns of a burst up to groupMs; a turn that changes nothing commits', () => {
     const { db, reader, add, count } = setup('group');
-    const turnEnds: (() => void)[] = [];
     let clock = 1_000;
-    const uow = new UnitOfWork(
-      db,
-      () => undefined,
-      (fn) => turnEnds.push(fn),
-      10,
-      () => clock,
-    );
-    const endTurn = () => {
-      for (const fn of turnEnds.splice(0)) fn();
-    };
+    const { uow, endTurn } = turnsOf(db, () => clock);
     const committed: string[] = [];
     uow.join();
     add(['turn 1']);
@@ -185,17 +191,10 @@ describe('UnitOfWork: one transaction per turn', () => {
 
   it('stays open while changes are on their way (on a timer, not spinning), up to groupMs; a commit cancels the wait', () => {
     const { db, reader, add, count } = setup('in-flight');
-    const turnEnds: (() => void)[] = [];
     const timers: { fn: () => void; ms: number; cancelled: boolean }[] = [];
     let clock = 1_000;
     let onTheirWay = true;
-    const uow = new UnitOfWork(
-      db,
-      () => undefined,
-      (fn) => turnEnds.push(fn),
-      10,
-      () => clock,
-    );
+    const { uow, endTurn, turnEnds } = turnsOf(db, () => clock);
     uow.waitFor(
       () => onTheirWay,
       (fn, ms) => {
@@ -206,9 +205,6 @@ describe('UnitOfWork: one transaction per turn', () => {
         };
       },
     );
-    const endTurn = () => {
-      for (const fn of turnEnds.splice(0)) fn();
-    };
     uow.join();
     add(['turn 1']);
     endTurn(); // joined this turn: looks again at the next
