@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import type { BenchEnv } from './env.js';
@@ -175,6 +176,10 @@ export async function runLatencyCase(env: BenchEnv, rate: number, seconds: numbe
     const lat: number[] = [];
     const toCreated: number[] = [];
     const toClient: number[] = [];
+    // BENCH_LATENCY_DUMP=<file>: each anomaly as a line — publish time (ms since the first), publish →
+    // created, created → SSE (ms) — to see when the slow ones came.
+    const dump: string[] = [];
+    const t0 = Math.min(...first.values());
     for (const [d, t] of first) {
       const at = watch.arrivals.get(d);
       const created = watch.created.get(d);
@@ -183,8 +188,10 @@ export async function runLatencyCase(env: BenchEnv, rate: number, seconds: numbe
       if (created !== undefined && Number.isFinite(created)) {
         toCreated.push(created - t);
         toClient.push(at - created);
+        dump.push(`${t - t0}\t${created - t}\t${at - created}`);
       }
     }
+    if (process.env.BENCH_LATENCY_DUMP) writeFileSync(process.env.BENCH_LATENCY_DUMP, `${dump.join('\n')}\n`);
     return {
       rate: messages / ((pub.endedAt - pub.startedAt) / 1000),
       seconds,
