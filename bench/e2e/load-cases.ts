@@ -176,10 +176,9 @@ export async function runLatencyCase(env: BenchEnv, rate: number, seconds: numbe
     const lat: number[] = [];
     const toCreated: number[] = [];
     const toClient: number[] = [];
-    // BENCH_LATENCY_DUMP=<file>: each anomaly as a line — publish time (ms since the first), publish →
-    // created, created → SSE (ms) — to see when the slow ones came.
+    // BENCH_LATENCY_DUMP=<file>: each anomaly as a line — publish time (epoch ms), publish → created,
+    // created → SSE (ms) — to see when the slow ones came (beside the gateway's own log of the time).
     const dump: string[] = [];
-    const t0 = Math.min(...first.values());
     for (const [d, t] of first) {
       const at = watch.arrivals.get(d);
       const created = watch.created.get(d);
@@ -188,7 +187,7 @@ export async function runLatencyCase(env: BenchEnv, rate: number, seconds: numbe
       if (created !== undefined && Number.isFinite(created)) {
         toCreated.push(created - t);
         toClient.push(at - created);
-        dump.push(`${t - t0}\t${created - t}\t${at - created}`);
+        dump.push(`${t}\t${created - t}\t${at - created}`);
       }
     }
     if (process.env.BENCH_LATENCY_DUMP) writeFileSync(process.env.BENCH_LATENCY_DUMP, `${dump.join('\n')}\n`);
