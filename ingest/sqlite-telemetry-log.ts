@@ -12,6 +12,8 @@ const deflate = promisify(deflateRaw);
  * larger one — a burst's turn, which held the thread for 10–20 ms — on libuv's thread pool.
  */
 const SYNC_DEFLATE_MAX_BYTES = 64 * 1024;
+/** zlib's fastest level: the spool is read back within seconds unless InfluxDB is away. */
+const DEFLATE = { level: 1 };
 /** At most this much of the newest batches' text is kept in memory for the forwarder. */
 const RECENT_MAX_CHARS = 8 * 1_048_576;
 
@@ -145,20 +147,19 @@ export class SqliteTelemetryLog implements TelemetryLog {
     this.pending = undefined;
     const text = p.lines.join('\n');
     const raw = Buffer.from(text);
-    if (raw.length <= SYNC_DEFLATE_MAX_BYTES && this.taken === 0) {
-      this.settle(p, () => this.commit(p, text, deflateRawSync(raw, { level: 1 })));
+    const small = raw.length <= SYNC_DEFLATE_MAX_BYTES;
+    if (small && this.taken === 0) {
+      this.settle(p, () => this.commit(p, text, deflateRawSync(raw, DEFLATE)));
       return this.committing;
     }
-    const body =
-      raw.length <= SYNC_DEFLATE_MAX_BYTES
-        ? Promise.resolve(deflateRawSync(raw, { level: 1 }))
-        : deflate(raw, { level: 1 });
-    body.catch(() => undefined); // awaited in turn below; meanwhile a failure is not unhandled
+    // A small one behind others is compressed here when its turn comes; a large one meanwhile, off the thread.
+    const body = small ? undefined : deflate(raw, DEFLATE);
+    body?.catch(() => undefined); // awaited in turn below; meanwhile a failure is not unhandled
     this.taken++;
     this.committing = this.committing.then(async () => {
       let compressed: Buffer | Error;
       try {
-        compressed = await body;
+        compressed = body ? await body : deflateRawSync(raw, DEFLATE);
       } catch (err) {
         compressed = err as Error;
       }
