@@ -10,6 +10,7 @@ import {
   MAX_SAMPLES,
   newState,
   nextTickAt,
+  recentFires,
   type SavedState,
   type SeriesState,
   samplePairs,
@@ -206,6 +207,38 @@ describe('lifecycle: keepFiringFor, cooldown, flapping', () => {
     // An hour later, one firing is not flapping any more.
     const [, later] = evaluate(r, state, reading(3_600_000, { t: 95 }));
     expect(later[0]?.flapping).toBe(false);
+  });
+
+  it('flapping: decided as by every fire of the window, keeping no more than `count` fire times', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 6 }),
+        fc.array(fc.integer({ min: 0, max: 90_000 }), { minLength: 1, maxLength: 60 }),
+        (count, gaps) => {
+          const flapping = { count, withinMs: 60_000 };
+          let kept: number[] = [];
+          const all: number[] = [];
+          let when = 0;
+          for (const gap of gaps) {
+            when += gap;
+            all.push(when);
+            kept = recentFires(kept, when, flapping);
+            const inWindow = all.filter((t) => t > when - flapping.withinMs).length;
+            expect(kept.length >= count).toBe(inWindow >= count);
+            expect(kept.length).toBeLessThanOrEqual(count);
+            expect(kept[kept.length - 1]).toBe(when);
+          }
+        },
+      ),
+    );
+  });
+
+  it('flapping: a series that fires all day keeps `count` fire times in its state', () => {
+    const r = rule({ threshold: { above: 90 } });
+    let state = INITIAL_STATE;
+    for (let i = 0; i < 2_000; i++) state = evaluate(r, state, reading(i * 1000, { t: i % 2 ? 80 : 95 }))[0];
+    expect(state.flapping).toBe(true);
+    expect(state.fires).toHaveLength(r.flapping.count);
   });
 });
 

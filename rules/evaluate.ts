@@ -728,9 +728,29 @@ function advance(rule: Rule, s: SeriesState, obs: Observation): AlertEvent[] {
   }
 }
 
+/**
+ * The fire times that decide flapping once the alert fires at `when`: the newest `count` within
+ * the window, `when` last. Only whether `count` fires fall within the window matters, so no more
+ * are kept: keeping every fire of the window (1 h by default) let a flapping series hold and
+ * filter thousands of times on each fire, and save them all at each checkpoint (issue 19).
+ * Times are in the order the alert fired; an older `when` (a late reading) keeps its place last.
+ */
+export function recentFires(
+  fires: readonly number[],
+  when: number,
+  flapping: { count: number; withinMs: number },
+): number[] {
+  const after = when - flapping.withinMs;
+  let from = fires.length;
+  while (from > 0 && fires.length - from < flapping.count - 1 && (fires[from - 1] as number) > after) from--;
+  const out = fires.slice(from);
+  out.push(when);
+  return out;
+}
+
 /** The alert fires at `when` (a module function, not a closure made on every observation). */
 function fire(rule: Rule, s: SeriesState, obs: Observation, when: number): AlertEvent[] {
-  const fires = [...s.fires.filter((t) => t > when - rule.flapping.withinMs), when];
+  const fires = recentFires(s.fires, when, rule.flapping);
   const flapping = fires.length >= rule.flapping.count;
   const priority = obs.priority && obs.priority !== rule.ticket.priority ? obs.priority : null;
   const e: AlertEvent = { type: 'firing', at: when, value: obs.value, flapping };
