@@ -243,6 +243,52 @@ describe('lifecycle: keepFiringFor, cooldown, flapping', () => {
 });
 
 describe('window aggregates', () => {
+  it('a window whose samples leaving cannot change the alert has no deadline; when it has, leaving changes nothing', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('avg', 'min', 'max'),
+        fc.constantFrom('above', 'below', 'outside', 'inside'),
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 100 })), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        (fn, op, raw) => {
+          const cmp = op === 'above' || op === 'below' ? { [op]: 50 } : { [op]: [30, 70] };
+          const r = rule({ window: { fn, over: '10s', ...cmp } } as Partial<RuleInput>);
+          let state: SeriesState = newState();
+          let t = 0;
+          for (const [gap, v] of raw) {
+            t += gap * 1_000;
+            state = evaluate(r, state, reading(t, { t: v }))[0];
+          }
+          const due = nextTickAt(r, state);
+          const newest = samplePairs(state).at(-1)?.[0] ?? t;
+          // No deadline before the window empties: ticking at every moment a sample leaves (and
+          // once it is empty) must not move the alert.
+          if (due === undefined || due > newest + 10_000) {
+            let copy = newState(state);
+            for (const [ts] of samplePairs(state)) {
+              const [next, events] = evaluate(r, copy, tick(ts + 10_001));
+              expect(events).toEqual([]);
+              copy = next;
+            }
+          }
+        },
+      ),
+    );
+  });
+
+  it('an inactive window of maxima under its level waits for readings, not for each sample leaving', () => {
+    const r = rule({ window: { fn: 'max', over: '1m', above: 12 } });
+    let state = INITIAL_STATE;
+    for (let i = 0; i < 30; i++) state = evaluate(r, state, reading(i * 2_000, { t: 3 + (i % 4) }))[0];
+    expect(nextTickAt(r, state)).toBeUndefined();
+    state = evaluate(r, state, reading(60_000, { t: 13 }))[0];
+    expect(state.state).toBe('firing');
+    // Firing: each sample leaving is a deadline again (the 13 leaving resolves it, on time).
+    expect(nextTickAt(r, state)).toBe(2_000 + 60_000 + 1);
+  });
+
   it('running sums, minima and maxima equal a pass over the samples, whatever the order of readings', () => {
     fc.assert(
       fc.property(
