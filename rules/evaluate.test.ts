@@ -243,18 +243,23 @@ describe('lifecycle: keepFiringFor, cooldown, flapping', () => {
 });
 
 describe('window aggregates', () => {
-  it('a window whose samples leaving cannot change the alert has no deadline; when it has, leaving changes nothing', () => {
+  it('a window or rate whose samples leaving cannot change the alert has no deadline for them; leaving then changes nothing', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom('avg', 'min', 'max'),
+        fc.constantFrom('avg', 'min', 'max', 'sum', 'slope', 'delta'),
         fc.constantFrom('above', 'below', 'outside', 'inside'),
-        fc.array(fc.tuple(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 100 })), {
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 0, max: 100 })), {
           minLength: 1,
           maxLength: 40,
         }),
         (fn, op, raw) => {
-          const cmp = op === 'above' || op === 'below' ? { [op]: 50 } : { [op]: [30, 70] };
-          const r = rule({ window: { fn, over: '10s', ...cmp } } as Partial<RuleInput>);
+          const level = fn === 'sum' ? 250 : fn === 'slope' || fn === 'delta' ? 10 : 50;
+          const cmp = op === 'above' || op === 'below' ? { [op]: level } : { [op]: [level - 20, level + 20] };
+          const r = rule(
+            (fn === 'slope' || fn === 'delta'
+              ? { rate: { over: '10s', per: '1s', measure: fn, ...cmp } }
+              : { window: { fn, over: '10s', ...cmp } }) as Partial<RuleInput>,
+          );
           let state: SeriesState = newState();
           let t = 0;
           for (const [gap, v] of raw) {
@@ -275,6 +280,7 @@ describe('window aggregates', () => {
           }
         },
       ),
+      { numRuns: 1_000 },
     );
   });
 

@@ -844,7 +844,7 @@ function tick(rule: Rule, s: SeriesState, now: number): AlertEvent[] {
       });
     }
   }
-  if ((c.kind === 'window' || c.kind === 'rate') && s.sampleEnd > s.sampleStart && !leavingIsMoot(c, s)) {
+  if ((c.kind === 'window' || c.kind === 'rate') && s.sampleEnd > s.sampleStart) {
     // Samples age out of the window as time passes: judge again without a new reading.
     const at = Math.max(now, timeOr(s.lastTs, now));
     prune(s, at, c.overMs);
@@ -885,19 +885,53 @@ export function nextTickAt(rule: Rule, s: SeriesState): number | undefined {
 
 /**
  * Whether samples leaving the window, with no reading, cannot change the alert: it is inactive and
- * not holding, and the window's aggregate (an average, minimum or maximum, which for what remains
- * of the window lies between the minimum and maximum of what it holds now) cannot meet the
- * comparison anywhere in that range. Then the series waits for its next reading instead of
- * being woken each time its oldest sample leaves (issue 19: in the bench fleet, the queue's
- * pops and re-queues of such series were a fifth of the engine's time). Its samples are pruned by
- * that reading rather than by the ticks.
+ * not holding, and no window that can remain as its samples leave, oldest first, meets the
+ * comparison. Then the series waits for its next reading instead of being woken each time its
+ * oldest sample leaves (issue 19: in the bench fleet, the queue's pops and re-queues of such
+ * series were a fifth of the engine's time). Its samples are then pruned by that reading rather
+ * than by the ticks.
  */
 function leavingIsMoot(c: Extract<Condition, { kind: 'window' | 'rate' }>, s: SeriesState): boolean {
-  if (c.kind !== 'window' || s.state !== 'inactive' || s.holding) return false;
-  if (c.fn !== 'avg' && c.fn !== 'min' && c.fn !== 'max') return false;
-  const r = (s as LiveState).running;
-  if (!r || r.stale) return false;
-  return !canMeet(c.cmp, round(r.min), round(r.max));
+  if (s.state !== 'inactive' || s.holding) return false;
+  if (c.kind === 'window') {
+    if (c.fn === 'count') return false; // fewer samples is what `count below` waits for
+    // An average, minimum or maximum of what remains lies between the minimum and maximum now.
+    const r = (s as LiveState).running;
+    if (c.fn !== 'sum' && r && !r.stale && !canMeet(c.cmp, round(r.min), round(r.max))) return true;
+  }
+  return !aRemainderMeets(c, s);
+}
+
+/**
+ * Whether the window judged on what remains once one or more of its oldest samples left meets
+ * the comparison for some remainder — one pass from the newest sample back. A margin keeps a
+ * value that rounding may put on either side of a level from counting as moot.
+ */
+function aRemainderMeets(c: Extract<Condition, { kind: 'window' | 'rate' }>, s: SeriesState): boolean {
+  const b = s.samples;
+  const tLast = b[s.sampleEnd - 2] as number;
+  const vLast = b[s.sampleEnd - 1] as number;
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  let n = 0;
+  for (let k = s.sampleEnd - 2; k >= s.sampleStart + 2; k -= 2) {
+    const t = b[k] as number;
+    const v = b[k + 1] as number;
+    n++;
+    sum += v;
+    if (v < min) min = v;
+    if (v > max) max = v;
+    if (n < c.minSamples) continue;
+    let x: number;
+    if (c.kind === 'rate') {
+      if (t === tLast) continue;
+      x = c.measure === 'delta' ? vLast - v : ((vLast - v) / (tLast - t)) * c.perMs;
+    } else x = c.fn === 'avg' ? sum / n : c.fn === 'sum' ? sum : c.fn === 'min' ? min : max;
+    const margin = 1e-6 * Math.max(1, Math.abs(x));
+    if (compare(c.cmp, x + margin) || compare(c.cmp, x - margin)) return true;
+  }
+  return false;
 }
 
 /** Whether some value in [lo, hi] meets the comparison. */
