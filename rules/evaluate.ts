@@ -934,18 +934,10 @@ function aRemainderMeets(c: Extract<Condition, { kind: 'window' | 'rate' }>, s: 
   return false;
 }
 
-/** Whether some value in [lo, hi] meets the comparison. */
+/** Whether some value in [lo, hi] meets the comparison (`lo` ≤ `hi`). */
 function canMeet(c: Comparison, lo: number, hi: number): boolean {
-  switch (c.op) {
-    case 'above':
-      return hi > c.level;
-    case 'below':
-      return lo < c.level;
-    case 'outside':
-      return lo < c.low || hi > c.high;
-    case 'inside':
-      return hi >= c.low && lo <= c.high;
-  }
+  // Either end does, or the range holds the whole of an `inside` band.
+  return compare(c, lo) || compare(c, hi) || (c.op === 'inside' && lo <= c.low && hi >= c.high);
 }
 
 /** `t` if it is sooner than `next` and not a deadline a tick already judged (time alone changes nothing there). */
