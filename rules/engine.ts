@@ -584,7 +584,7 @@ export class RuleEngine {
 
   /** Queues the series at its next deadline, unless an earlier entry of it is queued already. */
   private arm(s: Series): void {
-    const at = nextTickAt(s.compiled.rule, s.state);
+    const at = nextTickAt(s.compiled.rule, s.state, s.timerAt);
     if (at === undefined || s.timerAt <= at) return;
     s.timerAt = at;
     this.deadlines.push(s, at);

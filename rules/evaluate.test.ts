@@ -289,6 +289,8 @@ describe('window aggregates', () => {
     let state = INITIAL_STATE;
     for (let i = 0; i < 30; i++) state = evaluate(r, state, reading(i * 2_000, { t: 3 + (i % 4) }))[0];
     expect(nextTickAt(r, state)).toBeUndefined();
+    // A caller holding an earlier deadline is given the leave time instead (nothing asked).
+    expect(nextTickAt(r, state, 0)).toBe(0 + 60_000 + 1);
     state = evaluate(r, state, reading(60_000, { t: 13 }))[0];
     expect(state.state).toBe('firing');
     // Firing: each sample leaving is a deadline again (the 13 leaving resolves it, on time).
