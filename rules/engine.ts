@@ -582,9 +582,11 @@ export class RuleEngine {
     s.timerAt = Infinity;
   }
 
-  /** Queues the series at its next deadline, unless an earlier entry of it is queued already. */
-  private arm(s: Series): void {
-    const at = nextTickAt(s.compiled.rule, s.state, s.timerAt);
+  /**
+   * Queues the series at its next deadline, unless an earlier entry of it is queued already.
+   * `at`: that deadline when the caller asked already.
+   */
+  private arm(s: Series, at = nextTickAt(s.compiled.rule, s.state, s.timerAt)): void {
     if (at === undefined || s.timerAt <= at) return;
     s.timerAt = at;
     this.deadlines.push(s, at);
@@ -621,7 +623,7 @@ export class RuleEngine {
         if (s.timerAt !== at || this.series.get(s.key) !== s) continue; // moved, or gone
         s.timerAt = Infinity;
         const due = nextTickAt(s.compiled.rule, s.state);
-        if (due !== undefined && due > now) this.arm(s);
+        if (due !== undefined && due > now) this.arm(s, due);
         else if (due !== undefined) this.step(s, { kind: 'tick', now }, now);
       }
     } finally {
