@@ -320,6 +320,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     components.onStop('state flush', async () => {
       await alerts.idle();
       await intakeRef?.flush(); // the flapping alerts' pending summaries
+      await flushEvents(); // and their latest states held back; every event stored
       await slaRef?.idle();
       uow.commit();
       stores.writeKept(); // alert history waiting for its second
@@ -330,6 +331,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     // SLA clocks: warnings and breaches announced at their moments, escalated along the chain;
     // what fell due while the gateway was down is announced at the start.
     let slaNotice: (n: Notice) => void = () => undefined;
+    let flushEvents: () => Promise<void> = async () => undefined;
     const slaWatcher = components.add(
       'SLA clocks',
       new SlaWatcher({
@@ -418,7 +420,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Runn
     // readings → decode → spool → rules → alerts → tickets → notify, wired in one place.
     const intake = new AlertIntake(tickets, silences, logger.child({ component: 'tickets' }));
     intakeRef = intake;
-    ({ slaNotice } = wirePipeline({
+    ({ slaNotice, flush: flushEvents } = wirePipeline({
       ingest,
       registry,
       history,

@@ -12,8 +12,8 @@ import type { Silences } from '../rules/silences.js';
 import type { AlertIntake } from '../tickets/alert-intake.js';
 import type { PreventivePlanner } from '../tickets/preventive.js';
 import type { TicketService } from '../tickets/service.js';
-import type { Notice, SlaWatcher } from '../tickets/sla-watcher.js';
-import { wireEvents } from './events.js';
+import type { SlaWatcher } from '../tickets/sla-watcher.js';
+import { type EventsWiring, wireEvents } from './events.js';
 
 /** The stages of the pipeline, built by the composition root (gateway.ts). */
 export interface Stages {
@@ -66,9 +66,10 @@ export interface Stages {
  * (tickets/alert-intake.ts: the domain policy) and, like ticket changes, to the outbox. Listeners
  * run in the order registered here: an alert's event is stored before the ticket it opens.
  *
- * Returns the SLA notice sink (the watcher announces warnings and breaches through it).
+ * Returns the SLA notice sink (the watcher announces warnings and breaches through it) and the
+ * flush of alert changes held back (a flapping alert's), for the stop.
  */
-export function wirePipeline(s: Stages): { slaNotice: (n: Notice) => void } {
+export function wirePipeline(s: Stages): EventsWiring {
   // spool → durable-reading consumers.
   s.ingest.onReading((point) => s.history.add(point));
   s.ingest.onReading((point, device) => s.route(device.id, () => s.connectivity.onReading(point, device)));

@@ -204,6 +204,11 @@ export class Outbox {
     return p;
   }
 
+  /** Resolves when every event published so far is stored (or failed). */
+  async idle(): Promise<void> {
+    await this.tail;
+  }
+
   private async store1(e: NewEvent): Promise<StoredEvent> {
     const hooks = await this.hooksFor(e.type);
     const mails = this.mailsFor?.(e) ?? [];

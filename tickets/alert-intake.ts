@@ -1,3 +1,4 @@
+import { withinBudget } from '../lib/coalesce.js';
 import type { Logger } from '../lib/log.js';
 import type { Alert } from '../rules/alerts.js';
 import { type AlertTransition, type Scheduler, systemScheduler } from '../rules/engine.js';
@@ -111,8 +112,7 @@ export class AlertIntake {
 
   /** Whether the pair's next change may have its own timeline entry (the window's budget). */
   private mayNote(pair: Pair, now: number): boolean {
-    while (pair.noted.length > 0 && (pair.noted[0] as number) <= now - NOTE_WINDOW_MS) pair.noted.shift();
-    return pair.noted.length < NOTES_PER_WINDOW;
+    return withinBudget(pair.noted, now, NOTE_WINDOW_MS, NOTES_PER_WINDOW);
   }
 
   /** A change noted one by one on ticket `ticketId`: counted against the window's budget. */
