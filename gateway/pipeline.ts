@@ -1,7 +1,7 @@
 import type { ConnectivityMonitor } from '../ingest/connectivity.js';
 import type { DeviceRegistry } from '../ingest/devices.js';
 import type { History } from '../ingest/history.js';
-import type { Ingest } from '../ingest/ingest.js';
+import type { Ingest, ReadingListener } from '../ingest/ingest.js';
 import type { Logger } from '../lib/log.js';
 import { RateLimitedLog } from '../lib/log.js';
 import type { UnitOfWork } from '../lib/unit-of-work.js';
@@ -72,7 +72,7 @@ export interface Stages {
 export function wirePipeline(s: Stages): EventsWiring {
   // spool → durable-reading consumers.
   s.ingest.onReading((point) => s.history.add(point));
-  s.ingest.onReading((point, device) => s.route(device.id, () => s.connectivity.onReading(point, device)));
+  s.ingest.onReading(routed(s, (point, device) => s.connectivity.onReading(point, device)));
   // notify: tickets, customer notices, alerts, connectivity → outbox.
   const events = wireEvents({
     outbox: s.outbox,
@@ -115,8 +115,8 @@ export function wirePipeline(s: Stages): EventsWiring {
   s.alerts.onResolved((alert) => s.intake.resolved(alert));
   s.alerts.onEscalated((alert, t) => s.intake.escalated(alert, t));
   // spool → rules, and preventive usage.
-  s.ingest.onReading((point, device) =>
-    s.route(device.id, () => {
+  s.ingest.onReading(
+    routed(s, (point, device) => {
       try {
         s.engine.onReading(point, device);
       } finally {
@@ -125,4 +125,16 @@ export function wirePipeline(s: Stages): EventsWiring {
     }),
   );
   return events;
+}
+
+/**
+ * A reading listener that runs only where the device is evaluated (`Stages.route`); a device this
+ * instance owns — every device, with one instance — is handled at once, without a closure per
+ * reading (two per reading were a tenth of the state path's allocations).
+ */
+function routed(s: Stages, handle: ReadingListener): ReadingListener {
+  return (point, device) => {
+    if (s.owns(device.id)) handle(point, device);
+    else s.route(device.id, () => handle(point, device));
+  };
 }

@@ -59,7 +59,7 @@ export interface SharedStores {
    * write them at `turn`'s commits from now on; with PostgreSQL each call is its own transaction.
    */
   writeAtCommit(turn: TurnWrites): void;
-  /** Writes now what the stores keep beyond a turn (alert history, within a second): the stop. */
+  /** Writes now what the stores keep beyond a turn (alert history, occurrences: within a second): the stop. */
   writeKept(): void;
   pool: PgPool | null;
   /** Closes the pool (state.db is closed with the other SQLite files). */
@@ -80,9 +80,10 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
     const db = o.stateDb();
     const alerts = new SqliteAlertStore(db);
     const outbox = new SqliteOutboxStore(db);
+    const tickets = new SqliteTicketStore(db, o.warnAtOf);
     return {
       kind: 'sqlite',
-      tickets: new SqliteTicketStore(db, o.warnAtOf),
+      tickets,
       alerts,
       silences: new SqliteSilenceStore(db),
       outbox,
@@ -97,8 +98,12 @@ export async function openSharedStores(o: StoreOptions): Promise<SharedStores> {
       writeAtCommit: (turn) => {
         alerts.writeAtCommit(turn);
         outbox.writeAtCommit(turn);
+        tickets.writeAtCommit(turn);
       },
-      writeKept: () => alerts.writeKept(),
+      writeKept: () => {
+        alerts.writeKept();
+        tickets.writeKept();
+      },
       pool: null,
       close: async () => undefined,
     };

@@ -5,6 +5,8 @@ import { SqliteOutboxStore } from '../notify/sqlite-outbox-store.js';
 import type { Alert } from '../rules/alerts.js';
 import { SqliteAlertStore } from '../rules/sqlite-alert-store.js';
 import { HISTORY_WRITE_MS } from '../rules/sqlite-alert-writes.js';
+import { OCCURRENCES_WRITE_MS } from '../tickets/sqlite-occurrences.js';
+import { SqliteTicketStore } from '../tickets/sqlite-store.js';
 import { sqliteFiles } from './helpers.js';
 
 /**
@@ -165,5 +167,78 @@ describe('rows kept for the turn commit (SQLite alert and outbox stores)', () =>
     ]);
     // After the turn, outside one: the file's AUTOINCREMENT goes on from there.
     expect((await outbox.append(event('e'), [], [], 11)).seq).toBe(5);
+  });
+
+  const hot = (deviceId: string) =>
+    ({
+      title: 'Overheat',
+      description: '',
+      priority: 'general',
+      status: 'open',
+      source: 'monitoring',
+      deviceId,
+      site: 'default',
+      area: 'local',
+      customer: null,
+      equipmentModel: null,
+      ruleId: 'hot',
+      alertId: `hot@${deviceId}`,
+      faultType: 'thermal',
+      reportedAt: 1,
+      createdAt: 1,
+      updatedAt: 1,
+      sla: {},
+      assignees: [],
+      team: null,
+      labels: {},
+      reporter: null,
+    }) as Parameters<SqliteTicketStore['openOrRecur']>[0];
+
+  it('occurrences of an open ticket are counted in memory, on the file within a second, exact to the store', async () => {
+    const { db, uow, endTurn, rows } = setup('occurrences');
+    const tickets = new SqliteTicketStore(db);
+    tickets.writeAtCommit(uow);
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const { ticket } = await tickets.openOrRecur(hot('p1'), 1);
+    uow.join();
+    for (let at = 10; at <= 50; at += 10) expect(await tickets.count('hot', 'p1', at)).toBe(ticket.id);
+    endTurn();
+    // The first went to the file (it named the open ticket); the other four wait for their second…
+    expect(rows('SELECT occurrences, last_occurrence_at FROM tickets')).toEqual([
+      { occurrences: 1, last_occurrence_at: 10 },
+    ]);
+    uow.join();
+    expect(await tickets.count('hot', 'p1', 60)).toBe(ticket.id);
+    vi.advanceTimersByTime(OCCURRENCES_WRITE_MS);
+    // …written with the open turn's commit.
+    expect(rows('SELECT occurrences FROM tickets')).toEqual([{ occurrences: 1 }]);
+    endTurn();
+    expect(rows('SELECT occurrences, last_occurrence_at, updated_at FROM tickets')).toEqual([
+      { occurrences: 6, last_occurrence_at: 60, updated_at: 60 },
+    ]);
+    // The store's own reads are exact at once.
+    expect(await tickets.count('hot', 'p1', 70)).toBe(ticket.id);
+    expect(await tickets.get(ticket.id)).toMatchObject({ occurrences: 7, lastOccurrenceAt: 70 });
+    // Closed through the store: what was counted is written first, and the pair has no open ticket.
+    expect(await tickets.count('hot', 'p1', 80)).toBe(ticket.id);
+    await tickets.update(ticket.id, (t) => ({ ticket: { ...t, status: 'closed', finalAt: 90 }, events: [] }));
+    expect(await tickets.count('hot', 'p1', 100)).toBeUndefined();
+    expect(rows('SELECT occurrences, is_open FROM tickets')).toEqual([{ occurrences: 8, is_open: 0 }]);
+  });
+
+  it('a ticket whose opening was rolled back is asked of the file again, not counted forever', async () => {
+    const { db, uow, rows } = setup('rolled-back');
+    const tickets = new SqliteTicketStore(db);
+    tickets.writeAtCommit(uow);
+    db.exec('BEGIN');
+    const { ticket } = await tickets.openOrRecur(hot('p1'), 1);
+    expect(await tickets.count('hot', 'p1', 10)).toBe(ticket.id); // names the open ticket
+    db.exec('ROLLBACK'); // a failed commit
+    // Counted against the ticket it knew (lost with the turn, as a crash would lose it)…
+    expect(await tickets.count('hot', 'p1', 20)).toBe(ticket.id);
+    // …until that count is written and finds no open ticket: the pair is asked of the file again.
+    expect(await tickets.timeline(ticket.id)).toEqual([]);
+    expect(await tickets.count('hot', 'p1', 30)).toBeUndefined();
+    expect(rows('SELECT COUNT(*) AS n FROM tickets')).toEqual([{ n: 0 }]);
   });
 });

@@ -39,9 +39,9 @@ interface Pair {
  * A flapping alert (issue 19) would write a timeline entry and an event per change, thousands an
  * hour, each a transaction's worth of work, and bury the timeline a technician reads. So the first
  * NOTES_PER_WINDOW changes of a pair in any NOTE_WINDOW_MS are noted one by one, as they come; the
- * rest are counted on the ticket (`occurrences`, `lastOccurrenceAt`: always exact) and summed into
+ * rest are counted on the ticket (`occurrences`, `lastOccurrenceAt`: every one, on the file within a second) and summed into
  * one `occurrence` and one `alert_resolved` entry (with one `ticket.occurrence` event) when the window
- * ends, and at the stop. A crash loses only those pending summaries, never the counter.
+ * ends, and at the stop. A crash loses only those pending summaries and at most a second of the counter.
  */
 export class AlertIntake {
   private readonly pairs = new Map<string, Pair>();

@@ -1,7 +1,9 @@
 import type { Statement } from 'better-sqlite3';
 import type { Page } from '../lib/cursor.js';
 import { migrate, type SqliteDatabase, statementCache } from '../lib/sqlite.js';
+import type { TurnWrites } from '../lib/unit-of-work.js';
 import type { NewTicketEvent, SlaClock, SlaTarget, Ticket, TicketEvent } from './model.js';
+import { KeptOccurrences } from './sqlite-occurrences.js';
 import type { ListQuery, NewTicket, OpenResult, TicketStore } from './store.js';
 import { listSql, nextCursor, SQLITE } from './ticket-list-sql.js';
 import {
@@ -138,6 +140,8 @@ export class SqliteTicketStore implements TicketStore {
   private readonly tx;
   /** Statements whose text varies (filters, page sizes): prepared once per text. */
   private readonly stmt: (sql: string) => Statement;
+  /** Occurrences of flapping alerts counted in memory, written within a second. */
+  private readonly occurrences: KeptOccurrences;
 
   constructor(
     db: SqliteDatabase,
@@ -189,6 +193,11 @@ export class SqliteTicketStore implements TicketStore {
         WHERE t.is_open = 1 AND (@sites IS NULL OR t.site IN (SELECT value FROM json_each(@sites)))
         GROUP BY a.value`),
     };
+    this.occurrences = new KeptOccurrences(
+      db,
+      db.prepare(`UPDATE tickets SET occurrences = occurrences + ?, last_occurrence_at = ?, updated_at = ?
+        WHERE seq = ? AND is_open = 1`),
+    );
     // Built once: better-sqlite3 makes a transaction function per call of db.transaction().
     this.tx = {
       openOrRecur: db.transaction((input: NewTicket & { ruleId: string; deviceId: string }, at: number) => {
@@ -226,18 +235,38 @@ export class SqliteTicketStore implements TicketStore {
     input: NewTicket & { ruleId: string; deviceId: string },
     at: number,
   ): Promise<OpenResult> {
+    this.occurrences.settle(true);
     // better-sqlite3 transactions are synchronous, so nothing in this process interleaves; the
     // partial unique index keeps the pair unique against other writers of the same file.
     return this.tx.openOrRecur.immediate(input, at);
   }
 
   async recur(ruleId: string, deviceId: string, at: number): Promise<Ticket | undefined> {
+    this.occurrences.settle(true);
     return this.tx.recur(ruleId, deviceId, at);
   }
 
+  /**
+   * The stores of the state path write at the turn's commit (lib/unit-of-work.ts): here, the
+   * occurrences counted in memory.
+   */
+  writeAtCommit(turn: TurnWrites): void {
+    this.occurrences.writeAtCommit(turn);
+  }
+
+  /** Writes the occurrences counted in memory now (the stop). */
+  writeKept(): void {
+    this.occurrences.settle(false);
+  }
+
   async count(ruleId: string, deviceId: string, at: number): Promise<string | undefined> {
+    const pair = `${ruleId}\u0000${deviceId}`;
+    const kept = this.occurrences.count(pair, at);
+    if (kept !== undefined) return idOf(kept);
     const row = this.stmts.count.get({ at, ruleId, deviceId }) as { seq: number } | undefined;
-    return row ? idOf(row.seq) : undefined;
+    if (!row) return undefined;
+    this.occurrences.learned(pair, row.seq);
+    return idOf(row.seq);
   }
 
   /**
@@ -252,10 +281,12 @@ export class SqliteTicketStore implements TicketStore {
   }
 
   async create(input: NewTicket, event: NewTicketEvent): Promise<Ticket> {
+    this.occurrences.settle(true);
     return this.tx.create.immediate(input, event);
   }
 
   async get(id: string): Promise<Ticket | undefined> {
+    this.occurrences.settle(false);
     const seq = seqOf(id);
     if (seq === undefined) return undefined;
     const row = this.stmts.get.get(seq) as Row | undefined;
@@ -266,12 +297,14 @@ export class SqliteTicketStore implements TicketStore {
     id: string,
     mutate: (t: Ticket) => { ticket: Ticket; events: NewTicketEvent[] },
   ): Promise<Ticket | undefined> {
+    this.occurrences.settle(true);
     const seq = seqOf(id);
     if (seq === undefined) return undefined;
     return this.tx.update.immediate(seq, mutate);
   }
 
   async noteOnOpen(ruleId: string, deviceId: string, event: NewTicketEvent): Promise<string | undefined> {
+    this.occurrences.settle(false);
     const row = this.stmts.openPairSeq.get(ruleId, deviceId) as { seq: number } | undefined;
     if (!row) return undefined;
     this.addEvent(row.seq, event);
@@ -279,6 +312,7 @@ export class SqliteTicketStore implements TicketStore {
   }
 
   async timeline(id: string): Promise<TicketEvent[]> {
+    this.occurrences.settle(false);
     const seq = seqOf(id);
     if (seq === undefined) return [];
     const rows = this.stmts.events.all(seq) as EventRow[];
@@ -286,17 +320,20 @@ export class SqliteTicketStore implements TicketStore {
   }
 
   async list(q: ListQuery): Promise<Page<Ticket>> {
+    this.occurrences.settle(false);
     const { sql, params } = listSql(q, SQLITE);
     const rows = this.stmt(sql).all(...params) as Row[];
     return { items: this.hydrateMany(rows.slice(0, q.limit)), nextCursor: nextCursor(q, rows) };
   }
 
   async openByPriority(): Promise<Record<string, number>> {
+    this.occurrences.settle(false);
     const rows = this.stmts.openByPriority.all() as { priority: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.priority, r.n]));
   }
 
   async ticketsOfAlerts(alertIds: readonly string[]): Promise<Map<string, string>> {
+    this.occurrences.settle(false);
     if (alertIds.length === 0) return new Map();
     const rows = this.stmts.ticketsOfAlerts.all(JSON.stringify(alertIds)) as {
       alert_id: string;
@@ -306,6 +343,7 @@ export class SqliteTicketStore implements TicketStore {
   }
 
   async openCounts(sites?: readonly string[] | null): Promise<Map<string, number>> {
+    this.occurrences.settle(false);
     const rows = this.stmts.openCounts.all({ sites: sites ? JSON.stringify(sites) : null }) as {
       assignee: string;
       n: number;
